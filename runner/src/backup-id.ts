@@ -1,0 +1,23 @@
+import { randomBytes } from "node:crypto";
+
+/**
+ * Backup ids sort by time as plain strings (UTC, second precision) and carry a random suffix, so
+ * two runs in the same second never collide: `20260111T144748Z-3f9a`.
+ */
+export function newBackupId(now: Date = new Date(), random: () => string = () => randomBytes(2).toString("hex")): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  return `${stamp}-${random()}`;
+}
+
+const BACKUP_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[0-9a-z]+$/;
+
+export function isBackupId(value: string): boolean {
+  return BACKUP_ID.test(value);
+}
+
+/** The creation time encoded in a backup id, or undefined for a name that is not one. */
+export function backupIdTime(id: string): Date | undefined {
+  const m = BACKUP_ID.exec(id);
+  if (!m) return undefined;
+  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+}

@@ -1,0 +1,207 @@
+/**
+ * The backup orchestrator: pg_dump (in an exported snapshot) and tar run at the same time, each
+ * streamed through a hash into the store; the manifest is written last, and only when both
+ * children exited 0 and the store holds every byte. Any failure or signal stops everything,
+ * aborts the uploads and leaves no manifest.
+ */
+import { access, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { newBackupId } from "../backup-id.js";
+import { DATABASE_OBJECT, MANIFEST_OBJECT, mediaObjectName } from "../contract.js";
+import type { BackupSettings } from "../config.js";
+import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
+import { rate, type Logger } from "../logger.js";
+import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest, type TableRowCount } from "../manifest.js";
+import { choosePartSize } from "../part-size.js";
+import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
+import { dumpVersionProblem, pgBinary, toolVersion } from "../pg/versions.js";
+import { directoryBytes } from "../stages/directory-size.js";
+import { spawnMediaArchive, type ArchiveTally } from "../stages/media-archive.js";
+import { spawnPgDump } from "../stages/pg-dump.js";
+import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
+import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
+import { RUNNER_VERSION } from "../version.js";
+
+export interface BackupDeps {
+  store: ObjectStore;
+  log: Logger;
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+async function checkMediaDir(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info) throw new ConfigError([`MEDIA_DIR (--media-dir): ${dir} does not exist (pass --no-media for an application without media)`]);
+  if (!info.isDirectory()) throw new ConfigError([`MEDIA_DIR (--media-dir): ${dir} is not a directory`]);
+  await access(dir, constants.R_OK | constants.X_OK).catch(() => {
+    throw new ConfigError([`MEDIA_DIR (--media-dir): ${dir} is not readable by this user (uid ${process.getuid?.() ?? "?"})`]);
+  });
+}
+
+async function openDatabase(settings: BackupSettings, log: Logger): Promise<{ session: SnapshotSession; pgDumpVersion: string } | null> {
+  const db = settings.database;
+  if (!db) return null;
+  const pgDumpVersion = await toolVersion(pgBinary("pg_dump", settings.pgBinDir));
+  let session: SnapshotSession;
+  try {
+    session = await openSnapshotSession(db);
+  } catch (error) {
+    throw new RunnerError(
+      `could not connect to the database ${db.display}: ${errorMessage(error)}; check DATABASE_URL or PGHOST/PGPORT/PGUSER/PGPASSWORD and that the server accepts connections`,
+    );
+  }
+  const problem = dumpVersionProblem(pgDumpVersion, session.serverVersion);
+  if (problem) {
+    await session.close();
+    throw new RunnerError(problem);
+  }
+  log.info({ stage: "database", pgDumpVersion, serverVersion: session.serverVersion, estimateBytes: session.databaseBytes }, "database snapshot exported");
+  return { session, pgDumpVersion };
+}
+
+export async function runBackup(settings: BackupSettings, deps: BackupDeps): Promise<Manifest> {
+  const now = deps.now ?? (() => new Date());
+  const started = now();
+  const backupId = newBackupId(started);
+  const setKey = `${settings.tier}/${backupId}`;
+  const log = deps.log.child({ backupId, tier: settings.tier });
+  const { store } = deps;
+  log.info({ stage: "start", destination: store.display, trigger: settings.trigger }, "backup started");
+
+  if (deps.signal?.aborted) throw new InterruptedError(deps.signal.reason as NodeJS.Signals);
+  if (settings.media) await checkMediaDir(settings.media.dir);
+  for await (const existing of store.list(`${setKey}/`)) {
+    throw new RunnerError(`backup set ${setKey} already has ${existing.key}; refusing to overwrite (clock or id collision)`);
+  }
+
+  const database = await openDatabase(settings, log);
+  const lock: PutStreamOptions["lock"] = settings.lock
+    ? { mode: settings.lock.mode, retainUntil: new Date(started.getTime() + settings.lock.days * 86_400_000) }
+    : undefined;
+  const putOptions = (estimate: number): PutStreamOptions => ({
+    partSize: choosePartSize(estimate, settings.partSizeMiB),
+    queueSize: settings.queueSize,
+    contentType: "application/octet-stream",
+    lock,
+  });
+
+  const streams: UploadStream[] = [];
+  let rowCounts: Promise<TableRowCount[]> | undefined;
+  const tally: ArchiveTally = { files: 0, sourceBytes: 0 };
+  let cause: Error | undefined;
+  const cancelAll = (reason: Error) => {
+    cause ??= reason;
+    for (const s of streams) s.cancel(reason);
+  };
+  const onSignal = () => cancelAll(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
+  deps.signal?.addEventListener("abort", onSignal, { once: true });
+  const progress = setInterval(() => {
+    const elapsed = now().getTime() - started.getTime();
+    for (const s of streams) log.info({ stage: s.stage, bytes: s.meter.bytes, rate: rate(s.meter.bytes, elapsed) }, "progress");
+  }, settings.progressIntervalMs);
+  progress.unref();
+
+  try {
+    if (database) {
+      const dump = spawnPgDump(settings.database!, database.session.snapshotId, settings.pgDumpCompression, settings.pgBinDir);
+      streams.push(uploadChildOutput("database", dump, store, `${setKey}/${DATABASE_OBJECT}`, putOptions(database.session.databaseBytes)));
+      // Counted in the exporting transaction, i.e. in exactly the snapshot pg_dump reads.
+      rowCounts = database.session.countRows();
+      rowCounts.catch(() => undefined);
+    }
+    if (settings.media) {
+      const { dir, compression, level } = settings.media;
+      // Only S3 needs the estimate (part size); a file destination skips the extra walk.
+      const estimate = store.display.startsWith("s3://") && settings.partSizeMiB === undefined ? await directoryBytes(dir) : 0;
+      const tar = spawnMediaArchive(dir, compression, level, tally);
+      streams.push(uploadChildOutput("media", tar, store, `${setKey}/${mediaObjectName(compression)}`, putOptions(estimate)));
+    }
+    if (cause) cancelAll(cause); // a signal that arrived while the streams were starting
+
+    const results = await Promise.allSettled(
+      streams.map((s) =>
+        s.done.catch((error: unknown) => {
+          cancelAll(error instanceof Error ? error : new Error(String(error)));
+          throw error;
+        }),
+      ),
+    );
+    const tables = rowCounts ? await rowCounts : [];
+    if (cause) throw cause;
+    const [dbResult, mediaResult] = [
+      database ? (results[0] as PromiseFulfilledResult<StreamResult>).value : undefined,
+      settings.media ? (results[database ? 1 : 0] as PromiseFulfilledResult<StreamResult>).value : undefined,
+    ];
+
+    // The store must hold exactly the bytes that were hashed, or the manifest would vouch for
+    // something else.
+    for (const r of [dbResult, mediaResult]) {
+      if (!r) continue;
+      const stored = await store.head(r.key);
+      if (stored?.bytes !== r.bytes) {
+        throw new RunnerError(`${r.key}: the store holds ${stored?.bytes ?? "no"} bytes but ${r.bytes} were sent; the backup is not complete`);
+      }
+    }
+    if (deps.signal?.aborted) throw new InterruptedError(deps.signal.reason as NodeJS.Signals);
+
+    const manifest: Manifest = {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      backupId,
+      tier: settings.tier,
+      trigger: settings.trigger,
+      startedAt: started.toISOString(),
+      finishedAt: now().toISOString(),
+      runnerVersion: RUNNER_VERSION,
+      appName: settings.appName,
+      appVersion: settings.appVersion,
+      database:
+        database && dbResult
+          ? {
+              key: DATABASE_OBJECT,
+              bytes: dbResult.bytes,
+              sha256: dbResult.sha256,
+              format: "custom",
+              name: settings.database!.database,
+              pgDumpVersion: database.pgDumpVersion,
+              serverVersion: database.session.serverVersion,
+              tables,
+            }
+          : null,
+      media:
+        settings.media && mediaResult
+          ? {
+              key: mediaObjectName(settings.media.compression),
+              bytes: mediaResult.bytes,
+              sha256: mediaResult.sha256,
+              compression: settings.media.compression,
+              files: tally.files,
+              sourceBytes: tally.sourceBytes,
+            }
+          : null,
+    };
+    await store.putSmall(`${setKey}/${MANIFEST_OBJECT}`, serializeManifest(manifest), { contentType: "application/json", lock });
+    const seconds = (Date.parse(manifest.finishedAt) - started.getTime()) / 1000;
+    log.info(
+      {
+        stage: "done",
+        seconds,
+        databaseBytes: manifest.database?.bytes,
+        mediaBytes: manifest.media?.bytes,
+        mediaFiles: manifest.media?.files,
+        tables: manifest.database?.tables.length,
+        rate: rate((manifest.database?.bytes ?? 0) + (manifest.media?.bytes ?? 0), seconds * 1000),
+      },
+      `backup ${setKey} complete`,
+    );
+    return manifest;
+  } catch (error) {
+    const reported = cause ?? error;
+    log.error({ stage: "failed", error: errorMessage(reported) }, "backup failed; no manifest was written");
+    throw reported instanceof RunnerError ? reported : new RunnerError(`backup failed: ${errorMessage(reported)}`);
+  } finally {
+    clearInterval(progress);
+    deps.signal?.removeEventListener("abort", onSignal);
+    await database?.session.close();
+  }
+}
+

@@ -1,0 +1,200 @@
+/**
+ * Turns the environment (12-factor) and command-line flags into validated settings. Flags override
+ * the environment variable of the same meaning. Every problem is collected, so one run names every
+ * bad or missing field at once (exit 2), and nothing has been touched yet.
+ */
+import { z } from "zod";
+import {
+  pickRunnerEnv,
+  runnerEnvSchema,
+  type Compression,
+  type ParsedRunnerEnv,
+  type RunnerEnv,
+  type RunnerEnvName,
+  type Tier,
+  type Trigger,
+} from "./contract.js";
+import { parseDestination, type Destination } from "./destination.js";
+import { ConfigError } from "./errors.js";
+import { resolvePgConnection, type PgConnection } from "./pg/connection.js";
+
+/** Command-line flags and the variables they override. */
+export const FLAG_FOR_ENV: Partial<Record<RunnerEnvName, string>> = {
+  DATABASE_URL: "--database-url",
+  MEDIA_DIR: "--media-dir",
+  BACKUP_DESTINATION: "--destination",
+  S3_ENDPOINT: "--s3-endpoint",
+  BACKUP_TIER: "--tier",
+  BACKUP_TRIGGER: "--trigger",
+  APP_VERSION: "--app-version",
+  MEDIA_COMPRESSION: "--compression",
+  MEDIA_COMPRESSION_LEVEL: "--compression-level",
+  LOG_FORMAT: "--log-format",
+};
+
+export interface CommonSettings {
+  destination: Destination;
+  s3Endpoint?: string;
+  appName: string;
+  logFormat: "json" | "pretty";
+  logLevel: NonNullable<ParsedRunnerEnv["LOG_LEVEL"]>;
+  progressIntervalMs: number;
+  pgBinDir?: string;
+  env: ParsedRunnerEnv;
+}
+
+export interface MediaSettings {
+  dir: string;
+  compression: Compression;
+  level: number;
+}
+
+export interface BackupSettings extends CommonSettings {
+  tier: Tier;
+  trigger: Trigger;
+  appVersion?: string;
+  database: PgConnection | null;
+  media: MediaSettings | null;
+  pgDumpCompression: number;
+  queueSize: number;
+  partSizeMiB?: number;
+  lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+}
+
+const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 1, zstd: 3, none: 0 };
+
+function label(name: RunnerEnvName): string {
+  const flag = FLAG_FOR_ENV[name];
+  return flag ? `${name} (${flag})` : name;
+}
+
+/** Validates the raw variables; returns the parsed values and the problems found. */
+function parseEnv(raw: RunnerEnv): { env: ParsedRunnerEnv; problems: string[] } {
+  const result = runnerEnvSchema.safeParse(raw);
+  if (result.success) return { env: result.data, problems: [] };
+  const problems = result.error.issues.map((issue: z.core.$ZodIssue) => {
+    const name = String(issue.path[0]) as RunnerEnvName;
+    const value = name === "DATABASE_URL" ? "" : ` (got "${raw[name] ?? ""}")`;
+    return `${label(name)}: ${issue.message}${value}`;
+  });
+  // Keep what parsed, so later checks do not repeat an already-reported field.
+  const env: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(runnerEnvSchema.shape)) {
+    const one = schema.safeParse(raw[name as RunnerEnvName]);
+    if (one.success) env[name] = one.data;
+  }
+  return { env: env as ParsedRunnerEnv, problems };
+}
+
+/** Merges flags (already keyed by variable name) over the process environment. */
+export function mergeEnv(processEnv: NodeJS.ProcessEnv, overrides: RunnerEnv): RunnerEnv {
+  const merged = pickRunnerEnv(processEnv);
+  for (const [name, value] of Object.entries(overrides) as [RunnerEnvName, string | undefined][]) {
+    if (value !== undefined) merged[name] = value;
+  }
+  return merged;
+}
+
+function common(env: ParsedRunnerEnv, problems: string[], isTty: boolean): Omit<CommonSettings, "destination"> & { destination?: Destination } {
+  let destination: Destination | undefined;
+  if (!env.BACKUP_DESTINATION) {
+    problems.push(`${label("BACKUP_DESTINATION")}: required, e.g. s3://my-bucket/edms or file:///var/backups/edms`);
+  } else {
+    const parsed = parseDestination(env.BACKUP_DESTINATION);
+    if (typeof parsed === "string") problems.push(`${label("BACKUP_DESTINATION")}: ${parsed}`);
+    else destination = parsed;
+  }
+  if (env.S3_ENDPOINT && destination?.kind === "file") {
+    problems.push(`${label("S3_ENDPOINT")}: only applies to s3:// destinations (BACKUP_DESTINATION is file://)`);
+  }
+  return {
+    destination,
+    s3Endpoint: env.S3_ENDPOINT,
+    appName: env.APP_NAME ?? "edms",
+    logFormat: env.LOG_FORMAT ?? (isTty ? "pretty" : "json"),
+    logLevel: env.LOG_LEVEL ?? "info",
+    progressIntervalMs: (env.PROGRESS_INTERVAL_SECONDS ?? 10) * 1000,
+    pgBinDir: env.PG_BIN_DIR,
+    env,
+  };
+}
+
+export interface LoadOptions {
+  processEnv: NodeJS.ProcessEnv;
+  overrides: RunnerEnv;
+  isTty: boolean;
+}
+
+/** Settings shared by every command that reads a destination (list, verify, status, ...). */
+export function loadCommonSettings(options: LoadOptions): CommonSettings {
+  const { env, problems } = parseEnv(mergeEnv(options.processEnv, options.overrides));
+  const settings = common(env, problems, options.isTty);
+  if (problems.length || !settings.destination) throw new ConfigError(problems);
+  return { ...settings, destination: settings.destination };
+}
+
+/** Settings of the backup command. */
+export function loadBackupSettings(options: LoadOptions): BackupSettings {
+  const merged = mergeEnv(options.processEnv, options.overrides);
+  const { env, problems } = parseEnv(merged);
+  const base = common(env, problems, options.isTty);
+
+  if (!env.BACKUP_TIER && !merged.BACKUP_TIER) {
+    problems.push(`${label("BACKUP_TIER")}: required, one of daily, weekly, monthly, adhoc`);
+  }
+  const withDatabase = env.BACKUP_DATABASE ?? true;
+  const withMedia = env.BACKUP_MEDIA ?? true;
+  if (!withDatabase && !withMedia) {
+    problems.push("BACKUP_DATABASE and BACKUP_MEDIA (--no-database, --no-media): both are off, so there is nothing to back up");
+  }
+
+  let database: PgConnection | null = null;
+  if (withDatabase) {
+    const resolved = resolvePgConnection(env.DATABASE_URL, options.processEnv);
+    if (typeof resolved === "string") problems.push(`${label("DATABASE_URL")}: ${resolved}`);
+    else database = resolved;
+  }
+
+  let media: MediaSettings | null = null;
+  if (withMedia) {
+    if (!env.MEDIA_DIR) {
+      problems.push(`${label("MEDIA_DIR")}: required (the media folder to archive), or pass --no-media`);
+    } else if (!env.MEDIA_DIR.startsWith("/")) {
+      problems.push(`${label("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
+    } else {
+      const compression = env.MEDIA_COMPRESSION ?? "gzip";
+      const level = env.MEDIA_COMPRESSION_LEVEL ?? DEFAULT_LEVEL[compression];
+      const max = compression === "zstd" ? 19 : compression === "gzip" ? 9 : 0;
+      if (compression !== "none" && level > max) {
+        problems.push(`${label("MEDIA_COMPRESSION_LEVEL")}: ${compression} levels are 1 to ${max} (got ${level})`);
+      }
+      media = { dir: env.MEDIA_DIR.replace(/\/+$/, "") || "/", compression, level };
+    }
+  }
+
+  let lock: BackupSettings["lock"];
+  if (env.OBJECT_LOCK_MODE || env.OBJECT_LOCK_DAYS) {
+    if (!env.OBJECT_LOCK_MODE || !env.OBJECT_LOCK_DAYS) {
+      problems.push("OBJECT_LOCK_MODE and OBJECT_LOCK_DAYS: set both (mode GOVERNANCE or COMPLIANCE, days of retention) or neither");
+    } else if (base.destination?.kind === "file") {
+      problems.push("OBJECT_LOCK_MODE: Object Lock only applies to s3:// destinations");
+    } else {
+      lock = { mode: env.OBJECT_LOCK_MODE, days: env.OBJECT_LOCK_DAYS };
+    }
+  }
+
+  if (problems.length || !base.destination || !env.BACKUP_TIER) throw new ConfigError(problems);
+  return {
+    ...base,
+    destination: base.destination,
+    tier: env.BACKUP_TIER,
+    trigger: env.BACKUP_TRIGGER ?? "manual",
+    appVersion: env.APP_VERSION,
+    database,
+    media,
+    pgDumpCompression: env.PG_DUMP_COMPRESSION ?? 6,
+    queueSize: env.S3_QUEUE_SIZE ?? 4,
+    partSizeMiB: env.S3_PART_SIZE_MIB,
+    lock,
+  };
+}

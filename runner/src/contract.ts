@@ -1,0 +1,119 @@
+/**
+ * The contract between whatever starts the runner (a Kubernetes CronJob, a shell, the demo) and the
+ * runner itself: environment variable names, their meaning and their validation. It is the single
+ * source of truth: the Pulumi components build CronJob environments typed by `RunnerEnv`, and the
+ * runner parses its environment with `runnerEnvSchema`, so renaming a variable on one side fails the
+ * type check on the other.
+ *
+ * This file must stay free of runtime dependencies other than zod: the Pulumi program imports it.
+ */
+import { z } from "zod";
+
+export const TIERS = ["daily", "weekly", "monthly", "adhoc"] as const;
+export type Tier = (typeof TIERS)[number];
+/** Tiers that run on a schedule; `adhoc` only runs when an operator starts it. */
+export const SCHEDULED_TIERS = ["daily", "weekly", "monthly"] as const satisfies readonly Tier[];
+export type ScheduledTier = (typeof SCHEDULED_TIERS)[number];
+
+export const TRIGGERS = ["schedule", "manual"] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
+export const COMPRESSIONS = ["gzip", "zstd", "none"] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
+export const OBJECT_LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"] as const;
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const positiveInt = (what: string) =>
+  z
+    .string()
+    .regex(/^[0-9]+$/, { message: `must be a whole number (${what})` })
+    .transform(Number)
+    .refine((n) => n > 0, { message: `must be greater than zero (${what})` });
+
+/** Every variable the runner reads (besides libpq's PG* and the AWS SDK's own), with its meaning. */
+export const runnerEnvShape = {
+  /** postgres://user:password@host:port/db?sslmode=...; libpq's PG* variables work instead. */
+  DATABASE_URL: z.string().optional(),
+  /** The media folder to archive (read-only is enough). */
+  MEDIA_DIR: z.string().optional(),
+  /** s3://bucket/prefix or file:///absolute/path. */
+  BACKUP_DESTINATION: z.string().optional(),
+  /** S3-compatible endpoint (MinIO, moto, ...); path-style addressing is used when set. */
+  S3_ENDPOINT: z.string().url({ message: "must be a URL such as http://127.0.0.1:9000" }).optional(),
+  /** The tier of this run. */
+  BACKUP_TIER: z.enum(TIERS, { message: `must be one of ${TIERS.join(", ")}` }).optional(),
+  /** Who started the run: the schedule (CronJob) or a person. */
+  BACKUP_TRIGGER: z.enum(TRIGGERS, { message: `must be one of ${TRIGGERS.join(", ")}` }).optional(),
+  /** Name of the application, used in logs, metrics and notifications. */
+  APP_NAME: z.string().min(1).optional(),
+  /** The application's version (the seed's git commit), recorded in the manifest. */
+  APP_VERSION: z.string().optional(),
+  /** Set to false for an application without a database. */
+  BACKUP_DATABASE: bool.optional(),
+  /** Set to false for an application without a media folder. */
+  BACKUP_MEDIA: bool.optional(),
+  /** Compression of the media archive. */
+  MEDIA_COMPRESSION: z.enum(COMPRESSIONS, { message: `must be one of ${COMPRESSIONS.join(", ")}` }).optional(),
+  /** Compression level (gzip 1-9, zstd 1-19). */
+  MEDIA_COMPRESSION_LEVEL: positiveInt("compression level").optional(),
+  /** pg_dump's compression level for the custom format (0-9). */
+  PG_DUMP_COMPRESSION: z
+    .string()
+    .regex(/^[0-9]$/, { message: "must be a digit from 0 to 9" })
+    .transform(Number)
+    .optional(),
+  /** Folder holding pg_dump, pg_restore and psql; PATH is used when unset. */
+  PG_BIN_DIR: z.string().optional(),
+  /** Parts of one upload in flight at once (memory = part size x this, per stream). */
+  S3_QUEUE_SIZE: positiveInt("parts in flight").optional(),
+  /** Forces the multipart part size in MiB instead of deriving it from the stream's size estimate. */
+  S3_PART_SIZE_MIB: positiveInt("MiB").optional(),
+  /** Object Lock mode for the objects this run writes (the bucket must have Object Lock enabled). */
+  OBJECT_LOCK_MODE: z.enum(OBJECT_LOCK_MODES, { message: "must be GOVERNANCE or COMPLIANCE" }).optional(),
+  /** Days each object of this run stays locked (the tier's retention). */
+  OBJECT_LOCK_DAYS: positiveInt("days").optional(),
+  /** Retention in days per tier, applied by `prune` to file:// destinations. */
+  RETENTION_DAYS_DAILY: positiveInt("days").optional(),
+  RETENTION_DAYS_WEEKLY: positiveInt("days").optional(),
+  RETENTION_DAYS_MONTHLY: positiveInt("days").optional(),
+  RETENTION_DAYS_ADHOC: positiveInt("days").optional(),
+  /** json (default) or pretty; pretty is chosen automatically on a terminal. */
+  LOG_FORMAT: z.enum(["json", "pretty"], { message: "must be json or pretty" }).optional(),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).optional(),
+  /** Seconds between progress lines during long streams. */
+  PROGRESS_INTERVAL_SECONDS: positiveInt("seconds").optional(),
+  /** healthchecks.io-style dead-man's switch: GET <url>/start, <url>, <url>/fail. */
+  HEALTHCHECK_URL: z.string().url({ message: "must be an http(s) URL" }).optional(),
+  /** JSON POST on success and failure (Slack-compatible `text` field included). */
+  NOTIFY_WEBHOOK_URL: z.string().url({ message: "must be an http(s) URL" }).optional(),
+  /** CloudWatch namespace for metrics; no metrics are sent when unset. */
+  CLOUDWATCH_NAMESPACE: z.string().min(1).optional(),
+} as const;
+
+export type RunnerEnvName = keyof typeof runnerEnvShape;
+/** What a CronJob (or anything else) may pass: raw strings keyed by the contract's names. */
+export type RunnerEnv = Partial<Record<RunnerEnvName, string>>;
+
+export const runnerEnvSchema = z.object(runnerEnvShape);
+export type ParsedRunnerEnv = z.infer<typeof runnerEnvSchema>;
+
+/** Picks the contract's variables out of a process environment; empty strings count as unset. */
+export function pickRunnerEnv(env: NodeJS.ProcessEnv): RunnerEnv {
+  const picked: RunnerEnv = {};
+  for (const name of Object.keys(runnerEnvShape) as RunnerEnvName[]) {
+    const value = env[name];
+    if (value !== undefined && value !== "") picked[name] = value;
+  }
+  return picked;
+}
+
+/** The object names inside one backup set, shared by the runner and the docs. */
+export const DATABASE_OBJECT = "database.dump";
+export const MANIFEST_OBJECT = "manifest.json";
+export function mediaObjectName(compression: Compression): string {
+  return compression === "gzip" ? "storage.tar.gz" : compression === "zstd" ? "storage.tar.zst" : "storage.tar";
+}

@@ -1,0 +1,34 @@
+/**
+ * Every failure the runner reports ends as one of these: one message that says what went wrong
+ * and what to do, and the exit code the process ends with.
+ */
+export class RunnerError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = 1,
+  ) {
+    super(message);
+    this.name = "RunnerError";
+  }
+}
+
+/** Bad input from the operator (flags, environment): exit 2, nothing was touched. */
+export class ConfigError extends RunnerError {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`, 2);
+    this.name = "ConfigError";
+  }
+}
+
+/** The run was stopped by a signal (Kubernetes sends SIGTERM before killing a pod). */
+export class InterruptedError extends RunnerError {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}: the run was stopped, nothing was committed`, signal === "SIGINT" ? 130 : 143);
+    this.name = "InterruptedError";
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

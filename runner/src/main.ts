@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { main } from "./cli.js";
+
+// The SDK's Node-version notice is printed on stderr outside the structured log stream; the
+// runner's supported Node versions are pinned by its image and package.json instead.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`edms-backup: unexpected failure: ${String(error)}\n`);
+    process.exit(1);
+  },
+);

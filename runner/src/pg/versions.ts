@@ -1,0 +1,47 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import path from "node:path";
+
+const run = promisify(execFile);
+
+export function pgBinary(name: "pg_dump" | "pg_restore" | "psql", binDir?: string): string {
+  return binDir ? path.join(binDir, name) : name;
+}
+
+/** "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> "15.18". */
+export function parseToolVersion(output: string): string | undefined {
+  return /\(PostgreSQL\)\s+(\d+(?:\.\d+)?)/.exec(output)?.[1];
+}
+
+export function majorOf(version: string): number {
+  return Number.parseInt(version, 10);
+}
+
+export async function toolVersion(binary: string): Promise<string> {
+  let stdout: string;
+  try {
+    ({ stdout } = await run(binary, ["--version"]));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === "ENOENT"
+        ? `${binary} was not found: install the PostgreSQL client (apt-get install postgresql-client-15) or set PG_BIN_DIR`
+        : `${binary} --version failed: ${(error as Error).message}`,
+    );
+  }
+  const version = parseToolVersion(stdout);
+  if (!version) throw new Error(`could not read the version from "${stdout.trim()}"`);
+  return version;
+}
+
+/**
+ * pg_dump can dump servers up to its own major version only; an older pg_dump must never be used
+ * (it would fail, or worse, miss newer catalog features). Returns the refusal, or undefined.
+ */
+export function dumpVersionProblem(pgDumpVersion: string, serverVersion: string): string | undefined {
+  if (majorOf(pgDumpVersion) >= majorOf(serverVersion)) return undefined;
+  return (
+    `pg_dump ${pgDumpVersion} is older than the server (PostgreSQL ${serverVersion}); ` +
+    `use pg_dump ${majorOf(serverVersion)} or newer (set PG_BIN_DIR, or build the runner image with PG_MAJOR=${majorOf(serverVersion)})`
+  );
+}

@@ -1,0 +1,14 @@
+/**
+ * Removes secrets from anything the runner prints. Connection strings carry passwords
+ * (postgres://user:secret@host), and libraries echo them back in their error messages.
+ */
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@/\s]*@/gi;
+const KEY_VALUE_PASSWORD = /\b(password|passwd|pwd|secret|token)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,]+)/gi;
+
+export function redact(text: string, knownSecrets: readonly string[] = []): string {
+  let out = text.replace(URL_CREDENTIALS, "$1:***@").replace(KEY_VALUE_PASSWORD, "$1$2***");
+  for (const secret of knownSecrets) {
+    if (secret.length >= 3) out = out.split(secret).join("***");
+  }
+  return out;
+}

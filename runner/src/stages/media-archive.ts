@@ -1,0 +1,61 @@
+/**
+ * The media folder as a compressed tar stream (GNU tar, which the image ships). tar's verbose
+ * listing (on stderr, since the archive goes to stdout) tells exactly which regular files and how
+ * many bytes went into the archive, even when the folder changes during the run; the manifest
+ * records those, and drills compare a restore against them.
+ */
+import type { Compression } from "../contract.js";
+import { spawnChildSource, type ChildSource } from "./child-source.js";
+
+export interface ArchiveTally {
+  files: number;
+  sourceBytes: number;
+}
+
+/** tar's compressor program for a compression setting, or undefined for an uncompressed tar. */
+export function compressorFor(compression: Compression, level: number): string | undefined {
+  if (compression === "gzip") return `gzip -${level}`;
+  // -T0: all cores; zstd is the only stage that can use both cores while pg_dump uses its own.
+  if (compression === "zstd") return `zstd -q -T0 -${level}`;
+  return undefined;
+}
+
+export function tarCreateArgs(dir: string, compression: Compression, level: number): string[] {
+  const compressor = compressorFor(compression, level);
+  return [
+    "--create",
+    "--file=-",
+    `--directory=${dir}`,
+    "--format=gnu",
+    "--numeric-owner",
+    "--sort=name",
+    "--verbose",
+    "--verbose",
+    ...(compressor ? [`--use-compress-program=${compressor}`] : []),
+    ".",
+  ];
+}
+
+// "-rw-r--r-- 0/0   1234 2026-11-27 07:19 ./sub dir/file": type, owner, size, date, time, name.
+const LISTING = /^([-dlhcbps])\S*\s+\S+\s+(\d+)\s+\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}\s/;
+
+/** Adds one verbose listing line to the tally; returns false for a line that is not a listing. */
+export function tallyListingLine(line: string, tally: ArchiveTally): boolean {
+  const m = LISTING.exec(line);
+  if (!m) return false;
+  if (m[1] === "-") {
+    tally.files += 1;
+    tally.sourceBytes += Number(m[2]);
+  } else if (m[1] === "h") {
+    // A hard link is stored once; on extraction it is a regular file again.
+    tally.files += 1;
+  }
+  return true;
+}
+
+export function spawnMediaArchive(dir: string, compression: Compression, level: number, tally: ArchiveTally): ChildSource {
+  return spawnChildSource("tar", tarCreateArgs(dir, compression, level), {
+    label: "tar (media archive)",
+    onStderrLine: (line) => void tallyListingLine(line, tally),
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * What the runner needs from a place that holds backups. Keys are relative to the destination
+ * (the S3 prefix or the folder), always with "/" separators.
+ */
+import type { Readable } from "node:stream";
+
+export interface PutStreamOptions {
+  /** Multipart part size (S3); ignored by stores that write sequentially. */
+  partSize: number;
+  /** Parts in flight at once (S3). */
+  queueSize: number;
+  contentType: string;
+  /** Object Lock retention for this object, when the bucket has Object Lock enabled. */
+  lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; retainUntil: Date };
+}
+
+export interface StoredObject {
+  key: string;
+  bytes: number;
+  lastModified: Date;
+}
+
+export interface ObjectStore {
+  /** Human-readable, secret-free location, e.g. s3://bucket/prefix. */
+  readonly display: string;
+  /**
+   * Streams `body` into a new object. Resolves only when the whole object is stored; rejects (and
+   * leaves no partial object or unfinished multipart upload behind) when `body` errors. Refuses to
+   * replace an existing object.
+   */
+  putStream(key: string, body: Readable, options: PutStreamOptions): Promise<void>;
+  /** Writes a small object in one request; refuses to replace an existing one. */
+  putSmall(key: string, body: string, options: { contentType: string; lock?: PutStreamOptions["lock"] }): Promise<void>;
+  /** Reads an object; rejects with NotFoundError when it does not exist. */
+  get(key: string): Promise<Readable>;
+  /** Size of an object, or undefined when it does not exist. */
+  head(key: string): Promise<{ bytes: number } | undefined>;
+  /** Every object under `prefix`, in key order. */
+  list(prefix: string): AsyncIterable<StoredObject>;
+  /** Deletes objects (used by `prune` on file:// destinations only). */
+  delete(keys: readonly string[]): Promise<void>;
+}
+
+export class NotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`object not found: ${key}`);
+    this.name = "NotFoundError";
+  }
+}
+
+export class AlreadyExistsError extends Error {
+  constructor(readonly key: string) {
+    super(`refusing to overwrite existing object ${key}`);
+    this.name = "AlreadyExistsError";
+  }
+}

@@ -1,0 +1,101 @@
+// Runs the bundled runner the way the image does: plain `node` on a copy of dist/edms-backup.cjs in
+// a folder with no node_modules, with only the environment a test gives it (plus PATH/HOME).
+import { spawn, type ChildProcess } from "node:child_process";
+import { copyFile, mkdtemp, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+export const BUNDLE = path.resolve(__dirname, "../../dist/edms-backup.cjs");
+
+let isolated: Promise<string> | undefined;
+
+/** The bundle copied into an empty temporary folder (once per test worker). */
+export function isolatedBundle(): Promise<string> {
+  isolated ??= (async () => {
+    await stat(BUNDLE).catch(() => {
+      throw new Error(`${BUNDLE} is missing: run \`npm run build\` (npm test does it first)`);
+    });
+    const dir = await mkdtemp(path.join(tmpdir(), "edms-runner-"));
+    const target = path.join(dir, "edms-backup.cjs");
+    await copyFile(BUNDLE, target);
+    return target;
+  })();
+  return isolated;
+}
+
+export interface RunnerResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON log lines (non-JSON lines are skipped). */
+  logs: Array<Record<string, unknown>>;
+}
+
+export interface RunningRunner {
+  child: ChildProcess;
+  result: Promise<RunnerResult>;
+  /** Resolves with the first log line matching `predicate`; rejects after `timeoutMs`. */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+function parseLogs(stdout: string): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // a partial line at a kill; ignore
+    }
+  }
+  return out;
+}
+
+export async function startRunner(args: readonly string[], env: Record<string, string | undefined>): Promise<RunningRunner> {
+  const bundle = await isolatedBundle();
+  const child = spawn(process.execPath, [bundle, ...args], {
+    cwd: path.dirname(bundle),
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_FORMAT: "json", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  const waiters: Array<{ predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  child.stdout!.setEncoding("utf8").on("data", (s: string) => {
+    stdout += s;
+    const logs = parseLogs(stdout);
+    for (const w of [...waiters]) {
+      const hit = logs.find(w.predicate);
+      if (hit) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(hit);
+      }
+    }
+  });
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+  const result = new Promise<RunnerResult>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr, logs: parseLogs(stdout) }));
+  });
+  return {
+    child,
+    result,
+    waitForLog(predicate, timeoutMs = 30_000) {
+      const already = parseLogs(stdout).find(predicate);
+      if (already) return Promise.resolve(already);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stdout so far:\n${stdout}\nstderr:\n${stderr}`)), timeoutMs);
+        waiters.push({ predicate, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+        void result.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`runner exited before the expected log line; stdout:\n${stdout}\nstderr:\n${stderr}`));
+        });
+      });
+    },
+  };
+}
+
+export async function runRunner(args: readonly string[], env: Record<string, string | undefined>): Promise<RunnerResult> {
+  return (await startRunner(args, env)).result;
+}

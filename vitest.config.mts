@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["test/helpers/global-setup.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Integration tests share one PostgreSQL cluster and one moto_server; each test uses its own
+    // database and bucket, so files can run in parallel, but 2 cores limit how many help.
+    maxWorkers: 2,
+  },
+});
