@@ -111,7 +111,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function describe(r: RunResult): string {
+function summarize(r: RunResult): string {
   const status = r.code === null ? `signal ${r.signal}` : `exit code ${r.code}`;
   return `${status}\n${(r.stdout + r.stderr).trim()}`;
 }
@@ -208,7 +208,7 @@ export async function startPgCluster(opts: StartPgClusterOptions = {}): Promise<
       "--no-sync", "-E", "UTF8", "--locale=C",
     ]);
     await rm(pwFile, { force: true });
-    if (init.code !== 0) throw new Error(`initdb failed (${describe(init)})`);
+    if (init.code !== 0) throw new Error(`initdb failed (${summarize(init)})`);
 
     let port = 0;
     for (let attempt = 1; ; attempt++) {
@@ -224,7 +224,7 @@ export async function startPgCluster(opts: StartPgClusterOptions = {}): Promise<
       const log = await readFile(logFile, "utf8").catch(() => "");
       const portTaken = /could not bind|address already in use|could not create any TCP\/IP sockets/i.test(log);
       if (!portTaken || attempt >= START_ATTEMPTS) {
-        throw new Error(`pg_ctl start failed on port ${port} (attempt ${attempt}, ${describe(start)})\n${log.slice(-4000)}`);
+        throw new Error(`pg_ctl start failed on port ${port} (attempt ${attempt}, ${summarize(start)})\n${log.slice(-4000)}`);
       }
       // A failed start may have left a stale postmaster.pid; the next pg_ctl start would trip on it.
       await rm(join(dataDir, "postmaster.pid"), { force: true });

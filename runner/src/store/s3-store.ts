@@ -37,6 +37,32 @@ function isStatus(error: unknown, ...codes: number[]): boolean {
   return error instanceof S3ServiceException && codes.includes(error.$metadata.httpStatusCode ?? 0);
 }
 
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNRESET", "EHOSTUNREACH"]);
+
+/** One sentence saying what failed and where to look, instead of the SDK's raw error. */
+export function describeS3Error(error: unknown, action: string, where: string): Error {
+  if (error instanceof S3ServiceException) {
+    const hint =
+      error.name === "AccessDenied" || error.$metadata.httpStatusCode === 403
+        ? "; check the runner's credentials and its IAM policy"
+        : error.name === "NoSuchBucket"
+          ? "; check BACKUP_DESTINATION (the bucket must exist)"
+          : "";
+    return new Error(`S3 ${action} ${where} failed: ${error.name}: ${error.message}${hint}`);
+  }
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code && NETWORK_CODES.has(code)) {
+    return new Error(`S3 ${action} ${where} failed: the endpoint is unreachable (${code}); check S3_ENDPOINT, DNS and the egress network policy`);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new Error(`S3 ${action} ${where} failed: ${message}`);
+}
+
+/** Errors of the stream being uploaded (a child failed, a signal) pass through unchanged. */
+function isSourceError(error: unknown): boolean {
+  return !(error instanceof S3ServiceException) && !NETWORK_CODES.has((error as NodeJS.ErrnoException | undefined)?.code ?? "");
+}
+
 export class S3Store implements ObjectStore {
   readonly display: string;
   private readonly client: S3Client;
@@ -83,7 +109,7 @@ export class S3Store implements ObjectStore {
     } catch (error) {
       await this.abortUnfinishedUploads(Key);
       if (isStatus(error, 412)) throw new AlreadyExistsError(key);
-      throw error;
+      throw isSourceError(error) ? error : describeS3Error(error, "upload to", `s3://${this.bucket}/${Key}`);
     }
   }
 
@@ -118,7 +144,7 @@ export class S3Store implements ObjectStore {
       );
     } catch (error) {
       if (isStatus(error, 412)) throw new AlreadyExistsError(key);
-      throw error;
+      throw describeS3Error(error, "upload to", `s3://${this.bucket}/${this.keyOf(key)}`);
     }
   }
 
@@ -129,7 +155,7 @@ export class S3Store implements ObjectStore {
       return out.Body;
     } catch (error) {
       if (isStatus(error, 404)) throw new NotFoundError(key);
-      throw error;
+      throw describeS3Error(error, "download of", `s3://${this.bucket}/${this.keyOf(key)}`);
     }
   }
 
@@ -139,16 +165,18 @@ export class S3Store implements ObjectStore {
       return { bytes: out.ContentLength ?? 0 };
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
-      throw error;
+      throw describeS3Error(error, "head of", `s3://${this.bucket}/${this.keyOf(key)}`);
     }
   }
 
   async *list(prefix: string): AsyncIterable<StoredObject> {
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken }),
-      );
+      const page = await this.client
+        .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken }))
+        .catch((error: unknown) => {
+          throw describeS3Error(error, "list of", `s3://${this.bucket}/${this.keyOf(prefix)}`);
+        });
       for (const object of page.Contents ?? []) {
         if (!object.Key) continue;
         yield {
