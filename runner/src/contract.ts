@@ -81,6 +81,13 @@ export const runnerEnvShape = {
   RETENTION_DAYS_WEEKLY: positiveInt("days").optional(),
   RETENTION_DAYS_MONTHLY: positiveInt("days").optional(),
   RETENTION_DAYS_ADHOC: positiveInt("days").optional(),
+  /** Tiers `status` expects fresh backups of (comma-separated); default daily,weekly,monthly. */
+  STATUS_TIERS: z
+    .string()
+    .regex(/^(daily|weekly|monthly|adhoc)(,(daily|weekly|monthly|adhoc))*$/, { message: "must be a comma-separated list of tiers, e.g. daily,weekly" })
+    .optional(),
+  /** Hours past a tier's interval before `status` calls it stale (default 6). */
+  STATUS_GRACE_HOURS: positiveInt("hours").optional(),
   /** json (default) or pretty; pretty is chosen automatically on a terminal. */
   LOG_FORMAT: z.enum(["json", "pretty"], { message: "must be json or pretty" }).optional(),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).optional(),

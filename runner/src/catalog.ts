@@ -1,0 +1,102 @@
+/**
+ * What a destination holds, as backup sets: `<tier>/<backupId>/...` with or without a manifest.
+ * A set without a (valid) manifest is incomplete: listed as such, never restored.
+ */
+import { text } from "node:stream/consumers";
+import { backupIdTime, isBackupId } from "./backup-id.js";
+import { MANIFEST_OBJECT, TIERS, type Tier } from "./contract.js";
+import { RunnerError, errorMessage } from "./errors.js";
+import { parseManifest, type Manifest } from "./manifest.js";
+import type { ObjectStore, StoredObject } from "./store/object-store.js";
+
+export interface BackupSet {
+  tier: Tier;
+  backupId: string;
+  createdAt: Date;
+  objects: StoredObject[];
+  /** Sum of the set's object sizes. */
+  bytes: number;
+  manifest?: Manifest;
+  /** Why the set is incomplete (no manifest, unreadable manifest). */
+  problem?: string;
+}
+
+export type CompleteBackupSet = BackupSet & { manifest: Manifest };
+
+export function isComplete(set: BackupSet): set is CompleteBackupSet {
+  return set.manifest !== undefined;
+}
+
+export function setKey(tier: Tier, backupId: string): string {
+  return `${tier}/${backupId}`;
+}
+
+/** Groups object listings into sets; pure, so the grouping rules are tested without a store. */
+export function groupIntoSets(objects: readonly StoredObject[]): Map<string, Omit<BackupSet, "manifest" | "problem">> {
+  const sets = new Map<string, Omit<BackupSet, "manifest" | "problem">>();
+  for (const object of objects) {
+    const [tier, backupId, ...rest] = object.key.split("/");
+    if (!tier || !backupId || rest.length === 0) continue;
+    if (!(TIERS as readonly string[]).includes(tier) || !isBackupId(backupId)) continue;
+    const key = setKey(tier as Tier, backupId);
+    let set = sets.get(key);
+    if (!set) {
+      set = { tier: tier as Tier, backupId, createdAt: backupIdTime(backupId)!, objects: [], bytes: 0 };
+      sets.set(key, set);
+    }
+    set.objects.push(object);
+    set.bytes += object.bytes;
+  }
+  return sets;
+}
+
+export async function readManifest(store: ObjectStore, tier: Tier, backupId: string): Promise<Manifest> {
+  const where = `${setKey(tier, backupId)}/${MANIFEST_OBJECT}`;
+  const manifest = parseManifest(await text(await store.get(where)), where);
+  if (manifest.backupId !== backupId || manifest.tier !== tier) {
+    throw new Error(`manifest ${where} describes ${manifest.tier}/${manifest.backupId}, not this set`);
+  }
+  return manifest;
+}
+
+/** Every set at the destination (optionally of one tier), oldest first, manifests read. */
+export async function listBackupSets(store: ObjectStore, tier?: Tier): Promise<BackupSet[]> {
+  const objects: StoredObject[] = [];
+  for await (const object of store.list(tier ? `${tier}/` : "")) objects.push(object);
+  const sets = [...groupIntoSets(objects).values()].sort((a, b) => (a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0));
+  const out: BackupSet[] = [];
+  for (const set of sets) {
+    if (!set.objects.some((o) => o.key.endsWith(`/${MANIFEST_OBJECT}`))) {
+      out.push({ ...set, problem: "no manifest: the run did not finish (or is still running)" });
+      continue;
+    }
+    try {
+      out.push({ ...set, manifest: await readManifest(store, set.tier, set.backupId) });
+    } catch (error) {
+      out.push({ ...set, problem: errorMessage(error) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Resolves `latest` or a backup id to a complete set. An id names one set whatever its tier;
+ * `latest` is the newest complete set (of `tier`, when given).
+ */
+export async function resolveBackup(store: ObjectStore, ref: string, tier?: Tier): Promise<CompleteBackupSet> {
+  const sets = await listBackupSets(store, tier);
+  if (ref === "latest") {
+    const complete = sets.filter(isComplete);
+    const newest = complete.at(-1);
+    if (!newest) {
+      throw new RunnerError(`no complete backup${tier ? ` of tier ${tier}` : ""} at ${store.display}; run \`edms-backup list\` to see what is there`);
+    }
+    return newest;
+  }
+  if (!isBackupId(ref)) throw new RunnerError(`"${ref}" is not a backup id (like 20260111T144748Z-3f9a) or "latest"`, 2);
+  const matches = sets.filter((s) => s.backupId === ref);
+  if (matches.length === 0) throw new RunnerError(`backup ${ref} was not found at ${store.display}${tier ? ` (tier ${tier})` : ""}`);
+  const set = matches[0]!;
+  if (!isComplete(set)) throw new RunnerError(`backup ${set.tier}/${ref} is incomplete (${set.problem}); refusing to use it`);
+  return set;
+}

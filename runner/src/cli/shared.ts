@@ -1,0 +1,61 @@
+/** What every command's wiring shares: destination flags, the store, the logger, signals. */
+import { Option, type Command } from "commander";
+import type { RunnerEnv } from "../contract.js";
+import { TIERS } from "../contract.js";
+import { loadCommonSettings, type CommonSettings } from "../config.js";
+import { createLogger, type Logger } from "../logger.js";
+import { openStore } from "../store/open-store.js";
+import type { ObjectStore } from "../store/object-store.js";
+
+export interface DestinationFlags {
+  destination?: string;
+  s3Endpoint?: string;
+  logFormat?: string;
+}
+
+export function addDestinationOptions(command: Command): Command {
+  return command
+    .option("--destination <url>", "s3://bucket/prefix or file:///path (env BACKUP_DESTINATION)")
+    .option("--s3-endpoint <url>", "S3-compatible endpoint (env S3_ENDPOINT)")
+    .addOption(new Option("--log-format <format>", "json or pretty (env LOG_FORMAT)").choices(["json", "pretty"]));
+}
+
+export const tierOption = (what: string) => new Option("--tier <tier>", what).choices(TIERS);
+
+export function destinationOverrides(flags: DestinationFlags): RunnerEnv {
+  return { BACKUP_DESTINATION: flags.destination, S3_ENDPOINT: flags.s3Endpoint, LOG_FORMAT: flags.logFormat };
+}
+
+export interface CommandContext {
+  settings: CommonSettings;
+  store: ObjectStore;
+  log: Logger;
+}
+
+/** Settings, store and logger for a command that reads or manages a destination. */
+export function openContext(flags: DestinationFlags, overrides: RunnerEnv = {}, secrets: readonly string[] = []): CommandContext {
+  const settings = loadCommonSettings({
+    processEnv: process.env,
+    overrides: { ...destinationOverrides(flags), ...overrides },
+    isTty: Boolean(process.stdout.isTTY),
+  });
+  const log = createLogger({ format: settings.logFormat, level: settings.logLevel, secrets });
+  return { settings, store: openStore(settings.destination, settings.s3Endpoint), log };
+}
+
+/** Stops the run on SIGTERM (Kubernetes) or SIGINT (Ctrl-C); the signal name is the reason. */
+export function signalController(): AbortController {
+  const controller = new AbortController();
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      if (controller.signal.aborted) process.exit(signal === "SIGINT" ? 130 : 143); // second signal: give up now
+      controller.abort(signal);
+    });
+  }
+  return controller;
+}
+
+/** Writes a command's result for people or (with --json) for programs, on stdout. */
+export function printOut(text: string): void {
+  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+}
