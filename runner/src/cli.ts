@@ -7,6 +7,10 @@ import { Command, CommanderError } from "commander";
 import { ConfigError, RunnerError, errorMessage } from "./errors.js";
 import { redact } from "./redact.js";
 import { registerBackupCommand } from "./cli/backup-command.js";
+import { registerVerifyCommand } from "./cli/verify-command.js";
+import { registerListCommand } from "./cli/list-command.js";
+import { registerStatusCommand } from "./cli/status-command.js";
+import { registerPruneCommand } from "./cli/prune-command.js";
 import { RUNNER_VERSION } from "./version.js";
 
 export function buildProgram(): Command {
@@ -16,6 +20,10 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
   registerBackupCommand(program);
+  registerVerifyCommand(program);
+  registerListCommand(program);
+  registerStatusCommand(program);
+  registerPruneCommand(program);
   return program;
 }
 

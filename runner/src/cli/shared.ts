@@ -33,13 +33,23 @@ export interface CommandContext {
 }
 
 /** Settings, store and logger for a command that reads or manages a destination. */
-export function openContext(flags: DestinationFlags, overrides: RunnerEnv = {}, secrets: readonly string[] = []): CommandContext {
+export function openContext(
+  flags: DestinationFlags,
+  overrides: RunnerEnv = {},
+  options: { secrets?: readonly string[]; logToStderr?: boolean } = {},
+): CommandContext {
   const settings = loadCommonSettings({
     processEnv: process.env,
     overrides: { ...destinationOverrides(flags), ...overrides },
     isTty: Boolean(process.stdout.isTTY),
   });
-  const log = createLogger({ format: settings.logFormat, level: settings.logLevel, secrets });
+  // Commands whose stdout is a report (--json, tables) log on stderr, so the report stays parseable.
+  const log = createLogger({
+    format: settings.logFormat,
+    level: settings.logLevel,
+    secrets: options.secrets,
+    destination: options.logToStderr ? process.stderr : undefined,
+  });
   return { settings, store: openStore(settings.destination, settings.s3Endpoint), log };
 }
 

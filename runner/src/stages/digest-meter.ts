@@ -21,6 +21,11 @@ export class DigestMeter extends Transform {
     callback();
   }
 
+  /** True once the whole stream went through (the digest is then known). */
+  get finished(): boolean {
+    return this.digestHex !== undefined;
+  }
+
   /** The sha256 of the whole stream; only defined after it ended cleanly. */
   get sha256(): string {
     if (this.digestHex === undefined) throw new Error("digest read before the stream ended");

@@ -56,6 +56,6 @@ export function tallyListingLine(line: string, tally: ArchiveTally): boolean {
 export function spawnMediaArchive(dir: string, compression: Compression, level: number, tally: ArchiveTally): ChildSource {
   return spawnChildSource("tar", tarCreateArgs(dir, compression, level), {
     label: "tar (media archive)",
-    onStderrLine: (line) => void tallyListingLine(line, tally),
+    onListingLine: (line) => void tallyListingLine(line, tally),
   });
 }

@@ -1,0 +1,109 @@
+/**
+ * The runner's cloud identity and its ServiceAccount: an IAM role assumable only by this
+ * namespace's service account (IRSA, or EKS Pod Identity), with the least-privilege runner policy.
+ */
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { eksClusterArn, irsaTrustPolicy, podIdentityTrustPolicy, runnerPolicy } from "./iam-policies.js";
+
+export type IdentityKind = { kind: "irsa"; oidcProviderArn: string } | { kind: "podIdentity"; clusterName: string };
+
+export interface BackupIdentityArgs {
+  identity: IdentityKind;
+  namespace: string;
+  serviceAccountName: string;
+  labels: Record<string, string>;
+  bucketArn: pulumi.Input<string>;
+  keyPrefix: string;
+  kmsKeyArn: pulumi.Input<string>;
+  objectLock: boolean;
+  cloudwatchNamespace?: string;
+  /** The Kubernetes provider for the ServiceAccount (unset = the default provider). */
+  k8sProvider?: k8s.Provider;
+}
+
+export class BackupIdentity extends pulumi.ComponentResource {
+  readonly role: aws.iam.Role;
+  readonly serviceAccount: k8s.core.v1.ServiceAccount;
+
+  constructor(name: string, args: BackupIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("edms-backup:identity:BackupIdentity", name, {}, opts);
+    const parent = { parent: this };
+    const region = aws.getRegionOutput({}, parent).region;
+
+    let assumeRolePolicy: pulumi.Output<string>;
+    if (args.identity.kind === "irsa") {
+      assumeRolePolicy = pulumi.output(
+        JSON.stringify(irsaTrustPolicy(args.identity.oidcProviderArn, args.namespace, args.serviceAccountName)),
+      );
+    } else {
+      const clusterName = args.identity.clusterName;
+      const caller = aws.getCallerIdentityOutput({}, parent);
+      assumeRolePolicy = pulumi
+        .all([caller.accountId, caller.arn, region])
+        .apply(([accountId, arn, r]) =>
+          JSON.stringify(podIdentityTrustPolicy(accountId, eksClusterArn(arn, r, accountId, clusterName))),
+        );
+    }
+
+    this.role = new aws.iam.Role(
+      `${name}-role`,
+      {
+        description: `edms-backup runner in ${args.namespace}/${args.serviceAccountName}`,
+        assumeRolePolicy,
+        maxSessionDuration: 3600,
+      },
+      parent,
+    );
+    new aws.iam.RolePolicy(
+      `${name}-policy`,
+      {
+        role: this.role.id,
+        policy: pulumi.all([args.bucketArn, args.kmsKeyArn, region]).apply(([bucketArn, kmsKeyArn, r]) =>
+          JSON.stringify(
+            runnerPolicy({
+              bucketArn,
+              kmsKeyArn,
+              region: r,
+              keyPrefix: args.keyPrefix,
+              objectLock: args.objectLock,
+              cloudwatchNamespace: args.cloudwatchNamespace,
+            }),
+          ),
+        ),
+      },
+      parent,
+    );
+
+    if (args.identity.kind === "podIdentity") {
+      new aws.eks.PodIdentityAssociation(
+        `${name}-pod-identity`,
+        {
+          clusterName: args.identity.clusterName,
+          namespace: args.namespace,
+          serviceAccount: args.serviceAccountName,
+          roleArn: this.role.arn,
+        },
+        parent,
+      );
+    }
+
+    this.serviceAccount = new k8s.core.v1.ServiceAccount(
+      `${name}-service-account`,
+      {
+        metadata: {
+          name: args.serviceAccountName,
+          namespace: args.namespace,
+          labels: args.labels,
+          ...(args.identity.kind === "irsa"
+            ? { annotations: { "eks.amazonaws.com/role-arn": this.role.arn } }
+            : {}),
+        },
+      },
+      { ...parent, provider: args.k8sProvider },
+    );
+
+    this.registerOutputs({ roleArn: this.role.arn, serviceAccountName: args.serviceAccountName });
+  }
+}

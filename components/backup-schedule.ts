@@ -1,0 +1,153 @@
+/**
+ * The Kubernetes side: the runner's ConfigMap, one CronJob per enabled tier, the suspended ad-hoc
+ * CronJob (a Job template for `kubectl create job --from=cronjob/...`), the weekly restore drill,
+ * and the NetworkPolicy that confines all of them. Specs come from the pure builders.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { ICronJobSpec } from "kubernetes-models/batch/v1/CronJobSpec";
+import type { ScheduledTier, Tier } from "../runner/src/contract.js";
+import { cronJobSpec, SUSPENDED_SCHEDULE, type JobPolicy } from "./cron-job-spec.js";
+import { commonLabels, objectNames, runnerSelector, workloadLabels } from "./naming.js";
+import { networkPolicySpec } from "./network-policy-spec.js";
+import { podSpec, type MediaMount, type PodSettings, type Resources } from "./pod-spec.js";
+import { backupArgs, configMapData, drillArgs, drillEnv, tierEnv, type RunnerSettingsInput } from "./runner-env.js";
+
+/**
+ * kubernetes-models and @pulumi/kubernetes describe the same OpenAPI schema with slightly different
+ * TypeScript types (a Quantity is `string | number` in one, `string` in the other); the specs are
+ * built and checked against the former, then handed over as the latter here, in one place.
+ */
+function asCronJobSpec(spec: ICronJobSpec): k8s.types.input.batch.v1.CronJobSpec {
+  return spec as unknown as k8s.types.input.batch.v1.CronJobSpec;
+}
+
+export interface BackupScheduleArgs {
+  appName: string;
+  namespace: string;
+  image: pulumi.Input<string>;
+  serviceAccountName: pulumi.Input<string>;
+  timeZone: string;
+  /** Schedules of the tiers that run; a tier missing here gets no CronJob. */
+  schedules: Partial<Record<ScheduledTier, string>>;
+  retentionDays: Record<Tier, number>;
+  objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
+  drill?: { schedule: string; tier: ScheduledTier };
+  runner: Omit<RunnerSettingsInput, "bucketName" | "region" | "mediaDir"> & {
+    bucketName: pulumi.Input<string>;
+    region: pulumi.Input<string>;
+  };
+  passwordSecret: { name: string; key: string };
+  media?: MediaMount;
+  database: { port: number; cidr?: string; podSelector?: Record<string, string> };
+  podIdentityAgent: boolean;
+  resources: Resources;
+  tmpSizeLimit: string;
+  runAsUser: number;
+  runAsGroup: number;
+  supplementalGroups: number[];
+  policy: JobPolicy;
+  k8sProvider?: k8s.Provider;
+}
+
+export class BackupSchedule extends pulumi.ComponentResource {
+  readonly cronJobNames: Record<string, string>;
+  readonly configMap: k8s.core.v1.ConfigMap;
+
+  constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("edms-backup:schedule:BackupSchedule", name, {}, opts);
+    const childOpts = { parent: this, provider: args.k8sProvider };
+    const names = objectNames(args.appName);
+    const namespace = args.namespace;
+
+    this.configMap = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      {
+        metadata: { name: names.configMap, namespace, labels: commonLabels(args.appName) },
+        data: pulumi
+          .all([args.runner.bucketName, args.runner.region])
+          .apply(([bucketName, region]) =>
+            configMapData({ ...args.runner, bucketName, region, mediaDir: args.media?.mountPath }),
+          ),
+      },
+      childOpts,
+    );
+
+    const pod = (settings: Pick<PodSettings, "args" | "env" | "media">) =>
+      pulumi.all([args.image, args.serviceAccountName]).apply(([image, serviceAccountName]) =>
+        podSpec({
+          ...settings,
+          image,
+          serviceAccountName,
+          configMapName: names.configMap,
+          passwordSecret: args.passwordSecret,
+          resources: args.resources,
+          tmpSizeLimit: args.tmpSizeLimit,
+          runAsUser: args.runAsUser,
+          runAsGroup: args.runAsGroup,
+          supplementalGroups: args.supplementalGroups,
+        }),
+      );
+
+    const cronJob = (resourceName: string, objectName: string, labels: Record<string, string>, schedule: string, suspend: boolean, spec: ReturnType<typeof pod>) =>
+      new k8s.batch.v1.CronJob(
+        resourceName,
+        {
+          metadata: { name: objectName, namespace, labels },
+          spec: spec.apply((p) =>
+            asCronJobSpec(cronJobSpec({ schedule, timeZone: args.timeZone, suspend, labels, pod: p, policy: args.policy })),
+          ),
+        },
+        // The ConfigMap must exist before a CronJob's first run reads it.
+        { ...childOpts, dependsOn: [this.configMap] },
+      );
+
+    const objectLockFor = (tier: Tier) =>
+      args.objectLockMode ? { mode: args.objectLockMode, retentionDays: args.retentionDays[tier] } : undefined;
+
+    this.cronJobNames = {};
+    const tiers: Tier[] = [...(Object.keys(args.schedules) as ScheduledTier[]), "adhoc"];
+    for (const tier of tiers) {
+      const schedule = tier === "adhoc" ? SUSPENDED_SCHEDULE : args.schedules[tier];
+      if (!schedule) continue;
+      const objectName = names.cronJob(tier);
+      cronJob(
+        `${name}-${tier}`,
+        objectName,
+        workloadLabels(args.appName, tier),
+        schedule,
+        tier === "adhoc",
+        pod({ args: backupArgs(tier), env: tierEnv(tier, objectLockFor(tier)), media: args.media }),
+      );
+      this.cronJobNames[tier] = objectName;
+    }
+
+    if (args.drill) {
+      cronJob(
+        `${name}-restore-drill`,
+        names.drillCronJob,
+        workloadLabels(args.appName, "restore-drill"),
+        args.drill.schedule,
+        false,
+        // The drill restores into a scratch database; it needs neither the media volume nor its node.
+        pod({ args: drillArgs(args.drill.tier), env: drillEnv(args.drill.tier) }),
+      );
+      this.cronJobNames["restore-drill"] = names.drillCronJob;
+    }
+
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-egress`,
+      {
+        metadata: { name: names.networkPolicy, namespace, labels: commonLabels(args.appName) },
+        spec: networkPolicySpec({
+          podSelector: runnerSelector(args.appName),
+          database: args.database,
+          podIdentityAgent: args.podIdentityAgent,
+        }),
+      },
+      childOpts,
+    );
+
+    this.registerOutputs({ cronJobNames: this.cronJobNames, configMapName: names.configMap });
+  }
+}

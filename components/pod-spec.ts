@@ -1,0 +1,121 @@
+/**
+ * The runner pod: Pod Security "restricted" plus a read-only root filesystem, the media volume
+ * read-only, the password only through a secretKeyRef, and requests and limits. Typed against the
+ * Kubernetes 1.33 schema (kubernetes-models, type-only) so an unknown field fails the type check.
+ */
+import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
+import type { RunnerEnv } from "../runner/src/contract.js";
+import { PASSWORD_ENV } from "./runner-env.js";
+
+export const CONTAINER_NAME = "runner";
+export const TMP_DIR = "/tmp";
+
+export interface MediaMount {
+  pvcName: string;
+  mountPath: string;
+  subPath?: string;
+  /**
+   * Labels of the application pod that mounts a ReadWriteOnce volume. A second pod can only mount
+   * such a volume on the same node, so the backup pod must be scheduled next to it.
+   */
+  colocateWith?: Record<string, string>;
+}
+
+export interface Resources {
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+}
+
+export interface PodSettings {
+  image: string;
+  args: string[];
+  /** Per-workload runner variables; shared ones come from the ConfigMap. */
+  env: RunnerEnv;
+  serviceAccountName: string;
+  configMapName: string;
+  passwordSecret: { name: string; key: string };
+  media?: MediaMount;
+  resources: Resources;
+  tmpSizeLimit: string;
+  runAsUser: number;
+  runAsGroup: number;
+  supplementalGroups: number[];
+}
+
+function envVars(env: RunnerEnv): IEnvVar[] {
+  return Object.entries(env)
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([name, value]) => ({ name, value }));
+}
+
+export function podSpec(s: PodSettings): IPodSpec {
+  if (s.runAsUser === 0) throw new Error("the runner must not run as root (runAsUser 0)");
+  const volumes: NonNullable<IPodSpec["volumes"]> = [{ name: "tmp", emptyDir: { sizeLimit: s.tmpSizeLimit } }];
+  const mounts: Array<{ name: string; mountPath: string; readOnly?: boolean; subPath?: string }> = [
+    { name: "tmp", mountPath: TMP_DIR },
+  ];
+  if (s.media) {
+    volumes.push({ name: "media", persistentVolumeClaim: { claimName: s.media.pvcName, readOnly: true } });
+    mounts.push({
+      name: "media",
+      mountPath: s.media.mountPath,
+      readOnly: true,
+      ...(s.media.subPath ? { subPath: s.media.subPath } : {}),
+    });
+  }
+  const spec: IPodSpec = {
+    restartPolicy: "Never",
+    serviceAccountName: s.serviceAccountName,
+    // Service links would add dozens of unrelated variables to the runner's environment.
+    enableServiceLinks: false,
+    // Gives the runner time to abort its multipart uploads after SIGTERM.
+    terminationGracePeriodSeconds: 120,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: s.runAsUser,
+      runAsGroup: s.runAsGroup,
+      seccompProfile: { type: "RuntimeDefault" },
+      // No fsGroup: it would make the kubelet change ownership of the application's media volume.
+      ...(s.supplementalGroups.length > 0 ? { supplementalGroups: s.supplementalGroups } : {}),
+    },
+    containers: [
+      {
+        name: CONTAINER_NAME,
+        image: s.image,
+        imagePullPolicy: "IfNotPresent",
+        args: s.args,
+        envFrom: [{ configMapRef: { name: s.configMapName } }],
+        env: [
+          ...envVars(s.env),
+          { name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: s.passwordSecret.name, key: s.passwordSecret.key } } },
+          // Node and the AWS SDK look for a home directory; the root filesystem is read-only.
+          { name: "HOME", value: TMP_DIR },
+        ],
+        resources: {
+          requests: { cpu: s.resources.requests.cpu, memory: s.resources.requests.memory },
+          limits: { cpu: s.resources.limits.cpu, memory: s.resources.limits.memory },
+        },
+        securityContext: {
+          runAsNonRoot: true,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          privileged: false,
+          capabilities: { drop: ["ALL"] },
+        },
+        volumeMounts: mounts,
+      },
+    ],
+    volumes,
+  };
+  if (s.media?.colocateWith) {
+    spec.affinity = {
+      podAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { labelSelector: { matchLabels: s.media.colocateWith }, topologyKey: "kubernetes.io/hostname" },
+        ],
+      },
+    };
+  }
+  return spec;
+}

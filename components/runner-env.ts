@@ -1,0 +1,107 @@
+/**
+ * The environment the CronJobs give the runner. Runner variables are typed by the runner's own
+ * contract (`RunnerEnv`), so a renamed or misspelled variable fails the type check here; the tests
+ * also parse the result with the runner's `runnerEnvSchema`.
+ */
+import type { RunnerEnv, ScheduledTier, Tier, Trigger } from "../runner/src/contract.js";
+
+/** libpq's own variables; the password is never here (it comes from the Secret via secretKeyRef). */
+export interface LibpqEnv {
+  PGHOST: string;
+  PGPORT: string;
+  PGDATABASE: string;
+  PGUSER: string;
+  PGSSLMODE: string;
+}
+
+/** Variables the AWS SDK reads itself (Pod Identity does not inject a region; IRSA may). */
+export interface AwsSdkEnv {
+  AWS_REGION: string;
+}
+
+/** Names outside the runner contract that the pods may carry, for the tests' closed-world check. */
+export const LIBPQ_ENV_NAMES = ["PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSSLMODE", "PGPASSWORD"] as const;
+export const AWS_ENV_NAMES = ["AWS_REGION"] as const;
+export const PASSWORD_ENV = "PGPASSWORD";
+
+export interface RunnerSettingsInput {
+  appName: string;
+  appVersion?: string;
+  bucketName: string;
+  keyPrefix: string;
+  region: string;
+  /** Where the media volume is mounted; undefined = the application has no media folder. */
+  mediaDir?: string;
+  logLevel: NonNullable<RunnerEnv["LOG_LEVEL"]>;
+  cloudwatchNamespace?: string;
+  database: { host: string; port: number; name: string; user: string; sslMode: string };
+}
+
+export function backupDestination(bucketName: string, keyPrefix: string): string {
+  return `s3://${bucketName}/${keyPrefix}`;
+}
+
+/** Settings shared by every run: the ConfigMap's data. */
+export function sharedRunnerEnv(s: RunnerSettingsInput): { runner: RunnerEnv; libpq: LibpqEnv; aws: AwsSdkEnv } {
+  const runner: RunnerEnv = {
+    APP_NAME: s.appName,
+    BACKUP_DESTINATION: backupDestination(s.bucketName, s.keyPrefix),
+    BACKUP_DATABASE: "true",
+    BACKUP_MEDIA: s.mediaDir ? "true" : "false",
+    // JSON lines: `kubectl logs` output goes to log collectors, not a terminal.
+    LOG_FORMAT: "json",
+    LOG_LEVEL: s.logLevel,
+  };
+  if (s.mediaDir) runner.MEDIA_DIR = s.mediaDir;
+  if (s.appVersion) runner.APP_VERSION = s.appVersion;
+  if (s.cloudwatchNamespace) runner.CLOUDWATCH_NAMESPACE = s.cloudwatchNamespace;
+  return {
+    runner,
+    libpq: {
+      PGHOST: s.database.host,
+      PGPORT: String(s.database.port),
+      PGDATABASE: s.database.name,
+      PGUSER: s.database.user,
+      PGSSLMODE: s.database.sslMode,
+    },
+    aws: { AWS_REGION: s.region },
+  };
+}
+
+/** The ConfigMap's data: every shared setting, as strings. */
+export function configMapData(s: RunnerSettingsInput): Record<string, string> {
+  const { runner, libpq, aws } = sharedRunnerEnv(s);
+  const data: Record<string, string> = { ...libpq, ...aws };
+  for (const [name, value] of Object.entries(runner)) if (value !== undefined) data[name] = value;
+  return data;
+}
+
+export interface ObjectLockEnv {
+  mode: NonNullable<RunnerEnv["OBJECT_LOCK_MODE"]>;
+  retentionDays: number;
+}
+
+/** What differs per CronJob: the tier, who triggers it, and how long its objects stay locked. */
+export function tierEnv(tier: Tier, objectLock?: ObjectLockEnv): RunnerEnv {
+  const trigger: Trigger = tier === "adhoc" ? "manual" : "schedule";
+  const env: RunnerEnv = { BACKUP_TIER: tier, BACKUP_TRIGGER: trigger };
+  if (objectLock) {
+    env.OBJECT_LOCK_MODE = objectLock.mode;
+    env.OBJECT_LOCK_DAYS = String(objectLock.retentionDays);
+  }
+  return env;
+}
+
+/** The drill reads a tier's newest backup; it writes nothing to the bucket. */
+export function drillEnv(tier: ScheduledTier): RunnerEnv {
+  return { BACKUP_TIER: tier, BACKUP_TRIGGER: "schedule" };
+}
+
+/** The runner's command line per workload (the image's entrypoint is the runner itself). */
+export function backupArgs(tier: Tier): string[] {
+  return ["backup", "--tier", tier];
+}
+
+export function drillArgs(tier: ScheduledTier): string[] {
+  return ["drill", "latest", "--tier", tier];
+}

@@ -1,0 +1,366 @@
+/**
+ * The stack configuration (`edms-backup:*` keys in Pulumi.<stack>.yaml): schema, defaults and the
+ * single error message a bad stack gets. Used by index.ts at program start and by
+ * scripts/check-config.ts without the Pulumi CLI, so both reject exactly the same stacks.
+ *
+ * No secret lives here: the database password stays in an existing Kubernetes Secret that the
+ * CronJobs reference by name.
+ */
+import { z } from "zod";
+import { OBJECT_LOCK_MODES, SCHEDULED_TIERS, type ScheduledTier, type Tier } from "../runner/src/contract.js";
+import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
+
+export const PROJECT = "edms-backup";
+
+/** Kubernetes object names: DNS-1123 labels. */
+const dnsLabel = (what: string, max = 63) =>
+  z
+    .string({ message: `is required (${what})` })
+    .max(max, { message: `must be at most ${max} characters (${what})` })
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+      message: `must be lower-case letters, digits and '-', starting and ending with a letter or digit (${what})`,
+    });
+
+const labelMap = z.record(
+  z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, { message: "is not a valid label key" }),
+  z.string().max(63).regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, { message: "is not a valid label value" }),
+);
+
+/** Kubernetes resource quantities such as 250m, 2, 512Mi, 1Gi. */
+const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, {
+  message: "must be a Kubernetes quantity such as 250m, 2, 512Mi or 1Gi",
+});
+
+/** A string field that survives decoding: `pulumi config set k 123` arrives as the number 123. */
+const text = (message: string) =>
+  z.preprocess((v) => (typeof v === "number" ? String(v) : v), z.string({ message }).min(1, { message }));
+
+const cron = z.string().superRefine((value, ctx) => {
+  const problem = cronProblem(value);
+  if (problem) {
+    ctx.addIssue({ code: "custom", message: `invalid cron expression "${value}": ${problem} (example: "0 2 * * *" = 02:00 every day)` });
+  }
+});
+
+const days = (what: string) =>
+  z.number({ message: `must be a whole number of days (${what})` }).int({ message: `must be a whole number of days (${what})` }).positive({
+    message: `must be at least 1 day (${what})`,
+  });
+
+const seconds = z.number().int().positive();
+
+const cidr = z.string().regex(/^([0-9]{1,3}\.){3}[0-9]{1,3}\/([0-9]|[12][0-9]|3[0-2])$/, {
+  message: "must be an IPv4 CIDR such as 10.0.12.0/24 (the database's address range)",
+});
+
+export const DEFAULT_SCHEDULES: Record<ScheduledTier, string> = {
+  // The seed's Celery beat schedule: daily 02:00, Sunday 03:00, the 1st at 04:00 (Asia/Singapore).
+  daily: "0 2 * * *",
+  weekly: "0 3 * * 0",
+  monthly: "0 4 1 * *",
+};
+
+/** Keeps at least 7 daily, 4 weekly and 12 monthly backups at every moment (see the tests). */
+export const DEFAULT_RETENTION_DAYS: Record<Tier, number> = { daily: 7, weekly: 28, monthly: 366, adhoc: 30 };
+
+/** Storage classes the runner can read directly; Glacier Flexible/Deep Archive need a restore first. */
+export const TRANSITION_STORAGE_CLASSES = ["STANDARD_IA", "GLACIER_IR"] as const;
+
+const databaseSchema = z.strictObject({
+  /** Host name or address as the pods resolve it (a Service name works). */
+  host: text("is required: the database host the pods connect to"),
+  port: z.number().int().min(1).max(65535).default(5432),
+  name: text("is required: the database to back up"),
+  user: text("is required: a role that can pg_dump the whole database"),
+  /** Name of an existing Secret in the namespace holding the password. */
+  secretName: dnsLabel("an existing Kubernetes Secret holding the database password, e.g. edms-db", 253),
+  passwordKey: text("must name the key of the password in the Secret").default("password"),
+  /** libpq sslmode (disable, allow, prefer, require, verify-ca, verify-full). */
+  sslMode: z.enum(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]).default("prefer"),
+  /** Where the database lives, for the NetworkPolicy: an address range, or pods in the namespace. */
+  cidr: cidr.optional(),
+  podSelector: labelMap.optional(),
+});
+
+const mediaSchema = z.strictObject({
+  /** An existing PersistentVolumeClaim with the media folder, mounted read-only. */
+  pvcName: dnsLabel("an existing PersistentVolumeClaim holding the media folder", 253),
+  accessMode: z.enum(["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"]).default("ReadWriteOnce"),
+  mountPath: z.string().regex(/^\/[^\0]*$/, { message: "must be an absolute path such as /media" }).default("/media"),
+  /** Sub-folder of the volume holding the media (empty = the volume's root). */
+  subPath: z.string().optional(),
+  /** Labels of the application pod that mounts the volume, for pod affinity when it is ReadWriteOnce. */
+  appPodSelector: labelMap.optional(),
+});
+
+const identitySchema = z.discriminatedUnion(
+  "kind",
+  [
+    z.strictObject({
+      kind: z.literal("irsa"),
+      /** arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id> */
+      oidcProviderArn: z
+        .string({ message: "is required for IRSA: the cluster's IAM OIDC provider ARN" })
+        .regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider\/.+$/, {
+          message: "must be an IAM OIDC provider ARN such as arn:aws:iam::123456789012:oidc-provider/oidc.eks.ap-southeast-1.amazonaws.com/id/EXAMPLE",
+        }),
+    }),
+    z.strictObject({
+      kind: z.literal("podIdentity"),
+      clusterName: z.string({ message: "is required for Pod Identity: the EKS cluster name" }).min(1),
+    }),
+  ],
+  { message: "must be { kind: irsa, oidcProviderArn: ... } or { kind: podIdentity, clusterName: ... }" },
+);
+
+const resourcesSchema = z
+  .strictObject({
+    requests: z.strictObject({ cpu: quantity.default("250m"), memory: quantity.default("512Mi") }).prefault({}),
+    limits: z.strictObject({ cpu: quantity.default("2"), memory: quantity.default("1Gi") }).prefault({}),
+  })
+  .prefault({});
+
+export const stackConfigSchema = z
+  .strictObject({
+    /** Prefix of every Kubernetes object name; also the runner's APP_NAME. */
+    appName: dnsLabel("the application name, e.g. edms", 24).default("edms"),
+    /** The application's version recorded in each manifest (optional). */
+    appVersion: text("must be a version string").optional(),
+    /** Existing namespace where the application, its database Secret and its media PVC live. */
+    namespace: dnsLabel("the application's existing Kubernetes namespace"),
+    /** Optional kubeconfig contents or context; unset = the ambient kubeconfig. */
+    kubeconfig: z.string().optional(),
+    kubeContext: z.string().optional(),
+    database: databaseSchema,
+    media: mediaSchema.optional(),
+    timeZone: z
+      .string()
+      .refine(isKnownTimeZone, { message: "unknown time zone: use an IANA name such as Asia/Singapore or UTC" })
+      .default("Asia/Singapore"),
+    schedules: z
+      .strictObject({
+        daily: cron.default(DEFAULT_SCHEDULES.daily),
+        weekly: cron.default(DEFAULT_SCHEDULES.weekly),
+        monthly: cron.default(DEFAULT_SCHEDULES.monthly),
+      })
+      .prefault({}),
+    retentionDays: z
+      .strictObject({
+        daily: days("daily retention").default(DEFAULT_RETENTION_DAYS.daily),
+        weekly: days("weekly retention").default(DEFAULT_RETENTION_DAYS.weekly),
+        monthly: days("monthly retention").default(DEFAULT_RETENTION_DAYS.monthly),
+        adhoc: days("ad-hoc retention").default(DEFAULT_RETENTION_DAYS.adhoc),
+      })
+      .prefault({}),
+    disabledTiers: z
+      .array(z.enum(SCHEDULED_TIERS, { message: `must list tiers among ${SCHEDULED_TIERS.join(", ")}` }))
+      .default([]),
+    /** Days a noncurrent object version (left by expiry or an accidental overwrite) is kept. */
+    noncurrentVersionDays: days("noncurrent version retention").default(7),
+    monthlyTransition: z
+      .strictObject({
+        storageClass: z.enum(TRANSITION_STORAGE_CLASSES, {
+          message: `must be ${TRANSITION_STORAGE_CLASSES.join(" or ")} (the runner cannot read Glacier Flexible Retrieval or Deep Archive without a restore request)`,
+        }),
+        afterDays: days("days before the transition"),
+      })
+      .optional(),
+    objectLock: z
+      .strictObject({
+        mode: z.enum(OBJECT_LOCK_MODES, { message: "must be GOVERNANCE or COMPLIANCE" }),
+      })
+      .optional(),
+    /** Use an existing KMS key instead of creating one. */
+    kmsKeyArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[0-9a-f-]+$/, {
+        message: "must be a KMS key ARN such as arn:aws:kms:ap-southeast-1:123456789012:key/1234abcd-...",
+      })
+      .optional(),
+    bucket: z
+      .strictObject({
+        /** Prefix of the bucket's generated name (S3 names are global, so Pulumi adds a suffix). */
+        namePrefix: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]{1,35}$/, { message: "must be 2-36 lower-case letters, digits or '-'" })
+          .optional(),
+        /** Key prefix inside the bucket: objects live under <keyPrefix>/<tier>/<backupId>/. */
+        keyPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/, {
+            message: "must be a path without leading or trailing '/', e.g. edms or backups/edms",
+          })
+          .optional(),
+        /** Lets `pulumi destroy` delete a bucket that still holds backups: keep false in production. */
+        forceDestroy: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** A prebuilt runner image pinned by digest; unset = build runner/Dockerfile and push to ECR. */
+    image: z
+      .string()
+      .regex(/^[^\s@]+@sha256:[0-9a-f]{64}$/, {
+        message: "must be pinned by digest, e.g. 123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/edms-backup@sha256:<64 hex>",
+      })
+      .optional(),
+    /** PostgreSQL client major version in the image; must be >= the server's. */
+    pgMajor: z
+      .union([z.string(), z.number()])
+      .transform(String)
+      .pipe(z.string().regex(/^(1[3-9]|[2-9][0-9])$/, { message: "must be a PostgreSQL major version such as 15 or 16" }))
+      .default("15"),
+    /** Images kept in the ECR repository (older ones expire). */
+    keepImages: z.number().int().min(2).max(1000).default(20),
+    identity: identitySchema,
+    resources: resourcesSchema,
+    /** Size limit of the /tmp emptyDir (the runner streams; /tmp only holds small files). */
+    tmpSizeLimit: quantity.default("1Gi"),
+    runAsUser: z.number().int().min(1).default(10001),
+    runAsGroup: z.number().int().min(1).default(10001),
+    /** Extra groups, e.g. the application's group when its media files are not world-readable. */
+    supplementalGroups: z.array(z.number().int().min(1)).default([]),
+    job: z
+      .strictObject({
+        /** How late a missed run may still start (controller down, node pressure). */
+        startingDeadlineSeconds: seconds.default(3600),
+        /** Hard stop for one run. */
+        activeDeadlineSeconds: seconds.default(4 * 3600),
+        backoffLimit: z.number().int().min(0).max(10).default(1),
+        successfulJobsHistoryLimit: z.number().int().min(0).max(100).default(3),
+        failedJobsHistoryLimit: z.number().int().min(0).max(100).default(5),
+      })
+      .prefault({}),
+    drill: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** Sunday 06:00: after the weekly backup. */
+        schedule: cron.default("0 6 * * 0"),
+        tier: z.enum(SCHEDULED_TIERS).default("daily"),
+      })
+      .prefault({}),
+    logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
+    /** CloudWatch namespace for the runner's metrics; unset = no metrics. */
+    cloudwatchNamespace: z.string().min(1).optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (!config.database.cidr && !config.database.podSelector) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["database"],
+        message:
+          "needs cidr (e.g. 10.0.12.0/24 for RDS) or podSelector (labels of the PostgreSQL pods) so the NetworkPolicy can allow egress to it",
+      });
+    }
+    if (config.media && config.media.accessMode.startsWith("ReadWriteOnce") && !config.media.appPodSelector) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["media", "appPodSelector"],
+        message: `is required when the media volume is ${config.media.accessMode}: give the labels of the application pod that mounts it, so backup pods are scheduled on its node (otherwise the Job hangs)`,
+      });
+    }
+    if (config.media?.accessMode === "ReadWriteOncePod") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["media", "accessMode"],
+        message: "ReadWriteOncePod volumes cannot be mounted by a second pod; back up from a snapshot or use ReadWriteOnce",
+      });
+    }
+    if (config.disabledTiers.length === SCHEDULED_TIERS.length) {
+      ctx.addIssue({ code: "custom", path: ["disabledTiers"], message: "disables every scheduled tier: keep at least one" });
+    }
+    if (isKnownTimeZone(config.timeZone)) {
+      for (const tier of SCHEDULED_TIERS) {
+        const schedule = config.schedules[tier];
+        if (config.disabledTiers.includes(tier) || cronProblem(schedule)) continue;
+        const interval = Math.ceil(longestIntervalDays(schedule, config.timeZone));
+        if (config.retentionDays[tier] < interval) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["retentionDays", tier],
+            message: `(${config.retentionDays[tier]} days) is shorter than the ${tier} schedule's interval (up to ${interval} days): there would be times without any ${tier} backup; use at least ${interval}`,
+          });
+        }
+      }
+    }
+    if (config.monthlyTransition) {
+      const { storageClass, afterDays } = config.monthlyTransition;
+      if (storageClass === "STANDARD_IA" && afterDays < 30) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["monthlyTransition", "afterDays"],
+          message: "must be at least 30 for STANDARD_IA (an S3 rule)",
+        });
+      }
+      if (afterDays >= config.retentionDays.monthly) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["monthlyTransition", "afterDays"],
+          message: `(${afterDays}) must be less than retentionDays.monthly (${config.retentionDays.monthly}), or the transition never happens`,
+        });
+      }
+    }
+    if (config.kubeconfig && config.kubeContext) {
+      ctx.addIssue({ code: "custom", path: ["kubeContext"], message: "give kubeconfig or kubeContext, not both" });
+    }
+  });
+
+export type StackConfig = z.output<typeof stackConfigSchema>;
+export type RawStackConfig = z.input<typeof stackConfigSchema>;
+
+export class StackConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p}`).join("\n") +
+        `\nFix them with \`pulumi config set ${PROJECT}:<key> <value>\` (or --path for nested keys) or in Pulumi.<stack>.yaml.`,
+    );
+    this.name = "StackConfigError";
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String).join(".");
+  const key = path === "" ? PROJECT : `${PROJECT}:${path}`;
+  if (issue.code === "unrecognized_keys") {
+    return `${key}: unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (a typo?)`;
+  }
+  return `${key} ${issue.message}`;
+}
+
+/** Parses raw values (keys without the `edms-backup:` namespace); throws one error naming every problem. */
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+  const result = stackConfigSchema.safeParse(raw);
+  if (!result.success) throw new StackConfigError(result.error.issues.map(describeIssue));
+  return result.data;
+}
+
+/**
+ * Pulumi hands config over as strings (structured values as JSON); the stack file gives YAML types.
+ * This brings both to the same shape: JSON objects, arrays, numbers and booleans are decoded.
+ */
+export function decodeConfigValue(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const trimmed = value.trim();
+  if (/^[[{]/.test(trimmed) || /^-?[0-9]+(\.[0-9]+)?$/.test(trimmed) || trimmed === "true" || trimmed === "false") {
+    try {
+      return JSON.parse(trimmed) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+/** Selects this project's keys from a flat `{ "<namespace>:<key>": value }` map and decodes them. */
+export function projectConfig(all: Record<string, unknown>, project = PROJECT): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(all)) {
+    const prefix = `${project}:`;
+    if (fullKey.startsWith(prefix)) raw[fullKey.slice(prefix.length)] = decodeConfigValue(value);
+  }
+  return raw;
+}
+
+/** Tiers that get a scheduled CronJob. */
+export function enabledTiers(config: StackConfig): ScheduledTier[] {
+  return SCHEDULED_TIERS.filter((tier) => !config.disabledTiers.includes(tier));
+}

@@ -1,0 +1,146 @@
+/**
+ * The edms-backup stack: validates the stack config once, then composes the bucket, the runner
+ * image, the runner identity and the schedules, and exports what operators need.
+ */
+import { readFileSync } from "node:fs";
+import * as k8s from "@pulumi/kubernetes";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { BackupBucket } from "./components/backup-bucket.js";
+import { BackupIdentity } from "./components/backup-identity.js";
+import { BackupSchedule } from "./components/backup-schedule.js";
+import { commonLabels, objectNames, workloadLabels } from "./components/naming.js";
+import { operatorCommands } from "./components/operator-commands.js";
+import { podSpec } from "./components/pod-spec.js";
+import { RunnerImage } from "./components/runner-image.js";
+import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from "./components/stack-config.js";
+
+function loadConfig() {
+  try {
+    return parseStackConfig(projectConfig(pulumi.runtime.allConfig(), pulumi.getProject()));
+  } catch (error) {
+    // A RunError prints its message without a stack trace: the message is the whole story.
+    if (error instanceof StackConfigError) throw new pulumi.RunError(error.message);
+    throw error;
+  }
+}
+
+const config = loadConfig();
+const app = config.appName;
+const base = `${app}-backup`;
+const names = objectNames(app);
+const keyPrefix = config.bucket.keyPrefix ?? app;
+
+const k8sProvider =
+  config.kubeconfig || config.kubeContext
+    ? new k8s.Provider(`${base}-k8s`, { kubeconfig: config.kubeconfig, context: config.kubeContext })
+    : undefined;
+
+const storage = new BackupBucket(base, {
+  namePrefix: config.bucket.namePrefix ?? `${app}-backups`,
+  keyPrefix,
+  retentionDays: config.retentionDays,
+  noncurrentVersionDays: config.noncurrentVersionDays,
+  monthlyTransition: config.monthlyTransition,
+  objectLock: config.objectLock,
+  kmsKeyArn: config.kmsKeyArn,
+  forceDestroy: config.bucket.forceDestroy,
+});
+
+const packageVersion = (JSON.parse(readFileSync("package.json", "utf8")) as { version?: string }).version ?? "0.0.0";
+const image = new RunnerImage(
+  `${base}-runner`,
+  config.image
+    ? { kind: "reference", image: config.image }
+    : { kind: "build", context: ".", version: packageVersion, pgMajor: config.pgMajor, keepImages: config.keepImages },
+);
+
+const identity = new BackupIdentity(`${base}-identity`, {
+  identity: config.identity,
+  namespace: config.namespace,
+  serviceAccountName: names.serviceAccount,
+  labels: commonLabels(app),
+  bucketArn: storage.bucketArn,
+  keyPrefix,
+  kmsKeyArn: storage.kmsKeyArn,
+  objectLock: config.objectLock !== undefined,
+  cloudwatchNamespace: config.cloudwatchNamespace,
+  k8sProvider,
+});
+
+const region = aws.getRegionOutput().region;
+const media = config.media
+  ? {
+      pvcName: config.media.pvcName,
+      mountPath: config.media.mountPath,
+      subPath: config.media.subPath,
+      colocateWith: config.media.accessMode === "ReadWriteOnce" ? config.media.appPodSelector : undefined,
+    }
+  : undefined;
+const podBasics = {
+  configMapName: names.configMap,
+  passwordSecret: { name: config.database.secretName, key: config.database.passwordKey },
+  resources: config.resources,
+  tmpSizeLimit: config.tmpSizeLimit,
+  runAsUser: config.runAsUser,
+  runAsGroup: config.runAsGroup,
+  supplementalGroups: config.supplementalGroups,
+};
+
+const schedule = new BackupSchedule(
+  `${base}-schedule`,
+  {
+    appName: app,
+    namespace: config.namespace,
+    image: image.imageRef,
+    serviceAccountName: identity.serviceAccount.metadata.name,
+    timeZone: config.timeZone,
+    schedules: Object.fromEntries(enabledTiers(config).map((tier) => [tier, config.schedules[tier]])),
+    retentionDays: config.retentionDays,
+    objectLockMode: config.objectLock?.mode,
+    drill: config.drill.enabled ? { schedule: config.drill.schedule, tier: config.drill.tier } : undefined,
+    runner: {
+      appName: app,
+      appVersion: config.appVersion,
+      bucketName: storage.bucketName,
+      keyPrefix,
+      region,
+      logLevel: config.logLevel,
+      cloudwatchNamespace: config.cloudwatchNamespace,
+      database: {
+        host: config.database.host,
+        port: config.database.port,
+        name: config.database.name,
+        user: config.database.user,
+        sslMode: config.database.sslMode,
+      },
+    },
+    media,
+    database: { port: config.database.port, cidr: config.database.cidr, podSelector: config.database.podSelector },
+    podIdentityAgent: config.identity.kind === "podIdentity",
+    policy: config.job,
+    k8sProvider,
+    ...podBasics,
+  },
+);
+
+export const namespace = config.namespace;
+export const bucketName = storage.bucketName;
+export const backupDestination = pulumi.interpolate`s3://${storage.bucketName}/${keyPrefix}`;
+export const imageRef = image.imageRef;
+export const runnerRoleArn = identity.role.arn;
+export const cronJobNames = schedule.cronJobNames;
+export const commands = pulumi.all([image.imageRef, identity.serviceAccount.metadata.name]).apply(([img, sa]) =>
+  operatorCommands({
+    namespace: config.namespace,
+    adhocCronJob: names.cronJob("adhoc"),
+    drillCronJob: config.drill.enabled ? names.drillCronJob : undefined,
+    instanceSelector: `app.kubernetes.io/instance=${base}`,
+    oneOffPod: (args) => ({
+      name: `${base}-${args[0] ?? "run"}`,
+      image: img,
+      labels: workloadLabels(app, "runner"),
+      spec: podSpec({ ...podBasics, image: img, serviceAccountName: sa, args, env: {} }),
+    }),
+  }),
+);

@@ -1,0 +1,30 @@
+import type { Command } from "commander";
+import { z } from "zod";
+import { TIERS } from "../contract.js";
+import { listEntries, readBackupSets, renderListTable } from "../commands/list.js";
+import { addDestinationOptions, openContext, printOut, tierOption, type DestinationFlags } from "./shared.js";
+
+interface ListFlags extends DestinationFlags {
+  tier?: string;
+  json?: boolean;
+}
+
+async function listAction(flags: ListFlags): Promise<void> {
+  // commander already restricts --tier to the choices; zod narrows the type without a cast.
+  const tier = z.enum(TIERS).optional().parse(flags.tier);
+  const { store } = openContext(flags);
+  const entries = listEntries(await readBackupSets(store, tier));
+  if (flags.json) printOut(JSON.stringify(entries, null, 2));
+  else printOut(renderListTable(entries, tier ? `${store.display} (tier ${tier})` : store.display));
+}
+
+export function registerListCommand(program: Command): void {
+  addDestinationOptions(
+    program
+      .command("list")
+      .description("list every backup set, newest first, with its size, duration and whether it is complete")
+      .addOption(tierOption("only this tier")),
+  )
+    .option("--json", "print one JSON array (newest first) instead of a table")
+    .action((flags: ListFlags) => listAction(flags));
+}

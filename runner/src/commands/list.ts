@@ -1,0 +1,122 @@
+/**
+ * `list`: every backup set at a destination, complete or not, as rows for people or stable JSON
+ * for programs. Also home of the small text helpers (sizes, durations, aligned columns) that the
+ * other read-only commands print with.
+ */
+import { listBackupSets, type BackupSet } from "../catalog.js";
+import type { Tier, Trigger } from "../contract.js";
+import { RunnerError, errorMessage } from "../errors.js";
+import { startedAt } from "../staleness.js";
+import type { ObjectStore } from "../store/object-store.js";
+
+/** One set as `list --json` prints it; field names are a stable interface for scripts. */
+export interface ListEntry {
+  backupId: string;
+  tier: Tier;
+  /** When the run started (ISO): the manifest's startedAt, or the time in the id when there is none. */
+  createdAt: string;
+  finishedAt: string | null;
+  durationSeconds: number | null;
+  /** Sum of the sizes of every object in the set (including partial ones of an unfinished run). */
+  bytes: number;
+  complete: boolean;
+  /** Why the set is incomplete; absent when complete. */
+  problem?: string;
+  trigger: Trigger | null;
+  database: { bytes: number; tables: number } | null;
+  media: { bytes: number; files: number } | null;
+  appVersion: string | null;
+}
+
+/** Reads every set (optionally of one tier), turning a store failure into one actionable message. */
+export async function readBackupSets(store: ObjectStore, tier?: Tier): Promise<BackupSet[]> {
+  try {
+    return await listBackupSets(store, tier);
+  } catch (error) {
+    throw new RunnerError(`could not list the backups at ${store.display}: ${errorMessage(error)}`);
+  }
+}
+
+export function toListEntry(set: BackupSet): ListEntry {
+  const m = set.manifest;
+  const started = startedAt(set);
+  const entry: ListEntry = {
+    backupId: set.backupId,
+    tier: set.tier,
+    createdAt: started.toISOString(),
+    finishedAt: m ? new Date(m.finishedAt).toISOString() : null,
+    durationSeconds: m ? Math.max(0, Math.round((Date.parse(m.finishedAt) - started.getTime()) / 1000)) : null,
+    bytes: set.bytes,
+    complete: m !== undefined,
+    trigger: m?.trigger ?? null,
+    database: m?.database ? { bytes: m.database.bytes, tables: m.database.tables.length } : null,
+    media: m?.media ? { bytes: m.media.bytes, files: m.media.files } : null,
+    appVersion: m?.appVersion ?? null,
+  };
+  if (!m) entry.problem = set.problem ?? "no manifest";
+  return entry;
+}
+
+/** Newest first: the question people ask of a list is almost always "what is the latest?". */
+export function listEntries(sets: readonly BackupSet[]): ListEntry[] {
+  return sets
+    .map(toListEntry)
+    .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.backupId < b.backupId ? 1 : -1));
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  if (s < 172_800) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  return `${Math.floor(s / 86_400)}d ${String(Math.floor((s % 86_400) / 3600)).padStart(2, "0")}h`;
+}
+
+/** ISO time to the second, which is all a backup id carries anyway. */
+export function formatTime(iso: string): string {
+  return iso.replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Left-aligned columns separated by two spaces; the last column is not padded. */
+export function alignColumns(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
+}
+
+function contents(entry: ListEntry): string {
+  const parts: string[] = [];
+  if (entry.database) parts.push(`db ${entry.database.tables} tables`);
+  if (entry.media) parts.push(`media ${entry.media.files} files`);
+  return parts.length ? parts.join(", ") : "-";
+}
+
+export function renderListTable(entries: readonly ListEntry[], destination: string): string {
+  if (entries.length === 0) return `no backups at ${destination}`;
+  const rows = entries.map((e) => [
+    e.backupId,
+    e.tier,
+    formatTime(e.createdAt),
+    formatBytes(e.bytes),
+    e.durationSeconds === null ? "-" : formatDuration(e.durationSeconds),
+    contents(e),
+    e.complete ? "complete" : `INCOMPLETE: ${e.problem ?? "no manifest"}`,
+  ]);
+  const complete = entries.filter((e) => e.complete).length;
+  const total = entries.reduce((sum, e) => sum + e.bytes, 0);
+  const summary =
+    `${entries.length} backup set${entries.length === 1 ? "" : "s"} (${complete} complete, ${entries.length - complete} incomplete), ` +
+    `${formatBytes(total)} at ${destination}, newest first`;
+  return `${alignColumns([["BACKUP ID", "TIER", "STARTED (UTC)", "SIZE", "DURATION", "CONTENTS", "STATE"], ...rows])}\n${summary}`;
+}

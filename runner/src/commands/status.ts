@@ -1,0 +1,46 @@
+/**
+ * `status`: is every expected tier backed up recently enough? The judgement is the pure
+ * `assessStatus`; this file reads the destination and renders the answer.
+ */
+import { assessStatus, type StatusResult, type StatusSettings, type TierStatus } from "../staleness.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { alignColumns, formatDuration, formatTime, readBackupSets } from "./list.js";
+
+export interface StatusReport extends StatusResult {
+  destination: string;
+}
+
+export async function runStatus(store: ObjectStore, settings: StatusSettings, now: Date = new Date()): Promise<StatusReport> {
+  const sets = await readBackupSets(store);
+  const result = assessStatus(now, sets, settings);
+  return { checkedAt: result.checkedAt, destination: store.display, healthy: result.healthy, tiers: result.tiers };
+}
+
+function describe(t: TierStatus): string {
+  if (t.state === "missing") return `${t.tier} has no complete backup`;
+  return `${t.tier} is ${formatDuration(t.ageSeconds ?? 0)} old (limit ${formatDuration(t.maxAgeSeconds ?? 0)})`;
+}
+
+export function renderStatusTable(report: StatusReport): string {
+  const rows = report.tiers.map((t) => [
+    t.tier,
+    t.state.toUpperCase(),
+    t.newestBackupId ?? "-",
+    t.ageSeconds === undefined ? "-" : formatDuration(t.ageSeconds),
+    t.maxAgeSeconds === null ? "n/a" : formatDuration(t.maxAgeSeconds),
+  ]);
+  const table = alignColumns([["TIER", "STATE", "NEWEST COMPLETE", "AGE", "MAX AGE"], ...rows]);
+  const verdict = report.healthy ? "healthy" : "UNHEALTHY";
+  return `${table}\n${verdict}: ${report.destination} checked at ${formatTime(report.checkedAt)}`;
+}
+
+/** The one message for a non-zero exit: what is wrong and where to look. */
+export function unhealthyMessage(report: StatusReport): string | undefined {
+  const bad = report.tiers.filter((t) => t.state !== "fresh");
+  if (bad.length === 0) return undefined;
+  return (
+    `backups are overdue at ${report.destination}: ${bad.map(describe).join("; ")}; ` +
+    "check the backup CronJobs and their last Jobs (kubectl get cronjobs,jobs; kubectl logs job/<name>) " +
+    "and `edms-backup list` for incomplete runs"
+  );
+}

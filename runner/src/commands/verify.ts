@@ -1,0 +1,93 @@
+/**
+ * `verify`: re-reads every object of a backup set and holds it against the manifest (bytes,
+ * sha256), checks that pg_restore can read the dump's table of contents and finds every table
+ * the manifest counted, and that tar can list the media archive with the manifest's file count
+ * and bytes and no unsafe entry. Reports every problem found, not just the first.
+ */
+import type { CompleteBackupSet } from "../catalog.js";
+import { setKey } from "../catalog.js";
+import { errorMessage } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { DatabaseEntry, MediaEntry } from "../manifest.js";
+import { pgBinary } from "../pg/versions.js";
+import { parseListingLine, unsafeEntryProblem } from "../restore/archive-safety.js";
+import { tarListArgs } from "../restore/tar-args.js";
+import { feedVerified } from "../restore/verified-feed.js";
+import { spawnChildSink } from "../stages/child-sink.js";
+import { tallyListingLine, type ArchiveTally } from "../stages/media-archive.js";
+import type { ObjectStore } from "../store/object-store.js";
+
+export interface VerifyReport {
+  backupId: string;
+  tier: string;
+  ok: boolean;
+  problems: string[];
+  checked: string[];
+}
+
+/** Tables the manifest counted that the dump's table of contents does not hold data for. */
+export function missingTableData(tocLines: readonly string[], tables: DatabaseEntry["tables"]): string[] {
+  const toc = new Set(
+    tocLines.flatMap((line) => {
+      const m = / TABLE DATA (.+) \S+$/.exec(line);
+      return m ? [m[1]!] : [];
+    }),
+  );
+  return tables.filter((t) => !toc.has(`${t.schema} ${t.table}`)).map((t) => `${t.schema}.${t.table}`);
+}
+
+async function verifyDatabase(store: ObjectStore, prefix: string, entry: DatabaseEntry, binDir: string | undefined): Promise<string[]> {
+  const toc: string[] = [];
+  const sink = spawnChildSink(pgBinary("pg_restore", binDir), ["--list"], { label: "pg_restore --list", onListingLine: (l) => toc.push(l) });
+  try {
+    await feedVerified(store, prefix, entry, sink);
+  } catch (error) {
+    return [errorMessage(error)];
+  }
+  const missing = missingTableData(toc, entry.tables.filter((t) => t.rows > 0));
+  return missing.length ? [`${prefix}/${entry.key}: no table data in the dump for ${missing.join(", ")}`] : [];
+}
+
+async function verifyMedia(store: ObjectStore, prefix: string, entry: MediaEntry): Promise<string[]> {
+  const tally: ArchiveTally = { files: 0, sourceBytes: 0 };
+  const unsafe: string[] = [];
+  const sink = spawnChildSink("tar", tarListArgs(entry.compression), {
+    label: "tar --list",
+    onListingLine: (line) => {
+      tallyListingLine(line, tally);
+      const parsed = parseListingLine(line);
+      const problem = parsed && unsafeEntryProblem(parsed);
+      if (problem) unsafe.push(problem);
+    },
+  });
+  try {
+    await feedVerified(store, prefix, entry, sink);
+  } catch (error) {
+    return [errorMessage(error)];
+  }
+  const problems: string[] = [];
+  if (tally.files !== entry.files || tally.sourceBytes !== entry.sourceBytes) {
+    problems.push(`${prefix}/${entry.key}: the archive lists ${tally.files} files / ${tally.sourceBytes} bytes, the manifest says ${entry.files} / ${entry.sourceBytes}`);
+  }
+  if (unsafe.length) problems.push(`${prefix}/${entry.key}: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
+  return problems;
+}
+
+export async function verifyBackup(set: CompleteBackupSet, deps: { store: ObjectStore; log: Logger; pgBinDir?: string }): Promise<VerifyReport> {
+  const { manifest } = set;
+  const prefix = setKey(set.tier, set.backupId);
+  const log = deps.log.child({ backupId: set.backupId, tier: set.tier });
+  const report: VerifyReport = { backupId: set.backupId, tier: set.tier, ok: true, problems: [], checked: [] };
+  const [db, media] = await Promise.all([
+    manifest.database ? verifyDatabase(deps.store, prefix, manifest.database, deps.pgBinDir) : Promise.resolve(undefined),
+    manifest.media ? verifyMedia(deps.store, prefix, manifest.media) : Promise.resolve(undefined),
+  ]);
+  for (const [what, problems] of [["database", db], ["media", media]] as const) {
+    if (!problems) continue;
+    report.checked.push(what);
+    report.problems.push(...problems);
+    log.info({ stage: `verify-${what}`, ok: problems.length === 0, problems }, `${what} ${problems.length ? "FAILED" : "ok"}`);
+  }
+  report.ok = report.problems.length === 0;
+  return report;
+}

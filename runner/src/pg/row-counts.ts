@@ -1,0 +1,40 @@
+import pg from "pg";
+import type { TableRowCount } from "../manifest.js";
+
+// Leaf tables only (a partitioned parent's count would repeat its partitions), excluding the
+// system schemas and tables that belong to extensions (pg_dump leaves those out too).
+const USER_TABLES = `
+  select n.nspname as schema, c.relname as table
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.relkind = 'r'
+    and n.nspname not in ('pg_catalog', 'information_schema')
+    and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'
+    and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+  order by 1, 2`;
+
+/** Every user table's row count, in the client's current transaction (and so its snapshot). */
+export async function countTableRows(client: pg.Client): Promise<TableRowCount[]> {
+  const tables = await client.query<{ schema: string; table: string }>(USER_TABLES);
+  const counts: TableRowCount[] = [];
+  for (const { schema, table } of tables.rows) {
+    const ident = `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`;
+    const result = await client.query<{ n: string }>(`select count(*)::text as n from ${ident}`);
+    counts.push({ schema, table, rows: Number(result.rows[0]!.n) });
+  }
+  return counts;
+}
+
+/** Differences between two sets of counts, as sentences; empty when they agree. */
+export function rowCountDifferences(expected: readonly TableRowCount[], actual: readonly TableRowCount[]): string[] {
+  const key = (t: TableRowCount) => `${t.schema}.${t.table}`;
+  const got = new Map(actual.map((t) => [key(t), t.rows]));
+  const problems: string[] = [];
+  for (const t of expected) {
+    const rows = got.get(key(t));
+    if (rows === undefined) problems.push(`table ${key(t)} is missing (manifest: ${t.rows} rows)`);
+    else if (rows !== t.rows) problems.push(`table ${key(t)} has ${rows} rows, the manifest says ${t.rows}`);
+    got.delete(key(t));
+  }
+  for (const [name, rows] of got) problems.push(`table ${name} (${rows} rows) is not in the manifest`);
+  return problems;
+}

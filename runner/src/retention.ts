@@ -1,0 +1,80 @@
+/**
+ * Which backup sets `prune` removes from a file:// destination: the same per-tier retention that
+ * the bucket's lifecycle rules apply on S3, plus two safety rules S3 cannot express. A pure
+ * function of (now, sets, retention), so every rule is unit-tested with crafted sets.
+ */
+import type { ParsedRunnerEnv, Tier } from "./contract.js";
+import { isComplete, type BackupSet } from "./catalog.js";
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Days a set of each tier is kept. With the default schedules (daily, Sundays, the 1st) these keep
+ * at least 7 daily, 4 weekly and 12 monthly backups at every moment.
+ */
+export const DEFAULT_RETENTION_DAYS: Record<Tier, number> = { daily: 7, weekly: 31, monthly: 365, adhoc: 30 };
+
+/**
+ * An incomplete set younger than this may be a backup that is still running (the manifest comes
+ * last), so it is never touched, whatever the tier's retention.
+ */
+export const INCOMPLETE_MIN_AGE_DAYS = 1;
+
+export type RetentionDays = Record<Tier, number>;
+
+/** RETENTION_DAYS_* (already validated by the contract) with their defaults. */
+export function retentionFromEnv(
+  env: Pick<ParsedRunnerEnv, "RETENTION_DAYS_DAILY" | "RETENTION_DAYS_WEEKLY" | "RETENTION_DAYS_MONTHLY" | "RETENTION_DAYS_ADHOC">,
+): RetentionDays {
+  return {
+    daily: env.RETENTION_DAYS_DAILY ?? DEFAULT_RETENTION_DAYS.daily,
+    weekly: env.RETENTION_DAYS_WEEKLY ?? DEFAULT_RETENTION_DAYS.weekly,
+    monthly: env.RETENTION_DAYS_MONTHLY ?? DEFAULT_RETENTION_DAYS.monthly,
+    adhoc: env.RETENTION_DAYS_ADHOC ?? DEFAULT_RETENTION_DAYS.adhoc,
+  };
+}
+
+export interface PruneDecision {
+  set: BackupSet;
+  action: "delete" | "keep";
+  /** Age from the time in the backup id (the same for complete and incomplete sets). */
+  ageDays: number;
+  reason: string;
+}
+
+function days(n: number): string {
+  return `${n} day${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * One decision per set, in the order given. Age comes from the backup id, not file times: copying
+ * or touching a folder must not make an old backup look new (or the other way round).
+ */
+export function selectForPrune(now: Date, sets: readonly BackupSet[], retention: RetentionDays): PruneDecision[] {
+  // The newest complete set of each tier survives even past retention: if the schedule stopped,
+  // pruning must not leave the tier with nothing to restore.
+  const newestComplete = new Map<Tier, BackupSet>();
+  for (const set of sets) {
+    if (!isComplete(set)) continue;
+    const current = newestComplete.get(set.tier);
+    if (!current || set.backupId > current.backupId) newestComplete.set(set.tier, set);
+  }
+
+  return sets.map((set): PruneDecision => {
+    const ageMs = now.getTime() - set.createdAt.getTime();
+    const ageDays = ageMs / DAY_MS;
+    const keepDays = retention[set.tier];
+    if (!isComplete(set)) {
+      const limit = Math.max(INCOMPLETE_MIN_AGE_DAYS, keepDays);
+      return ageMs > limit * DAY_MS
+        ? { set, action: "delete", ageDays, reason: `incomplete and older than ${days(limit)}` }
+        : { set, action: "keep", ageDays, reason: `incomplete but younger than ${days(limit)} (may still be running)` };
+    }
+    if (newestComplete.get(set.tier) === set) {
+      return { set, action: "keep", ageDays, reason: `newest complete ${set.tier} backup` };
+    }
+    return ageMs > keepDays * DAY_MS
+      ? { set, action: "delete", ageDays, reason: `older than the ${set.tier} retention of ${days(keepDays)}` }
+      : { set, action: "keep", ageDays, reason: `within the ${set.tier} retention of ${days(keepDays)}` };
+  });
+}

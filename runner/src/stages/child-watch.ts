@@ -1,0 +1,95 @@
+/**
+ * Exit-status bookkeeping shared by child processes that feed a stream (pg_dump, tar -c) and
+ * those that consume one (pg_restore, tar -x): a promise that resolves only on exit 0, a tail of
+ * stderr for the error message (secrets redacted), and a stop that escalates to SIGKILL.
+ */
+import type { ChildProcess } from "node:child_process";
+import { redact } from "../redact.js";
+
+export interface ChildOptions {
+  /** What the child does, for messages: "pg_dump", "tar". */
+  label: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Each line the child writes on the given stream, e.g. tar's verbose listing. */
+  onListingLine?: (line: string) => void;
+  /** Strings that must never appear in an error message. */
+  secrets?: readonly string[];
+}
+
+export interface WatchedChild {
+  /** Resolves when the child exited 0; rejects with a message naming the command otherwise. */
+  readonly exited: Promise<void>;
+  /** Stops the child (SIGTERM, then SIGKILL after a grace period). */
+  stop(): void;
+  readonly pid: number | undefined;
+}
+
+const TAIL_LINES = 8;
+const KILL_GRACE_MS = 5_000;
+
+/** Splits a text stream into lines and hands each to `onLine`. */
+export function eachLine(stream: NodeJS.ReadableStream | null | undefined, onLine: (line: string) => void): void {
+  if (!stream) return;
+  let pending = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) onLine(line);
+  });
+  stream.on("end", () => pending && onLine(pending));
+}
+
+/**
+ * Watches `child`. Lines of `listing` (stdout or stderr, whichever carries a verbose listing) go
+ * to options.onListingLine; diagnostics ("prog: message") are kept for the error message.
+ */
+export function watchChild(child: ChildProcess, command: string, options: ChildOptions, listing?: NodeJS.ReadableStream | null): WatchedChild {
+  const tail: string[] = [];
+  let stopped = false;
+  const keep = (line: string) => {
+    if (!line.trim()) return;
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+  };
+  eachLine(child.stderr, (line) => {
+    if (listing === child.stderr && options.onListingLine) {
+      options.onListingLine(line);
+      if (/^\S+: /.test(line)) keep(line);
+    } else keep(line);
+  });
+  if (listing && listing !== child.stderr) eachLine(listing, (line) => options.onListingLine?.(line));
+
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      reject(
+        new Error(
+          error.code === "ENOENT"
+            ? `${options.label}: ${command} was not found; install it or point PG_BIN_DIR/PATH at it`
+            : `${options.label}: could not start ${command}: ${error.message}`,
+        ),
+      );
+    });
+    child.once("close", (code, signal) => {
+      if (code === 0) return resolve();
+      const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const detail = tail.length ? `: ${redact(tail.join(" | "), options.secrets)}` : "";
+      reject(new Error(`${options.label} ${why}${stopped ? " (stopped by the runner)" : ""}${detail}`));
+    });
+  });
+  // Reported through the caller's await; never an unhandled rejection.
+  exited.catch(() => undefined);
+
+  return {
+    exited,
+    pid: child.pid,
+    stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      stopped = true;
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS).unref();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Is each expected tier backed up recently enough? A pure function of (now, sets, settings), so
+ * the rules are unit-tested with crafted timestamps and `status` only adds I/O around it.
+ */
+import { TIERS, type ParsedRunnerEnv, type Tier } from "./contract.js";
+import { isComplete, type BackupSet } from "./catalog.js";
+
+const HOUR_S = 3600;
+
+/**
+ * How often each tier runs. Monthly uses 31 days, the longest month, so a run on the 1st is never
+ * called stale before the next 1st. `adhoc` has no schedule: it cannot be late, only missing.
+ */
+export const SCHEDULE_INTERVAL_HOURS: Record<Tier, number | null> = {
+  daily: 24,
+  weekly: 7 * 24,
+  monthly: 31 * 24,
+  adhoc: null,
+};
+
+export const DEFAULT_STATUS_TIERS: readonly Tier[] = ["daily", "weekly", "monthly"];
+export const DEFAULT_GRACE_HOURS = 6;
+
+export interface StatusSettings {
+  /** Tiers that must have a fresh complete backup. */
+  tiers: readonly Tier[];
+  /** Slack past a tier's interval before it counts as stale (a run takes time, a node restarts). */
+  graceHours: number;
+}
+
+export type TierState = "fresh" | "stale" | "missing";
+
+export interface TierStatus {
+  tier: Tier;
+  state: TierState;
+  newestBackupId?: string;
+  /** When the newest complete backup started (ISO). */
+  newestAt?: string;
+  ageSeconds?: number;
+  /** Interval + grace; null for a tier without a schedule (adhoc), which is never stale by age. */
+  maxAgeSeconds: number | null;
+}
+
+export interface StatusResult {
+  checkedAt: string;
+  healthy: boolean;
+  tiers: TierStatus[];
+}
+
+/** STATUS_TIERS / STATUS_GRACE_HOURS (already validated by the contract) with their defaults. */
+export function statusSettingsFromEnv(env: Pick<ParsedRunnerEnv, "STATUS_TIERS" | "STATUS_GRACE_HOURS">): StatusSettings {
+  const listed = env.STATUS_TIERS ? env.STATUS_TIERS.split(",") : DEFAULT_STATUS_TIERS;
+  // Keep the contract's tier order and drop repeats, so the output does not depend on how the list was typed.
+  const tiers = TIERS.filter((tier) => listed.includes(tier));
+  return { tiers, graceHours: env.STATUS_GRACE_HOURS ?? DEFAULT_GRACE_HOURS };
+}
+
+/** When a complete set's run started: the manifest's own clock, which the id was derived from. */
+export function startedAt(set: BackupSet): Date {
+  return set.manifest ? new Date(set.manifest.startedAt) : set.createdAt;
+}
+
+export function assessStatus(now: Date, sets: readonly BackupSet[], settings: StatusSettings): StatusResult {
+  const tiers = settings.tiers.map((tier): TierStatus => {
+    const interval = SCHEDULE_INTERVAL_HOURS[tier];
+    const maxAgeSeconds = interval === null ? null : (interval + settings.graceHours) * HOUR_S;
+    // Incomplete sets never count: a run that is still going (or died) is not a backup.
+    let newest: BackupSet | undefined;
+    for (const set of sets) {
+      if (set.tier !== tier || !isComplete(set)) continue;
+      if (!newest || startedAt(set) > startedAt(newest)) newest = set;
+    }
+    if (!newest) return { tier, state: "missing", maxAgeSeconds };
+    const at = startedAt(newest);
+    // A backup "from the future" (clock skew between hosts) is as fresh as it gets, not negative.
+    const ageSeconds = Math.max(0, Math.floor((now.getTime() - at.getTime()) / 1000));
+    const state: TierState = maxAgeSeconds !== null && ageSeconds > maxAgeSeconds ? "stale" : "fresh";
+    return { tier, state, newestBackupId: newest.backupId, newestAt: at.toISOString(), ageSeconds, maxAgeSeconds };
+  });
+  return { checkedAt: now.toISOString(), healthy: tiers.every((t) => t.state === "fresh"), tiers };
+}

@@ -1,0 +1,26 @@
+/**
+ * Validates generated Kubernetes objects against the Kubernetes 1.33 OpenAPI schema
+ * (kubernetes-models). It catches wrong types, bad enums, missing fields and bad quantities; unknown
+ * fields are caught by the builders' types instead.
+ */
+import { CronJob } from "kubernetes-models/batch/v1";
+import { ConfigMap, ServiceAccount } from "kubernetes-models/v1";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+
+type Validator = (object: Record<string, unknown>) => void;
+
+const validators: Record<string, Validator> = {
+  "kubernetes:batch/v1:CronJob": (o) => new CronJob(o as unknown as ConstructorParameters<typeof CronJob>[0]).validate(),
+  "kubernetes:core/v1:ConfigMap": (o) => new ConfigMap(o as unknown as ConstructorParameters<typeof ConfigMap>[0]).validate(),
+  "kubernetes:core/v1:ServiceAccount": (o) =>
+    new ServiceAccount(o as unknown as ConstructorParameters<typeof ServiceAccount>[0]).validate(),
+  "kubernetes:networking.k8s.io/v1:NetworkPolicy": (o) =>
+    new NetworkPolicy(o as unknown as ConstructorParameters<typeof NetworkPolicy>[0]).validate(),
+};
+
+/** Throws when `type` has no validator, so a new kind of object cannot slip through unvalidated. */
+export function validateKubernetesObject(type: string, object: Record<string, unknown>): void {
+  const validate = validators[type];
+  if (!validate) throw new Error(`no schema validator for ${type}`);
+  validate(object);
+}

@@ -1,0 +1,148 @@
+/** The stack-config schema: defaults, the prod file, and a table of bad configs with their messages. */
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_RETENTION_DAYS,
+  DEFAULT_SCHEDULES,
+  decodeConfigValue,
+  enabledTiers,
+  parseStackConfig,
+  projectConfig,
+  StackConfigError,
+} from "../../components/stack-config.js";
+import { minimumBackupsKept } from "../../components/schedules.js";
+import { readStackFile } from "../../components/stack-file.js";
+import { REPO_ROOT } from "./stack-harness.js";
+
+const minimal = {
+  namespace: "edms",
+  database: { host: "db", name: "edms", user: "backup", secretName: "edms-db", cidr: "10.0.0.0/16" },
+  identity: { kind: "podIdentity", clusterName: "prod" },
+};
+
+function problems(raw: Record<string, unknown>): string[] {
+  try {
+    parseStackConfig(raw);
+  } catch (error) {
+    if (error instanceof StackConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("stack config", () => {
+  it("defaults to the seed's schedule in Asia/Singapore and secure settings", () => {
+    const config = parseStackConfig(minimal);
+    expect(config.appName).toBe("edms");
+    expect(config.timeZone).toBe("Asia/Singapore");
+    expect(config.schedules).toEqual({ daily: "0 2 * * *", weekly: "0 3 * * 0", monthly: "0 4 1 * *" });
+    expect(config.retentionDays).toEqual(DEFAULT_RETENTION_DAYS);
+    expect(config.bucket.forceDestroy).toBe(false);
+    expect(config.database).toMatchObject({ port: 5432, passwordKey: "password", sslMode: "prefer" });
+    expect(config.pgMajor).toBe("15");
+    expect(config.drill).toEqual({ enabled: true, schedule: "0 6 * * 0", tier: "daily" });
+    expect(enabledTiers(config)).toEqual(["daily", "weekly", "monthly"]);
+  });
+
+  it("keeps at least 7 daily, 4 weekly and 12 monthly backups by default, at every moment", () => {
+    const keep = { daily: 7, weekly: 4, monthly: 12 } as const;
+    for (const tier of ["daily", "weekly", "monthly"] as const) {
+      expect(minimumBackupsKept(DEFAULT_SCHEDULES[tier], "Asia/Singapore", DEFAULT_RETENTION_DAYS[tier]), tier).toBeGreaterThanOrEqual(keep[tier]);
+    }
+  });
+
+  it("accepts Pulumi.prod.yaml as it is", () => {
+    const file = readStackFile(REPO_ROOT, "prod");
+    const config = parseStackConfig(projectConfig(file.config, file.project));
+    expect(config.identity.kind).toBe("irsa");
+    expect(config.objectLock?.mode).toBe("GOVERNANCE");
+    expect(file.secretKeys).toEqual([]);
+  });
+
+  it("decodes Pulumi's string values the way `pulumi config set` writes them", () => {
+    expect(decodeConfigValue('{"daily":7}')).toEqual({ daily: 7 });
+    expect(decodeConfigValue("5432")).toBe(5432);
+    expect(decodeConfigValue("true")).toBe(true);
+    expect(decodeConfigValue("Asia/Singapore")).toBe("Asia/Singapore");
+    expect(parseStackConfig({ ...minimal, database: { ...minimal.database, name: 123 } }).database.name).toBe("123");
+  });
+
+  const badConfigs: Array<[string, Record<string, unknown>, RegExp[]]> = [
+    ["an invalid cron expression", { schedules: { daily: "61 2 * * *" } }, [/schedules\.daily invalid cron expression "61 2 \* \* \*"/]],
+    ["a six-field cron expression", { schedules: { weekly: "0 0 3 * * 0" } }, [/schedules\.weekly invalid cron expression .*must have 5 fields/]],
+    ["an unknown time zone", { timeZone: "Asia/Singapur" }, [/timeZone unknown time zone: use an IANA name/]],
+    ["a retention shorter than the interval", { retentionDays: { weekly: 5 } }, [/retentionDays\.weekly \(5 days\) is shorter than the weekly schedule's interval \(up to 7 days\)/]],
+    ["a monthly retention under a month", { retentionDays: { monthly: 30 } }, [/retentionDays\.monthly \(30 days\) is shorter than the monthly schedule's interval \(up to 31 days\)/]],
+    ["a missing database secret name", { database: { host: "db", name: "edms", user: "u", cidr: "10.0.0.0/16" } }, [/database\.secretName is required/]],
+    ["no way to reach the database in the NetworkPolicy", { database: { host: "db", name: "edms", user: "u", secretName: "s" } }, [/database needs cidr .* or podSelector/]],
+    ["a ReadWriteOnce volume without the app pod's labels", { media: { pvcName: "media" } }, [/media\.appPodSelector is required when the media volume is ReadWriteOnce/]],
+    ["an image without a digest", { image: "edms-backup:latest" }, [/image must be pinned by digest/]],
+    ["IRSA without the OIDC provider", { identity: { kind: "irsa" } }, [/identity\.oidcProviderArn is required for IRSA/]],
+    ["an unknown identity kind", { identity: { kind: "keys" } }, [/identity\.kind must be \{ kind: irsa/]],
+    ["a typo in a key", { retentionDay: { daily: 7 } }, [/edms-backup: unknown key "retentionDay"/]],
+    ["every tier disabled", { disabledTiers: ["daily", "weekly", "monthly"] }, [/disabledTiers disables every scheduled tier/]],
+    ["a Glacier Deep Archive transition", { monthlyTransition: { storageClass: "DEEP_ARCHIVE", afterDays: 90 } }, [/monthlyTransition\.storageClass must be STANDARD_IA or GLACIER_IR/]],
+    ["a transition after expiry", { monthlyTransition: { storageClass: "GLACIER_IR", afterDays: 400 } }, [/monthlyTransition\.afterDays \(400\) must be less than retentionDays\.monthly/]],
+    ["an unknown Object Lock mode", { objectLock: { mode: "STRICT" } }, [/objectLock\.mode must be GOVERNANCE or COMPLIANCE/]],
+    ["an upper-case namespace", { namespace: "EDMS" }, [/namespace must be lower-case letters/]],
+    ["a bad quantity", { resources: { limits: { memory: "1 GB" } } }, [/resources\.limits\.memory must be a Kubernetes quantity/]],
+    ["an old pg_dump", { pgMajor: "9" }, [/pgMajor must be a PostgreSQL major version/]],
+  ];
+
+  it.each(badConfigs)("rejects %s with a message naming the field", (_label, change, messages) => {
+    const found = problems({ ...minimal, ...change });
+    for (const message of messages) expect(found.some((p) => message.test(p)), `${found.join("\n")}\n!~ ${message}`).toBe(true);
+  });
+
+  it("names every bad field in one message", () => {
+    const error = (() => {
+      try {
+        parseStackConfig({ timeZone: "Mars/Olympus", schedules: { daily: "every day" }, identity: { kind: "irsa" } });
+      } catch (e) {
+        return e as StackConfigError;
+      }
+      throw new Error("accepted");
+    })();
+    expect(error.problems.length).toBeGreaterThanOrEqual(5);
+    expect(error.message).toMatch(/^Invalid stack configuration \(\d+ problems\):/);
+    for (const field of ["namespace", "database", "timeZone", "schedules.daily", "identity.oidcProviderArn"]) {
+      expect(error.message).toContain(`edms-backup:${field}`);
+    }
+  });
+
+  it("check-config exits 0 for prod and 2 with every problem for a bad stack", () => {
+    const tsx = path.join(REPO_ROOT, "node_modules/.bin/tsx");
+    const script = path.join(REPO_ROOT, "scripts/check-config.ts");
+    const good = spawnSync(tsx, [script, "--stack", "prod", "--dir", REPO_ROOT], { encoding: "utf8" });
+    expect(good.status, good.stderr).toBe(0);
+    expect(good.stdout).toContain("Pulumi.prod.yaml is valid.");
+
+    const dir = mkdtempSync(path.join(tmpdir(), "check-config-"));
+    cpSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+    writeFileSync(
+      path.join(dir, "Pulumi.bad.yaml"),
+      [
+        "config:",
+        "  edms-backup:namespace: edms",
+        "  edms-backup:timeZone: Singapore/Nowhere",
+        "  edms-backup:database:",
+        "    host: db",
+        "    name: edms",
+        "    user: backup",
+        "    cidr: 10.0.0.0/16",
+        "  edms-backup:identity:",
+        "    kind: podIdentity",
+        "    clusterName: prod",
+        "  edms-backup:kubeconfig:",
+        "    secure: v1:AAAA",
+      ].join("\n"),
+    );
+    const bad = spawnSync(tsx, [script, "--stack", "bad", "--dir", dir], { encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("edms-backup:timeZone unknown time zone");
+    expect(bad.stderr).toContain("edms-backup:database.secretName is required");
+  }, 30_000);
+});
