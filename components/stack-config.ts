@@ -7,7 +7,8 @@
  * CronJobs reference by name.
  */
 import { z } from "zod";
-import { OBJECT_LOCK_MODES, SCHEDULED_TIERS, type ScheduledTier, type Tier } from "../runner/src/contract.js";
+import { DEFAULT_RETENTION_DAYS, OBJECT_LOCK_MODES, SCHEDULED_TIERS, type ScheduledTier } from "../runner/src/contract.js";
+export { DEFAULT_RETENTION_DAYS };
 import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
 
 export const PROJECT = "edms-backup";
@@ -61,7 +62,6 @@ export const DEFAULT_SCHEDULES: Record<ScheduledTier, string> = {
 };
 
 /** Keeps at least 7 daily, 4 weekly and 12 monthly backups at every moment (see the tests). */
-export const DEFAULT_RETENTION_DAYS: Record<Tier, number> = { daily: 7, weekly: 28, monthly: 366, adhoc: 30 };
 
 /** Storage classes the runner can read directly; Glacier Flexible/Deep Archive need a restore first. */
 export const TRANSITION_STORAGE_CLASSES = ["STANDARD_IA", "GLACIER_IR"] as const;

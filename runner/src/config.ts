@@ -198,3 +198,45 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
     lock,
   };
 }
+
+export interface RestoreSettings extends CommonSettings {
+  /** Connection to the server the database is restored on; null with --media-only. */
+  database: PgConnection | null;
+  /** Where the database goes (default: the connection's database). */
+  targetDatabase?: string;
+  /** Where the media goes (default: MEDIA_DIR); undefined with --database-only. */
+  mediaDir?: string;
+}
+
+export interface RestoreScope {
+  databaseOnly?: boolean;
+  mediaOnly?: boolean;
+  targetDb?: string;
+  /** Drills restore into scratch copies and need no media target. */
+  needsMediaTarget: boolean;
+}
+
+/** Settings of restore and drill: the destination to read, and where the server and media are. */
+export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): RestoreSettings {
+  const merged = mergeEnv(options.processEnv, options.overrides);
+  const { env, problems } = parseEnv(merged);
+  const base = common(env, problems, options.isTty);
+  if (scope.databaseOnly && scope.mediaOnly) problems.push("--database-only and --media-only: choose one (or neither for both)");
+
+  let database: PgConnection | null = null;
+  if (!scope.mediaOnly) {
+    // A target database alone is enough to name the connection's database.
+    const resolved = resolvePgConnection(env.DATABASE_URL, scope.targetDb ? { PGDATABASE: scope.targetDb, ...options.processEnv } : options.processEnv);
+    if (typeof resolved === "string") problems.push(`${label("DATABASE_URL")}: ${resolved}`);
+    else database = resolved;
+  }
+  let mediaDir: string | undefined;
+  if (!scope.databaseOnly && scope.needsMediaTarget) {
+    if (!env.MEDIA_DIR) problems.push(`${label("MEDIA_DIR")}: required (where the media is restored), or pass --database-only`);
+    else if (!env.MEDIA_DIR.startsWith("/")) problems.push(`${label("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
+    else mediaDir = env.MEDIA_DIR.replace(/\/+$/, "") || "/";
+    if (mediaDir === "/") problems.push(`${label("MEDIA_DIR")}: refusing to restore over /`);
+  }
+  if (problems.length || !base.destination) throw new ConfigError(problems);
+  return { ...base, destination: base.destination, database, targetDatabase: scope.targetDb ?? database?.database, mediaDir };
+}

@@ -15,6 +15,12 @@ export type Tier = (typeof TIERS)[number];
 export const SCHEDULED_TIERS = ["daily", "weekly", "monthly"] as const satisfies readonly Tier[];
 export type ScheduledTier = (typeof SCHEDULED_TIERS)[number];
 
+/**
+ * Retention defaults, shared by the bucket's lifecycle rules (Pulumi) and `prune` (file://):
+ * with the seed's schedules they keep at least 7 daily, 4 weekly and 12 monthly backups.
+ */
+export const DEFAULT_RETENTION_DAYS: Readonly<Record<Tier, number>> = { daily: 7, weekly: 28, monthly: 366, adhoc: 30 };
+
 export const TRIGGERS = ["schedule", "manual"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 

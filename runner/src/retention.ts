@@ -3,7 +3,8 @@
  * the bucket's lifecycle rules apply on S3, plus two safety rules S3 cannot express. A pure
  * function of (now, sets, retention), so every rule is unit-tested with crafted sets.
  */
-import type { ParsedRunnerEnv, Tier } from "./contract.js";
+import { DEFAULT_RETENTION_DAYS, type ParsedRunnerEnv, type Tier } from "./contract.js";
+export { DEFAULT_RETENTION_DAYS };
 import { isComplete, type BackupSet } from "./catalog.js";
 
 const DAY_MS = 86_400_000;
@@ -12,7 +13,6 @@ const DAY_MS = 86_400_000;
  * Days a set of each tier is kept. With the default schedules (daily, Sundays, the 1st) these keep
  * at least 7 daily, 4 weekly and 12 monthly backups at every moment.
  */
-export const DEFAULT_RETENTION_DAYS: Record<Tier, number> = { daily: 7, weekly: 31, monthly: 365, adhoc: 30 };
 
 /**
  * An incomplete set younger than this may be a backup that is still running (the manifest comes

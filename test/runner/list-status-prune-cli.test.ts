@@ -281,7 +281,7 @@ describe("prune", () => {
     expect(dry.stderr).toBe("");
     expect(dry.code).toBe(0);
     const plan = JSON.parse(dry.stdout) as PruneReport;
-    expect(plan).toMatchObject({ dryRun: true, retentionBy: "runner", retentionDays: { daily: 7, weekly: 31, monthly: 365, adhoc: 30 } });
+    expect(plan).toMatchObject({ dryRun: true, retentionBy: "runner", retentionDays: { daily: 7, weekly: 28, monthly: 366, adhoc: 30 } });
     expect(plan.sets.filter((s) => s.action === "would-delete").map((s) => `${s.tier}/${s.backupId}`).sort()).toEqual(gone.map(folder).sort());
     expect(plan.sets.filter((s) => s.action === "kept")).toHaveLength(kept.length);
     expect(plan.sets.find((s) => s.backupId === kept[4]!.backupId)!.reason).toBe("newest complete weekly backup");
