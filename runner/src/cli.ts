@@ -8,6 +8,8 @@ import { ConfigError, RunnerError, errorMessage } from "./errors.js";
 import { redact } from "./redact.js";
 import { registerBackupCommand } from "./cli/backup-command.js";
 import { registerVerifyCommand } from "./cli/verify-command.js";
+import { registerRestoreCommand } from "./cli/restore-command.js";
+import { registerDrillCommand } from "./cli/drill-command.js";
 import { registerListCommand } from "./cli/list-command.js";
 import { registerStatusCommand } from "./cli/status-command.js";
 import { registerPruneCommand } from "./cli/prune-command.js";
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerBackupCommand(program);
   registerVerifyCommand(program);
+  registerRestoreCommand(program);
+  registerDrillCommand(program);
   registerListCommand(program);
   registerStatusCommand(program);
   registerPruneCommand(program);

@@ -13,8 +13,7 @@ export function tarExtractArgs(dir: string, compression: Compression): string[] 
     ...decompressFlag(compression),
     "--verbose",
     "--verbose",
-    // Never follow or create anything outside the folder; keep names as stored otherwise.
-    "--no-overwrite-dir",
+    // Directory permissions (including the top folder's) are set after their contents are written.
     "--delay-directory-restore",
   ];
 }

@@ -1,0 +1,65 @@
+import type { Command } from "commander";
+import { resolveBackup } from "../catalog.js";
+import type { RunnerEnv, Tier } from "../contract.js";
+import { loadRestoreSettings } from "../config.js";
+import { confirmOrRefuse } from "../confirm.js";
+import { createLogger } from "../logger.js";
+import { openStore } from "../store/open-store.js";
+import { describeRestore, restoreScope, runRestore } from "../commands/restore.js";
+import { addDestinationOptions, destinationOverrides, printOut, signalController, tierOption, type DestinationFlags } from "./shared.js";
+
+interface RestoreFlags extends DestinationFlags {
+  tier?: Tier;
+  databaseOnly?: boolean;
+  mediaOnly?: boolean;
+  targetDb?: string;
+  mediaDir?: string;
+  databaseUrl?: string;
+  yes?: boolean;
+  terminateConnections?: boolean;
+}
+
+async function restoreAction(ref: string, flags: RestoreFlags): Promise<void> {
+  const overrides: RunnerEnv = { ...destinationOverrides(flags), MEDIA_DIR: flags.mediaDir, DATABASE_URL: flags.databaseUrl };
+  const settings = loadRestoreSettings(
+    { processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) },
+    { databaseOnly: flags.databaseOnly, mediaOnly: flags.mediaOnly, targetDb: flags.targetDb, needsMediaTarget: true },
+  );
+  const log = createLogger({ format: settings.logFormat, level: settings.logLevel, secrets: settings.database?.secrets });
+  const store = openStore(settings.destination, settings.s3Endpoint);
+  const set = await resolveBackup(store, ref, flags.tier);
+  const scope = restoreScope(set, flags);
+  await confirmOrRefuse(describeRestore(set, scope, settings), Boolean(flags.yes));
+  const result = await runRestore(set, settings, flags, {
+    store,
+    log,
+    signal: signalController().signal,
+    tty: process.stderr.isTTY ? process.stderr : undefined,
+  });
+  if (process.stdout.isTTY) {
+    const lines = [
+      `restored ${result.tier}/${result.backupId} in ${result.seconds.toFixed(1)} s`,
+      result.database && `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${result.database.bytes} bytes of dump)`,
+      result.media && `  media ${result.media.dir}: ${result.media.files} files (${result.media.bytes} bytes of archive)`,
+    ];
+    printOut(lines.filter(Boolean).join("\n"));
+  }
+}
+
+export function registerRestoreCommand(program: Command): void {
+  addDestinationOptions(
+    program
+      .command("restore")
+      .description("restore a backup set over the database and media folder (verified staging copies, swapped in only when complete)")
+      .argument("<backup>", "backup id or 'latest'")
+      .addOption(tierOption("tier to pick 'latest' from")),
+  )
+    .option("--database-only", "restore only the database")
+    .option("--media-only", "restore only the media folder")
+    .option("--target-db <name>", "database to restore into (default: the connection's database); created when missing")
+    .option("--media-dir <path>", "media folder to restore into (env MEDIA_DIR)")
+    .option("--database-url <url>", "postgres:// URL of the server (env DATABASE_URL)")
+    .option("--terminate-connections", "disconnect sessions still using the target database at swap time")
+    .option("--yes", "do not ask for confirmation (required without a terminal)")
+    .action((ref: string, flags: RestoreFlags) => restoreAction(ref, flags));
+}

@@ -1,0 +1,91 @@
+/**
+ * The two halves of every restore (and drill): a dump into a database that does not exist yet,
+ * and a media archive into an empty folder. Each checks what it restored against the manifest
+ * (checksum while streaming, then row counts / file counts) and cleans up after itself on failure.
+ */
+import { RunnerError } from "../errors.js";
+import type { DatabaseEntry, MediaEntry, TableRowCount } from "../manifest.js";
+import type { PgConnection } from "../pg/connection.js";
+import { rowCountDifferences } from "../pg/row-counts.js";
+import { spawnChildSink } from "../stages/child-sink.js";
+import type { DigestMeter } from "../stages/digest-meter.js";
+import { tallyListingLine, type ArchiveTally } from "../stages/media-archive.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { parseListingLine, unsafeEntryProblem } from "./archive-safety.js";
+import { countRowsIn, createDatabase, dropDatabase, spawnPgRestore } from "./database-staging.js";
+import { tarExtractArgs } from "./tar-args.js";
+import { feedVerified } from "./verified-feed.js";
+
+export interface PartContext {
+  store: ObjectStore;
+  /** `<tier>/<backupId>` */
+  setPrefix: string;
+  onMeter?: (meter: DigestMeter) => void;
+  signal?: AbortSignal;
+}
+
+/** Stops a child when the run is cancelled (another part failed, or a signal). */
+function stopOnAbort(signal: AbortSignal | undefined, stop: () => void): void {
+  if (signal?.aborted) stop();
+  signal?.addEventListener("abort", stop, { once: true });
+}
+
+/**
+ * Creates `database`, restores the dump into it and checks every table's row count against the
+ * manifest. On any failure the database is dropped again. Returns the counts found.
+ */
+export async function restoreDatabasePart(
+  ctx: PartContext,
+  entry: DatabaseEntry,
+  connection: PgConnection,
+  database: string,
+  binDir: string | undefined,
+  options: { checkRowCounts: boolean },
+): Promise<TableRowCount[]> {
+  await createDatabase(connection, database);
+  try {
+    const sink = spawnPgRestore(connection, database, binDir);
+    stopOnAbort(ctx.signal, sink.stop);
+    await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter);
+    const counts = await countRowsIn(connection, database);
+    const problems = options.checkRowCounts ? rowCountDifferences(entry.tables, counts) : [];
+    if (problems.length) throw new RunnerError(`restored database does not match the manifest: ${problems.slice(0, 5).join("; ")}`);
+    return counts;
+  } catch (error) {
+    await dropDatabase(connection, database).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Extracts the media archive into the empty folder `dir` (the caller removes it on failure),
+ * refusing unsafe entries and checking the file count and bytes against the manifest.
+ */
+export async function restoreMediaPart(ctx: PartContext, entry: MediaEntry, dir: string): Promise<ArchiveTally> {
+  const tally: ArchiveTally = { files: 0, sourceBytes: 0 };
+  const unsafe: string[] = [];
+  const sink = spawnChildSink("tar", tarExtractArgs(dir, entry.compression), {
+    label: "tar --extract",
+    onListingLine: (line) => {
+      tallyListingLine(line, tally);
+      const parsed = parseListingLine(line);
+      const problem = parsed && unsafeEntryProblem(parsed);
+      if (problem) unsafe.push(problem);
+    },
+  });
+  stopOnAbort(ctx.signal, sink.stop);
+  try {
+    await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter);
+  } catch (error) {
+    // tar's own refusal of ".." or absolute members is best explained by the entries themselves.
+    if (unsafe.length) throw new RunnerError(`refusing the media archive: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
+    throw error;
+  }
+  if (unsafe.length) throw new RunnerError(`refusing the media archive: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
+  if (tally.files !== entry.files || tally.sourceBytes !== entry.sourceBytes) {
+    throw new RunnerError(
+      `restored media does not match the manifest: ${tally.files} files / ${tally.sourceBytes} bytes extracted, the manifest says ${entry.files} / ${entry.sourceBytes}`,
+    );
+  }
+  return tally;
+}
