@@ -227,13 +227,15 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
   if (!scope.mediaOnly) {
     // A target database alone is enough to name the connection's database.
     const resolved = resolvePgConnection(env.DATABASE_URL, scope.targetDb ? { PGDATABASE: scope.targetDb, ...options.processEnv } : options.processEnv);
-    if (typeof resolved === "string") problems.push(`${label("DATABASE_URL")}: ${resolved}`);
-    else database = resolved;
+    const anyGiven = env.DATABASE_URL || options.processEnv.PGHOST || options.processEnv.PGDATABASE;
+    // Without any connection setting the set may simply hold no database; restoreScope() decides.
+    if (typeof resolved !== "string") database = resolved;
+    else if (anyGiven) problems.push(`${label("DATABASE_URL")}: ${resolved}`);
   }
   let mediaDir: string | undefined;
-  if (!scope.databaseOnly && scope.needsMediaTarget) {
-    if (!env.MEDIA_DIR) problems.push(`${label("MEDIA_DIR")}: required (where the media is restored), or pass --database-only`);
-    else if (!env.MEDIA_DIR.startsWith("/")) problems.push(`${label("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
+  // Whether a media target is needed depends on the backup set; restoreScope() asks for it then.
+  if (!scope.databaseOnly && scope.needsMediaTarget && env.MEDIA_DIR) {
+    if (!env.MEDIA_DIR.startsWith("/")) problems.push(`${label("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
     else mediaDir = env.MEDIA_DIR.replace(/\/+$/, "") || "/";
     if (mediaDir === "/") problems.push(`${label("MEDIA_DIR")}: refusing to restore over /`);
   }

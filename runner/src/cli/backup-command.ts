@@ -1,9 +1,13 @@
 import { Option, type Command } from "commander";
 import { COMPRESSIONS, TIERS, TRIGGERS, type RunnerEnv } from "../contract.js";
-import { loadBackupSettings } from "../config.js";
-import { createLogger } from "../logger.js";
+import { loadBackupSettings, mergeEnv } from "../config.js";
+import { errorMessage } from "../errors.js";
+import { createLogger, type Logger } from "../logger.js";
+import type { Manifest } from "../manifest.js";
+import { redact } from "../redact.js";
 import { openStore } from "../store/open-store.js";
 import { runBackup } from "../commands/backup.js";
+import { notifyTargetsFromEnv, RunReporter } from "../notify/run-reporter.js";
 import { addDestinationOptions, destinationOverrides, signalController, type DestinationFlags } from "./shared.js";
 
 interface BackupFlags extends DestinationFlags {
@@ -31,10 +35,35 @@ async function backupAction(flags: BackupFlags): Promise<void> {
     ...(flags.media ? {} : { BACKUP_MEDIA: "false" }),
     ...(flags.database ? {} : { BACKUP_DATABASE: "false" }),
   };
-  const settings = loadBackupSettings({ processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) });
-  const log = createLogger({ format: settings.logFormat, level: settings.logLevel, secrets: settings.database?.secrets });
-  const store = openStore(settings.destination, settings.s3Endpoint);
-  await runBackup(settings, { store, log, signal: signalController().signal });
+  // Notifications are set up before the settings are validated, so that a run that fails on bad
+  // configuration (a CronJob nobody looks at) still pings /fail and posts its error.
+  const raw = mergeEnv(process.env, overrides);
+  const reporter = new RunReporter(notifyTargetsFromEnv(raw));
+  let log: Logger = createLogger({ format: raw.LOG_FORMAT === "pretty" || (!raw.LOG_FORMAT && process.stdout.isTTY) ? "pretty" : "json", level: "info" });
+  reporter.start(log);
+
+  let secrets: readonly string[] = [];
+  let backupId: string | undefined;
+  let destination: string | undefined;
+  let manifest: Manifest;
+  try {
+    const settings = loadBackupSettings({ processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) });
+    secrets = settings.database?.secrets ?? [];
+    log = createLogger({ format: settings.logFormat, level: settings.logLevel, secrets });
+    // runBackup names its run in a child logger ({ backupId, tier }); remembering it lets a failure
+    // report say which run failed without changing runBackup's contract.
+    log.onChild = (child) => {
+      const id = child.bindings().backupId;
+      if (typeof id === "string") backupId = id;
+    };
+    const store = openStore(settings.destination, settings.s3Endpoint);
+    destination = store.display;
+    manifest = await runBackup(settings, { store, log, signal: signalController().signal });
+  } catch (error) {
+    await reporter.failed({ error: redact(errorMessage(error), secrets), tier: raw.BACKUP_TIER, backupId, destination }, log);
+    throw error;
+  }
+  await reporter.succeeded(manifest, destination, log);
 }
 
 export function registerBackupCommand(program: Command): void {

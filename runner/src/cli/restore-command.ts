@@ -28,7 +28,7 @@ async function restoreAction(ref: string, flags: RestoreFlags): Promise<void> {
   const log = createLogger({ format: settings.logFormat, level: settings.logLevel, secrets: settings.database?.secrets });
   const store = openStore(settings.destination, settings.s3Endpoint);
   const set = await resolveBackup(store, ref, flags.tier);
-  const scope = restoreScope(set, flags);
+  const scope = restoreScope(set, flags, settings);
   await confirmOrRefuse(describeRestore(set, scope, settings), Boolean(flags.yes));
   const result = await runRestore(set, settings, flags, {
     store,

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { CompleteBackupSet } from "../catalog.js";
 import { setKey } from "../catalog.js";
 import type { RestoreSettings } from "../config.js";
-import { InterruptedError, RunnerError, errorMessage } from "../errors.js";
+import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
 import { rate, type Logger } from "../logger.js";
 import { startProgress } from "../progress.js";
 import {
@@ -53,9 +53,13 @@ export interface RestoreScopeResolved {
 }
 
 /** Which parts a restore touches: what the set holds, narrowed by --database-only / --media-only. */
-export function restoreScope(set: CompleteBackupSet, options: RestoreOptions): RestoreScopeResolved {
+export function restoreScope(set: CompleteBackupSet, options: RestoreOptions, settings: RestoreSettings): RestoreScopeResolved {
   const database = !options.mediaOnly && set.manifest.database !== null;
   const media = !options.databaseOnly && set.manifest.media !== null;
+  const missing: string[] = [];
+  if (database && !settings.database) missing.push("DATABASE_URL (--database-url): required to restore the database, or pass --media-only");
+  if (media && !settings.mediaDir) missing.push("MEDIA_DIR (--media-dir): required (where the media is restored), or pass --database-only");
+  if (missing.length) throw new ConfigError(missing);
   if (options.databaseOnly && !set.manifest.database) throw new RunnerError(`backup ${set.backupId} has no database dump`, 2);
   if (options.mediaOnly && !set.manifest.media) throw new RunnerError(`backup ${set.backupId} has no media archive`, 2);
   return { database, media };
@@ -88,7 +92,7 @@ export async function runRestore(
   deps: RestoreDeps,
 ): Promise<RestoreResult> {
   const started = Date.now();
-  const scope = restoreScope(set, options);
+  const scope = restoreScope(set, options, settings);
   const { manifest } = set;
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier });
   const tag = randomBytes(3).toString("hex");
@@ -114,13 +118,17 @@ export async function runRestore(
       if (!cancel.signal.aborted) cancel.abort(error);
       throw error;
     };
-    const [counts, tally] = await Promise.all([
+    // Both parts settle before anything else happens, so no part is still creating its staging
+    // copy while a failure is being cleaned up.
+    const [dbPart, mediaPart] = await Promise.allSettled([
       scope.database
         ? restoreDatabasePart(ctx, manifest.database!, settings.database!, stagingDb!, settings.pgBinDir, { checkRowCounts: true }).catch(fail)
         : undefined,
       scope.media ? restoreMediaPart(ctx, manifest.media!, staging!.dir).catch(fail) : undefined,
     ]);
     if (cancel.signal.aborted) throw cancel.signal.reason;
+    const counts = dbPart.status === "fulfilled" ? dbPart.value : undefined;
+    const tally = mediaPart.status === "fulfilled" ? mediaPart.value : undefined;
     log.info({ stage: "verified" }, "staging copies match the manifest; swapping them in");
 
     if (scope.database) dbSwap = await swapInDatabase(settings.database!, stagingDb!, settings.targetDatabase!, tag, Boolean(options.terminateConnections));

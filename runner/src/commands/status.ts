@@ -2,12 +2,18 @@
  * `status`: is every expected tier backed up recently enough? The judgement is the pure
  * `assessStatus`; this file reads the destination and renders the answer.
  */
+import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { RunnerError, errorMessage } from "../errors.js";
+import { METRIC_NEWEST_BACKUP_AGE } from "../notify/metric-names.js";
+import { ageMetricData, putMetrics } from "../notify/metrics.js";
 import { assessStatus, type StatusResult, type StatusSettings, type TierStatus } from "../staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { alignColumns, formatDuration, formatTime, readBackupSets } from "./list.js";
 
 export interface StatusReport extends StatusResult {
   destination: string;
+  /** What `--publish-metrics` sent to CloudWatch. */
+  published?: PublishedAges;
 }
 
 export async function runStatus(store: ObjectStore, settings: StatusSettings, now: Date = new Date()): Promise<StatusReport> {
@@ -43,4 +49,28 @@ export function unhealthyMessage(report: StatusReport): string | undefined {
     "check the backup CronJobs and their last Jobs (kubectl get cronjobs,jobs; kubectl logs job/<name>) " +
     "and `edms-backup list` for incomplete runs"
   );
+}
+
+export interface PublishedAges {
+  namespace: string;
+  metric: string;
+  /** Seconds per tier that had a complete backup; tiers without one are left out (see ageMetricData). */
+  ages: Partial<Record<TierStatus["tier"], number>>;
+}
+
+/**
+ * Publishes each tier's newest-backup age to CloudWatch, where the per-tier alarms watch it. It
+ * throws when CloudWatch refuses: for `status --publish-metrics` publishing is the whole job, and a
+ * failed Job is easier to notice than a warning (the alarms fire on the missing data as well).
+ */
+export async function publishStatusMetrics(report: StatusReport, app: string, namespace: string, client?: CloudWatchClient): Promise<PublishedAges> {
+  const data = ageMetricData(app, report.tiers, new Date(report.checkedAt));
+  try {
+    await putMetrics(namespace, data, client);
+  } catch (error) {
+    throw new RunnerError(`could not publish ${METRIC_NEWEST_BACKUP_AGE} to CloudWatch namespace ${namespace}: ${errorMessage(error)}; check the runner's cloudwatch:PutMetricData permission and AWS_REGION`);
+  }
+  const ages: PublishedAges["ages"] = {};
+  for (const t of report.tiers) if (t.ageSeconds !== undefined) ages[t.tier] = t.ageSeconds;
+  return { namespace, metric: METRIC_NEWEST_BACKUP_AGE, ages };
 }

@@ -1,0 +1,76 @@
+/**
+ * CloudWatch metrics: pure builders for the data points (unit-tested) and one publisher. The
+ * client uses the SDK's standard configuration, so AWS_REGION, the pod's identity and
+ * AWS_ENDPOINT_URL_CLOUDWATCH (a local CloudWatch such as moto) all work as usual.
+ */
+import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from "@aws-sdk/client-cloudwatch";
+import { errorMessage } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { TierStatus } from "../staleness.js";
+import {
+  DIMENSION_APP,
+  DIMENSION_TIER,
+  METRIC_BACKUP_BYTES,
+  METRIC_BACKUP_DURATION,
+  METRIC_BACKUP_FAILED,
+  METRIC_BACKUP_SUCCEEDED,
+  METRIC_NEWEST_BACKUP_AGE,
+} from "./metric-names.js";
+import type { RunOutcome } from "./outcome.js";
+
+const dimensions = (app: string, tier: string) => [
+  { Name: DIMENSION_APP, Value: app },
+  { Name: DIMENSION_TIER, Value: tier },
+];
+
+/** A run's data points: success, size and duration; or one BackupFailed point. */
+export function runMetricData(o: RunOutcome): MetricDatum[] {
+  // A run that failed before its tier was known cannot be attributed to an alarm's dimensions.
+  if (!o.tier) return [];
+  const Timestamp = new Date(o.finishedAt);
+  const Dimensions = dimensions(o.app, o.tier);
+  if (o.status === "failure") return [{ MetricName: METRIC_BACKUP_FAILED, Dimensions, Timestamp, Value: 1, Unit: "Count" }];
+  return [
+    { MetricName: METRIC_BACKUP_SUCCEEDED, Dimensions, Timestamp, Value: 1, Unit: "Count" },
+    { MetricName: METRIC_BACKUP_BYTES, Dimensions, Timestamp, Value: o.totalBytes ?? 0, Unit: "Bytes" },
+    { MetricName: METRIC_BACKUP_DURATION, Dimensions, Timestamp, Value: o.durationSeconds, Unit: "Seconds" },
+  ];
+}
+
+/**
+ * The age of each tier's newest complete backup. A tier without any complete backup gets no
+ * data point on purpose: its alarm treats missing data as breaching, exactly as when this
+ * command stops running at all.
+ */
+export function ageMetricData(app: string, tiers: readonly TierStatus[], at: Date): MetricDatum[] {
+  return tiers
+    .filter((t) => t.ageSeconds !== undefined)
+    .map((t) => ({
+      MetricName: METRIC_NEWEST_BACKUP_AGE,
+      Dimensions: dimensions(app, t.tier),
+      Timestamp: at,
+      Value: t.ageSeconds,
+      Unit: "Seconds" as const,
+    }));
+}
+
+/** PutMetricData takes at most 1000 data points per call; we send a handful. */
+export async function putMetrics(namespace: string, data: readonly MetricDatum[], client: CloudWatchClient = new CloudWatchClient({})): Promise<void> {
+  for (let i = 0; i < data.length; i += 1000) {
+    await client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(i, i + 1000) }));
+  }
+}
+
+/** For the backup run: a metrics failure is logged, never fatal. */
+export async function publishRunMetrics(namespace: string, outcome: RunOutcome, log: Logger): Promise<boolean> {
+  const data = runMetricData(outcome);
+  if (data.length === 0) return true;
+  try {
+    await putMetrics(namespace, data);
+    log.debug({ stage: "notify", target: "cloudwatch", namespace, metrics: data.map((d) => d.MetricName) }, "metrics published");
+    return true;
+  } catch (error) {
+    log.warn({ stage: "notify", target: "cloudwatch", namespace, problem: errorMessage(error) }, "could not publish CloudWatch metrics; the backup's own result is unaffected");
+    return false;
+  }
+}

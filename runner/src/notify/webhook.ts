@@ -1,0 +1,67 @@
+/**
+ * The run's outcome as one JSON POST: machine-readable fields plus a Slack-compatible `text`, so
+ * the same URL works for a Slack incoming webhook, a chat bridge or a custom receiver.
+ */
+import type { Logger } from "../logger.js";
+import { formatBytes, formatDuration } from "../commands/list.js";
+import { deliver, urlOrigin, type DeliveryOptions } from "./http-delivery.js";
+import type { RunOutcome } from "./outcome.js";
+
+export interface WebhookPayload {
+  /** Slack (and Mattermost, Teams' Slack-compatible connectors) show this line. */
+  text: string;
+  event: "backup";
+  app: string;
+  tier: string | null;
+  backupId: string | null;
+  status: RunOutcome["status"];
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  databaseBytes: number | null;
+  mediaBytes: number | null;
+  totalBytes: number | null;
+  error: string | null;
+  destination: string | null;
+}
+
+export function webhookText(o: RunOutcome): string {
+  const what = `${o.app} ${o.tier ?? "(unknown tier)"} backup`;
+  const duration = formatDuration(Math.round(o.durationSeconds));
+  if (o.status === "success") {
+    return `:white_check_mark: ${what} ${o.backupId ?? ""} succeeded: ${formatBytes(o.totalBytes ?? 0)} in ${duration}`.replace("  ", " ");
+  }
+  const id = o.backupId ? ` ${o.backupId}` : "";
+  return `:x: ${what}${id} FAILED after ${duration}: ${o.error ?? "unknown error"}`;
+}
+
+export function webhookPayload(o: RunOutcome): WebhookPayload {
+  return {
+    text: webhookText(o),
+    event: "backup",
+    app: o.app,
+    tier: o.tier ?? null,
+    backupId: o.backupId ?? null,
+    status: o.status,
+    startedAt: o.startedAt,
+    finishedAt: o.finishedAt,
+    durationSeconds: o.durationSeconds,
+    databaseBytes: o.databaseBytes ?? null,
+    mediaBytes: o.mediaBytes ?? null,
+    totalBytes: o.totalBytes ?? null,
+    error: o.error ?? null,
+    destination: o.destination ?? null,
+  };
+}
+
+export async function postWebhook(url: string, outcome: RunOutcome, log: Logger, options?: DeliveryOptions): Promise<boolean> {
+  const result = await deliver(
+    url,
+    { method: "POST", body: JSON.stringify(webhookPayload(outcome)), headers: { "content-type": "application/json" } },
+    options,
+  );
+  const fields = { stage: "notify", target: "webhook", status: outcome.status, origin: urlOrigin(url), attempts: result.attempts };
+  if (result.ok) log.info(fields, "webhook notified");
+  else log.warn({ ...fields, problem: result.problem }, "webhook notification failed; the backup's own result is unaffected");
+  return result.ok;
+}

@@ -1,0 +1,63 @@
+// Writes a backup set by hand into a file:// destination: real artifacts (or deliberately broken
+// ones) with a manifest whose checksums match them, so tests can reach the restore paths that a
+// correct backup never produces.
+import { createHash } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { serializeManifest, type Manifest } from "../../runner/src/manifest.js";
+
+export function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+export async function readManifestFile(root: string, tier: string, id: string): Promise<Manifest> {
+  return JSON.parse(await readFile(path.join(root, tier, id, "manifest.json"), "utf8")) as Manifest;
+}
+
+export interface CraftOptions {
+  database?: { dump: Buffer; tables: Manifest["database"] extends infer D ? (D extends { tables: infer T } ? T : never) : never };
+  media?: { archive: Buffer; files: number; sourceBytes: number; compression?: "gzip" | "zstd" | "none" };
+}
+
+/** Writes `<root>/<tier>/<id>/...` with a valid manifest describing exactly the given bytes. */
+export async function craftSet(root: string, tier: "daily" | "weekly" | "monthly" | "adhoc", id: string, options: CraftOptions): Promise<Manifest> {
+  const dir = path.join(root, tier, id);
+  await mkdir(dir, { recursive: true });
+  const compression = options.media?.compression ?? "gzip";
+  const mediaKey = compression === "gzip" ? "storage.tar.gz" : compression === "zstd" ? "storage.tar.zst" : "storage.tar";
+  if (options.database) await writeFile(path.join(dir, "database.dump"), options.database.dump);
+  if (options.media) await writeFile(path.join(dir, mediaKey), options.media.archive);
+  const manifest: Manifest = {
+    formatVersion: 1,
+    backupId: id,
+    tier,
+    trigger: "manual",
+    startedAt: new Date().toISOString(),
+    finishedAt: new Date().toISOString(),
+    runnerVersion: "test",
+    database: options.database
+      ? {
+          key: "database.dump",
+          bytes: options.database.dump.length,
+          sha256: sha256(options.database.dump),
+          format: "custom",
+          name: "crafted",
+          pgDumpVersion: "15",
+          serverVersion: "15",
+          tables: options.database.tables,
+        }
+      : null,
+    media: options.media
+      ? {
+          key: mediaKey,
+          bytes: options.media.archive.length,
+          sha256: sha256(options.media.archive),
+          compression,
+          files: options.media.files,
+          sourceBytes: options.media.sourceBytes,
+        }
+      : null,
+  };
+  await writeFile(path.join(dir, "manifest.json"), serializeManifest(manifest));
+  return manifest;
+}
