@@ -10,6 +10,7 @@ import { registerBackupCommand } from "./cli/backup-command.js";
 import { registerVerifyCommand } from "./cli/verify-command.js";
 import { registerRestoreCommand } from "./cli/restore-command.js";
 import { registerDrillCommand } from "./cli/drill-command.js";
+import { registerImportCommand } from "./cli/import-command.js";
 import { registerListCommand } from "./cli/list-command.js";
 import { registerStatusCommand } from "./cli/status-command.js";
 import { registerPruneCommand } from "./cli/prune-command.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerRestoreCommand(program);
   registerDrillCommand(program);
+  registerImportCommand(program);
   registerListCommand(program);
   registerStatusCommand(program);
   registerPruneCommand(program);

@@ -199,7 +199,9 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
   };
 }
 
-export interface RestoreSettings extends CommonSettings {
+export interface RestoreSettings extends Omit<CommonSettings, "destination"> {
+  /** Undefined only when restoring from a legacy archive file (--from-archive). */
+  destination?: Destination;
   /** Connection to the server the database is restored on; null with --media-only. */
   database: PgConnection | null;
   /** Where the database goes (default: the connection's database). */
@@ -214,13 +216,15 @@ export interface RestoreScope {
   targetDb?: string;
   /** Drills restore into scratch copies and need no media target. */
   needsMediaTarget: boolean;
+  /** Restoring from a legacy archive file: no destination is read. */
+  fromArchive?: boolean;
 }
 
 /** Settings of restore and drill: the destination to read, and where the server and media are. */
 export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): RestoreSettings {
   const merged = mergeEnv(options.processEnv, options.overrides);
   const { env, problems } = parseEnv(merged);
-  const base = common(env, problems, options.isTty);
+  const base = common(env, scope.fromArchive ? [] : problems, options.isTty);
   if (scope.databaseOnly && scope.mediaOnly) problems.push("--database-only and --media-only: choose one (or neither for both)");
 
   let database: PgConnection | null = null;
@@ -239,6 +243,6 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
     else mediaDir = env.MEDIA_DIR.replace(/\/+$/, "") || "/";
     if (mediaDir === "/") problems.push(`${label("MEDIA_DIR")}: refusing to restore over /`);
   }
-  if (problems.length || !base.destination) throw new ConfigError(problems);
-  return { ...base, destination: base.destination, database, targetDatabase: scope.targetDb ?? database?.database, mediaDir };
+  if (problems.length || (!base.destination && !scope.fromArchive)) throw new ConfigError(problems);
+  return { ...base, database, targetDatabase: scope.targetDb ?? database?.database, mediaDir };
 }

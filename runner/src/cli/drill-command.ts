@@ -28,7 +28,8 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
     secrets: settings.database?.secrets,
     destination: flags.json ? process.stderr : undefined,
   });
-  const store = openStore(settings.destination, settings.s3Endpoint);
+  // Drills always read a destination (loadRestoreSettings requires one unless fromArchive).
+  const store = openStore(settings.destination!, settings.s3Endpoint);
   const set = await resolveBackup(store, ref ?? "latest", flags.tier);
   const report = await runDrill(set, settings, { scratchDatabase: flags.scratchDb, scratchParent: flags.scratchDir }, { store, log, signal: signalController().signal });
   if (flags.json) printOut(JSON.stringify(report));

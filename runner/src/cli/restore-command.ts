@@ -1,10 +1,14 @@
+import path from "node:path";
 import type { Command } from "commander";
-import { resolveBackup } from "../catalog.js";
+import { resolveBackup, type CompleteBackupSet } from "../catalog.js";
 import type { RunnerEnv, Tier } from "../contract.js";
 import { loadRestoreSettings } from "../config.js";
 import { confirmOrRefuse } from "../confirm.js";
+import { ConfigError } from "../errors.js";
 import { createLogger } from "../logger.js";
+import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } from "../legacy/seed-archive.js";
 import { openStore } from "../store/open-store.js";
+import type { ObjectStore } from "../store/object-store.js";
 import { describeRestore, restoreScope, runRestore } from "../commands/restore.js";
 import { addDestinationOptions, destinationOverrides, printOut, signalController, tierOption, type DestinationFlags } from "./shared.js";
 
@@ -17,17 +21,31 @@ interface RestoreFlags extends DestinationFlags {
   databaseUrl?: string;
   yes?: boolean;
   terminateConnections?: boolean;
+  fromArchive?: string;
 }
 
-async function restoreAction(ref: string, flags: RestoreFlags): Promise<void> {
+/** The set to restore: from the destination, or a legacy backup-hybrid.sh archive file. */
+async function findSet(ref: string | undefined, flags: RestoreFlags, store: ObjectStore | undefined): Promise<{ set: CompleteBackupSet; store: ObjectStore }> {
+  if (flags.fromArchive) {
+    if (ref) throw new ConfigError([`<backup> and --from-archive: give one of them (got "${ref}" and ${flags.fromArchive})`]);
+    const archive = await openSeedArchive(path.resolve(flags.fromArchive));
+    const manifest = await deriveManifest(archive, importedBackupId(archive.manifest, "0000"), "adhoc");
+    const archiveStore = new SeedArchiveStore(archive, manifest);
+    return { set: await resolveBackup(archiveStore, manifest.backupId), store: archiveStore };
+  }
+  if (!ref) throw new ConfigError(["<backup>: give a backup id or 'latest' (or --from-archive FILE)"]);
+  return { set: await resolveBackup(store!, ref, flags.tier), store: store! };
+}
+
+async function restoreAction(ref: string | undefined, flags: RestoreFlags): Promise<void> {
   const overrides: RunnerEnv = { ...destinationOverrides(flags), MEDIA_DIR: flags.mediaDir, DATABASE_URL: flags.databaseUrl };
   const settings = loadRestoreSettings(
     { processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) },
-    { databaseOnly: flags.databaseOnly, mediaOnly: flags.mediaOnly, targetDb: flags.targetDb, needsMediaTarget: true },
+    { databaseOnly: flags.databaseOnly, mediaOnly: flags.mediaOnly, targetDb: flags.targetDb, needsMediaTarget: true, fromArchive: Boolean(flags.fromArchive) },
   );
   const log = createLogger({ format: settings.logFormat, level: settings.logLevel, secrets: settings.database?.secrets });
-  const store = openStore(settings.destination, settings.s3Endpoint);
-  const set = await resolveBackup(store, ref, flags.tier);
+  const destinationStore = settings.destination ? openStore(settings.destination, settings.s3Endpoint) : undefined;
+  const { set, store } = await findSet(ref, flags, destinationStore);
   const scope = restoreScope(set, flags, settings);
   await confirmOrRefuse(describeRestore(set, scope, settings), Boolean(flags.yes));
   const result = await runRestore(set, settings, flags, {
@@ -38,7 +56,7 @@ async function restoreAction(ref: string, flags: RestoreFlags): Promise<void> {
   });
   if (process.stdout.isTTY) {
     const lines = [
-      `restored ${result.tier}/${result.backupId} in ${result.seconds.toFixed(1)} s`,
+      `restored ${flags.fromArchive ?? `${result.tier}/${result.backupId}`} in ${result.seconds.toFixed(1)} s`,
       result.database && `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${result.database.bytes} bytes of dump)`,
       result.media && `  media ${result.media.dir}: ${result.media.files} files (${result.media.bytes} bytes of archive)`,
     ];
@@ -51,9 +69,10 @@ export function registerRestoreCommand(program: Command): void {
     program
       .command("restore")
       .description("restore a backup set over the database and media folder (verified staging copies, swapped in only when complete)")
-      .argument("<backup>", "backup id or 'latest'")
+      .argument("[backup]", "backup id or 'latest'")
       .addOption(tierOption("tier to pick 'latest' from")),
   )
+    .option("--from-archive <file>", "restore a backup-hybrid.sh archive (backups/backup_YYYYMMDD_HHMMSS.tar.gz) instead")
     .option("--database-only", "restore only the database")
     .option("--media-only", "restore only the media folder")
     .option("--target-db <name>", "database to restore into (default: the connection's database); created when missing")
@@ -61,5 +80,6 @@ export function registerRestoreCommand(program: Command): void {
     .option("--database-url <url>", "postgres:// URL of the server (env DATABASE_URL)")
     .option("--terminate-connections", "disconnect sessions still using the target database at swap time")
     .option("--yes", "do not ask for confirmation (required without a terminal)")
-    .action((ref: string, flags: RestoreFlags) => restoreAction(ref, flags));
+    .action((ref: string | undefined, flags: RestoreFlags) => restoreAction(ref, flags));
 }
+

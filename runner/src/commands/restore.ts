@@ -122,7 +122,7 @@ export async function runRestore(
     // copy while a failure is being cleaned up.
     const [dbPart, mediaPart] = await Promise.allSettled([
       scope.database
-        ? restoreDatabasePart(ctx, manifest.database!, settings.database!, stagingDb!, settings.pgBinDir, { checkRowCounts: true }).catch(fail)
+        ? restoreDatabasePart(ctx, manifest.database!, settings.database!, stagingDb!, settings.pgBinDir, { checkRowCounts: !manifest.importedFrom }).catch(fail)
         : undefined,
       scope.media ? restoreMediaPart(ctx, manifest.media!, staging!.dir).catch(fail) : undefined,
     ]);
