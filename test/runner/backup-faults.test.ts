@@ -97,6 +97,10 @@ describe("backup faults", () => {
     const bucket = await createTestBucket(s3Endpoint);
     const runner = await startRunner(["backup", "--tier", "daily"], slowBackupEnv(bucket));
     await untilDumpIsUploading(bucket, runner);
+    // Long streams report progress (here every second): bytes so far and the rate.
+    const progress = await runner.waitForLog((l) => l.msg === "progress" && l.stage === "database" && Number(l.bytes) > 0);
+    expect(progress).toMatchObject({ tier: "daily", backupId: expect.stringMatching(/^\d{8}T\d{6}Z-/) });
+    expect(Number(progress.rate)).toBeGreaterThan(0);
     runner.child.kill("SIGTERM");
     const result = await runner.result;
     expect(result.code).toBe(143);
