@@ -10,11 +10,10 @@ import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { DatabaseEntry, MediaEntry } from "../manifest.js";
 import { pgBinary } from "../pg/versions.js";
-import { parseListingLine, unsafeEntryProblem } from "../restore/archive-safety.js";
+import { inspectArchiveListing } from "../restore/archive-safety.js";
 import { tarListArgs } from "../restore/tar-args.js";
 import { feedVerified } from "../restore/verified-feed.js";
 import { spawnChildSink } from "../stages/child-sink.js";
-import { tallyListingLine, type ArchiveTally } from "../stages/media-archive.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 export interface VerifyReport {
@@ -49,17 +48,8 @@ async function verifyDatabase(store: ObjectStore, prefix: string, entry: Databas
 }
 
 async function verifyMedia(store: ObjectStore, prefix: string, entry: MediaEntry): Promise<string[]> {
-  const tally: ArchiveTally = { files: 0, sourceBytes: 0 };
-  const unsafe: string[] = [];
-  const sink = spawnChildSink("tar", tarListArgs(entry.compression), {
-    label: "tar --list",
-    onListingLine: (line) => {
-      tallyListingLine(line, tally);
-      const parsed = parseListingLine(line);
-      const problem = parsed && unsafeEntryProblem(parsed);
-      if (problem) unsafe.push(problem);
-    },
-  });
+  const { tally, unsafe, onListingLine } = inspectArchiveListing();
+  const sink = spawnChildSink("tar", tarListArgs(entry.compression), { label: "tar --list", onListingLine });
   try {
     await feedVerified(store, prefix, entry, sink);
   } catch (error) {

@@ -5,6 +5,7 @@
  * later process could follow; the restore refuses the whole archive instead of trusting it.
  */
 import path from "node:path";
+import { tallyListingLine } from "../stages/media-archive.js";
 
 // "lrwxrwxrwx 0/0  0 2026-11-27 07:19 ./link -> ../x" / "hrw-r--r-- ... ./a link to ./b"
 const LISTING = /^([-dlhcbps])\S*\s+\S+\s+\d+(?:,\s*\d+)?\s+\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}(?::\d{2})?\s(.*)$/;
@@ -48,4 +49,25 @@ export function unsafeEntryProblem(entry: ArchiveEntry): string | undefined {
     if (leavesTree(resolved)) return `${name}: link to ${linkTarget} points outside the folder`;
   }
   return undefined;
+}
+
+/** What a verbose tar listing tells about an archive: the files and bytes in it, and unsafe entries. */
+export interface ArchiveInspection {
+  tally: { files: number; sourceBytes: number };
+  unsafe: string[];
+  onListingLine(line: string): void;
+}
+
+export function inspectArchiveListing(): ArchiveInspection {
+  const inspection: ArchiveInspection = {
+    tally: { files: 0, sourceBytes: 0 },
+    unsafe: [],
+    onListingLine(line) {
+      tallyListingLine(line, inspection.tally);
+      const parsed = parseListingLine(line);
+      const problem = parsed && unsafeEntryProblem(parsed);
+      if (problem) inspection.unsafe.push(problem);
+    },
+  };
+  return inspection;
 }

@@ -9,9 +9,9 @@ import type { PgConnection } from "../pg/connection.js";
 import { rowCountDifferences } from "../pg/row-counts.js";
 import { spawnChildSink } from "../stages/child-sink.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
-import { tallyListingLine, type ArchiveTally } from "../stages/media-archive.js";
+import type { ArchiveTally } from "../stages/media-archive.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { parseListingLine, unsafeEntryProblem } from "./archive-safety.js";
+import { inspectArchiveListing } from "./archive-safety.js";
 import { countRowsIn, createDatabase, dropDatabase, spawnPgRestore } from "./database-staging.js";
 import { tarExtractArgs } from "./tar-args.js";
 import { feedVerified } from "./verified-feed.js";
@@ -62,17 +62,8 @@ export async function restoreDatabasePart(
  * refusing unsafe entries and checking the file count and bytes against the manifest.
  */
 export async function restoreMediaPart(ctx: PartContext, entry: MediaEntry, dir: string): Promise<ArchiveTally> {
-  const tally: ArchiveTally = { files: 0, sourceBytes: 0 };
-  const unsafe: string[] = [];
-  const sink = spawnChildSink("tar", tarExtractArgs(dir, entry.compression), {
-    label: "tar --extract",
-    onListingLine: (line) => {
-      tallyListingLine(line, tally);
-      const parsed = parseListingLine(line);
-      const problem = parsed && unsafeEntryProblem(parsed);
-      if (problem) unsafe.push(problem);
-    },
-  });
+  const { tally, unsafe, onListingLine } = inspectArchiveListing();
+  const sink = spawnChildSink("tar", tarExtractArgs(dir, entry.compression), { label: "tar --extract", onListingLine });
   stopOnAbort(ctx.signal, sink.stop);
   try {
     await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter);
