@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectionUrl } from "../helpers/pg-cluster.js";
 import { createTestDatabase, largeObjectChecksums, sequenceValues, sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
-import { runRunner } from "../helpers/runner-cli.js";
+import { runRunner, startRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../helpers/sample-data.js";
 import { craftSet, readManifestFile } from "../helpers/craft-set.js";
@@ -238,6 +238,29 @@ describe("corruption and failures leave the target untouched", () => {
     expect(await readdir(outside)).toEqual([]);
     expect(await readdir(work)).toEqual(expect.arrayContaining(["outside", "dest", "evil.tar.gz"]));
     expect((await readdir(work)).length).toBe(3);
+    expect(await live.fingerprint()).toEqual(before);
+    expect(await leftovers()).toEqual({ databases: [], dirs: [] });
+  });
+});
+
+describe("interrupted restore", () => {
+  it("SIGTERM mid-restore exits 143 and leaves the target as it was", async () => {
+    const big = await newDatabase("restore_big");
+    const init = await run(path.join(pg.binDir, "pgbench"), ["-i", "-s", "5", "-q", big.name], { env: { ...process.env, ...big.env } });
+    expect(init.code, init.stderr).toBe(0);
+    const bigDest = await mkdtemp(path.join(tmpdir(), "edms-big-"));
+    const backup = await runRunner(["backup", "--tier", "daily", "--no-media"], { DATABASE_URL: big.url, BACKUP_DESTINATION: `file://${bigDest}` });
+    expect(backup.code, backup.stderr).toBe(0);
+    const live = await liveTarget();
+    const before = await live.fingerprint();
+    const runner = await startRunner(["restore", "latest", "--yes", "--target-db", live.db.name], { DATABASE_URL: big.url, BACKUP_DESTINATION: `file://${bigDest}` });
+    // Wait until the staging database is being filled, then stop the run as Kubernetes would.
+    for (let i = 0; i < 400 && (await leftovers()).databases.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect((await leftovers()).databases).toHaveLength(1);
+    runner.child.kill("SIGTERM");
+    const result = await runner.result;
+    expect(result.code).toBe(143);
+    expect(result.stderr).toMatch(/interrupted by SIGTERM/);
     expect(await live.fingerprint()).toEqual(before);
     expect(await leftovers()).toEqual({ databases: [], dirs: [] });
   });
