@@ -8,6 +8,8 @@ import { startPgCluster, type PgCluster } from "../test/helpers/pg-cluster.js";
 import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../test/helpers/sample-data.js";
 import { tableChecksums } from "../test/helpers/pg-test-db.js";
 import { sql } from "../test/helpers/pg-test-db.js";
+import { isComplete, listBackupSets } from "../runner/src/catalog.js";
+import { FileStore } from "../runner/src/store/file-store.js";
 
 const ROOT = path.resolve(__dirname, "..");
 const DEMO = path.join(ROOT, ".demo");
@@ -55,7 +57,16 @@ async function main(): Promise<void> {
     const base = { DATABASE_URL: cluster.url("edms"), BACKUP_DESTINATION: destination };
 
     const backup = await runner(["backup", "--tier", "daily", "--app-version", "demo"], { ...base, MEDIA_DIR: media });
-    steps.push({ name: "backup (daily)", seconds: backup.seconds, ok: backup.code === 0, detail: `to ${destination}` });
+    const stored = (await listBackupSets(new FileStore(path.join(DEMO, "backups")))).filter(isComplete).at(-1)?.manifest;
+    const mb = (n = 0) => `${(n / 1e6).toFixed(1)} MB`;
+    steps.push({
+      name: "backup (daily)",
+      seconds: backup.seconds,
+      ok: backup.code === 0 && stored !== undefined,
+      detail: stored
+        ? `database.dump ${mb(stored.database?.bytes)} (${stored.database?.tables.length} tables), ${stored.media?.key} ${mb(stored.media?.bytes)} (${stored.media?.files} files, ${mb(stored.media?.sourceBytes)} source)`
+        : "no complete backup was stored",
+    });
     const listed = await runner(["list"], base);
     steps.push({ name: "list", seconds: listed.seconds, ok: listed.code === 0, detail: "what was stored" });
     const verify = await runner(["verify", "latest"], base);
