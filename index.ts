@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import * as k8s from "@pulumi/kubernetes";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { statusSchedule } from "./components/alarm-rules.js";
+import { BackupAlarms } from "./components/backup-alarms.js";
 import { BackupBucket } from "./components/backup-bucket.js";
 import { BackupIdentity } from "./components/backup-identity.js";
 import { BackupSchedule } from "./components/backup-schedule.js";
@@ -13,6 +15,7 @@ import { commonLabels, objectNames, workloadLabels } from "./components/naming.j
 import { operatorCommands } from "./components/operator-commands.js";
 import { podSpec } from "./components/pod-spec.js";
 import { RunnerImage } from "./components/runner-image.js";
+import { longestIntervalDays } from "./components/schedules.js";
 import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from "./components/stack-config.js";
 
 function loadConfig() {
@@ -99,6 +102,11 @@ const schedule = new BackupSchedule(
     retentionDays: config.retentionDays,
     objectLockMode: config.objectLock?.mode,
     drill: config.drill.enabled ? { schedule: config.drill.schedule, tier: config.drill.tier } : undefined,
+    // With metrics on, a CronJob publishes the newest-backup ages the alarms below watch.
+    status: config.cloudwatchNamespace
+      ? { schedule: statusSchedule(config.alerts.statusEveryHours), tiers: enabledTiers(config), graceHours: config.alerts.graceHours }
+      : undefined,
+    notificationsSecret: config.notifications?.secretName,
     runner: {
       appName: app,
       appVersion: config.appVersion,
@@ -124,7 +132,24 @@ const schedule = new BackupSchedule(
   },
 );
 
+// In CloudWatch, outside the cluster: they fire even when the CronJobs or the cluster are gone.
+const alarms = config.cloudwatchNamespace
+  ? new BackupAlarms(`${base}-alarms`, {
+      appName: app,
+      namespace: config.cloudwatchNamespace,
+      intervals: Object.fromEntries(
+        enabledTiers(config).map((tier) => [tier, longestIntervalDays(config.schedules[tier], config.timeZone) * 86_400]),
+      ),
+      graceHours: config.alerts.graceHours,
+      statusEveryHours: config.alerts.statusEveryHours,
+      emails: config.alertEmails,
+      topicKmsKeyArn: config.alerts.topicKmsKeyArn,
+    })
+  : undefined;
+
 export const namespace = config.namespace;
+export const alertTopicArn = alarms?.topic.arn;
+export const alarmNames = alarms?.alarmNames;
 export const bucketName = storage.bucketName;
 export const backupDestination = pulumi.interpolate`s3://${storage.bucketName}/${keyPrefix}`;
 export const imageRef = image.imageRef;
@@ -142,5 +167,21 @@ export const commands = pulumi.all([image.imageRef, identity.serviceAccount.meta
       labels: workloadLabels(app, "runner"),
       spec: podSpec({ ...podBasics, image: img, serviceAccountName: sa, args, env: {} }),
     }),
+    restorePod: {
+      namePrefix: names.restoreJob,
+      labels: workloadLabels(app, "restore"),
+      activeDeadlineSeconds: config.job.activeDeadlineSeconds,
+      // The media volume read-write, and no affinity to the application pod: the application is
+      // scaled to 0 for a restore, so that pod does not exist (see docs/RUNBOOK.md).
+      spec: (args) =>
+        podSpec({
+          ...podBasics,
+          image: img,
+          serviceAccountName: sa,
+          args,
+          env: {},
+          media: media ? { ...media, colocateWith: undefined, readOnly: false } : undefined,
+        }),
+    },
   }),
 );

@@ -1,7 +1,7 @@
 /**
  * The Kubernetes side: the runner's ConfigMap, one CronJob per enabled tier, the suspended ad-hoc
  * CronJob (a Job template for `kubectl create job --from=cronjob/...`), the weekly restore drill,
- * and the NetworkPolicy that confines all of them. Specs come from the pure builders.
+ * the status CronJob that feeds the alarms, and the NetworkPolicy that confines all of them. Specs come from the pure builders.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -11,7 +11,17 @@ import { cronJobSpec, SUSPENDED_SCHEDULE, type JobPolicy } from "./cron-job-spec
 import { commonLabels, objectNames, runnerSelector, workloadLabels } from "./naming.js";
 import { networkPolicySpec } from "./network-policy-spec.js";
 import { podSpec, type MediaMount, type PodSettings, type Resources } from "./pod-spec.js";
-import { backupArgs, configMapData, drillArgs, drillEnv, tierEnv, type RunnerSettingsInput } from "./runner-env.js";
+import {
+  backupArgs,
+  configMapData,
+  drillArgs,
+  drillEnv,
+  notificationSecretEnv,
+  statusArgs,
+  statusEnv,
+  tierEnv,
+  type RunnerSettingsInput,
+} from "./runner-env.js";
 
 /**
  * kubernetes-models and @pulumi/kubernetes describe the same OpenAPI schema with slightly different
@@ -33,6 +43,10 @@ export interface BackupScheduleArgs {
   retentionDays: Record<Tier, number>;
   objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
   drill?: { schedule: string; tier: ScheduledTier };
+  /** The CronJob running `status --publish-metrics` for the alarms; unset = none. */
+  status?: { schedule: string; tiers: ScheduledTier[]; graceHours: number };
+  /** An existing Secret with notification URLs (see notificationSecretEnv); unset = none. */
+  notificationsSecret?: string;
   runner: Omit<RunnerSettingsInput, "bucketName" | "region" | "mediaDir"> & {
     bucketName: pulumi.Input<string>;
     region: pulumi.Input<string>;
@@ -73,14 +87,14 @@ export class BackupSchedule extends pulumi.ComponentResource {
       childOpts,
     );
 
-    const pod = (settings: Pick<PodSettings, "args" | "env" | "media">) =>
+    const pod = (settings: Pick<PodSettings, "args" | "env" | "media" | "secretEnv"> & { database?: false }) =>
       pulumi.all([args.image, args.serviceAccountName]).apply(([image, serviceAccountName]) =>
         podSpec({
           ...settings,
           image,
           serviceAccountName,
           configMapName: names.configMap,
-          passwordSecret: args.passwordSecret,
+          passwordSecret: settings.database === false ? undefined : args.passwordSecret,
           resources: args.resources,
           tmpSizeLimit: args.tmpSizeLimit,
           runAsUser: args.runAsUser,
@@ -117,7 +131,12 @@ export class BackupSchedule extends pulumi.ComponentResource {
         workloadLabels(args.appName, tier),
         schedule,
         tier === "adhoc",
-        pod({ args: backupArgs(tier), env: tierEnv(tier, objectLockFor(tier)), media: args.media }),
+        pod({
+          args: backupArgs(tier),
+          env: tierEnv(tier, objectLockFor(tier)),
+          media: args.media,
+          secretEnv: args.notificationsSecret ? notificationSecretEnv(args.notificationsSecret, tier) : undefined,
+        }),
       );
       this.cronJobNames[tier] = objectName;
     }
@@ -133,6 +152,19 @@ export class BackupSchedule extends pulumi.ComponentResource {
         pod({ args: drillArgs(args.drill.tier), env: drillEnv(args.drill.tier) }),
       );
       this.cronJobNames["restore-drill"] = names.drillCronJob;
+    }
+
+    if (args.status) {
+      cronJob(
+        `${name}-status`,
+        names.statusCronJob,
+        workloadLabels(args.appName, "status"),
+        args.status.schedule,
+        false,
+        // Reads the bucket listing and publishes to CloudWatch: no database password, no media.
+        pod({ args: statusArgs(), env: statusEnv(args.status.tiers, args.status.graceHours), database: false }),
+      );
+      this.cronJobNames.status = names.statusCronJob;
     }
 
     new k8s.networking.v1.NetworkPolicy(

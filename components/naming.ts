@@ -2,12 +2,15 @@
  * Kubernetes object names and labels, derived from the application name in one place so the
  * CronJobs, the NetworkPolicy selector and the operator commands can never disagree.
  */
-import type { Tier } from "../runner/src/contract.js";
+import { TIERS, type Tier } from "../runner/src/contract.js";
 
 export const TIER_LABEL = "backup.edms.io/tier";
 
-/** What a pod of this stack does; the drill restores into a scratch database. */
-export type Workload = Tier | "restore-drill" | "runner";
+/**
+ * What a pod of this stack does; the drill restores into a scratch database, `status` publishes
+ * the ages the alarms watch, `restore` is an operator's restore Job.
+ */
+export type Workload = Tier | "restore-drill" | "runner" | "status" | "restore";
 
 export function objectNames(appName: string) {
   return {
@@ -16,6 +19,8 @@ export function objectNames(appName: string) {
     networkPolicy: `${appName}-backup-egress`,
     cronJob: (tier: Tier) => `${appName}-backup-${tier}`,
     drillCronJob: `${appName}-restore-drill`,
+    statusCronJob: `${appName}-backup-status`,
+    restoreJob: `${appName}-restore`,
   };
 }
 
@@ -38,8 +43,9 @@ export function runnerSelector(appName: string): Record<string, string> {
 }
 
 export function workloadLabels(appName: string, workload: Workload): Record<string, string> {
-  const component = workload === "restore-drill" ? "restore-drill" : workload === "runner" ? "runner" : "backup";
+  const isBackup = (TIERS as readonly string[]).includes(workload);
+  const component = isBackup ? "backup" : workload;
   const labels: Record<string, string> = { ...commonLabels(appName), "app.kubernetes.io/component": component };
-  if (workload !== "restore-drill" && workload !== "runner") labels[TIER_LABEL] = workload;
+  if (isBackup) labels[TIER_LABEL] = workload;
   return labels;
 }

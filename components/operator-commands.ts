@@ -3,6 +3,7 @@
  * names. Jobs started by hand use `$JOB`, set by the command that creates them, so the follow-up
  * commands can be pasted as they are in the same shell.
  */
+import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 
 export interface OperatorCommandSettings {
@@ -13,6 +14,35 @@ export interface OperatorCommandSettings {
   instanceSelector: string;
   /** A runner pod for one-off commands (`list`, `status`), with the same identity and policy. */
   oneOffPod: (args: string[]) => { labels: Record<string, string>; spec: IPodSpec; name: string; image: string };
+  /** The restore Job's pod for given runner args (media mounted read-write, no affinity). */
+  restorePod?: { namePrefix: string; labels: Record<string, string>; spec: (args: string[]) => IPodSpec; activeDeadlineSeconds: number };
+}
+
+/** Placeholders the shell fills in from the variables set by the same command. */
+export const JOB_PLACEHOLDER = "$JOB";
+export const BACKUP_ID_PLACEHOLDER = "$BACKUP_ID";
+
+/** Runner args of an in-cluster restore: non-interactive, both parts, sessions ended at the swap. */
+export function restoreArgs(backupRef: string): string[] {
+  return ["restore", backupRef, "--yes", "--terminate-connections"];
+}
+
+/**
+ * A one-shot restore Job. Never retried (backoffLimit 0): a restore that failed left the live data
+ * as it was, and a person should read why before running it again. Kept a week for its logs.
+ */
+export function restoreJob(s: NonNullable<OperatorCommandSettings["restorePod"]>, namespace: string, jobName: string, backupRef: string): IJob {
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: jobName, namespace, labels: s.labels },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: s.activeDeadlineSeconds,
+      ttlSecondsAfterFinished: 7 * 86_400,
+      template: { metadata: { labels: s.labels }, spec: s.spec(restoreArgs(backupRef)) },
+    },
+  };
 }
 
 function shellQuote(text: string): string {
@@ -43,6 +73,15 @@ export function operatorCommands(s: OperatorCommandSettings): Record<string, str
     listBackups: oneOffRunnerCommand(s.namespace, s.oneOffPod(["list"])),
     status: oneOffRunnerCommand(s.namespace, s.oneOffPod(["status"])),
   };
+  if (s.restorePod) {
+    // An unquoted heredoc: the shell substitutes $JOB and $BACKUP_ID inside the manifest (the JSON
+    // holds no other $, backslash or backquote). Set BACKUP_ID first; "latest" = newest complete set.
+    const manifest = JSON.stringify(restoreJob(s.restorePod, s.namespace, JOB_PLACEHOLDER, BACKUP_ID_PLACEHOLDER));
+    if (/[`\\]|\$(?!JOB\b|BACKUP_ID\b)/.test(manifest)) throw new Error("the restore manifest holds a character the shell would expand");
+    commands.startRestore =
+      `JOB=${s.restorePod.namePrefix}-${stamp} && BACKUP_ID="\${BACKUP_ID:-latest}" && ` +
+      `kubectl ${ns} create -f - <<EOF\n${manifest}\nEOF`;
+  }
   if (s.drillCronJob) {
     commands.startDrill = `JOB=${s.drillCronJob}-${stamp} && kubectl ${ns} create job --from=cronjob/${s.drillCronJob} "$JOB"`;
   }

@@ -5,7 +5,7 @@
  */
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
-import type { RunnerEnv } from "../runner/src/contract.js";
+import type { RunnerEnv, RunnerEnvName } from "../runner/src/contract.js";
 import { PASSWORD_ENV } from "./runner-env.js";
 
 export const CONTAINER_NAME = "runner";
@@ -15,6 +15,8 @@ export interface MediaMount {
   pvcName: string;
   mountPath: string;
   subPath?: string;
+  /** Backups only read the media; a restore Job writes it. Default true. */
+  readOnly?: boolean;
   /**
    * Labels of the application pod that mounts a ReadWriteOnce volume. A second pod can only mount
    * such a volume on the same node, so the backup pod must be scheduled next to it.
@@ -34,13 +36,26 @@ export interface PodSettings {
   env: RunnerEnv;
   serviceAccountName: string;
   configMapName: string;
-  passwordSecret: { name: string; key: string };
+  /** The database password's Secret; unset for pods that never connect (the status CronJob). */
+  passwordSecret?: { name: string; key: string };
+  /**
+   * Runner variables read from a Secret (URLs that carry tokens). `optional`: the pod starts even
+   * when the Secret or the key does not exist, and the variable is then simply unset.
+   */
+  secretEnv?: SecretEnv[];
   media?: MediaMount;
   resources: Resources;
   tmpSizeLimit: string;
   runAsUser: number;
   runAsGroup: number;
   supplementalGroups: number[];
+}
+
+export interface SecretEnv {
+  name: RunnerEnvName;
+  secretName: string;
+  key: string;
+  optional: boolean;
 }
 
 function envVars(env: RunnerEnv): IEnvVar[] {
@@ -56,11 +71,12 @@ export function podSpec(s: PodSettings): IPodSpec {
     { name: "tmp", mountPath: TMP_DIR },
   ];
   if (s.media) {
-    volumes.push({ name: "media", persistentVolumeClaim: { claimName: s.media.pvcName, readOnly: true } });
+    const readOnly = s.media.readOnly ?? true;
+    volumes.push({ name: "media", persistentVolumeClaim: { claimName: s.media.pvcName, readOnly } });
     mounts.push({
       name: "media",
       mountPath: s.media.mountPath,
-      readOnly: true,
+      readOnly,
       ...(s.media.subPath ? { subPath: s.media.subPath } : {}),
     });
   }
@@ -88,7 +104,13 @@ export function podSpec(s: PodSettings): IPodSpec {
         envFrom: [{ configMapRef: { name: s.configMapName } }],
         env: [
           ...envVars(s.env),
-          { name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: s.passwordSecret.name, key: s.passwordSecret.key } } },
+          ...(s.secretEnv ?? []).map((e) => ({
+            name: e.name,
+            valueFrom: { secretKeyRef: { name: e.secretName, key: e.key, optional: e.optional } },
+          })),
+          ...(s.passwordSecret
+            ? [{ name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: s.passwordSecret.name, key: s.passwordSecret.key } } }]
+            : []),
           // Node and the AWS SDK look for a home directory; the root filesystem is read-only.
           { name: "HOME", value: TMP_DIR },
         ],

@@ -4,6 +4,7 @@
  * also parse the result with the runner's `runnerEnvSchema`.
  */
 import type { RunnerEnv, ScheduledTier, Tier, Trigger } from "../runner/src/contract.js";
+import type { SecretEnv } from "./pod-spec.js";
 
 /** libpq's own variables; the password is never here (it comes from the Secret via secretKeyRef). */
 export interface LibpqEnv {
@@ -104,4 +105,29 @@ export function backupArgs(tier: Tier): string[] {
 
 export function drillArgs(tier: ScheduledTier): string[] {
   return ["drill", "latest", "--tier", tier];
+}
+
+/** `status` publishing the ages the alarms watch (the ConfigMap carries CLOUDWATCH_NAMESPACE). */
+export function statusArgs(): string[] {
+  return ["status", "--publish-metrics"];
+}
+
+/** The tiers that have a schedule, and the grace the alarms use, so `status` agrees with them. */
+export function statusEnv(tiers: readonly ScheduledTier[], graceHours: number): RunnerEnv {
+  return { STATUS_TIERS: tiers.join(","), STATUS_GRACE_HOURS: String(graceHours) };
+}
+
+/** Keys of the notifications Secret: one webhook for every run, one healthcheck per tier. */
+export const WEBHOOK_URL_KEY = "webhook-url";
+export const healthcheckUrlKey = (tier: Tier) => `healthcheck-url-${tier}`;
+
+/**
+ * Healthcheck and webhook URLs carry tokens, so they come from a Secret, never the ConfigMap.
+ * Optional references: a missing Secret or key leaves the variable unset instead of blocking the pod.
+ */
+export function notificationSecretEnv(secretName: string, tier: Tier): SecretEnv[] {
+  return [
+    { name: "HEALTHCHECK_URL", secretName, key: healthcheckUrlKey(tier), optional: true },
+    { name: "NOTIFY_WEBHOOK_URL", secretName, key: WEBHOOK_URL_KEY, optional: true },
+  ];
 }

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { DEFAULT_RETENTION_DAYS, OBJECT_LOCK_MODES, SCHEDULED_TIERS, type ScheduledTier } from "../runner/src/contract.js";
 export { DEFAULT_RETENTION_DAYS };
 import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
+import { STATUS_EVERY_HOURS } from "./alarm-rules.js";
 
 export const PROJECT = "edms-backup";
 
@@ -238,8 +239,35 @@ export const stackConfigSchema = z
       })
       .prefault({}),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
-    /** CloudWatch namespace for the runner's metrics; unset = no metrics. */
+    /** CloudWatch namespace for the runner's metrics; unset = no metrics, no alarms. */
     cloudwatchNamespace: z.string().min(1).optional(),
+    /** Addresses subscribed (by email, each confirms once) to the alarms' SNS topic. */
+    alertEmails: z.array(z.string().email({ message: "must be an email address" })).default([]),
+    alerts: z
+      .strictObject({
+        /** Hours past a tier's schedule interval before its alarm fires (also the status CronJob's STATUS_GRACE_HOURS). */
+        graceHours: z.number().int().min(1).max(168).default(6),
+        /** Hours between runs of the status CronJob that publishes the ages the alarms watch. */
+        statusEveryHours: z
+          .literal(STATUS_EVERY_HOURS, { message: `must be one of ${STATUS_EVERY_HOURS.join(", ")} (hours that divide a day)` })
+          .default(6),
+        /**
+         * A customer-managed KMS key for the SNS topic. CloudWatch cannot publish to a topic
+         * encrypted with the AWS-managed alias/aws/sns key, so only a key whose policy lets
+         * cloudwatch.amazonaws.com use it works here; unset = SNS's default (unencrypted) topic.
+         */
+        topicKmsKeyArn: z
+          .string()
+          .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[0-9a-f-]+$/, { message: "must be a KMS key ARN (not an alias: see the comment in Pulumi.prod.yaml)" })
+          .optional(),
+      })
+      .prefault({}),
+    /**
+     * An existing Secret holding notification URLs (they carry tokens, so not in the ConfigMap):
+     * key `webhook-url` (NOTIFY_WEBHOOK_URL, every tier) and `healthcheck-url-<tier>`
+     * (HEALTHCHECK_URL of that tier). Every key is optional; so is the Secret itself.
+     */
+    notifications: z.strictObject({ secretName: dnsLabel("an existing Kubernetes Secret holding notification URLs", 253) }).optional(),
   })
   .superRefine((config, ctx) => {
     if (!config.database.cidr && !config.database.podSelector) {
@@ -297,6 +325,13 @@ export const stackConfigSchema = z
           message: `(${afterDays}) must be less than retentionDays.monthly (${config.retentionDays.monthly}), or the transition never happens`,
         });
       }
+    }
+    if (config.alertEmails.length > 0 && !config.cloudwatchNamespace) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["alertEmails"],
+        message: "needs cloudwatchNamespace: the alarms watch the runner's metrics in that namespace",
+      });
     }
     if (config.kubeconfig && config.kubeContext) {
       ctx.addIssue({ code: "custom", path: ["kubeContext"], message: "give kubeconfig or kubeContext, not both" });

@@ -3,7 +3,7 @@
  * (kubernetes-models). It catches wrong types, bad enums, missing fields and bad quantities; unknown
  * fields are caught by the builders' types instead.
  */
-import { CronJob } from "kubernetes-models/batch/v1";
+import { CronJob, Job } from "kubernetes-models/batch/v1";
 import { ConfigMap, ServiceAccount } from "kubernetes-models/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 
@@ -11,6 +11,7 @@ type Validator = (object: Record<string, unknown>) => void;
 
 const validators: Record<string, Validator> = {
   "kubernetes:batch/v1:CronJob": (o) => new CronJob(o as unknown as ConstructorParameters<typeof CronJob>[0]).validate(),
+  "kubernetes:batch/v1:Job": (o) => new Job(o as unknown as ConstructorParameters<typeof Job>[0]).validate(),
   "kubernetes:core/v1:ConfigMap": (o) => new ConfigMap(o as unknown as ConstructorParameters<typeof ConfigMap>[0]).validate(),
   "kubernetes:core/v1:ServiceAccount": (o) =>
     new ServiceAccount(o as unknown as ConstructorParameters<typeof ServiceAccount>[0]).validate(),

@@ -50,6 +50,9 @@ function actions(statement: PolicyDocument["Statement"][number]): string[] {
 }
 
 const EXPECTED = [
+  "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-daily-age",
+  "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-monthly-age",
+  "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-weekly-age",
   "aws:ecr/lifecyclePolicy:LifecyclePolicy edms-backup-runner-repo-lifecycle",
   "aws:ecr/repository:Repository edms-backup-runner-repo",
   "aws:iam/role:Role edms-backup-identity-role",
@@ -64,7 +67,10 @@ const EXPECTED = [
   "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock edms-backup-public-access",
   "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration edms-backup-encryption",
   "aws:s3/bucketVersioning:BucketVersioning edms-backup-versioning",
+  "aws:sns/topic:Topic edms-backup-alarms-topic",
+  "aws:sns/topicSubscription:TopicSubscription edms-backup-alarms-email-ops@example.com",
   "docker:index/image:Image edms-backup-runner-image",
+  "edms-backup:alarms:BackupAlarms edms-backup-alarms",
   "edms-backup:identity:BackupIdentity edms-backup-identity",
   "edms-backup:image:RunnerImage edms-backup-runner",
   "edms-backup:schedule:BackupSchedule edms-backup-schedule",
@@ -73,6 +79,7 @@ const EXPECTED = [
   "kubernetes:batch/v1:CronJob edms-backup-schedule-daily",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-monthly",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-restore-drill",
+  "kubernetes:batch/v1:CronJob edms-backup-schedule-status",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-weekly",
   "kubernetes:core/v1:ConfigMap edms-backup-schedule-config",
   "kubernetes:core/v1:ServiceAccount edms-backup-identity-service-account",
@@ -95,6 +102,7 @@ describe("the prod stack under mocks", () => {
       monthly: "edms-backup-monthly",
       adhoc: "edms-backup-adhoc",
       "restore-drill": "edms-restore-drill",
+      status: "edms-backup-status",
     });
     const commands = run.outputs.commands as Record<string, string>;
     expect(commands.startAdhocBackup).toBe(
@@ -110,6 +118,27 @@ describe("the prod stack under mocks", () => {
     expect(at(overrides, "spec", "containers", 0, "args")).toEqual(["list"]);
     expect(at(overrides, "spec", "securityContext", "runAsNonRoot")).toBe(true);
     expect(at(overrides, "metadata", "labels", "app.kubernetes.io/instance")).toBe("edms-backup");
+  });
+
+  it("exports a restore Job manifest: the runner's restore, media read-write, never retried, no affinity", () => {
+    const command = (run.outputs.commands as Record<string, string>).startRestore!;
+    const [head, manifestLine, end] = command.split("\n");
+    expect(head).toBe('JOB=edms-restore-$(date -u +%Y%m%d-%H%M%S) && BACKUP_ID="${BACKUP_ID:-latest}" && kubectl --namespace edms create -f - <<EOF');
+    expect(end).toBe("EOF");
+    // What the shell's heredoc makes of it with BACKUP_ID set by the operator.
+    const job = JSON.parse(manifestLine!.replaceAll("$JOB", "edms-restore-20260111-150000").replaceAll("$BACKUP_ID", "20260111T144748Z-3f9a")) as Record<string, unknown>;
+    validateKubernetesObject("kubernetes:batch/v1:Job", job);
+    expect(at(job, "metadata", "name")).toBe("edms-restore-20260111-150000");
+    expect(at(job, "metadata", "namespace")).toBe("edms");
+    expect(at(job, "spec", "backoffLimit")).toBe(0);
+    const pod = at(job, "spec", "template", "spec") as Record<string, unknown>;
+    expect(at(pod, "containers", 0, "args")).toEqual(["restore", "20260111T144748Z-3f9a", "--yes", "--terminate-connections"]);
+    expect(at(pod, "containers", 0, "volumeMounts")).toContainEqual({ name: "media", mountPath: "/media", readOnly: false });
+    expect(pod.volumes).toContainEqual({ name: "media", persistentVolumeClaim: { claimName: "edms-media", readOnly: false } });
+    expect(pod.affinity).toBeUndefined();
+    expect(pod.serviceAccountName).toBe("edms-backup");
+    expect(at(pod, "containers", 0, "securityContext", "readOnlyRootFilesystem")).toBe(true);
+    expect(at(job, "spec", "template", "metadata", "labels")).toMatchObject({ "app.kubernetes.io/instance": "edms-backup", "app.kubernetes.io/component": "restore" });
   });
 
   describe("bucket", () => {
@@ -248,7 +277,7 @@ describe("the prod stack under mocks", () => {
     const kubernetes = () => run.resources.filter((r) => r.type.startsWith("kubernetes:"));
 
     it("are all valid against the Kubernetes OpenAPI schema", () => {
-      expect(kubernetes()).toHaveLength(8);
+      expect(kubernetes()).toHaveLength(9);
       for (const object of kubernetes()) validateKubernetesObject(object.type, object.inputs);
     });
 
@@ -265,13 +294,25 @@ describe("the prod stack under mocks", () => {
       const configMap = one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs;
       const data = at(configMap, "data") as Record<string, string>;
       for (const key of Object.keys(data)) expect(key).not.toMatch(/PASSWORD|SECRET|TOKEN|DATABASE_URL/);
+      // Every credential-like variable comes from a Secret: the password from the database
+      // Secret, the healthcheck and webhook URLs (tokens in them) from the optional notify Secret.
       for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
+        const tier = at(cronJob.inputs, "metadata", "labels", "backup.edms.io/tier");
         for (const env of containerOf(cronJob).env) {
-          if (/PASSWORD|SECRET|TOKEN|DATABASE_URL|WEBHOOK/.test(env.name)) {
-            expect(env.value).toBeUndefined();
-            expect(env.valueFrom?.secretKeyRef).toEqual({ name: "edms-db", key: "password" });
+          if (/PASSWORD|SECRET|TOKEN|DATABASE_URL|WEBHOOK|HEALTHCHECK/.test(env.name)) {
+            expect(env.value, env.name).toBeUndefined();
+            const expected: Record<string, unknown> = {
+              PGPASSWORD: { name: "edms-db", key: "password" },
+              NOTIFY_WEBHOOK_URL: { name: "edms-backup-notify", key: "webhook-url", optional: true },
+              HEALTHCHECK_URL: { name: "edms-backup-notify", key: `healthcheck-url-${String(tier)}`, optional: true },
+            };
+            expect(env.valueFrom?.secretKeyRef, env.name).toEqual(expected[env.name]);
           }
         }
+        const names = containerOf(cronJob).env.map((e) => e.name);
+        // Backups notify; the drill and the status CronJob do not, and status needs no password.
+        expect(names.includes("HEALTHCHECK_URL"), cronJob.name).toBe(tier !== undefined);
+        expect(names.includes("PGPASSWORD"), cronJob.name).toBe(!cronJob.name.endsWith("-status"));
       }
       expect(JSON.stringify(kubernetes().map((r) => r.inputs))).not.toMatch(/postgres(ql)?:\/\/[^"]*:[^"]*@/);
     });
@@ -299,6 +340,7 @@ describe("the prod stack under mocks", () => {
         "edms-backup-monthly": ["0 4 1 * *", false],
         "edms-backup-adhoc": ["0 0 1 1 *", true],
         "edms-restore-drill": ["0 6 * * 0", false],
+        "edms-backup-status": ["17 */6 * * *", false],
       });
     });
 
@@ -326,7 +368,7 @@ describe("the prod stack under mocks", () => {
     it("mount the media volume read-only next to the application pod (ReadWriteOnce) for backups only", () => {
       for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
         const pod = podOf(cronJob);
-        const isDrill = cronJob.name.endsWith("restore-drill");
+        const isDrill = cronJob.name.endsWith("restore-drill") || cronJob.name.endsWith("-status");
         const mediaMount = containerOf(cronJob).volumeMounts.find((m) => m.name === "media");
         if (isDrill) {
           expect(mediaMount).toBeUndefined();
@@ -367,6 +409,13 @@ describe("the prod stack under mocks", () => {
         if (cronJob.name.endsWith("restore-drill")) {
           expect(container.args).toEqual(["drill", "latest", "--tier", "daily"]);
           expect(parsed.OBJECT_LOCK_MODE).toBeUndefined();
+          continue;
+        }
+        if (cronJob.name.endsWith("-status")) {
+          expect(container.args).toEqual(["status", "--publish-metrics"]);
+          expect(parsed.STATUS_TIERS).toBe("daily,weekly,monthly");
+          expect(parsed.STATUS_GRACE_HOURS).toBe(6);
+          expect(parsed.CLOUDWATCH_NAMESPACE).toBe("EDMS/Backup");
           continue;
         }
         expect(parsed.BACKUP_TIER).toBe(tier);

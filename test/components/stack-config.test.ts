@@ -146,3 +146,25 @@ describe("stack config", () => {
     expect(bad.stderr).toContain("edms-backup:database.secretName is required");
   }, 30_000);
 });
+
+describe("alert settings", () => {
+  it("default to no addresses, a 6 h grace and a status run every 6 h", () => {
+    const config = parseStackConfig(minimal);
+    expect(config.alertEmails).toEqual([]);
+    expect(config.alerts).toEqual({ graceHours: 6, statusEveryHours: 6 });
+    expect(config.notifications).toBeUndefined();
+  });
+
+  it("reject addresses without a CloudWatch namespace, bad addresses and uneven status intervals", () => {
+    expect(problems({ ...minimal, alertEmails: ["ops@example.com"] })).toEqual([
+      "edms-backup:alertEmails needs cloudwatchNamespace: the alarms watch the runner's metrics in that namespace",
+    ]);
+    expect(problems({ ...minimal, cloudwatchNamespace: "EDMS/Backup", alertEmails: ["not-an-address"] })).toEqual([
+      "edms-backup:alertEmails.0 must be an email address",
+    ]);
+    expect(problems({ ...minimal, alerts: { statusEveryHours: 5 } })).toEqual([
+      "edms-backup:alerts.statusEveryHours must be one of 1, 2, 3, 4, 6, 8, 12, 24 (hours that divide a day)",
+    ]);
+    expect(problems({ ...minimal, alerts: { topicKmsKeyArn: "alias/aws/sns" } })[0]).toMatch(/^edms-backup:alerts.topicKmsKeyArn must be a KMS key ARN/);
+  });
+});

@@ -41,6 +41,8 @@ function state(type: string, name: string, inputs: Record<string, unknown>): Rec
       const imageName = String(inputs.imageName);
       return { ...inputs, repoDigest: `${imageName.split(":")[0]}@${FAKE_DIGEST}` };
     }
+    case "aws:sns/topic:Topic":
+      return { ...inputs, arn: `arn:aws:sns:${REGION}:${ACCOUNT}:${String(inputs.namePrefix ?? name)}20260111abcdef` };
     case "aws:iam/role:Role":
       return { ...inputs, arn: `arn:aws:iam::${ACCOUNT}:role/${name}`, name };
     default:

@@ -1,7 +1,7 @@
 /**
  * index.ts with the opposite of every prod choice: a given image instead of a build, Pod Identity
  * instead of IRSA, no Object Lock, no media, the weekly tier disabled, an RDS-style database CIDR
- * and the ambient kubeconfig. Its own file, so index.ts is evaluated afresh under these mocks.
+ * the ambient kubeconfig, and no metrics (so no alarms, no status CronJob, no notifications Secret). Its own file, so index.ts is evaluated afresh under these mocks.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { runnerEnvSchema } from "../../runner/src/contract.js";
@@ -20,6 +20,9 @@ beforeAll(async () => {
     disabledTiers: ["weekly"],
     database: { host: "edms.abc123.ap-southeast-1.rds.amazonaws.com", name: "edms", user: "edms_backup", secretName: "edms-db", sslMode: "require", cidr: "10.0.12.0/24" },
     kubeContext: undefined,
+    cloudwatchNamespace: undefined,
+    alertEmails: undefined,
+    notifications: undefined,
   });
 });
 
@@ -60,6 +63,18 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
       "kubernetes:networking.k8s.io/v1:NetworkPolicy edms-backup-schedule-egress",
     ]);
     expect(run.calls).not.toContain("aws:ecr/getAuthorizationToken:getAuthorizationToken");
+  });
+
+  it("has no metrics permission, alarm, topic, status CronJob or notification variables without a CloudWatch namespace", () => {
+    const doc = JSON.parse(String(one(run, "aws:iam/rolePolicy:RolePolicy", "edms-backup-identity-policy").inputs.policy)) as PolicyDocument;
+    expect(JSON.stringify(doc)).not.toContain("cloudwatch");
+    expect(run.resources.filter((r) => /cloudwatch|sns|alarms/i.test(r.type))).toEqual([]);
+    expect(run.outputs.alertTopicArn).toBeUndefined();
+    for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
+      const env = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec", "containers", 0, "env") as Array<{ name: string }>;
+      expect(env.map((e) => e.name)).not.toContain("HEALTHCHECK_URL");
+      expect(env.map((e) => e.name)).not.toContain("NOTIFY_WEBHOOK_URL");
+    }
   });
 
   it("uses the given image by digest in every CronJob", () => {

@@ -1,0 +1,108 @@
+/**
+ * The alarms that fire when backups stop: the pure rule builder, and the prod stack under mocks
+ * (an alarm per scheduled tier within CloudWatch's limits, the SNS topic and its subscriptions,
+ * the status CronJob that feeds them, and the runner's PutMetricData permission).
+ */
+import { CronExpressionParser } from "cron-parser";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ageAlarmRule, STATUS_EVERY_HOURS, statusSchedule } from "../../components/alarm-rules.js";
+import type { PolicyDocument } from "../../components/iam-policies.js";
+import { ofType, one, REGION, ACCOUNT, runStack, type StackRun } from "./stack-harness.js";
+
+const DAY = 86_400;
+const LIMIT = 604_800;
+
+describe("ageAlarmRule", () => {
+  it("keeps period x evaluation periods within 7 days for every status cadence, one status run per period", () => {
+    for (const every of STATUS_EVERY_HOURS) {
+      for (const [tier, interval] of [["daily", DAY], ["weekly", 7 * DAY], ["monthly", 31 * DAY]] as const) {
+        const rule = ageAlarmRule({ appName: "edms", namespace: "EDMS/Backup", tier, intervalSeconds: interval, graceHours: 6, statusEveryHours: every });
+        expect(rule.period).toBe(every * 3600);
+        expect(rule.period * rule.evaluationPeriods).toBeLessThanOrEqual(LIMIT);
+        expect(rule.datapointsToAlarm).toBe(rule.evaluationPeriods);
+        expect(rule.threshold).toBe(interval + 6 * 3600);
+        expect(rule.treatMissingData).toBe("breaching");
+      }
+    }
+  });
+
+  it("status schedules are valid five-field cron expressions running every H hours", () => {
+    for (const every of STATUS_EVERY_HOURS) {
+      const runs = CronExpressionParser.parse(statusSchedule(every), { tz: "UTC", currentDate: new Date(Date.UTC(2026, 0, 1)) });
+      const first = runs.next().toDate().getTime();
+      const second = runs.next().toDate().getTime();
+      expect(second - first).toBe(every * 3_600_000);
+    }
+  });
+});
+
+let run: StackRun;
+beforeAll(async () => {
+  run = await runStack("prod");
+});
+
+const alarm = (tier: string) => one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", `edms-backup-alarms-${tier}-age`).inputs;
+
+describe("the prod stack's alarms", () => {
+  it("has an alarm per scheduled tier on its newest backup age: Maximum, 6 h periods, 2 of 2, missing = breaching", () => {
+    expect(ofType(run, "aws:cloudwatch/metricAlarm:MetricAlarm")).toHaveLength(3);
+    const topicArn = `arn:aws:sns:${REGION}:${ACCOUNT}:edms-backup-alarms-20260111abcdef`;
+    const thresholds = { daily: DAY + 6 * 3600, weekly: 7 * DAY + 6 * 3600, monthly: 31 * DAY + 6 * 3600 };
+    for (const [tier, threshold] of Object.entries(thresholds)) {
+      const inputs = alarm(tier);
+      expect(inputs).toMatchObject({
+        name: `edms-backup-${tier}-overdue`,
+        namespace: "EDMS/Backup",
+        metricName: "NewestBackupAgeSeconds",
+        dimensions: { App: "edms", Tier: tier },
+        statistic: "Maximum",
+        period: 21_600,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        threshold,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "breaching",
+        alarmActions: [topicArn],
+        okActions: [topicArn],
+      });
+      expect(Number(inputs.period) * Number(inputs.evaluationPeriods)).toBeLessThanOrEqual(LIMIT);
+      expect(String(inputs.alarmDescription)).toContain("RUNBOOK");
+    }
+    expect(run.outputs.alarmNames).toEqual({ daily: "edms-backup-daily-overdue", weekly: "edms-backup-weekly-overdue", monthly: "edms-backup-monthly-overdue" });
+  });
+
+  it("sends them to an SNS topic with the configured email subscriptions", () => {
+    const topic = one(run, "aws:sns/topic:Topic", "edms-backup-alarms-topic").inputs;
+    expect(topic.namePrefix).toBe("edms-backup-alarms-");
+    expect(topic.kmsMasterKeyId).toBeUndefined();
+    expect(run.outputs.alertTopicArn).toBe(`arn:aws:sns:${REGION}:${ACCOUNT}:edms-backup-alarms-20260111abcdef`);
+    const subscriptions = ofType(run, "aws:sns/topicSubscription:TopicSubscription").map((r) => r.inputs);
+    expect(subscriptions).toEqual([{ topic: run.outputs.alertTopicArn, protocol: "email", endpoint: "ops@example.com" }]);
+  });
+
+  it("publishes the ages from a status CronJob every 6 hours, with the alarms' tiers and grace", () => {
+    const cronJob = one(run, "kubernetes:batch/v1:CronJob", "edms-backup-schedule-status").inputs;
+    expect(cronJob).toMatchObject({ metadata: { name: "edms-backup-status", labels: { "app.kubernetes.io/component": "status" } }, spec: { schedule: "17 */6 * * *" } });
+    const container = (cronJob as { spec: { jobTemplate: { spec: { template: { spec: { containers: Array<{ args: string[]; env: Array<{ name: string; value?: string }> }> } } } } } })
+      .spec.jobTemplate.spec.template.spec.containers[0]!;
+    expect(container.args).toEqual(["status", "--publish-metrics"]);
+    expect(container.env.filter((e) => e.name.startsWith("STATUS_"))).toEqual([
+      { name: "STATUS_TIERS", value: "daily,weekly,monthly" },
+      { name: "STATUS_GRACE_HOURS", value: "6" },
+    ]);
+  });
+
+  it("lets the runner put metrics only into its namespace", () => {
+    const doc = JSON.parse(String(one(run, "aws:iam/rolePolicy:RolePolicy", "edms-backup-identity-policy").inputs.policy)) as PolicyDocument;
+    const cloudwatch = doc.Statement.filter((s) => JSON.stringify(s.Action).includes("cloudwatch"));
+    expect(cloudwatch).toEqual([
+      {
+        Sid: "PublishRunnerMetrics",
+        Effect: "Allow",
+        Action: "cloudwatch:PutMetricData",
+        Resource: "*",
+        Condition: { StringEquals: { "cloudwatch:namespace": "EDMS/Backup" } },
+      },
+    ]);
+  });
+});
