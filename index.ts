@@ -101,7 +101,9 @@ const schedule = new BackupSchedule(
     schedules: Object.fromEntries(enabledTiers(config).map((tier) => [tier, config.schedules[tier]])),
     retentionDays: config.retentionDays,
     objectLockMode: config.objectLock?.mode,
-    drill: config.drill.enabled ? { schedule: config.drill.schedule, tier: config.drill.tier } : undefined,
+    drill: config.drill.enabled
+      ? { schedule: config.drill.schedule, tier: config.drill.tier, scratchSizeLimit: config.drill.scratchSizeLimit }
+      : undefined,
     // With metrics on, a CronJob publishes the newest-backup ages the alarms below watch.
     status: config.cloudwatchNamespace
       ? { schedule: statusSchedule(config.alerts.statusEveryHours), tiers: enabledTiers(config), graceHours: config.alerts.graceHours }

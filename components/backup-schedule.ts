@@ -14,6 +14,7 @@ import { podSpec, type MediaMount, type PodSettings, type Resources } from "./po
 import {
   backupArgs,
   configMapData,
+  DRILL_SCRATCH_DIR,
   drillArgs,
   drillEnv,
   notificationSecretEnv,
@@ -42,7 +43,7 @@ export interface BackupScheduleArgs {
   schedules: Partial<Record<ScheduledTier, string>>;
   retentionDays: Record<Tier, number>;
   objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
-  drill?: { schedule: string; tier: ScheduledTier };
+  drill?: { schedule: string; tier: ScheduledTier; scratchSizeLimit: string };
   /** The CronJob running `status --publish-metrics` for the alarms; unset = none. */
   status?: { schedule: string; tiers: ScheduledTier[]; graceHours: number };
   /** An existing Secret with notification URLs (see notificationSecretEnv); unset = none. */
@@ -87,7 +88,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
       childOpts,
     );
 
-    const pod = (settings: Pick<PodSettings, "args" | "env" | "media" | "secretEnv"> & { database?: false }) =>
+    const pod = (settings: Pick<PodSettings, "args" | "env" | "media" | "secretEnv" | "scratch"> & { database?: false }) =>
       pulumi.all([args.image, args.serviceAccountName]).apply(([image, serviceAccountName]) =>
         podSpec({
           ...settings,
@@ -149,7 +150,12 @@ export class BackupSchedule extends pulumi.ComponentResource {
         args.drill.schedule,
         false,
         // The drill restores into a scratch database; it needs neither the media volume nor its node.
-        pod({ args: drillArgs(args.drill.tier), env: drillEnv(args.drill.tier) }),
+        pod({
+          args: drillArgs(args.drill.tier),
+          env: drillEnv(args.drill.tier),
+          // Room for one extracted copy of the media; an app without media needs none.
+          scratch: args.media ? { mountPath: DRILL_SCRATCH_DIR, sizeLimit: args.drill.scratchSizeLimit } : undefined,
+        }),
       );
       this.cronJobNames["restore-drill"] = names.drillCronJob;
     }

@@ -46,6 +46,8 @@ export interface PodSettings {
   media?: MediaMount;
   resources: Resources;
   tmpSizeLimit: string;
+  /** A separate emptyDir for work that needs room (the drill's temporary media copy). */
+  scratch?: { mountPath: string; sizeLimit: string };
   runAsUser: number;
   runAsGroup: number;
   supplementalGroups: number[];
@@ -70,6 +72,10 @@ export function podSpec(s: PodSettings): IPodSpec {
   const mounts: Array<{ name: string; mountPath: string; readOnly?: boolean; subPath?: string }> = [
     { name: "tmp", mountPath: TMP_DIR },
   ];
+  if (s.scratch) {
+    volumes.push({ name: "scratch", emptyDir: { sizeLimit: s.scratch.sizeLimit } });
+    mounts.push({ name: "scratch", mountPath: s.scratch.mountPath });
+  }
   if (s.media) {
     const readOnly = s.media.readOnly ?? true;
     volumes.push({ name: "media", persistentVolumeClaim: { claimName: s.media.pvcName, readOnly } });

@@ -103,8 +103,11 @@ export function backupArgs(tier: Tier): string[] {
   return ["backup", "--tier", tier];
 }
 
+/** The drill's scratch folder: its own emptyDir, sized for a copy of the media (see stack config). */
+export const DRILL_SCRATCH_DIR = "/scratch";
+
 export function drillArgs(tier: ScheduledTier): string[] {
-  return ["drill", "latest", "--tier", tier];
+  return ["drill", "latest", "--tier", tier, "--scratch-dir", DRILL_SCRATCH_DIR];
 }
 
 /** `status` publishing the ages the alarms watch (the ConfigMap carries CLOUDWATCH_NAMESPACE). */

@@ -236,6 +236,8 @@ export const stackConfigSchema = z
         /** Sunday 06:00: after the weekly backup. */
         schedule: cron.default("0 6 * * 0"),
         tier: z.enum(SCHEDULED_TIERS).default("daily"),
+        /** Size limit of the drill's scratch emptyDir: it must hold one extracted copy of the media. */
+        scratchSizeLimit: quantity.default("20Gi"),
       })
       .prefault({}),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),

@@ -407,7 +407,9 @@ describe("the prod stack under mocks", () => {
         expect(env.AWS_REGION).toBe("ap-southeast-1");
         const tier = at(cronJob.inputs, "metadata", "labels", "backup.edms.io/tier");
         if (cronJob.name.endsWith("restore-drill")) {
-          expect(container.args).toEqual(["drill", "latest", "--tier", "daily"]);
+          expect(container.args).toEqual(["drill", "latest", "--tier", "daily", "--scratch-dir", "/scratch"]);
+          const drillPod = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec") as { volumes: unknown[] };
+          expect(drillPod.volumes).toContainEqual({ name: "scratch", emptyDir: { sizeLimit: "20Gi" } });
           expect(parsed.OBJECT_LOCK_MODE).toBeUndefined();
           continue;
         }

@@ -43,7 +43,7 @@ describe("stack config", () => {
     expect(config.bucket.forceDestroy).toBe(false);
     expect(config.database).toMatchObject({ port: 5432, passwordKey: "password", sslMode: "prefer" });
     expect(config.pgMajor).toBe("15");
-    expect(config.drill).toEqual({ enabled: true, schedule: "0 6 * * 0", tier: "daily" });
+    expect(config.drill).toEqual({ enabled: true, schedule: "0 6 * * 0", tier: "daily", scratchSizeLimit: "20Gi" });
     expect(enabledTiers(config)).toEqual(["daily", "weekly", "monthly"]);
   });
 

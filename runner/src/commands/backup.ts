@@ -59,6 +59,16 @@ async function openDatabase(settings: BackupSettings, log: Logger): Promise<{ se
   return { session, pgDumpVersion };
 }
 
+/** Everything checked before a byte is streamed: signal, media folder, a free set name, the database. */
+async function preflight(settings: BackupSettings, store: ObjectStore, setKey: string, log: Logger, signal?: AbortSignal) {
+  if (signal?.aborted) throw new InterruptedError(signal.reason as NodeJS.Signals);
+  if (settings.media) await checkMediaDir(settings.media.dir);
+  for await (const existing of store.list(`${setKey}/`)) {
+    throw new RunnerError(`backup set ${setKey} already has ${existing.key}; refusing to overwrite (clock or id collision)`);
+  }
+  return openDatabase(settings, log);
+}
+
 export async function runBackup(settings: BackupSettings, deps: BackupDeps): Promise<Manifest> {
   const now = deps.now ?? (() => new Date());
   const started = now();
@@ -68,13 +78,10 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const { store } = deps;
   log.info({ stage: "start", destination: store.display, trigger: settings.trigger }, "backup started");
 
-  if (deps.signal?.aborted) throw new InterruptedError(deps.signal.reason as NodeJS.Signals);
-  if (settings.media) await checkMediaDir(settings.media.dir);
-  for await (const existing of store.list(`${setKey}/`)) {
-    throw new RunnerError(`backup set ${setKey} already has ${existing.key}; refusing to overwrite (clock or id collision)`);
-  }
-
-  const database = await openDatabase(settings, log);
+  const database = await preflight(settings, store, setKey, log, deps.signal).catch((error: unknown) => {
+    log.error({ stage: "failed", error: errorMessage(error) }, "backup failed before anything was stored");
+    throw error instanceof RunnerError ? error : new RunnerError(`backup failed: ${errorMessage(error)}`);
+  });
   const lock: PutStreamOptions["lock"] = settings.lock
     ? { mode: settings.lock.mode, retainUntil: new Date(started.getTime() + settings.lock.days * 86_400_000) }
     : undefined;
