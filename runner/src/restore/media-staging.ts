@@ -33,11 +33,18 @@ async function canWrite(dir: string): Promise<boolean> {
   return access(dir, constants.W_OK | constants.X_OK).then(() => true, () => false);
 }
 
-export async function prepareMediaStaging(target: string, tag: string): Promise<MediaStaging> {
+/** Where staging goes for `target`: beside it, unless it cannot be renamed (a mount point) or its parent is read-only. */
+export async function chooseLayout(target: string): Promise<StagingLayout> {
+  const exists = await lstat(target).then((s) => s.isDirectory(), () => false);
+  if (exists && ((await isMountPoint(target)) || !(await canWrite(path.dirname(target))))) return "inside";
+  return "beside";
+}
+
+export async function prepareMediaStaging(target: string, tag: string, layout?: StagingLayout): Promise<MediaStaging> {
   const exists = await lstat(target).then((s) => s.isDirectory(), () => false);
   const parent = path.dirname(target);
-  let layout: StagingLayout = "beside";
-  if (exists && ((await isMountPoint(target)) || !(await canWrite(parent)))) layout = "inside";
+  layout ??= await chooseLayout(target);
+  if (layout === "inside" && !exists) await mkdir(target, { recursive: true });
   if (!exists) await mkdir(parent, { recursive: true });
   const dir = layout === "beside" ? path.join(parent, `.${path.basename(target)}.edms-restore-${tag}`) : path.join(target, `.edms-restore-${tag}`);
   await mkdir(dir, { recursive: false, mode: 0o700 });
