@@ -61,7 +61,7 @@ export interface BackupSettings extends CommonSettings {
   lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
 }
 
-const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 1, zstd: 3, none: 0 };
+const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 1, zstd: 1, none: 0 };
 
 function label(name: RunnerEnvName): string {
   const flag = FLAG_FOR_ENV[name];
@@ -162,7 +162,9 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
     } else if (!env.MEDIA_DIR.startsWith("/")) {
       problems.push(`${label("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
     } else {
-      const compression = env.MEDIA_COMPRESSION ?? "gzip";
+      // zstd -1 by default: on incompressible scans gzip is the slowest stage of a backup, while
+      // zstd -1 keeps up with pg_dump at ~1-2% larger archives (BENCHMARKS.md).
+      const compression = env.MEDIA_COMPRESSION ?? "zstd";
       const level = env.MEDIA_COMPRESSION_LEVEL ?? DEFAULT_LEVEL[compression];
       const max = compression === "zstd" ? 19 : compression === "gzip" ? 9 : 0;
       if (compression !== "none" && level > max) {
@@ -193,7 +195,8 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
     database,
     media,
     pgDumpCompression: env.PG_DUMP_COMPRESSION ?? 6,
-    queueSize: env.S3_QUEUE_SIZE ?? 4,
+    // Two parts in flight per stream: memory stays ~50 MiB of part buffers for both streams.
+    queueSize: env.S3_QUEUE_SIZE ?? 2,
     partSizeMiB: env.S3_PART_SIZE_MIB,
     lock,
   };

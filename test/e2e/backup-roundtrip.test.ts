@@ -67,7 +67,7 @@ function sha256(buf: Buffer): string {
 describe("backup round trip", () => {
   it("stores a complete, restorable backup set in S3", async () => {
     const bucket = await createTestBucket(s3Endpoint);
-    const result = await runRunner(["backup", "--tier", "daily", "--app-version", "49b0445"], {
+    const result = await runRunner(["backup", "--tier", "daily", "--app-version", "49b0445", "--compression", "gzip"], {
       ...bucket.env("edms"),
       DATABASE_URL: source.url,
       MEDIA_DIR: mediaDir,

@@ -26,8 +26,8 @@ describe("backup configuration", () => {
     const s = loadBackupSettings({ processEnv: good, overrides: {}, isTty: false });
     expect(s.destination).toEqual({ kind: "s3", bucket: "edms-backups", prefix: "prod", display: "s3://edms-backups/prod" });
     expect(s.database?.env).toMatchObject({ PGHOST: "db", PGPORT: "5432", PGUSER: "app", PGPASSWORD: "s3cret", PGDATABASE: "edms" });
-    expect(s.media).toEqual({ dir: "/media", compression: "gzip", level: 1 });
-    expect(s).toMatchObject({ tier: "daily", trigger: "manual", logFormat: "json", queueSize: 4 });
+    expect(s.media).toEqual({ dir: "/media", compression: "zstd", level: 1 });
+    expect(s).toMatchObject({ tier: "daily", trigger: "manual", logFormat: "json", queueSize: 2 });
   });
 
   it("lets flags override the environment", () => {

@@ -3,7 +3,7 @@
  * client uses the SDK's standard configuration, so AWS_REGION, the pod's identity and
  * AWS_ENDPOINT_URL_CLOUDWATCH (a local CloudWatch such as moto) all work as usual.
  */
-import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from "@aws-sdk/client-cloudwatch";
+import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { TierStatus } from "../staleness.js";
@@ -55,9 +55,12 @@ export function ageMetricData(app: string, tiers: readonly TierStatus[], at: Dat
 }
 
 /** PutMetricData takes at most 1000 data points per call; we send a handful. */
-export async function putMetrics(namespace: string, data: readonly MetricDatum[], client: CloudWatchClient = new CloudWatchClient({})): Promise<void> {
+export async function putMetrics(namespace: string, data: readonly MetricDatum[], client?: CloudWatchClient): Promise<void> {
+  // Loaded on first use: runs without CLOUDWATCH_NAMESPACE never pay for the SDK.
+  const cw = await import("@aws-sdk/client-cloudwatch");
+  const sender = client ?? new cw.CloudWatchClient({});
   for (let i = 0; i < data.length; i += 1000) {
-    await client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(i, i + 1000) }));
+    await sender.send(new cw.PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(i, i + 1000) }));
   }
 }
 

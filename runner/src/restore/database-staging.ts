@@ -52,8 +52,11 @@ export async function openConnections(client: pg.Client, name: string): Promise<
   return Number(result.rows[0]!.n);
 }
 
-export async function terminateConnections(client: pg.Client, name: string): Promise<void> {
+/** Disconnects other sessions and waits until they are gone (pg_terminate_backend only signals them). */
+export async function terminateConnections(client: pg.Client, name: string, timeoutMs = 10_000): Promise<void> {
   await client.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [name]);
+  const deadline = Date.now() + timeoutMs;
+  while ((await openConnections(client, name)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 export function connectionsProblem(name: string, count: number): string {

@@ -15,8 +15,9 @@ export interface ArchiveTally {
 /** tar's compressor program for a compression setting, or undefined for an uncompressed tar. */
 export function compressorFor(compression: Compression, level: number): string | undefined {
   if (compression === "gzip") return `gzip -${level}`;
-  // -T0: all cores; zstd is the only stage that can use both cores while pg_dump uses its own.
-  if (compression === "zstd") return `zstd -q -T0 -${level}`;
+  // Two threads, not -T0: -T0 counts the host's cores, not the container's CPU limit, and each
+  // worker costs memory; pg_dump already keeps one core busy.
+  if (compression === "zstd") return `zstd -q -T2 -${level}`;
   return undefined;
 }
 

@@ -3,20 +3,18 @@
  * multipart Upload (bounded memory: part size x parts in flight). Credentials come from the SDK's
  * default chain, so IRSA and EKS Pod Identity work without configuration.
  */
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
 import { AlreadyExistsError, NotFoundError, type ObjectStore, type PutStreamOptions, type StoredObject } from "./object-store.js";
+
+// The SDK is loaded on first use: file:// runs, restores and drills from a folder never pay for
+// it (about 100 ms and a share of the runner's baseline memory).
+type S3Sdk = typeof import("@aws-sdk/client-s3");
+let sdkPromise: Promise<{ s3: S3Sdk; Upload: typeof import("@aws-sdk/lib-storage").Upload }> | undefined;
+function loadSdk() {
+  sdkPromise ??= Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]).then(([s3, storage]) => ({ s3, Upload: storage.Upload }));
+  return sdkPromise;
+}
 
 export interface S3StoreOptions {
   bucket: string;
@@ -25,23 +23,35 @@ export interface S3StoreOptions {
   region?: string;
 }
 
-export function newS3Client(endpoint?: string, region?: string): S3Client {
-  return new S3Client({
+export async function newS3Client(endpoint?: string, region?: string): Promise<S3Client> {
+  const { s3 } = await loadSdk();
+  return new s3.S3Client({
     region: region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     maxAttempts: 5,
   });
 }
 
+/** An error answered by the service (as opposed to the network or our own stream). */
+interface ServiceError {
+  name: string;
+  message: string;
+  $metadata: { httpStatusCode?: number };
+}
+
+function isServiceError(error: unknown): error is ServiceError {
+  return typeof error === "object" && error !== null && "$metadata" in error && "$fault" in error;
+}
+
 function isStatus(error: unknown, ...codes: number[]): boolean {
-  return error instanceof S3ServiceException && codes.includes(error.$metadata.httpStatusCode ?? 0);
+  return isServiceError(error) && codes.includes(error.$metadata.httpStatusCode ?? 0);
 }
 
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNRESET", "EHOSTUNREACH"]);
 
 /** One sentence saying what failed and where to look, instead of the SDK's raw error. */
 export function describeS3Error(error: unknown, action: string, where: string): Error {
-  if (error instanceof S3ServiceException) {
+  if (isServiceError(error)) {
     const hint =
       error.name === "AccessDenied" || error.$metadata.httpStatusCode === 403
         ? "; check the runner's credentials and its IAM policy"
@@ -60,20 +70,26 @@ export function describeS3Error(error: unknown, action: string, where: string): 
 
 /** Errors of the stream being uploaded (a child failed, a signal) pass through unchanged. */
 function isSourceError(error: unknown): boolean {
-  return !(error instanceof S3ServiceException) && !NETWORK_CODES.has((error as NodeJS.ErrnoException | undefined)?.code ?? "");
+  return !isServiceError(error) && !NETWORK_CODES.has((error as NodeJS.ErrnoException | undefined)?.code ?? "");
 }
 
 export class S3Store implements ObjectStore {
   readonly display: string;
-  private readonly client: S3Client;
+  private readonly client: Promise<S3Client>;
   private readonly bucket: string;
   private readonly prefix: string;
 
   constructor(options: S3StoreOptions, client?: S3Client) {
     this.bucket = options.bucket;
     this.prefix = options.prefix ? `${options.prefix}/` : "";
-    this.client = client ?? newS3Client(options.endpoint, options.region);
+    this.client = client ? Promise.resolve(client) : newS3Client(options.endpoint, options.region);
     this.display = `s3://${this.bucket}/${options.prefix}`;
+  }
+
+  /** The lazily loaded SDK and this store's client. */
+  private async sdk(): Promise<{ s3: S3Sdk; client: S3Client }> {
+    const [{ s3 }, client] = await Promise.all([loadSdk(), this.client]);
+    return { s3, client };
   }
 
   private keyOf(key: string): string {
@@ -89,8 +105,9 @@ export class S3Store implements ObjectStore {
 
   async putStream(key: string, body: Readable, options: PutStreamOptions): Promise<void> {
     const Key = this.keyOf(key);
+    const [{ Upload }, client] = await Promise.all([loadSdk(), this.client]);
     const upload = new Upload({
-      client: this.client,
+      client,
       partSize: options.partSize,
       queueSize: options.queueSize,
       leavePartsOnError: false,
@@ -120,10 +137,11 @@ export class S3Store implements ObjectStore {
    */
   private async abortUnfinishedUploads(Key: string): Promise<void> {
     try {
-      const listed = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: Key }));
+      const { s3, client } = await this.sdk();
+      const listed = await client.send(new s3.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: Key }));
       for (const upload of listed.Uploads ?? []) {
         if (upload.Key !== Key || !upload.UploadId) continue;
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: upload.UploadId }));
+        await client.send(new s3.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: upload.UploadId }));
       }
     } catch {
       // The store is unreachable or refuses: the bucket's lifecycle rule aborts it after a day.
@@ -131,9 +149,10 @@ export class S3Store implements ObjectStore {
   }
 
   async putSmall(key: string, body: string, options: { contentType: string; lock?: PutStreamOptions["lock"] }): Promise<void> {
+    const { s3, client } = await this.sdk();
     try {
-      await this.client.send(
-        new PutObjectCommand({
+      await client.send(
+        new s3.PutObjectCommand({
           Bucket: this.bucket,
           Key: this.keyOf(key),
           Body: body,
@@ -149,8 +168,9 @@ export class S3Store implements ObjectStore {
   }
 
   async get(key: string): Promise<Readable> {
+    const { s3, client } = await this.sdk();
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+      const out = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
       if (!(out.Body instanceof Readable)) throw new Error(`unexpected body type for ${key}`);
       return out.Body;
     } catch (error) {
@@ -160,8 +180,9 @@ export class S3Store implements ObjectStore {
   }
 
   async head(key: string): Promise<{ bytes: number } | undefined> {
+    const { s3, client } = await this.sdk();
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
+      const out = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
       return { bytes: out.ContentLength ?? 0 };
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
@@ -170,10 +191,11 @@ export class S3Store implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<StoredObject> {
+    const { s3, client } = await this.sdk();
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.client
-        .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken }))
+      const page = await client
+        .send(new s3.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken }))
         .catch((error: unknown) => {
           throw describeS3Error(error, "list of", `s3://${this.bucket}/${this.keyOf(prefix)}`);
         });
@@ -190,10 +212,11 @@ export class S3Store implements ObjectStore {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
+    const { s3, client } = await this.sdk();
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
-      await this.client.send(
-        new DeleteObjectsCommand({
+      await client.send(
+        new s3.DeleteObjectsCommand({
           Bucket: this.bucket,
           Delete: { Objects: batch.map((key) => ({ Key: this.keyOf(key) })) },
         }),
