@@ -99,6 +99,18 @@ describe("backup round trip", () => {
     expect(done).toMatchObject({ backupId: manifest.backupId, tier: "daily" });
 
     await expectRestorable(manifest, (name, file) => bucket.download(`${setPrefix}${name}`, file));
+
+    // The runner's own read side works against the bucket too: list, verify and a drill.
+    const env = { ...bucket.env("edms"), DATABASE_URL: source.url };
+    const list = await runRunner(["list", "--json"], env);
+    expect(JSON.parse(list.stdout)).toMatchObject([{ backupId: manifest.backupId, tier: "daily", complete: true }]);
+    const verify = await runRunner(["verify", "latest"], env);
+    expect(verify.code, verify.stderr).toBe(0);
+    const drill = await runRunner(["drill", "latest", "--json"], env);
+    expect(drill.code, drill.stderr).toBe(0);
+    expect(JSON.parse(drill.stdout)).toMatchObject({ ok: true, backupId: manifest.backupId });
+    // Reading never writes: the bucket holds exactly the three objects of the set.
+    expect(await bucket.keys()).toEqual(keys);
   });
 
   it("stores a complete, restorable backup set in a local folder (libpq variables, zstd)", async () => {
