@@ -15,7 +15,9 @@ import { commonLabels, objectNames, workloadLabels } from "./components/naming.j
 import { operatorCommands } from "./components/operator-commands.js";
 import { podSpec } from "./components/pod-spec.js";
 import { RunnerImage } from "./components/runner-image.js";
+import { statusEnv } from "./components/runner-env.js";
 import { longestIntervalDays } from "./components/schedules.js";
+import type { ScheduledTier } from "./runner/src/contract.js";
 import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from "./components/stack-config.js";
 
 function loadConfig() {
@@ -80,6 +82,12 @@ const media = config.media
       colocateWith: config.media.accessMode === "ReadWriteOnce" ? config.media.appPodSelector : undefined,
     }
   : undefined;
+// Each tier's longest gap between runs: the alarms' thresholds and `status` both start from it.
+const intervalHours: Partial<Record<ScheduledTier, number>> = Object.fromEntries(
+  enabledTiers(config).map((tier) => [tier, longestIntervalDays(config.schedules[tier], config.timeZone) * 24]),
+);
+const statusSettings = statusEnv(enabledTiers(config), config.alerts.graceHours, intervalHours);
+
 const podBasics = {
   configMapName: names.configMap,
   passwordSecret: { name: config.database.secretName, key: config.database.passwordKey },
@@ -106,7 +114,7 @@ const schedule = new BackupSchedule(
       : undefined,
     // With metrics on, a CronJob publishes the newest-backup ages the alarms below watch.
     status: config.cloudwatchNamespace
-      ? { schedule: statusSchedule(config.alerts.statusEveryHours), tiers: enabledTiers(config), graceHours: config.alerts.graceHours }
+      ? { schedule: statusSchedule(config.alerts.statusEveryHours), tiers: enabledTiers(config), graceHours: config.alerts.graceHours, intervalHours }
       : undefined,
     notificationsSecret: config.notifications?.secretName,
     runner: {
@@ -140,7 +148,7 @@ const alarms = config.cloudwatchNamespace
       appName: app,
       namespace: config.cloudwatchNamespace,
       intervals: Object.fromEntries(
-        enabledTiers(config).map((tier) => [tier, longestIntervalDays(config.schedules[tier], config.timeZone) * 86_400]),
+        Object.entries(intervalHours).map(([tier, hours]) => [tier, hours * 3600]),
       ),
       graceHours: config.alerts.graceHours,
       statusEveryHours: config.alerts.statusEveryHours,
@@ -167,7 +175,8 @@ export const commands = pulumi.all([image.imageRef, identity.serviceAccount.meta
       name: `${base}-${args[0] ?? "run"}`,
       image: img,
       labels: workloadLabels(app, "runner"),
-      spec: podSpec({ ...podBasics, image: img, serviceAccountName: sa, args, env: {} }),
+      // `status` judges staleness exactly as the status CronJob and the alarms do.
+      spec: podSpec({ ...podBasics, image: img, serviceAccountName: sa, args, env: args[0] === "status" ? statusSettings : {} }),
     }),
     restorePod: {
       namePrefix: names.restoreJob,

@@ -45,7 +45,7 @@ export interface BackupScheduleArgs {
   objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
   drill?: { schedule: string; tier: ScheduledTier; scratchSizeLimit: string };
   /** The CronJob running `status --publish-metrics` for the alarms; unset = none. */
-  status?: { schedule: string; tiers: ScheduledTier[]; graceHours: number };
+  status?: { schedule: string; tiers: ScheduledTier[]; graceHours: number; intervalHours: Partial<Record<ScheduledTier, number>> };
   /** An existing Secret with notification URLs (see notificationSecretEnv); unset = none. */
   notificationsSecret?: string;
   runner: Omit<RunnerSettingsInput, "bucketName" | "region" | "mediaDir"> & {
@@ -168,7 +168,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
         args.status.schedule,
         false,
         // Reads the bucket listing and publishes to CloudWatch: no database password, no media.
-        pod({ args: statusArgs(), env: statusEnv(args.status.tiers, args.status.graceHours), database: false }),
+        pod({ args: statusArgs(), env: statusEnv(args.status.tiers, args.status.graceHours, args.status.intervalHours), database: false }),
       );
       this.cronJobNames.status = names.statusCronJob;
     }

@@ -92,6 +92,17 @@ export const runnerEnvShape = {
     .string()
     .regex(/^(daily|weekly|monthly|adhoc)(,(daily|weekly|monthly|adhoc))*$/, { message: "must be a comma-separated list of tiers, e.g. daily,weekly" })
     .optional(),
+  /**
+   * Each tier's schedule interval in hours (its longest gap between runs), e.g.
+   * daily=24,weekly=168,monthly=744; the Pulumi program derives it from the CronJob schedules, so
+   * `status` and the CloudWatch alarms judge staleness alike. Unlisted tiers use those defaults.
+   */
+  STATUS_INTERVAL_HOURS: z
+    .string()
+    .regex(/^(daily|weekly|monthly|adhoc)=\d+(\.\d+)?(,(daily|weekly|monthly|adhoc)=\d+(\.\d+)?)*$/, {
+      message: "must list tier=hours pairs, e.g. daily=24,weekly=168,monthly=744",
+    })
+    .optional(),
   /** Hours past a tier's interval before `status` calls it stale (default 6). */
   STATUS_GRACE_HOURS: positiveInt("hours").optional(),
   /** json (default) or pretty; pretty is chosen automatically on a terminal. */
@@ -113,6 +124,13 @@ export type RunnerEnv = Partial<Record<RunnerEnvName, string>>;
 
 export const runnerEnvSchema = z.object(runnerEnvShape);
 export type ParsedRunnerEnv = z.infer<typeof runnerEnvSchema>;
+
+/** The value of STATUS_INTERVAL_HOURS for the given intervals (the Pulumi program writes it). */
+export function formatIntervalHours(hours: Partial<Record<Tier, number>>): string {
+  return TIERS.filter((t) => hours[t] !== undefined)
+    .map((t) => `${t}=${Math.ceil(hours[t]! * 100) / 100}`)
+    .join(",");
+}
 
 /** Picks the contract's variables out of a process environment; empty strings count as unset. */
 export function pickRunnerEnv(env: NodeJS.ProcessEnv): RunnerEnv {

@@ -24,6 +24,8 @@ export const DEFAULT_GRACE_HOURS = 6;
 export interface StatusSettings {
   /** Tiers that must have a fresh complete backup. */
   tiers: readonly Tier[];
+  /** Each tier's schedule interval in hours (null: no schedule, never stale by age). */
+  intervalHours: Readonly<Record<Tier, number | null>>;
   /** Slack past a tier's interval before it counts as stale (a run takes time, a node restarts). */
   graceHours: number;
 }
@@ -48,12 +50,26 @@ export interface StatusResult {
 }
 
 /** STATUS_TIERS / STATUS_GRACE_HOURS (already validated by the contract) with their defaults. */
-export function statusSettingsFromEnv(env: Pick<ParsedRunnerEnv, "STATUS_TIERS" | "STATUS_GRACE_HOURS">): StatusSettings {
+export function statusSettingsFromEnv(
+  env: Pick<ParsedRunnerEnv, "STATUS_TIERS" | "STATUS_GRACE_HOURS" | "STATUS_INTERVAL_HOURS">,
+): StatusSettings {
   const listed = env.STATUS_TIERS ? env.STATUS_TIERS.split(",") : DEFAULT_STATUS_TIERS;
   // Keep the contract's tier order and drop repeats, so the output does not depend on how the list was typed.
   const tiers = TIERS.filter((tier) => listed.includes(tier));
-  return { tiers, graceHours: env.STATUS_GRACE_HOURS ?? DEFAULT_GRACE_HOURS };
+  return { tiers, intervalHours: parseIntervalHours(env.STATUS_INTERVAL_HOURS), graceHours: env.STATUS_GRACE_HOURS ?? DEFAULT_GRACE_HOURS };
 }
+
+/** "daily=24,weekly=168" (already validated by the contract) over the defaults. */
+export function parseIntervalHours(value: string | undefined): Record<Tier, number | null> {
+  const hours: Record<Tier, number | null> = { ...SCHEDULE_INTERVAL_HOURS };
+  for (const pair of value ? value.split(",") : []) {
+    const [tier, h] = pair.split("=") as [Tier, string];
+    hours[tier] = Number(h);
+  }
+  return hours;
+}
+
+
 
 /** When a complete set's run started: the manifest's own clock, which the id was derived from. */
 export function startedAt(set: BackupSet): Date {
@@ -62,7 +78,7 @@ export function startedAt(set: BackupSet): Date {
 
 export function assessStatus(now: Date, sets: readonly BackupSet[], settings: StatusSettings): StatusResult {
   const tiers = settings.tiers.map((tier): TierStatus => {
-    const interval = SCHEDULE_INTERVAL_HOURS[tier];
+    const interval = settings.intervalHours[tier];
     const maxAgeSeconds = interval === null ? null : (interval + settings.graceHours) * HOUR_S;
     // Incomplete sets never count: a run that is still going (or died) is not a backup.
     let newest: BackupSet | undefined;

@@ -8,6 +8,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ageAlarmRule, STATUS_EVERY_HOURS, statusSchedule } from "../../components/alarm-rules.js";
 import type { PolicyDocument } from "../../components/iam-policies.js";
 import { ofType, one, REGION, ACCOUNT, runStack, type StackRun } from "./stack-harness.js";
+import { runnerEnvSchema } from "../../runner/src/contract.js";
+import { statusSettingsFromEnv } from "../../runner/src/staleness.js";
 
 const DAY = 86_400;
 const LIMIT = 604_800;
@@ -89,7 +91,14 @@ describe("the prod stack's alarms", () => {
     expect(container.env.filter((e) => e.name.startsWith("STATUS_"))).toEqual([
       { name: "STATUS_TIERS", value: "daily,weekly,monthly" },
       { name: "STATUS_GRACE_HOURS", value: "6" },
+      { name: "STATUS_INTERVAL_HOURS", value: "daily=24,weekly=168,monthly=744" },
     ]);
+    // The runner's own staleness rule, fed this environment, draws the line exactly where the alarms do.
+    const settings = statusSettingsFromEnv(runnerEnvSchema.parse(Object.fromEntries(container.env.filter((e) => e.name.startsWith("STATUS_")).map((e) => [e.name, e.value]))));
+    for (const tier of ["daily", "weekly", "monthly"] as const) {
+      const alarm = one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", `edms-backup-alarms-${tier}-age`);
+      expect((settings.intervalHours[tier]! + settings.graceHours) * 3600).toBe(alarm.inputs.threshold);
+    }
   });
 
   it("lets the runner put metrics only into its namespace", () => {

@@ -7,7 +7,8 @@ import { alignColumns, formatBytes, formatDuration, listEntries } from "../../ru
 import type { Tier } from "../../runner/src/contract.js";
 import { manifestSchema, type Manifest } from "../../runner/src/manifest.js";
 import { DEFAULT_RETENTION_DAYS, retentionFromEnv, selectForPrune } from "../../runner/src/retention.js";
-import { assessStatus, statusSettingsFromEnv } from "../../runner/src/staleness.js";
+import { assessStatus, parseIntervalHours, SCHEDULE_INTERVAL_HOURS, statusSettingsFromEnv } from "../../runner/src/staleness.js";
+import { formatIntervalHours } from "../../runner/src/contract.js";
 
 const NOW = new Date("2026-03-15T12:00:00Z");
 const HOUR = 3_600_000;
@@ -51,7 +52,8 @@ function craft(tier: Tier, ageMs: number, complete = true, suffix = "aaaa"): Bac
 }
 
 describe("status: staleness", () => {
-  const settings = { tiers: ["daily", "weekly", "monthly"] as const, graceHours: 6 };
+  const intervalHours = SCHEDULE_INTERVAL_HOURS;
+  const settings = { tiers: ["daily", "weekly", "monthly"] as const, intervalHours, graceHours: 6 };
 
   it("calls a tier fresh within interval + grace and stale after it", () => {
     const result = assessStatus(NOW, [craft("daily", 29 * HOUR), craft("weekly", 7 * DAY + 7 * HOUR), craft("monthly", 3 * DAY)], settings);
@@ -81,26 +83,36 @@ describe("status: staleness", () => {
   it("ignores a newer incomplete set and judges the newest complete one", () => {
     const old = craft("daily", 2 * DAY, true, "old0");
     const running = craft("daily", HOUR, false, "new0");
-    const result = assessStatus(NOW, [old, running], { tiers: ["daily"], graceHours: 6 });
+    const result = assessStatus(NOW, [old, running], { tiers: ["daily"], intervalHours, graceHours: 6 });
     expect(result.tiers[0]).toMatchObject({ state: "stale", newestBackupId: old.backupId, ageSeconds: 2 * 86_400 });
     // Only incomplete sets: the tier is missing, not fresh.
-    expect(assessStatus(NOW, [running], { tiers: ["daily"], graceHours: 6 }).tiers[0]!.state).toBe("missing");
+    expect(assessStatus(NOW, [running], { tiers: ["daily"], intervalHours, graceHours: 6 }).tiers[0]!.state).toBe("missing");
   });
 
   it("never calls adhoc stale by age, only missing, and only when listed", () => {
     expect(assessStatus(NOW, [], settings).tiers.map((t) => t.tier)).not.toContain("adhoc");
-    const adhoc = { tiers: ["adhoc"] as const, graceHours: 6 };
+    const adhoc = { tiers: ["adhoc"] as const, intervalHours, graceHours: 6 };
     expect(assessStatus(NOW, [craft("adhoc", 900 * DAY)], adhoc).tiers[0]).toMatchObject({ state: "fresh", maxAgeSeconds: null });
     expect(assessStatus(NOW, [], adhoc).tiers[0]!.state).toBe("missing");
   });
 
   it("treats a backup from the future (clock skew) as age 0", () => {
-    expect(assessStatus(NOW, [craft("daily", -HOUR)], { tiers: ["daily"], graceHours: 1 }).tiers[0]).toMatchObject({ state: "fresh", ageSeconds: 0 });
+    expect(assessStatus(NOW, [craft("daily", -HOUR)], { tiers: ["daily"], intervalHours, graceHours: 1 }).tiers[0]).toMatchObject({ state: "fresh", ageSeconds: 0 });
   });
 
   it("reads STATUS_TIERS and STATUS_GRACE_HOURS with their defaults", () => {
-    expect(statusSettingsFromEnv({})).toEqual({ tiers: ["daily", "weekly", "monthly"], graceHours: 6 });
-    expect(statusSettingsFromEnv({ STATUS_TIERS: "adhoc,daily,daily", STATUS_GRACE_HOURS: 2 })).toEqual({ tiers: ["daily", "adhoc"], graceHours: 2 });
+    expect(statusSettingsFromEnv({})).toEqual({ tiers: ["daily", "weekly", "monthly"], intervalHours, graceHours: 6 });
+    expect(statusSettingsFromEnv({ STATUS_TIERS: "adhoc,daily,daily", STATUS_GRACE_HOURS: 2 })).toEqual({ tiers: ["daily", "adhoc"], intervalHours, graceHours: 2 });
+  });
+
+  it("judges each tier by the interval of its deployed schedule (STATUS_INTERVAL_HOURS)", () => {
+    // Twice a day instead of daily: 13 h without a backup is stale with a 6 h grace... after 18 h.
+    const twiceDaily = statusSettingsFromEnv({ STATUS_TIERS: "daily", STATUS_INTERVAL_HOURS: "daily=12" });
+    expect(twiceDaily.intervalHours).toMatchObject({ daily: 12, weekly: 168, monthly: 744 });
+    expect(assessStatus(NOW, [craft("daily", 17 * HOUR)], twiceDaily).tiers[0]!.state).toBe("fresh");
+    expect(assessStatus(NOW, [craft("daily", 19 * HOUR)], twiceDaily).tiers[0]).toMatchObject({ state: "stale", maxAgeSeconds: 18 * 3600 });
+    expect(formatIntervalHours({ daily: 12, monthly: 743.0001 })).toBe("daily=12,monthly=743.01");
+    expect(parseIntervalHours(formatIntervalHours({ daily: 12, weekly: 168 }))).toMatchObject({ daily: 12, weekly: 168 });
   });
 });
 
