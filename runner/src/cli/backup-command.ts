@@ -50,15 +50,10 @@ async function backupAction(flags: BackupFlags): Promise<void> {
     const settings = loadBackupSettings({ processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) });
     secrets = settings.database?.secrets ?? [];
     log = createLogger({ format: settings.logFormat, level: settings.logLevel, secrets });
-    // runBackup names its run in a child logger ({ backupId, tier }); remembering it lets a failure
-    // report say which run failed without changing runBackup's contract.
-    log.onChild = (child) => {
-      const id = child.bindings().backupId;
-      if (typeof id === "string") backupId = id;
-    };
     const store = openStore(settings.destination, settings.s3Endpoint);
     destination = store.display;
-    manifest = await runBackup(settings, { store, log, signal: signalController().signal });
+    // The id is known before anything can fail, so a failure report says which run failed.
+    manifest = await runBackup(settings, { store, log, signal: signalController().signal, onBackupId: (id) => (backupId = id) });
   } catch (error) {
     await reporter.failed({ error: redact(errorMessage(error), secrets), tier: raw.BACKUP_TIER, backupId, destination }, log);
     throw error;

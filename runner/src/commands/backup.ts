@@ -27,6 +27,8 @@ export interface BackupDeps {
   log: Logger;
   signal?: AbortSignal;
   now?: () => Date;
+  /** Told the run's id as soon as it is chosen (failure reports name the run). */
+  onBackupId?: (backupId: string) => void;
 }
 
 async function checkMediaDir(dir: string): Promise<void> {
@@ -73,6 +75,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const now = deps.now ?? (() => new Date());
   const started = now();
   const backupId = newBackupId(started);
+  deps.onBackupId?.(backupId);
   const setKey = `${settings.tier}/${backupId}`;
   const log = deps.log.child({ backupId, tier: settings.tier });
   const { store } = deps;
