@@ -15,9 +15,10 @@ export interface ArchiveTally {
 /** tar's compressor program for a compression setting, or undefined for an uncompressed tar. */
 export function compressorFor(compression: Compression, level: number): string | undefined {
   if (compression === "gzip") return `gzip -${level}`;
-  // Two threads, not -T0: -T0 counts the host's cores, not the container's CPU limit, and each
-  // worker costs memory; pg_dump already keeps one core busy.
-  if (compression === "zstd") return `zstd -q -T2 -${level}`;
+  // Single-threaded: at level 1 it outruns the stream's sha256 on one core (BENCHMARKS.md) and
+  // needs ~5 MB instead of ~20 MB for worker buffers; -T0 would also count the host's cores, not
+  // the container's CPU limit.
+  if (compression === "zstd") return `zstd -q --single-thread -${level}`;
   return undefined;
 }
 
