@@ -42,10 +42,16 @@ async function liveTarget(): Promise<{ db: TestDatabase; media: string; fingerpr
   };
 }
 
+/**
+ * Staging and scratch copies left behind by this file's restores and drills. Only names derived
+ * from this file's own databases and live folders count: other test files restore on the same
+ * cluster and in the same temp folder at the same time.
+ */
 async function leftovers(): Promise<{ databases: string[]; dirs: string[] }> {
   const rows = await sql<{ datname: string }>(adminUrl, "select datname from pg_database where datname like '%\\_\\_restore\\_%' or datname like '%\\_\\_old\\_%' or datname like '%\\_\\_drill\\_%'");
-  const dirs = (await readdir(tmpdir())).filter((n) => n.includes(".edms-restore-") || n.includes(".edms-old-"));
-  return { databases: rows.map((r) => r.datname), dirs };
+  const ours = (name: string) => databases.some((db) => name.startsWith(`${db.name}__`));
+  const dirs = (await readdir(tmpdir())).filter((n) => n.startsWith(".edms-live-") && (n.includes(".edms-restore-") || n.includes(".edms-old-")));
+  return { databases: rows.map((r) => r.datname).filter(ours), dirs };
 }
 
 beforeAll(async () => {
