@@ -155,6 +155,8 @@ export class BackupSchedule extends pulumi.ComponentResource {
           env: drillEnv(args.drill.tier),
           // Room for one extracted copy of the media; an app without media needs none.
           scratch: args.media ? { mountPath: DRILL_SCRATCH_DIR, sizeLimit: args.drill.scratchSizeLimit } : undefined,
+          // A failed drill means the newest backup could not be restored: it notifies like a backup.
+          secretEnv: args.notificationsSecret ? notificationSecretEnv(args.notificationsSecret, "drill") : undefined,
         }),
       );
       this.cronJobNames["restore-drill"] = names.drillCronJob;

@@ -123,17 +123,18 @@ export function statusEnv(tiers: readonly ScheduledTier[], graceHours: number, i
   return { STATUS_TIERS: tiers.join(","), STATUS_GRACE_HOURS: String(graceHours), STATUS_INTERVAL_HOURS: formatIntervalHours(intervalHours) };
 }
 
-/** Keys of the notifications Secret: one webhook for every run, one healthcheck per tier. */
+/** Keys of the notifications Secret: one webhook for every run, one healthcheck per tier and one for the drill. */
 export const WEBHOOK_URL_KEY = "webhook-url";
-export const healthcheckUrlKey = (tier: Tier) => `healthcheck-url-${tier}`;
+export type NotifyingWorkload = Tier | "drill";
+export const healthcheckUrlKey = (workload: NotifyingWorkload) => `healthcheck-url-${workload}`;
 
 /**
  * Healthcheck and webhook URLs carry tokens, so they come from a Secret, never the ConfigMap.
  * Optional references: a missing Secret or key leaves the variable unset instead of blocking the pod.
  */
-export function notificationSecretEnv(secretName: string, tier: Tier): SecretEnv[] {
+export function notificationSecretEnv(secretName: string, workload: NotifyingWorkload): SecretEnv[] {
   return [
-    { name: "HEALTHCHECK_URL", secretName, key: healthcheckUrlKey(tier), optional: true },
+    { name: "HEALTHCHECK_URL", secretName, key: healthcheckUrlKey(workload), optional: true },
     { name: "NOTIFY_WEBHOOK_URL", secretName, key: WEBHOOK_URL_KEY, optional: true },
   ];
 }

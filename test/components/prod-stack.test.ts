@@ -304,14 +304,14 @@ describe("the prod stack under mocks", () => {
             const expected: Record<string, unknown> = {
               PGPASSWORD: { name: "edms-db", key: "password" },
               NOTIFY_WEBHOOK_URL: { name: "edms-backup-notify", key: "webhook-url", optional: true },
-              HEALTHCHECK_URL: { name: "edms-backup-notify", key: `healthcheck-url-${String(tier)}`, optional: true },
+              HEALTHCHECK_URL: { name: "edms-backup-notify", key: `healthcheck-url-${cronJob.name.endsWith("restore-drill") ? "drill" : String(tier)}`, optional: true },
             };
             expect(env.valueFrom?.secretKeyRef, env.name).toEqual(expected[env.name]);
           }
         }
         const names = containerOf(cronJob).env.map((e) => e.name);
-        // Backups notify; the drill and the status CronJob do not, and status needs no password.
-        expect(names.includes("HEALTHCHECK_URL"), cronJob.name).toBe(tier !== undefined);
+        // Backups and the drill notify; the status CronJob does not (the alarms watch it), and needs no password.
+        expect(names.includes("HEALTHCHECK_URL"), cronJob.name).toBe(tier !== undefined || cronJob.name.endsWith("restore-drill"));
         expect(names.includes("PGPASSWORD"), cronJob.name).toBe(!cronJob.name.endsWith("-status"));
       }
       expect(JSON.stringify(kubernetes().map((r) => r.inputs))).not.toMatch(/postgres(ql)?:\/\/[^"]*:[^"]*@/);

@@ -55,13 +55,14 @@ export function webhookPayload(o: RunOutcome): WebhookPayload {
 }
 
 export async function postWebhook(url: string, outcome: RunOutcome, log: Logger, options?: DeliveryOptions): Promise<boolean> {
-  const result = await deliver(
-    url,
-    { method: "POST", body: JSON.stringify(webhookPayload(outcome)), headers: { "content-type": "application/json" } },
-    options,
-  );
-  const fields = { stage: "notify", target: "webhook", status: outcome.status, origin: urlOrigin(url), attempts: result.attempts };
+  return postJson(url, webhookPayload(outcome), outcome.status, log, options);
+}
+
+/** POSTs any notification payload; never throws (a failure is logged, the run's result stands). */
+export async function postJson(url: string, payload: object, status: string, log: Logger, options?: DeliveryOptions): Promise<boolean> {
+  const result = await deliver(url, { method: "POST", body: JSON.stringify(payload), headers: { "content-type": "application/json" } }, options);
+  const fields = { stage: "notify", target: "webhook", status, origin: urlOrigin(url), attempts: result.attempts };
   if (result.ok) log.info(fields, "webhook notified");
-  else log.warn({ ...fields, problem: result.problem }, "webhook notification failed; the backup's own result is unaffected");
+  else log.warn({ ...fields, problem: result.problem }, "webhook notification failed; the run's own result is unaffected");
   return result.ok;
 }
