@@ -72,7 +72,9 @@ export class FileStore implements ObjectStore {
 
   async *list(prefix: string): AsyncIterable<StoredObject> {
     const files: StoredObject[] = [];
-    await this.walk(this.root, files);
+    // Walk only below the prefix's folder ("daily/20260111T144748Z-3f9a/" -> that set's folder).
+    const folder = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    await this.walk(folder ? this.pathOf(folder) : this.root, files);
     files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const file of files) if (file.key.startsWith(prefix)) yield file;
   }
