@@ -59,24 +59,53 @@ export async function readManifest(store: ObjectStore, tier: Tier, backupId: str
   return manifest;
 }
 
-/** Every set at the destination (optionally of one tier), oldest first, manifests read. */
-export async function listBackupSets(store: ObjectStore, tier?: Tier): Promise<BackupSet[]> {
+type SetSkeleton = Omit<BackupSet, "manifest" | "problem">;
+
+/** Every set at the destination (optionally of one tier), oldest first, from one listing. */
+async function listSkeletons(store: ObjectStore, tier?: Tier): Promise<SetSkeleton[]> {
   const objects: StoredObject[] = [];
   for await (const object of store.list(tier ? `${tier}/` : "")) objects.push(object);
-  const sets = [...groupIntoSets(objects).values()].sort((a, b) => (a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0));
+  return [...groupIntoSets(objects).values()].sort((a, b) => (a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0));
+}
+
+/** A set with its manifest read, or with the reason it is incomplete. */
+async function withManifest(store: ObjectStore, set: SetSkeleton): Promise<BackupSet> {
+  if (!set.objects.some((o) => o.key.endsWith(`/${MANIFEST_OBJECT}`))) {
+    return { ...set, problem: "no manifest: the run did not finish (or is still running)" };
+  }
+  try {
+    return { ...set, manifest: await readManifest(store, set.tier, set.backupId) };
+  } catch (error) {
+    return { ...set, problem: errorMessage(error) };
+  }
+}
+
+/** Every set at the destination (optionally of one tier), oldest first, manifests read. */
+export async function listBackupSets(store: ObjectStore, tier?: Tier): Promise<BackupSet[]> {
   const out: BackupSet[] = [];
-  for (const set of sets) {
-    if (!set.objects.some((o) => o.key.endsWith(`/${MANIFEST_OBJECT}`))) {
-      out.push({ ...set, problem: "no manifest: the run did not finish (or is still running)" });
-      continue;
-    }
-    try {
-      out.push({ ...set, manifest: await readManifest(store, set.tier, set.backupId) });
-    } catch (error) {
-      out.push({ ...set, problem: errorMessage(error) });
+  for (const set of await listSkeletons(store, tier)) out.push(await withManifest(store, set));
+  return out;
+}
+
+/**
+ * The newest complete set of each tier (of `tier` only, when given), newest tier first. Reads
+ * manifests from the newest set backwards and stops at the first valid one, so a destination
+ * with hundreds of sets costs one listing and a few reads, not one read per set.
+ */
+export async function newestCompleteSets(store: ObjectStore, tier?: Tier): Promise<CompleteBackupSet[]> {
+  const skeletons = await listSkeletons(store, tier);
+  const found: CompleteBackupSet[] = [];
+  for (const t of tier ? [tier] : TIERS) {
+    const ofTier = skeletons.filter((s) => s.tier === t);
+    for (let i = ofTier.length - 1; i >= 0; i--) {
+      const set = await withManifest(store, ofTier[i]!);
+      if (isComplete(set)) {
+        found.push(set);
+        break;
+      }
     }
   }
-  return out;
+  return found.sort((a, b) => (a.backupId < b.backupId ? 1 : a.backupId > b.backupId ? -1 : 0));
 }
 
 /**
@@ -84,19 +113,17 @@ export async function listBackupSets(store: ObjectStore, tier?: Tier): Promise<B
  * `latest` is the newest complete set (of `tier`, when given).
  */
 export async function resolveBackup(store: ObjectStore, ref: string, tier?: Tier): Promise<CompleteBackupSet> {
-  const sets = await listBackupSets(store, tier);
   if (ref === "latest") {
-    const complete = sets.filter(isComplete);
-    const newest = complete.at(-1);
+    const newest = (await newestCompleteSets(store, tier))[0];
     if (!newest) {
       throw new RunnerError(`no complete backup${tier ? ` of tier ${tier}` : ""} at ${store.display}; run \`edms-backup list\` to see what is there`);
     }
     return newest;
   }
   if (!isBackupId(ref)) throw new RunnerError(`"${ref}" is not a backup id (like 20260111T144748Z-3f9a) or "latest"`, 2);
-  const matches = sets.filter((s) => s.backupId === ref);
-  if (matches.length === 0) throw new RunnerError(`backup ${ref} was not found at ${store.display}${tier ? ` (tier ${tier})` : ""}`);
-  const set = matches[0]!;
+  const match = (await listSkeletons(store, tier)).find((s) => s.backupId === ref);
+  if (!match) throw new RunnerError(`backup ${ref} was not found at ${store.display}${tier ? ` (tier ${tier})` : ""}`);
+  const set = await withManifest(store, match);
   if (!isComplete(set)) throw new RunnerError(`backup ${set.tier}/${ref} is incomplete (${set.problem}); refusing to use it`);
   return set;
 }

@@ -8,7 +8,8 @@ import { METRIC_NEWEST_BACKUP_AGE } from "../notify/metric-names.js";
 import { ageMetricData, putMetrics } from "../notify/metrics.js";
 import { assessStatus, type StatusResult, type StatusSettings, type TierStatus } from "../staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { alignColumns, formatDuration, formatTime, readBackupSets } from "./list.js";
+import { alignColumns, formatDuration, formatTime } from "./list.js";
+import { newestCompleteSets } from "../catalog.js";
 
 export interface StatusReport extends StatusResult {
   destination: string;
@@ -17,7 +18,10 @@ export interface StatusReport extends StatusResult {
 }
 
 export async function runStatus(store: ObjectStore, settings: StatusSettings, now: Date = new Date()): Promise<StatusReport> {
-  const sets = await readBackupSets(store);
+  // Only the newest complete set of each tier matters: a few manifest reads, whatever the history.
+  const sets = await newestCompleteSets(store).catch((error: unknown) => {
+    throw new RunnerError(`could not list the backups at ${store.display}: ${errorMessage(error)}`);
+  });
   const result = assessStatus(now, sets, settings);
   return { checkedAt: result.checkedAt, destination: store.display, healthy: result.healthy, tiers: result.tiers };
 }
