@@ -5,7 +5,7 @@ import { parseDestination } from "../../runner/src/destination.js";
 import { choosePartSize, MAX_PARTS } from "../../runner/src/part-size.js";
 import { redact } from "../../runner/src/redact.js";
 import { tallyListingLine, tarCreateArgs } from "../../runner/src/stages/media-archive.js";
-import { dumpVersionProblem, parseToolVersion } from "../../runner/src/pg/versions.js";
+import { dumpVersionProblem, parseToolVersion, restoreVersionProblem } from "../../runner/src/pg/versions.js";
 import { resolvePgConnection, childEnv } from "../../runner/src/pg/connection.js";
 import { parseManifest } from "../../runner/src/manifest.js";
 
@@ -93,6 +93,12 @@ describe("pg_dump version check", () => {
     expect(dumpVersionProblem("15.18", "15.4")).toBeUndefined();
     expect(dumpVersionProblem("16.1", "15.4")).toBeUndefined();
     expect(dumpVersionProblem("14.9", "15.4")).toMatch(/pg_dump 14\.9 is older than the server \(PostgreSQL 15\.4\).*PG_MAJOR=15/);
+  });
+  it("refuses a pg_restore older than the pg_dump that wrote the backup, and passes unknown versions", () => {
+    expect(restoreVersionProblem("15.18", "15.2")).toBeUndefined();
+    expect(restoreVersionProblem("16.1", "15.2")).toBeUndefined();
+    expect(restoreVersionProblem("15.18", "(unknown: imported)")).toBeUndefined();
+    expect(restoreVersionProblem("15.18", "16.4")).toMatch(/pg_restore 15\.18 is older than the pg_dump 16\.4 .*PG_MAJOR=16/);
   });
 });
 

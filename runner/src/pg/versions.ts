@@ -38,6 +38,20 @@ export async function toolVersion(binary: string): Promise<string> {
  * pg_dump can dump servers up to its own major version only; an older pg_dump must never be used
  * (it would fail, or worse, miss newer catalog features). Returns the refusal, or undefined.
  */
+/**
+ * pg_restore cannot read archives written by a newer pg_dump ("unsupported version in file
+ * header"); saying so before a restore starts beats failing half-way. Undefined when fine or
+ * unknown (imported archives do not record the version).
+ */
+export function restoreVersionProblem(pgRestoreVersion: string, pgDumpVersion: string): string | undefined {
+  const dumpMajor = majorOf(pgDumpVersion);
+  if (Number.isNaN(dumpMajor) || majorOf(pgRestoreVersion) >= dumpMajor) return undefined;
+  return (
+    `pg_restore ${pgRestoreVersion} is older than the pg_dump ${pgDumpVersion} that wrote this backup; ` +
+    `use pg_restore ${dumpMajor} or newer (set PG_BIN_DIR, or a runner image built with PG_MAJOR=${dumpMajor})`
+  );
+}
+
 export function dumpVersionProblem(pgDumpVersion: string, serverVersion: string): string | undefined {
   if (majorOf(pgDumpVersion) >= majorOf(serverVersion)) return undefined;
   return (

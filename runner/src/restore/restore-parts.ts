@@ -7,6 +7,7 @@ import { RunnerError } from "../errors.js";
 import type { DatabaseEntry, MediaEntry, TableRowCount } from "../manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { rowCountDifferences } from "../pg/row-counts.js";
+import { pgBinary, restoreVersionProblem, toolVersion } from "../pg/versions.js";
 import { spawnChildSink } from "../stages/child-sink.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
 import type { ArchiveTally } from "../stages/media-archive.js";
@@ -42,6 +43,8 @@ export async function restoreDatabasePart(
   binDir: string | undefined,
   options: { checkRowCounts: boolean },
 ): Promise<TableRowCount[]> {
+  const tooOld = restoreVersionProblem(await toolVersion(pgBinary("pg_restore", binDir)), entry.pgDumpVersion);
+  if (tooOld) throw new RunnerError(tooOld);
   await createDatabase(connection, database);
   try {
     const sink = spawnPgRestore(connection, database, binDir);
