@@ -15,7 +15,7 @@ import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest, type TableRo
 import { choosePartSize } from "../part-size.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
 import { dumpVersionProblem, pgBinary, toolVersion } from "../pg/versions.js";
-import { directoryBytes } from "../stages/directory-size.js";
+import { directoryTally } from "../stages/directory-size.js";
 import { spawnMediaArchive, type ArchiveTally } from "../stages/media-archive.js";
 import { spawnPgDump } from "../stages/pg-dump.js";
 import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
@@ -122,7 +122,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     if (settings.media) {
       const { dir, compression, level } = settings.media;
       // Only S3 needs the estimate (part size); a file destination skips the extra walk.
-      const estimate = store.display.startsWith("s3://") && settings.partSizeMiB === undefined ? await directoryBytes(dir) : 0;
+      const estimate = settings.destination.kind === "s3" && settings.partSizeMiB === undefined ? (await directoryTally(dir)).sourceBytes : 0;
       const tar = spawnMediaArchive(dir, compression, level, tally);
       streams.push(uploadChildOutput("media", tar, store, `${setKey}/${mediaObjectName(compression)}`, putOptions(estimate)));
     }

@@ -10,7 +10,7 @@ import { RunnerError, errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { serializeManifest, type Manifest } from "../manifest.js";
 import { deriveManifest, importedBackupId, memberStream, type SeedArchive } from "../legacy/seed-archive.js";
-import { MIN_PART_SIZE } from "../part-size.js";
+import { choosePartSize } from "../part-size.js";
 import { uploadChildOutput } from "../stages/upload-stream.js";
 import type { ObjectStore } from "../store/object-store.js";
 
@@ -26,7 +26,8 @@ export async function importArchive(archive: SeedArchive, tier: Tier, deps: { st
     for (const { member, key, expected } of members) {
       const source = memberStream(archive.file, `${archive.root}/${member}`);
       const stored = await uploadChildOutput(key, source, deps.store, `${prefix}/${key}`, {
-        partSize: MIN_PART_SIZE,
+        // Sized from the member's known length, so a large archive stays under S3's part limit.
+        partSize: choosePartSize(expected.bytes),
         queueSize: 2,
         contentType: "application/octet-stream",
       }).done;
