@@ -23,8 +23,9 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
   const overrides: RunnerEnv = { ...destinationOverrides(flags), DATABASE_URL: flags.databaseUrl };
   // Set up before the settings are validated, so a drill that cannot even start still reports.
   const raw = mergeEnv(process.env, overrides);
-  const reporter = new DrillReporter(notifyTargetsFromEnv(raw));
-  const app = notifyTargetsFromEnv(raw).app;
+  const targets = notifyTargetsFromEnv(raw);
+  const reporter = new DrillReporter(targets);
+  const { app } = targets;
   let log: Logger = createLogger({ format: raw.LOG_FORMAT === "pretty" ? "pretty" : "json", level: "info", destination: flags.json ? process.stderr : undefined });
   reporter.start(log);
   let report: DrillReport;
