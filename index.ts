@@ -98,58 +98,58 @@ const podBasics = {
   supplementalGroups: config.supplementalGroups,
 };
 
-const schedule = new BackupSchedule(
-  `${base}-schedule`,
-  {
+const schedule = new BackupSchedule(`${base}-schedule`, {
+  appName: app,
+  namespace: config.namespace,
+  image: image.imageRef,
+  serviceAccountName: identity.serviceAccount.metadata.name,
+  timeZone: config.timeZone,
+  schedules: Object.fromEntries(enabledTiers(config).map((tier) => [tier, config.schedules[tier]])),
+  retentionDays: config.retentionDays,
+  objectLockMode: config.objectLock?.mode,
+  drill: config.drill.enabled
+    ? { schedule: config.drill.schedule, tier: config.drill.tier, scratchSizeLimit: config.drill.scratchSizeLimit }
+    : undefined,
+  // With metrics on, a CronJob publishes the newest-backup ages the alarms below watch.
+  status: config.cloudwatchNamespace
+    ? {
+        schedule: statusSchedule(config.alerts.statusEveryHours),
+        tiers: enabledTiers(config),
+        graceHours: config.alerts.graceHours,
+        intervalHours,
+      }
+    : undefined,
+  notificationsSecret: config.notifications?.secretName,
+  runner: {
     appName: app,
-    namespace: config.namespace,
-    image: image.imageRef,
-    serviceAccountName: identity.serviceAccount.metadata.name,
-    timeZone: config.timeZone,
-    schedules: Object.fromEntries(enabledTiers(config).map((tier) => [tier, config.schedules[tier]])),
-    retentionDays: config.retentionDays,
-    objectLockMode: config.objectLock?.mode,
-    drill: config.drill.enabled
-      ? { schedule: config.drill.schedule, tier: config.drill.tier, scratchSizeLimit: config.drill.scratchSizeLimit }
-      : undefined,
-    // With metrics on, a CronJob publishes the newest-backup ages the alarms below watch.
-    status: config.cloudwatchNamespace
-      ? { schedule: statusSchedule(config.alerts.statusEveryHours), tiers: enabledTiers(config), graceHours: config.alerts.graceHours, intervalHours }
-      : undefined,
-    notificationsSecret: config.notifications?.secretName,
-    runner: {
-      appName: app,
-      appVersion: config.appVersion,
-      bucketName: storage.bucketName,
-      keyPrefix,
-      region,
-      logLevel: config.logLevel,
-      cloudwatchNamespace: config.cloudwatchNamespace,
-      database: {
-        host: config.database.host,
-        port: config.database.port,
-        name: config.database.name,
-        user: config.database.user,
-        sslMode: config.database.sslMode,
-      },
+    appVersion: config.appVersion,
+    bucketName: storage.bucketName,
+    keyPrefix,
+    region,
+    logLevel: config.logLevel,
+    cloudwatchNamespace: config.cloudwatchNamespace,
+    database: {
+      host: config.database.host,
+      port: config.database.port,
+      name: config.database.name,
+      user: config.database.user,
+      sslMode: config.database.sslMode,
     },
-    media,
-    database: { port: config.database.port, cidr: config.database.cidr, podSelector: config.database.podSelector },
-    podIdentityAgent: config.identity.kind === "podIdentity",
-    policy: config.job,
-    k8sProvider,
-    ...podBasics,
   },
-);
+  media,
+  database: { port: config.database.port, cidr: config.database.cidr, podSelector: config.database.podSelector },
+  podIdentityAgent: config.identity.kind === "podIdentity",
+  policy: config.job,
+  k8sProvider,
+  ...podBasics,
+});
 
 // In CloudWatch, outside the cluster: they fire even when the CronJobs or the cluster are gone.
 const alarms = config.cloudwatchNamespace
   ? new BackupAlarms(`${base}-alarms`, {
       appName: app,
       namespace: config.cloudwatchNamespace,
-      intervals: Object.fromEntries(
-        Object.entries(intervalHours).map(([tier, hours]) => [tier, hours * 3600]),
-      ),
+      intervals: Object.fromEntries(Object.entries(intervalHours).map(([tier, hours]) => [tier, hours * 3600])),
       graceHours: config.alerts.graceHours,
       statusEveryHours: config.alerts.statusEveryHours,
       emails: config.alertEmails,
@@ -176,7 +176,13 @@ export const commands = pulumi.all([image.imageRef, identity.serviceAccount.meta
       image: img,
       labels: workloadLabels(app, "runner"),
       // `status` judges staleness exactly as the status CronJob and the alarms do.
-      spec: podSpec({ ...podBasics, image: img, serviceAccountName: sa, args, env: args[0] === "status" ? statusSettings : {} }),
+      spec: podSpec({
+        ...podBasics,
+        image: img,
+        serviceAccountName: sa,
+        args,
+        env: args[0] === "status" ? statusSettings : {},
+      }),
     }),
     restorePod: {
       namePrefix: names.restoreJob,

@@ -85,7 +85,13 @@ function plan(total: number, rand: () => number): { size: number; kind: "scan" |
   return files;
 }
 
-async function writeFileOf(path: string, size: number, kind: "scan" | "text", text: Buffer, rand: () => number): Promise<void> {
+async function writeFileOf(
+  path: string,
+  size: number,
+  kind: "scan" | "text",
+  text: Buffer,
+  rand: () => number,
+): Promise<void> {
   const handle = await open(path, "w");
   try {
     let left = size;
@@ -103,7 +109,11 @@ async function writeFileOf(path: string, size: number, kind: "scan" | "text", te
   }
 }
 
-export async function ensureMedia(root: string, spec: DatasetSpec, log: (s: string) => void): Promise<{ dir: string; files: number; bytes: number }> {
+export async function ensureMedia(
+  root: string,
+  spec: DatasetSpec,
+  log: (s: string) => void,
+): Promise<{ dir: string; files: number; bytes: number }> {
   const base = join(root, spec.size);
   const dir = join(base, "media");
   const marker = join(base, "media.done");
@@ -145,13 +155,24 @@ function runChecked(command: string, args: string[], env: NodeJS.ProcessEnv): Pr
     let err = "";
     child.stderr.setEncoding("utf8").on("data", (s: string) => (err = (err + s).slice(-4000)));
     child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited ${code}: ${err}`))));
+    child.once("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited ${code}: ${err}`)),
+    );
   });
 }
 
 /** Creates database `db` (pgbench tables + documents) with the given PG* environment. */
-export async function createDatabase(binDir: string, env: NodeJS.ProcessEnv, db: string, spec: DatasetSpec): Promise<void> {
-  await runChecked(join(binDir, "psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", `CREATE DATABASE ${db}`], env);
+export async function createDatabase(
+  binDir: string,
+  env: NodeJS.ProcessEnv,
+  db: string,
+  spec: DatasetSpec,
+): Promise<void> {
+  await runChecked(
+    join(binDir, "psql"),
+    ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", `CREATE DATABASE ${db}`],
+    env,
+  );
   const dbEnv = { ...env, PGDATABASE: db };
   // d=drop t=create tables G=server-side generate p=primary keys (no vacuum: not needed for a dump).
   await runChecked(join(binDir, "pgbench"), ["-i", "-q", "-I", "dtGp", "-s", String(spec.pgbenchScale), db], dbEnv);

@@ -93,8 +93,10 @@ async function alternate(cases: Case[], scratchRoot: string, n = runs): Promise<
     for (const c of cases) {
       const r = await runCase(c, join(scratchRoot, "scratch"));
       out.get(c.name)!.push(r);
-      log(`  ${c.name} #${i + 1}: ${(r.wallMs / 1000).toFixed(2)} s, peak RSS ${(r.peakRssBytes / MiB).toFixed(0)} MiB, ` +
-        `output ${(r.output / MiB).toFixed(1)} MiB, local writes ${(r.writeBytes / MiB).toFixed(1)} MiB, temp ${(r.tempBytes / MiB).toFixed(1)} MiB`);
+      log(
+        `  ${c.name} #${i + 1}: ${(r.wallMs / 1000).toFixed(2)} s, peak RSS ${(r.peakRssBytes / MiB).toFixed(0)} MiB, ` +
+          `output ${(r.output / MiB).toFixed(1)} MiB, local writes ${(r.writeBytes / MiB).toFixed(1)} MiB, temp ${(r.tempBytes / MiB).toFixed(1)} MiB`,
+      );
     }
   }
   return out;
@@ -127,7 +129,8 @@ function summarize(group: string, results: Map<string, RunRecord[]>): Row[] {
 }
 
 function table(rows: Row[], ratios: Record<string, string>): string {
-  const head = "| group | approach | wall s (median) | min–max s | peak RSS MiB (tree, max) | temp MiB | output MiB | ratio |";
+  const head =
+    "| group | approach | wall s (median) | min–max s | peak RSS MiB (tree, max) | temp MiB | output MiB | ratio |";
   const sep = "|---|---|---:|---:|---:|---:|---:|---|";
   const lines = rows.map(
     (r) =>
@@ -145,7 +148,10 @@ async function main(): Promise<void> {
   const t0 = Date.now();
 
   log("building the runner bundle");
-  execFileSync("node", [join(REPO, "scripts", "build-runner.mjs")], { cwd: REPO, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("node", [join(REPO, "scripts", "build-runner.mjs")], {
+    cwd: REPO,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 
   let cluster: PgCluster | undefined;
   let moto: Moto | undefined;
@@ -159,7 +165,10 @@ async function main(): Promise<void> {
   try {
     const media = await ensureMedia(benchRoot, spec, log);
     log("starting PostgreSQL and moto_server");
-    [cluster, moto] = await Promise.all([startPgCluster(), flag("--skip-s3") ? Promise.resolve(undefined) : startMoto()]);
+    [cluster, moto] = await Promise.all([
+      startPgCluster(),
+      flag("--skip-s3") ? Promise.resolve(undefined) : startMoto(),
+    ]);
     const binDir = cluster.binDir;
     const baseEnv: NodeJS.ProcessEnv = {
       ...process.env,
@@ -170,8 +179,14 @@ async function main(): Promise<void> {
     const tGen = Date.now();
     log(`creating the database (pgbench -s ${spec.pgbenchScale} + ${spec.documents} documents)`);
     await createDatabase(binDir, baseEnv, "bench", spec);
-    const dbBytes = Number(execFileSync(join(binDir, "psql"), ["-X", "-At", "-c", "SELECT pg_database_size('bench')"], { env: baseEnv }).toString().trim());
-    log(`database ${(dbBytes / MiB).toFixed(0)} MiB in ${((Date.now() - tGen) / 1000).toFixed(1)} s; media ${media.files} files, ${(media.bytes / MiB).toFixed(0)} MiB`);
+    const dbBytes = Number(
+      execFileSync(join(binDir, "psql"), ["-X", "-At", "-c", "SELECT pg_database_size('bench')"], { env: baseEnv })
+        .toString()
+        .trim(),
+    );
+    log(
+      `database ${(dbBytes / MiB).toFixed(0)} MiB in ${((Date.now() - tGen) / 1000).toFixed(1)} s; media ${media.files} files, ${(media.bytes / MiB).toFixed(0)} MiB`,
+    );
 
     const runnerEnv = (destination: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
       ...baseEnv,
@@ -229,14 +244,23 @@ async function main(): Promise<void> {
     // Which compression did the runner use? (for the S3 shell pipeline and the restore)
     const sets = await readdir(join(runnerDir, "daily"));
     const mediaObject = (await readdir(join(runnerDir, "daily", sets[0]!))).find((f) => f.startsWith("storage."))!;
-    const compressProgram = mediaObject.endsWith(".gz") ? "gzip -1" : mediaObject.endsWith(".zst") ? "zstd -q -T0 -3" : "";
+    const compressProgram = mediaObject.endsWith(".gz")
+      ? "gzip -1"
+      : mediaObject.endsWith(".zst")
+        ? "zstd -q -T0 -3"
+        : "";
     const kept = join(work, "restore-source");
     await rm(kept, { recursive: true, force: true });
     await sh("bash", ["-c", `cp -r "${runnerDir}" "${kept}"`]);
 
     // --- S3 ------------------------------------------------------------------------------------
     if (moto) {
-      const s3 = new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+      const s3 = new S3Client({
+        endpoint: moto.endpoint,
+        forcePathStyle: true,
+        region: "us-east-1",
+        credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      });
       const resetBucket = async () => {
         await fetch(`${moto!.endpoint}/moto-api/reset`, { method: "POST" });
         await s3.send(new CreateBucketCommand({ Bucket: "bench" }));
@@ -274,7 +298,11 @@ async function main(): Promise<void> {
       const set = join(kept, "daily", (await readdir(join(kept, "daily")))[0]!);
       const target = join(work, "restored-media");
       const dropAll = async () => {
-        await sh(join(binDir, "psql"), ["-X", "-q", "-d", "postgres", "-c", "DROP DATABASE IF EXISTS restored WITH (FORCE)"], baseEnv);
+        await sh(
+          join(binDir, "psql"),
+          ["-X", "-q", "-d", "postgres", "-c", "DROP DATABASE IF EXISTS restored WITH (FORCE)"],
+          baseEnv,
+        );
         await sh("bash", ["-c", `rm -rf "${target}" "${work}"/.restored-media.edms-*`]);
       };
       const restoredPaged = async () => {
@@ -308,13 +336,23 @@ async function main(): Promise<void> {
     const matrixRows: Row[] = [];
     const mediaStage: { name: string; seconds: number; outputMiB: number }[] = [];
     if (flag("--matrix")) {
-      const options: [string, string][] = [["gzip", "1"], ["gzip", "6"], ["zstd", "1"], ["zstd", "3"], ["zstd", "6"], ["none", "0"]];
+      const options: [string, string][] = [
+        ["gzip", "1"],
+        ["gzip", "6"],
+        ["zstd", "1"],
+        ["zstd", "3"],
+        ["zstd", "6"],
+        ["none", "0"],
+      ];
       const matrixCases: Case[] = options.map(([kind, level]) => {
         const dir = join(work, `matrix-${kind}-${level}`);
         return {
           name: `runner → file:// media ${kind}${kind === "none" ? "" : ` -${level}`}`,
           script: `exec node "${RUNNER}" backup --tier daily`,
-          env: runnerEnv(`file://${dir}`, { MEDIA_COMPRESSION: kind, ...(kind === "none" ? {} : { MEDIA_COMPRESSION_LEVEL: level }) }),
+          env: runnerEnv(`file://${dir}`, {
+            MEDIA_COMPRESSION: kind,
+            ...(kind === "none" ? {} : { MEDIA_COMPRESSION_LEVEL: level }),
+          }),
           before: () => rm(dir, { recursive: true, force: true }),
           after: async () => {
             const p = await pagedBytes(dir);
@@ -331,7 +369,11 @@ async function main(): Promise<void> {
         const script = `set -o pipefail; tar -cf - ${prog ? `--use-compress-program="${prog}"` : ""} -C "${media.dir}" . | wc -c`;
         const started = Date.now();
         const out = execFileSync("bash", ["-c", script]).toString().trim();
-        mediaStage.push({ name: `${kind}${kind === "none" ? "" : ` -${level}`}`, seconds: (Date.now() - started) / 1000, outputMiB: Number(out) / MiB });
+        mediaStage.push({
+          name: `${kind}${kind === "none" ? "" : ` -${level}`}`,
+          seconds: (Date.now() - started) / 1000,
+          outputMiB: Number(out) / MiB,
+        });
       }
     }
 
@@ -345,7 +387,9 @@ async function main(): Promise<void> {
     };
     const rs3 = byName("s3", "runner");
     const shell = byName("s3", "shell");
-    if (rs3 && shell) ratios[`s3/${rs3.name}`] = `runner/shell ${(rs3.wallS / shell.wallS).toFixed(2)}, runner/limit ${(rs3.wallS / limit.wallS).toFixed(2)}`;
+    if (rs3 && shell)
+      ratios[`s3/${rs3.name}`] =
+        `runner/shell ${(rs3.wallS / shell.wallS).toFixed(2)}, runner/limit ${(rs3.wallS / limit.wallS).toFixed(2)}`;
     const rr = byName("restore", "runner");
     const pr = byName("restore", "pg_restore");
     if (rr && pr) ratios[`restore/${rr.name}`] = `runner/baseline ${(rr.wallS / pr.wallS).toFixed(2)}`;
@@ -357,12 +401,22 @@ async function main(): Promise<void> {
       `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${new Date().toISOString()}`;
     const text = [header, "", table([...rows, ...matrixRows], ratios)];
     if (mediaStage.length) {
-      text.push("", "| media stage alone: tar + compressor → wc -c | s | output MiB | ratio to source |", "|---|---:|---:|---:|");
-      for (const m of mediaStage) text.push(`| ${m.name} | ${m.seconds.toFixed(2)} | ${m.outputMiB.toFixed(1)} | ${(m.outputMiB / (media.bytes / MiB)).toFixed(3)} |`);
+      text.push(
+        "",
+        "| media stage alone: tar + compressor → wc -c | s | output MiB | ratio to source |",
+        "|---|---:|---:|---:|",
+      );
+      for (const m of mediaStage)
+        text.push(
+          `| ${m.name} | ${m.seconds.toFixed(2)} | ${m.outputMiB.toFixed(1)} | ${(m.outputMiB / (media.bytes / MiB)).toFixed(3)} |`,
+        );
     }
     text.push("", `total bench wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     process.stdout.write(text.join("\n") + "\n");
-    await writeFile(join(benchRoot, size, "results.json"), JSON.stringify({ header, rows, matrixRows, mediaStage, ratios }, null, 2));
+    await writeFile(
+      join(benchRoot, size, "results.json"),
+      JSON.stringify({ header, rows, matrixRows, mediaStage, ratios }, null, 2),
+    );
     await rm(work, { recursive: true, force: true });
   } finally {
     await cleanup();
@@ -370,6 +424,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exitCode = 1;
 });

@@ -40,7 +40,11 @@ export class BackupAlarms extends pulumi.ComponentResource {
     for (const email of args.emails) {
       // Named by address, not position: removing one address must not replace the others
       // (each replacement sends a new confirmation email).
-      new aws.sns.TopicSubscription(`${name}-email-${email}`, { topic: this.topic.arn, protocol: "email", endpoint: email }, parent);
+      new aws.sns.TopicSubscription(
+        `${name}-email-${email}`,
+        { topic: this.topic.arn, protocol: "email", endpoint: email },
+        parent,
+      );
     }
 
     this.alarmNames = {};

@@ -96,9 +96,7 @@ export class BackupIdentity extends pulumi.ComponentResource {
           name: args.serviceAccountName,
           namespace: args.namespace,
           labels: args.labels,
-          ...(args.identity.kind === "irsa"
-            ? { annotations: { "eks.amazonaws.com/role-arn": this.role.arn } }
-            : {}),
+          ...(args.identity.kind === "irsa" ? { annotations: { "eks.amazonaws.com/role-arn": this.role.arn } } : {}),
         },
       },
       { ...parent, provider: args.k8sProvider },

@@ -45,7 +45,12 @@ export interface BackupScheduleArgs {
   objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
   drill?: { schedule: string; tier: ScheduledTier; scratchSizeLimit: string };
   /** The CronJob running `status --publish-metrics` for the alarms; unset = none. */
-  status?: { schedule: string; tiers: ScheduledTier[]; graceHours: number; intervalHours: Partial<Record<ScheduledTier, number>> };
+  status?: {
+    schedule: string;
+    tiers: ScheduledTier[];
+    graceHours: number;
+    intervalHours: Partial<Record<ScheduledTier, number>>;
+  };
   /** An existing Secret with notification URLs (see notificationSecretEnv); unset = none. */
   notificationsSecret?: string;
   runner: Omit<RunnerSettingsInput, "bucketName" | "region" | "mediaDir"> & {
@@ -88,7 +93,9 @@ export class BackupSchedule extends pulumi.ComponentResource {
       childOpts,
     );
 
-    const pod = (settings: Pick<PodSettings, "args" | "env" | "media" | "secretEnv" | "scratch"> & { database?: false }) =>
+    const pod = (
+      settings: Pick<PodSettings, "args" | "env" | "media" | "secretEnv" | "scratch"> & { database?: false },
+    ) =>
       pulumi.all([args.image, args.serviceAccountName]).apply(([image, serviceAccountName]) =>
         podSpec({
           ...settings,
@@ -104,13 +111,22 @@ export class BackupSchedule extends pulumi.ComponentResource {
         }),
       );
 
-    const cronJob = (resourceName: string, objectName: string, labels: Record<string, string>, schedule: string, suspend: boolean, spec: ReturnType<typeof pod>) =>
+    const cronJob = (
+      resourceName: string,
+      objectName: string,
+      labels: Record<string, string>,
+      schedule: string,
+      suspend: boolean,
+      spec: ReturnType<typeof pod>,
+    ) =>
       new k8s.batch.v1.CronJob(
         resourceName,
         {
           metadata: { name: objectName, namespace, labels },
           spec: spec.apply((p) =>
-            asCronJobSpec(cronJobSpec({ schedule, timeZone: args.timeZone, suspend, labels, pod: p, policy: args.policy })),
+            asCronJobSpec(
+              cronJobSpec({ schedule, timeZone: args.timeZone, suspend, labels, pod: p, policy: args.policy }),
+            ),
           ),
         },
         // The ConfigMap must exist before a CronJob's first run reads it.
@@ -170,7 +186,11 @@ export class BackupSchedule extends pulumi.ComponentResource {
         args.status.schedule,
         false,
         // Reads the bucket listing and publishes to CloudWatch: no database password, no media.
-        pod({ args: statusArgs(), env: statusEnv(args.status.tiers, args.status.graceHours, args.status.intervalHours), database: false }),
+        pod({
+          args: statusArgs(),
+          env: statusEnv(args.status.tiers, args.status.graceHours, args.status.intervalHours),
+          database: false,
+        }),
       );
       this.cronJobNames.status = names.statusCronJob;
     }

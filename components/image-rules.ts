@@ -26,7 +26,11 @@ export function ecrLifecyclePolicy(keepImages: number): string {
 }
 
 /** `<version>-<12 hex>` from the build inputs' contents and the PostgreSQL major version. */
-export function imageTag(version: string, pgMajor: string, contents: Array<{ path: string; data: Buffer | string }>): string {
+export function imageTag(
+  version: string,
+  pgMajor: string,
+  contents: Array<{ path: string; data: Buffer | string }>,
+): string {
   const hash = createHash("sha256");
   hash.update(`pg${pgMajor}\0`);
   for (const { path, data } of [...contents].sort((a, b) => a.path.localeCompare(b.path))) {

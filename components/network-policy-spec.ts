@@ -40,7 +40,10 @@ export function networkPolicySpec(s: NetworkPolicySettings): INetworkPolicySpec 
     { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] },
   ];
   if (s.podIdentityAgent) {
-    egress.push({ to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT.cidr } }], ports: [{ protocol: "TCP", port: POD_IDENTITY_AGENT.port }] });
+    egress.push({
+      to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT.cidr } }],
+      ports: [{ protocol: "TCP", port: POD_IDENTITY_AGENT.port }],
+    });
   }
   return {
     podSelector: { matchLabels: s.podSelector },

@@ -15,7 +15,12 @@ export interface OperatorCommandSettings {
   /** A runner pod for one-off commands (`list`, `status`), with the same identity and policy. */
   oneOffPod: (args: string[]) => { labels: Record<string, string>; spec: IPodSpec; name: string; image: string };
   /** The restore Job's pod for given runner args (media mounted read-write, no affinity). */
-  restorePod?: { namePrefix: string; labels: Record<string, string>; spec: (args: string[]) => IPodSpec; activeDeadlineSeconds: number };
+  restorePod?: {
+    namePrefix: string;
+    labels: Record<string, string>;
+    spec: (args: string[]) => IPodSpec;
+    activeDeadlineSeconds: number;
+  };
 }
 
 /** Placeholders the shell fills in from the variables set by the same command. */
@@ -31,7 +36,12 @@ export function restoreArgs(backupRef: string): string[] {
  * A one-shot restore Job. Never retried (backoffLimit 0): a restore that failed left the live data
  * as it was, and a person should read why before running it again. Kept a week for its logs.
  */
-export function restoreJob(s: NonNullable<OperatorCommandSettings["restorePod"]>, namespace: string, jobName: string, backupRef: string): IJob {
+export function restoreJob(
+  s: NonNullable<OperatorCommandSettings["restorePod"]>,
+  namespace: string,
+  jobName: string,
+  backupRef: string,
+): IJob {
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -77,7 +87,8 @@ export function operatorCommands(s: OperatorCommandSettings): Record<string, str
     // An unquoted heredoc: the shell substitutes $JOB and $BACKUP_ID inside the manifest (the JSON
     // holds no other $, backslash or backquote). Set BACKUP_ID first; "latest" = newest complete set.
     const manifest = JSON.stringify(restoreJob(s.restorePod, s.namespace, JOB_PLACEHOLDER, BACKUP_ID_PLACEHOLDER));
-    if (/[`\\]|\$(?!JOB\b|BACKUP_ID\b)/.test(manifest)) throw new Error("the restore manifest holds a character the shell would expand");
+    if (/[`\\]|\$(?!JOB\b|BACKUP_ID\b)/.test(manifest))
+      throw new Error("the restore manifest holds a character the shell would expand");
     commands.startRestore =
       `JOB=${s.restorePod.namePrefix}-${stamp} && BACKUP_ID="\${BACKUP_ID:-latest}" && ` +
       `kubectl ${ns} create -f - <<EOF\n${manifest}\nEOF`;

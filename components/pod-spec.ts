@@ -115,7 +115,12 @@ export function podSpec(s: PodSettings): IPodSpec {
             valueFrom: { secretKeyRef: { name: e.secretName, key: e.key, optional: e.optional } },
           })),
           ...(s.passwordSecret
-            ? [{ name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: s.passwordSecret.name, key: s.passwordSecret.key } } }]
+            ? [
+                {
+                  name: PASSWORD_ENV,
+                  valueFrom: { secretKeyRef: { name: s.passwordSecret.name, key: s.passwordSecret.key } },
+                },
+              ]
             : []),
           // Node and the AWS SDK look for a home directory; the root filesystem is read-only.
           { name: "HOME", value: TMP_DIR },

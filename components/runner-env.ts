@@ -3,7 +3,13 @@
  * contract (`RunnerEnv`), so a renamed or misspelled variable fails the type check here; the tests
  * also parse the result with the runner's `runnerEnvSchema`.
  */
-import { formatIntervalHours, type RunnerEnv, type ScheduledTier, type Tier, type Trigger } from "../runner/src/contract.js";
+import {
+  formatIntervalHours,
+  type RunnerEnv,
+  type ScheduledTier,
+  type Tier,
+  type Trigger,
+} from "../runner/src/contract.js";
 import type { SecretEnv } from "./pod-spec.js";
 
 /** libpq's own variables; the password is never here (it comes from the Secret via secretKeyRef). */
@@ -119,8 +125,16 @@ export function statusArgs(): string[] {
  * The tiers that have a schedule, their intervals (the longest gap of each schedule) and the
  * grace the alarms use, so `status` and the alarms call the same tier stale at the same moment.
  */
-export function statusEnv(tiers: readonly ScheduledTier[], graceHours: number, intervalHours: Partial<Record<ScheduledTier, number>>): RunnerEnv {
-  return { STATUS_TIERS: tiers.join(","), STATUS_GRACE_HOURS: String(graceHours), STATUS_INTERVAL_HOURS: formatIntervalHours(intervalHours) };
+export function statusEnv(
+  tiers: readonly ScheduledTier[],
+  graceHours: number,
+  intervalHours: Partial<Record<ScheduledTier, number>>,
+): RunnerEnv {
+  return {
+    STATUS_TIERS: tiers.join(","),
+    STATUS_GRACE_HOURS: String(graceHours),
+    STATUS_INTERVAL_HOURS: formatIntervalHours(intervalHours),
+  };
 }
 
 /** Keys of the notifications Secret: one webhook for every run, one healthcheck per tier and one for the drill. */

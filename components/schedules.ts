@@ -46,7 +46,11 @@ export function nextRuns(expression: string, timeZone: string, from: Date, count
  * The longest gap between two consecutive runs over a year (every month length and DST change), in days. Used to reject a
  * retention shorter than the interval (which would leave moments with no backup of that tier).
  */
-export function longestIntervalDays(expression: string, timeZone: string, from = new Date(Date.UTC(2026, 0, 1))): number {
+export function longestIntervalDays(
+  expression: string,
+  timeZone: string,
+  from = new Date(Date.UTC(2026, 0, 1)),
+): number {
   const end = from.getTime() + 366 * DAY_MS;
   const iterator = CronExpressionParser.parse(expression, { tz: timeZone, currentDate: from });
   let previous = iterator.next().toDate().getTime();

@@ -7,7 +7,12 @@
  * CronJobs reference by name.
  */
 import { z } from "zod";
-import { DEFAULT_RETENTION_DAYS, OBJECT_LOCK_MODES, SCHEDULED_TIERS, type ScheduledTier } from "../runner/src/contract.js";
+import {
+  DEFAULT_RETENTION_DAYS,
+  OBJECT_LOCK_MODES,
+  SCHEDULED_TIERS,
+  type ScheduledTier,
+} from "../runner/src/contract.js";
 export { DEFAULT_RETENTION_DAYS };
 import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
 import { STATUS_EVERY_HOURS } from "./alarm-rules.js";
@@ -24,8 +29,13 @@ const dnsLabel = (what: string, max = 63) =>
     });
 
 const labelMap = z.record(
-  z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, { message: "is not a valid label key" }),
-  z.string().max(63).regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, { message: "is not a valid label value" }),
+  z
+    .string()
+    .regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, { message: "is not a valid label key" }),
+  z
+    .string()
+    .max(63)
+    .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, { message: "is not a valid label value" }),
 );
 
 /** Kubernetes resource quantities such as 250m, 2, 512Mi, 1Gi. */
@@ -40,14 +50,20 @@ const text = (message: string) =>
 const cron = z.string().superRefine((value, ctx) => {
   const problem = cronProblem(value);
   if (problem) {
-    ctx.addIssue({ code: "custom", message: `invalid cron expression "${value}": ${problem} (example: "0 2 * * *" = 02:00 every day)` });
+    ctx.addIssue({
+      code: "custom",
+      message: `invalid cron expression "${value}": ${problem} (example: "0 2 * * *" = 02:00 every day)`,
+    });
   }
 });
 
 const days = (what: string) =>
-  z.number({ message: `must be a whole number of days (${what})` }).int({ message: `must be a whole number of days (${what})` }).positive({
-    message: `must be at least 1 day (${what})`,
-  });
+  z
+    .number({ message: `must be a whole number of days (${what})` })
+    .int({ message: `must be a whole number of days (${what})` })
+    .positive({
+      message: `must be at least 1 day (${what})`,
+    });
 
 const seconds = z.number().int().positive();
 
@@ -87,7 +103,10 @@ const mediaSchema = z.strictObject({
   /** An existing PersistentVolumeClaim with the media folder, mounted read-only. */
   pvcName: dnsLabel("an existing PersistentVolumeClaim holding the media folder", 253),
   accessMode: z.enum(["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"]).default("ReadWriteOnce"),
-  mountPath: z.string().regex(/^\/[^\0]*$/, { message: "must be an absolute path such as /media" }).default("/media"),
+  mountPath: z
+    .string()
+    .regex(/^\/[^\0]*$/, { message: "must be an absolute path such as /media" })
+    .default("/media"),
   /** Sub-folder of the volume holding the media (empty = the volume's root). */
   subPath: z.string().optional(),
   /** Labels of the application pod that mounts the volume, for pod affinity when it is ReadWriteOnce. */
@@ -103,7 +122,8 @@ const identitySchema = z.discriminatedUnion(
       oidcProviderArn: z
         .string({ message: "is required for IRSA: the cluster's IAM OIDC provider ARN" })
         .regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider\/.+$/, {
-          message: "must be an IAM OIDC provider ARN such as arn:aws:iam::123456789012:oidc-provider/oidc.eks.ap-southeast-1.amazonaws.com/id/EXAMPLE",
+          message:
+            "must be an IAM OIDC provider ARN such as arn:aws:iam::123456789012:oidc-provider/oidc.eks.ap-southeast-1.amazonaws.com/id/EXAMPLE",
         }),
     }),
     z.strictObject({
@@ -200,14 +220,17 @@ export const stackConfigSchema = z
     image: z
       .string()
       .regex(/^[^\s@]+@sha256:[0-9a-f]{64}$/, {
-        message: "must be pinned by digest, e.g. 123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/edms-backup@sha256:<64 hex>",
+        message:
+          "must be pinned by digest, e.g. 123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/edms-backup@sha256:<64 hex>",
       })
       .optional(),
     /** PostgreSQL client major version in the image; must be >= the server's. */
     pgMajor: z
       .union([z.string(), z.number()])
       .transform(String)
-      .pipe(z.string().regex(/^(1[3-9]|[2-9][0-9])$/, { message: "must be a PostgreSQL major version such as 15 or 16" }))
+      .pipe(
+        z.string().regex(/^(1[3-9]|[2-9][0-9])$/, { message: "must be a PostgreSQL major version such as 15 or 16" }),
+      )
       .default("15"),
     /** Images kept in the ECR repository (older ones expire). */
     keepImages: z.number().int().min(2).max(1000).default(20),
@@ -251,7 +274,9 @@ export const stackConfigSchema = z
         graceHours: z.number().int().min(1).max(168).default(6),
         /** Hours between runs of the status CronJob that publishes the ages the alarms watch. */
         statusEveryHours: z
-          .literal(STATUS_EVERY_HOURS, { message: `must be one of ${STATUS_EVERY_HOURS.join(", ")} (hours that divide a day)` })
+          .literal(STATUS_EVERY_HOURS, {
+            message: `must be one of ${STATUS_EVERY_HOURS.join(", ")} (hours that divide a day)`,
+          })
           .default(6),
         /**
          * A customer-managed KMS key for the SNS topic. CloudWatch cannot publish to a topic
@@ -260,7 +285,9 @@ export const stackConfigSchema = z
          */
         topicKmsKeyArn: z
           .string()
-          .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[0-9a-f-]+$/, { message: "must be a KMS key ARN (not an alias: see the comment in Pulumi.prod.yaml)" })
+          .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[0-9a-f-]+$/, {
+            message: "must be a KMS key ARN (not an alias: see the comment in Pulumi.prod.yaml)",
+          })
           .optional(),
       })
       .prefault({}),
@@ -269,7 +296,9 @@ export const stackConfigSchema = z
      * key `webhook-url` (NOTIFY_WEBHOOK_URL, every tier) and `healthcheck-url-<tier>`
      * (HEALTHCHECK_URL of that tier). Every key is optional; so is the Secret itself.
      */
-    notifications: z.strictObject({ secretName: dnsLabel("an existing Kubernetes Secret holding notification URLs", 253) }).optional(),
+    notifications: z
+      .strictObject({ secretName: dnsLabel("an existing Kubernetes Secret holding notification URLs", 253) })
+      .optional(),
   })
   .superRefine((config, ctx) => {
     if (!config.database.cidr && !config.database.podSelector) {
@@ -291,11 +320,16 @@ export const stackConfigSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["media", "accessMode"],
-        message: "ReadWriteOncePod volumes cannot be mounted by a second pod; back up from a snapshot or use ReadWriteOnce",
+        message:
+          "ReadWriteOncePod volumes cannot be mounted by a second pod; back up from a snapshot or use ReadWriteOnce",
       });
     }
     if (config.disabledTiers.length === SCHEDULED_TIERS.length) {
-      ctx.addIssue({ code: "custom", path: ["disabledTiers"], message: "disables every scheduled tier: keep at least one" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["disabledTiers"],
+        message: "disables every scheduled tier: keep at least one",
+      });
     }
     if (isKnownTimeZone(config.timeZone)) {
       for (const tier of SCHEDULED_TIERS) {

@@ -46,9 +46,10 @@ export function readStackFile(projectDir: string, stack: string): StackFile {
   if (isRecord(projectFile.config)) {
     for (const [key, declared] of Object.entries(projectFile.config)) {
       // Project-level config is either a plain value or { value | default, type, description }.
-      const value = isRecord(declared) && ("value" in declared || "default" in declared)
-        ? (declared.value ?? declared.default)
-        : declared;
+      const value =
+        isRecord(declared) && ("value" in declared || "default" in declared)
+          ? (declared.value ?? declared.default)
+          : declared;
       if (value !== undefined) config[qualify(key)] = value;
     }
   }

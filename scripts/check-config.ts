@@ -18,7 +18,9 @@ function main(): number {
   try {
     file = readStackFile(dir, stack);
   } catch (error) {
-    console.error(`check-config: cannot read the stack files in ${dir}: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(
+      `check-config: cannot read the stack files in ${dir}: ${error instanceof Error ? error.message : String(error)}`,
+    );
     return 1;
   }
   try {

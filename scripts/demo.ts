@@ -57,7 +57,9 @@ async function main(): Promise<void> {
     const base = { DATABASE_URL: cluster.url("edms"), BACKUP_DESTINATION: destination };
 
     const backup = await runner(["backup", "--tier", "daily", "--app-version", "demo"], { ...base, MEDIA_DIR: media });
-    const stored = (await listBackupSets(new FileStore(path.join(DEMO, "backups")))).filter(isComplete).at(-1)?.manifest;
+    const stored = (await listBackupSets(new FileStore(path.join(DEMO, "backups"))))
+      .filter(isComplete)
+      .at(-1)?.manifest;
     const mb = (n = 0) => `${(n / 1e6).toFixed(1)} MB`;
     steps.push({
       name: "backup (daily)",
@@ -70,12 +72,24 @@ async function main(): Promise<void> {
     const listed = await runner(["list"], base);
     steps.push({ name: "list", seconds: listed.seconds, ok: listed.code === 0, detail: "what was stored" });
     const verify = await runner(["verify", "latest"], base);
-    steps.push({ name: "verify", seconds: verify.seconds, ok: verify.code === 0, detail: "sha256, dump TOC, archive listing vs manifest" });
+    steps.push({
+      name: "verify",
+      seconds: verify.seconds,
+      ok: verify.code === 0,
+      detail: "sha256, dump TOC, archive listing vs manifest",
+    });
 
     const restoredMedia = path.join(DEMO, "restored-media");
-    const restore = await runner(["restore", "latest", "--yes", "--target-db", "edms_restored", "--media-dir", restoredMedia], base);
-    const sameDb = JSON.stringify(await tableChecksums(cluster.url("edms"))) === JSON.stringify(await tableChecksums(cluster.url("edms_restored")).catch(() => []));
-    const sameMedia = JSON.stringify(await mediaTreeDigest(media)) === JSON.stringify(await mediaTreeDigest(restoredMedia).catch(() => []));
+    const restore = await runner(
+      ["restore", "latest", "--yes", "--target-db", "edms_restored", "--media-dir", restoredMedia],
+      base,
+    );
+    const sameDb =
+      JSON.stringify(await tableChecksums(cluster.url("edms"))) ===
+      JSON.stringify(await tableChecksums(cluster.url("edms_restored")).catch(() => []));
+    const sameMedia =
+      JSON.stringify(await mediaTreeDigest(media)) ===
+      JSON.stringify(await mediaTreeDigest(restoredMedia).catch(() => []));
     steps.push({
       name: "restore",
       seconds: restore.seconds,
@@ -83,7 +97,12 @@ async function main(): Promise<void> {
       detail: `edms_restored ${sameDb ? "==" : "!="} edms (every table's content), ${restoredMedia} ${sameMedia ? "==" : "!="} media (every file's sha256)`,
     });
     const drill = await runner(["drill", "latest"], base);
-    steps.push({ name: "drill", seconds: drill.seconds, ok: drill.code === 0, detail: "scratch restore, row and file counts vs manifest" });
+    steps.push({
+      name: "drill",
+      seconds: drill.seconds,
+      ok: drill.code === 0,
+      detail: "scratch restore, row and file counts vs manifest",
+    });
     const status = await runner(["status", "--json"], { ...base, STATUS_TIERS: "daily" });
     steps.push({ name: "status", seconds: status.seconds, ok: status.code === 0, detail: "the daily tier is fresh" });
 

@@ -4,8 +4,14 @@ import { randomBytes } from "node:crypto";
  * Backup ids sort by time as plain strings (UTC, second precision) and carry a random suffix, so
  * two runs in the same second never collide: `20260111T144748Z-3f9a`.
  */
-export function newBackupId(now: Date = new Date(), random: () => string = () => randomBytes(2).toString("hex")): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+export function newBackupId(
+  now: Date = new Date(),
+  random: () => string = () => randomBytes(2).toString("hex"),
+): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
   return `${stamp}-${random()}`;
 }
 

@@ -65,7 +65,9 @@ type SetSkeleton = Omit<BackupSet, "manifest" | "problem">;
 async function listSkeletons(store: ObjectStore, tier?: Tier): Promise<SetSkeleton[]> {
   const objects: StoredObject[] = [];
   for await (const object of store.list(tier ? `${tier}/` : "")) objects.push(object);
-  return [...groupIntoSets(objects).values()].sort((a, b) => (a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0));
+  return [...groupIntoSets(objects).values()].sort((a, b) =>
+    a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0,
+  );
 }
 
 /** A set with its manifest read, or with the reason it is incomplete. */
@@ -116,14 +118,18 @@ export async function resolveBackup(store: ObjectStore, ref: string, tier?: Tier
   if (ref === "latest") {
     const newest = (await newestCompleteSets(store, tier))[0];
     if (!newest) {
-      throw new RunnerError(`no complete backup${tier ? ` of tier ${tier}` : ""} at ${store.display}; run \`edms-backup list\` to see what is there`);
+      throw new RunnerError(
+        `no complete backup${tier ? ` of tier ${tier}` : ""} at ${store.display}; run \`edms-backup list\` to see what is there`,
+      );
     }
     return newest;
   }
-  if (!isBackupId(ref)) throw new RunnerError(`"${ref}" is not a backup id (like 20260111T144748Z-3f9a) or "latest"`, 2);
+  if (!isBackupId(ref))
+    throw new RunnerError(`"${ref}" is not a backup id (like 20260111T144748Z-3f9a) or "latest"`, 2);
   const match = (await listSkeletons(store, tier)).find((s) => s.backupId === ref);
   if (!match) throw new RunnerError(`backup ${ref} was not found at ${store.display}${tier ? ` (tier ${tier})` : ""}`);
   const set = await withManifest(store, match);
-  if (!isComplete(set)) throw new RunnerError(`backup ${set.tier}/${ref} is incomplete (${set.problem}); refusing to use it`);
+  if (!isComplete(set))
+    throw new RunnerError(`backup ${set.tier}/${ref} is incomplete (${set.problem}); refusing to use it`);
   return set;
 }

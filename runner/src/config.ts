@@ -95,7 +95,11 @@ export function mergeEnv(processEnv: NodeJS.ProcessEnv, overrides: RunnerEnv): R
   return merged;
 }
 
-function common(env: ParsedRunnerEnv, problems: string[], isTty: boolean): Omit<CommonSettings, "destination"> & { destination?: Destination } {
+function common(
+  env: ParsedRunnerEnv,
+  problems: string[],
+  isTty: boolean,
+): Omit<CommonSettings, "destination"> & { destination?: Destination } {
   let destination: Destination | undefined;
   if (!env.BACKUP_DESTINATION) {
     problems.push(`${label("BACKUP_DESTINATION")}: required, e.g. s3://my-bucket/edms or file:///var/backups/edms`);
@@ -145,7 +149,9 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
   const withDatabase = env.BACKUP_DATABASE ?? true;
   const withMedia = env.BACKUP_MEDIA ?? true;
   if (!withDatabase && !withMedia) {
-    problems.push("BACKUP_DATABASE and BACKUP_MEDIA (--no-database, --no-media): both are off, so there is nothing to back up");
+    problems.push(
+      "BACKUP_DATABASE and BACKUP_MEDIA (--no-database, --no-media): both are off, so there is nothing to back up",
+    );
   }
 
   let database: PgConnection | null = null;
@@ -177,7 +183,9 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
   let lock: BackupSettings["lock"];
   if (env.OBJECT_LOCK_MODE || env.OBJECT_LOCK_DAYS) {
     if (!env.OBJECT_LOCK_MODE || !env.OBJECT_LOCK_DAYS) {
-      problems.push("OBJECT_LOCK_MODE and OBJECT_LOCK_DAYS: set both (mode GOVERNANCE or COMPLIANCE, days of retention) or neither");
+      problems.push(
+        "OBJECT_LOCK_MODE and OBJECT_LOCK_DAYS: set both (mode GOVERNANCE or COMPLIANCE, days of retention) or neither",
+      );
     } else if (base.destination?.kind === "file") {
       problems.push("OBJECT_LOCK_MODE: Object Lock only applies to s3:// destinations");
     } else {
@@ -228,12 +236,16 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
   const merged = mergeEnv(options.processEnv, options.overrides);
   const { env, problems } = parseEnv(merged);
   const base = common(env, scope.fromArchive ? [] : problems, options.isTty);
-  if (scope.databaseOnly && scope.mediaOnly) problems.push("--database-only and --media-only: choose one (or neither for both)");
+  if (scope.databaseOnly && scope.mediaOnly)
+    problems.push("--database-only and --media-only: choose one (or neither for both)");
 
   let database: PgConnection | null = null;
   if (!scope.mediaOnly) {
     // A target database alone is enough to name the connection's database.
-    const resolved = resolvePgConnection(env.DATABASE_URL, scope.targetDb ? { PGDATABASE: scope.targetDb, ...options.processEnv } : options.processEnv);
+    const resolved = resolvePgConnection(
+      env.DATABASE_URL,
+      scope.targetDb ? { PGDATABASE: scope.targetDb, ...options.processEnv } : options.processEnv,
+    );
     const anyGiven = env.DATABASE_URL || options.processEnv.PGHOST || options.processEnv.PGDATABASE;
     // Without any connection setting the set may simply hold no database; restoreScope() decides.
     if (typeof resolved !== "string") database = resolved;
@@ -242,7 +254,8 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
   let mediaDir: string | undefined;
   // Whether a media target is needed depends on the backup set; restoreScope() asks for it then.
   if (!scope.databaseOnly && scope.needsMediaTarget && env.MEDIA_DIR) {
-    if (!env.MEDIA_DIR.startsWith("/")) problems.push(`${label("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
+    if (!env.MEDIA_DIR.startsWith("/"))
+      problems.push(`${label("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
     else mediaDir = env.MEDIA_DIR.replace(/\/+$/, "") || "/";
     if (mediaDir === "/") problems.push(`${label("MEDIA_DIR")}: refusing to restore over /`);
   }

@@ -90,7 +90,9 @@ export const runnerEnvShape = {
   /** Tiers `status` expects fresh backups of (comma-separated); default daily,weekly,monthly. */
   STATUS_TIERS: z
     .string()
-    .regex(/^(daily|weekly|monthly|adhoc)(,(daily|weekly|monthly|adhoc))*$/, { message: "must be a comma-separated list of tiers, e.g. daily,weekly" })
+    .regex(/^(daily|weekly|monthly|adhoc)(,(daily|weekly|monthly|adhoc))*$/, {
+      message: "must be a comma-separated list of tiers, e.g. daily,weekly",
+    })
     .optional(),
   /**
    * Each tier's schedule interval in hours (its longest gap between runs), e.g.

@@ -2,8 +2,7 @@
 import { fileURLToPath } from "node:url";
 
 export type Destination =
-  | { kind: "s3"; bucket: string; prefix: string; display: string }
-  | { kind: "file"; root: string; display: string };
+  { kind: "s3"; bucket: string; prefix: string; display: string } | { kind: "file"; root: string; display: string };
 
 /** Returns the destination, or a sentence saying what is wrong with the value. */
 export function parseDestination(value: string): Destination | string {

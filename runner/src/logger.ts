@@ -22,7 +22,14 @@ export function createLogger(options: LoggerOptions): Logger {
   const clean = (value: unknown): unknown => (typeof value === "string" ? redact(value, secrets) : value);
   const stream =
     options.format === "pretty"
-      ? pretty({ colorize: true, sync: true, singleLine: true, ignore: "pid,hostname", translateTime: "HH:MM:ss", destination: options.destination ?? 1 })
+      ? pretty({
+          colorize: true,
+          sync: true,
+          singleLine: true,
+          ignore: "pid,hostname",
+          translateTime: "HH:MM:ss",
+          destination: options.destination ?? 1,
+        })
       : options.destination === process.stderr
         ? pino.destination({ dest: 2, sync: true })
         : (options.destination ?? pino.destination({ dest: 1, sync: true }));

@@ -36,7 +36,11 @@ export function startProgress(options: ProgressOptions): Progress {
     const done = options.done();
     const elapsed = Date.now() - started;
     if (options.tty) options.tty.write(`\r${options.stage} ${renderBar(done, options.total, rate(done, elapsed))}`);
-    else options.log.info({ stage: options.stage, bytes: done, total: options.total, rate: rate(done, elapsed) }, "progress");
+    else
+      options.log.info(
+        { stage: options.stage, bytes: done, total: options.total, rate: rate(done, elapsed) },
+        "progress",
+      );
   };
   const timer = setInterval(tick, options.tty ? 250 : options.intervalMs);
   timer.unref();

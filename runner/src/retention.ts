@@ -24,7 +24,10 @@ export type RetentionDays = Record<Tier, number>;
 
 /** RETENTION_DAYS_* (already validated by the contract) with their defaults. */
 export function retentionFromEnv(
-  env: Pick<ParsedRunnerEnv, "RETENTION_DAYS_DAILY" | "RETENTION_DAYS_WEEKLY" | "RETENTION_DAYS_MONTHLY" | "RETENTION_DAYS_ADHOC">,
+  env: Pick<
+    ParsedRunnerEnv,
+    "RETENTION_DAYS_DAILY" | "RETENTION_DAYS_WEEKLY" | "RETENTION_DAYS_MONTHLY" | "RETENTION_DAYS_ADHOC"
+  >,
 ): RetentionDays {
   return {
     daily: env.RETENTION_DAYS_DAILY ?? DEFAULT_RETENTION_DAYS.daily,

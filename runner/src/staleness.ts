@@ -56,7 +56,11 @@ export function statusSettingsFromEnv(
   const listed = env.STATUS_TIERS ? env.STATUS_TIERS.split(",") : DEFAULT_STATUS_TIERS;
   // Keep the contract's tier order and drop repeats, so the output does not depend on how the list was typed.
   const tiers = TIERS.filter((tier) => listed.includes(tier));
-  return { tiers, intervalHours: parseIntervalHours(env.STATUS_INTERVAL_HOURS), graceHours: env.STATUS_GRACE_HOURS ?? DEFAULT_GRACE_HOURS };
+  return {
+    tiers,
+    intervalHours: parseIntervalHours(env.STATUS_INTERVAL_HOURS),
+    graceHours: env.STATUS_GRACE_HOURS ?? DEFAULT_GRACE_HOURS,
+  };
 }
 
 /** "daily=24,weekly=168" (already validated by the contract) over the defaults. */
@@ -68,8 +72,6 @@ export function parseIntervalHours(value: string | undefined): Record<Tier, numb
   }
   return hours;
 }
-
-
 
 /** When a complete set's run started: the manifest's own clock, which the id was derived from. */
 export function startedAt(set: BackupSet): Date {

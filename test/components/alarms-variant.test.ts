@@ -19,17 +19,26 @@ beforeAll(async () => {
 describe("alarms for a stack without the weekly tier, checked daily", () => {
   it("has alarms for daily and monthly only, with 1-day periods and a 12 h grace", () => {
     const alarms = ofType(run, "aws:cloudwatch/metricAlarm:MetricAlarm");
-    expect(alarms.map((a) => a.name).sort()).toEqual(["edms-backup-alarms-daily-age", "edms-backup-alarms-monthly-age"]);
+    expect(alarms.map((a) => a.name).sort()).toEqual([
+      "edms-backup-alarms-daily-age",
+      "edms-backup-alarms-monthly-age",
+    ]);
     for (const a of alarms) {
       expect(a.inputs).toMatchObject({ period: 86_400, evaluationPeriods: 2, treatMissingData: "breaching" });
       expect(Number(a.inputs.period) * Number(a.inputs.evaluationPeriods)).toBeLessThanOrEqual(604_800);
     }
-    expect(one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", "edms-backup-alarms-daily-age").inputs.threshold).toBe(86_400 + 12 * 3600);
+    expect(one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", "edms-backup-alarms-daily-age").inputs.threshold).toBe(
+      86_400 + 12 * 3600,
+    );
   });
 
   it("encrypts the topic with the given key and subscribes both addresses", () => {
     expect(one(run, "aws:sns/topic:Topic", "edms-backup-alarms-topic").inputs.kmsMasterKeyId).toBe(KEY);
-    expect(ofType(run, "aws:sns/topicSubscription:TopicSubscription").map((s) => s.inputs.endpoint).sort()).toEqual(["dba@example.com", "ops@example.com"]);
+    expect(
+      ofType(run, "aws:sns/topicSubscription:TopicSubscription")
+        .map((s) => s.inputs.endpoint)
+        .sort(),
+    ).toEqual(["dba@example.com", "ops@example.com"]);
   });
 
   it("runs status once a day for the tiers that still run", () => {

@@ -17,8 +17,19 @@ const LIMIT = 604_800;
 describe("ageAlarmRule", () => {
   it("keeps period x evaluation periods within 7 days for every status cadence, one status run per period", () => {
     for (const every of STATUS_EVERY_HOURS) {
-      for (const [tier, interval] of [["daily", DAY], ["weekly", 7 * DAY], ["monthly", 31 * DAY]] as const) {
-        const rule = ageAlarmRule({ appName: "edms", namespace: "EDMS/Backup", tier, intervalSeconds: interval, graceHours: 6, statusEveryHours: every });
+      for (const [tier, interval] of [
+        ["daily", DAY],
+        ["weekly", 7 * DAY],
+        ["monthly", 31 * DAY],
+      ] as const) {
+        const rule = ageAlarmRule({
+          appName: "edms",
+          namespace: "EDMS/Backup",
+          tier,
+          intervalSeconds: interval,
+          graceHours: 6,
+          statusEveryHours: every,
+        });
         expect(rule.period).toBe(every * 3600);
         expect(rule.period * rule.evaluationPeriods).toBeLessThanOrEqual(LIMIT);
         expect(rule.datapointsToAlarm).toBe(rule.evaluationPeriods);
@@ -30,7 +41,10 @@ describe("ageAlarmRule", () => {
 
   it("status schedules are valid five-field cron expressions running every H hours", () => {
     for (const every of STATUS_EVERY_HOURS) {
-      const runs = CronExpressionParser.parse(statusSchedule(every), { tz: "UTC", currentDate: new Date(Date.UTC(2026, 0, 1)) });
+      const runs = CronExpressionParser.parse(statusSchedule(every), {
+        tz: "UTC",
+        currentDate: new Date(Date.UTC(2026, 0, 1)),
+      });
       const first = runs.next().toDate().getTime();
       const second = runs.next().toDate().getTime();
       expect(second - first).toBe(every * 3_600_000);
@@ -43,7 +57,8 @@ beforeAll(async () => {
   run = await runStack("prod");
 });
 
-const alarm = (tier: string) => one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", `edms-backup-alarms-${tier}-age`).inputs;
+const alarm = (tier: string) =>
+  one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", `edms-backup-alarms-${tier}-age`).inputs;
 
 describe("the prod stack's alarms", () => {
   it("has an alarm per scheduled tier on its newest backup age: Maximum, 6 h periods, 2 of 2, missing = breaching", () => {
@@ -70,7 +85,11 @@ describe("the prod stack's alarms", () => {
       expect(Number(inputs.period) * Number(inputs.evaluationPeriods)).toBeLessThanOrEqual(LIMIT);
       expect(String(inputs.alarmDescription)).toContain("RUNBOOK");
     }
-    expect(run.outputs.alarmNames).toEqual({ daily: "edms-backup-daily-overdue", weekly: "edms-backup-weekly-overdue", monthly: "edms-backup-monthly-overdue" });
+    expect(run.outputs.alarmNames).toEqual({
+      daily: "edms-backup-daily-overdue",
+      weekly: "edms-backup-weekly-overdue",
+      monthly: "edms-backup-monthly-overdue",
+    });
   });
 
   it("sends them to an SNS topic with the configured email subscriptions", () => {
@@ -79,14 +98,30 @@ describe("the prod stack's alarms", () => {
     expect(topic.kmsMasterKeyId).toBeUndefined();
     expect(run.outputs.alertTopicArn).toBe(`arn:aws:sns:${REGION}:${ACCOUNT}:edms-backup-alarms-20260111abcdef`);
     const subscriptions = ofType(run, "aws:sns/topicSubscription:TopicSubscription").map((r) => r.inputs);
-    expect(subscriptions).toEqual([{ topic: run.outputs.alertTopicArn, protocol: "email", endpoint: "ops@example.com" }]);
+    expect(subscriptions).toEqual([
+      { topic: run.outputs.alertTopicArn, protocol: "email", endpoint: "ops@example.com" },
+    ]);
   });
 
   it("publishes the ages from a status CronJob every 6 hours, with the alarms' tiers and grace", () => {
     const cronJob = one(run, "kubernetes:batch/v1:CronJob", "edms-backup-schedule-status").inputs;
-    expect(cronJob).toMatchObject({ metadata: { name: "edms-backup-status", labels: { "app.kubernetes.io/component": "status" } }, spec: { schedule: "17 */6 * * *" } });
-    const container = (cronJob as { spec: { jobTemplate: { spec: { template: { spec: { containers: Array<{ args: string[]; env: Array<{ name: string; value?: string }> }> } } } } } })
-      .spec.jobTemplate.spec.template.spec.containers[0]!;
+    expect(cronJob).toMatchObject({
+      metadata: { name: "edms-backup-status", labels: { "app.kubernetes.io/component": "status" } },
+      spec: { schedule: "17 */6 * * *" },
+    });
+    const container = (
+      cronJob as {
+        spec: {
+          jobTemplate: {
+            spec: {
+              template: {
+                spec: { containers: Array<{ args: string[]; env: Array<{ name: string; value?: string }> }> };
+              };
+            };
+          };
+        };
+      }
+    ).spec.jobTemplate.spec.template.spec.containers[0]!;
     expect(container.args).toEqual(["status", "--publish-metrics"]);
     expect(container.env.filter((e) => e.name.startsWith("STATUS_"))).toEqual([
       { name: "STATUS_TIERS", value: "daily,weekly,monthly" },
@@ -94,7 +129,11 @@ describe("the prod stack's alarms", () => {
       { name: "STATUS_INTERVAL_HOURS", value: "daily=24,weekly=168,monthly=744" },
     ]);
     // The runner's own staleness rule, fed this environment, draws the line exactly where the alarms do.
-    const settings = statusSettingsFromEnv(runnerEnvSchema.parse(Object.fromEntries(container.env.filter((e) => e.name.startsWith("STATUS_")).map((e) => [e.name, e.value]))));
+    const settings = statusSettingsFromEnv(
+      runnerEnvSchema.parse(
+        Object.fromEntries(container.env.filter((e) => e.name.startsWith("STATUS_")).map((e) => [e.name, e.value])),
+      ),
+    );
     for (const tier of ["daily", "weekly", "monthly"] as const) {
       const alarm = one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", `edms-backup-alarms-${tier}-age`);
       expect((settings.intervalHours[tier]! + settings.graceHours) * 3600).toBe(alarm.inputs.threshold);
@@ -102,7 +141,9 @@ describe("the prod stack's alarms", () => {
   });
 
   it("lets the runner put metrics only into its namespace", () => {
-    const doc = JSON.parse(String(one(run, "aws:iam/rolePolicy:RolePolicy", "edms-backup-identity-policy").inputs.policy)) as PolicyDocument;
+    const doc = JSON.parse(
+      String(one(run, "aws:iam/rolePolicy:RolePolicy", "edms-backup-identity-policy").inputs.policy),
+    ) as PolicyDocument;
     const cloudwatch = doc.Statement.filter((s) => JSON.stringify(s.Action).includes("cloudwatch"));
     expect(cloudwatch).toEqual([
       {

@@ -3,7 +3,12 @@ import { CronJob } from "kubernetes-models/batch/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { describe, expect, it } from "vitest";
 import { runnerEnvSchema } from "../../runner/src/contract.js";
-import { lifecycleRules, objectLockDefaultDays, tierPrefix, tlsOnlyBucketPolicy } from "../../components/bucket-rules.js";
+import {
+  lifecycleRules,
+  objectLockDefaultDays,
+  tierPrefix,
+  tlsOnlyBucketPolicy,
+} from "../../components/bucket-rules.js";
 import { cronJobSpec, SUSPENDED_SCHEDULE, type JobPolicy } from "../../components/cron-job-spec.js";
 import { irsaTrustPolicy, oidcIssuerFromProviderArn, runnerPolicy } from "../../components/iam-policies.js";
 import { ecrLifecyclePolicy, imageTag, pinnedReference } from "../../components/image-rules.js";
@@ -11,10 +16,22 @@ import { networkPolicySpec } from "../../components/network-policy-spec.js";
 import { operatorCommands } from "../../components/operator-commands.js";
 import { podSpec, type PodSettings } from "../../components/pod-spec.js";
 import { configMapData, tierEnv } from "../../components/runner-env.js";
-import { cronProblem, isKnownTimeZone, longestIntervalDays, minimumBackupsKept, nextRuns } from "../../components/schedules.js";
+import {
+  cronProblem,
+  isKnownTimeZone,
+  longestIntervalDays,
+  minimumBackupsKept,
+  nextRuns,
+} from "../../components/schedules.js";
 
 const retention = { daily: 7, weekly: 28, monthly: 366, adhoc: 30 };
-const policy: JobPolicy = { startingDeadlineSeconds: 600, activeDeadlineSeconds: 3600, backoffLimit: 0, successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 1 };
+const policy: JobPolicy = {
+  startingDeadlineSeconds: 600,
+  activeDeadlineSeconds: 3600,
+  backoffLimit: 0,
+  successfulJobsHistoryLimit: 1,
+  failedJobsHistoryLimit: 1,
+};
 const podSettings: PodSettings = {
   image: `repo@sha256:${"a".repeat(64)}`,
   args: ["backup", "--tier", "daily"],
@@ -45,7 +62,9 @@ describe("schedules", () => {
   });
 
   it("computes runs in the configured zone and the longest interval", () => {
-    expect(nextRuns("0 2 * * *", "Asia/Singapore", new Date("2026-01-11T00:00:00Z"), 1)[0]!.toISOString()).toBe("2026-01-11T18:00:00.000Z");
+    expect(nextRuns("0 2 * * *", "Asia/Singapore", new Date("2026-01-11T00:00:00Z"), 1)[0]!.toISOString()).toBe(
+      "2026-01-11T18:00:00.000Z",
+    );
     expect(longestIntervalDays("0 2 * * *", "Asia/Singapore")).toBe(1);
     expect(longestIntervalDays("0 3 * * 0", "Asia/Singapore")).toBe(7);
     expect(longestIntervalDays("0 4 1 * *", "Asia/Singapore")).toBe(31);
@@ -59,33 +78,65 @@ describe("bucket rules", () => {
     const rules = lifecycleRules({ keyPrefix: "edms", retentionDays: retention, noncurrentVersionDays: 3 });
     expect(rules.map((r) => r.filter.prefix)).toEqual(["edms/daily/", "edms/weekly/", "edms/monthly/", "edms/adhoc/"]);
     expect(rules.map((r) => r.expiration.days)).toEqual([7, 28, 366, 30]);
-    expect(rules.every((r) => r.abortIncompleteMultipartUpload.daysAfterInitiation === 1 && r.noncurrentVersionExpiration.noncurrentDays === 3)).toBe(true);
+    expect(
+      rules.every(
+        (r) =>
+          r.abortIncompleteMultipartUpload.daysAfterInitiation === 1 &&
+          r.noncurrentVersionExpiration.noncurrentDays === 3,
+      ),
+    ).toBe(true);
     expect(rules.some((r) => r.transitions)).toBe(false);
     expect(tierPrefix("a/b", "weekly")).toBe("a/b/weekly/");
   });
 
   it("transitions monthly backups only, and only before they expire", () => {
-    const rules = lifecycleRules({ keyPrefix: "p", retentionDays: retention, noncurrentVersionDays: 7, monthlyTransition: { storageClass: "STANDARD_IA", afterDays: 30 } });
+    const rules = lifecycleRules({
+      keyPrefix: "p",
+      retentionDays: retention,
+      noncurrentVersionDays: 7,
+      monthlyTransition: { storageClass: "STANDARD_IA", afterDays: 30 },
+    });
     expect(rules.filter((r) => r.transitions).map((r) => r.id)).toEqual(["monthly-retention"]);
-    expect(() => lifecycleRules({ keyPrefix: "p", retentionDays: retention, noncurrentVersionDays: 7, monthlyTransition: { storageClass: "GLACIER_IR", afterDays: 366 } })).toThrow();
+    expect(() =>
+      lifecycleRules({
+        keyPrefix: "p",
+        retentionDays: retention,
+        noncurrentVersionDays: 7,
+        monthlyTransition: { storageClass: "GLACIER_IR", afterDays: 366 },
+      }),
+    ).toThrow();
   });
 
   it("denies non-TLS access to the bucket and its objects", () => {
     const doc = tlsOnlyBucketPolicy("arn:aws:s3:::b");
-    expect(doc.Statement[0]).toMatchObject({ Effect: "Deny", Principal: "*", Resource: ["arn:aws:s3:::b", "arn:aws:s3:::b/*"], Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    expect(doc.Statement[0]).toMatchObject({
+      Effect: "Deny",
+      Principal: "*",
+      Resource: ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+      Condition: { Bool: { "aws:SecureTransport": "false" } },
+    });
     expect(objectLockDefaultDays(retention)).toBe(7);
   });
 });
 
 describe("IAM documents", () => {
-  const base = { bucketArn: "arn:aws:s3:::b", keyPrefix: "edms", kmsKeyArn: "arn:aws:kms:r:1:key/k", region: "ap-southeast-1" };
+  const base = {
+    bucketArn: "arn:aws:s3:::b",
+    keyPrefix: "edms",
+    kmsKeyArn: "arn:aws:kms:r:1:key/k",
+    region: "ap-southeast-1",
+  };
 
   it("allows nothing destructive, with or without Object Lock and metrics", () => {
     for (const objectLock of [false, true]) {
       for (const cloudwatchNamespace of [undefined, "NS"]) {
         const doc = runnerPolicy({ ...base, objectLock, cloudwatchNamespace });
-        const allowed = doc.Statement.filter((s) => s.Effect === "Allow").flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
-        expect(allowed.filter((a) => /\*|Delete|PutBucket|Lifecycle|ObjectLockConfiguration|Bypass/.test(a))).toEqual([]);
+        const allowed = doc.Statement.filter((s) => s.Effect === "Allow").flatMap((s) =>
+          Array.isArray(s.Action) ? s.Action : [s.Action],
+        );
+        expect(allowed.filter((a) => /\*|Delete|PutBucket|Lifecycle|ObjectLockConfiguration|Bypass/.test(a))).toEqual(
+          [],
+        );
         expect(allowed.includes("s3:PutObjectRetention")).toBe(objectLock);
         expect(allowed.includes("cloudwatch:PutMetricData")).toBe(cloudwatchNamespace !== undefined);
         expect(doc.Statement.at(-1)).toMatchObject({ Effect: "Deny", Sid: "NeverDestroyBackups" });
@@ -97,7 +148,10 @@ describe("IAM documents", () => {
     const arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC";
     expect(oidcIssuerFromProviderArn(arn)).toBe("oidc.eks.us-east-1.amazonaws.com/id/ABC");
     expect(irsaTrustPolicy(arn, "ns", "sa").Statement[0]!.Condition).toEqual({
-      StringEquals: { "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:ns:sa", "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com" },
+      StringEquals: {
+        "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:ns:sa",
+        "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
+      },
     });
     expect(() => oidcIssuerFromProviderArn("arn:aws:iam::1:role/x")).toThrow();
   });
@@ -105,30 +159,66 @@ describe("IAM documents", () => {
 
 describe("pod and CronJob specs", () => {
   it("builds a restricted, schema-valid CronJob", () => {
-    const spec = cronJobSpec({ schedule: "0 2 * * *", timeZone: "Asia/Singapore", suspend: false, labels: { a: "b" }, pod: podSpec(podSettings), policy });
+    const spec = cronJobSpec({
+      schedule: "0 2 * * *",
+      timeZone: "Asia/Singapore",
+      suspend: false,
+      labels: { a: "b" },
+      pod: podSpec(podSettings),
+      policy,
+    });
     expect(spec.concurrencyPolicy).toBe("Forbid");
     new CronJob({ metadata: { name: "x" }, spec }).validate();
   });
 
   it("rejects invalid combinations", () => {
     expect(() => podSpec({ ...podSettings, runAsUser: 0 })).toThrow(/root/);
-    expect(() => cronJobSpec({ schedule: "nope", timeZone: "UTC", suspend: false, labels: {}, pod: podSpec(podSettings), policy })).toThrow(/invalid schedule/);
-    expect(() => cronJobSpec({ schedule: "0 2 * * *", timeZone: "Mars/Olympus", suspend: false, labels: {}, pod: podSpec(podSettings), policy })).toThrow(/time zone/);
-    expect(() => cronJobSpec({ schedule: "0 2 * * *", timeZone: "UTC", suspend: false, labels: {}, pod: { ...podSpec(podSettings), restartPolicy: "OnFailure" }, policy })).toThrow(/Never/);
+    expect(() =>
+      cronJobSpec({ schedule: "nope", timeZone: "UTC", suspend: false, labels: {}, pod: podSpec(podSettings), policy }),
+    ).toThrow(/invalid schedule/);
+    expect(() =>
+      cronJobSpec({
+        schedule: "0 2 * * *",
+        timeZone: "Mars/Olympus",
+        suspend: false,
+        labels: {},
+        pod: podSpec(podSettings),
+        policy,
+      }),
+    ).toThrow(/time zone/);
+    expect(() =>
+      cronJobSpec({
+        schedule: "0 2 * * *",
+        timeZone: "UTC",
+        suspend: false,
+        labels: {},
+        pod: { ...podSpec(podSettings), restartPolicy: "OnFailure" },
+        policy,
+      }),
+    ).toThrow(/Never/);
     expect(cronProblem(SUSPENDED_SCHEDULE)).toBeUndefined();
   });
 
   it("adds pod affinity only for a ReadWriteOnce media volume, and never an fsGroup", () => {
     const rwx = podSpec({ ...podSettings, media: { pvcName: "m", mountPath: "/media" } });
     expect(rwx.affinity).toBeUndefined();
-    const rwo = podSpec({ ...podSettings, media: { pvcName: "m", mountPath: "/media", colocateWith: { app: "edms" } } });
-    expect(rwo.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey).toBe("kubernetes.io/hostname");
+    const rwo = podSpec({
+      ...podSettings,
+      media: { pvcName: "m", mountPath: "/media", colocateWith: { app: "edms" } },
+    });
+    expect(rwo.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0]?.topologyKey).toBe(
+      "kubernetes.io/hostname",
+    );
     expect(rwo.securityContext?.fsGroup).toBeUndefined();
     expect(rwo.containers[0]!.volumeMounts).toContainEqual({ name: "media", mountPath: "/media", readOnly: true });
   });
 
   it("builds a schema-valid NetworkPolicy and requires a database peer", () => {
-    const spec = networkPolicySpec({ podSelector: { a: "b" }, database: { port: 5432, cidr: "10.0.0.0/16" }, podIdentityAgent: false });
+    const spec = networkPolicySpec({
+      podSelector: { a: "b" },
+      database: { port: 5432, cidr: "10.0.0.0/16" },
+      podIdentityAgent: false,
+    });
     new NetworkPolicy({ metadata: { name: "x" }, spec }).validate();
     expect(spec.egress).toHaveLength(3);
     expect(() => networkPolicySpec({ podSelector: {}, database: { port: 5432 }, podIdentityAgent: false })).toThrow();
@@ -137,11 +227,33 @@ describe("pod and CronJob specs", () => {
 
 describe("runner environment", () => {
   it("is accepted by the runner's schema", () => {
-    const data = configMapData({ appName: "edms", bucketName: "b", keyPrefix: "edms", region: "r", logLevel: "info", database: { host: "h", port: 5432, name: "d", user: "u", sslMode: "require" } });
+    const data = configMapData({
+      appName: "edms",
+      bucketName: "b",
+      keyPrefix: "edms",
+      region: "r",
+      logLevel: "info",
+      database: { host: "h", port: 5432, name: "d", user: "u", sslMode: "require" },
+    });
     const { PGHOST, PGPORT, PGDATABASE, PGUSER, PGSSLMODE, AWS_REGION, ...runner } = data;
-    expect([PGHOST, PGPORT, PGDATABASE, PGUSER, PGSSLMODE, AWS_REGION]).toEqual(["h", "5432", "d", "u", "require", "r"]);
-    const parsed = runnerEnvSchema.strict().parse({ ...runner, ...tierEnv("monthly", { mode: "COMPLIANCE", retentionDays: 366 }) });
-    expect(parsed).toMatchObject({ BACKUP_DESTINATION: "s3://b/edms", BACKUP_MEDIA: false, BACKUP_TIER: "monthly", OBJECT_LOCK_MODE: "COMPLIANCE", OBJECT_LOCK_DAYS: 366 });
+    expect([PGHOST, PGPORT, PGDATABASE, PGUSER, PGSSLMODE, AWS_REGION]).toEqual([
+      "h",
+      "5432",
+      "d",
+      "u",
+      "require",
+      "r",
+    ]);
+    const parsed = runnerEnvSchema
+      .strict()
+      .parse({ ...runner, ...tierEnv("monthly", { mode: "COMPLIANCE", retentionDays: 366 }) });
+    expect(parsed).toMatchObject({
+      BACKUP_DESTINATION: "s3://b/edms",
+      BACKUP_MEDIA: false,
+      BACKUP_TIER: "monthly",
+      OBJECT_LOCK_MODE: "COMPLIANCE",
+      OBJECT_LOCK_DAYS: 366,
+    });
     expect(tierEnv("adhoc").BACKUP_TRIGGER).toBe("manual");
   });
 });
@@ -162,7 +274,12 @@ describe("image and commands", () => {
       namespace: "ns",
       adhocCronJob: "a-backup-adhoc",
       instanceSelector: "app.kubernetes.io/instance=a-backup",
-      oneOffPod: (args) => ({ name: "a-backup-list", image: "img", labels: { x: "it's" }, spec: podSpec({ ...podSettings, args }) }),
+      oneOffPod: (args) => ({
+        name: "a-backup-list",
+        image: "img",
+        labels: { x: "it's" },
+        spec: podSpec({ ...podSettings, args }),
+      }),
     });
     expect(commands.startDrill).toBeUndefined();
     expect(commands.listBackups).toContain(`"x":"it'\\''s"`);

@@ -10,9 +10,11 @@ import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 type Validator = (object: Record<string, unknown>) => void;
 
 const validators: Record<string, Validator> = {
-  "kubernetes:batch/v1:CronJob": (o) => new CronJob(o as unknown as ConstructorParameters<typeof CronJob>[0]).validate(),
+  "kubernetes:batch/v1:CronJob": (o) =>
+    new CronJob(o as unknown as ConstructorParameters<typeof CronJob>[0]).validate(),
   "kubernetes:batch/v1:Job": (o) => new Job(o as unknown as ConstructorParameters<typeof Job>[0]).validate(),
-  "kubernetes:core/v1:ConfigMap": (o) => new ConfigMap(o as unknown as ConstructorParameters<typeof ConfigMap>[0]).validate(),
+  "kubernetes:core/v1:ConfigMap": (o) =>
+    new ConfigMap(o as unknown as ConstructorParameters<typeof ConfigMap>[0]).validate(),
   "kubernetes:core/v1:ServiceAccount": (o) =>
     new ServiceAccount(o as unknown as ConstructorParameters<typeof ServiceAccount>[0]).validate(),
   "kubernetes:networking.k8s.io/v1:NetworkPolicy": (o) =>

@@ -95,7 +95,9 @@ describe("the prod stack under mocks", () => {
   it("exports the bucket, the pinned image, the CronJob names and the operator commands", () => {
     expect(run.outputs.bucketName).toMatch(/^edms-backups-/);
     expect(run.outputs.backupDestination).toBe(`s3://${String(run.outputs.bucketName)}/edms`);
-    expect(run.outputs.imageRef).toMatch(/^[0-9]{12}\.dkr\.ecr\.ap-southeast-1\.amazonaws\.com\/edms-backup-runner-repo@sha256:[0-9a-f]{64}$/);
+    expect(run.outputs.imageRef).toMatch(
+      /^[0-9]{12}\.dkr\.ecr\.ap-southeast-1\.amazonaws\.com\/edms-backup-runner-repo@sha256:[0-9a-f]{64}$/,
+    );
     expect(run.outputs.cronJobNames).toEqual({
       daily: "edms-backup-daily",
       weekly: "edms-backup-weekly",
@@ -113,7 +115,9 @@ describe("the prod stack under mocks", () => {
     expect(commands.startDrill).toBe(
       'JOB=edms-restore-drill-$(date -u +%Y%m%d-%H%M%S) && kubectl --namespace edms create job --from=cronjob/edms-restore-drill "$JOB"',
     );
-    expect(commands.listBackups).toMatch(/^kubectl --namespace edms run edms-backup-list --rm --stdin --quiet --restart=Never --image=\S+@sha256:[0-9a-f]{64} --override-type=merge --overrides='\{.*\}'$/);
+    expect(commands.listBackups).toMatch(
+      /^kubectl --namespace edms run edms-backup-list --rm --stdin --quiet --restart=Never --image=\S+@sha256:[0-9a-f]{64} --override-type=merge --overrides='\{.*\}'$/,
+    );
     const overrides = JSON.parse(/--overrides='(.*)'$/.exec(commands.listBackups!)![1]!) as Record<string, unknown>;
     expect(at(overrides, "spec", "containers", 0, "args")).toEqual(["list"]);
     expect(at(overrides, "spec", "securityContext", "runAsNonRoot")).toBe(true);
@@ -123,39 +127,78 @@ describe("the prod stack under mocks", () => {
   it("exports a restore Job manifest: the runner's restore, media read-write, never retried, no affinity", () => {
     const command = (run.outputs.commands as Record<string, string>).startRestore!;
     const [head, manifestLine, end] = command.split("\n");
-    expect(head).toBe('JOB=edms-restore-$(date -u +%Y%m%d-%H%M%S) && BACKUP_ID="${BACKUP_ID:-latest}" && kubectl --namespace edms create -f - <<EOF');
+    expect(head).toBe(
+      'JOB=edms-restore-$(date -u +%Y%m%d-%H%M%S) && BACKUP_ID="${BACKUP_ID:-latest}" && kubectl --namespace edms create -f - <<EOF',
+    );
     expect(end).toBe("EOF");
     // What the shell's heredoc makes of it with BACKUP_ID set by the operator.
-    const job = JSON.parse(manifestLine!.replaceAll("$JOB", "edms-restore-20260111-150000").replaceAll("$BACKUP_ID", "20260111T144748Z-3f9a")) as Record<string, unknown>;
+    const job = JSON.parse(
+      manifestLine!
+        .replaceAll("$JOB", "edms-restore-20260111-150000")
+        .replaceAll("$BACKUP_ID", "20260111T144748Z-3f9a"),
+    ) as Record<string, unknown>;
     validateKubernetesObject("kubernetes:batch/v1:Job", job);
     expect(at(job, "metadata", "name")).toBe("edms-restore-20260111-150000");
     expect(at(job, "metadata", "namespace")).toBe("edms");
     expect(at(job, "spec", "backoffLimit")).toBe(0);
     const pod = at(job, "spec", "template", "spec") as Record<string, unknown>;
-    expect(at(pod, "containers", 0, "args")).toEqual(["restore", "20260111T144748Z-3f9a", "--yes", "--terminate-connections"]);
-    expect(at(pod, "containers", 0, "volumeMounts")).toContainEqual({ name: "media", mountPath: "/media", readOnly: false });
-    expect(pod.volumes).toContainEqual({ name: "media", persistentVolumeClaim: { claimName: "edms-media", readOnly: false } });
+    expect(at(pod, "containers", 0, "args")).toEqual([
+      "restore",
+      "20260111T144748Z-3f9a",
+      "--yes",
+      "--terminate-connections",
+    ]);
+    expect(at(pod, "containers", 0, "volumeMounts")).toContainEqual({
+      name: "media",
+      mountPath: "/media",
+      readOnly: false,
+    });
+    expect(pod.volumes).toContainEqual({
+      name: "media",
+      persistentVolumeClaim: { claimName: "edms-media", readOnly: false },
+    });
     expect(pod.affinity).toBeUndefined();
     expect(pod.serviceAccountName).toBe("edms-backup");
     expect(at(pod, "containers", 0, "securityContext", "readOnlyRootFilesystem")).toBe(true);
-    expect(at(job, "spec", "template", "metadata", "labels")).toMatchObject({ "app.kubernetes.io/instance": "edms-backup", "app.kubernetes.io/component": "restore" });
+    expect(at(job, "spec", "template", "metadata", "labels")).toMatchObject({
+      "app.kubernetes.io/instance": "edms-backup",
+      "app.kubernetes.io/component": "restore",
+    });
   });
 
   describe("bucket", () => {
     it("is private, owner-enforced, versioned and KMS-encrypted with a rotating key", () => {
-      expect(one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "edms-backup-public-access").inputs).toMatchObject({
+      expect(
+        one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "edms-backup-public-access").inputs,
+      ).toMatchObject({
         blockPublicAcls: true,
         blockPublicPolicy: true,
         ignorePublicAcls: true,
         restrictPublicBuckets: true,
       });
-      expect(at(one(run, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "edms-backup-ownership").inputs, "rule", "objectOwnership")).toBe(
-        "BucketOwnerEnforced",
+      expect(
+        at(
+          one(run, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "edms-backup-ownership").inputs,
+          "rule",
+          "objectOwnership",
+        ),
+      ).toBe("BucketOwnerEnforced");
+      expect(
+        at(
+          one(run, "aws:s3/bucketVersioning:BucketVersioning", "edms-backup-versioning").inputs,
+          "versioningConfiguration",
+          "status",
+        ),
+      ).toBe("Enabled");
+      const sse = one(
+        run,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "edms-backup-encryption",
       );
-      expect(at(one(run, "aws:s3/bucketVersioning:BucketVersioning", "edms-backup-versioning").inputs, "versioningConfiguration", "status")).toBe("Enabled");
-      const sse = one(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "edms-backup-encryption");
       expect(at(sse.inputs, "rules", 0, "applyServerSideEncryptionByDefault", "sseAlgorithm")).toBe("aws:kms");
-      expect(at(sse.inputs, "rules", 0, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")).toMatch(/^arn:aws:kms:/);
+      expect(at(sse.inputs, "rules", 0, "applyServerSideEncryptionByDefault", "kmsMasterKeyId")).toMatch(
+        /^arn:aws:kms:/,
+      );
       expect(one(run, "aws:kms/key:Key", "edms-backup-key").inputs.enableKeyRotation).toBe(true);
       const bucket = one(run, "aws:s3/bucket:Bucket", "edms-backup-bucket").inputs;
       expect(bucket.forceDestroy).toBe(false);
@@ -196,7 +239,11 @@ describe("the prod stack under mocks", () => {
     });
 
     it("enables Object Lock in governance mode with the shortest tier retention as the default", () => {
-      const lock = one(run, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "edms-backup-object-lock").inputs;
+      const lock = one(
+        run,
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+        "edms-backup-object-lock",
+      ).inputs;
       expect(lock.objectLockEnabled).toBe("Enabled");
       expect(at(lock, "rule", "defaultRetention")).toEqual({ mode: "GOVERNANCE", days: 7 });
     });
@@ -208,12 +255,21 @@ describe("the prod stack under mocks", () => {
       expect(repo.imageTagMutability).toBe("IMMUTABLE");
       expect(at(repo, "imageScanningConfiguration", "scanOnPush")).toBe(true);
       const image = one(run, "docker:index/image:Image", "edms-backup-runner-image").inputs;
-      expect(image.build).toMatchObject({ context: ".", dockerfile: "runner/Dockerfile", platform: "linux/amd64", args: { PG_MAJOR: "15" } });
-      expect(image.imageName).toMatch(/^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/edms-backup-runner-repo:0\.1\.0-pg15-[0-9a-f]{12}$/);
+      expect(image.build).toMatchObject({
+        context: ".",
+        dockerfile: "runner/Dockerfile",
+        platform: "linux/amd64",
+        args: { PG_MAJOR: "15" },
+      });
+      expect(image.imageName).toMatch(
+        /^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/edms-backup-runner-repo:0\.1\.0-pg15-[0-9a-f]{12}$/,
+      );
       // The registry block carries the ECR token, so Pulumi must treat it as a secret.
       expect(at(image, "registry", "4dabf18193072939515e22adb298388d")).toBe("1b47061264138c4ac30d75fd1eb44270");
       expect(at(image, "registry", "value", "username")).toBe("AWS");
-      const lifecycle = JSON.parse(String(one(run, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "edms-backup-runner-repo-lifecycle").inputs.policy)) as {
+      const lifecycle = JSON.parse(
+        String(one(run, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "edms-backup-runner-repo-lifecycle").inputs.policy),
+      ) as {
         rules: Array<{ selection: { countNumber: number } }>;
       };
       expect(lifecycle.rules.map((r) => r.selection.countNumber)).toEqual([7, 20]);
@@ -232,12 +288,17 @@ describe("the prod stack under mocks", () => {
           Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/${issuer}` },
           Action: "sts:AssumeRoleWithWebIdentity",
           Condition: {
-            StringEquals: { [`${issuer}:sub`]: "system:serviceaccount:edms:edms-backup", [`${issuer}:aud`]: "sts.amazonaws.com" },
+            StringEquals: {
+              [`${issuer}:sub`]: "system:serviceaccount:edms:edms-backup",
+              [`${issuer}:aud`]: "sts.amazonaws.com",
+            },
           },
         },
       ]);
       const sa = one(run, "kubernetes:core/v1:ServiceAccount", "edms-backup-identity-service-account").inputs;
-      expect(at(sa, "metadata", "annotations", "eks.amazonaws.com/role-arn")).toBe(`arn:aws:iam::${ACCOUNT}:role/edms-backup-identity-role`);
+      expect(at(sa, "metadata", "annotations", "eks.amazonaws.com/role-arn")).toBe(
+        `arn:aws:iam::${ACCOUNT}:role/edms-backup-identity-role`,
+      );
       expect(at(sa, "metadata", "namespace")).toBe("edms");
     });
 
@@ -246,7 +307,9 @@ describe("the prod stack under mocks", () => {
       const allows = doc.Statement.filter((s) => s.Effect === "Allow");
       const allowed = allows.flatMap(actions);
       for (const action of allowed) {
-        expect(action).not.toMatch(/\*|Delete|PutBucket|PutLifecycle|ObjectLockConfiguration|Bypass|PutEncryption|PutReplication|PolicyStatus|Acl/);
+        expect(action).not.toMatch(
+          /\*|Delete|PutBucket|PutLifecycle|ObjectLockConfiguration|Bypass|PutEncryption|PutReplication|PolicyStatus|Acl/,
+        );
       }
       expect(new Set(allowed)).toEqual(
         new Set([
@@ -266,10 +329,14 @@ describe("the prod stack under mocks", () => {
       const bucket = String(run.outputs.bucketName);
       const objectStatement = allows.find((s) => s.Sid === "ReadWriteBackups")!;
       expect(objectStatement.Resource).toBe(`arn:aws:s3:::${bucket}/edms/*`);
-      expect(allows.find((s) => s.Sid === "ListBackupPrefix")!.Condition).toEqual({ StringLike: { "s3:prefix": ["edms/*"] } });
+      expect(allows.find((s) => s.Sid === "ListBackupPrefix")!.Condition).toEqual({
+        StringLike: { "s3:prefix": ["edms/*"] },
+      });
       expect(allows.find((s) => s.Sid === "UseBackupKeyThroughS3")!.Resource).toMatch(/^arn:aws:kms:/);
       const deny = doc.Statement.find((s) => s.Effect === "Deny")!;
-      expect(actions(deny)).toEqual(expect.arrayContaining(["s3:Delete*", "s3:PutLifecycleConfiguration", "s3:BypassGovernanceRetention"]));
+      expect(actions(deny)).toEqual(
+        expect.arrayContaining(["s3:Delete*", "s3:PutLifecycleConfiguration", "s3:BypassGovernanceRetention"]),
+      );
     });
   });
 
@@ -304,14 +371,20 @@ describe("the prod stack under mocks", () => {
             const expected: Record<string, unknown> = {
               PGPASSWORD: { name: "edms-db", key: "password" },
               NOTIFY_WEBHOOK_URL: { name: "edms-backup-notify", key: "webhook-url", optional: true },
-              HEALTHCHECK_URL: { name: "edms-backup-notify", key: `healthcheck-url-${cronJob.name.endsWith("restore-drill") ? "drill" : String(tier)}`, optional: true },
+              HEALTHCHECK_URL: {
+                name: "edms-backup-notify",
+                key: `healthcheck-url-${cronJob.name.endsWith("restore-drill") ? "drill" : String(tier)}`,
+                optional: true,
+              },
             };
             expect(env.valueFrom?.secretKeyRef, env.name).toEqual(expected[env.name]);
           }
         }
         const names = containerOf(cronJob).env.map((e) => e.name);
         // Backups and the drill notify; the status CronJob does not (the alarms watch it), and needs no password.
-        expect(names.includes("HEALTHCHECK_URL"), cronJob.name).toBe(tier !== undefined || cronJob.name.endsWith("restore-drill"));
+        expect(names.includes("HEALTHCHECK_URL"), cronJob.name).toBe(
+          tier !== undefined || cronJob.name.endsWith("restore-drill"),
+        );
         expect(names.includes("PGPASSWORD"), cronJob.name).toBe(!cronJob.name.endsWith("-status"));
       }
       expect(JSON.stringify(kubernetes().map((r) => r.inputs))).not.toMatch(/postgres(ql)?:\/\/[^"]*:[^"]*@/);
@@ -329,10 +402,15 @@ describe("the prod stack under mocks", () => {
         expect(spec.failedJobsHistoryLimit).toBe(5);
         expect(at(spec, "jobTemplate", "spec", "backoffLimit")).toBe(1);
         expect(at(spec, "jobTemplate", "spec", "activeDeadlineSeconds")).toBe(14400);
-        expect(() => CronExpressionParser.parse(String(spec.schedule), { tz: String(spec.timeZone) }).next()).not.toThrow();
+        expect(() =>
+          CronExpressionParser.parse(String(spec.schedule), { tz: String(spec.timeZone) }).next(),
+        ).not.toThrow();
       }
       const schedules = Object.fromEntries(
-        ofType(run, "kubernetes:batch/v1:CronJob").map((c) => [at(c.inputs, "metadata", "name"), [at(c.inputs, "spec", "schedule"), at(c.inputs, "spec", "suspend")]]),
+        ofType(run, "kubernetes:batch/v1:CronJob").map((c) => [
+          at(c.inputs, "metadata", "name"),
+          [at(c.inputs, "spec", "schedule"), at(c.inputs, "spec", "suspend")],
+        ]),
       );
       expect(schedules).toEqual({
         "edms-backup-daily": ["0 2 * * *", false],
@@ -349,7 +427,11 @@ describe("the prod stack under mocks", () => {
         const pod = podOf(cronJob);
         expect(pod.restartPolicy).toBe("Never");
         expect(pod.serviceAccountName).toBe("edms-backup");
-        expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } });
+        expect(pod.securityContext).toMatchObject({
+          runAsNonRoot: true,
+          runAsUser: 10001,
+          seccompProfile: { type: "RuntimeDefault" },
+        });
         expect(pod).not.toHaveProperty("hostNetwork");
         const container = containerOf(cronJob);
         expect(container.securityContext).toEqual({
@@ -359,7 +441,10 @@ describe("the prod stack under mocks", () => {
           privileged: false,
           capabilities: { drop: ["ALL"] },
         });
-        expect(container.resources).toEqual({ requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "2", memory: "1Gi" } });
+        expect(container.resources).toEqual({
+          requests: { cpu: "250m", memory: "512Mi" },
+          limits: { cpu: "2", memory: "1Gi" },
+        });
         expect(container.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
         expect(at(pod, "volumes", 0)).toEqual({ name: "tmp", emptyDir: { sizeLimit: "1Gi" } });
       }
@@ -376,10 +461,15 @@ describe("the prod stack under mocks", () => {
           continue;
         }
         expect(mediaMount).toEqual({ name: "media", mountPath: "/media", readOnly: true });
-        expect(pod.volumes).toContainEqual({ name: "media", persistentVolumeClaim: { claimName: "edms-media", readOnly: true } });
+        expect(pod.volumes).toContainEqual({
+          name: "media",
+          persistentVolumeClaim: { claimName: "edms-media", readOnly: true },
+        });
         expect(at(pod, "affinity", "podAffinity", "requiredDuringSchedulingIgnoredDuringExecution")).toEqual([
           {
-            labelSelector: { matchLabels: { "app.kubernetes.io/name": "edms", "app.kubernetes.io/component": "backend" } },
+            labelSelector: {
+              matchLabels: { "app.kubernetes.io/name": "edms", "app.kubernetes.io/component": "backend" },
+            },
             topologyKey: "kubernetes.io/hostname",
           },
         ]);
@@ -387,7 +477,10 @@ describe("the prod stack under mocks", () => {
     });
 
     it("give the runner an environment its own schema accepts, tier by tier", () => {
-      const data = at(one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs, "data") as Record<string, string>;
+      const data = at(one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs, "data") as Record<
+        string,
+        string
+      >;
       const contractNames = new Set(Object.keys(runnerEnvShape));
       const allowedOthers = new Set<string>([...LIBPQ_ENV_NAMES, ...AWS_ENV_NAMES, "HOME"]);
       const retention: Record<string, number> = { daily: 7, weekly: 28, monthly: 366, adhoc: 30 };
@@ -408,7 +501,9 @@ describe("the prod stack under mocks", () => {
         const tier = at(cronJob.inputs, "metadata", "labels", "backup.edms.io/tier");
         if (cronJob.name.endsWith("restore-drill")) {
           expect(container.args).toEqual(["drill", "latest", "--tier", "daily", "--scratch-dir", "/scratch"]);
-          const drillPod = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec") as { volumes: unknown[] };
+          const drillPod = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec") as {
+            volumes: unknown[];
+          };
           expect(drillPod.volumes).toContainEqual({ name: "scratch", emptyDir: { sizeLimit: "20Gi" } });
           expect(parsed.OBJECT_LOCK_MODE).toBeUndefined();
           continue;
@@ -429,13 +524,29 @@ describe("the prod stack under mocks", () => {
     });
 
     it("confine runner pods with a NetworkPolicy: no ingress, egress to the database, DNS and HTTPS only", () => {
-      const spec = at(one(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "edms-backup-schedule-egress").inputs, "spec") as Record<string, unknown>;
+      const spec = at(
+        one(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "edms-backup-schedule-egress").inputs,
+        "spec",
+      ) as Record<string, unknown>;
       expect(spec.policyTypes).toEqual(["Ingress", "Egress"]);
       expect(spec.ingress).toEqual([]);
-      expect(at(spec, "podSelector", "matchLabels")).toEqual({ "app.kubernetes.io/name": "edms-backup", "app.kubernetes.io/instance": "edms-backup" });
+      expect(at(spec, "podSelector", "matchLabels")).toEqual({
+        "app.kubernetes.io/name": "edms-backup",
+        "app.kubernetes.io/instance": "edms-backup",
+      });
       const egress = spec.egress as Array<{ to: unknown[]; ports: Array<{ protocol: string; port: number }> }>;
-      expect(egress.map((rule) => rule.ports.map((p) => `${p.protocol}/${p.port}`).join(","))).toEqual(["TCP/5432", "UDP/53,TCP/53", "TCP/443"]);
-      expect(egress[0]!.to).toEqual([{ podSelector: { matchLabels: { "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "edms-db" } } }]);
+      expect(egress.map((rule) => rule.ports.map((p) => `${p.protocol}/${p.port}`).join(","))).toEqual([
+        "TCP/5432",
+        "UDP/53,TCP/53",
+        "TCP/443",
+      ]);
+      expect(egress[0]!.to).toEqual([
+        {
+          podSelector: {
+            matchLabels: { "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "edms-db" },
+          },
+        },
+      ]);
       // The pods' labels must be selected by the policy, or it protects nothing.
       for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
         expect(at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "metadata", "labels")).toMatchObject(

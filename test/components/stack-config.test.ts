@@ -50,7 +50,10 @@ describe("stack config", () => {
   it("keeps at least 7 daily, 4 weekly and 12 monthly backups by default, at every moment", () => {
     const keep = { daily: 7, weekly: 4, monthly: 12 } as const;
     for (const tier of ["daily", "weekly", "monthly"] as const) {
-      expect(minimumBackupsKept(DEFAULT_SCHEDULES[tier], "Asia/Singapore", DEFAULT_RETENTION_DAYS[tier]), tier).toBeGreaterThanOrEqual(keep[tier]);
+      expect(
+        minimumBackupsKept(DEFAULT_SCHEDULES[tier], "Asia/Singapore", DEFAULT_RETENTION_DAYS[tier]),
+        tier,
+      ).toBeGreaterThanOrEqual(keep[tier]);
     }
   });
 
@@ -71,30 +74,86 @@ describe("stack config", () => {
   });
 
   const badConfigs: Array<[string, Record<string, unknown>, RegExp[]]> = [
-    ["an invalid cron expression", { schedules: { daily: "61 2 * * *" } }, [/schedules\.daily invalid cron expression "61 2 \* \* \*"/]],
-    ["a six-field cron expression", { schedules: { weekly: "0 0 3 * * 0" } }, [/schedules\.weekly invalid cron expression .*must have 5 fields/]],
+    [
+      "an invalid cron expression",
+      { schedules: { daily: "61 2 * * *" } },
+      [/schedules\.daily invalid cron expression "61 2 \* \* \*"/],
+    ],
+    [
+      "a six-field cron expression",
+      { schedules: { weekly: "0 0 3 * * 0" } },
+      [/schedules\.weekly invalid cron expression .*must have 5 fields/],
+    ],
     ["an unknown time zone", { timeZone: "Asia/Singapur" }, [/timeZone unknown time zone: use an IANA name/]],
-    ["a retention shorter than the interval", { retentionDays: { weekly: 5 } }, [/retentionDays\.weekly \(5 days\) is shorter than the weekly schedule's interval \(up to 7 days\)/]],
-    ["a monthly retention under a month", { retentionDays: { monthly: 30 } }, [/retentionDays\.monthly \(30 days\) is shorter than the monthly schedule's interval \(up to 31 days\)/]],
-    ["a missing database secret name", { database: { host: "db", name: "edms", user: "u", cidr: "10.0.0.0/16" } }, [/database\.secretName is required/]],
-    ["no way to reach the database in the NetworkPolicy", { database: { host: "db", name: "edms", user: "u", secretName: "s" } }, [/database needs cidr .* or podSelector/]],
-    ["a ReadWriteOnce volume without the app pod's labels", { media: { pvcName: "media" } }, [/media\.appPodSelector is required when the media volume is ReadWriteOnce/]],
+    [
+      "a retention shorter than the interval",
+      { retentionDays: { weekly: 5 } },
+      [/retentionDays\.weekly \(5 days\) is shorter than the weekly schedule's interval \(up to 7 days\)/],
+    ],
+    [
+      "a monthly retention under a month",
+      { retentionDays: { monthly: 30 } },
+      [/retentionDays\.monthly \(30 days\) is shorter than the monthly schedule's interval \(up to 31 days\)/],
+    ],
+    [
+      "a missing database secret name",
+      { database: { host: "db", name: "edms", user: "u", cidr: "10.0.0.0/16" } },
+      [/database\.secretName is required/],
+    ],
+    [
+      "no way to reach the database in the NetworkPolicy",
+      { database: { host: "db", name: "edms", user: "u", secretName: "s" } },
+      [/database needs cidr .* or podSelector/],
+    ],
+    [
+      "a ReadWriteOnce volume without the app pod's labels",
+      { media: { pvcName: "media" } },
+      [/media\.appPodSelector is required when the media volume is ReadWriteOnce/],
+    ],
     ["an image without a digest", { image: "edms-backup:latest" }, [/image must be pinned by digest/]],
-    ["IRSA without the OIDC provider", { identity: { kind: "irsa" } }, [/identity\.oidcProviderArn is required for IRSA/]],
+    [
+      "IRSA without the OIDC provider",
+      { identity: { kind: "irsa" } },
+      [/identity\.oidcProviderArn is required for IRSA/],
+    ],
     ["an unknown identity kind", { identity: { kind: "keys" } }, [/identity\.kind must be \{ kind: irsa/]],
     ["a typo in a key", { retentionDay: { daily: 7 } }, [/edms-backup: unknown key "retentionDay"/]],
-    ["every tier disabled", { disabledTiers: ["daily", "weekly", "monthly"] }, [/disabledTiers disables every scheduled tier/]],
-    ["a Glacier Deep Archive transition", { monthlyTransition: { storageClass: "DEEP_ARCHIVE", afterDays: 90 } }, [/monthlyTransition\.storageClass must be STANDARD_IA or GLACIER_IR/]],
-    ["a transition after expiry", { monthlyTransition: { storageClass: "GLACIER_IR", afterDays: 400 } }, [/monthlyTransition\.afterDays \(400\) must be less than retentionDays\.monthly/]],
-    ["an unknown Object Lock mode", { objectLock: { mode: "STRICT" } }, [/objectLock\.mode must be GOVERNANCE or COMPLIANCE/]],
+    [
+      "every tier disabled",
+      { disabledTiers: ["daily", "weekly", "monthly"] },
+      [/disabledTiers disables every scheduled tier/],
+    ],
+    [
+      "a Glacier Deep Archive transition",
+      { monthlyTransition: { storageClass: "DEEP_ARCHIVE", afterDays: 90 } },
+      [/monthlyTransition\.storageClass must be STANDARD_IA or GLACIER_IR/],
+    ],
+    [
+      "a transition after expiry",
+      { monthlyTransition: { storageClass: "GLACIER_IR", afterDays: 400 } },
+      [/monthlyTransition\.afterDays \(400\) must be less than retentionDays\.monthly/],
+    ],
+    [
+      "an unknown Object Lock mode",
+      { objectLock: { mode: "STRICT" } },
+      [/objectLock\.mode must be GOVERNANCE or COMPLIANCE/],
+    ],
     ["an upper-case namespace", { namespace: "EDMS" }, [/namespace must be lower-case letters/]],
-    ["a bad quantity", { resources: { limits: { memory: "1 GB" } } }, [/resources\.limits\.memory must be a Kubernetes quantity/]],
+    [
+      "a bad quantity",
+      { resources: { limits: { memory: "1 GB" } } },
+      [/resources\.limits\.memory must be a Kubernetes quantity/],
+    ],
     ["an old pg_dump", { pgMajor: "9" }, [/pgMajor must be a PostgreSQL major version/]],
   ];
 
   it.each(badConfigs)("rejects %s with a message naming the field", (_label, change, messages) => {
     const found = problems({ ...minimal, ...change });
-    for (const message of messages) expect(found.some((p) => message.test(p)), `${found.join("\n")}\n!~ ${message}`).toBe(true);
+    for (const message of messages)
+      expect(
+        found.some((p) => message.test(p)),
+        `${found.join("\n")}\n!~ ${message}`,
+      ).toBe(true);
   });
 
   it("names every bad field in one message", () => {
@@ -165,6 +224,8 @@ describe("alert settings", () => {
     expect(problems({ ...minimal, alerts: { statusEveryHours: 5 } })).toEqual([
       "edms-backup:alerts.statusEveryHours must be one of 1, 2, 3, 4, 6, 8, 12, 24 (hours that divide a day)",
     ]);
-    expect(problems({ ...minimal, alerts: { topicKmsKeyArn: "alias/aws/sns" } })[0]).toMatch(/^edms-backup:alerts.topicKmsKeyArn must be a KMS key ARN/);
+    expect(problems({ ...minimal, alerts: { topicKmsKeyArn: "alias/aws/sns" } })[0]).toMatch(
+      /^edms-backup:alerts.topicKmsKeyArn must be a KMS key ARN/,
+    );
   });
 });

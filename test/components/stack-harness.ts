@@ -34,9 +34,18 @@ function state(type: string, name: string, inputs: Record<string, unknown>): Rec
       return { ...inputs, bucket, arn: `arn:aws:s3:::${bucket}` };
     }
     case "aws:kms/key:Key":
-      return { ...inputs, arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`, keyId: "11111111-2222-3333-4444-555555555555" };
+      return {
+        ...inputs,
+        arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`,
+        keyId: "11111111-2222-3333-4444-555555555555",
+      };
     case "aws:ecr/repository:Repository":
-      return { ...inputs, name, registryId: ACCOUNT, repositoryUrl: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${name}` };
+      return {
+        ...inputs,
+        name,
+        registryId: ACCOUNT,
+        repositoryUrl: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${name}`,
+      };
     case "docker:index/image:Image": {
       const imageName = String(inputs.imageName);
       return { ...inputs, repoDigest: `${imageName.split(":")[0]}@${FAKE_DIGEST}` };
@@ -65,18 +74,42 @@ export async function runStack(stack: string, changes: Record<string, unknown> =
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs as Record<string, unknown> });
+        resources.push({
+          type: args.type,
+          name: args.name,
+          custom: args.custom ?? true,
+          inputs: args.inputs as Record<string, unknown>,
+        });
         return { id: `${args.name}-id`, state: state(args.type, args.name, args.inputs as Record<string, unknown>) };
       },
       call(args) {
         calls.push(args.token);
         switch (args.token) {
           case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            return { userName: "AWS", password: "ecr-token", proxyEndpoint: `https://${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`, authorizationToken: "QVdTOmVjci10b2tlbg==", expiresAt: "2026-01-12T00:00:00Z", id: REGION, region: REGION };
+            return {
+              userName: "AWS",
+              password: "ecr-token",
+              proxyEndpoint: `https://${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`,
+              authorizationToken: "QVdTOmVjci10b2tlbg==",
+              expiresAt: "2026-01-12T00:00:00Z",
+              id: REGION,
+              region: REGION,
+            };
           case "aws:index/getRegion:getRegion":
-            return { name: REGION, region: REGION, id: REGION, description: "Asia Pacific (Singapore)", endpoint: `ec2.${REGION}.amazonaws.com` };
+            return {
+              name: REGION,
+              region: REGION,
+              id: REGION,
+              description: "Asia Pacific (Singapore)",
+              endpoint: `ec2.${REGION}.amazonaws.com`,
+            };
           case "aws:index/getCallerIdentity:getCallerIdentity":
-            return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/deployer`, userId: "AIDAEXAMPLE", id: ACCOUNT };
+            return {
+              accountId: ACCOUNT,
+              arn: `arn:aws:iam::${ACCOUNT}:user/deployer`,
+              userId: "AIDAEXAMPLE",
+              id: ACCOUNT,
+            };
           default:
             throw new Error(`unexpected provider function call ${args.token}`);
         }
@@ -94,7 +127,7 @@ export async function runStack(stack: string, changes: Record<string, unknown> =
       : value;
   }
   // Registrations finish asynchronously; wait until no new resource shows up.
-  for (let seen = -1; seen !== resources.length; ) {
+  for (let seen = -1; seen !== resources.length;) {
     seen = resources.length;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -107,6 +140,7 @@ export function ofType(run: StackRun, type: string): Recorded[] {
 
 export function one(run: StackRun, type: string, name: string): Recorded {
   const found = run.resources.find((r) => r.type === type && r.name === name);
-  if (!found) throw new Error(`no ${type} named ${name}; have ${run.resources.map((r) => `${r.type} ${r.name}`).join(", ")}`);
+  if (!found)
+    throw new Error(`no ${type} named ${name}; have ${run.resources.map((r) => `${r.type} ${r.name}`).join(", ")}`);
   return found;
 }

@@ -18,7 +18,14 @@ beforeAll(async () => {
     objectLock: undefined,
     media: undefined,
     disabledTiers: ["weekly"],
-    database: { host: "edms.abc123.ap-southeast-1.rds.amazonaws.com", name: "edms", user: "edms_backup", secretName: "edms-db", sslMode: "require", cidr: "10.0.12.0/24" },
+    database: {
+      host: "edms.abc123.ap-southeast-1.rds.amazonaws.com",
+      name: "edms",
+      user: "edms_backup",
+      secretName: "edms-db",
+      sslMode: "require",
+      cidr: "10.0.12.0/24",
+    },
     kubeContext: undefined,
     cloudwatchNamespace: undefined,
     alertEmails: undefined,
@@ -66,12 +73,24 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
   });
 
   it("has no metrics permission, alarm, topic, status CronJob or notification variables without a CloudWatch namespace", () => {
-    const doc = JSON.parse(String(one(run, "aws:iam/rolePolicy:RolePolicy", "edms-backup-identity-policy").inputs.policy)) as PolicyDocument;
+    const doc = JSON.parse(
+      String(one(run, "aws:iam/rolePolicy:RolePolicy", "edms-backup-identity-policy").inputs.policy),
+    ) as PolicyDocument;
     expect(JSON.stringify(doc)).not.toContain("cloudwatch");
     expect(run.resources.filter((r) => /cloudwatch|sns|alarms/i.test(r.type))).toEqual([]);
     expect(run.outputs.alertTopicArn).toBeUndefined();
     for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
-      const env = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec", "containers", 0, "env") as Array<{ name: string }>;
+      const env = at(
+        cronJob.inputs,
+        "spec",
+        "jobTemplate",
+        "spec",
+        "template",
+        "spec",
+        "containers",
+        0,
+        "env",
+      ) as Array<{ name: string }>;
       expect(env.map((e) => e.name)).not.toContain("HEALTHCHECK_URL");
       expect(env.map((e) => e.name)).not.toContain("NOTIFY_WEBHOOK_URL");
     }
@@ -80,12 +99,16 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
   it("uses the given image by digest in every CronJob", () => {
     expect(run.outputs.imageRef).toBe(IMAGE);
     for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
-      expect(at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec", "containers", 0, "image")).toBe(IMAGE);
+      expect(at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec", "containers", 0, "image")).toBe(
+        IMAGE,
+      );
     }
   });
 
   it("trusts the EKS Pod Identity service for this account and cluster, bound to the service account", () => {
-    const trust = JSON.parse(String(one(run, "aws:iam/role:Role", "edms-backup-identity-role").inputs.assumeRolePolicy)) as PolicyDocument;
+    const trust = JSON.parse(
+      String(one(run, "aws:iam/role:Role", "edms-backup-identity-role").inputs.assumeRolePolicy),
+    ) as PolicyDocument;
     expect(trust.Statement).toEqual([
       {
         Sid: "EksPodIdentity",
@@ -98,34 +121,71 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
         },
       },
     ]);
-    expect(one(run, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "edms-backup-identity-pod-identity").inputs).toMatchObject({
+    expect(
+      one(run, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "edms-backup-identity-pod-identity").inputs,
+    ).toMatchObject({
       clusterName: "edms-prod",
       namespace: "edms",
       serviceAccount: "edms-backup",
       roleArn: `arn:aws:iam::${ACCOUNT}:role/edms-backup-identity-role`,
     });
-    expect(at(one(run, "kubernetes:core/v1:ServiceAccount", "edms-backup-identity-service-account").inputs, "metadata", "annotations")).toBeUndefined();
-    const egress = at(one(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "edms-backup-schedule-egress").inputs, "spec", "egress");
-    expect(egress).toContainEqual({ to: [{ ipBlock: { cidr: "169.254.170.23/32" } }], ports: [{ protocol: "TCP", port: 80 }] });
-    expect(at(egress, 0)).toEqual({ to: [{ ipBlock: { cidr: "10.0.12.0/24" } }], ports: [{ protocol: "TCP", port: 5432 }] });
+    expect(
+      at(
+        one(run, "kubernetes:core/v1:ServiceAccount", "edms-backup-identity-service-account").inputs,
+        "metadata",
+        "annotations",
+      ),
+    ).toBeUndefined();
+    const egress = at(
+      one(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "edms-backup-schedule-egress").inputs,
+      "spec",
+      "egress",
+    );
+    expect(egress).toContainEqual({
+      to: [{ ipBlock: { cidr: "169.254.170.23/32" } }],
+      ports: [{ protocol: "TCP", port: 80 }],
+    });
+    expect(at(egress, 0)).toEqual({
+      to: [{ ipBlock: { cidr: "10.0.12.0/24" } }],
+      ports: [{ protocol: "TCP", port: 5432 }],
+    });
   });
 
   it("has no Object Lock anywhere: bucket, policy or runner environment", () => {
     expect(one(run, "aws:s3/bucket:Bucket", "edms-backup-bucket").inputs.objectLockEnabled).toBe(false);
-    const doc = JSON.parse(String(one(run, "aws:iam/rolePolicy:RolePolicy", "edms-backup-identity-policy").inputs.policy)) as PolicyDocument;
+    const doc = JSON.parse(
+      String(one(run, "aws:iam/rolePolicy:RolePolicy", "edms-backup-identity-policy").inputs.policy),
+    ) as PolicyDocument;
     expect(JSON.stringify(doc.Statement.filter((s) => s.Effect === "Allow"))).not.toContain("Retention");
     for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
-      const env = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec", "containers", 0, "env") as Array<{ name: string }>;
+      const env = at(
+        cronJob.inputs,
+        "spec",
+        "jobTemplate",
+        "spec",
+        "template",
+        "spec",
+        "containers",
+        0,
+        "env",
+      ) as Array<{ name: string }>;
       expect(env.map((e) => e.name)).not.toContain("OBJECT_LOCK_MODE");
     }
   });
 
   it("backs up the database only, without a media volume or pod affinity", () => {
-    const data = at(one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs, "data") as Record<string, string>;
+    const data = at(one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs, "data") as Record<
+      string,
+      string
+    >;
     expect(data.BACKUP_MEDIA).toBe("false");
     expect(data.MEDIA_DIR).toBeUndefined();
     expect(data.PGSSLMODE).toBe("require");
-    expect(runnerEnvSchema.parse(Object.fromEntries(Object.entries(data).filter(([k]) => !k.startsWith("PG") && !k.startsWith("AWS_")))).BACKUP_MEDIA).toBe(false);
+    expect(
+      runnerEnvSchema.parse(
+        Object.fromEntries(Object.entries(data).filter(([k]) => !k.startsWith("PG") && !k.startsWith("AWS_"))),
+      ).BACKUP_MEDIA,
+    ).toBe(false);
     for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
       const pod = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec") as Record<string, unknown>;
       expect(pod.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }]);
@@ -140,11 +200,13 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
       adhoc: "edms-backup-adhoc",
       "restore-drill": "edms-restore-drill",
     });
-    const rules = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "edms-backup-lifecycle").inputs.rules as unknown[];
+    const rules = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "edms-backup-lifecycle")
+      .inputs.rules as unknown[];
     expect(rules.map((r) => at(r, "filter", "prefix"))).toContain("edms/weekly/");
   });
 
   it("still produces only schema-valid Kubernetes objects", () => {
-    for (const object of run.resources.filter((r) => r.type.startsWith("kubernetes:"))) validateKubernetesObject(object.type, object.inputs);
+    for (const object of run.resources.filter((r) => r.type.startsWith("kubernetes:")))
+      validateKubernetesObject(object.type, object.inputs);
   });
 });

@@ -7,10 +7,23 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
 import { extractArchive, pgRestoreInto } from "../helpers/artifacts.js";
-import { createTestDatabase, largeObjectChecksums, sequenceValues, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
+import {
+  createTestDatabase,
+  largeObjectChecksums,
+  sequenceValues,
+  tableChecksums,
+  type TestDatabase,
+} from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
-import { makeMediaTree, mediaTreeDigest, MEDIA_BIG_FILE, MEDIA_EMPTY_DIR, MEDIA_UNICODE_FILE, seedEdmsDatabase } from "../helpers/sample-data.js";
+import {
+  makeMediaTree,
+  mediaTreeDigest,
+  MEDIA_BIG_FILE,
+  MEDIA_EMPTY_DIR,
+  MEDIA_UNICODE_FILE,
+  seedEdmsDatabase,
+} from "../helpers/sample-data.js";
 
 const pg = inject("pg");
 const s3Endpoint = inject("s3Endpoint");
@@ -32,7 +45,10 @@ afterAll(async () => {
 });
 
 /** Restores the stored artifacts with pg_restore and tar and compares them with the source. */
-async function expectRestorable(manifest: Manifest, fetch: (name: string, file: string) => Promise<void>): Promise<void> {
+async function expectRestorable(
+  manifest: Manifest,
+  fetch: (name: string, file: string) => Promise<void>,
+): Promise<void> {
   const work = await mkdtemp(path.join(tmpdir(), "edms-artifacts-"));
   const dump = path.join(work, manifest.database!.key);
   await fetch(manifest.database!.key, dump);
@@ -57,7 +73,9 @@ async function expectRestorable(manifest: Manifest, fetch: (name: string, file: 
   const files = sourceTree.filter((e) => e.type === "file");
   expect(manifest.media!.files).toBe(files.length);
   expect(manifest.media!.sourceBytes).toBe(files.reduce((sum, f) => sum + f.size, 0));
-  expect(sourceTree.map((e) => e.path)).toEqual(expect.arrayContaining([MEDIA_UNICODE_FILE, MEDIA_EMPTY_DIR, MEDIA_BIG_FILE]));
+  expect(sourceTree.map((e) => e.path)).toEqual(
+    expect.arrayContaining([MEDIA_UNICODE_FILE, MEDIA_EMPTY_DIR, MEDIA_BIG_FILE]),
+  );
 }
 
 function sha256(buf: Buffer): string {

@@ -6,7 +6,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectionUrl } from "../helpers/pg-cluster.js";
-import { createTestDatabase, largeObjectChecksums, sequenceValues, sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
+import {
+  createTestDatabase,
+  largeObjectChecksums,
+  sequenceValues,
+  sql,
+  tableChecksums,
+  type TestDatabase,
+} from "../helpers/pg-test-db.js";
 import { runRunner, startRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../helpers/sample-data.js";
@@ -32,7 +39,10 @@ async function newDatabase(prefix: string): Promise<TestDatabase> {
 /** A live database and media folder with content of their own, to prove what a restore leaves. */
 async function liveTarget(): Promise<{ db: TestDatabase; media: string; fingerprint: () => Promise<unknown> }> {
   const db = await newDatabase("live");
-  await sql(db.url, "create table keep_me (id int primary key, note text); insert into keep_me values (1, 'live data')");
+  await sql(
+    db.url,
+    "create table keep_me (id int primary key, note text); insert into keep_me values (1, 'live data')",
+  );
   const media = await mkdtemp(path.join(tmpdir(), "edms-live-"));
   await writeFile(path.join(media, "live.txt"), "live media\n");
   return {
@@ -48,9 +58,14 @@ async function liveTarget(): Promise<{ db: TestDatabase; media: string; fingerpr
  * cluster and in the same temp folder at the same time.
  */
 async function leftovers(): Promise<{ databases: string[]; dirs: string[] }> {
-  const rows = await sql<{ datname: string }>(adminUrl, "select datname from pg_database where datname like '%\\_\\_restore\\_%' or datname like '%\\_\\_old\\_%' or datname like '%\\_\\_drill\\_%'");
+  const rows = await sql<{ datname: string }>(
+    adminUrl,
+    "select datname from pg_database where datname like '%\\_\\_restore\\_%' or datname like '%\\_\\_old\\_%' or datname like '%\\_\\_drill\\_%'",
+  );
   const ours = (name: string) => databases.some((db) => name.startsWith(`${db.name}__`));
-  const dirs = (await readdir(tmpdir())).filter((n) => n.startsWith(".edms-live-") && (n.includes(".edms-restore-") || n.includes(".edms-old-")));
+  const dirs = (await readdir(tmpdir())).filter(
+    (n) => n.startsWith(".edms-live-") && (n.includes(".edms-restore-") || n.includes(".edms-old-")),
+  );
   return { databases: rows.map((r) => r.datname).filter(ours), dirs };
 }
 
@@ -60,7 +75,11 @@ beforeAll(async () => {
   mediaDir = await mkdtemp(path.join(tmpdir(), "edms-media-"));
   await makeMediaTree(mediaDir, { bigFileMiB: 2 });
   dest = await mkdtemp(path.join(tmpdir(), "edms-dest-"));
-  const backup = await runRunner(["backup", "--tier", "daily"], { DATABASE_URL: source.url, MEDIA_DIR: mediaDir, BACKUP_DESTINATION: `file://${dest}` });
+  const backup = await runRunner(["backup", "--tier", "daily"], {
+    DATABASE_URL: source.url,
+    MEDIA_DIR: mediaDir,
+    BACKUP_DESTINATION: `file://${dest}`,
+  });
   expect(backup.code, backup.stderr).toBe(0);
   backupId = backup.logs.find((l) => l.stage === "done")!.backupId as string;
 });
@@ -72,11 +91,14 @@ afterAll(async () => {
 describe("restore", () => {
   it("restores over an existing database and media folder, exactly", async () => {
     const live = await liveTarget();
-    const result = await runRunner(["restore", "latest", "--yes", "--target-db", live.db.name, "--media-dir", live.media], {
-      ...pg.binDir && {},
-      DATABASE_URL: source.url,
-      BACKUP_DESTINATION: `file://${dest}`,
-    });
+    const result = await runRunner(
+      ["restore", "latest", "--yes", "--target-db", live.db.name, "--media-dir", live.media],
+      {
+        ...(pg.binDir && {}),
+        DATABASE_URL: source.url,
+        BACKUP_DESTINATION: `file://${dest}`,
+      },
+    );
     expect(result.code, result.stderr).toBe(0);
     // The backup's contents, nothing of the old (keep_me is gone).
     expect(await tableChecksums(live.db.url)).toEqual(await tableChecksums(source.url));
@@ -93,10 +115,16 @@ describe("restore", () => {
 
   it("creates a target database that does not exist, from S3", async () => {
     const bucket = await createTestBucket(s3Endpoint);
-    const backup = await runRunner(["backup", "--tier", "weekly", "--no-media"], { ...bucket.env(), DATABASE_URL: source.url });
+    const backup = await runRunner(["backup", "--tier", "weekly", "--no-media"], {
+      ...bucket.env(),
+      DATABASE_URL: source.url,
+    });
     expect(backup.code, backup.stderr).toBe(0);
     const target = `restored_${Date.now().toString(36)}`;
-    const result = await runRunner(["restore", "latest", "--tier", "weekly", "--yes", "--target-db", target], { ...bucket.env(), DATABASE_URL: source.url });
+    const result = await runRunner(["restore", "latest", "--tier", "weekly", "--yes", "--target-db", target], {
+      ...bucket.env(),
+      DATABASE_URL: source.url,
+    });
     expect(result.code, result.stderr).toBe(0);
     const url = connectionUrl(pg, target);
     expect(await tableChecksums(url)).toEqual(await tableChecksums(source.url));
@@ -123,11 +151,17 @@ describe("restore", () => {
     app.on("error", () => undefined);
     try {
       const before = await live.fingerprint();
-      const refused = await runRunner(["restore", backupId, "--yes", "--database-only", "--target-db", live.db.name], { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${dest}` });
+      const refused = await runRunner(["restore", backupId, "--yes", "--database-only", "--target-db", live.db.name], {
+        DATABASE_URL: source.url,
+        BACKUP_DESTINATION: `file://${dest}`,
+      });
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/has 1 open connection.*--terminate-connections/);
       expect(await live.fingerprint()).toEqual(before);
-      const forced = await runRunner(["restore", backupId, "--yes", "--database-only", "--terminate-connections", "--target-db", live.db.name], { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${dest}` });
+      const forced = await runRunner(
+        ["restore", backupId, "--yes", "--database-only", "--terminate-connections", "--target-db", live.db.name],
+        { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${dest}` },
+      );
       expect(forced.code, forced.stderr).toBe(0);
       expect(await tableChecksums(live.db.url)).toEqual(await tableChecksums(source.url));
     } finally {
@@ -150,10 +184,13 @@ describe("corruption and failures leave the target untouched", () => {
     const verify = await runRunner(["verify", backupId], { BACKUP_DESTINATION: `file://${root}` });
     expect(verify.code).toBe(1);
     expect(verify.stderr).toMatch(pattern);
-    const restore = await runRunner(["restore", backupId, "--yes", "--target-db", live.db.name, "--media-dir", live.media, ...args], {
-      DATABASE_URL: source.url,
-      BACKUP_DESTINATION: `file://${root}`,
-    });
+    const restore = await runRunner(
+      ["restore", backupId, "--yes", "--target-db", live.db.name, "--media-dir", live.media, ...args],
+      {
+        DATABASE_URL: source.url,
+        BACKUP_DESTINATION: `file://${root}`,
+      },
+    );
     expect(restore.code).toBe(1);
     expect(restore.stderr).toMatch(pattern);
     expect(await live.fingerprint()).toEqual(before);
@@ -174,7 +211,11 @@ describe("corruption and failures leave the target untouched", () => {
     const manifest = await readManifestFile(root, "daily", backupId);
     expect(manifest.media!.key).toBe("storage.tar.zst"); // the default compression
     await truncate(path.join(dir, manifest.media!.key), Math.floor(manifest.media!.bytes / 2));
-    await expectRefused(root, [], /storage\.tar\.zst: \d+ bytes stored, the manifest says \d+ \(truncated or replaced\)/);
+    await expectRefused(
+      root,
+      [],
+      /storage\.tar\.zst: \d+ bytes stored, the manifest says \d+ \(truncated or replaced\)/,
+    );
   });
 
   it("a missing manifest", async () => {
@@ -187,10 +228,15 @@ describe("corruption and failures leave the target untouched", () => {
     const root = await mkdtemp(path.join(tmpdir(), "edms-crafted-"));
     const good = await readFile(path.join(dest, "daily", backupId, "database.dump"));
     const id = "20260101T020000Z-dead";
-    await craftSet(root, "daily", id, { database: { dump: good.subarray(0, Math.floor(good.length * 0.6)), tables: [] } });
+    await craftSet(root, "daily", id, {
+      database: { dump: good.subarray(0, Math.floor(good.length * 0.6)), tables: [] },
+    });
     const live = await liveTarget();
     const before = await live.fingerprint();
-    const restore = await runRunner(["restore", id, "--yes", "--target-db", live.db.name], { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${root}` });
+    const restore = await runRunner(["restore", id, "--yes", "--target-db", live.db.name], {
+      DATABASE_URL: source.url,
+      BACKUP_DESTINATION: `file://${root}`,
+    });
     expect(restore.code).toBe(1);
     expect(restore.stderr).toMatch(/pg_restore exited with code 1/);
     expect(await live.fingerprint()).toEqual(before);
@@ -200,10 +246,15 @@ describe("corruption and failures leave the target untouched", () => {
   it("a media archive whose checksum matches but which tar cannot extract", async () => {
     const root = await mkdtemp(path.join(tmpdir(), "edms-crafted-"));
     const id = "20260101T020000Z-beef";
-    await craftSet(root, "daily", id, { media: { archive: Buffer.from("this is not a gzip archive at all".repeat(100)), files: 1, sourceBytes: 1 } });
+    await craftSet(root, "daily", id, {
+      media: { archive: Buffer.from("this is not a gzip archive at all".repeat(100)), files: 1, sourceBytes: 1 },
+    });
     const live = await liveTarget();
     const before = await live.fingerprint();
-    const restore = await runRunner(["restore", id, "--yes", "--media-dir", live.media], { BACKUP_DESTINATION: `file://${root}`, PGDATABASE: "unused" });
+    const restore = await runRunner(["restore", id, "--yes", "--media-dir", live.media], {
+      BACKUP_DESTINATION: `file://${root}`,
+      PGDATABASE: "unused",
+    });
     expect(restore.code).toBe(1);
     expect(restore.stderr).toMatch(/tar --extract exited with code 2/);
     expect(await live.fingerprint()).toEqual(before);
@@ -239,7 +290,9 @@ describe("corruption and failures leave the target untouched", () => {
     const verify = await runRunner(["verify", id], { BACKUP_DESTINATION: `file://${root}` });
     expect(verify.code).toBe(1);
     expect(verify.stderr).toMatch(/unsafe entries/);
-    const restore = await runRunner(["restore", id, "--yes", "--media-only", "--media-dir", live.media], { BACKUP_DESTINATION: `file://${root}` });
+    const restore = await runRunner(["restore", id, "--yes", "--media-only", "--media-dir", live.media], {
+      BACKUP_DESTINATION: `file://${root}`,
+    });
     expect(restore.code).toBe(1);
     expect(restore.stderr).toMatch(/refusing the media archive: unsafe entries: .*(\.\.|absolute|points outside)/);
     expect(await readdir(outside)).toEqual([]);
@@ -253,16 +306,25 @@ describe("corruption and failures leave the target untouched", () => {
 describe("interrupted restore", () => {
   it("SIGTERM mid-restore exits 143 and leaves the target as it was", async () => {
     const big = await newDatabase("restore_big");
-    const init = await run(path.join(pg.binDir, "pgbench"), ["-i", "-s", "5", "-q", big.name], { env: { ...process.env, ...big.env } });
+    const init = await run(path.join(pg.binDir, "pgbench"), ["-i", "-s", "5", "-q", big.name], {
+      env: { ...process.env, ...big.env },
+    });
     expect(init.code, init.stderr).toBe(0);
     const bigDest = await mkdtemp(path.join(tmpdir(), "edms-big-"));
-    const backup = await runRunner(["backup", "--tier", "daily", "--no-media"], { DATABASE_URL: big.url, BACKUP_DESTINATION: `file://${bigDest}` });
+    const backup = await runRunner(["backup", "--tier", "daily", "--no-media"], {
+      DATABASE_URL: big.url,
+      BACKUP_DESTINATION: `file://${bigDest}`,
+    });
     expect(backup.code, backup.stderr).toBe(0);
     const live = await liveTarget();
     const before = await live.fingerprint();
-    const runner = await startRunner(["restore", "latest", "--yes", "--target-db", live.db.name], { DATABASE_URL: big.url, BACKUP_DESTINATION: `file://${bigDest}` });
+    const runner = await startRunner(["restore", "latest", "--yes", "--target-db", live.db.name], {
+      DATABASE_URL: big.url,
+      BACKUP_DESTINATION: `file://${bigDest}`,
+    });
     // Wait until the staging database is being filled, then stop the run as Kubernetes would.
-    for (let i = 0; i < 400 && (await leftovers()).databases.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 400 && (await leftovers()).databases.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 25));
     expect((await leftovers()).databases).toHaveLength(1);
     runner.child.kill("SIGTERM");
     const result = await runner.result;
@@ -275,11 +337,21 @@ describe("interrupted restore", () => {
 
 describe("drill", () => {
   it("passes for a good backup and leaves no scratch copies", async () => {
-    const result = await runRunner(["drill", "--json"], { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${dest}` });
+    const result = await runRunner(["drill", "--json"], {
+      DATABASE_URL: source.url,
+      BACKUP_DESTINATION: `file://${dest}`,
+    });
     expect(result.code, result.stderr).toBe(0);
-    const report = JSON.parse(result.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean }>; restoreSeconds: number };
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean;
+      checks: Array<{ name: string; ok: boolean }>;
+      restoreSeconds: number;
+    };
     expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => [c.name, c.ok]).sort()).toEqual([["database", true], ["media", true]]);
+    expect(report.checks.map((c) => [c.name, c.ok]).sort()).toEqual([
+      ["database", true],
+      ["media", true],
+    ]);
     expect(report.restoreSeconds).toBeGreaterThan(0);
     expect(await leftovers()).toEqual({ databases: [], dirs: [] });
   });
@@ -290,9 +362,14 @@ describe("drill", () => {
     const manifest = await readManifestFile(dest, "daily", backupId);
     const tables = manifest.database!.tables.map((t) => (t.table === "auth_user" ? { ...t, rows: t.rows + 1 } : t));
     await craftSet(root, "daily", "20260101T020000Z-f00d", { database: { dump: good, tables } });
-    const result = await runRunner(["drill", "latest"], { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${root}` });
+    const result = await runRunner(["drill", "latest"], {
+      DATABASE_URL: source.url,
+      BACKUP_DESTINATION: `file://${root}`,
+    });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/drill of daily\/20260101T020000Z-f00d FAILED: database: .*auth_user has \d+ rows, the manifest says \d+/);
+    expect(result.stderr).toMatch(
+      /drill of daily\/20260101T020000Z-f00d FAILED: database: .*auth_user has \d+ rows, the manifest says \d+/,
+    );
     expect(await leftovers()).toEqual({ databases: [], dirs: [] });
   });
 });

@@ -22,13 +22,26 @@ async function hybridArchive(): Promise<string> {
   const tmp = path.join(work, `tmp_${stamp}`);
   await mkdir(tmp);
   await mkdir(path.join(work, "backups"));
-  const dump = await run(path.join(pg.binDir, "pg_dump"), ["-Fc", "-f", path.join(tmp, "database.dump"), source.name], { env: { ...process.env, ...source.env } });
+  const dump = await run(path.join(pg.binDir, "pg_dump"), ["-Fc", "-f", path.join(tmp, "database.dump"), source.name], {
+    env: { ...process.env, ...source.env },
+  });
   expect(dump.code, dump.stderr).toBe(0);
   const media = await run("tar", ["czf", path.join(tmp, "storage.tar.gz"), "-C", mediaDir, "."]);
   expect(media.code, media.stderr).toBe(0);
   await writeFile(
     path.join(tmp, "manifest.json"),
-    JSON.stringify({ timestamp: "2026-01-11T22:47:48+08:00", database: "database.dump", storage: "storage.tar.gz", version: "49b0445578f2227b4244c57e92a2c3b5caaeb742", backup_type: "full", created_by: "backup-hybrid.sh" }, null, 4),
+    JSON.stringify(
+      {
+        timestamp: "2026-01-11T22:47:48+08:00",
+        database: "database.dump",
+        storage: "storage.tar.gz",
+        version: "49b0445578f2227b4244c57e92a2c3b5caaeb742",
+        backup_type: "full",
+        created_by: "backup-hybrid.sh",
+      },
+      null,
+      4,
+    ),
   );
   const file = path.join(work, "backups", `backup_${stamp}.tar.gz`);
   const bundle = await run("tar", ["czf", file, "-C", work, `tmp_${stamp}`]);
@@ -52,9 +65,12 @@ describe("backup-hybrid.sh archives", () => {
   it("restore --from-archive brings back the database and media identically", async () => {
     const target = `hybrid_${Date.now().toString(36)}`;
     const restoredMedia = path.join(await mkdtemp(path.join(tmpdir(), "edms-hybrid-media-")), "media");
-    const result = await runRunner(["restore", "--from-archive", archive, "--yes", "--target-db", target, "--media-dir", restoredMedia], {
-      DATABASE_URL: source.url,
-    });
+    const result = await runRunner(
+      ["restore", "--from-archive", archive, "--yes", "--target-db", target, "--media-dir", restoredMedia],
+      {
+        DATABASE_URL: source.url,
+      },
+    );
     expect(result.code, result.stderr).toBe(0);
     const url = connectionUrl(pg, target);
     expect(await tableChecksums(url)).toEqual(await tableChecksums(source.url));
@@ -68,9 +84,18 @@ describe("backup-hybrid.sh archives", () => {
     const imported = await runRunner(["import", archive], env);
     expect(imported.code, imported.stderr).toBe(0);
     const list = await runRunner(["list", "--json"], env);
-    const sets = JSON.parse(list.stdout) as Array<{ backupId: string; tier: string; complete: boolean; appVersion: string }>;
+    const sets = JSON.parse(list.stdout) as Array<{
+      backupId: string;
+      tier: string;
+      complete: boolean;
+      appVersion: string;
+    }>;
     expect(sets).toHaveLength(1);
-    expect(sets[0]).toMatchObject({ tier: "adhoc", complete: true, appVersion: "49b0445578f2227b4244c57e92a2c3b5caaeb742" });
+    expect(sets[0]).toMatchObject({
+      tier: "adhoc",
+      complete: true,
+      appVersion: "49b0445578f2227b4244c57e92a2c3b5caaeb742",
+    });
     // The archive's time (22:47:48 +08:00) becomes the id's UTC time.
     expect(sets[0]!.backupId).toMatch(/^20260111T144748Z-[0-9a-f]{4}$/);
     const verify = await runRunner(["verify", "latest"], env);
@@ -83,9 +108,13 @@ describe("backup-hybrid.sh archives", () => {
   it("refuses a file that is not such an archive", async () => {
     const bogus = path.join(await mkdtemp(path.join(tmpdir(), "edms-bogus-")), "backup_x.tar.gz");
     await writeFile(bogus, "not an archive");
-    const result = await runRunner(["restore", "--from-archive", bogus, "--yes", "--target-db", "never_created"], { DATABASE_URL: source.url });
+    const result = await runRunner(["restore", "--from-archive", bogus, "--yes", "--target-db", "never_created"], {
+      DATABASE_URL: source.url,
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/is not a readable \.tar\.gz archive/);
-    expect(await sql(connectionUrl(pg, "postgres"), "select 1 from pg_database where datname = 'never_created'")).toEqual([]);
+    expect(
+      await sql(connectionUrl(pg, "postgres"), "select 1 from pg_database where datname = 'never_created'"),
+    ).toEqual([]);
   });
 });

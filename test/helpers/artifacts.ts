@@ -6,9 +6,13 @@ import path from "node:path";
 import { run } from "./exec.js";
 
 export async function pgRestoreInto(binDir: string, dumpFile: string, env: Record<string, string>): Promise<void> {
-  const result = await run(path.join(binDir, "pg_restore"), ["--no-owner", "--exit-on-error", "--dbname", env.PGDATABASE!, dumpFile], {
-    env: { ...process.env, ...env },
-  });
+  const result = await run(
+    path.join(binDir, "pg_restore"),
+    ["--no-owner", "--exit-on-error", "--dbname", env.PGDATABASE!, dumpFile],
+    {
+      env: { ...process.env, ...env },
+    },
+  );
   if (result.code !== 0) throw new Error(`pg_restore failed (${result.code}): ${result.stderr}`);
 }
 

@@ -15,16 +15,25 @@ export async function readManifestFile(root: string, tier: string, id: string): 
 }
 
 export interface CraftOptions {
-  database?: { dump: Buffer; tables: Manifest["database"] extends infer D ? (D extends { tables: infer T } ? T : never) : never };
+  database?: {
+    dump: Buffer;
+    tables: Manifest["database"] extends infer D ? (D extends { tables: infer T } ? T : never) : never;
+  };
   media?: { archive: Buffer; files: number; sourceBytes: number; compression?: "gzip" | "zstd" | "none" };
 }
 
 /** Writes `<root>/<tier>/<id>/...` with a valid manifest describing exactly the given bytes. */
-export async function craftSet(root: string, tier: "daily" | "weekly" | "monthly" | "adhoc", id: string, options: CraftOptions): Promise<Manifest> {
+export async function craftSet(
+  root: string,
+  tier: "daily" | "weekly" | "monthly" | "adhoc",
+  id: string,
+  options: CraftOptions,
+): Promise<Manifest> {
   const dir = path.join(root, tier, id);
   await mkdir(dir, { recursive: true });
   const compression = options.media?.compression ?? "gzip";
-  const mediaKey = compression === "gzip" ? "storage.tar.gz" : compression === "zstd" ? "storage.tar.zst" : "storage.tar";
+  const mediaKey =
+    compression === "gzip" ? "storage.tar.gz" : compression === "zstd" ? "storage.tar.zst" : "storage.tar";
   if (options.database) await writeFile(path.join(dir, "database.dump"), options.database.dump);
   if (options.media) await writeFile(path.join(dir, mediaKey), options.media.archive);
   const manifest: Manifest = {

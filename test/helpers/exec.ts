@@ -38,8 +38,7 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
     child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-    const timer =
-      opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
     child.on("error", (err: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
       reject(err.code === "ENOENT" ? new CommandNotFoundError(command) : err);

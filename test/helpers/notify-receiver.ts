@@ -56,5 +56,9 @@ export async function closedPortUrl(): Promise<string> {
 
 /** A CloudWatch client on moto (which serves every service on one port). */
 export function testCloudWatch(endpoint: string): CloudWatchClient {
-  return new CloudWatchClient({ endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+  return new CloudWatchClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
 }

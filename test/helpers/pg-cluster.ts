@@ -137,13 +137,16 @@ function isAlive(pid: number): boolean {
 }
 
 async function killAndWait(pid: number): Promise<void> {
-  for (const [signal, waitMs] of [["SIGQUIT", 5_000], ["SIGKILL", 5_000]] as const) {
+  for (const [signal, waitMs] of [
+    ["SIGQUIT", 5_000],
+    ["SIGKILL", 5_000],
+  ] as const) {
     try {
       process.kill(pid, signal);
     } catch {
       return; // already gone
     }
-    for (const deadline = Date.now() + waitMs; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + waitMs; Date.now() < deadline;) {
       if (!isAlive(pid)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -160,7 +163,7 @@ function killAndRemoveSync(dataDir: string, root: string): void {
     try {
       process.kill(pid, "SIGQUIT");
       const sleeper = new Int32Array(new SharedArrayBuffer(4));
-      for (const deadline = Date.now() + 3_000; Date.now() < deadline && isAlive(pid); ) {
+      for (const deadline = Date.now() + 3_000; Date.now() < deadline && isAlive(pid);) {
         Atomics.wait(sleeper, 0, 0, 50);
       }
     } catch {
@@ -204,8 +207,16 @@ export async function startPgCluster(opts: StartPgClusterOptions = {}): Promise<
     }
 
     const init = await pgRun("initdb", [
-      "-D", dataDir, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwFile}`,
-      "--no-sync", "-E", "UTF8", "--locale=C",
+      "-D",
+      dataDir,
+      "-U",
+      "postgres",
+      "--auth=scram-sha-256",
+      `--pwfile=${pwFile}`,
+      "--no-sync",
+      "-E",
+      "UTF8",
+      "--locale=C",
     ]);
     await rm(pwFile, { force: true });
     if (init.code !== 0) throw new Error(`initdb failed (${summarize(init)})`);
@@ -214,9 +225,13 @@ export async function startPgCluster(opts: StartPgClusterOptions = {}): Promise<
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
       const options = [
-        `-p ${port}`, `-k ${root}`, "-c listen_addresses=127.0.0.1",
+        `-p ${port}`,
+        `-k ${root}`,
+        "-c listen_addresses=127.0.0.1",
         // Durability is pointless for a throwaway cluster and costs seconds on every test run.
-        "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+        "-c fsync=off",
+        "-c synchronous_commit=off",
+        "-c full_page_writes=off",
         "-c max_connections=100",
       ].join(" ");
       const start = await pgRun("pg_ctl", ["-D", dataDir, "-l", logFile, "-w", "-t", "30", "-o", options, "start"]);
@@ -224,7 +239,9 @@ export async function startPgCluster(opts: StartPgClusterOptions = {}): Promise<
       const log = await readFile(logFile, "utf8").catch(() => "");
       const portTaken = /could not bind|address already in use|could not create any TCP\/IP sockets/i.test(log);
       if (!portTaken || attempt >= START_ATTEMPTS) {
-        throw new Error(`pg_ctl start failed on port ${port} (attempt ${attempt}, ${summarize(start)})\n${log.slice(-4000)}`);
+        throw new Error(
+          `pg_ctl start failed on port ${port} (attempt ${attempt}, ${summarize(start)})\n${log.slice(-4000)}`,
+        );
       }
       // A failed start may have left a stale postmaster.pid; the next pg_ctl start would trip on it.
       await rm(join(dataDir, "postmaster.pid"), { force: true });
@@ -239,7 +256,9 @@ export async function startPgCluster(opts: StartPgClusterOptions = {}): Promise<
       if (stopped) return;
       stopped = true;
       process.removeListener("exit", onExit);
-      const r = await pgRun("pg_ctl", ["-D", dataDir, "-m", "immediate", "-w", "-t", "30", "stop"]).catch(() => undefined);
+      const r = await pgRun("pg_ctl", ["-D", dataDir, "-m", "immediate", "-w", "-t", "30", "stop"]).catch(
+        () => undefined,
+      );
       if (r?.code !== 0) {
         // Kill only our own postmaster, by the PID it recorded; never by name.
         // SIGQUIT first (immediate shutdown, takes the backends down too), SIGKILL if it lingers.

@@ -56,7 +56,11 @@ function quoteIdent(name: string): string {
 
 /** A database name unique per call: prefix (sanitised) + time + randomness, within 63 bytes. */
 function uniqueName(prefix: string): string {
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "") || "test";
+  const clean =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9_]+/g, "_")
+      .replace(/^_+|_+$/g, "") || "test";
   const suffix = `${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
   return `${clean.slice(0, 63 - suffix.length - 1)}_${suffix}`;
 }

@@ -36,7 +36,10 @@ export interface RunningRunner {
   child: ChildProcess;
   result: Promise<RunnerResult>;
   /** Resolves with the first log line matching `predicate`; rejects after `timeoutMs`. */
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
 }
 
 function parseLogs(stdout: string): Array<Record<string, unknown>> {
@@ -52,7 +55,10 @@ function parseLogs(stdout: string): Array<Record<string, unknown>> {
   return out;
 }
 
-export async function startRunner(args: readonly string[], env: Record<string, string | undefined>): Promise<RunningRunner> {
+export async function startRunner(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+): Promise<RunningRunner> {
   const bundle = await isolatedBundle();
   const child = spawn(process.execPath, [bundle, ...args], {
     cwd: path.dirname(bundle),
@@ -61,7 +67,10 @@ export async function startRunner(args: readonly string[], env: Record<string, s
   });
   let stdout = "";
   let stderr = "";
-  const waiters: Array<{ predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  const waiters: Array<{
+    predicate: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }> = [];
   child.stdout!.setEncoding("utf8").on("data", (s: string) => {
     stdout += s;
     const logs = parseLogs(stdout);
@@ -85,7 +94,13 @@ export async function startRunner(args: readonly string[], env: Record<string, s
       const already = parseLogs(stdout).find(predicate);
       if (already) return Promise.resolve(already);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stdout so far:\n${stdout}\nstderr:\n${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`no matching log line within ${timeoutMs} ms; stdout so far:\n${stdout}\nstderr:\n${stderr}`),
+            ),
+          timeoutMs,
+        );
         waiters.push({ predicate, resolve: (l) => (clearTimeout(timer), resolve(l)) });
         void result.then(() => {
           clearTimeout(timer);
@@ -96,6 +111,9 @@ export async function startRunner(args: readonly string[], env: Record<string, s
   };
 }
 
-export async function runRunner(args: readonly string[], env: Record<string, string | undefined>): Promise<RunnerResult> {
+export async function runRunner(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+): Promise<RunnerResult> {
   return (await startRunner(args, env)).result;
 }

@@ -199,7 +199,7 @@ export async function makeMediaTree(dir: string, opts: MediaTreeOptions = {}): P
   await file("documents/2024/03/15/Ünïcødé — naïve café.txt", "Ünïcødé text\n".repeat(500));
   await file("documents/2024/03/15/deep/er/still/leaf.txt", "five levels below documents/\n");
   await file("documents/2024/03/empty.txt", "");
-  await file("documents/O'Brien $HOME & \"quotes\" (copy).pdf", pdf(5_000));
+  await file('documents/O\'Brien $HOME & "quotes" (copy).pdf', pdf(5_000));
   await file("-leading-dash.txt", "a name that looks like an option\n");
   await file(".hidden", "dot files must be backed up too\n");
   await file("thumbnails/Ελληνικά/thumb  two  spaces.png", randomBytes(3_000));

@@ -20,7 +20,9 @@ let mediaDir: string;
 beforeAll(async () => {
   big = await createTestDatabase(pg, "faults");
   // ~150 MB uncompressed: long enough to interrupt mid-stream on any machine.
-  const init = await run(path.join(pg.binDir, "pgbench"), ["-i", "-s", "10", "-q", big.name], { env: { ...process.env, ...big.env } });
+  const init = await run(path.join(pg.binDir, "pgbench"), ["-i", "-s", "10", "-q", big.name], {
+    env: { ...process.env, ...big.env },
+  });
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
   mediaDir = await mkdtemp(path.join(tmpdir(), "edms-media-"));
   await makeMediaTree(mediaDir);
@@ -98,7 +100,9 @@ describe("backup faults", () => {
     const runner = await startRunner(["backup", "--tier", "daily"], slowBackupEnv(bucket));
     await untilDumpIsUploading(bucket, runner);
     // Long streams report progress (here every second): bytes so far and the rate.
-    const progress = await runner.waitForLog((l) => l.msg === "progress" && l.stage === "database" && Number(l.bytes) > 0);
+    const progress = await runner.waitForLog(
+      (l) => l.msg === "progress" && l.stage === "database" && Number(l.bytes) > 0,
+    );
     expect(progress).toMatchObject({ tier: "daily", backupId: expect.stringMatching(/^\d{8}T\d{6}Z-/) });
     expect(Number(progress.rate)).toBeGreaterThan(0);
     runner.child.kill("SIGTERM");
@@ -112,7 +116,11 @@ describe("backup faults", () => {
     expect(orphans.stdout.trim()).toBe("");
     let dumps = 1;
     for (let i = 0; i < 40 && dumps > 0; i++) {
-      const rows = await sql<{ n: string }>(connectionUrl(pg, "postgres"), "select count(*)::text as n from pg_stat_activity where application_name = 'pg_dump' and datname = $1", [big.name]);
+      const rows = await sql<{ n: string }>(
+        connectionUrl(pg, "postgres"),
+        "select count(*)::text as n from pg_stat_activity where application_name = 'pg_dump' and datname = $1",
+        [big.name],
+      );
       dumps = Number(rows[0]!.n);
       if (dumps > 0) await new Promise((r) => setTimeout(r, 50));
     }

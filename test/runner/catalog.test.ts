@@ -38,7 +38,10 @@ describe("catalog lookups", () => {
   it("finds the newest complete set per tier with a few reads, skipping incomplete and damaged sets", async () => {
     const { store, reads } = counting(new FileStore(await history()));
     const newest = await newestCompleteSets(store);
-    expect(newest.map((s) => `${s.tier}/${s.backupId}`)).toEqual(["daily/20260120T020000Z-aaaa", "weekly/20260104T030000Z-bbbb"]);
+    expect(newest.map((s) => `${s.tier}/${s.backupId}`)).toEqual([
+      "daily/20260120T020000Z-aaaa",
+      "weekly/20260104T030000Z-bbbb",
+    ]);
     // The damaged manifest, the newest complete daily and the weekly: not one read per set.
     expect(reads()).toBe(3);
   });
@@ -50,7 +53,9 @@ describe("catalog lookups", () => {
     expect((await resolveBackup(store, "latest", "weekly")).backupId).toBe("20260104T030000Z-bbbb");
     expect((await resolveBackup(store, "20260105T020000Z-aaaa")).tier).toBe("daily");
     await expect(resolveBackup(store, "20260122T020000Z-cccc")).rejects.toThrow(/is incomplete \(no manifest/);
-    await expect(resolveBackup(store, "20260121T020000Z-dddd")).rejects.toThrow(/is incomplete \(manifest .* is not valid JSON/);
+    await expect(resolveBackup(store, "20260121T020000Z-dddd")).rejects.toThrow(
+      /is incomplete \(manifest .* is not valid JSON/,
+    );
     await expect(resolveBackup(store, "latest", "monthly")).rejects.toThrow(/no complete backup of tier monthly/);
   });
 });

@@ -28,9 +28,15 @@ describe("child process output into S3", () => {
   it("fails, and stores nothing, when the child exits non-zero after writing 12 MB", async () => {
     const bucket = await createTestBucket(s3Endpoint);
     const store = new S3Store({ bucket: bucket.name, prefix: "p" }, testS3Client(s3Endpoint));
-    const source = spawnChildSource("sh", ["-c", "head -c 12000000 /dev/zero; echo 'writer: disk on fire' >&2; exit 3"], { label: "writer" });
+    const source = spawnChildSource(
+      "sh",
+      ["-c", "head -c 12000000 /dev/zero; echo 'writer: disk on fire' >&2; exit 3"],
+      { label: "writer" },
+    );
     stop = source.stop;
-    await expect(uploadChildOutput("t", source, store, "bad.bin", options).done).rejects.toThrow(/writer exited with code 3: writer: disk on fire/);
+    await expect(uploadChildOutput("t", source, store, "bad.bin", options).done).rejects.toThrow(
+      /writer exited with code 3: writer: disk on fire/,
+    );
     expect(await bucket.keys()).toEqual([]);
     expect(await bucket.unfinishedUploads()).toEqual([]);
   });
@@ -39,7 +45,9 @@ describe("child process output into S3", () => {
     const bucket = await createTestBucket(s3Endpoint);
     const store = new S3Store({ bucket: bucket.name, prefix: "p" }, testS3Client(s3Endpoint));
     const source = spawnChildSource("sh", ["-c", "echo partial; exit 1"], { label: "writer" });
-    await expect(uploadChildOutput("t", source, store, "small.bin", options).done).rejects.toThrow(/exited with code 1/);
+    await expect(uploadChildOutput("t", source, store, "small.bin", options).done).rejects.toThrow(
+      /exited with code 1/,
+    );
     expect(await bucket.keys()).toEqual([]);
   });
 
@@ -47,7 +55,9 @@ describe("child process output into S3", () => {
     const bucket = await createTestBucket(s3Endpoint);
     const store = new S3Store({ bucket: bucket.name, prefix: "p" }, testS3Client(s3Endpoint));
     await store.putSmall("m.json", "{}", { contentType: "application/json" });
-    await expect(store.putSmall("m.json", "{\"x\":1}", { contentType: "application/json" })).rejects.toThrow(/refusing to overwrite/);
+    await expect(store.putSmall("m.json", '{"x":1}', { contentType: "application/json" })).rejects.toThrow(
+      /refusing to overwrite/,
+    );
     expect((await bucket.get("p/m.json")).toString()).toBe("{}");
   });
 });

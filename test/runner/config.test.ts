@@ -24,14 +24,29 @@ function problems(env: Record<string, string>, overrides: Record<string, string>
 describe("backup configuration", () => {
   it("accepts a complete configuration and applies defaults", () => {
     const s = loadBackupSettings({ processEnv: good, overrides: {}, isTty: false });
-    expect(s.destination).toEqual({ kind: "s3", bucket: "edms-backups", prefix: "prod", display: "s3://edms-backups/prod" });
-    expect(s.database?.env).toMatchObject({ PGHOST: "db", PGPORT: "5432", PGUSER: "app", PGPASSWORD: "s3cret", PGDATABASE: "edms" });
+    expect(s.destination).toEqual({
+      kind: "s3",
+      bucket: "edms-backups",
+      prefix: "prod",
+      display: "s3://edms-backups/prod",
+    });
+    expect(s.database?.env).toMatchObject({
+      PGHOST: "db",
+      PGPORT: "5432",
+      PGUSER: "app",
+      PGPASSWORD: "s3cret",
+      PGDATABASE: "edms",
+    });
     expect(s.media).toEqual({ dir: "/media", compression: "zstd", level: 1 });
     expect(s).toMatchObject({ tier: "daily", trigger: "manual", logFormat: "json", queueSize: 2 });
   });
 
   it("lets flags override the environment", () => {
-    const s = loadBackupSettings({ processEnv: good, overrides: { BACKUP_TIER: "monthly", MEDIA_DIR: "/srv/media" }, isTty: true });
+    const s = loadBackupSettings({
+      processEnv: good,
+      overrides: { BACKUP_TIER: "monthly", MEDIA_DIR: "/srv/media" },
+      isTty: true,
+    });
     expect(s.tier).toBe("monthly");
     expect(s.media?.dir).toBe("/srv/media");
     expect(s.logFormat).toBe("pretty");
@@ -47,19 +62,69 @@ describe("backup configuration", () => {
   });
 
   const cases: Array<[string, Record<string, string>, Record<string, string>, RegExp[]]> = [
-    ["nothing set", {}, {}, [/^BACKUP_DESTINATION \(--destination\): required/, /^BACKUP_TIER \(--tier\): required/, /^DATABASE_URL .*no database named/, /^MEDIA_DIR .*required/]],
-    ["unknown tier", good, { BACKUP_TIER: "hourly" }, [/^BACKUP_TIER \(--tier\): must be one of daily, weekly, monthly, adhoc \(got "hourly"\)/]],
+    [
+      "nothing set",
+      {},
+      {},
+      [
+        /^BACKUP_DESTINATION \(--destination\): required/,
+        /^BACKUP_TIER \(--tier\): required/,
+        /^DATABASE_URL .*no database named/,
+        /^MEDIA_DIR .*required/,
+      ],
+    ],
+    [
+      "unknown tier",
+      good,
+      { BACKUP_TIER: "hourly" },
+      [/^BACKUP_TIER \(--tier\): must be one of daily, weekly, monthly, adhoc \(got "hourly"\)/],
+    ],
     ["bad destination scheme", { ...good, BACKUP_DESTINATION: "ftp://x/y" }, {}, [/unsupported scheme "ftp:"/]],
-    ["relative file destination", { ...good, BACKUP_DESTINATION: "file://backups" }, {}, [/absolute path: file:\/\/\/absolute\/path/]],
+    [
+      "relative file destination",
+      { ...good, BACKUP_DESTINATION: "file://backups" },
+      {},
+      [/absolute path: file:\/\/\/absolute\/path/],
+    ],
     ["bad bucket name", { ...good, BACKUP_DESTINATION: "s3://Bad_Bucket/x" }, {}, [/not a valid S3 bucket name/]],
-    ["relative media dir", { ...good, MEDIA_DIR: "media" }, {}, [/^MEDIA_DIR \(--media-dir\): must be an absolute path/]],
-    ["bad compression", { ...good, MEDIA_COMPRESSION: "bzip2" }, {}, [/^MEDIA_COMPRESSION \(--compression\): must be one of gzip, zstd, none/]],
-    ["level out of range", { ...good, MEDIA_COMPRESSION: "gzip", MEDIA_COMPRESSION_LEVEL: "12" }, {}, [/gzip levels are 1 to 9 \(got 12\)/]],
+    [
+      "relative media dir",
+      { ...good, MEDIA_DIR: "media" },
+      {},
+      [/^MEDIA_DIR \(--media-dir\): must be an absolute path/],
+    ],
+    [
+      "bad compression",
+      { ...good, MEDIA_COMPRESSION: "bzip2" },
+      {},
+      [/^MEDIA_COMPRESSION \(--compression\): must be one of gzip, zstd, none/],
+    ],
+    [
+      "level out of range",
+      { ...good, MEDIA_COMPRESSION: "gzip", MEDIA_COMPRESSION_LEVEL: "12" },
+      {},
+      [/gzip levels are 1 to 9 \(got 12\)/],
+    ],
     ["non-numeric queue size", { ...good, S3_QUEUE_SIZE: "four" }, {}, [/^S3_QUEUE_SIZE: must be a whole number/]],
-    ["nothing to back up", { ...good, BACKUP_DATABASE: "false", BACKUP_MEDIA: "false" }, {}, [/both are off, so there is nothing to back up/]],
+    [
+      "nothing to back up",
+      { ...good, BACKUP_DATABASE: "false", BACKUP_MEDIA: "false" },
+      {},
+      [/both are off, so there is nothing to back up/],
+    ],
     ["half an object lock", { ...good, OBJECT_LOCK_MODE: "GOVERNANCE" }, {}, [/set both .* or neither/]],
-    ["object lock on a folder", { ...good, BACKUP_DESTINATION: "file:///b", OBJECT_LOCK_MODE: "COMPLIANCE", OBJECT_LOCK_DAYS: "7" }, {}, [/only applies to s3:\/\/ destinations/]],
-    ["endpoint with a folder", { ...good, BACKUP_DESTINATION: "file:///b", S3_ENDPOINT: "http://127.0.0.1:9000" }, {}, [/^S3_ENDPOINT .*only applies to s3:\/\//]],
+    [
+      "object lock on a folder",
+      { ...good, BACKUP_DESTINATION: "file:///b", OBJECT_LOCK_MODE: "COMPLIANCE", OBJECT_LOCK_DAYS: "7" },
+      {},
+      [/only applies to s3:\/\/ destinations/],
+    ],
+    [
+      "endpoint with a folder",
+      { ...good, BACKUP_DESTINATION: "file:///b", S3_ENDPOINT: "http://127.0.0.1:9000" },
+      {},
+      [/^S3_ENDPOINT .*only applies to s3:\/\//],
+    ],
     ["not a postgres URL", { ...good, DATABASE_URL: "mysql://a:b@c/d" }, {}, [/must start with postgres:\/\//]],
     ["bad boolean", { ...good, BACKUP_MEDIA: "maybe" }, {}, [/^BACKUP_MEDIA: must be true or false/]],
   ];
@@ -74,7 +139,10 @@ describe("backup configuration", () => {
 
   it("common settings need only a destination", () => {
     expect(() => loadCommonSettings({ processEnv: {}, overrides: {}, isTty: false })).toThrow(/BACKUP_DESTINATION/);
-    expect(loadCommonSettings({ processEnv: { BACKUP_DESTINATION: "file:///x" }, overrides: {}, isTty: false }).destination.kind).toBe("file");
+    expect(
+      loadCommonSettings({ processEnv: { BACKUP_DESTINATION: "file:///x" }, overrides: {}, isTty: false }).destination
+        .kind,
+    ).toBe("file");
   });
 
   it("the CLI prints every problem in one message and exits 2", async () => {
@@ -83,6 +151,8 @@ describe("backup configuration", () => {
     expect(result.stderr).toMatch(/argument 'hourly' is invalid/);
     const missing = await runRunner(["backup", "--tier", "daily"], { MEDIA_DIR: "rel" });
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/^edms-backup: invalid configuration:\n {2}- BACKUP_DESTINATION.*\n {2}- DATABASE_URL.*\n {2}- MEDIA_DIR .*must be an absolute path/);
+    expect(missing.stderr).toMatch(
+      /^edms-backup: invalid configuration:\n {2}- BACKUP_DESTINATION.*\n {2}- DATABASE_URL.*\n {2}- MEDIA_DIR .*must be an absolute path/,
+    );
   });
 });

@@ -36,7 +36,10 @@ describe("runner image", () => {
     const bundle = await isolatedBundle();
     const ls = await run("ls", ["-a", path.dirname(bundle)]);
     expect(ls.stdout.split("\n").filter(Boolean).sort()).toEqual([".", "..", "edms-backup.cjs"]);
-    const help = await run(process.execPath, [bundle, "--version"], { cwd: path.dirname(bundle), env: { PATH: process.env.PATH } });
+    const help = await run(process.execPath, [bundle, "--version"], {
+      cwd: path.dirname(bundle),
+      env: { PATH: process.env.PATH },
+    });
     expect(help.code).toBe(0);
     expect(help.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });

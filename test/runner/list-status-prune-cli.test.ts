@@ -60,7 +60,14 @@ function craftSet(tier: Tier, ageMs: number, options: { complete?: boolean; suff
           { schema: "public", table: "users", rows: 2 },
         ],
       },
-      media: { key: "storage.tar.gz", bytes: Buffer.byteLength(media), sha256: sha256(media), compression: "gzip", files: 4, sourceBytes: 4096 },
+      media: {
+        key: "storage.tar.gz",
+        bytes: Buffer.byteLength(media),
+        sha256: sha256(media),
+        compression: "gzip",
+        files: 4,
+        sourceBytes: 4096,
+      },
     });
   }
   return { tier, backupId, objects };
@@ -101,7 +108,12 @@ describe("list", () => {
     expect(json.stderr).toBe("");
     expect(json.code).toBe(0);
     const entries = JSON.parse(json.stdout) as ListEntry[];
-    expect(entries.map((e) => e.backupId)).toEqual([running.backupId, daily.backupId, broken.backupId, weekly.backupId]);
+    expect(entries.map((e) => e.backupId)).toEqual([
+      running.backupId,
+      daily.backupId,
+      broken.backupId,
+      weekly.backupId,
+    ]);
     expect(entries[1]).toEqual({
       backupId: daily.backupId,
       tier: "daily",
@@ -115,7 +127,13 @@ describe("list", () => {
       media: { bytes: Buffer.byteLength(daily.objects["storage.tar.gz"]!), files: 4 },
       appVersion: "49b0445",
     });
-    expect(entries[0]).toMatchObject({ complete: false, problem: expect.stringMatching(/no manifest/), database: null, media: null, appVersion: null });
+    expect(entries[0]).toMatchObject({
+      complete: false,
+      problem: expect.stringMatching(/no manifest/),
+      database: null,
+      media: null,
+      appVersion: null,
+    });
     expect(entries[2]).toMatchObject({ complete: false, problem: expect.stringMatching(/not valid JSON/) });
 
     const tier = await runRunner(["list", "--json", "--tier", "weekly"], fileEnv(root));
@@ -156,7 +174,8 @@ describe("list", () => {
     const complete = craftSet("daily", 3 * HOUR);
     const incomplete = craftSet("daily", HOUR, { complete: false, suffix: "cccc" });
     for (const set of [complete, incomplete]) {
-      for (const [name, content] of Object.entries(set.objects)) await bucket.put(`edms/${set.tier}/${set.backupId}/${name}`, content);
+      for (const [name, content] of Object.entries(set.objects))
+        await bucket.put(`edms/${set.tier}/${set.backupId}/${name}`, content);
     }
     const result = await runRunner(["list", "--json"], bucket.env("edms"));
     expect(result.stderr).toBe("");
@@ -169,9 +188,14 @@ describe("list", () => {
   });
 
   it("fails with one actionable message when the bucket does not exist", async () => {
-    const result = await runRunner(["list"], { ...(await createTestBucket(s3Endpoint)).env(), BACKUP_DESTINATION: "s3://no-such-bucket-edms/x" });
+    const result = await runRunner(["list"], {
+      ...(await createTestBucket(s3Endpoint)).env(),
+      BACKUP_DESTINATION: "s3://no-such-bucket-edms/x",
+    });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/could not list the backups at s3:\/\/no-such-bucket-edms\/x: .*NoSuchBucket.*check BACKUP_DESTINATION/);
+    expect(result.stderr).toMatch(
+      /could not list the backups at s3:\/\/no-such-bucket-edms\/x: .*NoSuchBucket.*check BACKUP_DESTINATION/,
+    );
   });
 
   it("shows a real backup (media only) as complete", async () => {
@@ -180,7 +204,10 @@ describe("list", () => {
     await writeFile(path.join(media, "docs", "a.txt"), "hello");
     await writeFile(path.join(media, "b.bin"), Buffer.alloc(2048, 7));
     const root = await mkdtemp(path.join(tmpdir(), "edms-real-"));
-    const backup = await runRunner(["backup", "--tier", "adhoc", "--no-database", "--app-version", "v1"], { ...fileEnv(root), MEDIA_DIR: media });
+    const backup = await runRunner(["backup", "--tier", "adhoc", "--no-database", "--app-version", "v1"], {
+      ...fileEnv(root),
+      MEDIA_DIR: media,
+    });
     expect(backup.stderr).toBe("");
     expect(backup.code).toBe(0);
     const backupId = backup.logs.find((l) => l.stage === "done")!.backupId as string;
@@ -189,7 +216,15 @@ describe("list", () => {
     expect(result.code).toBe(0);
     const entries = JSON.parse(result.stdout) as ListEntry[];
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ backupId, tier: "adhoc", complete: true, database: null, media: { files: 2 }, appVersion: "v1", trigger: "manual" });
+    expect(entries[0]).toMatchObject({
+      backupId,
+      tier: "adhoc",
+      complete: true,
+      database: null,
+      media: { files: 2 },
+      appVersion: "v1",
+      trigger: "manual",
+    });
     expect(entries[0]!.bytes).toBeGreaterThan(entries[0]!.media!.bytes);
   });
 });
@@ -205,12 +240,28 @@ describe("status", () => {
 
     const result = await runRunner(["status", "--json"], fileEnv(root));
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/weekly is 8d 00h old \(limit 7d 06h\); monthly has no complete backup; check the backup CronJobs/);
+    expect(result.stderr).toMatch(
+      /weekly is 8d 00h old \(limit 7d 06h\); monthly has no complete backup; check the backup CronJobs/,
+    );
     const report = JSON.parse(result.stdout) as StatusReport;
     expect(report).toMatchObject({ destination: `file://${root}`, healthy: false });
     expect(report.tiers).toEqual([
-      { tier: "daily", state: "fresh", newestBackupId: daily.backupId, newestAt: expect.any(String), ageSeconds: expect.any(Number), maxAgeSeconds: 30 * 3600 },
-      { tier: "weekly", state: "stale", newestBackupId: weekly.backupId, newestAt: expect.any(String), ageSeconds: expect.any(Number), maxAgeSeconds: (7 * 24 + 6) * 3600 },
+      {
+        tier: "daily",
+        state: "fresh",
+        newestBackupId: daily.backupId,
+        newestAt: expect.any(String),
+        ageSeconds: expect.any(Number),
+        maxAgeSeconds: 30 * 3600,
+      },
+      {
+        tier: "weekly",
+        state: "stale",
+        newestBackupId: weekly.backupId,
+        newestAt: expect.any(String),
+        ageSeconds: expect.any(Number),
+        maxAgeSeconds: (7 * 24 + 6) * 3600,
+      },
       { tier: "monthly", state: "missing", maxAgeSeconds: (31 * 24 + 6) * 3600 },
     ]);
     expect(report.tiers[0]!.ageSeconds).toBeGreaterThanOrEqual(3 * 3600);
@@ -227,7 +278,11 @@ describe("status", () => {
     expect(JSON.parse(onlyDaily.stdout)).toMatchObject({ healthy: true, tiers: [{ tier: "daily", state: "fresh" }] });
 
     // A longer grace makes the 8-day-old weekly fresh again.
-    const graceful = await runRunner(["status", "--json"], { ...fileEnv(root), STATUS_TIERS: "daily,weekly", STATUS_GRACE_HOURS: "48" });
+    const graceful = await runRunner(["status", "--json"], {
+      ...fileEnv(root),
+      STATUS_TIERS: "daily,weekly",
+      STATUS_GRACE_HOURS: "48",
+    });
     expect(graceful.code).toBe(0);
 
     const bad = await runRunner(["status"], { ...fileEnv(root), STATUS_TIERS: "daily,hourly" });
@@ -238,7 +293,8 @@ describe("status", () => {
   it("reads a moto bucket", async () => {
     const bucket = await createTestBucket(s3Endpoint);
     for (const set of [craftSet("daily", HOUR), craftSet("weekly", 2 * DAY), craftSet("monthly", 20 * DAY)]) {
-      for (const [name, content] of Object.entries(set.objects)) await bucket.put(`edms/${set.tier}/${set.backupId}/${name}`, content);
+      for (const [name, content] of Object.entries(set.objects))
+        await bucket.put(`edms/${set.tier}/${set.backupId}/${name}`, content);
     }
     const result = await runRunner(["status", "--json"], bucket.env("edms"));
     expect(result.stderr).toBe("");
@@ -281,8 +337,17 @@ describe("prune", () => {
     expect(dry.stderr).toBe("");
     expect(dry.code).toBe(0);
     const plan = JSON.parse(dry.stdout) as PruneReport;
-    expect(plan).toMatchObject({ dryRun: true, retentionBy: "runner", retentionDays: { daily: 7, weekly: 28, monthly: 366, adhoc: 30 } });
-    expect(plan.sets.filter((s) => s.action === "would-delete").map((s) => `${s.tier}/${s.backupId}`).sort()).toEqual(gone.map(folder).sort());
+    expect(plan).toMatchObject({
+      dryRun: true,
+      retentionBy: "runner",
+      retentionDays: { daily: 7, weekly: 28, monthly: 366, adhoc: 30 },
+    });
+    expect(
+      plan.sets
+        .filter((s) => s.action === "would-delete")
+        .map((s) => `${s.tier}/${s.backupId}`)
+        .sort(),
+    ).toEqual(gone.map(folder).sort());
     expect(plan.sets.filter((s) => s.action === "kept")).toHaveLength(kept.length);
     expect(plan.sets.find((s) => s.backupId === kept[4]!.backupId)!.reason).toBe("newest complete weekly backup");
     expect(await setFolders(root)).toEqual(before);
@@ -305,7 +370,12 @@ describe("prune", () => {
     const again = await runRunner(["prune", "--json"], { ...fileEnv(root), RETENTION_DAYS_DAILY: "1" });
     expect(again.code).toBe(0);
     const second = JSON.parse(again.stdout) as PruneReport;
-    expect(second.sets.filter((s) => s.action === "deleted").map((s) => s.backupId).sort()).toEqual([kept[0]!.backupId, kept[3]!.backupId].sort());
+    expect(
+      second.sets
+        .filter((s) => s.action === "deleted")
+        .map((s) => s.backupId)
+        .sort(),
+    ).toEqual([kept[0]!.backupId, kept[3]!.backupId].sort());
 
     const bad = await runRunner(["prune"], { ...fileEnv(root), RETENTION_DAYS_WEEKLY: "0" });
     expect(bad.code).toBe(2);
@@ -314,8 +384,13 @@ describe("prune", () => {
 
   it("changes nothing on S3 and explains that lifecycle rules expire backups", async () => {
     const bucket = await createTestBucket(s3Endpoint);
-    for (const set of [craftSet("daily", 400 * DAY, { suffix: "old0" }), craftSet("daily", HOUR), craftSet("daily", 30 * DAY, { complete: false, suffix: "inc0" })]) {
-      for (const [name, content] of Object.entries(set.objects)) await bucket.put(`edms/${set.tier}/${set.backupId}/${name}`, content);
+    for (const set of [
+      craftSet("daily", 400 * DAY, { suffix: "old0" }),
+      craftSet("daily", HOUR),
+      craftSet("daily", 30 * DAY, { complete: false, suffix: "inc0" }),
+    ]) {
+      for (const [name, content] of Object.entries(set.objects))
+        await bucket.put(`edms/${set.tier}/${set.backupId}/${name}`, content);
     }
     const before = await bucket.keys();
     const result = await runRunner(["prune"], bucket.env("edms"));

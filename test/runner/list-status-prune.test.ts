@@ -7,7 +7,12 @@ import { alignColumns, formatBytes, formatDuration, listEntries } from "../../ru
 import type { Tier } from "../../runner/src/contract.js";
 import { manifestSchema, type Manifest } from "../../runner/src/manifest.js";
 import { DEFAULT_RETENTION_DAYS, retentionFromEnv, selectForPrune } from "../../runner/src/retention.js";
-import { assessStatus, parseIntervalHours, SCHEDULE_INTERVAL_HOURS, statusSettingsFromEnv } from "../../runner/src/staleness.js";
+import {
+  assessStatus,
+  parseIntervalHours,
+  SCHEDULE_INTERVAL_HOURS,
+  statusSettingsFromEnv,
+} from "../../runner/src/staleness.js";
 import { formatIntervalHours } from "../../runner/src/contract.js";
 
 const NOW = new Date("2026-03-15T12:00:00Z");
@@ -56,7 +61,11 @@ describe("status: staleness", () => {
   const settings = { tiers: ["daily", "weekly", "monthly"] as const, intervalHours, graceHours: 6 };
 
   it("calls a tier fresh within interval + grace and stale after it", () => {
-    const result = assessStatus(NOW, [craft("daily", 29 * HOUR), craft("weekly", 7 * DAY + 7 * HOUR), craft("monthly", 3 * DAY)], settings);
+    const result = assessStatus(
+      NOW,
+      [craft("daily", 29 * HOUR), craft("weekly", 7 * DAY + 7 * HOUR), craft("monthly", 3 * DAY)],
+      settings,
+    );
     expect(result.checkedAt).toBe(NOW.toISOString());
     expect(result.tiers.map((t) => [t.tier, t.state])).toEqual([
       ["daily", "fresh"],
@@ -69,7 +78,11 @@ describe("status: staleness", () => {
   });
 
   it("is healthy when every expected tier is fresh, exactly at the limit included", () => {
-    const result = assessStatus(NOW, [craft("daily", 30 * HOUR), craft("weekly", DAY), craft("monthly", 31 * DAY)], settings);
+    const result = assessStatus(
+      NOW,
+      [craft("daily", 30 * HOUR), craft("weekly", DAY), craft("monthly", 31 * DAY)],
+      settings,
+    );
     expect(result.tiers.every((t) => t.state === "fresh")).toBe(true);
     expect(result.healthy).toBe(true);
   });
@@ -86,23 +99,34 @@ describe("status: staleness", () => {
     const result = assessStatus(NOW, [old, running], { tiers: ["daily"], intervalHours, graceHours: 6 });
     expect(result.tiers[0]).toMatchObject({ state: "stale", newestBackupId: old.backupId, ageSeconds: 2 * 86_400 });
     // Only incomplete sets: the tier is missing, not fresh.
-    expect(assessStatus(NOW, [running], { tiers: ["daily"], intervalHours, graceHours: 6 }).tiers[0]!.state).toBe("missing");
+    expect(assessStatus(NOW, [running], { tiers: ["daily"], intervalHours, graceHours: 6 }).tiers[0]!.state).toBe(
+      "missing",
+    );
   });
 
   it("never calls adhoc stale by age, only missing, and only when listed", () => {
     expect(assessStatus(NOW, [], settings).tiers.map((t) => t.tier)).not.toContain("adhoc");
     const adhoc = { tiers: ["adhoc"] as const, intervalHours, graceHours: 6 };
-    expect(assessStatus(NOW, [craft("adhoc", 900 * DAY)], adhoc).tiers[0]).toMatchObject({ state: "fresh", maxAgeSeconds: null });
+    expect(assessStatus(NOW, [craft("adhoc", 900 * DAY)], adhoc).tiers[0]).toMatchObject({
+      state: "fresh",
+      maxAgeSeconds: null,
+    });
     expect(assessStatus(NOW, [], adhoc).tiers[0]!.state).toBe("missing");
   });
 
   it("treats a backup from the future (clock skew) as age 0", () => {
-    expect(assessStatus(NOW, [craft("daily", -HOUR)], { tiers: ["daily"], intervalHours, graceHours: 1 }).tiers[0]).toMatchObject({ state: "fresh", ageSeconds: 0 });
+    expect(
+      assessStatus(NOW, [craft("daily", -HOUR)], { tiers: ["daily"], intervalHours, graceHours: 1 }).tiers[0],
+    ).toMatchObject({ state: "fresh", ageSeconds: 0 });
   });
 
   it("reads STATUS_TIERS and STATUS_GRACE_HOURS with their defaults", () => {
     expect(statusSettingsFromEnv({})).toEqual({ tiers: ["daily", "weekly", "monthly"], intervalHours, graceHours: 6 });
-    expect(statusSettingsFromEnv({ STATUS_TIERS: "adhoc,daily,daily", STATUS_GRACE_HOURS: 2 })).toEqual({ tiers: ["daily", "adhoc"], intervalHours, graceHours: 2 });
+    expect(statusSettingsFromEnv({ STATUS_TIERS: "adhoc,daily,daily", STATUS_GRACE_HOURS: 2 })).toEqual({
+      tiers: ["daily", "adhoc"],
+      intervalHours,
+      graceHours: 2,
+    });
   });
 
   it("judges each tier by the interval of its deployed schedule (STATUS_INTERVAL_HOURS)", () => {
@@ -110,25 +134,42 @@ describe("status: staleness", () => {
     const twiceDaily = statusSettingsFromEnv({ STATUS_TIERS: "daily", STATUS_INTERVAL_HOURS: "daily=12" });
     expect(twiceDaily.intervalHours).toMatchObject({ daily: 12, weekly: 168, monthly: 744 });
     expect(assessStatus(NOW, [craft("daily", 17 * HOUR)], twiceDaily).tiers[0]!.state).toBe("fresh");
-    expect(assessStatus(NOW, [craft("daily", 19 * HOUR)], twiceDaily).tiers[0]).toMatchObject({ state: "stale", maxAgeSeconds: 18 * 3600 });
+    expect(assessStatus(NOW, [craft("daily", 19 * HOUR)], twiceDaily).tiers[0]).toMatchObject({
+      state: "stale",
+      maxAgeSeconds: 18 * 3600,
+    });
     expect(formatIntervalHours({ daily: 12, monthly: 743.0001 })).toBe("daily=12,monthly=743.01");
-    expect(parseIntervalHours(formatIntervalHours({ daily: 12, weekly: 168 }))).toMatchObject({ daily: 12, weekly: 168 });
+    expect(parseIntervalHours(formatIntervalHours({ daily: 12, weekly: 168 }))).toMatchObject({
+      daily: 12,
+      weekly: 168,
+    });
   });
 });
 
 describe("prune: selection", () => {
   const retention = { daily: 7, weekly: 31, monthly: 365, adhoc: 30 };
-  const actions = (sets: BackupSet[]) => Object.fromEntries(selectForPrune(NOW, sets, retention).map((d) => [d.set.backupId, d.action]));
+  const actions = (sets: BackupSet[]) =>
+    Object.fromEntries(selectForPrune(NOW, sets, retention).map((d) => [d.set.backupId, d.action]));
 
   it("deletes complete sets older than their tier's retention and keeps the rest", () => {
-    const sets = [craft("daily", 8 * DAY, true, "d8"), craft("daily", 7 * DAY - HOUR, true, "d7"), craft("daily", HOUR, true, "d0"), craft("monthly", 366 * DAY, true, "m366"), craft("monthly", 40 * DAY, true, "m40")];
+    const sets = [
+      craft("daily", 8 * DAY, true, "d8"),
+      craft("daily", 7 * DAY - HOUR, true, "d7"),
+      craft("daily", HOUR, true, "d0"),
+      craft("monthly", 366 * DAY, true, "m366"),
+      craft("monthly", 40 * DAY, true, "m40"),
+    ];
     expect(Object.values(actions(sets))).toEqual(["delete", "keep", "keep", "delete", "keep"]);
     const reasons = selectForPrune(NOW, sets, retention).map((d) => d.reason);
     expect(reasons[0]).toBe("older than the daily retention of 7 days");
   });
 
   it("never deletes the newest complete set of a tier, however old", () => {
-    const sets = [craft("weekly", 90 * DAY, true, "w90"), craft("weekly", 60 * DAY, true, "w60"), craft("weekly", DAY, false, "run0")];
+    const sets = [
+      craft("weekly", 90 * DAY, true, "w90"),
+      craft("weekly", 60 * DAY, true, "w60"),
+      craft("weekly", DAY, false, "run0"),
+    ];
     const decisions = selectForPrune(NOW, sets, retention);
     expect(decisions.map((d) => d.action)).toEqual(["delete", "keep", "keep"]);
     expect(decisions[1]!.reason).toBe("newest complete weekly backup");
@@ -144,18 +185,29 @@ describe("prune: selection", () => {
     expect(Object.values(actions(sets))).toEqual(["keep", "keep", "delete", "delete"]);
     // Even with a (nonsensical) retention under a day, a young incomplete set stays.
     const short = selectForPrune(NOW, [craft("daily", 20 * HOUR, false)], { ...retention, daily: 0.5 });
-    expect(short[0]).toMatchObject({ action: "keep", reason: "incomplete but younger than 1 day (may still be running)" });
+    expect(short[0]).toMatchObject({
+      action: "keep",
+      reason: "incomplete but younger than 1 day (may still be running)",
+    });
   });
 
   it("judges tiers independently", () => {
-    const sets = [craft("daily", 20 * DAY, true, "d20"), craft("monthly", 20 * DAY, true, "m20a"), craft("monthly", 19 * DAY, true, "m19")];
+    const sets = [
+      craft("daily", 20 * DAY, true, "d20"),
+      craft("monthly", 20 * DAY, true, "m20a"),
+      craft("monthly", 19 * DAY, true, "m19"),
+    ];
     // d20 is the only complete daily set: kept as newest; m20a is within monthly retention.
     expect(Object.values(actions(sets))).toEqual(["keep", "keep", "keep"]);
   });
 
   it("reads RETENTION_DAYS_* with defaults", () => {
     expect(retentionFromEnv({})).toEqual(DEFAULT_RETENTION_DAYS);
-    expect(retentionFromEnv({ RETENTION_DAYS_DAILY: 3, RETENTION_DAYS_ADHOC: 1 })).toEqual({ ...DEFAULT_RETENTION_DAYS, daily: 3, adhoc: 1 });
+    expect(retentionFromEnv({ RETENTION_DAYS_DAILY: 3, RETENTION_DAYS_ADHOC: 1 })).toEqual({
+      ...DEFAULT_RETENTION_DAYS,
+      daily: 3,
+      adhoc: 1,
+    });
   });
 });
 
@@ -178,7 +230,12 @@ describe("list: rows and formatting", () => {
       media: null,
       appVersion: "49b0445",
     });
-    expect(entries[0]).toMatchObject({ complete: false, problem: expect.stringMatching(/no manifest/), database: null, durationSeconds: null });
+    expect(entries[0]).toMatchObject({
+      complete: false,
+      problem: expect.stringMatching(/no manifest/),
+      database: null,
+      durationSeconds: null,
+    });
   });
 
   it("formats sizes, durations and columns for people", () => {
@@ -189,6 +246,11 @@ describe("list: rows and formatting", () => {
     expect(formatDuration(192)).toBe("3m 12s");
     expect(formatDuration(30 * 3600)).toBe("30h 00m");
     expect(formatDuration(7 * 86_400 + 6 * 3600)).toBe("7d 06h");
-    expect(alignColumns([["A", "BB", "C"], ["aaa", "b", "c"]])).toBe("A    BB  C\naaa  b   c");
+    expect(
+      alignColumns([
+        ["A", "BB", "C"],
+        ["aaa", "b", "c"],
+      ]),
+    ).toBe("A    BB  C\naaa  b   c");
   });
 });

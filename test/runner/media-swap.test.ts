@@ -4,7 +4,12 @@ import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { chooseLayout, prepareMediaStaging, swapInMedia, type StagingLayout } from "../../runner/src/restore/media-staging.js";
+import {
+  chooseLayout,
+  prepareMediaStaging,
+  swapInMedia,
+  type StagingLayout,
+} from "../../runner/src/restore/media-staging.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
 
 async function setUp(): Promise<{ parent: string; target: string }> {

@@ -53,28 +53,43 @@ describe("backup notifications", () => {
     const root = await mkdtemp(path.join(tmpdir(), "edms-notify-ok-"));
     const ns = namespace();
     const tag = randomBytes(3).toString("hex");
-    const result = await runRunner(["backup", "--tier", "daily"], env({
-      BACKUP_DESTINATION: `file://${root}`,
-      HEALTHCHECK_URL: `${receiver.url}/${tag}/ping/${CHECK}`,
-      NOTIFY_WEBHOOK_URL: `${receiver.url}/${tag}/hook/${HOOK_TOKEN}?token=qsecret`,
-      CLOUDWATCH_NAMESPACE: ns,
-    }));
+    const result = await runRunner(
+      ["backup", "--tier", "daily"],
+      env({
+        BACKUP_DESTINATION: `file://${root}`,
+        HEALTHCHECK_URL: `${receiver.url}/${tag}/ping/${CHECK}`,
+        NOTIFY_WEBHOOK_URL: `${receiver.url}/${tag}/hook/${HOOK_TOKEN}?token=qsecret`,
+        CLOUDWATCH_NAMESPACE: ns,
+      }),
+    );
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const [backupId] = await readdir(path.join(root, "daily"));
 
     const got = requestsUnder(`/${tag}/`);
     expect(got[0]).toMatchObject({ method: "GET", path: `/${tag}/ping/${CHECK}/start` });
-    expect(got.slice(1).map((r) => `${r.method} ${r.path}`).sort()).toEqual([
-      `GET /${tag}/ping/${CHECK}`,
-      `POST /${tag}/hook/${HOOK_TOKEN}?token=qsecret`,
-    ]);
+    expect(
+      got
+        .slice(1)
+        .map((r) => `${r.method} ${r.path}`)
+        .sort(),
+    ).toEqual([`GET /${tag}/ping/${CHECK}`, `POST /${tag}/hook/${HOOK_TOKEN}?token=qsecret`]);
     const payload = JSON.parse(got.find((r) => r.method === "POST")!.body) as WebhookPayload;
-    expect(payload).toMatchObject({ event: "backup", app: "edms", tier: "daily", backupId, status: "success", databaseBytes: null, error: null });
+    expect(payload).toMatchObject({
+      event: "backup",
+      app: "edms",
+      tier: "daily",
+      backupId,
+      status: "success",
+      databaseBytes: null,
+      error: null,
+    });
     expect(payload.mediaBytes).toBeGreaterThan(0);
     expect(payload.totalBytes).toBe(payload.mediaBytes);
     expect(payload.durationSeconds).toBeGreaterThanOrEqual(0);
-    expect(payload.text).toMatch(new RegExp(`^:white_check_mark: edms daily backup ${backupId} succeeded: .+ in \\d+s$`));
+    expect(payload.text).toMatch(
+      new RegExp(`^:white_check_mark: edms daily backup ${backupId} succeeded: .+ in \\d+s$`),
+    );
     // The check's UUID and the webhook's tokens are credentials: never in the logs.
     expect(result.stdout).not.toContain(CHECK);
     expect(result.stdout).not.toContain("hooksecret");
@@ -93,7 +108,10 @@ describe("backup notifications", () => {
         new GetMetricStatisticsCommand({
           Namespace: ns,
           MetricName: metric,
-          Dimensions: [{ Name: "App", Value: "edms" }, { Name: "Tier", Value: "daily" }],
+          Dimensions: [
+            { Name: "App", Value: "edms" },
+            { Name: "Tier", Value: "daily" },
+          ],
           StartTime: new Date(Date.now() - 3_600_000),
           EndTime: new Date(Date.now() + 3_600_000),
           Period: 60,
@@ -111,16 +129,24 @@ describe("backup notifications", () => {
     // A destination under a regular file: nothing can be written there.
     await writeFile(path.join(parent, "not-a-folder"), "x");
     const tag = randomBytes(3).toString("hex");
-    const result = await runRunner(["backup", "--tier", "weekly"], env({
-      BACKUP_DESTINATION: `file://${parent}/not-a-folder/backups`,
-      HEALTHCHECK_URL: `${receiver.url}/${tag}/ping/${CHECK}`,
-      NOTIFY_WEBHOOK_URL: `${receiver.url}/${tag}/hook`,
-    }));
+    const result = await runRunner(
+      ["backup", "--tier", "weekly"],
+      env({
+        BACKUP_DESTINATION: `file://${parent}/not-a-folder/backups`,
+        HEALTHCHECK_URL: `${receiver.url}/${tag}/ping/${CHECK}`,
+        NOTIFY_WEBHOOK_URL: `${receiver.url}/${tag}/hook`,
+      }),
+    );
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^edms-backup: /);
     const got = requestsUnder(`/${tag}/`);
     expect(got[0]).toMatchObject({ method: "GET", path: `/${tag}/ping/${CHECK}/start` });
-    expect(got.slice(1).map((r) => `${r.method} ${r.path}`).sort()).toEqual([`GET /${tag}/ping/${CHECK}/fail`, `POST /${tag}/hook`]);
+    expect(
+      got
+        .slice(1)
+        .map((r) => `${r.method} ${r.path}`)
+        .sort(),
+    ).toEqual([`GET /${tag}/ping/${CHECK}/fail`, `POST /${tag}/hook`]);
     const payload = JSON.parse(got.find((r) => r.method === "POST")!.body) as WebhookPayload;
     expect(payload).toMatchObject({ app: "edms", tier: "weekly", status: "failure", totalBytes: null });
     expect(payload.backupId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{4}$/);
@@ -131,12 +157,15 @@ describe("backup notifications", () => {
 
   it("reports a configuration error too (exit 2), before anything ran", async () => {
     const tag = randomBytes(3).toString("hex");
-    const result = await runRunner(["backup", "--tier", "daily"], env({
-      BACKUP_DESTINATION: "file://relative/path",
-      MEDIA_DIR: "media",
-      HEALTHCHECK_URL: `${receiver.url}/${tag}/ping`,
-      NOTIFY_WEBHOOK_URL: `${receiver.url}/${tag}/hook`,
-    }));
+    const result = await runRunner(
+      ["backup", "--tier", "daily"],
+      env({
+        BACKUP_DESTINATION: "file://relative/path",
+        MEDIA_DIR: "media",
+        HEALTHCHECK_URL: `${receiver.url}/${tag}/ping`,
+        NOTIFY_WEBHOOK_URL: `${receiver.url}/${tag}/hook`,
+      }),
+    );
     expect(result.code).toBe(2);
     const got = requestsUnder(`/${tag}/`);
     expect(got.map((r) => `${r.method} ${r.path}`)).toContain(`GET /${tag}/ping/fail`);
@@ -150,14 +179,17 @@ describe("backup notifications", () => {
     const root = await mkdtemp(path.join(tmpdir(), "edms-notify-down-"));
     const down = await closedPortUrl();
     const started = Date.now();
-    const result = await runRunner(["backup", "--tier", "daily"], env({
-      BACKUP_DESTINATION: `file://${root}`,
-      HEALTHCHECK_URL: `${down}/ping/${CHECK}`,
-      NOTIFY_WEBHOOK_URL: `${down}/hook/${HOOK_TOKEN}`,
-      CLOUDWATCH_NAMESPACE: namespace(),
-      AWS_ENDPOINT_URL_CLOUDWATCH: down,
-      AWS_MAX_ATTEMPTS: "1",
-    }));
+    const result = await runRunner(
+      ["backup", "--tier", "daily"],
+      env({
+        BACKUP_DESTINATION: `file://${root}`,
+        HEALTHCHECK_URL: `${down}/ping/${CHECK}`,
+        NOTIFY_WEBHOOK_URL: `${down}/hook/${HOOK_TOKEN}`,
+        CLOUDWATCH_NAMESPACE: namespace(),
+        AWS_ENDPOINT_URL_CLOUDWATCH: down,
+        AWS_MAX_ATTEMPTS: "1",
+      }),
+    );
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(await readdir(path.join(root, "daily"))).toHaveLength(1);

@@ -25,14 +25,20 @@ function channels(tag: string) {
 function received(tag: string) {
   const got = receiver.requests.filter((r) => r.path.startsWith(`/${tag}/`));
   const hook = got.find((r) => r.method === "POST");
-  return { paths: got.map((r) => `${r.method} ${r.path}`), payload: hook ? (JSON.parse(hook.body) as DrillWebhookPayload) : undefined };
+  return {
+    paths: got.map((r) => `${r.method} ${r.path}`),
+    payload: hook ? (JSON.parse(hook.body) as DrillWebhookPayload) : undefined,
+  };
 }
 
 async function mediaOnlyBackup(): Promise<string> {
   const media = await mkdtemp(path.join(tmpdir(), "edms-drill-notify-media-"));
   await writeFile(path.join(media, "a.txt"), "drill me\n");
   const root = await mkdtemp(path.join(tmpdir(), "edms-drill-notify-"));
-  const backup = await runRunner(["backup", "--tier", "daily", "--no-database"], { BACKUP_DESTINATION: `file://${root}`, MEDIA_DIR: media });
+  const backup = await runRunner(["backup", "--tier", "daily", "--no-database"], {
+    BACKUP_DESTINATION: `file://${root}`,
+    MEDIA_DIR: media,
+  });
   expect(backup.code, backup.stderr).toBe(0);
   return root;
 }
@@ -45,7 +51,13 @@ describe("drill notifications", () => {
     const { paths, payload } = received("ok");
     expect(paths[0]).toBe("GET /ok/ping/start");
     expect(paths.slice(1).sort()).toEqual(["GET /ok/ping", "POST /ok/hook"]);
-    expect(payload).toMatchObject({ event: "drill", status: "success", tier: "daily", error: null, checks: [{ name: "media", ok: true }] });
+    expect(payload).toMatchObject({
+      event: "drill",
+      status: "success",
+      tier: "daily",
+      error: null,
+      checks: [{ name: "media", ok: true }],
+    });
     expect(payload!.text).toMatch(/^:white_check_mark: edms restore drill of daily\/\S+ passed: restored in [\d.]+ s$/);
   });
 
@@ -57,19 +69,32 @@ describe("drill notifications", () => {
     const made = await run("tar", ["czf", archive, "-C", root, "."]);
     expect(made.code).toBe(0);
     const bad = path.join(work, "dest");
-    await craftSet(bad, "weekly", "20260101T020000Z-0bad", { media: { archive: await readFile(archive), files: 999, sourceBytes: 1 } });
-    const result = await runRunner(["drill", "--tier", "weekly"], { BACKUP_DESTINATION: `file://${bad}`, ...channels("bad") });
+    await craftSet(bad, "weekly", "20260101T020000Z-0bad", {
+      media: { archive: await readFile(archive), files: 999, sourceBytes: 1 },
+    });
+    const result = await runRunner(["drill", "--tier", "weekly"], {
+      BACKUP_DESTINATION: `file://${bad}`,
+      ...channels("bad"),
+    });
     expect(result.code).toBe(1);
     const { paths, payload } = received("bad");
     expect(paths.slice(1).sort()).toEqual(["GET /bad/ping/fail", "POST /bad/hook"]);
-    expect(payload).toMatchObject({ event: "drill", status: "failure", tier: "weekly", backupId: "20260101T020000Z-0bad" });
+    expect(payload).toMatchObject({
+      event: "drill",
+      status: "failure",
+      tier: "weekly",
+      backupId: "20260101T020000Z-0bad",
+    });
     expect(payload!.error).toMatch(/media: .*manifest says 999/);
     expect(payload!.text).toMatch(/^:x: edms restore drill of weekly\/20260101T020000Z-0bad FAILED: /);
   });
 
   it("reports a drill that cannot start (no complete backup)", async () => {
     const empty = await mkdtemp(path.join(tmpdir(), "edms-drill-notify-empty-"));
-    const result = await runRunner(["drill", "--tier", "monthly"], { BACKUP_DESTINATION: `file://${empty}`, ...channels("none") });
+    const result = await runRunner(["drill", "--tier", "monthly"], {
+      BACKUP_DESTINATION: `file://${empty}`,
+      ...channels("none"),
+    });
     expect(result.code).toBe(1);
     const { paths, payload } = received("none");
     expect(paths.slice(1).sort()).toEqual(["GET /none/ping/fail", "POST /none/hook"]);

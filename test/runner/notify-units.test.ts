@@ -17,8 +17,24 @@ const manifest: Manifest = {
   startedAt: "2026-01-11T14:47:48.000Z",
   finishedAt: "2026-01-11T14:49:03.500Z",
   runnerVersion: "0.1.0",
-  database: { key: "database.dump", bytes: 1000, sha256: "a".repeat(64), format: "custom", name: "edms", pgDumpVersion: "16.4", serverVersion: "16.4", tables: [{ schema: "public", table: "t", rows: 1 }] },
-  media: { key: "storage.tar.gz", bytes: 2048, sha256: "b".repeat(64), compression: "gzip", files: 3, sourceBytes: 4000 },
+  database: {
+    key: "database.dump",
+    bytes: 1000,
+    sha256: "a".repeat(64),
+    format: "custom",
+    name: "edms",
+    pgDumpVersion: "16.4",
+    serverVersion: "16.4",
+    tables: [{ schema: "public", table: "t", rows: 1 }],
+  },
+  media: {
+    key: "storage.tar.gz",
+    bytes: 2048,
+    sha256: "b".repeat(64),
+    compression: "gzip",
+    files: 3,
+    sourceBytes: 4000,
+  },
 };
 
 describe("healthcheck ping URLs", () => {
@@ -26,7 +42,9 @@ describe("healthcheck ping URLs", () => {
     expect(healthcheckPingUrl("https://hc-ping.com/abc", "start")).toBe("https://hc-ping.com/abc/start");
     expect(healthcheckPingUrl("https://hc-ping.com/abc/", "fail")).toBe("https://hc-ping.com/abc/fail");
     expect(healthcheckPingUrl("https://hc-ping.com/abc", "success")).toBe("https://hc-ping.com/abc");
-    expect(healthcheckPingUrl("https://hc.example/ping/key/edms-daily?create=1", "start")).toBe("https://hc.example/ping/key/edms-daily/start?create=1");
+    expect(healthcheckPingUrl("https://hc.example/ping/key/edms-daily?create=1", "start")).toBe(
+      "https://hc.example/ping/key/edms-daily/start?create=1",
+    );
   });
 
   it("logs only the origin of a URL", () => {
@@ -57,8 +75,20 @@ describe("webhook payload", () => {
 
   it("carries the error of a failed run, with or without an id", () => {
     const started = new Date("2026-01-11T14:47:48Z");
-    const failed = failureOutcome({ app: "edms", tier: "weekly", started, finished: new Date(started.getTime() + 3000), error: "pg_dump exited with 1" });
-    expect(webhookPayload(failed)).toMatchObject({ status: "failure", backupId: null, totalBytes: null, error: "pg_dump exited with 1", durationSeconds: 3 });
+    const failed = failureOutcome({
+      app: "edms",
+      tier: "weekly",
+      started,
+      finished: new Date(started.getTime() + 3000),
+      error: "pg_dump exited with 1",
+    });
+    expect(webhookPayload(failed)).toMatchObject({
+      status: "failure",
+      backupId: null,
+      totalBytes: null,
+      error: "pg_dump exited with 1",
+      durationSeconds: 3,
+    });
     expect(webhookPayload(failed).text).toBe(":x: edms weekly backup FAILED after 3s: pg_dump exited with 1");
   });
 });
@@ -71,11 +101,16 @@ describe("metric data", () => {
       ["BackupBytes", 3048, "Bytes"],
       ["BackupDurationSeconds", 75.5, "Seconds"],
     ]);
-    for (const d of data) expect(d.Dimensions).toEqual([{ Name: "App", Value: "edms" }, { Name: "Tier", Value: "daily" }]);
+    for (const d of data)
+      expect(d.Dimensions).toEqual([
+        { Name: "App", Value: "edms" },
+        { Name: "Tier", Value: "daily" },
+      ]);
   });
 
   it("a failure: one BackupFailed point; none when the tier is unknown", () => {
-    const f = (tier?: string) => failureOutcome({ app: "edms", tier, started: new Date(), finished: new Date(), error: "x" });
+    const f = (tier?: string) =>
+      failureOutcome({ app: "edms", tier, started: new Date(), finished: new Date(), error: "x" });
     expect(runMetricData(f("daily")).map((d) => d.MetricName)).toEqual(["BackupFailed"]);
     expect(runMetricData(f())).toEqual([]);
   });
@@ -91,14 +126,29 @@ describe("metric data", () => {
       at,
     );
     expect(data).toEqual([
-      { MetricName: "NewestBackupAgeSeconds", Dimensions: [{ Name: "App", Value: "edms" }, { Name: "Tier", Value: "daily" }], Timestamp: at, Value: 3600, Unit: "Seconds" },
+      {
+        MetricName: "NewestBackupAgeSeconds",
+        Dimensions: [
+          { Name: "App", Value: "edms" },
+          { Name: "Tier", Value: "daily" },
+        ],
+        Timestamp: at,
+        Value: 3600,
+        Unit: "Seconds",
+      },
     ]);
   });
 });
 
 describe("notification settings", () => {
   it("takes valid values and drops invalid ones (the configuration error names them)", () => {
-    expect(notifyTargetsFromEnv({ HEALTHCHECK_URL: "https://hc-ping.com/x", NOTIFY_WEBHOOK_URL: "nope", CLOUDWATCH_NAMESPACE: "EDMS/Backup" })).toEqual({
+    expect(
+      notifyTargetsFromEnv({
+        HEALTHCHECK_URL: "https://hc-ping.com/x",
+        NOTIFY_WEBHOOK_URL: "nope",
+        CLOUDWATCH_NAMESPACE: "EDMS/Backup",
+      }),
+    ).toEqual({
       app: "edms",
       healthcheckUrl: "https://hc-ping.com/x",
       webhookUrl: undefined,
@@ -131,7 +181,12 @@ describe("delivery", () => {
   it("does not retry a 404 (a wrong URL stays wrong)", async () => {
     const receiver = await startReceiver({ answer: 404 });
     try {
-      expect(await deliver(`${receiver.url}/x`, { method: "GET" }, { backoffMs: 10 })).toEqual({ ok: false, attempts: 1, status: 404, problem: "HTTP 404" });
+      expect(await deliver(`${receiver.url}/x`, { method: "GET" }, { backoffMs: 10 })).toEqual({
+        ok: false,
+        attempts: 1,
+        status: 404,
+        problem: "HTTP 404",
+      });
     } finally {
       await receiver.close();
     }

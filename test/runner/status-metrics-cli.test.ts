@@ -40,7 +40,14 @@ async function writeSet(root: string, tier: Tier, ageMs: number, complete = true
         finishedAt: new Date(started.getTime() + 60_000).toISOString(),
         runnerVersion: "0.1.0",
         database: null,
-        media: { key: "storage.tar.gz", bytes: Buffer.byteLength(media), sha256: sha256(media), compression: "gzip", files: 1, sourceBytes: 10 },
+        media: {
+          key: "storage.tar.gz",
+          bytes: Buffer.byteLength(media),
+          sha256: sha256(media),
+          compression: "gzip",
+          files: 1,
+          sourceBytes: 10,
+        },
       }),
     );
   }
@@ -83,7 +90,10 @@ describe("status --publish-metrics", () => {
     expect(Object.keys(byTier).sort()).toEqual(["daily", "weekly"]);
     for (const [tier, metric] of Object.entries(byTier)) {
       expect(metric.MetricName).toBe("NewestBackupAgeSeconds");
-      expect(Object.fromEntries((metric.Dimensions ?? []).map((d) => [d.Name, d.Value]))).toEqual({ App: "edms", Tier: tier });
+      expect(Object.fromEntries((metric.Dimensions ?? []).map((d) => [d.Name, d.Value]))).toEqual({
+        App: "edms",
+        Tier: tier,
+      });
       const stats = await cw.send(
         new GetMetricStatisticsCommand({
           Namespace: ns,
@@ -101,7 +111,10 @@ describe("status --publish-metrics", () => {
 
   it("needs CLOUDWATCH_NAMESPACE (exit 2) and reports an unreachable CloudWatch with exit 1", async () => {
     const root = await mkdtemp(path.join(tmpdir(), "edms-status-metrics-bad-"));
-    const missing = await runRunner(["status", "--publish-metrics"], { ...awsTestEnv(), BACKUP_DESTINATION: `file://${root}` });
+    const missing = await runRunner(["status", "--publish-metrics"], {
+      ...awsTestEnv(),
+      BACKUP_DESTINATION: `file://${root}`,
+    });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("CLOUDWATCH_NAMESPACE: required with --publish-metrics");
 

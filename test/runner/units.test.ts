@@ -51,7 +51,9 @@ describe("destinations", () => {
 
 describe("redaction", () => {
   it("removes passwords from connection strings and key=value text", () => {
-    expect(redact("connect postgres://app:hunter2@db:5432/edms failed")).toBe("connect postgres://app:***@db:5432/edms failed");
+    expect(redact("connect postgres://app:hunter2@db:5432/edms failed")).toBe(
+      "connect postgres://app:***@db:5432/edms failed",
+    );
     expect(redact("host=db password=hunter2 user=app")).toBe("host=db password=*** user=app");
     expect(redact("auth failed for hunter2", ["hunter2"])).toBe("auth failed for ***");
   });
@@ -92,19 +94,25 @@ describe("pg_dump version check", () => {
     expect(parseToolVersion("pg_dump (PostgreSQL) 17devel")).toBe("17");
     expect(dumpVersionProblem("15.18", "15.4")).toBeUndefined();
     expect(dumpVersionProblem("16.1", "15.4")).toBeUndefined();
-    expect(dumpVersionProblem("14.9", "15.4")).toMatch(/pg_dump 14\.9 is older than the server \(PostgreSQL 15\.4\).*PG_MAJOR=15/);
+    expect(dumpVersionProblem("14.9", "15.4")).toMatch(
+      /pg_dump 14\.9 is older than the server \(PostgreSQL 15\.4\).*PG_MAJOR=15/,
+    );
   });
   it("refuses a pg_restore older than the pg_dump that wrote the backup, and passes unknown versions", () => {
     expect(restoreVersionProblem("15.18", "15.2")).toBeUndefined();
     expect(restoreVersionProblem("16.1", "15.2")).toBeUndefined();
     expect(restoreVersionProblem("15.18", "(unknown: imported)")).toBeUndefined();
-    expect(restoreVersionProblem("15.18", "16.4")).toMatch(/pg_restore 15\.18 is older than the pg_dump 16\.4 .*PG_MAJOR=16/);
+    expect(restoreVersionProblem("15.18", "16.4")).toMatch(
+      /pg_restore 15\.18 is older than the pg_dump 16\.4 .*PG_MAJOR=16/,
+    );
   });
 });
 
 describe("manifest", () => {
   it("rejects a manifest that is not of the format", () => {
     expect(() => parseManifest("{", "x")).toThrow(/not valid JSON/);
-    expect(() => parseManifest(JSON.stringify({ formatVersion: 1, backupId: "a" }), "x")).toThrow(/does not match format 1: tier/);
+    expect(() => parseManifest(JSON.stringify({ formatVersion: 1, backupId: "a" }), "x")).toThrow(
+      /does not match format 1: tier/,
+    );
   });
 });

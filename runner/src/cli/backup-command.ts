@@ -39,7 +39,10 @@ async function backupAction(flags: BackupFlags): Promise<void> {
   // configuration (a CronJob nobody looks at) still pings /fail and posts its error.
   const raw = mergeEnv(process.env, overrides);
   const reporter = new RunReporter(notifyTargetsFromEnv(raw));
-  let log: Logger = createLogger({ format: raw.LOG_FORMAT === "pretty" || (!raw.LOG_FORMAT && process.stdout.isTTY) ? "pretty" : "json", level: "info" });
+  let log: Logger = createLogger({
+    format: raw.LOG_FORMAT === "pretty" || (!raw.LOG_FORMAT && process.stdout.isTTY) ? "pretty" : "json",
+    level: "info",
+  });
   reporter.start(log);
 
   let secrets: readonly string[] = [];
@@ -53,9 +56,17 @@ async function backupAction(flags: BackupFlags): Promise<void> {
     const store = openStore(settings.destination, settings.s3Endpoint);
     destination = store.display;
     // The id is known before anything can fail, so a failure report says which run failed.
-    manifest = await runBackup(settings, { store, log, signal: signalController().signal, onBackupId: (id) => (backupId = id) });
+    manifest = await runBackup(settings, {
+      store,
+      log,
+      signal: signalController().signal,
+      onBackupId: (id) => (backupId = id),
+    });
   } catch (error) {
-    await reporter.failed({ error: redact(errorMessage(error), secrets), tier: raw.BACKUP_TIER, backupId, destination }, log);
+    await reporter.failed(
+      { error: redact(errorMessage(error), secrets), tier: raw.BACKUP_TIER, backupId, destination },
+      log,
+    );
     throw error;
   }
   await reporter.succeeded(manifest, destination, log);

@@ -9,7 +9,14 @@ import { notifyTargetsFromEnv } from "../notify/run-reporter.js";
 import { redact } from "../redact.js";
 import { openStore } from "../store/open-store.js";
 import { runDrill, type DrillReport } from "../commands/drill.js";
-import { addDestinationOptions, destinationOverrides, printOut, signalController, tierOption, type DestinationFlags } from "./shared.js";
+import {
+  addDestinationOptions,
+  destinationOverrides,
+  printOut,
+  signalController,
+  tierOption,
+  type DestinationFlags,
+} from "./shared.js";
 
 interface DrillFlags extends DestinationFlags {
   tier?: Tier;
@@ -26,7 +33,11 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
   const targets = notifyTargetsFromEnv(raw);
   const reporter = new DrillReporter(targets);
   const { app } = targets;
-  let log: Logger = createLogger({ format: raw.LOG_FORMAT === "pretty" ? "pretty" : "json", level: "info", destination: flags.json ? process.stderr : undefined });
+  let log: Logger = createLogger({
+    format: raw.LOG_FORMAT === "pretty" ? "pretty" : "json",
+    level: "info",
+    destination: flags.json ? process.stderr : undefined,
+  });
   reporter.start(log);
   let report: DrillReport;
   try {
@@ -43,7 +54,12 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
     // Drills always read a destination (loadRestoreSettings requires one unless fromArchive).
     const store = openStore(settings.destination!, settings.s3Endpoint);
     const set = await resolveBackup(store, ref ?? "latest", flags.tier);
-    report = await runDrill(set, settings, { scratchDatabase: flags.scratchDb, scratchParent: flags.scratchDir }, { store, log, signal: signalController().signal });
+    report = await runDrill(
+      set,
+      settings,
+      { scratchDatabase: flags.scratchDb, scratchParent: flags.scratchDir },
+      { store, log, signal: signalController().signal },
+    );
   } catch (error) {
     await reporter.finish(drillPayload(app, { error: redact(errorMessage(error)), tier: flags.tier }), log);
     throw error;
@@ -52,14 +68,18 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
   if (flags.json) printOut(JSON.stringify(report));
   else if (process.stdout.isTTY) {
     printOut(
-      [`drill ${report.tier}/${report.backupId}: ${report.ok ? "PASSED" : "FAILED"} (restore took ${report.restoreSeconds.toFixed(1)} s)`]
+      [
+        `drill ${report.tier}/${report.backupId}: ${report.ok ? "PASSED" : "FAILED"} (restore took ${report.restoreSeconds.toFixed(1)} s)`,
+      ]
         .concat(report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`))
         .join("\n"),
     );
   }
   if (!report.ok) {
     const failed = report.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-    throw new RunnerError(`drill of ${report.tier}/${report.backupId} FAILED: ${failed.join("; ") || "nothing was checked"}`);
+    throw new RunnerError(
+      `drill of ${report.tier}/${report.backupId} FAILED: ${failed.join("; ") || "nothing was checked"}`,
+    );
   }
 }
 
@@ -67,11 +87,16 @@ export function registerDrillCommand(program: Command): void {
   addDestinationOptions(
     program
       .command("drill")
-      .description("restore test: restore into a scratch database and folder, compare with the manifest, drop them (exit 0 pass, 1 fail)")
+      .description(
+        "restore test: restore into a scratch database and folder, compare with the manifest, drop them (exit 0 pass, 1 fail)",
+      )
       .argument("[backup]", "backup id or 'latest' (default)")
       .addOption(tierOption("tier to pick 'latest' from")),
   )
-    .option("--database-url <url>", "postgres:// URL of the server to restore the scratch database on (env DATABASE_URL)")
+    .option(
+      "--database-url <url>",
+      "postgres:// URL of the server to restore the scratch database on (env DATABASE_URL)",
+    )
     .option("--scratch-db <name>", "name of the scratch database (default <database>__drill_<random>)")
     .option("--scratch-dir <path>", "folder for the temporary media copy (default the system temp folder)")
     .option("--json", "print the report as JSON")

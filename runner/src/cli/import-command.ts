@@ -20,7 +20,9 @@ export function registerImportCommand(program: Command): void {
   addDestinationOptions(
     program
       .command("import")
-      .description("store a backup-hybrid.sh archive (backups/backup_YYYYMMDD_HHMMSS.tar.gz) as a backup set at the destination")
+      .description(
+        "store a backup-hybrid.sh archive (backups/backup_YYYYMMDD_HHMMSS.tar.gz) as a backup set at the destination",
+      )
       .argument("<archive>", "the .tar.gz made by backup-hybrid.sh")
       .addOption(new Option("--tier <tier>", "tier to file it under").choices(TIERS).default("adhoc")),
   ).action((file: string, flags: ImportFlags) => importAction(file, flags));

@@ -10,7 +10,14 @@ import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } f
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { describeRestore, restoreScope, runRestore } from "../commands/restore.js";
-import { addDestinationOptions, destinationOverrides, printOut, signalController, tierOption, type DestinationFlags } from "./shared.js";
+import {
+  addDestinationOptions,
+  destinationOverrides,
+  printOut,
+  signalController,
+  tierOption,
+  type DestinationFlags,
+} from "./shared.js";
 
 interface RestoreFlags extends DestinationFlags {
   tier?: Tier;
@@ -25,9 +32,14 @@ interface RestoreFlags extends DestinationFlags {
 }
 
 /** The set to restore: from the destination, or a legacy backup-hybrid.sh archive file. */
-async function findSet(ref: string | undefined, flags: RestoreFlags, store: ObjectStore | undefined): Promise<{ set: CompleteBackupSet; store: ObjectStore }> {
+async function findSet(
+  ref: string | undefined,
+  flags: RestoreFlags,
+  store: ObjectStore | undefined,
+): Promise<{ set: CompleteBackupSet; store: ObjectStore }> {
   if (flags.fromArchive) {
-    if (ref) throw new ConfigError([`<backup> and --from-archive: give one of them (got "${ref}" and ${flags.fromArchive})`]);
+    if (ref)
+      throw new ConfigError([`<backup> and --from-archive: give one of them (got "${ref}" and ${flags.fromArchive})`]);
     const archive = await openSeedArchive(path.resolve(flags.fromArchive));
     const manifest = await deriveManifest(archive, importedBackupId(archive.manifest, "0000"), "adhoc");
     const archiveStore = new SeedArchiveStore(archive, manifest);
@@ -38,12 +50,26 @@ async function findSet(ref: string | undefined, flags: RestoreFlags, store: Obje
 }
 
 async function restoreAction(ref: string | undefined, flags: RestoreFlags): Promise<void> {
-  const overrides: RunnerEnv = { ...destinationOverrides(flags), MEDIA_DIR: flags.mediaDir, DATABASE_URL: flags.databaseUrl };
+  const overrides: RunnerEnv = {
+    ...destinationOverrides(flags),
+    MEDIA_DIR: flags.mediaDir,
+    DATABASE_URL: flags.databaseUrl,
+  };
   const settings = loadRestoreSettings(
     { processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) },
-    { databaseOnly: flags.databaseOnly, mediaOnly: flags.mediaOnly, targetDb: flags.targetDb, needsMediaTarget: true, fromArchive: Boolean(flags.fromArchive) },
+    {
+      databaseOnly: flags.databaseOnly,
+      mediaOnly: flags.mediaOnly,
+      targetDb: flags.targetDb,
+      needsMediaTarget: true,
+      fromArchive: Boolean(flags.fromArchive),
+    },
   );
-  const log = createLogger({ format: settings.logFormat, level: settings.logLevel, secrets: settings.database?.secrets });
+  const log = createLogger({
+    format: settings.logFormat,
+    level: settings.logLevel,
+    secrets: settings.database?.secrets,
+  });
   const destinationStore = settings.destination ? openStore(settings.destination, settings.s3Endpoint) : undefined;
   const { set, store } = await findSet(ref, flags, destinationStore);
   const scope = restoreScope(set, flags, settings);
@@ -57,8 +83,10 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
   if (process.stdout.isTTY) {
     const lines = [
       `restored ${flags.fromArchive ?? `${result.tier}/${result.backupId}`} in ${result.seconds.toFixed(1)} s`,
-      result.database && `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${result.database.bytes} bytes of dump)`,
-      result.media && `  media ${result.media.dir}: ${result.media.files} files (${result.media.bytes} bytes of archive)`,
+      result.database &&
+        `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${result.database.bytes} bytes of dump)`,
+      result.media &&
+        `  media ${result.media.dir}: ${result.media.files} files (${result.media.bytes} bytes of archive)`,
     ];
     printOut(lines.filter(Boolean).join("\n"));
   }
@@ -68,11 +96,16 @@ export function registerRestoreCommand(program: Command): void {
   addDestinationOptions(
     program
       .command("restore")
-      .description("restore a backup set over the database and media folder (verified staging copies, swapped in only when complete)")
+      .description(
+        "restore a backup set over the database and media folder (verified staging copies, swapped in only when complete)",
+      )
       .argument("[backup]", "backup id or 'latest'")
       .addOption(tierOption("tier to pick 'latest' from")),
   )
-    .option("--from-archive <file>", "restore a backup-hybrid.sh archive (backups/backup_YYYYMMDD_HHMMSS.tar.gz) instead")
+    .option(
+      "--from-archive <file>",
+      "restore a backup-hybrid.sh archive (backups/backup_YYYYMMDD_HHMMSS.tar.gz) instead",
+    )
     .option("--database-only", "restore only the database")
     .option("--media-only", "restore only the media folder")
     .option("--target-db <name>", "database to restore into (default: the connection's database); created when missing")
@@ -82,4 +115,3 @@ export function registerRestoreCommand(program: Command): void {
     .option("--yes", "do not ask for confirmation (required without a terminal)")
     .action((ref: string | undefined, flags: RestoreFlags) => restoreAction(ref, flags));
 }
-

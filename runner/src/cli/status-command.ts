@@ -14,13 +14,18 @@ async function statusAction(flags: StatusFlags): Promise<void> {
   const { settings, store, log } = openContext(flags, {}, { logToStderr: true });
   const namespace = settings.env.CLOUDWATCH_NAMESPACE;
   if (flags.publishMetrics && !namespace) {
-    throw new ConfigError(["CLOUDWATCH_NAMESPACE: required with --publish-metrics (the CloudWatch namespace the alarms watch, e.g. EDMS/Backup)"]);
+    throw new ConfigError([
+      "CLOUDWATCH_NAMESPACE: required with --publish-metrics (the CloudWatch namespace the alarms watch, e.g. EDMS/Backup)",
+    ]);
   }
   const report = await runStatus(store, statusSettingsFromEnv(settings.env));
   if (flags.publishMetrics && namespace) {
     // Published before the verdict: a stale tier is exactly what the alarms need to see.
     report.published = await publishStatusMetrics(report, settings.appName, namespace);
-    log.info({ stage: "metrics", namespace, metric: report.published.metric, ages: report.published.ages }, "newest-backup ages published to CloudWatch");
+    log.info(
+      { stage: "metrics", namespace, metric: report.published.metric, ages: report.published.ages },
+      "newest-backup ages published to CloudWatch",
+    );
   }
   printOut(flags.json ? JSON.stringify(report, null, 2) : renderStatusTable(report));
   // Exit 1 makes `status` usable as a probe (a CronJob, a monitoring check) without parsing output.

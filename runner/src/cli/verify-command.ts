@@ -16,9 +16,12 @@ async function verifyAction(ref: string, flags: VerifyFlags): Promise<void> {
   const report = await verifyBackup(set, { store, log, pgBinDir: settings.pgBinDir });
   if (flags.json) printOut(JSON.stringify(report));
   if (!report.ok) {
-    throw new RunnerError(`verify ${set.tier}/${set.backupId} FAILED:\n${report.problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new RunnerError(
+      `verify ${set.tier}/${set.backupId} FAILED:\n${report.problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
-  if (!flags.json) printOut(`verify ${set.tier}/${set.backupId}: ok (${report.checked.join(" and ")} match the manifest)`);
+  if (!flags.json)
+    printOut(`verify ${set.tier}/${set.backupId}: ok (${report.checked.join(" and ")} match the manifest)`);
 }
 
 export function registerVerifyCommand(program: Command): void {

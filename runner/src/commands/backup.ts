@@ -33,14 +33,22 @@ export interface BackupDeps {
 
 async function checkMediaDir(dir: string): Promise<void> {
   const info = await stat(dir).catch(() => undefined);
-  if (!info) throw new ConfigError([`MEDIA_DIR (--media-dir): ${dir} does not exist (pass --no-media for an application without media)`]);
+  if (!info)
+    throw new ConfigError([
+      `MEDIA_DIR (--media-dir): ${dir} does not exist (pass --no-media for an application without media)`,
+    ]);
   if (!info.isDirectory()) throw new ConfigError([`MEDIA_DIR (--media-dir): ${dir} is not a directory`]);
   await access(dir, constants.R_OK | constants.X_OK).catch(() => {
-    throw new ConfigError([`MEDIA_DIR (--media-dir): ${dir} is not readable by this user (uid ${process.getuid?.() ?? "?"})`]);
+    throw new ConfigError([
+      `MEDIA_DIR (--media-dir): ${dir} is not readable by this user (uid ${process.getuid?.() ?? "?"})`,
+    ]);
   });
 }
 
-async function openDatabase(settings: BackupSettings, log: Logger): Promise<{ session: SnapshotSession; pgDumpVersion: string } | null> {
+async function openDatabase(
+  settings: BackupSettings,
+  log: Logger,
+): Promise<{ session: SnapshotSession; pgDumpVersion: string } | null> {
   const db = settings.database;
   if (!db) return null;
   const pgDumpVersion = await toolVersion(pgBinary("pg_dump", settings.pgBinDir));
@@ -57,16 +65,27 @@ async function openDatabase(settings: BackupSettings, log: Logger): Promise<{ se
     await session.close();
     throw new RunnerError(problem);
   }
-  log.info({ stage: "database", pgDumpVersion, serverVersion: session.serverVersion, estimateBytes: session.databaseBytes }, "database snapshot exported");
+  log.info(
+    { stage: "database", pgDumpVersion, serverVersion: session.serverVersion, estimateBytes: session.databaseBytes },
+    "database snapshot exported",
+  );
   return { session, pgDumpVersion };
 }
 
 /** Everything checked before a byte is streamed: signal, media folder, a free set name, the database. */
-async function preflight(settings: BackupSettings, store: ObjectStore, setKey: string, log: Logger, signal?: AbortSignal) {
+async function preflight(
+  settings: BackupSettings,
+  store: ObjectStore,
+  setKey: string,
+  log: Logger,
+  signal?: AbortSignal,
+) {
   if (signal?.aborted) throw new InterruptedError(signal.reason as NodeJS.Signals);
   if (settings.media) await checkMediaDir(settings.media.dir);
   for await (const existing of store.list(`${setKey}/`)) {
-    throw new RunnerError(`backup set ${setKey} already has ${existing.key}; refusing to overwrite (clock or id collision)`);
+    throw new RunnerError(
+      `backup set ${setKey} already has ${existing.key}; refusing to overwrite (clock or id collision)`,
+    );
   }
   return openDatabase(settings, log);
 }
@@ -107,14 +126,28 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   deps.signal?.addEventListener("abort", onSignal, { once: true });
   const progress = setInterval(() => {
     const elapsed = now().getTime() - started.getTime();
-    for (const s of streams) log.info({ stage: s.stage, bytes: s.meter.bytes, rate: rate(s.meter.bytes, elapsed) }, "progress");
+    for (const s of streams)
+      log.info({ stage: s.stage, bytes: s.meter.bytes, rate: rate(s.meter.bytes, elapsed) }, "progress");
   }, settings.progressIntervalMs);
   progress.unref();
 
   try {
     if (database) {
-      const dump = spawnPgDump(settings.database!, database.session.snapshotId, settings.pgDumpCompression, settings.pgBinDir);
-      streams.push(uploadChildOutput("database", dump, store, `${setKey}/${DATABASE_OBJECT}`, putOptions(database.session.databaseBytes)));
+      const dump = spawnPgDump(
+        settings.database!,
+        database.session.snapshotId,
+        settings.pgDumpCompression,
+        settings.pgBinDir,
+      );
+      streams.push(
+        uploadChildOutput(
+          "database",
+          dump,
+          store,
+          `${setKey}/${DATABASE_OBJECT}`,
+          putOptions(database.session.databaseBytes),
+        ),
+      );
       // Counted in the exporting transaction, i.e. in exactly the snapshot pg_dump reads.
       rowCounts = database.session.countRows();
       rowCounts.catch(() => undefined);
@@ -122,9 +155,14 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     if (settings.media) {
       const { dir, compression, level } = settings.media;
       // Only S3 needs the estimate (part size); a file destination skips the extra walk.
-      const estimate = settings.destination.kind === "s3" && settings.partSizeMiB === undefined ? (await directoryTally(dir)).sourceBytes : 0;
+      const estimate =
+        settings.destination.kind === "s3" && settings.partSizeMiB === undefined
+          ? (await directoryTally(dir)).sourceBytes
+          : 0;
       const tar = spawnMediaArchive(dir, compression, level, tally);
-      streams.push(uploadChildOutput("media", tar, store, `${setKey}/${mediaObjectName(compression)}`, putOptions(estimate)));
+      streams.push(
+        uploadChildOutput("media", tar, store, `${setKey}/${mediaObjectName(compression)}`, putOptions(estimate)),
+      );
     }
     if (cause) cancelAll(cause); // a signal that arrived while the streams were starting
 
@@ -149,7 +187,9 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       if (!r) continue;
       const stored = await store.head(r.key);
       if (stored?.bytes !== r.bytes) {
-        throw new RunnerError(`${r.key}: the store holds ${stored?.bytes ?? "no"} bytes but ${r.bytes} were sent; the backup is not complete`);
+        throw new RunnerError(
+          `${r.key}: the store holds ${stored?.bytes ?? "no"} bytes but ${r.bytes} were sent; the backup is not complete`,
+        );
       }
     }
     if (deps.signal?.aborted) throw new InterruptedError(deps.signal.reason as NodeJS.Signals);
@@ -189,7 +229,10 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
             }
           : null,
     };
-    await store.putSmall(`${setKey}/${MANIFEST_OBJECT}`, serializeManifest(manifest), { contentType: "application/json", lock });
+    await store.putSmall(`${setKey}/${MANIFEST_OBJECT}`, serializeManifest(manifest), {
+      contentType: "application/json",
+      lock,
+    });
     const seconds = (Date.parse(manifest.finishedAt) - started.getTime()) / 1000;
     log.info(
       {
@@ -214,4 +257,3 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     await database?.session.close();
   }
 }
-

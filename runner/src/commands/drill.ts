@@ -50,18 +50,28 @@ export async function runDrill(
   const checks: DrillCheck[] = [];
   const ctx = { store: deps.store, setPrefix: setKey(set.tier, set.backupId), signal: deps.signal };
   const connection = manifest.database ? settings.database : null;
-  const scratchDb = connection ? (options.scratchDatabase ?? derivedDatabaseName(connection.database, `drill_${tag}`)) : undefined;
-  const scratchDir = manifest.media ? await mkdtemp(path.join(options.scratchParent ?? tmpdir(), "edms-drill-")) : undefined;
+  const scratchDb = connection
+    ? (options.scratchDatabase ?? derivedDatabaseName(connection.database, `drill_${tag}`))
+    : undefined;
+  const scratchDir = manifest.media
+    ? await mkdtemp(path.join(options.scratchParent ?? tmpdir(), "edms-drill-"))
+    : undefined;
   log.info({ scratchDatabase: scratchDb, scratchDir }, "drill started");
 
   const database = async () => {
     if (!manifest.database) return;
     if (!connection) {
-      checks.push({ name: "database", ok: false, detail: "no database connection configured (DATABASE_URL or PG* variables)" });
+      checks.push({
+        name: "database",
+        ok: false,
+        detail: "no database connection configured (DATABASE_URL or PG* variables)",
+      });
       return;
     }
     const counted = !manifest.importedFrom;
-    const counts = await restoreDatabasePart(ctx, manifest.database, connection, scratchDb!, settings.pgBinDir, { checkRowCounts: counted });
+    const counts = await restoreDatabasePart(ctx, manifest.database, connection, scratchDb!, settings.pgBinDir, {
+      checkRowCounts: counted,
+    });
     const rows = counts.reduce((s, t) => s + t.rows, 0);
     checks.push({
       name: "database",
@@ -84,10 +94,14 @@ export async function runDrill(
   try {
     const results = await Promise.allSettled([database(), media()]);
     results.forEach((r, i) => {
-      if (r.status === "rejected") checks.push({ name: i === 0 ? "database" : "media", ok: false, detail: errorMessage(r.reason) });
+      if (r.status === "rejected")
+        checks.push({ name: i === 0 ? "database" : "media", ok: false, detail: errorMessage(r.reason) });
     });
   } finally {
-    if (scratchDb && connection) await dropDatabase(connection, scratchDb).catch((e: unknown) => log.warn({ error: errorMessage(e) }, "could not drop the scratch database"));
+    if (scratchDb && connection)
+      await dropDatabase(connection, scratchDb).catch((e: unknown) =>
+        log.warn({ error: errorMessage(e) }, "could not drop the scratch database"),
+      );
     if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
   }
   const report: DrillReport = {
@@ -97,6 +111,9 @@ export async function runDrill(
     restoreSeconds: (Date.now() - started) / 1000,
     checks,
   };
-  log[report.ok ? "info" : "error"]({ ok: report.ok, restoreSeconds: report.restoreSeconds, checks }, `drill ${report.ok ? "PASSED" : "FAILED"}`);
+  log[report.ok ? "info" : "error"](
+    { ok: report.ok, restoreSeconds: report.restoreSeconds, checks },
+    `drill ${report.ok ? "PASSED" : "FAILED"}`,
+  );
   return report;
 }

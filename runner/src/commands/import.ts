@@ -14,8 +14,16 @@ import { choosePartSize } from "../part-size.js";
 import { uploadChildOutput } from "../stages/upload-stream.js";
 import type { ObjectStore } from "../store/object-store.js";
 
-export async function importArchive(archive: SeedArchive, tier: Tier, deps: { store: ObjectStore; log: Logger }): Promise<Manifest> {
-  const manifest = await deriveManifest(archive, importedBackupId(archive.manifest, randomBytes(2).toString("hex")), tier);
+export async function importArchive(
+  archive: SeedArchive,
+  tier: Tier,
+  deps: { store: ObjectStore; log: Logger },
+): Promise<Manifest> {
+  const manifest = await deriveManifest(
+    archive,
+    importedBackupId(archive.manifest, randomBytes(2).toString("hex")),
+    tier,
+  );
   const prefix = `${tier}/${manifest.backupId}`;
   const log = deps.log.child({ backupId: manifest.backupId, tier, stage: "import" });
   const members = [
@@ -35,11 +43,21 @@ export async function importArchive(archive: SeedArchive, tier: Tier, deps: { st
         throw new RunnerError(`${archive.file}: ${member} changed while it was being imported; nothing was committed`);
       }
     }
-    await deps.store.putSmall(`${prefix}/${MANIFEST_OBJECT}`, serializeManifest(manifest), { contentType: "application/json" });
+    await deps.store.putSmall(`${prefix}/${MANIFEST_OBJECT}`, serializeManifest(manifest), {
+      contentType: "application/json",
+    });
   } catch (error) {
     log.error({ error: errorMessage(error) }, "import failed; no manifest was written");
     throw error instanceof RunnerError ? error : new RunnerError(`import failed: ${errorMessage(error)}`);
   }
-  log.info({ importedFrom: manifest.importedFrom, databaseBytes: manifest.database!.bytes, mediaBytes: manifest.media!.bytes, mediaFiles: manifest.media!.files }, `imported as ${prefix}`);
+  log.info(
+    {
+      importedFrom: manifest.importedFrom,
+      databaseBytes: manifest.database!.bytes,
+      mediaBytes: manifest.media!.bytes,
+      mediaFiles: manifest.media!.files,
+    },
+    `imported as ${prefix}`,
+  );
   return manifest;
 }

@@ -35,7 +35,12 @@ export interface PruneReport {
   message?: string;
 }
 
-export function s3PruneReport(destination: string, retentionDays: RetentionDays, dryRun: boolean, now: Date): PruneReport {
+export function s3PruneReport(
+  destination: string,
+  retentionDays: RetentionDays,
+  dryRun: boolean,
+  now: Date,
+): PruneReport {
   return {
     destination,
     checkedAt: now.toISOString(),

@@ -17,7 +17,11 @@ export interface StatusReport extends StatusResult {
   published?: PublishedAges;
 }
 
-export async function runStatus(store: ObjectStore, settings: StatusSettings, now: Date = new Date()): Promise<StatusReport> {
+export async function runStatus(
+  store: ObjectStore,
+  settings: StatusSettings,
+  now: Date = new Date(),
+): Promise<StatusReport> {
   // Only the newest complete set of each tier matters: a few manifest reads, whatever the history.
   const sets = await newestCompleteSets(store).catch((error: unknown) => {
     throw new RunnerError(`could not list the backups at ${store.display}: ${errorMessage(error)}`);
@@ -67,12 +71,19 @@ export interface PublishedAges {
  * throws when CloudWatch refuses: for `status --publish-metrics` publishing is the whole job, and a
  * failed Job is easier to notice than a warning (the alarms fire on the missing data as well).
  */
-export async function publishStatusMetrics(report: StatusReport, app: string, namespace: string, client?: CloudWatchClient): Promise<PublishedAges> {
+export async function publishStatusMetrics(
+  report: StatusReport,
+  app: string,
+  namespace: string,
+  client?: CloudWatchClient,
+): Promise<PublishedAges> {
   const data = ageMetricData(app, report.tiers, new Date(report.checkedAt));
   try {
     await putMetrics(namespace, data, client);
   } catch (error) {
-    throw new RunnerError(`could not publish ${METRIC_NEWEST_BACKUP_AGE} to CloudWatch namespace ${namespace}: ${errorMessage(error)}; check the runner's cloudwatch:PutMetricData permission and AWS_REGION`);
+    throw new RunnerError(
+      `could not publish ${METRIC_NEWEST_BACKUP_AGE} to CloudWatch namespace ${namespace}: ${errorMessage(error)}; check the runner's cloudwatch:PutMetricData permission and AWS_REGION`,
+    );
   }
   const ages: PublishedAges["ages"] = {};
   for (const t of report.tiers) if (t.ageSeconds !== undefined) ages[t.tier] = t.ageSeconds;

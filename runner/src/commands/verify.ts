@@ -35,15 +35,26 @@ export function missingTableData(tocLines: readonly string[], tables: DatabaseEn
   return tables.filter((t) => !toc.has(`${t.schema} ${t.table}`)).map((t) => `${t.schema}.${t.table}`);
 }
 
-async function verifyDatabase(store: ObjectStore, prefix: string, entry: DatabaseEntry, binDir: string | undefined): Promise<string[]> {
+async function verifyDatabase(
+  store: ObjectStore,
+  prefix: string,
+  entry: DatabaseEntry,
+  binDir: string | undefined,
+): Promise<string[]> {
   const toc: string[] = [];
-  const sink = spawnChildSink(pgBinary("pg_restore", binDir), ["--list"], { label: "pg_restore --list", onListingLine: (l) => toc.push(l) });
+  const sink = spawnChildSink(pgBinary("pg_restore", binDir), ["--list"], {
+    label: "pg_restore --list",
+    onListingLine: (l) => toc.push(l),
+  });
   try {
     await feedVerified(store, prefix, entry, sink);
   } catch (error) {
     return [errorMessage(error)];
   }
-  const missing = missingTableData(toc, entry.tables.filter((t) => t.rows > 0));
+  const missing = missingTableData(
+    toc,
+    entry.tables.filter((t) => t.rows > 0),
+  );
   return missing.length ? [`${prefix}/${entry.key}: no table data in the dump for ${missing.join(", ")}`] : [];
 }
 
@@ -57,26 +68,39 @@ async function verifyMedia(store: ObjectStore, prefix: string, entry: MediaEntry
   }
   const problems: string[] = [];
   if (tally.files !== entry.files || tally.sourceBytes !== entry.sourceBytes) {
-    problems.push(`${prefix}/${entry.key}: the archive lists ${tally.files} files / ${tally.sourceBytes} bytes, the manifest says ${entry.files} / ${entry.sourceBytes}`);
+    problems.push(
+      `${prefix}/${entry.key}: the archive lists ${tally.files} files / ${tally.sourceBytes} bytes, the manifest says ${entry.files} / ${entry.sourceBytes}`,
+    );
   }
   if (unsafe.length) problems.push(`${prefix}/${entry.key}: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
   return problems;
 }
 
-export async function verifyBackup(set: CompleteBackupSet, deps: { store: ObjectStore; log: Logger; pgBinDir?: string }): Promise<VerifyReport> {
+export async function verifyBackup(
+  set: CompleteBackupSet,
+  deps: { store: ObjectStore; log: Logger; pgBinDir?: string },
+): Promise<VerifyReport> {
   const { manifest } = set;
   const prefix = setKey(set.tier, set.backupId);
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier });
   const report: VerifyReport = { backupId: set.backupId, tier: set.tier, ok: true, problems: [], checked: [] };
   const [db, media] = await Promise.all([
-    manifest.database ? verifyDatabase(deps.store, prefix, manifest.database, deps.pgBinDir) : Promise.resolve(undefined),
+    manifest.database
+      ? verifyDatabase(deps.store, prefix, manifest.database, deps.pgBinDir)
+      : Promise.resolve(undefined),
     manifest.media ? verifyMedia(deps.store, prefix, manifest.media) : Promise.resolve(undefined),
   ]);
-  for (const [what, problems] of [["database", db], ["media", media]] as const) {
+  for (const [what, problems] of [
+    ["database", db],
+    ["media", media],
+  ] as const) {
     if (!problems) continue;
     report.checked.push(what);
     report.problems.push(...problems);
-    log.info({ stage: `verify-${what}`, ok: problems.length === 0, problems }, `${what} ${problems.length ? "FAILED" : "ok"}`);
+    log.info(
+      { stage: `verify-${what}`, ok: problems.length === 0, problems },
+      `${what} ${problems.length ? "FAILED" : "ok"}`,
+    );
   }
   report.ok = report.problems.length === 0;
   return report;

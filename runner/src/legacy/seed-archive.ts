@@ -42,42 +42,56 @@ export interface SeedArchive {
 
 /** `tar -xzOf archive member`: one member's bytes on stdout, failing if tar fails. */
 export function memberStream(file: string, member: string): ChildSource {
-  return spawnChildSource("tar", ["--extract", "--gzip", "--to-stdout", `--file=${file}`, member], { label: `tar (reading ${member} from ${path.basename(file)})` });
+  return spawnChildSource("tar", ["--extract", "--gzip", "--to-stdout", `--file=${file}`, member], {
+    label: `tar (reading ${member} from ${path.basename(file)})`,
+  });
 }
 
 export async function openSeedArchive(file: string): Promise<SeedArchive> {
   const names: string[] = [];
-  const listing = spawnChildSource("tar", ["--list", "--gzip", `--file=${file}`], { label: `tar (listing ${path.basename(file)})` });
+  const listing = spawnChildSource("tar", ["--list", "--gzip", `--file=${file}`], {
+    label: `tar (listing ${path.basename(file)})`,
+  });
   try {
     names.push(...(await text(listing.stream)).split("\n").filter(Boolean));
   } catch (error) {
     throw new RunnerError(`${file} is not a readable .tar.gz archive: ${errorMessage(error)}`);
   }
   const manifestName = names.find((n) => /^(\.\/)?[^/]+\/manifest\.json$/.test(n));
-  if (!manifestName) throw new RunnerError(`${file} has no <folder>/manifest.json; is it an archive made by backup-hybrid.sh?`);
+  if (!manifestName)
+    throw new RunnerError(`${file} has no <folder>/manifest.json; is it an archive made by backup-hybrid.sh?`);
   const root = manifestName.slice(0, -"/manifest.json".length);
   let manifest: SeedManifest;
   try {
     const parsed = seedManifestSchema.safeParse(JSON.parse(await text(memberStream(file, manifestName).stream)));
-    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    if (!parsed.success)
+      throw new Error(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
     manifest = parsed.data;
   } catch (error) {
     throw new RunnerError(`${file}: ${manifestName} is not a backup-hybrid.sh manifest (${errorMessage(error)})`);
   }
   for (const member of [manifest.database, manifest.storage]) {
-    if (!names.includes(`${root}/${member}`)) throw new RunnerError(`${file} lacks ${root}/${member}, which its manifest names`);
+    if (!names.includes(`${root}/${member}`))
+      throw new RunnerError(`${file} lacks ${root}/${member}, which its manifest names`);
   }
   return { file, root, manifest };
 }
 
 /** Reads one member once: its bytes and sha256, and (for the media archive) its listing. */
-async function memberFacts(archive: SeedArchive, member: string, tally?: ArchiveTally): Promise<{ bytes: number; sha256: string }> {
+async function memberFacts(
+  archive: SeedArchive,
+  member: string,
+  tally?: ArchiveTally,
+): Promise<{ bytes: number; sha256: string }> {
   const source = memberStream(archive.file, `${archive.root}/${member}`);
   const meter = new DigestMeter();
   source.stream.pipe(meter);
   source.stream.on("error", (error) => meter.destroy(error));
   if (tally) {
-    const lister = spawnChildSink("tar", tarListArgs("gzip"), { label: `tar (listing ${member})`, onListingLine: (l) => void tallyListingLine(l, tally) });
+    const lister = spawnChildSink("tar", tarListArgs("gzip"), {
+      label: `tar (listing ${member})`,
+      onListingLine: (l) => void tallyListingLine(l, tally),
+    });
     await lister.feed(meter);
   } else {
     meter.resume();
@@ -88,13 +102,19 @@ async function memberFacts(archive: SeedArchive, member: string, tally?: Archive
 
 /** The backup id an imported archive gets: its original time (UTC) and a random suffix. */
 export function importedBackupId(manifest: SeedManifest, suffix: string): string {
-  const stamp = new Date(manifest.timestamp).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  const stamp = new Date(manifest.timestamp)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
   return `${stamp}-${suffix}`;
 }
 
 export async function deriveManifest(archive: SeedArchive, backupId: string, tier: Tier): Promise<Manifest> {
   const tally: ArchiveTally = { files: 0, sourceBytes: 0 };
-  const [db, media] = await Promise.all([memberFacts(archive, archive.manifest.database), memberFacts(archive, archive.manifest.storage, tally)]);
+  const [db, media] = await Promise.all([
+    memberFacts(archive, archive.manifest.database),
+    memberFacts(archive, archive.manifest.storage, tally),
+  ]);
   const at = new Date(archive.manifest.timestamp).toISOString();
   return {
     formatVersion: MANIFEST_FORMAT_VERSION,
@@ -115,7 +135,13 @@ export async function deriveManifest(archive: SeedArchive, backupId: string, tie
       serverVersion: "(unknown: imported)",
       tables: [],
     },
-    media: { key: mediaObjectName("gzip"), ...media, compression: "gzip", files: tally.files, sourceBytes: tally.sourceBytes },
+    media: {
+      key: mediaObjectName("gzip"),
+      ...media,
+      compression: "gzip",
+      files: tally.files,
+      sourceBytes: tally.sourceBytes,
+    },
   };
 }
 

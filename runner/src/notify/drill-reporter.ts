@@ -23,14 +23,19 @@ export interface DrillWebhookPayload {
 }
 
 /** A finished drill (pass or fail), or one that could not run at all (`error`). */
-export function drillPayload(app: string, outcome: { report?: DrillReport; error?: string; tier?: string }): DrillWebhookPayload {
+export function drillPayload(
+  app: string,
+  outcome: { report?: DrillReport; error?: string; tier?: string },
+): DrillWebhookPayload {
   const { report } = outcome;
   const ok = report?.ok === true && outcome.error === undefined;
   const failed = report?.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`) ?? [];
   const error = outcome.error ?? (ok ? null : failed.join("; ") || "nothing was checked");
   const what = `${app} restore drill of ${report ? `${report.tier}/${report.backupId}` : (outcome.tier ?? "the newest backup")}`;
   return {
-    text: ok ? `:white_check_mark: ${what} passed: restored in ${report!.restoreSeconds.toFixed(1)} s` : `:x: ${what} FAILED: ${error}`,
+    text: ok
+      ? `:white_check_mark: ${what} passed: restored in ${report!.restoreSeconds.toFixed(1)} s`
+      : `:x: ${what} FAILED: ${error}`,
     event: "drill",
     app,
     tier: report?.tier ?? outcome.tier ?? null,
@@ -51,14 +56,17 @@ export class DrillReporter {
   ) {}
 
   start(log: Logger): void {
-    if (this.targets.healthcheckUrl) this.startPing = pingHealthcheck(this.targets.healthcheckUrl, "start", log, this.delivery);
+    if (this.targets.healthcheckUrl)
+      this.startPing = pingHealthcheck(this.targets.healthcheckUrl, "start", log, this.delivery);
   }
 
   async finish(payload: DrillWebhookPayload, log: Logger): Promise<void> {
     await this.startPing;
     const { healthcheckUrl, webhookUrl } = this.targets;
     await Promise.all([
-      healthcheckUrl ? pingHealthcheck(healthcheckUrl, payload.status === "success" ? "success" : "fail", log, this.delivery) : undefined,
+      healthcheckUrl
+        ? pingHealthcheck(healthcheckUrl, payload.status === "success" ? "success" : "fail", log, this.delivery)
+        : undefined,
       webhookUrl ? postJson(webhookUrl, payload, payload.status, log, this.delivery) : undefined,
     ]);
   }

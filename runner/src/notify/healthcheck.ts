@@ -16,10 +16,16 @@ export function healthcheckPingUrl(base: string, event: PingEvent): string {
   return url.toString();
 }
 
-export async function pingHealthcheck(base: string, event: PingEvent, log: Logger, options?: DeliveryOptions): Promise<boolean> {
+export async function pingHealthcheck(
+  base: string,
+  event: PingEvent,
+  log: Logger,
+  options?: DeliveryOptions,
+): Promise<boolean> {
   const result = await deliver(healthcheckPingUrl(base, event), { method: "GET" }, options);
   const fields = { stage: "notify", target: "healthcheck", event, origin: urlOrigin(base), attempts: result.attempts };
   if (result.ok) log.debug(fields, "healthcheck pinged");
-  else log.warn({ ...fields, problem: result.problem }, "healthcheck ping failed; the backup's own result is unaffected");
+  else
+    log.warn({ ...fields, problem: result.problem }, "healthcheck ping failed; the backup's own result is unaffected");
   return result.ok;
 }

@@ -45,7 +45,11 @@ function retryable(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
-export async function deliver(url: string, init: { method: "GET" | "POST"; body?: string; headers?: Record<string, string> }, options: DeliveryOptions = {}): Promise<DeliveryResult> {
+export async function deliver(
+  url: string,
+  init: { method: "GET" | "POST"; body?: string; headers?: Record<string, string> },
+  options: DeliveryOptions = {},
+): Promise<DeliveryResult> {
   const tries = options.tries ?? 3;
   const timeoutMs = options.timeoutMs ?? 5_000;
   const backoffMs = options.backoffMs ?? 500;

@@ -29,7 +29,8 @@ export function runMetricData(o: RunOutcome): MetricDatum[] {
   if (!o.tier) return [];
   const Timestamp = new Date(o.finishedAt);
   const Dimensions = dimensions(o.app, o.tier);
-  if (o.status === "failure") return [{ MetricName: METRIC_BACKUP_FAILED, Dimensions, Timestamp, Value: 1, Unit: "Count" }];
+  if (o.status === "failure")
+    return [{ MetricName: METRIC_BACKUP_FAILED, Dimensions, Timestamp, Value: 1, Unit: "Count" }];
   return [
     { MetricName: METRIC_BACKUP_SUCCEEDED, Dimensions, Timestamp, Value: 1, Unit: "Count" },
     { MetricName: METRIC_BACKUP_BYTES, Dimensions, Timestamp, Value: o.totalBytes ?? 0, Unit: "Bytes" },
@@ -55,7 +56,11 @@ export function ageMetricData(app: string, tiers: readonly TierStatus[], at: Dat
 }
 
 /** PutMetricData takes at most 1000 data points per call; we send a handful. */
-export async function putMetrics(namespace: string, data: readonly MetricDatum[], client?: CloudWatchClient): Promise<void> {
+export async function putMetrics(
+  namespace: string,
+  data: readonly MetricDatum[],
+  client?: CloudWatchClient,
+): Promise<void> {
   // Loaded on first use: runs without CLOUDWATCH_NAMESPACE never pay for the SDK.
   const cw = await import("@aws-sdk/client-cloudwatch");
   const sender = client ?? new cw.CloudWatchClient({});
@@ -70,10 +75,16 @@ export async function publishRunMetrics(namespace: string, outcome: RunOutcome, 
   if (data.length === 0) return true;
   try {
     await putMetrics(namespace, data);
-    log.debug({ stage: "notify", target: "cloudwatch", namespace, metrics: data.map((d) => d.MetricName) }, "metrics published");
+    log.debug(
+      { stage: "notify", target: "cloudwatch", namespace, metrics: data.map((d) => d.MetricName) },
+      "metrics published",
+    );
     return true;
   } catch (error) {
-    log.warn({ stage: "notify", target: "cloudwatch", namespace, problem: errorMessage(error) }, "could not publish CloudWatch metrics; the backup's own result is unaffected");
+    log.warn(
+      { stage: "notify", target: "cloudwatch", namespace, problem: errorMessage(error) },
+      "could not publish CloudWatch metrics; the backup's own result is unaffected",
+    );
     return false;
   }
 }

@@ -26,7 +26,10 @@ export interface NotifyTargets {
  * error names it).
  */
 export function notifyTargetsFromEnv(raw: RunnerEnv): NotifyTargets {
-  const valid = <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, value: string | undefined) => {
+  const valid = <T>(
+    schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+    value: string | undefined,
+  ) => {
     if (value === undefined) return undefined;
     const parsed = schema.safeParse(value);
     return parsed.success ? parsed.data : undefined;
@@ -77,7 +80,10 @@ export class RunReporter {
     const { healthcheckUrl, webhookUrl, cloudwatchNamespace } = this.targets;
     await this.startPing;
     const sends: Array<Promise<unknown>> = [];
-    if (healthcheckUrl) sends.push(pingHealthcheck(healthcheckUrl, outcome.status === "success" ? "success" : "fail", log, this.delivery));
+    if (healthcheckUrl)
+      sends.push(
+        pingHealthcheck(healthcheckUrl, outcome.status === "success" ? "success" : "fail", log, this.delivery),
+      );
     if (webhookUrl) sends.push(postWebhook(webhookUrl, outcome, log, this.delivery));
     if (cloudwatchNamespace) sends.push(publishRunMetrics(cloudwatchNamespace, outcome, log));
     // Each sender catches its own errors; allSettled is a second net so nothing can escape.

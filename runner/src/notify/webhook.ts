@@ -29,7 +29,10 @@ export function webhookText(o: RunOutcome): string {
   const what = `${o.app} ${o.tier ?? "(unknown tier)"} backup`;
   const duration = formatDuration(Math.round(o.durationSeconds));
   if (o.status === "success") {
-    return `:white_check_mark: ${what} ${o.backupId ?? ""} succeeded: ${formatBytes(o.totalBytes ?? 0)} in ${duration}`.replace("  ", " ");
+    return `:white_check_mark: ${what} ${o.backupId ?? ""} succeeded: ${formatBytes(o.totalBytes ?? 0)} in ${duration}`.replace(
+      "  ",
+      " ",
+    );
   }
   const id = o.backupId ? ` ${o.backupId}` : "";
   return `:x: ${what}${id} FAILED after ${duration}: ${o.error ?? "unknown error"}`;
@@ -54,15 +57,31 @@ export function webhookPayload(o: RunOutcome): WebhookPayload {
   };
 }
 
-export async function postWebhook(url: string, outcome: RunOutcome, log: Logger, options?: DeliveryOptions): Promise<boolean> {
+export async function postWebhook(
+  url: string,
+  outcome: RunOutcome,
+  log: Logger,
+  options?: DeliveryOptions,
+): Promise<boolean> {
   return postJson(url, webhookPayload(outcome), outcome.status, log, options);
 }
 
 /** POSTs any notification payload; never throws (a failure is logged, the run's result stands). */
-export async function postJson(url: string, payload: object, status: string, log: Logger, options?: DeliveryOptions): Promise<boolean> {
-  const result = await deliver(url, { method: "POST", body: JSON.stringify(payload), headers: { "content-type": "application/json" } }, options);
+export async function postJson(
+  url: string,
+  payload: object,
+  status: string,
+  log: Logger,
+  options?: DeliveryOptions,
+): Promise<boolean> {
+  const result = await deliver(
+    url,
+    { method: "POST", body: JSON.stringify(payload), headers: { "content-type": "application/json" } },
+    options,
+  );
   const fields = { stage: "notify", target: "webhook", status, origin: urlOrigin(url), attempts: result.attempts };
   if (result.ok) log.info(fields, "webhook notified");
-  else log.warn({ ...fields, problem: result.problem }, "webhook notification failed; the run's own result is unaffected");
+  else
+    log.warn({ ...fields, problem: result.problem }, "webhook notification failed; the run's own result is unaffected");
   return result.ok;
 }

@@ -26,8 +26,20 @@ const URL_PARAM_TO_ENV: Record<string, string> = {
 };
 
 const PG_ENV_NAMES = [
-  "PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGPASSFILE", "PGDATABASE", "PGSSLMODE",
-  "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGCONNECT_TIMEOUT", "PGAPPNAME", "PGOPTIONS",
+  "PGHOST",
+  "PGHOSTADDR",
+  "PGPORT",
+  "PGUSER",
+  "PGPASSWORD",
+  "PGPASSFILE",
+  "PGDATABASE",
+  "PGSSLMODE",
+  "PGSSLROOTCERT",
+  "PGSSLCERT",
+  "PGSSLKEY",
+  "PGCONNECT_TIMEOUT",
+  "PGAPPNAME",
+  "PGOPTIONS",
 ] as const;
 
 /** Returns the connection, or a sentence saying what is wrong. */
@@ -86,9 +98,10 @@ export function clientConfig(connection: PgConnection): ClientConfig {
     database: e.PGDATABASE,
     application_name: "edms-backup",
     connectionTimeoutMillis: e.PGCONNECT_TIMEOUT ? Number(e.PGCONNECT_TIMEOUT) * 1000 : 15_000,
-    ssl: sslmode && sslmode !== "disable" && sslmode !== "allow" && sslmode !== "prefer"
-      ? { rejectUnauthorized: sslmode === "verify-ca" || sslmode === "verify-full" }
-      : undefined,
+    ssl:
+      sslmode && sslmode !== "disable" && sslmode !== "allow" && sslmode !== "prefer"
+        ? { rejectUnauthorized: sslmode === "verify-ca" || sslmode === "verify-full" }
+        : undefined,
   };
 }
 

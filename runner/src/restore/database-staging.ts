@@ -15,7 +15,10 @@ import { spawnChildSink, type ChildSink } from "../stages/child-sink.js";
 /** The database used for CREATE/ALTER/DROP DATABASE (never the one being replaced). */
 export const MAINTENANCE_DB = "postgres";
 
-export async function withAdminClient<T>(connection: PgConnection, work: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withAdminClient<T>(
+  connection: PgConnection,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client(clientConfig(withDatabase(connection, MAINTENANCE_DB)));
   client.on("error", () => undefined);
   try {
@@ -35,7 +38,10 @@ export async function withAdminClient<T>(connection: PgConnection, work: (client
 /** A name next to `base` that fits PostgreSQL's 63-byte limit. */
 export function derivedDatabaseName(base: string, tag: string): string {
   const suffix = `__${tag}`;
-  return `${Buffer.from(base).subarray(0, 63 - suffix.length).toString("utf8").replace(/\uFFFD$/, "")}${suffix}`;
+  return `${Buffer.from(base)
+    .subarray(0, 63 - suffix.length)
+    .toString("utf8")
+    .replace(/\uFFFD$/, "")}${suffix}`;
 }
 
 export async function databaseExists(client: pg.Client, name: string): Promise<boolean> {
@@ -54,9 +60,13 @@ export async function openConnections(client: pg.Client, name: string): Promise<
 
 /** Disconnects other sessions and waits until they are gone (pg_terminate_backend only signals them). */
 export async function terminateConnections(client: pg.Client, name: string, timeoutMs = 10_000): Promise<void> {
-  await client.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [name]);
+  await client.query(
+    "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+    [name],
+  );
   const deadline = Date.now() + timeoutMs;
-  while ((await openConnections(client, name)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while ((await openConnections(client, name)) > 0 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
 }
 
 export function connectionsProblem(name: string, count: number): string {
@@ -127,7 +137,8 @@ export async function swapInDatabase(
     try {
       await client.query(`alter database ${pg.escapeIdentifier(staging)} rename to ${pg.escapeIdentifier(target)}`);
     } catch (error) {
-      if (existed) await client.query(`alter database ${pg.escapeIdentifier(old)} rename to ${pg.escapeIdentifier(target)}`);
+      if (existed)
+        await client.query(`alter database ${pg.escapeIdentifier(old)} rename to ${pg.escapeIdentifier(target)}`);
       throw error;
     }
     return {
@@ -137,7 +148,8 @@ export async function swapInDatabase(
       rollback: async () => {
         await withAdminClient(connection, async (c) => {
           await c.query(`alter database ${pg.escapeIdentifier(target)} rename to ${pg.escapeIdentifier(staging)}`);
-          if (existed) await c.query(`alter database ${pg.escapeIdentifier(old)} rename to ${pg.escapeIdentifier(target)}`);
+          if (existed)
+            await c.query(`alter database ${pg.escapeIdentifier(old)} rename to ${pg.escapeIdentifier(target)}`);
         });
         await dropDatabase(connection, staging);
       },

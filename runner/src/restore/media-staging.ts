@@ -30,23 +30,35 @@ async function isMountPoint(dir: string): Promise<boolean> {
 }
 
 async function canWrite(dir: string): Promise<boolean> {
-  return access(dir, constants.W_OK | constants.X_OK).then(() => true, () => false);
+  return access(dir, constants.W_OK | constants.X_OK).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Where staging goes for `target`: beside it, unless it cannot be renamed (a mount point) or its parent is read-only. */
 export async function chooseLayout(target: string): Promise<StagingLayout> {
-  const exists = await lstat(target).then((s) => s.isDirectory(), () => false);
+  const exists = await lstat(target).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (exists && ((await isMountPoint(target)) || !(await canWrite(path.dirname(target))))) return "inside";
   return "beside";
 }
 
 export async function prepareMediaStaging(target: string, tag: string, layout?: StagingLayout): Promise<MediaStaging> {
-  const exists = await lstat(target).then((s) => s.isDirectory(), () => false);
+  const exists = await lstat(target).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   const parent = path.dirname(target);
   layout ??= await chooseLayout(target);
   if (layout === "inside" && !exists) await mkdir(target, { recursive: true });
   if (!exists) await mkdir(parent, { recursive: true });
-  const dir = layout === "beside" ? path.join(parent, `.${path.basename(target)}.edms-restore-${tag}`) : path.join(target, `.edms-restore-${tag}`);
+  const dir =
+    layout === "beside"
+      ? path.join(parent, `.${path.basename(target)}.edms-restore-${tag}`)
+      : path.join(target, `.edms-restore-${tag}`);
   await mkdir(dir, { recursive: false, mode: 0o700 });
   return { layout, dir, discard: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -64,7 +76,10 @@ async function moveEntries(from: string, to: string, skip: ReadonlySet<string>):
 export async function swapInMedia(staging: MediaStaging, target: string, tag: string): Promise<MediaSwap> {
   if (staging.layout === "beside") {
     const old = path.join(path.dirname(target), `.${path.basename(target)}.edms-old-${tag}`);
-    const existed = await lstat(target).then(() => true, () => false);
+    const existed = await lstat(target).then(
+      () => true,
+      () => false,
+    );
     if (existed) await rename(target, old);
     try {
       await rename(staging.dir, target);

@@ -52,7 +52,8 @@ export async function restoreDatabasePart(
     await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter);
     const counts = await countRowsIn(connection, database);
     const problems = options.checkRowCounts ? rowCountDifferences(entry.tables, counts) : [];
-    if (problems.length) throw new RunnerError(`restored database does not match the manifest: ${problems.slice(0, 5).join("; ")}`);
+    if (problems.length)
+      throw new RunnerError(`restored database does not match the manifest: ${problems.slice(0, 5).join("; ")}`);
     return counts;
   } catch (error) {
     await dropDatabase(connection, database).catch(() => undefined);
@@ -72,10 +73,12 @@ export async function restoreMediaPart(ctx: PartContext, entry: MediaEntry, dir:
     await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter);
   } catch (error) {
     // tar's own refusal of ".." or absolute members is best explained by the entries themselves.
-    if (unsafe.length) throw new RunnerError(`refusing the media archive: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
+    if (unsafe.length)
+      throw new RunnerError(`refusing the media archive: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
     throw error;
   }
-  if (unsafe.length) throw new RunnerError(`refusing the media archive: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
+  if (unsafe.length)
+    throw new RunnerError(`refusing the media archive: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
   if (tally.files !== entry.files || tally.sourceBytes !== entry.sourceBytes) {
     throw new RunnerError(
       `restored media does not match the manifest: ${tally.files} files / ${tally.sourceBytes} bytes extracted, the manifest says ${entry.files} / ${entry.sourceBytes}`,

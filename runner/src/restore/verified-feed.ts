@@ -22,9 +22,16 @@ export class ChecksumError extends RunnerError {
   }
 }
 
-export function checksumProblem(where: string, expected: ExpectedObject, bytes: number, sha256: string): string | undefined {
-  if (bytes !== expected.bytes) return `${where}: ${bytes} bytes stored, the manifest says ${expected.bytes} (truncated or replaced)`;
-  if (sha256 !== expected.sha256) return `${where}: sha256 ${sha256} does not match the manifest's ${expected.sha256} (corrupted)`;
+export function checksumProblem(
+  where: string,
+  expected: ExpectedObject,
+  bytes: number,
+  sha256: string,
+): string | undefined {
+  if (bytes !== expected.bytes)
+    return `${where}: ${bytes} bytes stored, the manifest says ${expected.bytes} (truncated or replaced)`;
+  if (sha256 !== expected.sha256)
+    return `${where}: sha256 ${sha256} does not match the manifest's ${expected.sha256} (corrupted)`;
   return undefined;
 }
 

@@ -29,7 +29,11 @@ function drained(stream: Writable): Promise<void> {
 }
 
 export function spawnChildSink(command: string, args: readonly string[], options: ChildOptions): ChildSink {
-  const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: options.env ?? process.env, cwd: options.cwd });
+  const child = spawn(command, args, {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+  });
   const watched = watchChild(child, command, options, child.stdout);
   // Without a listing consumer stdout must still be drained, or a chatty child blocks.
   if (!options.onListingLine) child.stdout.resume();

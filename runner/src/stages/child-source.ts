@@ -18,14 +18,21 @@ export interface ChildSource extends WatchedChild {
 export type ChildSourceOptions = ChildOptions;
 
 export function spawnChildSource(command: string, args: readonly string[], options: ChildSourceOptions): ChildSource {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env, cwd: options.cwd });
+  const child = spawn(command, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+  });
   const watched = watchChild(child, command, options, child.stderr);
   const gate = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       callback(null, chunk);
     },
     flush(callback) {
-      watched.exited.then(() => callback(), (error: Error) => callback(error));
+      watched.exited.then(
+        () => callback(),
+        (error: Error) => callback(error),
+      );
     },
   });
   child.stdout.pipe(gate);

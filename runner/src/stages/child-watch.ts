@@ -46,7 +46,12 @@ export function eachLine(stream: NodeJS.ReadableStream | null | undefined, onLin
  * Watches `child`. Lines of `listing` (stdout or stderr, whichever carries a verbose listing) go
  * to options.onListingLine; diagnostics ("prog: message") are kept for the error message.
  */
-export function watchChild(child: ChildProcess, command: string, options: ChildOptions, listing?: NodeJS.ReadableStream | null): WatchedChild {
+export function watchChild(
+  child: ChildProcess,
+  command: string,
+  options: ChildOptions,
+  listing?: NodeJS.ReadableStream | null,
+): WatchedChild {
   const tail: string[] = [];
   let stopped = false;
   const keep = (line: string) => {

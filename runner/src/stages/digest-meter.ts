@@ -10,7 +10,11 @@ export class DigestMeter extends Transform {
   private readonly hash = createHash("sha256");
   private digestHex: string | undefined;
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
+  override _transform(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null, data?: Buffer) => void,
+  ): void {
     this.bytes += chunk.length;
     this.hash.update(chunk);
     callback(null, chunk);

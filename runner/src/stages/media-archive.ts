@@ -55,7 +55,12 @@ export function tallyListingLine(line: string, tally: ArchiveTally): boolean {
   return true;
 }
 
-export function spawnMediaArchive(dir: string, compression: Compression, level: number, tally: ArchiveTally): ChildSource {
+export function spawnMediaArchive(
+  dir: string,
+  compression: Compression,
+  level: number,
+  tally: ArchiveTally,
+): ChildSource {
   return spawnChildSource("tar", tarCreateArgs(dir, compression, level), {
     label: "tar (media archive)",
     onListingLine: (line) => void tallyListingLine(line, tally),

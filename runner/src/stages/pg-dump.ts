@@ -13,7 +13,12 @@ export function pgDumpArgs(snapshotId: string, compression: number): string[] {
 }
 
 /** pg_dump -Fc of the connection's database, reading the exported snapshot, to stdout. */
-export function spawnPgDump(connection: PgConnection, snapshotId: string, compression: number, binDir?: string): ChildSource {
+export function spawnPgDump(
+  connection: PgConnection,
+  snapshotId: string,
+  compression: number,
+  binDir?: string,
+): ChildSource {
   return spawnChildSource(pgBinary("pg_dump", binDir), pgDumpArgs(snapshotId, compression), {
     label: "pg_dump",
     env: childEnv(connection),

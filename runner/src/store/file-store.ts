@@ -89,7 +89,11 @@ export class FileStore implements ObjectStore {
       if (entry.isDirectory()) await this.walk(full, out);
       else if (entry.isFile()) {
         const info = await stat(full);
-        out.push({ key: path.relative(this.root, full).split(path.sep).join("/"), bytes: info.size, lastModified: info.mtime });
+        out.push({
+          key: path.relative(this.root, full).split(path.sep).join("/"),
+          bytes: info.size,
+          lastModified: info.mtime,
+        });
       }
     }
   }

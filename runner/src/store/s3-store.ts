@@ -5,14 +5,23 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
-import { AlreadyExistsError, NotFoundError, type ObjectStore, type PutStreamOptions, type StoredObject } from "./object-store.js";
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  type ObjectStore,
+  type PutStreamOptions,
+  type StoredObject,
+} from "./object-store.js";
 
 // The SDK is loaded on first use: file:// runs, restores and drills from a folder never pay for
 // it (about 100 ms and a share of the runner's baseline memory).
 type S3Sdk = typeof import("@aws-sdk/client-s3");
 let sdkPromise: Promise<{ s3: S3Sdk; Upload: typeof import("@aws-sdk/lib-storage").Upload }> | undefined;
 function loadSdk() {
-  sdkPromise ??= Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]).then(([s3, storage]) => ({ s3, Upload: storage.Upload }));
+  sdkPromise ??= Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]).then(([s3, storage]) => ({
+    s3,
+    Upload: storage.Upload,
+  }));
   return sdkPromise;
 }
 
@@ -62,7 +71,9 @@ export function describeS3Error(error: unknown, action: string, where: string): 
   }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code && NETWORK_CODES.has(code)) {
-    return new Error(`S3 ${action} ${where} failed: the endpoint is unreachable (${code}); check S3_ENDPOINT, DNS and the egress network policy`);
+    return new Error(
+      `S3 ${action} ${where} failed: the endpoint is unreachable (${code}); check S3_ENDPOINT, DNS and the egress network policy`,
+    );
   }
   const message = error instanceof Error ? error.message : String(error);
   return new Error(`S3 ${action} ${where} failed: ${message}`);
@@ -148,7 +159,11 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async putSmall(key: string, body: string, options: { contentType: string; lock?: PutStreamOptions["lock"] }): Promise<void> {
+  async putSmall(
+    key: string,
+    body: string,
+    options: { contentType: string; lock?: PutStreamOptions["lock"] },
+  ): Promise<void> {
     const { s3, client } = await this.sdk();
     try {
       await client.send(
