@@ -27,3 +27,11 @@ export function backupIdTime(id: string): Date | undefined {
   if (!m) return undefined;
   return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
 }
+
+/**
+ * The id of one restore or drill run, shaped like a backup id (it sorts by time and tells when
+ * the run started) with more randomness: it names the run's staging and previous copies.
+ */
+export function newRunId(now: Date = new Date()): string {
+  return newBackupId(now, () => randomBytes(3).toString("hex"));
+}

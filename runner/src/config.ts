@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import {
+  PROTECTED_DATABASES,
   pickRunnerEnv,
   runnerEnvSchema,
   type Compression,
@@ -254,11 +255,17 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
   let mediaDir: string | undefined;
   // Whether a media target is needed depends on the backup set; restoreScope() asks for it then.
   if (!scope.databaseOnly && scope.needsMediaTarget && env.MEDIA_DIR) {
+    // Only the form is checked here; whether the folder may be replaced is decided on its
+    // resolved path, by acceptRestoreTarget (restore/restore-target.ts), before anything is touched.
     if (!env.MEDIA_DIR.startsWith("/"))
       problems.push(`${label("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
-    else mediaDir = env.MEDIA_DIR.replace(/\/+$/, "") || "/";
-    if (mediaDir === "/") problems.push(`${label("MEDIA_DIR")}: refusing to restore over /`);
+    else mediaDir = env.MEDIA_DIR;
   }
+  const targetDatabase = scope.targetDb ?? database?.database;
+  if (targetDatabase && (PROTECTED_DATABASES as readonly string[]).includes(targetDatabase))
+    problems.push(
+      `--target-db ${targetDatabase}: is one of the server's template databases, which a restore never replaces; name another database`,
+    );
   if (problems.length || (!base.destination && !scope.fromArchive)) throw new ConfigError(problems);
-  return { ...base, database, targetDatabase: scope.targetDb ?? database?.database, mediaDir };
+  return { ...base, database, targetDatabase, mediaDir };
 }

@@ -32,3 +32,14 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * A failure after the restore had started replacing the live copies, which could not all be put
+ * back: the message says exactly what is where, and what to do.
+ */
+export class PartialSwapError extends RunnerError {
+  constructor(message: string) {
+    super(message, 1);
+    this.name = "PartialSwapError";
+  }
+}

@@ -19,6 +19,7 @@ import { createTestBucket } from "../helpers/s3-bucket.js";
 import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../helpers/sample-data.js";
 import { craftSet, readManifestFile } from "../helpers/craft-set.js";
 import { run } from "../helpers/exec.js";
+import { COPY_DATABASE_RE, COPY_FOLDER_RE } from "../../runner/src/contract.js";
 
 const pg = inject("pg");
 const s3Endpoint = inject("s3Endpoint");
@@ -58,13 +59,11 @@ async function liveTarget(): Promise<{ db: TestDatabase; media: string; fingerpr
  * cluster and in the same temp folder at the same time.
  */
 async function leftovers(): Promise<{ databases: string[]; dirs: string[] }> {
-  const rows = await sql<{ datname: string }>(
-    adminUrl,
-    "select datname from pg_database where datname like '%\\_\\_restore\\_%' or datname like '%\\_\\_old\\_%' or datname like '%\\_\\_drill\\_%'",
-  );
-  const ours = (name: string) => databases.some((db) => name.startsWith(`${db.name}__`));
+  const rows = await sql<{ datname: string }>(adminUrl, "select datname from pg_database");
+  const copy = (name: string) => COPY_DATABASE_RE.staging.test(name) || COPY_DATABASE_RE.previous.test(name);
+  const ours = (name: string) => copy(name) && databases.some((db) => name.startsWith(`${db.name}__`));
   const dirs = (await readdir(tmpdir())).filter(
-    (n) => n.startsWith(".edms-live-") && (n.includes(".edms-restore-") || n.includes(".edms-old-")),
+    (n) => n.startsWith(".edms-live-") && (COPY_FOLDER_RE.staging.test(n) || COPY_FOLDER_RE.previous.test(n)),
   );
   return { databases: rows.map((r) => r.datname).filter(ours), dirs };
 }

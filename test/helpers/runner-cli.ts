@@ -1,7 +1,7 @@
 // Runs the bundled runner the way the image does: plain `node` on a copy of dist/edms-backup.cjs in
 // a folder with no node_modules, with only the environment a test gives it (plus PATH/HOME).
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFile, mkdtemp, stat } from "node:fs/promises";
+import { chmod, copyFile, mkdtemp, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -16,8 +16,11 @@ export function isolatedBundle(): Promise<string> {
       throw new Error(`${BUNDLE} is missing: run \`npm run build\` (npm test does it first)`);
     });
     const dir = await mkdtemp(path.join(tmpdir(), "edms-runner-"));
+    // Readable by any uid: some tests run the bundle as a non-root user, as the pod does.
+    await chmod(dir, 0o755);
     const target = path.join(dir, "edms-backup.cjs");
     await copyFile(BUNDLE, target);
+    await chmod(target, 0o644);
     return target;
   })();
   return isolated;
@@ -55,12 +58,20 @@ function parseLogs(stdout: string): Array<Record<string, unknown>> {
   return out;
 }
 
+/** Who the runner runs as (the test process must be root to choose). */
+export interface RunAs {
+  uid: number;
+  gid: number;
+}
+
 export async function startRunner(
   args: readonly string[],
   env: Record<string, string | undefined>,
+  as?: RunAs,
 ): Promise<RunningRunner> {
   const bundle = await isolatedBundle();
   const child = spawn(process.execPath, [bundle, ...args], {
+    ...as,
     cwd: path.dirname(bundle),
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_FORMAT: "json", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -114,6 +125,7 @@ export async function startRunner(
 export async function runRunner(
   args: readonly string[],
   env: Record<string, string | undefined>,
+  as?: RunAs,
 ): Promise<RunnerResult> {
-  return (await startRunner(args, env)).result;
+  return (await startRunner(args, env, as)).result;
 }

@@ -97,7 +97,7 @@ export function registerDrillCommand(program: Command): void {
       "--database-url <url>",
       "postgres:// URL of the server to restore the scratch database on (env DATABASE_URL)",
     )
-    .option("--scratch-db <name>", "name of the scratch database (default <database>__drill_<random>)")
+    .option("--scratch-db <name>", "name of the scratch database (default <database>__edms_staging_<run id>)")
     .option("--scratch-dir <path>", "folder for the temporary media copy (default the system temp folder)")
     .option("--json", "print the report as JSON")
     .action((ref: string | undefined, flags: DrillFlags) => drillAction(ref, flags));

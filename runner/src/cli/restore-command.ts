@@ -9,7 +9,7 @@ import { createLogger } from "../logger.js";
 import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } from "../legacy/seed-archive.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { describeRestore, restoreScope, runRestore } from "../commands/restore.js";
+import { checkMediaTarget, describeRestore, restoreScope, runRestore } from "../commands/restore.js";
 import {
   addDestinationOptions,
   destinationOverrides,
@@ -73,13 +73,21 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
   const destinationStore = settings.destination ? openStore(settings.destination, settings.s3Endpoint) : undefined;
   const { set, store } = await findSet(ref, flags, destinationStore);
   const scope = restoreScope(set, flags, settings);
-  await confirmOrRefuse(describeRestore(set, scope, settings), Boolean(flags.yes));
-  const result = await runRestore(set, settings, flags, {
-    store,
-    log,
-    signal: signalController().signal,
-    tty: process.stderr.isTTY ? process.stderr : undefined,
-  });
+  const sourceFile = flags.fromArchive && path.resolve(flags.fromArchive);
+  // Decided before the question, so the prompt names the folder really replaced.
+  const target = scope.media ? await checkMediaTarget(settings, sourceFile || undefined) : undefined;
+  await confirmOrRefuse(describeRestore(set, scope, settings, target), Boolean(flags.yes));
+  const result = await runRestore(
+    set,
+    settings,
+    { ...flags, sourceFile: sourceFile || undefined },
+    {
+      store,
+      log,
+      signal: signalController().signal,
+      tty: process.stderr.isTTY ? process.stderr : undefined,
+    },
+  );
   if (process.stdout.isTTY) {
     const lines = [
       `restored ${flags.fromArchive ?? `${result.tier}/${result.backupId}`} in ${result.seconds.toFixed(1)} s`,

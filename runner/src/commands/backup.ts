@@ -15,6 +15,7 @@ import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest, type TableRo
 import { choosePartSize } from "../part-size.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
 import { dumpVersionProblem, pgBinary, toolVersion } from "../pg/versions.js";
+import { destinationInsideMedia } from "../restore/restore-target.js";
 import { directoryTally } from "../stages/directory-size.js";
 import { spawnMediaArchive, type ArchiveTally } from "../stages/media-archive.js";
 import { spawnPgDump } from "../stages/pg-dump.js";
@@ -82,6 +83,10 @@ async function preflight(
 ) {
   if (signal?.aborted) throw new InterruptedError(signal.reason as NodeJS.Signals);
   if (settings.media) await checkMediaDir(settings.media.dir);
+  if (settings.media && settings.destination.kind === "file") {
+    const problem = await destinationInsideMedia(settings.media.dir, settings.destination.root);
+    if (problem) throw new ConfigError([problem]);
+  }
   for await (const existing of store.list(`${setKey}/`)) {
     throw new RunnerError(
       `backup set ${setKey} already has ${existing.key}; refusing to overwrite (clock or id collision)`,

@@ -4,16 +4,18 @@
  * media's files and bytes (as written to disk) against the manifest, then drops the scratch
  * copies. Proves on a schedule that the backups can be restored, and how long it takes.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { newRunId } from "../backup-id.js";
 import type { CompleteBackupSet } from "../catalog.js";
 import { setKey } from "../catalog.js";
 import type { RestoreSettings } from "../config.js";
+import { copyDatabaseName, copyFolderName } from "../contract.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { derivedDatabaseName, dropDatabase } from "../restore/database-staging.js";
+import { dropDatabase } from "../restore/database-staging.js";
+import { removeTree } from "../restore/media-staging.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
 import { directoryTally } from "../stages/directory-size.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -45,19 +47,22 @@ export async function runDrill(
 ): Promise<DrillReport> {
   const { manifest } = set;
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier, stage: "drill" });
-  const tag = randomBytes(3).toString("hex");
+  const runId = newRunId();
   const started = Date.now();
   const checks: DrillCheck[] = [];
   const ctx = { store: deps.store, setPrefix: setKey(set.tier, set.backupId), signal: deps.signal };
   const connection = manifest.database ? settings.database : null;
   const scratchDb = connection
-    ? (options.scratchDatabase ?? derivedDatabaseName(connection.database, `drill_${tag}`))
+    ? (options.scratchDatabase ?? copyDatabaseName("staging", connection.database, runId))
     : undefined;
+  // Named like a restore's staging copy, so a drill killed half-way is swept like one.
   const scratchDir = manifest.media
-    ? await mkdtemp(path.join(options.scratchParent ?? tmpdir(), "edms-drill-"))
+    ? path.join(options.scratchParent ?? tmpdir(), copyFolderName("staging", runId))
     : undefined;
+  if (scratchDir) await mkdir(scratchDir, { mode: 0o700 });
   log.info({ scratchDatabase: scratchDb, scratchDir }, "drill started");
 
+  let created = false;
   const database = async () => {
     if (!manifest.database) return;
     if (!connection) {
@@ -72,6 +77,9 @@ export async function runDrill(
     const counts = await restoreDatabasePart(ctx, manifest.database, connection, scratchDb!, settings.pgBinDir, {
       checkRowCounts: counted,
     });
+    // Only a database this drill created is dropped afterwards (restoreDatabasePart drops its own
+    // on failure): a --scratch-db naming an existing database fails to create and is left alone.
+    created = true;
     const rows = counts.reduce((s, t) => s + t.rows, 0);
     checks.push({
       name: "database",
@@ -98,11 +106,11 @@ export async function runDrill(
         checks.push({ name: i === 0 ? "database" : "media", ok: false, detail: errorMessage(r.reason) });
     });
   } finally {
-    if (scratchDb && connection)
+    if (created && scratchDb && connection)
       await dropDatabase(connection, scratchDb).catch((e: unknown) =>
         log.warn({ error: errorMessage(e) }, "could not drop the scratch database"),
       );
-    if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
+    if (scratchDir) await removeTree(scratchDir);
   }
   const report: DrillReport = {
     backupId: set.backupId,

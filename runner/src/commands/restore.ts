@@ -4,25 +4,27 @@
  * counts, file counts). Only when both passed are they swapped in by renames; until then the
  * live database and media folder are untouched, and any failure leaves them exactly as they were.
  */
-import { randomBytes } from "node:crypto";
+import { newRunId } from "../backup-id.js";
 import type { CompleteBackupSet } from "../catalog.js";
 import { setKey } from "../catalog.js";
 import type { RestoreSettings } from "../config.js";
-import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
+import { copyDatabaseName } from "../contract.js";
+import { ConfigError, InterruptedError, PartialSwapError, RunnerError, errorMessage } from "../errors.js";
 import { rate, type Logger } from "../logger.js";
 import { startProgress } from "../progress.js";
 import {
   connectionsProblem,
   databaseExists,
-  derivedDatabaseName,
   dropDatabase,
   openConnections,
   swapInDatabase,
+  targetDatabaseProblem,
   withAdminClient,
   type DatabaseSwap,
 } from "../restore/database-staging.js";
 import { prepareMediaStaging, swapInMedia, type MediaStaging, type MediaSwap } from "../restore/media-staging.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
+import { acceptRestoreTarget, type RestoreTarget } from "../restore/restore-target.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
 import type { ObjectStore } from "../store/object-store.js";
 
@@ -30,6 +32,8 @@ export interface RestoreOptions {
   databaseOnly?: boolean;
   mediaOnly?: boolean;
   terminateConnections?: boolean;
+  /** A legacy archive file being restored: the media target must not hold it. */
+  sourceFile?: string;
 }
 
 export interface RestoreDeps {
@@ -45,6 +49,8 @@ export interface RestoreResult {
   database?: { name: string; bytes: number; tables: number; rows: number };
   media?: { dir: string; bytes: number; files: number };
   seconds: number;
+  /** Previous copies that could not be removed after the restore completed (left for the operator). */
+  leftovers: string[];
 }
 
 export interface RestoreScopeResolved {
@@ -76,14 +82,24 @@ export function describeRestore(
   set: CompleteBackupSet,
   scope: RestoreScopeResolved,
   settings: RestoreSettings,
+  target?: RestoreTarget,
 ): string {
+  const media = target?.link ? `${target.dir} (the target of the link ${target.link}, which stays)` : settings.mediaDir;
   const parts = [
     scope.database
       ? `database "${settings.targetDatabase}" on ${settings.database?.display.replace(/\/[^/]*$/, "")}`
       : undefined,
-    scope.media ? `media folder ${settings.mediaDir}` : undefined,
+    scope.media ? `media folder ${media}` : undefined,
   ].filter(Boolean);
   return `Restore ${set.tier}/${set.backupId} (${set.manifest.startedAt}) over ${parts.join(" and ")}? Their current contents will be replaced.`;
+}
+
+/** The media target as the restore sees it: resolved, and refused when it must not be replaced. */
+export function checkMediaTarget(settings: RestoreSettings, sourceFile?: string): Promise<RestoreTarget> {
+  return acceptRestoreTarget(settings.mediaDir!, {
+    destinationRoot: settings.destination?.kind === "file" ? settings.destination.root : undefined,
+    sourceFile,
+  });
 }
 
 /** Refuses early, before minutes of restoring, when the swap would fail anyway. */
@@ -91,15 +107,23 @@ async function preflight(
   settings: RestoreSettings,
   scope: RestoreScopeResolved,
   options: RestoreOptions,
-): Promise<void> {
-  if (!scope.database || !settings.database || !settings.targetDatabase) return;
+): Promise<string | undefined> {
+  const mediaDir = scope.media ? (await checkMediaTarget(settings, options.sourceFile)).dir : undefined;
+  if (!scope.database || !settings.database || !settings.targetDatabase) return mediaDir;
   const target = settings.targetDatabase;
-  await withAdminClient(settings.database, async (client) => {
-    if (!options.terminateConnections && (await databaseExists(client, target))) {
-      const open = await openConnections(client, target);
-      if (open > 0) throw new RunnerError(connectionsProblem(target, open));
-    }
-  });
+  await withAdminClient(
+    settings.database,
+    async (client) => {
+      const problem = await targetDatabaseProblem(client, target);
+      if (problem) throw new ConfigError([problem]);
+      if (!options.terminateConnections && (await databaseExists(client, target))) {
+        const open = await openConnections(client, target);
+        if (open > 0) throw new RunnerError(connectionsProblem(target, open));
+      }
+    },
+    [target],
+  );
+  return mediaDir;
 }
 
 export async function runRestore(
@@ -112,8 +136,9 @@ export async function runRestore(
   const scope = restoreScope(set, options, settings);
   const { manifest } = set;
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier });
-  const tag = randomBytes(3).toString("hex");
-  await preflight(settings, scope, options);
+  const runId = newRunId();
+  // The resolved folder (a link's target): everything below works on it, never on the given string.
+  const mediaDir = await preflight(settings, scope, options);
 
   const cancel = new AbortController();
   const onSignal = () => cancel.abort(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
@@ -138,18 +163,20 @@ export async function runRestore(
     {
       stage: "start",
       database: scope.database ? settings.targetDatabase : undefined,
-      mediaDir: scope.media ? settings.mediaDir : undefined,
+      mediaDir,
+      runId,
     },
     "restore started",
   );
 
-  const stagingDb = scope.database ? derivedDatabaseName(settings.targetDatabase!, `restore_${tag}`) : undefined;
+  const stagingDb = scope.database ? copyDatabaseName("staging", settings.targetDatabase!, runId) : undefined;
   let staging: MediaStaging | undefined;
   let dbSwap: DatabaseSwap | undefined;
   let mediaSwap: MediaSwap | undefined;
-  let result: RestoreResult | undefined;
+  let counts: Awaited<ReturnType<typeof restoreDatabasePart>> | undefined;
+  let tally: Awaited<ReturnType<typeof restoreMediaPart>> | undefined;
   try {
-    if (scope.media) staging = await prepareMediaStaging(settings.mediaDir!, tag);
+    if (scope.media) staging = await prepareMediaStaging(mediaDir!, runId);
     const fail = (error: unknown) => {
       if (!cancel.signal.aborted) cancel.abort(error);
       throw error;
@@ -165,32 +192,68 @@ export async function runRestore(
       scope.media ? restoreMediaPart(ctx, manifest.media!, staging!.dir).catch(fail) : undefined,
     ]);
     if (cancel.signal.aborted) throw cancel.signal.reason;
-    const counts = dbPart.status === "fulfilled" ? dbPart.value : undefined;
-    const tally = mediaPart.status === "fulfilled" ? mediaPart.value : undefined;
+    counts = dbPart.status === "fulfilled" ? dbPart.value : undefined;
+    tally = mediaPart.status === "fulfilled" ? mediaPart.value : undefined;
     log.info({ stage: "verified" }, "staging copies match the manifest; swapping them in");
 
+    // Each swap either completes or puts its own half back before it throws. The database goes
+    // first; when the media swap fails, the database swap is undone, so both stay as they were.
     if (scope.database)
       dbSwap = await swapInDatabase(
         settings.database!,
         stagingDb!,
         settings.targetDatabase!,
-        tag,
+        runId,
         Boolean(options.terminateConnections),
       );
     if (scope.media) {
       try {
-        mediaSwap = await swapInMedia(staging!, settings.mediaDir!, tag);
+        mediaSwap = await swapInMedia(staging!, mediaDir!, runId);
       } catch (error) {
-        await dbSwap
-          ?.rollback()
-          .catch((e: unknown) => log.error({ error: errorMessage(e) }, "could not roll back the database swap"));
+        const swapped = dbSwap;
         dbSwap = undefined;
+        await swapped?.rollback().catch((back: unknown) => {
+          throw new PartialSwapError(
+            `the media swap failed (${errorMessage(error)}) and the database swap could not be undone (${errorMessage(back)}): database ${settings.targetDatabase} now holds backup ${set.backupId}, its previous contents are in ${swapped.previous ?? "(none)"}; the media folder ${mediaDir} was left as it was`,
+          );
+        });
         throw error;
       }
     }
-    await dbSwap?.commit();
-    await mediaSwap?.commit();
-    result = {
+  } catch (error) {
+    const cause = cancel.signal.aborted && cancel.signal.reason instanceof Error ? cancel.signal.reason : error;
+    if (!dbSwap && stagingDb && settings.database)
+      await dropDatabase(settings.database, stagingDb).catch(() => undefined);
+    if (!mediaSwap) await staging?.discard().catch(() => undefined);
+    progress.stop();
+    deps.signal?.removeEventListener("abort", onSignal);
+    if (cause instanceof PartialSwapError) {
+      log.error({ stage: "failed", error: cause.message }, "restore failed and could not put everything back");
+      throw cause;
+    }
+    log.error(
+      { stage: "failed", error: errorMessage(cause) },
+      "restore failed; the target database and media folder were left as they were",
+    );
+    throw cause instanceof RunnerError ? cause : new RunnerError(`restore failed: ${errorMessage(cause)}`);
+  }
+
+  // Both halves are in place: the restore is complete whatever happens next. Removing the
+  // previous copies is cleanup; each is tried on its own, and one that cannot be removed is
+  // reported (and listed by `status`), not turned into a failure of a restore that happened.
+  const leftovers: string[] = [];
+  const commits = await Promise.allSettled([dbSwap?.commit(), mediaSwap?.commit()]);
+  commits.forEach((c, i) => {
+    if (c.status === "fulfilled") return;
+    const where = i === 0 ? `database ${dbSwap?.previous}` : `folder ${mediaSwap?.previous}`;
+    leftovers.push(where);
+    log.warn(
+      { stage: "cleanup", previous: where, error: errorMessage(c.reason) },
+      `the restore is complete, but the previous copy (${where}) could not be removed; remove it by hand (edms-backup status lists it)`,
+    );
+  });
+  try {
+    const result: RestoreResult = {
       backupId: set.backupId,
       tier: set.tier,
       database: counts && {
@@ -199,8 +262,9 @@ export async function runRestore(
         tables: counts.length,
         rows: counts.reduce((s, t) => s + t.rows, 0),
       },
-      media: tally && { dir: settings.mediaDir!, bytes: manifest.media!.bytes, files: tally.files },
+      media: tally && { dir: mediaDir!, bytes: manifest.media!.bytes, files: tally.files },
       seconds: (Date.now() - started) / 1000,
+      leftovers,
     };
     log.info(
       {
@@ -209,20 +273,11 @@ export async function runRestore(
         media: result.media,
         seconds: result.seconds,
         rate: rate(total, Date.now() - started),
+        leftovers: leftovers.length ? leftovers : undefined,
       },
       `restore of ${set.tier}/${set.backupId} complete`,
     );
     return result;
-  } catch (error) {
-    const cause = cancel.signal.aborted && cancel.signal.reason instanceof Error ? cancel.signal.reason : error;
-    if (!dbSwap && stagingDb && settings.database)
-      await dropDatabase(settings.database, stagingDb).catch(() => undefined);
-    if (!mediaSwap) await staging?.discard().catch(() => undefined);
-    log.error(
-      { stage: "failed", error: errorMessage(cause) },
-      "restore failed; the target database and media folder were left as they were",
-    );
-    throw cause instanceof RunnerError ? cause : new RunnerError(`restore failed: ${errorMessage(cause)}`);
   } finally {
     progress.stop();
     deps.signal?.removeEventListener("abort", onSignal);

@@ -5,27 +5,38 @@
  * the target is exactly as it was.
  */
 import pg from "pg";
-import { RunnerError } from "../errors.js";
+import { copyDatabaseName } from "../contract.js";
+import { PartialSwapError, RunnerError, errorMessage } from "../errors.js";
 import type { TableRowCount } from "../manifest.js";
 import { childEnv, clientConfig, withDatabase, type PgConnection } from "../pg/connection.js";
 import { countTableRows } from "../pg/row-counts.js";
 import { pgBinary } from "../pg/versions.js";
 import { spawnChildSink, type ChildSink } from "../stages/child-sink.js";
 
-/** The database used for CREATE/ALTER/DROP DATABASE (never the one being replaced). */
-export const MAINTENANCE_DB = "postgres";
+/**
+ * The database the runner connects to for CREATE/ALTER/DROP DATABASE: never one it renames or
+ * drops (PostgreSQL refuses both for the database a session is connected to). That is "postgres",
+ * unless the restore replaces a database of that name (an application may well use it); then
+ * template1, which every server has and accepts connections to. The session only runs DDL on
+ * other databases; while it is connected, CREATE DATABASE ... TEMPLATE template1 by others waits.
+ */
+export function maintenanceDatabase(avoid: readonly string[] = []): string {
+  return avoid.includes("postgres") ? "template1" : "postgres";
+}
 
 export async function withAdminClient<T>(
   connection: PgConnection,
   work: (client: pg.Client) => Promise<T>,
+  avoid: readonly string[] = [],
 ): Promise<T> {
-  const client = new pg.Client(clientConfig(withDatabase(connection, MAINTENANCE_DB)));
+  const maintenance = withDatabase(connection, maintenanceDatabase(avoid));
+  const client = new pg.Client(clientConfig(maintenance));
   client.on("error", () => undefined);
   try {
     await client.connect();
   } catch (error) {
     throw new RunnerError(
-      `could not connect to ${withDatabase(connection, MAINTENANCE_DB).display}: ${(error as Error).message}; the restore needs the server's "${MAINTENANCE_DB}" database and the CREATEDB privilege`,
+      `could not connect to ${maintenance.display}: ${(error as Error).message}; the restore needs the server's "${maintenance.database}" database and the CREATEDB privilege`,
     );
   }
   try {
@@ -35,13 +46,23 @@ export async function withAdminClient<T>(
   }
 }
 
-/** A name next to `base` that fits PostgreSQL's 63-byte limit. */
-export function derivedDatabaseName(base: string, tag: string): string {
-  const suffix = `__${tag}`;
-  return `${Buffer.from(base)
-    .subarray(0, 63 - suffix.length)
-    .toString("utf8")
-    .replace(/\uFFFD$/, "")}${suffix}`;
+/**
+ * Why `name` cannot be restored over, or undefined: the server's templates (their copies are
+ * every new database's starting point, and DROP DATABASE refuses them) and databases that accept
+ * no connections.
+ */
+export async function targetDatabaseProblem(client: pg.Client, name: string): Promise<string | undefined> {
+  const result = await client.query<{ datistemplate: boolean; datallowconn: boolean }>(
+    "select datistemplate, datallowconn from pg_database where datname = $1",
+    [name],
+  );
+  const row = result.rows[0];
+  if (!row) return undefined;
+  if (row.datistemplate)
+    return `--target-db ${name}: is a template database; restore into another database (--target-db NAME)`;
+  if (!row.datallowconn)
+    return `--target-db ${name}: accepts no connections (datallowconn is false); restore elsewhere`;
+  return undefined;
 }
 
 export async function databaseExists(client: pg.Client, name: string): Promise<boolean> {
@@ -77,16 +98,24 @@ export function connectionsProblem(name: string, count: number): string {
 }
 
 export async function createDatabase(connection: PgConnection, name: string): Promise<void> {
-  await withAdminClient(connection, async (client) => {
-    // template0: a restore must start from an empty database, not from template1's additions.
-    await client.query(`create database ${pg.escapeIdentifier(name)} template template0`);
-  });
+  await withAdminClient(
+    connection,
+    async (client) => {
+      // template0: a restore must start from an empty database, not from template1's additions.
+      await client.query(`create database ${pg.escapeIdentifier(name)} template template0`);
+    },
+    [name],
+  );
 }
 
 export async function dropDatabase(connection: PgConnection, name: string): Promise<void> {
-  await withAdminClient(connection, async (client) => {
-    await client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
-  });
+  await withAdminClient(
+    connection,
+    async (client) => {
+      await client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+    },
+    [name],
+  );
 }
 
 /** pg_restore reading a custom-format dump on stdin into `database`. */
@@ -111,45 +140,54 @@ export async function countRowsIn(connection: PgConnection, database: string): P
 }
 
 export interface DatabaseSwap {
+  /** The previous database's name until commit (absent when the target did not exist). */
+  previous?: string;
   /** Drops the previous contents (after every other part of the restore succeeded). */
   commit(): Promise<void>;
   /** Puts the previous database back under its name. */
   rollback(): Promise<void>;
 }
 
-/** Renames `staging` to `target`, keeping the old target under a side name until commit. */
+/** Renames `staging` to `target`, keeping the old target under its previous-copy name until commit. */
 export async function swapInDatabase(
   connection: PgConnection,
   staging: string,
   target: string,
-  tag: string,
+  runId: string,
   terminate: boolean,
 ): Promise<DatabaseSwap> {
-  const old = derivedDatabaseName(target, `old_${tag}`);
-  return withAdminClient(connection, async (client) => {
+  const previous = copyDatabaseName("previous", target, runId);
+  const rename = (c: pg.Client, from: string, to: string) =>
+    c.query(`alter database ${pg.escapeIdentifier(from)} rename to ${pg.escapeIdentifier(to)}`);
+  const admin = <T>(work: (client: pg.Client) => Promise<T>) => withAdminClient(connection, work, [target]);
+  return admin(async (client) => {
     const existed = await databaseExists(client, target);
     if (existed) {
       if (terminate) await terminateConnections(client, target);
       const open = await openConnections(client, target);
       if (open > 0) throw new RunnerError(connectionsProblem(target, open));
-      await client.query(`alter database ${pg.escapeIdentifier(target)} rename to ${pg.escapeIdentifier(old)}`);
+      await rename(client, target, previous);
     }
     try {
-      await client.query(`alter database ${pg.escapeIdentifier(staging)} rename to ${pg.escapeIdentifier(target)}`);
+      await rename(client, staging, target);
     } catch (error) {
       if (existed)
-        await client.query(`alter database ${pg.escapeIdentifier(old)} rename to ${pg.escapeIdentifier(target)}`);
+        await rename(client, previous, target).catch((back: unknown) => {
+          throw new PartialSwapError(
+            `could not rename the restored database to ${target} (${errorMessage(error)}) nor the previous one back (${errorMessage(back)}): the previous database is named ${previous}; rename it back with ALTER DATABASE ${pg.escapeIdentifier(previous)} RENAME TO ${pg.escapeIdentifier(target)}`,
+          );
+        });
       throw error;
     }
     return {
+      previous: existed ? previous : undefined,
       commit: async () => {
-        if (existed) await dropDatabase(connection, old);
+        if (existed) await dropDatabase(connection, previous);
       },
       rollback: async () => {
-        await withAdminClient(connection, async (c) => {
-          await c.query(`alter database ${pg.escapeIdentifier(target)} rename to ${pg.escapeIdentifier(staging)}`);
-          if (existed)
-            await c.query(`alter database ${pg.escapeIdentifier(old)} rename to ${pg.escapeIdentifier(target)}`);
+        await admin(async (c) => {
+          await rename(c, target, staging);
+          if (existed) await rename(c, previous, target);
         });
         await dropDatabase(connection, staging);
       },

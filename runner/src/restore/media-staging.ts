@@ -4,11 +4,18 @@
  *
  * The staging folder sits beside the target, so the swap is two renames. When the target is a
  * mount point (a Kubernetes volume mounted at MEDIA_DIR) it cannot be renamed, so staging goes
- * inside it (hidden) and the swap moves the entries instead, on the same filesystem.
+ * inside it (hidden) and the swap moves the entries instead, on the same filesystem. Either way
+ * the previous contents are kept under a previous-copy name until the whole restore commits, and
+ * a swap that fails half-way moves back what it moved before it reports.
+ *
+ * The names of both copies come from the contract, so backups leave them out and `status` and
+ * the sweep of stale copies recognise them.
  */
-import { lstat, mkdir, readdir, rename, rm, rmdir, stat, access } from "node:fs/promises";
+import { access, chmod, lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import path from "node:path";
+import { copyFolderName } from "../contract.js";
+import { PartialSwapError, errorMessage } from "../errors.js";
 
 export type StagingLayout = "beside" | "inside";
 
@@ -20,11 +27,15 @@ export interface MediaStaging {
 }
 
 export interface MediaSwap {
+  /** Where the previous contents wait for the commit (absent when the target did not exist). */
+  previous?: string;
+  /** Removes the previous contents (after every other part of the restore succeeded). */
   commit(): Promise<void>;
+  /** Puts the previous contents back. */
   rollback(): Promise<void>;
 }
 
-async function isMountPoint(dir: string): Promise<boolean> {
+export async function isMountPoint(dir: string): Promise<boolean> {
   const [self, parent] = await Promise.all([stat(dir), stat(path.dirname(dir))]);
   return self.dev !== parent.dev || self.ino === parent.ino;
 }
@@ -46,70 +57,176 @@ export async function chooseLayout(target: string): Promise<StagingLayout> {
   return "beside";
 }
 
-export async function prepareMediaStaging(target: string, tag: string, layout?: StagingLayout): Promise<MediaStaging> {
+/** The staging (or previous) copy's path for `target` in `layout`. */
+export function copyPath(kind: "staging" | "previous", target: string, runId: string, layout: StagingLayout): string {
+  return layout === "beside"
+    ? path.join(path.dirname(target), copyFolderName(kind, runId, path.basename(target)))
+    : path.join(target, copyFolderName(kind, runId));
+}
+
+export async function prepareMediaStaging(
+  target: string,
+  runId: string,
+  layout?: StagingLayout,
+): Promise<MediaStaging> {
   const exists = await lstat(target).then(
     (s) => s.isDirectory(),
     () => false,
   );
-  const parent = path.dirname(target);
   layout ??= await chooseLayout(target);
   if (layout === "inside" && !exists) await mkdir(target, { recursive: true });
-  if (!exists) await mkdir(parent, { recursive: true });
-  const dir =
-    layout === "beside"
-      ? path.join(parent, `.${path.basename(target)}.edms-restore-${tag}`)
-      : path.join(target, `.edms-restore-${tag}`);
+  if (!exists) await mkdir(path.dirname(target), { recursive: true });
+  const dir = copyPath("staging", target, runId, layout);
   await mkdir(dir, { recursive: false, mode: 0o700 });
-  return { layout, dir, discard: () => rm(dir, { recursive: true, force: true }) };
+  return { layout, dir, discard: () => removeTree(dir) };
 }
 
-async function moveEntries(from: string, to: string, skip: ReadonlySet<string>): Promise<string[]> {
-  const moved: string[] = [];
-  for (const name of await readdir(from)) {
-    if (skip.has(name)) continue;
-    await rename(path.join(from, name), path.join(to, name));
-    moved.push(name);
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/**
+ * rename(2), also for a folder without write permission for its owner (a read-only folder in the
+ * media, or one tar restored read-only): moving a folder to another parent rewrites its `..`
+ * entry, which needs write permission on the folder itself. The folder's mode is put back after.
+ */
+async function move(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+    return;
+  } catch (error) {
+    if (errno(error) !== "EACCES") throw error;
+    const info = await lstat(from);
+    if (!info.isDirectory() || info.uid !== process.getuid?.() || info.mode & 0o200) throw error;
+    await chmod(from, (info.mode | 0o200) & 0o7777);
+    try {
+      await rename(from, to);
+    } catch (again) {
+      await chmod(from, info.mode & 0o7777).catch(() => undefined);
+      throw again;
+    }
+    await chmod(to, info.mode & 0o7777);
   }
-  return moved;
 }
 
-export async function swapInMedia(staging: MediaStaging, target: string, tag: string): Promise<MediaSwap> {
+/**
+ * Moves every entry of `from` (except `skip`) into `to`. When one cannot be moved, those already
+ * moved go back before the error is thrown, so a failed move leaves both folders as they were;
+ * when even that fails, the error says which entries are where.
+ */
+async function moveEntries(from: string, to: string, skip: ReadonlySet<string> = new Set()): Promise<string[]> {
+  const moved: string[] = [];
+  try {
+    for (const name of await readdir(from)) {
+      if (skip.has(name)) continue;
+      await move(path.join(from, name), path.join(to, name));
+      moved.push(name);
+    }
+    return moved;
+  } catch (error) {
+    const stuck = await moveBack(to, from, moved);
+    if (stuck.length)
+      throw new PartialSwapError(
+        `${errorMessage(error)}; moving the entries back failed too: ${stuck.slice(0, 5).join(", ")} are still in ${to}`,
+      );
+    throw error;
+  }
+}
+
+/** Moves `names` from `from` back to `to`; returns those that could not be moved. */
+async function moveBack(from: string, to: string, names: readonly string[]): Promise<string[]> {
+  const stuck: string[] = [];
+  for (const name of [...names].reverse())
+    await move(path.join(from, name), path.join(to, name)).catch(() => stuck.push(name));
+  return stuck;
+}
+
+/**
+ * rm -rf that also removes read-only folders the runner owns (the previous media of a non-root
+ * runner often has some): their contents can only be removed once the folder is writable.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  try {
+    await rm(dir, { recursive: true, force: true });
+  } catch (error) {
+    if (errno(error) !== "EACCES") throw error;
+    await makeOwnFoldersWritable(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function makeOwnFoldersWritable(dir: string): Promise<void> {
+  const info = await lstat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) return;
+  if (info.uid === process.getuid?.() && (info.mode & 0o700) !== 0o700)
+    await chmod(dir, (info.mode | 0o700) & 0o7777).catch(() => undefined);
+  const names = await readdir(dir).catch(() => []);
+  for (const name of names) await makeOwnFoldersWritable(path.join(dir, name));
+}
+
+export async function swapInMedia(staging: MediaStaging, target: string, runId: string): Promise<MediaSwap> {
+  const previous = copyPath("previous", target, runId, staging.layout);
   if (staging.layout === "beside") {
-    const old = path.join(path.dirname(target), `.${path.basename(target)}.edms-old-${tag}`);
     const existed = await lstat(target).then(
       () => true,
       () => false,
     );
-    if (existed) await rename(target, old);
+    if (existed) await rename(target, previous);
     try {
       await rename(staging.dir, target);
     } catch (error) {
-      if (existed) await rename(old, target);
+      if (existed)
+        await rename(previous, target).catch((back: unknown) => {
+          throw new PartialSwapError(
+            `could not move the restored media to ${target} (${errorMessage(error)}) nor the previous media back (${errorMessage(back)}): the previous media is in ${previous}; move it back with mv`,
+          );
+        });
       throw error;
     }
     return {
+      previous: existed ? previous : undefined,
       commit: async () => {
-        if (existed) await rm(old, { recursive: true, force: true });
+        if (existed) await removeTree(previous);
       },
       rollback: async () => {
         await rename(target, staging.dir);
-        if (existed) await rename(old, target);
+        if (existed) await rename(previous, target);
         await staging.discard();
       },
     };
   }
-  const old = path.join(target, `.edms-old-${tag}`);
-  await mkdir(old, { mode: 0o700 });
-  const ours = new Set([path.basename(staging.dir), path.basename(old)]);
-  const previous = await moveEntries(target, old, ours);
-  const restored = await moveEntries(staging.dir, target, new Set());
+  await mkdir(previous, { mode: 0o700 });
+  const ours = new Set([path.basename(staging.dir), path.basename(previous)]);
+  let restored: string[] = [];
+  const earlier = await moveEntries(target, previous, ours).catch(async (error: unknown) => {
+    await rmdir(previous).catch(() => undefined);
+    throw error;
+  });
+  try {
+    restored = await moveEntries(staging.dir, target);
+  } catch (error) {
+    const stuck = await moveBack(previous, target, earlier);
+    if (stuck.length)
+      throw new PartialSwapError(
+        `${errorMessage(error)}; putting the previous media back failed too: ${stuck.slice(0, 5).join(", ")} are still in ${previous}`,
+      );
+    await rmdir(previous).catch(() => undefined);
+    throw error;
+  }
   await rmdir(staging.dir);
   return {
-    commit: () => rm(old, { recursive: true, force: true }),
+    previous,
+    commit: () => removeTree(previous),
     rollback: async () => {
-      for (const name of restored) await rm(path.join(target, name), { recursive: true, force: true });
-      for (const name of previous) await rename(path.join(old, name), path.join(target, name));
-      await rmdir(old);
+      await mkdir(staging.dir, { mode: 0o700 });
+      const stuck = await moveBack(target, staging.dir, restored);
+      const notBack = await moveBack(previous, target, earlier);
+      if (stuck.length || notBack.length)
+        throw new PartialSwapError(
+          `could not put the previous media back: ${[...stuck, ...notBack].slice(0, 5).join(", ")} did not move (previous copy: ${previous}, restored copy: ${staging.dir})`,
+        );
+      await rmdir(previous);
+      await staging.discard();
     },
   };
 }

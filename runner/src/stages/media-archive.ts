@@ -4,7 +4,7 @@
  * many bytes went into the archive, even when the folder changes during the run; the manifest
  * records those, and drills compare a restore against them.
  */
-import type { Compression } from "../contract.js";
+import { ARCHIVE_EXCLUDE_ARGS, type Compression } from "../contract.js";
 import { spawnChildSource, type ChildSource } from "./child-source.js";
 
 export interface ArchiveTally {
@@ -34,6 +34,8 @@ export function tarCreateArgs(dir: string, compression: Compression, level: numb
     "--verbose",
     "--verbose",
     ...(compressor ? [`--use-compress-program=${compressor}`] : []),
+    // The runner's own staging and previous copies (inside a mount point) are never archived.
+    ...ARCHIVE_EXCLUDE_ARGS,
     ".",
   ];
 }
