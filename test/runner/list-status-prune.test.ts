@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { backupIdTime, newBackupId } from "../../runner/src/backup-id.js";
 import type { BackupSet } from "../../runner/src/catalog.js";
-import { alignColumns, formatBytes, formatDuration, listEntries } from "../../runner/src/commands/list.js";
+import { alignColumns, listEntries } from "../../runner/src/commands/list.js";
+import { formatBytes, formatDuration } from "../../runner/src/format.js";
 import type { Tier } from "../../runner/src/contract.js";
 import { manifestSchema, type Manifest } from "../../runner/src/manifest.js";
 import { DEFAULT_RETENTION_DAYS, retentionFromEnv, selectForPrune } from "../../runner/src/retention.js";

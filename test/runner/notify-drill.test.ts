@@ -1,6 +1,6 @@
 // Drills report on the same channels as backups: a drill that fails (or cannot start) pings the
 // healthcheck's /fail and posts the reason, so a backup that cannot be restored is never silent.
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { craftSet } from "../helpers/craft-set.js";
 import { run } from "../helpers/exec.js";
 import { startReceiver, type Receiver } from "../helpers/notify-receiver.js";
 import { runRunner } from "../helpers/runner-cli.js";
+import { runOnTerminal } from "../helpers/terminal.js";
 
 let receiver: Receiver;
 beforeAll(async () => {
@@ -100,5 +101,38 @@ describe("drill notifications", () => {
     expect(paths.slice(1).sort()).toEqual(["GET /none/ping/fail", "POST /none/hook"]);
     expect(payload).toMatchObject({ event: "drill", status: "failure", tier: "monthly", backupId: null });
     expect(payload!.error).toMatch(/no complete backup of tier monthly/);
+  });
+
+  // Backups and drills share one "reported run" (cli/reported-run.ts); these two held only for
+  // backups before they did.
+  it("redacts the database password from the failure it reports and prints, as a backup does", async () => {
+    const password = "Drill-S3cret-pw";
+    // A destination folder whose name happens to contain the password: the message names it.
+    const parent = await mkdtemp(path.join(tmpdir(), "edms-drill-notify-secret-"));
+    const root = path.join(parent, `backups-${password}`);
+    await mkdir(root);
+    const result = await runRunner(["drill"], {
+      BACKUP_DESTINATION: `file://${root}`,
+      DATABASE_URL: `postgres://app:${password}@127.0.0.1:1/edms`,
+      ...channels("secret"),
+    });
+    expect(result.code).toBe(1);
+    const { payload } = received("secret");
+    expect(payload!.error).toMatch(/no complete backup at file:\/\/\S+\/backups-\*\*\*/);
+    expect(JSON.stringify(payload)).not.toContain(password);
+    expect(result.stderr).toMatch(/no complete backup/);
+    expect(result.stdout + result.stderr).not.toContain(password);
+  });
+
+  it("logs in the readable view on a terminal even before its settings are valid", async () => {
+    const run = await runOnTerminal(["drill"], { ...channels("tty") }); // no destination: exit 2
+    expect(run.code, run.raw).toBe(2);
+    const lines = run.rows.map((r) => r.text);
+    expect(lines).toContainEqual(expect.stringMatching(/^\[\d\d:\d\d:\d\d\] INFO: webhook notified \(stage notify\)$/));
+    expect(lines.filter((l) => l.startsWith("{"))).toEqual([]);
+    expect(received("tty").payload).toMatchObject({
+      status: "failure",
+      error: expect.stringMatching(/BACKUP_DESTINATION/),
+    });
   });
 });

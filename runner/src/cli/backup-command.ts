@@ -1,14 +1,21 @@
 import { Option, type Command } from "commander";
 import { COMPRESSIONS, TIERS, TRIGGERS, type RunnerEnv } from "../contract.js";
-import { loadBackupSettings, mergeEnv } from "../config.js";
-import { errorMessage } from "../errors.js";
-import { createLogger, type Logger } from "../logger.js";
+import { loadBackupSettings } from "../config.js";
+import { formatBytes, formatDuration } from "../format.js";
 import type { Manifest } from "../manifest.js";
-import { redact } from "../redact.js";
+import { failureOutcome, successOutcome } from "../notify/outcome.js";
+import { backupReport } from "../notify/run-reporter.js";
+import { openLiveArea } from "../progress.js";
 import { openStore } from "../store/open-store.js";
 import { runBackup } from "../commands/backup.js";
-import { notifyTargetsFromEnv, RunReporter } from "../notify/run-reporter.js";
-import { addDestinationOptions, destinationOverrides, signalController, type DestinationFlags } from "./shared.js";
+import { reportedRun } from "./reported-run.js";
+import {
+  addDestinationOptions,
+  destinationOverrides,
+  printOut,
+  signalController,
+  type DestinationFlags,
+} from "./shared.js";
 
 interface BackupFlags extends DestinationFlags {
   tier?: string;
@@ -35,41 +42,46 @@ async function backupAction(flags: BackupFlags): Promise<void> {
     ...(flags.media ? {} : { BACKUP_MEDIA: "false" }),
     ...(flags.database ? {} : { BACKUP_DATABASE: "false" }),
   };
-  // Notifications are set up before the settings are validated, so that a run that fails on bad
-  // configuration (a CronJob nobody looks at) still pings /fail and posts its error.
-  const raw = mergeEnv(process.env, overrides);
-  const reporter = new RunReporter(notifyTargetsFromEnv(raw));
-  let log: Logger = createLogger({
-    format: raw.LOG_FORMAT === "pretty" || (!raw.LOG_FORMAT && process.stdout.isTTY) ? "pretty" : "json",
-    level: "info",
-  });
-  reporter.start(log);
-
-  let secrets: readonly string[] = [];
+  const started = new Date();
   let backupId: string | undefined;
   let destination: string | undefined;
-  let manifest: Manifest;
-  try {
-    const settings = loadBackupSettings({ processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) });
-    secrets = settings.database?.secrets ?? [];
-    log = createLogger({ format: settings.logFormat, level: settings.logLevel, secrets });
-    const store = openStore(settings.destination, settings.s3Endpoint);
-    destination = store.display;
-    // The id is known before anything can fail, so a failure report says which run failed.
-    manifest = await runBackup(settings, {
-      store,
-      log,
-      signal: signalController().signal,
-      onBackupId: (id) => (backupId = id),
-    });
-  } catch (error) {
-    await reporter.failed(
-      { error: redact(errorMessage(error), secrets), tier: raw.BACKUP_TIER, backupId, destination },
-      log,
-    );
-    throw error;
-  }
-  await reporter.succeeded(manifest, destination, log);
+  const area = openLiveArea(process.stderr);
+  const manifest = await reportedRun({
+    overrides,
+    kind: backupReport,
+    logTo: process.stdout,
+    area,
+    settings: loadBackupSettings,
+    run: (settings, log) => {
+      const store = openStore(settings.destination, settings.s3Endpoint);
+      destination = store.display;
+      // The id is known before anything can fail, so a failure report says which run failed.
+      return runBackup(settings, {
+        store,
+        log,
+        signal: signalController().signal,
+        onBackupId: (id) => (backupId = id),
+        area,
+      });
+    },
+    succeeded: (result, { app }) => successOutcome(app, result, destination),
+    failed: (error, { app }, raw) =>
+      failureOutcome({ app, started, finished: new Date(), error, tier: raw.BACKUP_TIER, backupId, destination }),
+  });
+  if (process.stdout.isTTY) printOut(backupSummary(manifest, destination));
+}
+
+/** What a person at a terminal reads last: what was stored where, how big, how long. */
+export function backupSummary(m: Manifest, destination: string | undefined): string {
+  const seconds = (Date.parse(m.finishedAt) - Date.parse(m.startedAt)) / 1000;
+  return [
+    `backed up ${m.tier}/${m.backupId} in ${formatDuration(seconds)}${destination ? ` to ${destination}` : ""}`,
+    m.database &&
+      `  database ${m.database.name}: ${m.database.tables.length} tables, ${formatBytes(m.database.bytes)} of dump`,
+    m.media && `  media: ${m.media.files} files, ${formatBytes(m.media.bytes)} of archive`,
+  ]
+    .filter(Boolean)
+    .join("\n");
 }
 
 export function registerBackupCommand(program: Command): void {

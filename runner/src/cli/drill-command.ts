@@ -1,12 +1,9 @@
 import type { Command } from "commander";
 import { resolveBackup } from "../catalog.js";
 import type { RunnerEnv, Tier } from "../contract.js";
-import { loadRestoreSettings, mergeEnv } from "../config.js";
-import { RunnerError, errorMessage } from "../errors.js";
-import { createLogger, type Logger } from "../logger.js";
-import { DrillReporter, drillPayload } from "../notify/drill-reporter.js";
-import { notifyTargetsFromEnv } from "../notify/run-reporter.js";
-import { redact } from "../redact.js";
+import { loadRestoreSettings } from "../config.js";
+import { RunnerError } from "../errors.js";
+import { drillPayload, drillReport } from "../notify/drill-reporter.js";
 import { openStore } from "../store/open-store.js";
 import { runDrill, type DrillReport } from "../commands/drill.js";
 import {
@@ -17,6 +14,7 @@ import {
   tierOption,
   type DestinationFlags,
 } from "./shared.js";
+import { reportedRun } from "./reported-run.js";
 
 interface DrillFlags extends DestinationFlags {
   tier?: Tier;
@@ -28,43 +26,26 @@ interface DrillFlags extends DestinationFlags {
 
 async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<void> {
   const overrides: RunnerEnv = { ...destinationOverrides(flags), DATABASE_URL: flags.databaseUrl };
-  // Set up before the settings are validated, so a drill that cannot even start still reports.
-  const raw = mergeEnv(process.env, overrides);
-  const targets = notifyTargetsFromEnv(raw);
-  const reporter = new DrillReporter(targets);
-  const { app } = targets;
-  let log: Logger = createLogger({
-    format: raw.LOG_FORMAT === "pretty" ? "pretty" : "json",
-    level: "info",
-    destination: flags.json ? process.stderr : undefined,
+  const report = await reportedRun({
+    overrides,
+    kind: drillReport,
+    // With --json stdout carries the report, so the log goes to stderr.
+    logTo: flags.json ? process.stderr : process.stdout,
+    settings: (options) => loadRestoreSettings(options, { needsMediaTarget: false }),
+    run: async (settings, log): Promise<DrillReport> => {
+      // Drills always read a destination (loadRestoreSettings requires one unless fromArchive).
+      const store = openStore(settings.destination!, settings.s3Endpoint);
+      const set = await resolveBackup(store, ref ?? "latest", flags.tier);
+      return runDrill(
+        set,
+        settings,
+        { scratchDatabase: flags.scratchDb, scratchParent: flags.scratchDir },
+        { store, log, signal: signalController().signal },
+      );
+    },
+    succeeded: (result, { app }) => drillPayload(app, { report: result }),
+    failed: (error, { app }) => drillPayload(app, { error, tier: flags.tier }),
   });
-  reporter.start(log);
-  let report: DrillReport;
-  try {
-    const settings = loadRestoreSettings(
-      { processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) },
-      { needsMediaTarget: false },
-    );
-    log = createLogger({
-      format: settings.logFormat,
-      level: settings.logLevel,
-      secrets: settings.database?.secrets,
-      destination: flags.json ? process.stderr : undefined,
-    });
-    // Drills always read a destination (loadRestoreSettings requires one unless fromArchive).
-    const store = openStore(settings.destination!, settings.s3Endpoint);
-    const set = await resolveBackup(store, ref ?? "latest", flags.tier);
-    report = await runDrill(
-      set,
-      settings,
-      { scratchDatabase: flags.scratchDb, scratchParent: flags.scratchDir },
-      { store, log, signal: signalController().signal },
-    );
-  } catch (error) {
-    await reporter.finish(drillPayload(app, { error: redact(errorMessage(error)), tier: flags.tier }), log);
-    throw error;
-  }
-  await reporter.finish(drillPayload(app, { report }), log);
   if (flags.json) printOut(JSON.stringify(report));
   else if (process.stdout.isTTY) {
     printOut(

@@ -5,7 +5,9 @@ import type { RunnerEnv, Tier } from "../contract.js";
 import { loadRestoreSettings } from "../config.js";
 import { confirmOrRefuse } from "../confirm.js";
 import { ConfigError } from "../errors.js";
+import { formatBytes } from "../format.js";
 import { createLogger } from "../logger.js";
+import { openLiveArea } from "../progress.js";
 import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } from "../legacy/seed-archive.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -65,10 +67,12 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
       fromArchive: Boolean(flags.fromArchive),
     },
   );
+  const area = openLiveArea(process.stderr);
   const log = createLogger({
     format: settings.logFormat,
     level: settings.logLevel,
     secrets: settings.database?.secrets,
+    area,
   });
   const destinationStore = settings.destination ? openStore(settings.destination, settings.s3Endpoint) : undefined;
   const { set, store } = await findSet(ref, flags, destinationStore);
@@ -85,16 +89,16 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
       store,
       log,
       signal: signalController().signal,
-      tty: process.stderr.isTTY ? process.stderr : undefined,
+      area,
     },
   );
   if (process.stdout.isTTY) {
     const lines = [
       `restored ${flags.fromArchive ?? `${result.tier}/${result.backupId}`} in ${result.seconds.toFixed(1)} s`,
       result.database &&
-        `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${result.database.bytes} bytes of dump)`,
+        `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${formatBytes(result.database.bytes)} of dump)`,
       result.media &&
-        `  media ${result.media.dir}: ${result.media.files} files (${result.media.bytes} bytes of archive)`,
+        `  media ${result.media.dir}: ${result.media.files} files (${formatBytes(result.media.bytes)} of archive)`,
     ];
     printOut(lines.filter(Boolean).join("\n"));
   }

@@ -11,6 +11,7 @@ import { DATABASE_OBJECT, MANIFEST_OBJECT, mediaObjectName } from "../contract.j
 import type { BackupSettings } from "../config.js";
 import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
 import { rate, type Logger } from "../logger.js";
+import { startProgress, type LiveArea } from "../progress.js";
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest, type TableRowCount } from "../manifest.js";
 import { choosePartSize } from "../part-size.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
@@ -30,6 +31,8 @@ export interface BackupDeps {
   now?: () => Date;
   /** Told the run's id as soon as it is chosen (failure reports name the run). */
   onBackupId?: (backupId: string) => void;
+  /** The terminal's live area, for progress lines (log lines otherwise). */
+  area?: LiveArea;
 }
 
 async function checkMediaDir(dir: string): Promise<void> {
@@ -129,12 +132,14 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   };
   const onSignal = () => cancelAll(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
   deps.signal?.addEventListener("abort", onSignal, { once: true });
-  const progress = setInterval(() => {
-    const elapsed = now().getTime() - started.getTime();
-    for (const s of streams)
-      log.info({ stage: s.stage, bytes: s.meter.bytes, rate: rate(s.meter.bytes, elapsed) }, "progress");
-  }, settings.progressIntervalMs);
-  progress.unref();
+  const progress = startProgress({ log, intervalMs: settings.progressIntervalMs, area: deps.area });
+  /** Shows the stream's bytes under `stage` until it is stored. */
+  const track = (s: UploadStream, stage: string): UploadStream => {
+    const line = progress.track(s.stage, { stage });
+    line.follow(s.meter);
+    s.done.then(() => line.finish("stored")).catch(() => line.finish("failed"));
+    return s;
+  };
 
   try {
     if (database) {
@@ -145,12 +150,15 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
         settings.pgBinDir,
       );
       streams.push(
-        uploadChildOutput(
-          "database",
-          dump,
-          store,
-          `${setKey}/${DATABASE_OBJECT}`,
-          putOptions(database.session.databaseBytes),
+        track(
+          uploadChildOutput(
+            "database",
+            dump,
+            store,
+            `${setKey}/${DATABASE_OBJECT}`,
+            putOptions(database.session.databaseBytes),
+          ),
+          "pg_dump",
         ),
       );
       // Counted in the exporting transaction, i.e. in exactly the snapshot pg_dump reads.
@@ -166,7 +174,10 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
           : 0;
       const tar = spawnMediaArchive(dir, compression, level, tally);
       streams.push(
-        uploadChildOutput("media", tar, store, `${setKey}/${mediaObjectName(compression)}`, putOptions(estimate)),
+        track(
+          uploadChildOutput("media", tar, store, `${setKey}/${mediaObjectName(compression)}`, putOptions(estimate)),
+          compression === "none" ? "tar" : `tar+${compression}`,
+        ),
       );
     }
     if (cause) cancelAll(cause); // a signal that arrived while the streams were starting
@@ -257,7 +268,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     log.error({ stage: "failed", error: errorMessage(reported) }, "backup failed; no manifest was written");
     throw reported instanceof RunnerError ? reported : new RunnerError(`backup failed: ${errorMessage(reported)}`);
   } finally {
-    clearInterval(progress);
+    progress.stop();
     deps.signal?.removeEventListener("abort", onSignal);
     await database?.session.close();
   }

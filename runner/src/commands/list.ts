@@ -1,13 +1,14 @@
 /**
  * `list`: every backup set at a destination, complete or not, as rows for people or stable JSON
- * for programs. Also home of the small text helpers (sizes, durations, aligned columns) that the
- * other read-only commands print with.
+ * for programs. Also home of the table helpers (times, aligned columns) that the other read-only
+ * commands print with.
  */
 import { listBackupSets, type BackupSet } from "../catalog.js";
 import type { Tier, Trigger } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { startedAt } from "../staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
+import { formatBytes, formatDuration } from "../format.js";
 
 /** One set as `list --json` prints it; field names are a stable interface for scripts. */
 export interface ListEntry {
@@ -64,25 +65,6 @@ export function listEntries(sets: readonly BackupSet[]): ListEntry[] {
     .sort((a, b) =>
       a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.backupId < b.backupId ? 1 : -1,
     );
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-export function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
-  if (s < 172_800) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-  return `${Math.floor(s / 86_400)}d ${String(Math.floor((s % 86_400) / 3600)).padStart(2, "0")}h`;
 }
 
 /** ISO time to the second, which is all a backup id carries anyway. */

@@ -8,7 +8,8 @@ import { MANIFEST_OBJECT, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { selectForPrune, type PruneDecision, type RetentionDays } from "../retention.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { alignColumns, formatBytes, formatDuration, formatTime, readBackupSets } from "./list.js";
+import { formatBytes, formatDuration } from "../format.js";
+import { alignColumns, formatTime, readBackupSets } from "./list.js";
 
 export type PruneAction = "deleted" | "would-delete" | "kept";
 

@@ -11,7 +11,7 @@ import type { RestoreSettings } from "../config.js";
 import { copyDatabaseName } from "../contract.js";
 import { ConfigError, InterruptedError, PartialSwapError, RunnerError, errorMessage } from "../errors.js";
 import { rate, type Logger } from "../logger.js";
-import { startProgress } from "../progress.js";
+import { startProgress, type LiveArea } from "../progress.js";
 import {
   connectionsProblem,
   databaseExists,
@@ -40,7 +40,8 @@ export interface RestoreDeps {
   store: ObjectStore;
   log: Logger;
   signal?: AbortSignal;
-  tty?: NodeJS.WriteStream;
+  /** The terminal's live area, for progress lines (log lines otherwise). */
+  area?: LiveArea;
 }
 
 export interface RestoreResult {
@@ -143,22 +144,16 @@ export async function runRestore(
   const cancel = new AbortController();
   const onSignal = () => cancel.abort(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
   deps.signal?.addEventListener("abort", onSignal, { once: true });
-  const meters: DigestMeter[] = [];
-  const ctx = {
-    store: deps.store,
-    setPrefix: setKey(set.tier, set.backupId),
-    onMeter: (m: DigestMeter) => meters.push(m),
-    signal: cancel.signal,
-  };
+  const ctx = { store: deps.store, setPrefix: setKey(set.tier, set.backupId), signal: cancel.signal };
   const total = (scope.database ? manifest.database!.bytes : 0) + (scope.media ? manifest.media!.bytes : 0);
-  const progress = startProgress({
-    log,
-    stage: "restore",
-    total,
-    done: () => meters.reduce((s, m) => s + m.bytes, 0),
-    intervalMs: settings.progressIntervalMs,
-    tty: deps.tty,
-  });
+  // One line per part: bytes downloaded and verified on their way into pg_restore / tar.
+  const progress = startProgress({ log, intervalMs: settings.progressIntervalMs, area: deps.area });
+  const dbLine = scope.database
+    ? progress.track("database", { stage: "pg_restore", total: manifest.database!.bytes })
+    : undefined;
+  const mediaLine = scope.media
+    ? progress.track("media", { stage: "extract", total: manifest.media!.bytes })
+    : undefined;
   log.info(
     {
       stage: "start",
@@ -185,11 +180,22 @@ export async function runRestore(
     // copy while a failure is being cleaned up.
     const [dbPart, mediaPart] = await Promise.allSettled([
       scope.database
-        ? restoreDatabasePart(ctx, manifest.database!, settings.database!, stagingDb!, settings.pgBinDir, {
-            checkRowCounts: !manifest.importedFrom,
-          }).catch(fail)
+        ? restoreDatabasePart(
+            { ...ctx, onMeter: (m: DigestMeter) => dbLine?.follow(m) },
+            manifest.database!,
+            settings.database!,
+            stagingDb!,
+            settings.pgBinDir,
+            { checkRowCounts: !manifest.importedFrom },
+          )
+            .then((counts) => (dbLine?.finish("verified"), counts))
+            .catch(fail)
         : undefined,
-      scope.media ? restoreMediaPart(ctx, manifest.media!, staging!.dir).catch(fail) : undefined,
+      scope.media
+        ? restoreMediaPart({ ...ctx, onMeter: (m: DigestMeter) => mediaLine?.follow(m) }, manifest.media!, staging!.dir)
+            .then((tally) => (mediaLine?.finish("verified"), tally))
+            .catch(fail)
+        : undefined,
     ]);
     if (cancel.signal.aborted) throw cancel.signal.reason;
     counts = dbPart.status === "fulfilled" ? dbPart.value : undefined;

@@ -8,7 +8,8 @@ import { METRIC_NEWEST_BACKUP_AGE } from "../notify/metric-names.js";
 import { ageMetricData, putMetrics } from "../notify/metrics.js";
 import { assessStatus, type StatusResult, type StatusSettings, type TierStatus } from "../staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { alignColumns, formatDuration, formatTime } from "./list.js";
+import { formatDuration } from "../format.js";
+import { alignColumns, formatTime } from "./list.js";
 import { newestCompleteSets } from "../catalog.js";
 
 export interface StatusReport extends StatusResult {

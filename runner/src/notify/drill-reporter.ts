@@ -4,11 +4,7 @@
  * means the newest backup could not be restored; nobody should have to find that in Job history.
  */
 import type { DrillReport } from "../commands/drill.js";
-import type { Logger } from "../logger.js";
-import { pingHealthcheck } from "./healthcheck.js";
-import type { DeliveryOptions } from "./http-delivery.js";
-import type { NotifyTargets } from "./run-reporter.js";
-import { postJson } from "./webhook.js";
+import type { ReportKind } from "./run-reporter.js";
 
 export interface DrillWebhookPayload {
   text: string;
@@ -47,27 +43,8 @@ export function drillPayload(
   };
 }
 
-export class DrillReporter {
-  private startPing: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    private readonly targets: NotifyTargets,
-    private readonly delivery?: DeliveryOptions,
-  ) {}
-
-  start(log: Logger): void {
-    if (this.targets.healthcheckUrl)
-      this.startPing = pingHealthcheck(this.targets.healthcheckUrl, "start", log, this.delivery);
-  }
-
-  async finish(payload: DrillWebhookPayload, log: Logger): Promise<void> {
-    await this.startPing;
-    const { healthcheckUrl, webhookUrl } = this.targets;
-    await Promise.all([
-      healthcheckUrl
-        ? pingHealthcheck(healthcheckUrl, payload.status === "success" ? "success" : "fail", log, this.delivery)
-        : undefined,
-      webhookUrl ? postJson(webhookUrl, payload, payload.status, log, this.delivery) : undefined,
-    ]);
-  }
-}
+/** Drills: the drill payload as the webhook body (event "drill"); no metrics. */
+export const drillReport: ReportKind<DrillWebhookPayload> = {
+  status: (payload) => payload.status,
+  webhookBody: (payload) => payload,
+};

@@ -1,16 +1,16 @@
 /**
- * Tells the outside world how a backup run went: healthcheck pings (start, then success or fail),
- * the webhook, and CloudWatch metrics. Every channel is optional and independent, and nothing here
- * throws: a notification problem is logged as a warning and the run's own exit code stands.
+ * Tells the outside world how a run went (a backup, a restore drill): healthcheck pings (start,
+ * then success or fail), the webhook, and CloudWatch metrics where the kind of run has them. Every
+ * channel is optional and independent, and nothing here throws: a notification problem is logged
+ * as a warning and the run's own exit code stands.
  */
 import { runnerEnvShape, type RunnerEnv } from "../contract.js";
 import type { Logger } from "../logger.js";
-import type { Manifest } from "../manifest.js";
 import { pingHealthcheck } from "./healthcheck.js";
 import type { DeliveryOptions } from "./http-delivery.js";
 import { publishRunMetrics } from "./metrics.js";
-import { failureOutcome, successOutcome, type RunOutcome } from "./outcome.js";
-import { postWebhook } from "./webhook.js";
+import type { RunOutcome } from "./outcome.js";
+import { postJson, webhookPayload } from "./webhook.js";
 
 export interface NotifyTargets {
   app: string;
@@ -42,19 +42,28 @@ export function notifyTargetsFromEnv(raw: RunnerEnv): NotifyTargets {
   };
 }
 
-export interface FailureReport {
-  error: string;
-  tier?: string;
-  backupId?: string;
-  destination?: string;
+/** What the reporter needs to know about one kind of run's payload (a backup's, a drill's). */
+export interface ReportKind<P> {
+  status(payload: P): "success" | "failure";
+  /** The webhook's JSON body. */
+  webhookBody(payload: P): object;
+  /** CloudWatch metrics, for the kinds that publish them. */
+  publishMetrics?(namespace: string, payload: P, log: Logger): Promise<unknown>;
 }
 
-export class RunReporter {
+/** Backups: the RunOutcome, posted as the backup webhook payload and published as metrics. */
+export const backupReport: ReportKind<RunOutcome> = {
+  status: (outcome) => outcome.status,
+  webhookBody: webhookPayload,
+  publishMetrics: publishRunMetrics,
+};
+
+export class RunReporter<P> {
   private startPing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly targets: NotifyTargets,
-    private readonly started: Date = new Date(),
+    private readonly kind: ReportKind<P>,
     private readonly delivery?: DeliveryOptions,
   ) {}
 
@@ -64,28 +73,17 @@ export class RunReporter {
     if (url) this.startPing = pingHealthcheck(url, "start", log, this.delivery);
   }
 
-  async succeeded(manifest: Manifest, destination: string, log: Logger): Promise<RunOutcome> {
-    const outcome = successOutcome(this.targets.app, manifest, destination);
-    await this.finish(outcome, log);
-    return outcome;
-  }
-
-  async failed(report: FailureReport, log: Logger, finished: Date = new Date()): Promise<RunOutcome> {
-    const outcome = failureOutcome({ app: this.targets.app, started: this.started, finished, ...report });
-    await this.finish(outcome, log);
-    return outcome;
-  }
-
-  private async finish(outcome: RunOutcome, log: Logger): Promise<void> {
+  /** Sends the final ping, the webhook and the metrics of a finished (or failed) run. */
+  async finish(payload: P, log: Logger): Promise<void> {
     const { healthcheckUrl, webhookUrl, cloudwatchNamespace } = this.targets;
+    const status = this.kind.status(payload);
     await this.startPing;
     const sends: Array<Promise<unknown>> = [];
     if (healthcheckUrl)
-      sends.push(
-        pingHealthcheck(healthcheckUrl, outcome.status === "success" ? "success" : "fail", log, this.delivery),
-      );
-    if (webhookUrl) sends.push(postWebhook(webhookUrl, outcome, log, this.delivery));
-    if (cloudwatchNamespace) sends.push(publishRunMetrics(cloudwatchNamespace, outcome, log));
+      sends.push(pingHealthcheck(healthcheckUrl, status === "success" ? "success" : "fail", log, this.delivery));
+    if (webhookUrl) sends.push(postJson(webhookUrl, this.kind.webhookBody(payload), status, log, this.delivery));
+    if (cloudwatchNamespace && this.kind.publishMetrics)
+      sends.push(this.kind.publishMetrics(cloudwatchNamespace, payload, log));
     // Each sender catches its own errors; allSettled is a second net so nothing can escape.
     await Promise.allSettled(sends);
   }

@@ -3,7 +3,7 @@
  * the same URL works for a Slack incoming webhook, a chat bridge or a custom receiver.
  */
 import type { Logger } from "../logger.js";
-import { formatBytes, formatDuration } from "../commands/list.js";
+import { formatBytes, formatDuration } from "../format.js";
 import { deliver, urlOrigin, type DeliveryOptions } from "./http-delivery.js";
 import type { RunOutcome } from "./outcome.js";
 
@@ -55,15 +55,6 @@ export function webhookPayload(o: RunOutcome): WebhookPayload {
     error: o.error ?? null,
     destination: o.destination ?? null,
   };
-}
-
-export async function postWebhook(
-  url: string,
-  outcome: RunOutcome,
-  log: Logger,
-  options?: DeliveryOptions,
-): Promise<boolean> {
-  return postJson(url, webhookPayload(outcome), outcome.status, log, options);
 }
 
 /** POSTs any notification payload; never throws (a failure is logged, the run's result stands). */
