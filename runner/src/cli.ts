@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { ConfigError, RunnerError, errorMessage } from "./errors.js";
+import { printable } from "./format.js";
 import { redact } from "./redact.js";
 import { registerBackupCommand } from "./cli/backup-command.js";
 import { registerVerifyCommand } from "./cli/verify-command.js";
@@ -42,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Help and version requests end here with code 0; usage errors were printed by commander.
       return error.exitCode === 0 ? 0 : 2;
     }
-    const message = redact(errorMessage(error));
+    const message = printable(redact(errorMessage(error)));
     process.stderr.write(`edms-backup: ${message}\n`);
     if (error instanceof ConfigError || error instanceof RunnerError) return error.exitCode;
     return 1;

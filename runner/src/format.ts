@@ -26,3 +26,16 @@ export function formatDuration(seconds: number): string {
   if (s < 172_800) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
   return `${Math.floor(s / 86_400)}d ${String(Math.floor((s % 86_400) / 3600)).padStart(2, "0")}h`;
 }
+
+/**
+ * Text safe to print on a terminal: control characters (escape sequences that could move the
+ * cursor, retitle the window or clear the screen, from a file name or a server's message) are
+ * shown as \u001b etc., as the JSON view shows them. Newlines and tabs stay.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}

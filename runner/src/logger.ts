@@ -5,7 +5,7 @@
  */
 import pino, { type DestinationStream, type Logger } from "pino";
 import { prettyFactory } from "pino-pretty";
-import { formatBytes, formatDuration, formatRate } from "./format.js";
+import { formatBytes, formatDuration, formatRate, printable } from "./format.js";
 import type { LiveArea } from "./progress.js";
 import { redact } from "./redact.js";
 
@@ -72,7 +72,7 @@ function prettyLine(color: boolean): (line: string) => string {
     translateTime: "HH:MM:ss",
     messageFormat: (log, messageKey) => {
       const fields = readableFields(log);
-      return `${String(log[messageKey] ?? "")}${fields.length ? ` (${fields.join(", ")})` : ""}`;
+      return printable(`${String(log[messageKey] ?? "")}${fields.length ? ` (${fields.join(", ")})` : ""}`);
     },
   });
 }

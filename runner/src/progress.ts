@@ -27,11 +27,14 @@ export class LiveArea {
   private lines: string[] = [];
   /** Rows of the area currently on the screen; the cursor is at the end of the last one. */
   private drawn = 0;
+  private exitHook: (() => void) | undefined;
 
   constructor(readonly tty: NodeJS.WriteStream) {}
 
   /** Replaces the area's lines; each is cut one short of the width so the cursor never wraps. */
   update(lines: readonly string[]): void {
+    // A process that exits abruptly (a second Ctrl-C) still leaves the prompt on a line of its own.
+    if (!this.exitHook) process.once("exit", (this.exitHook = () => this.release()));
     const width = Math.max(20, (this.tty.columns || 80) - 1);
     this.lines = lines.map((line) => fitWidth(line, width));
     this.tty.write(this.erase() + this.lines.join("\n"));
@@ -51,6 +54,8 @@ export class LiveArea {
 
   /** Leaves the last frame on the screen as ordinary lines; later text prints below it. */
   release(): void {
+    if (this.exitHook) process.removeListener("exit", this.exitHook);
+    this.exitHook = undefined;
     if (this.drawn) this.tty.write("\n");
     this.drawn = 0;
     this.lines = [];

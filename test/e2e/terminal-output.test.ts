@@ -179,3 +179,16 @@ describe("off a terminal", () => {
     expect(run.logs.find((l) => l.msg === "restore started")).toBeDefined();
   });
 });
+
+describe("hostile text", () => {
+  it("prints an escape sequence in a backup id as text, not as a command to the terminal", async () => {
+    const ref = "\u001b]0;pwned\u0007\u001b[2J";
+    const run = await runOnTerminal(["verify", ref], { ...bucket.env("edms") });
+    expect(run.code).toBe(2);
+    expect(run.raw).not.toContain("\u001b]0;");
+    expect(run.raw).not.toContain("\u001b[2J");
+    expect(logicalLines(run.rows)).toContainEqual(
+      'edms-backup: "\\u001b]0;pwned\\u0007\\u001b[2J" is not a backup id (like 20260111T144748Z-3f9a) or "latest"',
+    );
+  });
+});

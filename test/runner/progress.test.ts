@@ -4,6 +4,7 @@
 import { PassThrough } from "node:stream";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { printable } from "../../runner/src/format.js";
 import { createLogger, readableFields } from "../../runner/src/logger.js";
 import { fitWidth, LiveArea, openLiveArea, renderLine, startProgress } from "../../runner/src/progress.js";
 import { renderScreen } from "../helpers/terminal.js";
@@ -82,6 +83,7 @@ describe("the live area", () => {
           }
         }
         const rows = await renderScreen(tty.output(), columns, 10);
+        area.release();
         // Join wrapped rows back into lines; the area's lines never wrap.
         const lines: string[] = [];
         for (const row of rows) {
@@ -169,5 +171,29 @@ describe("the readable log view", () => {
     });
     log.info({ stage: "failed", error: "login hunter22 refused", nested: { a: 1 } }, "backup failed");
     expect(text).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: backup failed \(stage failed, error: login \*\*\* refused\)\n$/);
+  });
+
+  it("shows control characters from hostile names as text, never as terminal commands", () => {
+    const out = new PassThrough();
+    let text = "";
+    out.on("data", (c: Buffer) => (text += c.toString()));
+    const log = createLogger({ format: "pretty", level: "info", destination: out, color: false });
+    const name = "scan\u001b]0;pwned\u0007\u001b[2J\u009b1A.pdf";
+    log.warn({ stage: "media", error: `cannot read ${name}` }, `skipped ${name}`);
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain(
+      "skipped scan\\u001b]0;pwned\\u0007\\u001b[2J\\u009b1A.pdf (stage media, error: cannot read scan\\u001b]0;",
+    );
+  });
+});
+
+describe("printable text", () => {
+  it("has no control character but newline and tab, and JSON reads it back unchanged", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (s) => {
+        expect(printable(s)).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+        expect(JSON.parse(printable(JSON.stringify(s)))).toBe(s);
+      }),
+    );
   });
 });

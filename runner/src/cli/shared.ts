@@ -3,6 +3,7 @@ import { Option, type Command } from "commander";
 import type { RunnerEnv } from "../contract.js";
 import { TIERS } from "../contract.js";
 import { loadCommonSettings, type CommonSettings } from "../config.js";
+import { printable } from "../format.js";
 import { createLogger, type Logger } from "../logger.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -65,7 +66,12 @@ export function signalController(): AbortController {
   return controller;
 }
 
-/** Writes a command's result for people or (with --json) for programs, on stdout. */
+/**
+ * Writes a command's result for people or (with --json) for programs, on stdout. Control
+ * characters (from a folder or file name) are written as \u escapes, which JSON reads back as
+ * the same characters.
+ */
 export function printOut(text: string): void {
-  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  const safe = printable(text);
+  process.stdout.write(safe.endsWith("\n") ? safe : `${safe}\n`);
 }
