@@ -128,6 +128,7 @@ const schedule = new BackupSchedule(`${base}-schedule`, {
     region,
     logLevel: config.logLevel,
     cloudwatchNamespace: config.cloudwatchNamespace,
+    mediaReferences: config.media?.references,
     database: {
       host: config.database.host,
       port: config.database.port,

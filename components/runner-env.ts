@@ -39,6 +39,8 @@ export interface RunnerSettingsInput {
   region: string;
   /** Where the media volume is mounted; undefined = the application has no media folder. */
   mediaDir?: string;
+  /** Columns whose media paths each backup checks (stack config media.references). */
+  mediaReferences?: readonly string[];
   logLevel: NonNullable<RunnerEnv["LOG_LEVEL"]>;
   cloudwatchNamespace?: string;
   database: { host: string; port: number; name: string; user: string; sslMode: string };
@@ -60,6 +62,8 @@ export function sharedRunnerEnv(s: RunnerSettingsInput): { runner: RunnerEnv; li
     LOG_LEVEL: s.logLevel,
   };
   if (s.mediaDir) runner.MEDIA_DIR = s.mediaDir;
+  // Each item was validated as one column by the stack schema; the runner checks them against the database.
+  if (s.mediaDir && s.mediaReferences?.length) runner.MEDIA_REFERENCES = s.mediaReferences.join(",");
   if (s.appVersion) runner.APP_VERSION = s.appVersion;
   if (s.cloudwatchNamespace) runner.CLOUDWATCH_NAMESPACE = s.cloudwatchNamespace;
   return {

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import {
   DEFAULT_RETENTION_DAYS,
+  parseMediaReferences,
   OBJECT_LOCK_MODES,
   SCHEDULED_TIERS,
   type ScheduledTier,
@@ -111,6 +112,21 @@ const mediaSchema = z.strictObject({
   subPath: z.string().optional(),
   /** Labels of the application pod that mounts the volume, for pod affinity when it is ReadWriteOnce. */
   appPodSelector: labelMap.optional(),
+  /**
+   * Columns holding paths relative to the media folder (Django FileField/ImageField), as
+   * `table.column` or `schema.table.column`: each backup checks that the files they name are in it
+   * (the runner's MEDIA_REFERENCES; the columns are checked against the database at run time).
+   */
+  references: z
+    .array(
+      z.string().superRefine((value, ctx) => {
+        const parsed = parseMediaReferences(value);
+        for (const problem of parsed.problems) ctx.addIssue({ code: "custom", message: problem });
+        if (parsed.problems.length === 0 && parsed.columns.length !== 1)
+          ctx.addIssue({ code: "custom", message: "one column per list item" });
+      }),
+    )
+    .default([]),
 });
 
 const identitySchema = z.discriminatedUnion(

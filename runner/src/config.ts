@@ -9,6 +9,7 @@ import {
   pickRunnerEnv,
   runnerEnvSchema,
   type Compression,
+  type MediaReferenceColumn,
   type ParsedRunnerEnv,
   type RunnerEnv,
   type RunnerEnvName,
@@ -30,6 +31,7 @@ export const FLAG_FOR_ENV: Partial<Record<RunnerEnvName, string>> = {
   APP_VERSION: "--app-version",
   MEDIA_COMPRESSION: "--compression",
   MEDIA_COMPRESSION_LEVEL: "--compression-level",
+  MEDIA_REFERENCES: "--media-references",
   LOG_FORMAT: "--log-format",
 };
 
@@ -60,6 +62,8 @@ export interface BackupSettings extends CommonSettings {
   queueSize: number;
   partSizeMiB?: number;
   lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+  /** Columns whose paths are checked against the media archive; empty = no check. */
+  mediaReferences: MediaReferenceColumn[];
 }
 
 const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 1, zstd: 1, none: 0 };
@@ -75,7 +79,8 @@ function parseEnv(raw: RunnerEnv): { env: ParsedRunnerEnv; problems: string[] } 
   if (result.success) return { env: result.data, problems: [] };
   const problems = result.error.issues.map((issue: z.core.$ZodIssue) => {
     const name = String(issue.path[0]) as RunnerEnvName;
-    const value = name === "DATABASE_URL" ? "" : ` (got "${raw[name] ?? ""}")`;
+    // The URL may hold a password; reference problems already quote the bad entry.
+    const value = name === "DATABASE_URL" || name === "MEDIA_REFERENCES" ? "" : ` (got "${raw[name] ?? ""}")`;
     return `${label(name)}: ${issue.message}${value}`;
   });
   // Keep what parsed, so later checks do not repeat an already-reported field.
@@ -194,6 +199,13 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
     }
   }
 
+  // The check needs both halves; an ambient MEDIA_REFERENCES (a shared ConfigMap) is simply
+  // unused by a run without one, while the explicit flag is an error there.
+  if (env.MEDIA_REFERENCES && (!withDatabase || !withMedia) && options.overrides.MEDIA_REFERENCES !== undefined) {
+    problems.push(`${label("MEDIA_REFERENCES")}: needs both the database and the media folder in the backup`);
+  }
+  const mediaReferences = withDatabase && withMedia ? (env.MEDIA_REFERENCES ?? []) : [];
+
   if (problems.length || !base.destination || !env.BACKUP_TIER) throw new ConfigError(problems);
   return {
     ...base,
@@ -208,6 +220,7 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
     queueSize: env.S3_QUEUE_SIZE ?? 2,
     partSizeMiB: env.S3_PART_SIZE_MIB,
     lock,
+    mediaReferences,
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { COMPRESSIONS, TIERS, TRIGGERS } from "./contract.js";
+import { MAX_MISSING_PATHS } from "./references/media-paths.js";
 
 export const MANIFEST_FORMAT_VERSION = 1;
 
@@ -29,8 +30,30 @@ export const databaseEntrySchema = z.object({
   serverVersion: z.string(),
   /** Row counts taken in the same snapshot that pg_dump exported. */
   tables: z.array(tableRowCountSchema),
+  /** Django's latest applied migration per app (django_migrations), when the table exists. */
+  migrations: z.record(z.string(), z.string()).optional(),
 });
 export type DatabaseEntry = z.infer<typeof databaseEntrySchema>;
+
+const count = z.number().int().nonnegative();
+
+/**
+ * What the configured reference columns (MEDIA_REFERENCES) point at, compared with the archive:
+ * values read in the dump's snapshot, names compared as bytes after stripping leading `./` and `/`.
+ */
+export const mediaReferencesEntrySchema = z.object({
+  /** The columns read, schema-qualified, as MEDIA_REFERENCES writes them. */
+  columns: z.array(z.string()).min(1),
+  /** Distinct non-empty paths in those columns. */
+  referenced: count,
+  /** Referenced paths that are not a regular file in the archive. */
+  missing: count,
+  /** The first 100 missing paths in byte order (see references/media-paths.ts). */
+  missingPaths: z.array(z.string()).max(MAX_MISSING_PATHS),
+  /** Regular files in the archive that no referenced path names. */
+  unreferenced: count,
+});
+export type MediaReferencesEntry = z.infer<typeof mediaReferencesEntrySchema>;
 
 export const mediaEntrySchema = z.object({
   key: z.string().min(1),
@@ -40,6 +63,8 @@ export const mediaEntrySchema = z.object({
   /** Regular files in the archive and the sum of their sizes, as tar reported them. */
   files: z.number().int().nonnegative(),
   sourceBytes: bytes,
+  /** Present when the backup checked reference columns (MEDIA_REFERENCES). */
+  references: mediaReferencesEntrySchema.optional(),
 });
 export type MediaEntry = z.infer<typeof mediaEntrySchema>;
 

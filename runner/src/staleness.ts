@@ -39,6 +39,8 @@ export interface TierStatus {
   /** When the newest complete backup started (ISO). */
   newestAt?: string;
   ageSeconds?: number;
+  /** Referenced media files the newest backup lacks (MEDIA_REFERENCES); absent when not checked. */
+  missingMediaFiles?: number;
   /** Interval + grace; null for a tier without a schedule (adhoc), which is never stale by age. */
   maxAgeSeconds: number | null;
 }
@@ -93,7 +95,16 @@ export function assessStatus(now: Date, sets: readonly BackupSet[], settings: St
     // A backup "from the future" (clock skew between hosts) is as fresh as it gets, not negative.
     const ageSeconds = Math.max(0, Math.floor((now.getTime() - at.getTime()) / 1000));
     const state: TierState = maxAgeSeconds !== null && ageSeconds > maxAgeSeconds ? "stale" : "fresh";
-    return { tier, state, newestBackupId: newest.backupId, newestAt: at.toISOString(), ageSeconds, maxAgeSeconds };
+    const missingMediaFiles = newest.manifest?.media?.references?.missing;
+    return {
+      tier,
+      state,
+      newestBackupId: newest.backupId,
+      newestAt: at.toISOString(),
+      ageSeconds,
+      maxAgeSeconds,
+      ...(missingMediaFiles !== undefined ? { missingMediaFiles } : {}),
+    };
   });
   return { checkedAt: now.toISOString(), healthy: tiers.every((t) => t.state === "fresh"), tiers };
 }

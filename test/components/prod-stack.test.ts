@@ -495,6 +495,11 @@ describe("the prod stack under mocks", () => {
         const parsed = runnerEnvSchema.strict().parse(contractPart);
         expect(parsed.BACKUP_DESTINATION).toBe(run.outputs.backupDestination);
         expect(parsed.MEDIA_DIR).toBe("/media");
+        // Pulumi.prod.yaml's media.references, as columns the runner parses back.
+        expect(parsed.MEDIA_REFERENCES).toEqual([
+          { table: "documents_document", column: "file" },
+          { table: "documents_document", column: "thumbnail" },
+        ]);
         expect(env.PGHOST).toBe("edms-db.edms.svc.cluster.local");
         expect(env.PGPORT).toBe("5432");
         expect(env.AWS_REGION).toBe("ap-southeast-1");

@@ -75,6 +75,15 @@ describe("stack config", () => {
 
   const badConfigs: Array<[string, Record<string, unknown>, RegExp[]]> = [
     [
+      "bad media reference columns",
+      { media: { pvcName: "media", references: ["documents.file", "nodot", "a..b", "a.b,c.d"] } },
+      [
+        /media\.references\.1 "nodot": 1 name/,
+        /media\.references\.2 "a\.\.b": empty name/,
+        /media\.references\.3 one column per list item/,
+      ],
+    ],
+    [
       "an invalid cron expression",
       { schedules: { daily: "61 2 * * *" } },
       [/schedules\.daily invalid cron expression "61 2 \* \* \*"/],

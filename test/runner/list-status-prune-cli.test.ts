@@ -125,6 +125,7 @@ describe("list", () => {
       trigger: "schedule",
       database: { bytes: Buffer.byteLength(daily.objects["database.dump"]!), tables: 2 },
       media: { bytes: Buffer.byteLength(daily.objects["storage.tar.gz"]!), files: 4 },
+      missingMediaFiles: null,
       appVersion: "49b0445",
     });
     expect(entries[0]).toMatchObject({

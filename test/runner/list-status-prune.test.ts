@@ -229,6 +229,7 @@ describe("list: rows and formatting", () => {
       trigger: "schedule",
       database: { bytes: 100, tables: 1 },
       media: null,
+      missingMediaFiles: null,
       appVersion: "49b0445",
     });
     expect(entries[0]).toMatchObject({

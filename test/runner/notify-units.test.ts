@@ -68,9 +68,42 @@ describe("webhook payload", () => {
       databaseBytes: 1000,
       mediaBytes: 2048,
       totalBytes: 3048,
+      missingMediaFiles: null,
       error: null,
       destination: "s3://b/edms",
     });
+  });
+
+  it("warns about referenced media files the backup lacks", () => {
+    const checked: Manifest = {
+      ...manifest,
+      media: {
+        ...manifest.media!,
+        references: {
+          columns: ["public.d.file"],
+          referenced: 5,
+          missing: 2,
+          missingPaths: ["a", "b"],
+          unreferenced: 0,
+        },
+      },
+    };
+    const payload = webhookPayload(successOutcome("edms", checked));
+    expect(payload.missingMediaFiles).toBe(2);
+    expect(payload.text).toBe(
+      ":warning: edms daily backup 20260111T144748Z-3f9a succeeded: 3.0 KiB in 1m 16s; WARNING: 2 referenced media files are missing",
+    );
+    // The metric goes out whenever the check ran, zero included, so an alarm sees checked runs.
+    const metric = (m: Manifest) =>
+      runMetricData(successOutcome("edms", m)).find((d) => d.MetricName === "MissingMediaFiles")?.Value;
+    expect(metric(checked)).toBe(2);
+    expect(
+      metric({
+        ...checked,
+        media: { ...checked.media!, references: { ...checked.media!.references!, missing: 0, missingPaths: [] } },
+      }),
+    ).toBe(0);
+    expect(metric(manifest)).toBeUndefined();
   });
 
   it("carries the error of a failed run, with or without an id", () => {

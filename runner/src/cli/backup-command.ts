@@ -25,6 +25,7 @@ interface BackupFlags extends DestinationFlags {
   appVersion?: string;
   compression?: string;
   compressionLevel?: string;
+  mediaReferences?: string;
   media: boolean;
   database: boolean;
 }
@@ -39,6 +40,7 @@ async function backupAction(flags: BackupFlags): Promise<void> {
     APP_VERSION: flags.appVersion,
     MEDIA_COMPRESSION: flags.compression,
     MEDIA_COMPRESSION_LEVEL: flags.compressionLevel,
+    MEDIA_REFERENCES: flags.mediaReferences,
     ...(flags.media ? {} : { BACKUP_MEDIA: "false" }),
     ...(flags.database ? {} : { BACKUP_DATABASE: "false" }),
   };
@@ -97,6 +99,10 @@ export function registerBackupCommand(program: Command): void {
     .option("--app-version <version>", "application version for the manifest (env APP_VERSION)")
     .addOption(new Option("--compression <kind>", "media compression (env MEDIA_COMPRESSION)").choices(COMPRESSIONS))
     .option("--compression-level <n>", "media compression level (env MEDIA_COMPRESSION_LEVEL)")
+    .option(
+      "--media-references <columns>",
+      "columns holding media paths, e.g. documents_document.file,public.pages.image (env MEDIA_REFERENCES)",
+    )
     .option("--no-media", "skip the media folder (env BACKUP_MEDIA=false)")
     .option("--no-database", "skip the database (env BACKUP_DATABASE=false)")
     .action((flags: BackupFlags) => backupAction(flags));

@@ -12,6 +12,7 @@ import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } f
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { checkMediaTarget, describeRestore, restoreScope, runRestore } from "../commands/restore.js";
+import { migrationPreamble } from "../references/migration-preamble.js";
 import {
   addDestinationOptions,
   destinationOverrides,
@@ -80,7 +81,14 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
   const sourceFile = flags.fromArchive && path.resolve(flags.fromArchive);
   // Decided before the question, so the prompt names the folder really replaced.
   const target = scope.media ? await checkMediaTarget(settings, sourceFile || undefined) : undefined;
-  await confirmOrRefuse(describeRestore(set, scope, settings, target), Boolean(flags.yes));
+  // Said before the question, so an operator restoring into another release knows about `migrate`.
+  const preamble =
+    scope.database && settings.database && settings.targetDatabase
+      ? await migrationPreamble(settings.database, settings.targetDatabase, set.manifest.database?.migrations)
+      : [];
+  for (const line of preamble) log.warn({ stage: "migrations" }, line);
+  const question = describeRestore(set, scope, settings, target);
+  await confirmOrRefuse(preamble.length ? `${preamble.join("\n")}\n${question}` : question, Boolean(flags.yes));
   const result = await runRestore(
     set,
     settings,

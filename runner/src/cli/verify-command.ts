@@ -21,7 +21,12 @@ async function verifyAction(ref: string, flags: VerifyFlags): Promise<void> {
     );
   }
   if (!flags.json)
-    printOut(`verify ${set.tier}/${set.backupId}: ok (${report.checked.join(" and ")} match the manifest)`);
+    printOut(
+      [
+        `verify ${set.tier}/${set.backupId}: ok (${report.checked.join(" and ")} match the manifest)`,
+        ...report.warnings.map((w) => `WARNING: ${w}`),
+      ].join("\n"),
+    );
 }
 
 export function registerVerifyCommand(program: Command): void {

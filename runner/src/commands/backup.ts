@@ -10,6 +10,10 @@ import { newBackupId } from "../backup-id.js";
 import { DATABASE_OBJECT, MANIFEST_OBJECT, mediaObjectName } from "../contract.js";
 import type { BackupSettings } from "../config.js";
 import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
+import { PathSet } from "../references/media-paths.js";
+import { readMigrationState, type MigrationState } from "../references/migrations.js";
+import { referencesEntry } from "../references/references-entry.js";
+import { readReferencedPaths, resolveReferenceColumns, type ResolvedColumn } from "../references/reference-columns.js";
 import { rate, type Logger } from "../logger.js";
 import { startProgress, type LiveArea } from "../progress.js";
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest, type TableRowCount } from "../manifest.js";
@@ -33,6 +37,8 @@ export interface BackupDeps {
   onBackupId?: (backupId: string) => void;
   /** The terminal's live area, for progress lines (log lines otherwise). */
   area?: LiveArea;
+  /** Called once the database snapshot is exported, before any stream starts (tests change data here). */
+  onSnapshot?: () => Promise<void>;
 }
 
 async function checkMediaDir(dir: string): Promise<void> {
@@ -52,7 +58,7 @@ async function checkMediaDir(dir: string): Promise<void> {
 async function openDatabase(
   settings: BackupSettings,
   log: Logger,
-): Promise<{ session: SnapshotSession; pgDumpVersion: string } | null> {
+): Promise<{ session: SnapshotSession; pgDumpVersion: string; referenceColumns: ResolvedColumn[] } | null> {
   const db = settings.database;
   if (!db) return null;
   const pgDumpVersion = await toolVersion(pgBinary("pg_dump", settings.pgBinDir));
@@ -69,11 +75,22 @@ async function openDatabase(
     await session.close();
     throw new RunnerError(problem);
   }
+  // Bad reference columns are bad input: refused before a byte is streamed.
+  const references = await session
+    .inSnapshot((client) => resolveReferenceColumns(client, settings.mediaReferences))
+    .catch(async (error: unknown) => {
+      await session.close();
+      throw error;
+    });
+  if (references.problems.length) {
+    await session.close();
+    throw new ConfigError(references.problems.map((p) => `MEDIA_REFERENCES (--media-references): ${p}`));
+  }
   log.info(
     { stage: "database", pgDumpVersion, serverVersion: session.serverVersion, estimateBytes: session.databaseBytes },
     "database snapshot exported",
   );
-  return { session, pgDumpVersion };
+  return { session, pgDumpVersion, referenceColumns: references.columns };
 }
 
 /** Everything checked before a byte is streamed: signal, media folder, a free set name, the database. */
@@ -112,6 +129,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     log.error({ stage: "failed", error: errorMessage(error) }, "backup failed before anything was stored");
     throw error instanceof RunnerError ? error : new RunnerError(`backup failed: ${errorMessage(error)}`);
   });
+  await deps.onSnapshot?.();
   const lock: PutStreamOptions["lock"] = settings.lock
     ? { mode: settings.lock.mode, retainUntil: new Date(started.getTime() + settings.lock.days * 86_400_000) }
     : undefined;
@@ -124,6 +142,13 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
 
   const streams: UploadStream[] = [];
   let rowCounts: Promise<TableRowCount[]> | undefined;
+  let migrations: Promise<MigrationState | null> | undefined;
+  // The reference check compares what the columns held in the dump's snapshot with the files the
+  // archive actually holds (tar's listing), so both sides describe this backup set exactly.
+  const referenceColumns = settings.media ? (database?.referenceColumns ?? []) : [];
+  const referenced = new PathSet();
+  const archived = new PathSet();
+  let referencesRead: Promise<void> | undefined;
   const tally: ArchiveTally = { files: 0, sourceBytes: 0 };
   let cause: Error | undefined;
   const cancelAll = (reason: Error) => {
@@ -164,6 +189,14 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       // Counted in the exporting transaction, i.e. in exactly the snapshot pg_dump reads.
       rowCounts = database.session.countRows();
       rowCounts.catch(() => undefined);
+      migrations = database.session.inSnapshot(readMigrationState);
+      migrations.catch(() => undefined);
+      if (referenceColumns.length) {
+        referencesRead = database.session.inSnapshot((client) =>
+          readReferencedPaths(client, referenceColumns, referenced),
+        );
+        referencesRead.catch(() => undefined);
+      }
     }
     if (settings.media) {
       const { dir, compression, level } = settings.media;
@@ -172,7 +205,13 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
         settings.destination.kind === "s3" && settings.partSizeMiB === undefined
           ? (await directoryTally(dir)).sourceBytes
           : 0;
-      const tar = spawnMediaArchive(dir, compression, level, tally);
+      const tar = spawnMediaArchive(
+        dir,
+        compression,
+        level,
+        tally,
+        referenceColumns.length ? (name) => archived.add(name) : undefined,
+      );
       streams.push(
         track(
           uploadChildOutput("media", tar, store, `${setKey}/${mediaObjectName(compression)}`, putOptions(estimate)),
@@ -191,6 +230,8 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       ),
     );
     const tables = rowCounts ? await rowCounts : [];
+    const schemaState = migrations ? await migrations : null;
+    await referencesRead;
     if (cause) throw cause;
     const [dbResult, mediaResult] = [
       database ? (results[0] as PromiseFulfilledResult<StreamResult>).value : undefined,
@@ -231,6 +272,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
               pgDumpVersion: database.pgDumpVersion,
               serverVersion: database.session.serverVersion,
               tables,
+              ...(schemaState ? { migrations: schemaState } : {}),
             }
           : null,
       media:
@@ -242,9 +284,23 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
               compression: settings.media.compression,
               files: tally.files,
               sourceBytes: tally.sourceBytes,
+              ...(referenceColumns.length
+                ? { references: referencesEntry(referenceColumns, referenced, archived) }
+                : {}),
             }
           : null,
     };
+    const refs = manifest.media?.references;
+    if (refs?.missing)
+      log.warn(
+        {
+          stage: "references",
+          missing: refs.missing,
+          referenced: refs.referenced,
+          missingPaths: refs.missingPaths.slice(0, 10),
+        },
+        `${refs.missing} of ${refs.referenced} media files referenced by ${refs.columns.join(", ")} are not in the media folder; the backup holds what existed`,
+      );
     await store.putSmall(`${setKey}/${MANIFEST_OBJECT}`, serializeManifest(manifest), {
       contentType: "application/json",
       lock,

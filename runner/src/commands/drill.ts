@@ -1,8 +1,9 @@
 /**
  * `drill`: the automated restore test. Restores a backup set into a scratch database and a
  * temporary folder with the same code as `restore`, checks every table's row count and the
- * media's files and bytes (as written to disk) against the manifest, then drops the scratch
- * copies. Proves on a schedule that the backups can be restored, and how long it takes.
+ * media's files and bytes (as written to disk) against the manifest, and (when the backup checked
+ * MEDIA_REFERENCES) that every path the restored rows reference is a restored file, then drops
+ * the scratch copies. Proves on a schedule that the backups can be restored, and how long it takes.
  */
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { dropDatabase } from "../restore/database-staging.js";
 import { removeTree } from "../restore/media-staging.js";
+import { checkRestoredReferences } from "../references/drill-references.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
 import { directoryTally } from "../stages/directory-size.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -105,6 +107,16 @@ export async function runDrill(
       if (r.status === "rejected")
         checks.push({ name: i === 0 ? "database" : "media", ok: false, detail: errorMessage(r.reason) });
     });
+    const recorded = manifest.media?.references;
+    if (recorded && created && connection && scratchDb && scratchDir && checks.every((c) => c.ok)) {
+      checks.push(
+        await checkRestoredReferences(recorded, connection, scratchDb, scratchDir).catch((error: unknown) => ({
+          name: "references",
+          ok: false,
+          detail: `could not check the media references: ${errorMessage(error)}`,
+        })),
+      );
+    }
   } finally {
     if (created && scratchDb && connection)
       await dropDatabase(connection, scratchDb).catch((e: unknown) =>

@@ -26,6 +26,8 @@ export interface ListEntry {
   trigger: Trigger | null;
   database: { bytes: number; tables: number } | null;
   media: { bytes: number; files: number } | null;
+  /** Referenced media files the archive lacks (MEDIA_REFERENCES); null when not checked. */
+  missingMediaFiles: number | null;
   appVersion: string | null;
 }
 
@@ -52,6 +54,7 @@ export function toListEntry(set: BackupSet): ListEntry {
     trigger: m?.trigger ?? null,
     database: m?.database ? { bytes: m.database.bytes, tables: m.database.tables.length } : null,
     media: m?.media ? { bytes: m.media.bytes, files: m.media.files } : null,
+    missingMediaFiles: m?.media?.references?.missing ?? null,
     appVersion: m?.appVersion ?? null,
   };
   if (!m) entry.problem = set.problem ?? "no manifest";
@@ -84,7 +87,10 @@ export function alignColumns(rows: readonly (readonly string[])[]): string {
 function contents(entry: ListEntry): string {
   const parts: string[] = [];
   if (entry.database) parts.push(`db ${entry.database.tables} tables`);
-  if (entry.media) parts.push(`media ${entry.media.files} files`);
+  if (entry.media)
+    parts.push(
+      `media ${entry.media.files} files${entry.missingMediaFiles ? ` (${entry.missingMediaFiles} referenced MISSING)` : ""}`,
+    );
   return parts.length ? parts.join(", ") : "-";
 }
 

@@ -46,7 +46,16 @@ export function renderStatusTable(report: StatusReport): string {
   ]);
   const table = alignColumns([["TIER", "STATE", "NEWEST COMPLETE", "AGE", "MAX AGE"], ...rows]);
   const verdict = report.healthy ? "healthy" : "UNHEALTHY";
-  return `${table}\n${verdict}: ${report.destination} checked at ${formatTime(report.checkedAt)}`;
+  // A missing document is not a stale backup (the exit code stays), but nobody must miss it.
+  const warnings = report.tiers
+    .filter((t) => t.missingMediaFiles)
+    .map(
+      (t) =>
+        `WARNING: ${t.tier} ${t.newestBackupId}: ${t.missingMediaFiles} referenced media file(s) missing (edms-backup verify ${t.newestBackupId} lists them)`,
+    );
+  return [table, ...warnings, `${verdict}: ${report.destination} checked at ${formatTime(report.checkedAt)}`].join(
+    "\n",
+  );
 }
 
 /** The one message for a non-zero exit: what is wrong and where to look. */

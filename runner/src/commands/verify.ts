@@ -8,7 +8,7 @@ import type { CompleteBackupSet } from "../catalog.js";
 import { setKey } from "../catalog.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { DatabaseEntry, MediaEntry } from "../manifest.js";
+import type { DatabaseEntry, MediaEntry, MediaReferencesEntry } from "../manifest.js";
 import { pgBinary } from "../pg/versions.js";
 import { inspectArchiveListing } from "../restore/archive-safety.js";
 import { tarListArgs } from "../restore/tar-args.js";
@@ -22,6 +22,8 @@ export interface VerifyReport {
   ok: boolean;
   problems: string[];
   checked: string[];
+  /** What is worth knowing but does not fail the set (media files missing when it was taken). */
+  warnings: string[];
 }
 
 /** Tables the manifest counted that the dump's table of contents does not hold data for. */
@@ -76,6 +78,15 @@ async function verifyMedia(store: ObjectStore, prefix: string, entry: MediaEntry
   return problems;
 }
 
+/** The backup is a faithful copy; a reference that was already missing is a warning, not a fault. */
+export function referenceWarnings(refs: MediaReferencesEntry | undefined): string[] {
+  if (!refs?.missing) return [];
+  const more = refs.missing > refs.missingPaths.length ? ` (and ${refs.missing - refs.missingPaths.length} more)` : "";
+  return [
+    `${refs.missing} of ${refs.referenced} media files referenced by ${refs.columns.join(", ")} were missing when the backup was taken: ${refs.missingPaths.join(", ")}${more}`,
+  ];
+}
+
 export async function verifyBackup(
   set: CompleteBackupSet,
   deps: { store: ObjectStore; log: Logger; pgBinDir?: string },
@@ -83,7 +94,14 @@ export async function verifyBackup(
   const { manifest } = set;
   const prefix = setKey(set.tier, set.backupId);
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier });
-  const report: VerifyReport = { backupId: set.backupId, tier: set.tier, ok: true, problems: [], checked: [] };
+  const report: VerifyReport = {
+    backupId: set.backupId,
+    tier: set.tier,
+    ok: true,
+    problems: [],
+    checked: [],
+    warnings: referenceWarnings(manifest.media?.references),
+  };
   const [db, media] = await Promise.all([
     manifest.database
       ? verifyDatabase(deps.store, prefix, manifest.database, deps.pgBinDir)

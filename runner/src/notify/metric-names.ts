@@ -11,6 +11,8 @@ export const METRIC_BACKUP_SUCCEEDED = "BackupSucceeded";
 export const METRIC_BACKUP_FAILED = "BackupFailed";
 export const METRIC_BACKUP_BYTES = "BackupBytes";
 export const METRIC_BACKUP_DURATION = "BackupDurationSeconds";
+/** Referenced media files (MEDIA_REFERENCES) the backup's archive does not hold; sent when checked. */
+export const METRIC_MISSING_MEDIA_FILES = "MissingMediaFiles";
 
 /**
  * Published by `status --publish-metrics`: seconds since the newest complete backup of a tier

@@ -14,6 +14,7 @@ import {
   METRIC_BACKUP_DURATION,
   METRIC_BACKUP_FAILED,
   METRIC_BACKUP_SUCCEEDED,
+  METRIC_MISSING_MEDIA_FILES,
   METRIC_NEWEST_BACKUP_AGE,
 } from "./metric-names.js";
 import type { RunOutcome } from "./outcome.js";
@@ -23,7 +24,7 @@ const dimensions = (app: string, tier: string) => [
   { Name: DIMENSION_TIER, Value: tier },
 ];
 
-/** A run's data points: success, size and duration; or one BackupFailed point. */
+/** A run's data points: success, size, duration (and missing media files); or one BackupFailed point. */
 export function runMetricData(o: RunOutcome): MetricDatum[] {
   // A run that failed before its tier was known cannot be attributed to an alarm's dimensions.
   if (!o.tier) return [];
@@ -31,11 +32,21 @@ export function runMetricData(o: RunOutcome): MetricDatum[] {
   const Dimensions = dimensions(o.app, o.tier);
   if (o.status === "failure")
     return [{ MetricName: METRIC_BACKUP_FAILED, Dimensions, Timestamp, Value: 1, Unit: "Count" }];
-  return [
+  const data: MetricDatum[] = [
     { MetricName: METRIC_BACKUP_SUCCEEDED, Dimensions, Timestamp, Value: 1, Unit: "Count" },
     { MetricName: METRIC_BACKUP_BYTES, Dimensions, Timestamp, Value: o.totalBytes ?? 0, Unit: "Bytes" },
     { MetricName: METRIC_BACKUP_DURATION, Dimensions, Timestamp, Value: o.durationSeconds, Unit: "Seconds" },
   ];
+  // Zero is a data point too: an alarm on it must see a checked run with nothing missing.
+  if (o.missingMediaFiles !== undefined)
+    data.push({
+      MetricName: METRIC_MISSING_MEDIA_FILES,
+      Dimensions,
+      Timestamp,
+      Value: o.missingMediaFiles,
+      Unit: "Count",
+    });
+  return data;
 }
 
 /**

@@ -20,6 +20,8 @@ export interface RunOutcome {
   totalBytes?: number;
   mediaFiles?: number;
   tables?: number;
+  /** Referenced media files the archive does not hold (MEDIA_REFERENCES); absent when not checked. */
+  missingMediaFiles?: number;
   /** The runner's own one-line message (already redacted) when it failed. */
   error?: string;
   destination?: string;
@@ -45,6 +47,7 @@ export function successOutcome(app: string, manifest: Manifest, destination?: st
     totalBytes: (databaseBytes ?? 0) + (mediaBytes ?? 0),
     mediaFiles: manifest.media?.files,
     tables: manifest.database?.tables.length,
+    missingMediaFiles: manifest.media?.references?.missing,
     destination,
   };
 }

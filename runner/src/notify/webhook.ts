@@ -21,6 +21,8 @@ export interface WebhookPayload {
   databaseBytes: number | null;
   mediaBytes: number | null;
   totalBytes: number | null;
+  /** Referenced media files missing from the backup (MEDIA_REFERENCES); null when not checked. */
+  missingMediaFiles: number | null;
   error: string | null;
   destination: string | null;
 }
@@ -29,7 +31,11 @@ export function webhookText(o: RunOutcome): string {
   const what = `${o.app} ${o.tier ?? "(unknown tier)"} backup`;
   const duration = formatDuration(Math.round(o.durationSeconds));
   if (o.status === "success") {
-    return `:white_check_mark: ${what} ${o.backupId ?? ""} succeeded: ${formatBytes(o.totalBytes ?? 0)} in ${duration}`.replace(
+    const missing = o.missingMediaFiles
+      ? `; WARNING: ${o.missingMediaFiles} referenced media file${o.missingMediaFiles === 1 ? " is" : "s are"} missing`
+      : "";
+    const icon = o.missingMediaFiles ? ":warning:" : ":white_check_mark:";
+    return `${icon} ${what} ${o.backupId ?? ""} succeeded: ${formatBytes(o.totalBytes ?? 0)} in ${duration}${missing}`.replace(
       "  ",
       " ",
     );
@@ -52,6 +58,7 @@ export function webhookPayload(o: RunOutcome): WebhookPayload {
     databaseBytes: o.databaseBytes ?? null,
     mediaBytes: o.mediaBytes ?? null,
     totalBytes: o.totalBytes ?? null,
+    missingMediaFiles: o.missingMediaFiles ?? null,
     error: o.error ?? null,
     destination: o.destination ?? null,
   };

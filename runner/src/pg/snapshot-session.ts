@@ -14,6 +14,8 @@ export interface SnapshotSession {
   /** pg_database_size: the estimate used to size multipart parts. */
   databaseBytes: number;
   countRows(): Promise<TableRowCount[]>;
+  /** Runs queries in the exporting transaction, i.e. in exactly the snapshot pg_dump reads. */
+  inSnapshot<T>(work: (client: pg.Client) => Promise<T>): Promise<T>;
   /** Ends the transaction; call after pg_dump finished (or failed). */
   close(): Promise<void>;
 }
@@ -29,11 +31,20 @@ export async function openSnapshotSession(connection: PgConnection): Promise<Sna
       "select pg_export_snapshot() as id, current_setting('server_version') as version, pg_database_size(current_database())::text as size",
     );
     const row = snap.rows[0]!;
+    // One query at a time on the one connection that holds the snapshot (node-postgres no longer
+    // queues overlapping queries for us): counts, references and migrations run in turn.
+    let queue: Promise<unknown> = Promise.resolve();
+    const serial = <T>(work: (c: pg.Client) => Promise<T>): Promise<T> => {
+      const next = queue.then(() => work(client));
+      queue = next.catch(() => undefined);
+      return next;
+    };
     return {
       snapshotId: row.id,
       serverVersion: row.version.split(" ")[0]!,
       databaseBytes: Number(row.size),
-      countRows: () => countTableRows(client),
+      countRows: () => serial(countTableRows),
+      inSnapshot: serial,
       async close() {
         await client.query("commit").catch(() => undefined);
         await client.end().catch(() => undefined);

@@ -57,14 +57,45 @@ export function tallyListingLine(line: string, tally: ArchiveTally): boolean {
   return true;
 }
 
+const REGULAR_OR_HARD_LINK = /^[-h]\S*\s+\S+\s+\d+\s+\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}\s(.*)$/;
+const C_ESCAPES: Record<string, number> = { a: 7, b: 8, t: 9, n: 10, v: 11, f: 12, r: 13, "\\": 0x5c, "?": 0x3f };
+
+/**
+ * The name of a regular file (or hard link, which extracts as one) in a verbose listing line, as
+ * bytes. GNU tar's default quoting style ("escape") writes every byte that is not printable in
+ * the locale as a C escape (\n, \ooo) and doubles backslashes, so the line decodes back to the
+ * exact name. A hard link's name ends at " link to " (its target follows).
+ */
+export function listedFileName(line: string): Buffer | undefined {
+  const m = REGULAR_OR_HARD_LINK.exec(line);
+  if (!m) return undefined;
+  let text = m[1]!;
+  if (line.startsWith("h")) text = text.slice(0, Math.max(0, text.indexOf(" link to ")));
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (const m of text.matchAll(/\\([0-7]{3}|[abtnvfr\\?])/g)) {
+    parts.push(Buffer.from(text.slice(from, m.index), "utf8"));
+    const e = m[1]!;
+    parts.push(Buffer.of(e.length === 3 ? parseInt(e, 8) : C_ESCAPES[e]!));
+    from = m.index + m[0].length;
+  }
+  parts.push(Buffer.from(text.slice(from), "utf8"));
+  return Buffer.concat(parts);
+}
+
 export function spawnMediaArchive(
   dir: string,
   compression: Compression,
   level: number,
   tally: ArchiveTally,
+  onFileName?: (name: Buffer) => void,
 ): ChildSource {
   return spawnChildSource("tar", tarCreateArgs(dir, compression, level), {
     label: "tar (media archive)",
-    onListingLine: (line) => void tallyListingLine(line, tally),
+    onListingLine: (line) => {
+      if (!tallyListingLine(line, tally) || !onFileName) return;
+      const name = listedFileName(line);
+      if (name) onFileName(name);
+    },
   });
 }

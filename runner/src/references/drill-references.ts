@@ -1,0 +1,56 @@
+/**
+ * The drill's reference check: the columns the backup checked, read from the restored scratch
+ * database, against the files of the restored scratch folder. A path missing there that the
+ * backup did not record as missing means the set lost a document between backup and restore.
+ */
+import pg from "pg";
+import { parseMediaReferences } from "../contract.js";
+import type { MediaReferencesEntry } from "../manifest.js";
+import { clientConfig, withDatabase, type PgConnection } from "../pg/connection.js";
+import { directoryTally } from "../stages/directory-size.js";
+import { compareReferences, newlyMissing, PathSet } from "./media-paths.js";
+import { readReferencedPaths, resolveReferenceColumns } from "./reference-columns.js";
+
+export interface DrillReferenceCheck {
+  name: "references";
+  ok: boolean;
+  detail: string;
+}
+
+export async function checkRestoredReferences(
+  recorded: MediaReferencesEntry,
+  connection: PgConnection,
+  database: string,
+  folder: string,
+): Promise<DrillReferenceCheck> {
+  const client = new pg.Client(clientConfig(withDatabase(connection, database)));
+  client.on("error", () => undefined);
+  await client.connect();
+  const referenced = new PathSet();
+  try {
+    const wanted = parseMediaReferences(recorded.columns.join(","));
+    const { columns, problems } = await resolveReferenceColumns(client, wanted.columns);
+    if (wanted.problems.length || problems.length)
+      return {
+        name: "references",
+        ok: false,
+        detail: `the restored database lacks reference columns the backup checked: ${[...wanted.problems, ...problems].join("; ")}`,
+      };
+    await readReferencedPaths(client, columns, referenced);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const files = new PathSet();
+  await directoryTally(folder, (name) => files.add(name));
+  const found = compareReferences(referenced, files);
+  const lost = newlyMissing(recorded, found.allMissing);
+  const counts =
+    `${found.referenced} referenced, ${found.missing} missing (${recorded.missing} recorded at backup), ` +
+    `${found.unreferenced} unreferenced`;
+  if (lost.count === 0) return { name: "references", ok: true, detail: counts };
+  return {
+    name: "references",
+    ok: false,
+    detail: `${lost.count} referenced media file(s) missing that the backup did not record as missing: ${lost.paths.slice(0, 10).join(", ")}; ${counts}`,
+  };
+}
