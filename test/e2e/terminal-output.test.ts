@@ -64,7 +64,7 @@ beforeAll(async () => {
   await seedEdmsDatabase(source.url, { documents: 3000 });
   mediaDir = await mkdtemp(path.join(tmpdir(), "edms-term-media-"));
   // ~48 MiB of incompressible scans: at moto's ~50 MB/s that is about a second of streaming each
-  // way, i.e. several redraws at 5 per second even on a fast machine.
+  // way, i.e. several redraws at 10 per second even on a fast machine.
   await makeMediaTree(mediaDir, { bigFileMiB: 48 });
   bucket = await createTestBucket(s3Endpoint);
   backup = await runOnTerminal(["backup", "--tier", "daily"], {
