@@ -98,6 +98,11 @@ const podBasics = {
   supplementalGroups: config.supplementalGroups,
 };
 
+// The private key of encrypted backups, for the pods that read them (drill, restore Job) only.
+const ageIdentity = config.encryption?.identitySecret
+  ? { secretName: config.encryption.identitySecret.name, key: config.encryption.identitySecret.key }
+  : undefined;
+
 const schedule = new BackupSchedule(`${base}-schedule`, {
   appName: app,
   namespace: config.namespace,
@@ -120,6 +125,7 @@ const schedule = new BackupSchedule(`${base}-schedule`, {
       }
     : undefined,
   notificationsSecret: config.notifications?.secretName,
+  ageIdentity,
   runner: {
     appName: app,
     appVersion: config.appVersion,
@@ -129,6 +135,7 @@ const schedule = new BackupSchedule(`${base}-schedule`, {
     logLevel: config.logLevel,
     cloudwatchNamespace: config.cloudwatchNamespace,
     mediaReferences: config.media?.references,
+    encryptionRecipients: config.encryption?.recipients,
     database: {
       host: config.database.host,
       port: config.database.port,
@@ -199,6 +206,8 @@ export const commands = pulumi.all([image.imageRef, identity.serviceAccount.meta
           args,
           env: {},
           media: media ? { ...media, colocateWith: undefined, readOnly: false } : undefined,
+          // A restore decrypts encrypted sets: the Job mounts the identity, like the drill.
+          ageIdentity,
         }),
     },
   }),

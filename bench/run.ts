@@ -7,6 +7,9 @@
 //   S3:      the runner to s3:// (moto) against `pg_dump -Fc | aws s3 cp -` + `tar | aws s3 cp -`;
 //   restore: the runner's restore against pg_restore from a file + tar -x (at the same time);
 //   --matrix: the runner to file:// with each media compression setting (the default choice).
+//   encryption: the runner with and without ENCRYPTION_RECIPIENTS (file:// and S3, alternating),
+//            and the two age implementations (the `age` binary, the age-encryption npm package)
+//            encrypting the runner's own objects.
 // Prints medians and the ratios runner/limit and runner/today; writes .bench/<size>/results.json.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
@@ -203,9 +206,16 @@ async function main(): Promise<void> {
       ? { MEDIA_COMPRESSION: mediaCompression, MEDIA_COMPRESSION_LEVEL: process.env.MEDIA_COMPRESSION_LEVEL }
       : {};
 
+    // One age key pair for the encrypted cases (the private key is thrown away with the work dir).
+    const keyFile = join(work, "age-key.txt");
+    execFileSync("age-keygen", ["-o", keyFile], { stdio: "ignore" });
+    const recipient = execFileSync("age-keygen", ["-y", keyFile]).toString().trim();
+    const encrypted = { ENCRYPTION_RECIPIENTS: recipient };
+
     // --- backup: today, runner to file://, limit ---------------------------------------------
     const todayDir = join(work, "today");
     const runnerDir = join(work, "runner-file");
+    const runnerAgeDir = join(work, "runner-file-age");
     const backupCases: Case[] = [
       {
         name: "today (backup-hybrid.sh)",
@@ -227,6 +237,16 @@ async function main(): Promise<void> {
         before: () => rm(runnerDir, { recursive: true, force: true }),
         after: async () => {
           const p = await pagedBytes(runnerDir);
+          return { output: p.bytes, localDestinationPaged: p.paged };
+        },
+      },
+      {
+        name: "runner → file:// + age",
+        script: `exec node "${RUNNER}" backup --tier daily`,
+        env: runnerEnv(`file://${runnerAgeDir}`, { ...defaultsEnv, ...encrypted }),
+        before: () => rm(runnerAgeDir, { recursive: true, force: true }),
+        after: async () => {
+          const p = await pagedBytes(runnerAgeDir);
           return { output: p.bytes, localDestinationPaged: p.paged };
         },
       },
@@ -280,6 +300,13 @@ async function main(): Promise<void> {
           after: async () => ({ output: await listed("runner/"), localDestinationPaged: 0 }),
         },
         {
+          name: "runner → s3:// (moto) + age",
+          script: `exec node "${RUNNER}" backup --tier daily`,
+          env: runnerEnv("s3://bench/runner-age", { ...defaultsEnv, ...encrypted, S3_ENDPOINT: ep }),
+          before: resetBucket,
+          after: async () => ({ output: await listed("runner-age/"), localDestinationPaged: 0 }),
+        },
+        {
           name: "shell: pg_dump \\| aws s3 cp - & tar \\| aws s3 cp -",
           script:
             `set -o pipefail; pg_dump -Fc | aws s3 cp - s3://bench/shell/database.dump --endpoint-url ${ep} --only-show-errors & d=$!; ` +
@@ -330,6 +357,28 @@ async function main(): Promise<void> {
       log(`restore: ${runs} alternating runs of ${restoreCases.length} approaches`);
       rows.push(...summarize("restore", await alternate(restoreCases, work)));
       await dropAll();
+    }
+
+    // --- encryption: the two implementations on the runner's own objects ---------------------------
+    {
+      const set = join(kept, "daily", (await readdir(join(kept, "daily")))[0]!);
+      const objects = (await readdir(set)).filter((f) => f !== "manifest.json").map((f) => `"${join(set, f)}"`);
+      const encryptCases: Case[] = [
+        {
+          name: "age binary (age -r … > /dev/null, each object)",
+          script: objects.map((o) => `age -r ${recipient} ${o} > /dev/null`).join(" && "),
+          env: baseEnv,
+          after: async () => ({ output: 0, localDestinationPaged: 0 }),
+        },
+        {
+          name: "age-encryption (npm, streaming, each object)",
+          script: `exec node "${join(REPO, "bench", "age-js-encrypt.mjs")}" ${recipient} ${objects.join(" ")}`,
+          env: baseEnv,
+          after: async () => ({ output: 0, localDestinationPaged: 0 }),
+        },
+      ];
+      log(`encryption: ${runs} alternating runs of ${encryptCases.length} implementations`);
+      rows.push(...summarize("encrypt", await alternate(encryptCases, work)));
     }
 
     // --- compression matrix ----------------------------------------------------------------------
@@ -385,8 +434,12 @@ async function main(): Promise<void> {
     const ratios: Record<string, string> = {
       [`backup/${runnerFile.name}`]: `runner/limit ${(runnerFile.wallS / limit.wallS).toFixed(2)}, runner/today ${(runnerFile.wallS / today.wallS).toFixed(2)}`,
     };
+    const runnerAge = byName("backup", "runner → file:// + age");
+    if (runnerAge) ratios[`backup/${runnerAge.name}`] = `age/plain ${(runnerAge.wallS / runnerFile.wallS).toFixed(3)}`;
+    const s3Age = byName("s3", "runner → s3:// (moto) + age");
     const rs3 = byName("s3", "runner");
     const shell = byName("s3", "shell");
+    if (s3Age && rs3) ratios[`s3/${s3Age.name}`] = `age/plain ${(s3Age.wallS / rs3.wallS).toFixed(3)}`;
     if (rs3 && shell)
       ratios[`s3/${rs3.name}`] =
         `runner/shell ${(rs3.wallS / shell.wallS).toFixed(2)}, runner/limit ${(rs3.wallS / limit.wallS).toFixed(2)}`;

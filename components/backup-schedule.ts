@@ -53,6 +53,8 @@ export interface BackupScheduleArgs {
   };
   /** An existing Secret with notification URLs (see notificationSecretEnv); unset = none. */
   notificationsSecret?: string;
+  /** The age identity's Secret: mounted by the drill only (it decrypts); never by backup or status pods. */
+  ageIdentity?: { secretName: string; key: string };
   runner: Omit<RunnerSettingsInput, "bucketName" | "region" | "mediaDir"> & {
     bucketName: pulumi.Input<string>;
     region: pulumi.Input<string>;
@@ -94,7 +96,9 @@ export class BackupSchedule extends pulumi.ComponentResource {
     );
 
     const pod = (
-      settings: Pick<PodSettings, "args" | "env" | "media" | "secretEnv" | "scratch"> & { database?: false },
+      settings: Pick<PodSettings, "args" | "env" | "media" | "secretEnv" | "scratch" | "ageIdentity"> & {
+        database?: false;
+      },
     ) =>
       pulumi.all([args.image, args.serviceAccountName]).apply(([image, serviceAccountName]) =>
         podSpec({
@@ -173,6 +177,8 @@ export class BackupSchedule extends pulumi.ComponentResource {
           scratch: args.media ? { mountPath: DRILL_SCRATCH_DIR, sizeLimit: args.drill.scratchSizeLimit } : undefined,
           // A failed drill means the newest backup could not be restored: it notifies like a backup.
           secretEnv: args.notificationsSecret ? notificationSecretEnv(args.notificationsSecret, "drill") : undefined,
+          // Drills restore, so they decrypt: the only CronJob that mounts the private key.
+          ageIdentity: args.ageIdentity,
         }),
       );
       this.cronJobNames["restore-drill"] = names.drillCronJob;

@@ -51,7 +51,16 @@ export interface PodSettings {
   runAsUser: number;
   runAsGroup: number;
   supplementalGroups: number[];
+  /**
+   * The age identity (private key) for encrypted sets, mounted from its Secret as a file and named
+   * by AGE_IDENTITY_FILE. Only pods that decrypt get it: the drill and the restore Job.
+   */
+  ageIdentity?: { secretName: string; key: string };
 }
+
+/** Where the age identity's Secret is mounted, and the file AGE_IDENTITY_FILE names. */
+export const AGE_IDENTITY_DIR = "/run/secrets/edms-age";
+export const AGE_IDENTITY_FILE = `${AGE_IDENTITY_DIR}/identity`;
 
 export interface SecretEnv {
   name: RunnerEnvName;
@@ -75,6 +84,18 @@ export function podSpec(s: PodSettings): IPodSpec {
   if (s.scratch) {
     volumes.push({ name: "scratch", emptyDir: { sizeLimit: s.scratch.sizeLimit } });
     mounts.push({ name: "scratch", mountPath: s.scratch.mountPath });
+  }
+  if (s.ageIdentity) {
+    volumes.push({
+      name: "age-identity",
+      secret: {
+        secretName: s.ageIdentity.secretName,
+        items: [{ key: s.ageIdentity.key, path: "identity" }],
+        // Readable by the runner's non-root user (no fsGroup, see below); the pod has no other container.
+        defaultMode: 0o444,
+      },
+    });
+    mounts.push({ name: "age-identity", mountPath: AGE_IDENTITY_DIR, readOnly: true });
   }
   if (s.media) {
     const readOnly = s.media.readOnly ?? true;
@@ -109,7 +130,7 @@ export function podSpec(s: PodSettings): IPodSpec {
         args: s.args,
         envFrom: [{ configMapRef: { name: s.configMapName } }],
         env: [
-          ...envVars(s.env),
+          ...envVars(s.ageIdentity ? { ...s.env, AGE_IDENTITY_FILE } : s.env),
           ...(s.secretEnv ?? []).map((e) => ({
             name: e.name,
             valueFrom: { secretKeyRef: { name: e.secretName, key: e.key, optional: e.optional } },

@@ -43,6 +43,8 @@ export interface RunnerSettingsInput {
   mediaReferences?: readonly string[];
   logLevel: NonNullable<RunnerEnv["LOG_LEVEL"]>;
   cloudwatchNamespace?: string;
+  /** age X25519 recipients every backup encrypts to (public keys); unset = no client-side encryption. */
+  encryptionRecipients?: string[];
   database: { host: string; port: number; name: string; user: string; sslMode: string };
 }
 
@@ -66,6 +68,7 @@ export function sharedRunnerEnv(s: RunnerSettingsInput): { runner: RunnerEnv; li
   if (s.mediaDir && s.mediaReferences?.length) runner.MEDIA_REFERENCES = s.mediaReferences.join(",");
   if (s.appVersion) runner.APP_VERSION = s.appVersion;
   if (s.cloudwatchNamespace) runner.CLOUDWATCH_NAMESPACE = s.cloudwatchNamespace;
+  if (s.encryptionRecipients?.length) runner.ENCRYPTION_RECIPIENTS = s.encryptionRecipients.join(",");
   return {
     runner,
     libpq: {

@@ -11,6 +11,7 @@ import {
   DEFAULT_RETENTION_DAYS,
   parseMediaReferences,
   OBJECT_LOCK_MODES,
+  recipientProblems,
   SCHEDULED_TIERS,
   type ScheduledTier,
 } from "../runner/src/contract.js";
@@ -149,6 +150,29 @@ const identitySchema = z.discriminatedUnion(
   ],
   { message: "must be { kind: irsa, oidcProviderArn: ... } or { kind: podIdentity, clusterName: ... }" },
 );
+
+/**
+ * Client-side encryption (age). The recipients are public keys: plain text here is fine, and every
+ * backup pod gets them. The identity (private key) stays in an existing Secret that only the drill
+ * CronJob and the documented restore Job mount; the backup, adhoc and status pods never see it.
+ */
+const encryptionSchema = z.strictObject({
+  recipients: z
+    .array(
+      z.string().superRefine((value, ctx) => {
+        for (const message of recipientProblems(value)) ctx.addIssue({ code: "custom", message });
+      }),
+    )
+    .min(1, { message: "needs at least one age recipient (age-keygen -y key.txt)" })
+    .refine((r) => new Set(r).size === r.length, { message: "lists a recipient twice" }),
+  /** An existing Secret holding the age identity (AGE-SECRET-KEY-1...) under `key`. */
+  identitySecret: z
+    .strictObject({
+      name: dnsLabel("an existing Kubernetes Secret holding the age identity, e.g. edms-backup-age", 253),
+      key: text("must name the key of the identity in the Secret").default("identity"),
+    })
+    .optional(),
+});
 
 const resourcesSchema = z
   .strictObject({
@@ -315,6 +339,7 @@ export const stackConfigSchema = z
     notifications: z
       .strictObject({ secretName: dnsLabel("an existing Kubernetes Secret holding notification URLs", 253) })
       .optional(),
+    encryption: encryptionSchema.optional(),
   })
   .superRefine((config, ctx) => {
     if (!config.database.cidr && !config.database.podSelector) {
@@ -383,6 +408,14 @@ export const stackConfigSchema = z
         code: "custom",
         path: ["alertEmails"],
         message: "needs cloudwatchNamespace: the alarms watch the runner's metrics in that namespace",
+      });
+    }
+    if (config.encryption && config.drill.enabled && !config.encryption.identitySecret) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["encryption", "identitySecret"],
+        message:
+          "is required while the drill is enabled: the drill decrypts the newest backup (or set drill.enabled: false)",
       });
     }
     if (config.kubeconfig && config.kubeContext) {

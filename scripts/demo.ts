@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       seconds: backup.seconds,
       ok: backup.code === 0 && stored !== undefined,
       detail: stored
-        ? `database.dump ${mb(stored.database?.bytes)} (${stored.database?.tables.length} tables), ${stored.media?.key} ${mb(stored.media?.bytes)} (${stored.media?.files} files, ${mb(stored.media?.sourceBytes)} source)`
+        ? `${stored.database?.key} ${mb(stored.database?.bytes)} (${stored.database?.tableCount} tables), ${stored.media?.key} ${mb(stored.media?.bytes)} (${stored.media?.files} files, ${mb(stored.media?.sourceBytes)} source)`
         : "no complete backup was stored",
     });
     const listed = await runner(["list"], base);

@@ -19,6 +19,8 @@ import {
 import { parseDestination, type Destination } from "./destination.js";
 import { ConfigError } from "./errors.js";
 import { resolvePgConnection, type PgConnection } from "./pg/connection.js";
+import { loadIdentity, type IdentitySettings } from "./encryption/identity.js";
+import { splitRecipients } from "./encryption/recipients.js";
 
 /** Command-line flags and the variables they override. */
 export const FLAG_FOR_ENV: Partial<Record<RunnerEnvName, string>> = {
@@ -33,6 +35,7 @@ export const FLAG_FOR_ENV: Partial<Record<RunnerEnvName, string>> = {
   MEDIA_COMPRESSION_LEVEL: "--compression-level",
   MEDIA_REFERENCES: "--media-references",
   LOG_FORMAT: "--log-format",
+  ENCRYPTION_RECIPIENTS: "--encrypt-to",
 };
 
 export interface CommonSettings {
@@ -64,6 +67,8 @@ export interface BackupSettings extends CommonSettings {
   lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
   /** Columns whose paths are checked against the media archive; empty = no check. */
   mediaReferences: MediaReferenceColumn[];
+  /** Client-side encryption: every object is encrypted to these age recipients. */
+  encryption?: { recipients: string[] };
 }
 
 const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 1, zstd: 1, none: 0 };
@@ -79,8 +84,11 @@ function parseEnv(raw: RunnerEnv): { env: ParsedRunnerEnv; problems: string[] } 
   if (result.success) return { env: result.data, problems: [] };
   const problems = result.error.issues.map((issue: z.core.$ZodIssue) => {
     const name = String(issue.path[0]) as RunnerEnvName;
-    // The URL may hold a password; reference problems already quote the bad entry.
-    const value = name === "DATABASE_URL" || name === "MEDIA_REFERENCES" ? "" : ` (got "${raw[name] ?? ""}")`;
+    // The URL may hold a password, the identity is one; reference problems already quote the bad entry.
+    const value =
+      name === "DATABASE_URL" || name === "MEDIA_REFERENCES" || name === "AGE_IDENTITY"
+        ? ""
+        : ` (got "${raw[name] ?? ""}")`;
     return `${label(name)}: ${issue.message}${value}`;
   });
   // Keep what parsed, so later checks do not repeat an already-reported field.
@@ -141,6 +149,12 @@ export function loadCommonSettings(options: LoadOptions): CommonSettings {
   const settings = common(env, problems, options.isTty);
   if (problems.length || !settings.destination) throw new ConfigError(problems);
   return { ...settings, destination: settings.destination };
+}
+
+/** The encryption of what a run writes (backup, import): the recipients, when any are set. */
+export function encryptionSettings(env: ParsedRunnerEnv): BackupSettings["encryption"] {
+  const recipients = splitRecipients(env.ENCRYPTION_RECIPIENTS);
+  return recipients ? { recipients } : undefined;
 }
 
 /** Settings of the backup command. */
@@ -221,6 +235,7 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
     partSizeMiB: env.S3_PART_SIZE_MIB,
     lock,
     mediaReferences,
+    encryption: encryptionSettings(env),
   };
 }
 
@@ -233,6 +248,13 @@ export interface RestoreSettings extends Omit<CommonSettings, "destination"> {
   targetDatabase?: string;
   /** Where the media goes (default: MEDIA_DIR); undefined with --database-only. */
   mediaDir?: string;
+  /** The age identity for encrypted sets (AGE_IDENTITY_FILE or AGE_IDENTITY). */
+  identity?: IdentitySettings;
+}
+
+/** What a restore, drill or verify must never print: the database password, the age identity. */
+export function restoreSecrets(settings: Pick<RestoreSettings, "database" | "identity">): string[] {
+  return [...(settings.database?.secrets ?? []), ...(settings.identity ? [settings.identity.secret] : [])];
 }
 
 export interface RestoreScope {
@@ -279,6 +301,7 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
     problems.push(
       `--target-db ${targetDatabase}: is one of the server's template databases, which a restore never replaces; name another database`,
     );
+  const identity = loadIdentity(env, problems);
   if (problems.length || (!base.destination && !scope.fromArchive)) throw new ConfigError(problems);
-  return { ...base, database, targetDatabase, mediaDir };
+  return { ...base, database, targetDatabase, mediaDir, identity };
 }

@@ -214,6 +214,23 @@ export const runnerEnvShape = {
   HEALTHCHECK_URL: z.string().url({ message: "must be an http(s) URL" }).optional(),
   /** JSON POST on success and failure (Slack-compatible `text` field included). */
   NOTIFY_WEBHOOK_URL: z.string().url({ message: "must be an http(s) URL" }).optional(),
+  /**
+   * age X25519 recipients (public keys, comma-separated) every object of a backup or import is
+   * encrypted to. Public: a backup pod holding them can write sets but never read one.
+   */
+  ENCRYPTION_RECIPIENTS: z
+    .string()
+    .superRefine((value, ctx) => {
+      for (const message of recipientProblems(value)) ctx.addIssue({ code: "custom", message });
+    })
+    .optional(),
+  /** A file holding the age identity (private key) that restore, drill and verify decrypt with. */
+  AGE_IDENTITY_FILE: z.string().optional(),
+  /**
+   * The age identity itself (AGE-SECRET-KEY-1...), e.g. from a secretKeyRef. A secret: redacted
+   * like a password and never passed to child processes; prefer AGE_IDENTITY_FILE.
+   */
+  AGE_IDENTITY: z.string().optional(),
   /** CloudWatch namespace for metrics; no metrics are sent when unset. */
   CLOUDWATCH_NAMESPACE: z.string().min(1).optional(),
 } as const;
@@ -242,11 +259,71 @@ export function pickRunnerEnv(env: NodeJS.ProcessEnv): RunnerEnv {
   return picked;
 }
 
-/** The object names inside one backup set, shared by the runner and the docs. */
-export const DATABASE_OBJECT = "database.dump";
-export const MANIFEST_OBJECT = "manifest.json";
-export function mediaObjectName(compression: Compression): string {
-  return compression === "gzip" ? "storage.tar.gz" : compression === "zstd" ? "storage.tar.zst" : "storage.tar";
+/**
+ * The manifest format this runner writes. Format 1 (before client-side encryption) is still read:
+ * every set written since the first release keeps restoring. Format 2 adds `encryption`, plain
+ * table/row counts, and keeps table names out of the plain manifest when the set is encrypted.
+ */
+export const MANIFEST_FORMAT_VERSION = 2;
+export const READABLE_MANIFEST_FORMATS = [1, 2] as const;
+
+/** The kinds of object inside one backup set. */
+export type ObjectKind = "database" | "media" | "names" | "manifest";
+
+/** What was done to an object's bytes on their way into the store, in order. */
+export interface ObjectTransforms {
+  /** The compression of the object's content (media: tar's compressor; database: a stream stage). */
+  compression?: Compression;
+  /** Encrypted with age for the set's recipients (a `.age` suffix). */
+  encrypted?: boolean;
+}
+
+const BASE_NAME: Record<ObjectKind, string> = {
+  database: "database.dump",
+  media: "storage.tar",
+  names: "names.json",
+  manifest: "manifest.json",
+};
+const COMPRESSION_SUFFIX: Record<Compression, string> = { gzip: ".gz", zstd: ".zst", none: "" };
+
+/**
+ * The one place object names are made: the kind's base name, then one suffix per transform in
+ * the order they were applied (compression, then encryption), so a name says how to read it back
+ * by hand: `database.dump.age` is `age -d | pg_restore`, `storage.tar.zst.age` is
+ * `age -d | zstd -d | tar -x`. The manifest itself is never transformed (it is the set's index).
+ */
+export function objectName(kind: ObjectKind, transforms: ObjectTransforms = {}): string {
+  if (kind === "manifest") return BASE_NAME.manifest;
+  const compression = transforms.compression ? COMPRESSION_SUFFIX[transforms.compression] : "";
+  return `${BASE_NAME[kind]}${compression}${transforms.encrypted ? ".age" : ""}`;
+}
+
+export const MANIFEST_OBJECT = objectName("manifest");
+
+/**
+ * age recipients the backup may encrypt to: X25519 (`age1` + 58 bech32 characters). The
+ * post-quantum `age1pq1...` kind is refused: Debian's age 1.1 (the image's, and the one operators
+ * restore with by hand) cannot decrypt it.
+ */
+export const X25519_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
+
+/** Problems with a comma-separated ENCRYPTION_RECIPIENTS value, one per bad entry. */
+export function recipientProblems(value: string): string[] {
+  const entries = value.split(",").map((r) => r.trim());
+  const problems: string[] = [];
+  entries.forEach((r, i) => {
+    if (r === "") problems.push(`entry ${i + 1} is empty`);
+    else if (r.toLowerCase().startsWith("age1pq1"))
+      problems.push(
+        `${r.slice(0, 12)}... is a post-quantum recipient, which Debian's age 1.1 cannot decrypt; use an X25519 recipient (age-keygen)`,
+      );
+    else if (!X25519_RECIPIENT.test(r))
+      problems.push(
+        `"${r.length > 70 ? `${r.slice(0, 70)}...` : r}" is not an X25519 age recipient (age1 + 58 characters, from age-keygen -y)`,
+      );
+  });
+  if (new Set(entries).size !== entries.length) problems.push("a recipient is listed twice");
+  return problems;
 }
 
 /**

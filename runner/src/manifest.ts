@@ -2,54 +2,77 @@
  * The manifest is a backup set's commit marker: it is written last, only after every object is
  * stored and every child process exited 0. Its schema is checked on write and on read, so a
  * hand-edited or truncated manifest is reported, never trusted. It never holds a secret.
+ *
+ * Format 2 (written now) records plain table and row counts beside the per-table list, and
+ * `encryption` when the set is encrypted: then the per-table list (names) is not in the plain
+ * manifest but in the encrypted names member (see names.ts), so a bucket reader learns sizes and
+ * counts, never a table name. Format 1 sets are read and normalised into the same shape.
  */
 import { z } from "zod";
-import { COMPRESSIONS, TIERS, TRIGGERS } from "./contract.js";
+import { COMPRESSIONS, MANIFEST_FORMAT_VERSION, READABLE_MANIFEST_FORMATS, TIERS, TRIGGERS } from "./contract.js";
 import { MAX_MISSING_PATHS } from "./references/media-paths.js";
 
-export const MANIFEST_FORMAT_VERSION = 1;
+export { MANIFEST_FORMAT_VERSION };
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { message: "must be a hex sha256" });
 const bytes = z.number().int().nonnegative();
+const count = z.number().int().nonnegative();
 
 export const tableRowCountSchema = z.object({
   schema: z.string(),
   table: z.string(),
-  rows: z.number().int().nonnegative(),
+  rows: count,
 });
 export type TableRowCount = z.infer<typeof tableRowCountSchema>;
 
-export const databaseEntrySchema = z.object({
+/** An object of the set as stored: its name in the set, and the size and sha256 of the stored bytes. */
+export const storedObjectSchema = z.object({ key: z.string().min(1), bytes, sha256 });
+export type StoredObjectEntry = z.infer<typeof storedObjectSchema>;
+
+const databaseCommon = {
   /** Object name inside the backup set. */
   key: z.string().min(1),
+  /** Size and sha256 of the stored bytes (the ciphertext, when encrypted). */
   bytes,
   sha256,
   format: z.literal("custom"),
   name: z.string(),
   pgDumpVersion: z.string(),
   serverVersion: z.string(),
-  /** Row counts taken in the same snapshot that pg_dump exported. */
-  tables: z.array(tableRowCountSchema),
-  /** Django's latest applied migration per app (django_migrations), when the table exists. */
+};
+
+export const databaseEntrySchema = z.object({
+  ...databaseCommon,
+  /** Tables counted in the snapshot pg_dump read, and the sum of their rows (always plain). */
+  tableCount: count,
+  rowCount: count,
+  /**
+   * Row counts per table, taken in the same snapshot that pg_dump exported. Absent from the plain
+   * manifest of an encrypted set (names are in the encrypted names member).
+   */
+  tables: z.array(tableRowCountSchema).optional(),
+  /**
+   * Django's latest applied migration per app (django_migrations), when the table exists. In the
+   * names member, not the plain manifest, of an encrypted set.
+   */
   migrations: z.record(z.string(), z.string()).optional(),
 });
 export type DatabaseEntry = z.infer<typeof databaseEntrySchema>;
 
-const count = z.number().int().nonnegative();
-
 /**
  * What the configured reference columns (MEDIA_REFERENCES) point at, compared with the archive:
  * values read in the dump's snapshot, names compared as bytes after stripping leading `./` and `/`.
+ * The names (columns, missing paths) are absent from an encrypted set's plain manifest.
  */
 export const mediaReferencesEntrySchema = z.object({
   /** The columns read, schema-qualified, as MEDIA_REFERENCES writes them. */
-  columns: z.array(z.string()).min(1),
+  columns: z.array(z.string()).min(1).optional(),
   /** Distinct non-empty paths in those columns. */
   referenced: count,
   /** Referenced paths that are not a regular file in the archive. */
   missing: count,
   /** The first 100 missing paths in byte order (see references/media-paths.ts). */
-  missingPaths: z.array(z.string()).max(MAX_MISSING_PATHS),
+  missingPaths: z.array(z.string()).max(MAX_MISSING_PATHS).optional(),
   /** Regular files in the archive that no referenced path names. */
   unreferenced: count,
 });
@@ -61,15 +84,23 @@ export const mediaEntrySchema = z.object({
   sha256,
   compression: z.enum(COMPRESSIONS),
   /** Regular files in the archive and the sum of their sizes, as tar reported them. */
-  files: z.number().int().nonnegative(),
+  files: count,
   sourceBytes: bytes,
   /** Present when the backup checked reference columns (MEDIA_REFERENCES). */
   references: mediaReferencesEntrySchema.optional(),
 });
 export type MediaEntry = z.infer<typeof mediaEntrySchema>;
 
-export const manifestSchema = z.object({
-  formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
+export const encryptionSchema = z.object({
+  format: z.literal("age"),
+  /** The X25519 recipients every object was encrypted to (any one identity restores). */
+  recipients: z.array(z.string().min(1)).min(1),
+  /** The encrypted member holding what the plain manifest leaves out (table names). */
+  names: storedObjectSchema,
+});
+export type EncryptionEntry = z.infer<typeof encryptionSchema>;
+
+const header = {
   backupId: z.string().min(1),
   tier: z.enum(TIERS),
   trigger: z.enum(TRIGGERS),
@@ -80,10 +111,74 @@ export const manifestSchema = z.object({
   appVersion: z.string().optional(),
   /** Where the set came from when it was imported from a legacy archive. */
   importedFrom: z.string().optional(),
-  database: databaseEntrySchema.nullable(),
+};
+
+export const manifestSchema = z
+  .object({
+    formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
+    ...header,
+    encryption: encryptionSchema.optional(),
+    database: databaseEntrySchema.nullable(),
+    media: mediaEntrySchema.nullable(),
+  })
+  .superRefine((m, ctx) => {
+    const tables = m.database?.tables;
+    const refs = m.media?.references;
+    // Names of tables, migrations, columns and files: in the names member when encrypted.
+    const named: Array<[string[], unknown]> = [
+      [["database", "tables"], tables],
+      [["database", "migrations"], m.database?.migrations],
+      [["media", "references", "columns"], refs?.columns],
+      [["media", "references", "missingPaths"], refs?.missingPaths],
+    ];
+    if (m.encryption)
+      for (const [path, value] of named)
+        if (value !== undefined)
+          ctx.addIssue({ code: "custom", path, message: "an encrypted set keeps names out of the plain manifest" });
+    if (!m.encryption && refs && (!refs.columns || !refs.missingPaths))
+      ctx.addIssue({
+        code: "custom",
+        path: ["media", "references"],
+        message: "needs columns and missingPaths (the set is not encrypted)",
+      });
+    if (!m.encryption && m.database && !tables)
+      ctx.addIssue({ code: "custom", path: ["database", "tables"], message: "required (the set is not encrypted)" });
+    if (tables && m.database && tables.length !== m.database.tableCount)
+      ctx.addIssue({
+        code: "custom",
+        path: ["database", "tableCount"],
+        message: `says ${m.database.tableCount}, the list has ${tables.length}`,
+      });
+  });
+/** A manifest as read (format 1 normalised) or about to be written (format 2). */
+export type Manifest = Omit<z.infer<typeof manifestSchema>, "formatVersion"> & {
+  formatVersion: (typeof READABLE_MANIFEST_FORMATS)[number];
+};
+
+/** Format 1: no encryption, the table list always present, no separate counts. */
+const manifestV1Schema = z.object({
+  formatVersion: z.literal(1),
+  ...header,
+  database: z
+    .object({
+      ...databaseCommon,
+      tables: z.array(tableRowCountSchema),
+      migrations: z.record(z.string(), z.string()).optional(),
+    })
+    .nullable(),
   media: mediaEntrySchema.nullable(),
 });
-export type Manifest = z.infer<typeof manifestSchema>;
+
+function fromV1(m: z.infer<typeof manifestV1Schema>): Manifest {
+  return {
+    ...m,
+    database: m.database && {
+      ...m.database,
+      tableCount: m.database.tables.length,
+      rowCount: m.database.tables.reduce((s, t) => s + t.rows, 0),
+    },
+  };
+}
 
 export function serializeManifest(manifest: Manifest): string {
   return `${JSON.stringify(manifestSchema.parse(manifest), null, 2)}\n`;
@@ -96,10 +191,17 @@ export function parseManifest(text: string, where: string): Manifest {
   } catch (error) {
     throw new Error(`manifest ${where} is not valid JSON (${(error as Error).message})`);
   }
-  const parsed = manifestSchema.safeParse(raw);
+  const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
+  if (!(READABLE_MANIFEST_FORMATS as readonly unknown[]).includes(version)) {
+    throw new Error(
+      `manifest ${where} has format ${JSON.stringify(version)}; this runner reads formats ${READABLE_MANIFEST_FORMATS.join(" and ")} (a newer runner wrote it?)`,
+    );
+  }
+  const parsed = version === 1 ? manifestV1Schema.safeParse(raw) : manifestSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-    throw new Error(`manifest ${where} does not match format ${MANIFEST_FORMAT_VERSION}: ${problems.join("; ")}`);
+    throw new Error(`manifest ${where} does not match format ${String(version)}: ${problems.join("; ")}`);
   }
-  return parsed.data;
+  if (version === 1) return fromV1(parsed.data as z.infer<typeof manifestV1Schema>);
+  return parsed.data as Manifest;
 }

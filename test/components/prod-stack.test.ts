@@ -166,6 +166,63 @@ describe("the prod stack under mocks", () => {
     });
   });
 
+  describe("client-side encryption", () => {
+    const IDENTITY_VOLUME = {
+      name: "age-identity",
+      secret: { secretName: "edms-backup-age", items: [{ key: "identity", path: "identity" }], defaultMode: 0o444 },
+    };
+    const IDENTITY_MOUNT = { name: "age-identity", mountPath: "/run/secrets/edms-age", readOnly: true };
+    const IDENTITY_ENV = { name: "AGE_IDENTITY_FILE", value: "/run/secrets/edms-age/identity" };
+
+    it("every backup encrypts to the stack's recipients (public keys, in the ConfigMap)", () => {
+      const data = at(one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs, "data") as Record<
+        string,
+        string
+      >;
+      const parsed = runnerEnvSchema.pick({ ENCRYPTION_RECIPIENTS: true }).parse(data);
+      expect(parsed.ENCRYPTION_RECIPIENTS!.split(",")).toHaveLength(2);
+      expect(JSON.stringify(data)).not.toMatch(/AGE-SECRET-KEY|AGE_IDENTITY/i);
+    });
+
+    it("the identity is mounted only by the restore drill: backup, adhoc and status CronJobs never reference it", () => {
+      const cronJobs = ofType(run, "kubernetes:batch/v1:CronJob");
+      expect(cronJobs.map((c) => c.name).sort()).toEqual([
+        "edms-backup-schedule-adhoc",
+        "edms-backup-schedule-daily",
+        "edms-backup-schedule-monthly",
+        "edms-backup-schedule-restore-drill",
+        "edms-backup-schedule-status",
+        "edms-backup-schedule-weekly",
+      ]);
+      for (const cronJob of cronJobs) {
+        const pod = podOf(cronJob);
+        const container = containerOf(cronJob);
+        if (cronJob.name.endsWith("restore-drill")) {
+          expect(pod.volumes).toContainEqual(IDENTITY_VOLUME);
+          expect(container.volumeMounts).toContainEqual(IDENTITY_MOUNT);
+          expect(container.env).toContainEqual(IDENTITY_ENV);
+          // The key itself never appears: only the Secret's name and the file's path.
+          expect(container.env.map((e) => e.name)).not.toContain("AGE_IDENTITY");
+          continue;
+        }
+        // Not the Secret, not the variable, not the mount path: nothing that could read it.
+        expect(JSON.stringify(cronJob.inputs), cronJob.name).not.toMatch(/edms-backup-age|AGE_IDENTITY|edms-age/);
+      }
+    });
+
+    it("the documented restore Job mounts the identity too (it decrypts)", () => {
+      const command = (run.outputs.commands as Record<string, string>).startRestore!;
+      const job = JSON.parse(command.split("\n")[1]!) as Record<string, unknown>;
+      const pod = at(job, "spec", "template", "spec") as Record<string, unknown>;
+      expect(pod.volumes).toContainEqual(IDENTITY_VOLUME);
+      expect(at(pod, "containers", 0, "volumeMounts")).toContainEqual(IDENTITY_MOUNT);
+      expect(at(pod, "containers", 0, "env")).toContainEqual(IDENTITY_ENV);
+      // list and status, started by hand, do not.
+      for (const name of ["listBackups", "status"])
+        expect((run.outputs.commands as Record<string, string>)[name]).not.toMatch(/edms-backup-age|AGE_IDENTITY/);
+    });
+  });
+
   describe("bucket", () => {
     it("is private, owner-enforced, versioned and KMS-encrypted with a rotating key", () => {
       expect(

@@ -154,6 +154,29 @@ describe("stack config", () => {
       [/resources\.limits\.memory must be a Kubernetes quantity/],
     ],
     ["an old pg_dump", { pgMajor: "9" }, [/pgMajor must be a PostgreSQL major version/]],
+    [
+      "a post-quantum or malformed age recipient",
+      {
+        encryption: {
+          recipients: [`age1pq1${"q".repeat(60)}`, "age1short"],
+          identitySecret: { name: "edms-backup-age" },
+        },
+      },
+      [
+        /encryption\.recipients\.0 age1pq1qqqqq\.\.\. is a post-quantum recipient/,
+        /encryption\.recipients\.1 "age1short" is not an X25519 age recipient/,
+      ],
+    ],
+    [
+      "encryption without recipients",
+      { encryption: { recipients: [] } },
+      [/encryption\.recipients needs at least one/],
+    ],
+    [
+      "encryption with the drill on but no identity Secret",
+      { encryption: { recipients: [`age1${"q".repeat(58)}`] } },
+      [/encryption\.identitySecret is required while the drill is enabled/],
+    ],
   ];
 
   it.each(badConfigs)("rejects %s with a message naming the field", (_label, change, messages) => {

@@ -1,7 +1,7 @@
 /**
  * index.ts with the opposite of every prod choice: a given image instead of a build, Pod Identity
  * instead of IRSA, no Object Lock, no media, the weekly tier disabled, an RDS-style database CIDR
- * the ambient kubeconfig, and no metrics (so no alarms, no status CronJob, no notifications Secret). Its own file, so index.ts is evaluated afresh under these mocks.
+ * the ambient kubeconfig, no client-side encryption, and no metrics (so no alarms, no status CronJob, no notifications Secret). Its own file, so index.ts is evaluated afresh under these mocks.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { runnerEnvSchema } from "../../runner/src/contract.js";
@@ -16,6 +16,8 @@ beforeAll(async () => {
     image: IMAGE,
     identity: { kind: "podIdentity", clusterName: "edms-prod" },
     objectLock: undefined,
+    // Unencrypted sets: no recipients for the backups, no identity for the drill.
+    encryption: undefined,
     media: undefined,
     disabledTiers: ["weekly"],
     database: {
@@ -186,6 +188,7 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
         Object.fromEntries(Object.entries(data).filter(([k]) => !k.startsWith("PG") && !k.startsWith("AWS_"))),
       ).BACKUP_MEDIA,
     ).toBe(false);
+    expect(data.ENCRYPTION_RECIPIENTS).toBeUndefined();
     for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
       const pod = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec") as Record<string, unknown>;
       expect(pod.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }]);

@@ -61,7 +61,7 @@ async function expectRestorable(
   expect(await largeObjectChecksums(target.url)).toEqual(await largeObjectChecksums(source.url));
   expect(await sequenceValues(target.url)).toEqual(await sequenceValues(source.url));
   // The manifest's counts (taken in the dump's snapshot) match the data.
-  const counted = manifest.database!.tables.map((t) => ({ schema: t.schema, table: t.table, rows: t.rows }));
+  const counted = manifest.database!.tables!.map((t) => ({ schema: t.schema, table: t.table, rows: t.rows }));
   expect(counted).toEqual(before.map((t) => ({ schema: t.schema, table: t.table, rows: t.rows })));
 
   const archive = path.join(work, manifest.media!.key);
@@ -103,7 +103,7 @@ describe("backup round trip", () => {
     expect(await bucket.unfinishedUploads()).toEqual([]);
 
     const manifest = parseManifest((await bucket.get(`${setPrefix}manifest.json`)).toString("utf8"), "test");
-    expect(manifest).toMatchObject({ tier: "daily", trigger: "manual", appVersion: "49b0445", formatVersion: 1 });
+    expect(manifest).toMatchObject({ tier: "daily", trigger: "manual", appVersion: "49b0445", formatVersion: 2 });
     for (const entry of [manifest.database!, manifest.media!]) {
       const stored = await bucket.get(`${setPrefix}${entry.key}`);
       expect(stored.length).toBe(entry.bytes);

@@ -20,6 +20,7 @@ import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../helpers/sam
 import { craftSet, readManifestFile } from "../helpers/craft-set.js";
 import { run } from "../helpers/exec.js";
 import { COPY_DATABASE_RE, COPY_FOLDER_RE } from "../../runner/src/contract.js";
+import { makeLiveTarget, type LiveTarget } from "../helpers/live-target.js";
 
 const pg = inject("pg");
 const s3Endpoint = inject("s3Endpoint");
@@ -37,20 +38,8 @@ async function newDatabase(prefix: string): Promise<TestDatabase> {
   return db;
 }
 
-/** A live database and media folder with content of their own, to prove what a restore leaves. */
-async function liveTarget(): Promise<{ db: TestDatabase; media: string; fingerprint: () => Promise<unknown> }> {
-  const db = await newDatabase("live");
-  await sql(
-    db.url,
-    "create table keep_me (id int primary key, note text); insert into keep_me values (1, 'live data')",
-  );
-  const media = await mkdtemp(path.join(tmpdir(), "edms-live-"));
-  await writeFile(path.join(media, "live.txt"), "live media\n");
-  return {
-    db,
-    media,
-    fingerprint: async () => ({ tables: await tableChecksums(db.url), media: await mediaTreeDigest(media) }),
-  };
+function liveTarget(): Promise<LiveTarget> {
+  return makeLiveTarget(newDatabase);
 }
 
 /**
@@ -359,7 +348,7 @@ describe("drill", () => {
     const root = await mkdtemp(path.join(tmpdir(), "edms-drillfail-"));
     const good = await readFile(path.join(dest, "daily", backupId, "database.dump"));
     const manifest = await readManifestFile(dest, "daily", backupId);
-    const tables = manifest.database!.tables.map((t) => (t.table === "auth_user" ? { ...t, rows: t.rows + 1 } : t));
+    const tables = manifest.database!.tables!.map((t) => (t.table === "auth_user" ? { ...t, rows: t.rows + 1 } : t));
     await craftSet(root, "daily", "20260101T020000Z-f00d", { database: { dump: good, tables } });
     const result = await runRunner(["drill", "latest"], {
       DATABASE_URL: source.url,

@@ -1,23 +1,25 @@
 // Writes a backup set by hand into a file:// destination: real artifacts (or deliberately broken
 // ones) with a manifest whose checksums match them, so tests can reach the restore paths that a
-// correct backup never produces.
+// correct backup never produces. The manifest is written in format 1 (the first release's), so
+// every test built on crafted sets also proves that format-1 sets keep restoring.
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { serializeManifest, type Manifest } from "../../runner/src/manifest.js";
+import { parseManifest, type Manifest, type TableRowCount } from "../../runner/src/manifest.js";
 
 export function sha256(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
 export async function readManifestFile(root: string, tier: string, id: string): Promise<Manifest> {
-  return JSON.parse(await readFile(path.join(root, tier, id, "manifest.json"), "utf8")) as Manifest;
+  const where = path.join(root, tier, id, "manifest.json");
+  return parseManifest(await readFile(where, "utf8"), where);
 }
 
 export interface CraftOptions {
   database?: {
     dump: Buffer;
-    tables: Manifest["database"] extends infer D ? (D extends { tables: infer T } ? T : never) : never;
+    tables: TableRowCount[];
   };
   media?: { archive: Buffer; files: number; sourceBytes: number; compression?: "gzip" | "zstd" | "none" };
 }
@@ -36,7 +38,7 @@ export async function craftSet(
     compression === "gzip" ? "storage.tar.gz" : compression === "zstd" ? "storage.tar.zst" : "storage.tar";
   if (options.database) await writeFile(path.join(dir, "database.dump"), options.database.dump);
   if (options.media) await writeFile(path.join(dir, mediaKey), options.media.archive);
-  const manifest: Manifest = {
+  const manifest = {
     formatVersion: 1,
     backupId: id,
     tier,
@@ -67,6 +69,7 @@ export async function craftSet(
         }
       : null,
   };
-  await writeFile(path.join(dir, "manifest.json"), serializeManifest(manifest));
-  return manifest;
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  await writeFile(path.join(dir, "manifest.json"), text);
+  return parseManifest(text, "crafted");
 }

@@ -24,11 +24,11 @@ describe("runner image", () => {
     expect(last).toMatch(/^ENTRYPOINT \["node", "\/app\/edms-backup\.cjs"\]$/m);
   });
 
-  it("installs the PostgreSQL client of a configurable major version, tar, gzip and zstd", async () => {
+  it("installs the PostgreSQL client of a configurable major version, tar, gzip, zstd and age", async () => {
     const last = finalStage(await dockerfile);
     expect(last).toMatch(/^ARG PG_MAJOR=15$/m);
     expect(last).toContain('"postgresql-client-${PG_MAJOR}"');
-    expect(last).toMatch(/install -y --no-install-recommends [^\n]*\btar gzip zstd\b/);
+    expect(last).toMatch(/install -y --no-install-recommends [^\n]*\btar gzip zstd age\b/);
     expect(last).toContain("PG_BIN_DIR=/usr/lib/postgresql/${PG_MAJOR}/bin");
   });
 

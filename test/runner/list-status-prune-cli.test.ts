@@ -39,7 +39,7 @@ function craftSet(tier: Tier, ageMs: number, options: { complete?: boolean; suff
   const objects: Record<string, string> = { "database.dump": dump, "storage.tar.gz": media };
   if (options.complete ?? true) {
     objects["manifest.json"] = serializeManifest({
-      formatVersion: 1,
+      formatVersion: 2,
       backupId,
       tier,
       trigger: "schedule",
@@ -55,6 +55,8 @@ function craftSet(tier: Tier, ageMs: number, options: { complete?: boolean; suff
         name: "edms",
         pgDumpVersion: "16.4",
         serverVersion: "16.4",
+        tableCount: 2,
+        rowCount: 5,
         tables: [
           { schema: "public", table: "documents", rows: 3 },
           { schema: "public", table: "users", rows: 2 },

@@ -6,7 +6,7 @@ import type { BackupSet } from "../../runner/src/catalog.js";
 import { alignColumns, listEntries } from "../../runner/src/commands/list.js";
 import { formatBytes, formatDuration } from "../../runner/src/format.js";
 import type { Tier } from "../../runner/src/contract.js";
-import { manifestSchema, type Manifest } from "../../runner/src/manifest.js";
+import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
 import { DEFAULT_RETENTION_DAYS, retentionFromEnv, selectForPrune } from "../../runner/src/retention.js";
 import {
   assessStatus,
@@ -25,27 +25,31 @@ function craft(tier: Tier, ageMs: number, complete = true, suffix = "aaaa"): Bac
   const started = new Date(NOW.getTime() - ageMs);
   const backupId = newBackupId(started, () => suffix);
   const manifest: Manifest | undefined = complete
-    ? manifestSchema.parse({
-        formatVersion: 1,
-        backupId,
-        tier,
-        trigger: "schedule",
-        startedAt: started.toISOString(),
-        finishedAt: new Date(started.getTime() + 90_000).toISOString(),
-        runnerVersion: "0.1.0",
-        appVersion: "49b0445",
-        database: {
-          key: "database.dump",
-          bytes: 100,
-          sha256: "a".repeat(64),
-          format: "custom",
-          name: "edms",
-          pgDumpVersion: "16.4",
-          serverVersion: "16.4",
-          tables: [{ schema: "public", table: "documents", rows: 3 }],
-        },
-        media: null,
-      })
+    ? // Format 1, as the first release wrote it: still read (normalised) today.
+      parseManifest(
+        JSON.stringify({
+          formatVersion: 1,
+          backupId,
+          tier,
+          trigger: "schedule",
+          startedAt: started.toISOString(),
+          finishedAt: new Date(started.getTime() + 90_000).toISOString(),
+          runnerVersion: "0.1.0",
+          appVersion: "49b0445",
+          database: {
+            key: "database.dump",
+            bytes: 100,
+            sha256: "a".repeat(64),
+            format: "custom",
+            name: "edms",
+            pgDumpVersion: "16.4",
+            serverVersion: "16.4",
+            tables: [{ schema: "public", table: "documents", rows: 3 }],
+          },
+          media: null,
+        }),
+        "crafted",
+      )
     : undefined;
   return {
     tier,

@@ -10,7 +10,7 @@ import { webhookPayload } from "../../runner/src/notify/webhook.js";
 import { closedPortUrl, startReceiver } from "../helpers/notify-receiver.js";
 
 const manifest: Manifest = {
-  formatVersion: 1,
+  formatVersion: 2,
   backupId: "20260111T144748Z-3f9a",
   tier: "daily",
   trigger: "schedule",
@@ -25,6 +25,8 @@ const manifest: Manifest = {
     name: "edms",
     pgDumpVersion: "16.4",
     serverVersion: "16.4",
+    tableCount: 1,
+    rowCount: 1,
     tables: [{ schema: "public", table: "t", rows: 1 }],
   },
   media: {

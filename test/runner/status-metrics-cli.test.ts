@@ -32,7 +32,7 @@ async function writeSet(root: string, tier: Tier, ageMs: number, complete = true
     await writeFile(
       path.join(dir, "manifest.json"),
       serializeManifest({
-        formatVersion: 1,
+        formatVersion: 2,
         backupId,
         tier,
         trigger: "schedule",

@@ -28,6 +28,7 @@ interface BackupFlags extends DestinationFlags {
   mediaReferences?: string;
   media: boolean;
   database: boolean;
+  encryptTo?: string;
 }
 
 async function backupAction(flags: BackupFlags): Promise<void> {
@@ -41,6 +42,7 @@ async function backupAction(flags: BackupFlags): Promise<void> {
     MEDIA_COMPRESSION: flags.compression,
     MEDIA_COMPRESSION_LEVEL: flags.compressionLevel,
     MEDIA_REFERENCES: flags.mediaReferences,
+    ENCRYPTION_RECIPIENTS: flags.encryptTo,
     ...(flags.media ? {} : { BACKUP_MEDIA: "false" }),
     ...(flags.database ? {} : { BACKUP_DATABASE: "false" }),
   };
@@ -79,7 +81,7 @@ export function backupSummary(m: Manifest, destination: string | undefined): str
   return [
     `backed up ${m.tier}/${m.backupId} in ${formatDuration(seconds)}${destination ? ` to ${destination}` : ""}`,
     m.database &&
-      `  database ${m.database.name}: ${m.database.tables.length} tables, ${formatBytes(m.database.bytes)} of dump`,
+      `  database ${m.database.name}: ${m.database.tableCount} tables, ${formatBytes(m.database.bytes)} of dump${m.encryption ? " (age-encrypted)" : ""}`,
     m.media && `  media: ${m.media.files} files, ${formatBytes(m.media.bytes)} of archive`,
   ]
     .filter(Boolean)
@@ -102,6 +104,10 @@ export function registerBackupCommand(program: Command): void {
     .option(
       "--media-references <columns>",
       "columns holding media paths, e.g. documents_document.file,public.pages.image (env MEDIA_REFERENCES)",
+    )
+    .option(
+      "--encrypt-to <recipients>",
+      "encrypt every object with age to these X25519 recipients, comma-separated (env ENCRYPTION_RECIPIENTS)",
     )
     .option("--no-media", "skip the media folder (env BACKUP_MEDIA=false)")
     .option("--no-database", "skip the database (env BACKUP_DATABASE=false)")

@@ -12,6 +12,7 @@ import {
   printOut,
   signalController,
   tierOption,
+  withUnlockedSet,
   type DestinationFlags,
 } from "./shared.js";
 import { reportedRun } from "./reported-run.js";
@@ -35,12 +36,14 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
     run: async (settings, log): Promise<DrillReport> => {
       // Drills always read a destination (loadRestoreSettings requires one unless fromArchive).
       const store = openStore(settings.destination!, settings.s3Endpoint);
-      const set = await resolveBackup(store, ref ?? "latest", flags.tier);
-      return runDrill(
-        set,
-        settings,
-        { scratchDatabase: flags.scratchDb, scratchParent: flags.scratchDir },
-        { store, log, signal: signalController().signal },
+      const found = await resolveBackup(store, ref ?? "latest", flags.tier);
+      return withUnlockedSet(store, found, settings.identity, (set, identity) =>
+        runDrill(
+          set,
+          settings,
+          { scratchDatabase: flags.scratchDb, scratchParent: flags.scratchDir },
+          { store, log, signal: signalController().signal, identity },
+        ),
       );
     },
     succeeded: (result, { app }) => drillPayload(app, { report: result }),

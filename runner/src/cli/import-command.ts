@@ -3,16 +3,19 @@ import { Option, type Command } from "commander";
 import { TIERS, type Tier } from "../contract.js";
 import { importArchive } from "../commands/import.js";
 import { openSeedArchive } from "../legacy/seed-archive.js";
+import { encryptionSettings } from "../config.js";
 import { addDestinationOptions, openContext, printOut, type DestinationFlags } from "./shared.js";
 
 interface ImportFlags extends DestinationFlags {
   tier: Tier;
+  encryptTo?: string;
 }
 
 async function importAction(file: string, flags: ImportFlags): Promise<void> {
-  const { store, log } = openContext(flags);
+  const { settings, store, log } = openContext(flags, { ENCRYPTION_RECIPIENTS: flags.encryptTo });
   const archive = await openSeedArchive(path.resolve(file));
-  const manifest = await importArchive(archive, flags.tier, { store, log });
+  const recipients = encryptionSettings(settings.env)?.recipients;
+  const manifest = await importArchive(archive, flags.tier, { store, log, recipients });
   if (process.stdout.isTTY) printOut(`imported ${file} as ${manifest.tier}/${manifest.backupId}`);
 }
 
@@ -25,5 +28,10 @@ export function registerImportCommand(program: Command): void {
       )
       .argument("<archive>", "the .tar.gz made by backup-hybrid.sh")
       .addOption(new Option("--tier <tier>", "tier to file it under").choices(TIERS).default("adhoc")),
-  ).action((file: string, flags: ImportFlags) => importAction(file, flags));
+  )
+    .option(
+      "--encrypt-to <recipients>",
+      "encrypt the imported objects with age to these X25519 recipients (env ENCRYPTION_RECIPIENTS)",
+    )
+    .action((file: string, flags: ImportFlags) => importAction(file, flags));
 }

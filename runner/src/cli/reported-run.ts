@@ -17,6 +17,8 @@ export interface ReportedSettings {
   logFormat: "json" | "pretty";
   logLevel: string;
   database?: { secrets: readonly string[] } | null;
+  /** The age identity of restores and drills: as secret as the password. */
+  identity?: { secret: string };
 }
 
 export interface ReportedRunSpec<S extends ReportedSettings, R, P> {
@@ -50,7 +52,7 @@ export async function reportedRun<S extends ReportedSettings, R, P>(spec: Report
   let result: R;
   try {
     const settings = spec.settings({ processEnv: process.env, overrides: spec.overrides, isTty });
-    secrets = settings.database?.secrets ?? [];
+    secrets = [...(settings.database?.secrets ?? []), ...(settings.identity ? [settings.identity.secret] : [])];
     log = logger(settings.logFormat, settings.logLevel, secrets);
     result = await spec.run(settings, log);
   } catch (error) {

@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { resolveBackup, type CompleteBackupSet } from "../catalog.js";
 import type { RunnerEnv, Tier } from "../contract.js";
-import { loadRestoreSettings } from "../config.js";
+import { loadRestoreSettings, restoreSecrets } from "../config.js";
 import { confirmOrRefuse } from "../confirm.js";
 import { ConfigError } from "../errors.js";
 import { formatBytes } from "../format.js";
@@ -19,6 +19,7 @@ import {
   printOut,
   signalController,
   tierOption,
+  withUnlockedSet,
   type DestinationFlags,
 } from "./shared.js";
 
@@ -72,34 +73,32 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
   const log = createLogger({
     format: settings.logFormat,
     level: settings.logLevel,
-    secrets: settings.database?.secrets,
+    secrets: restoreSecrets(settings),
     area,
   });
   const destinationStore = settings.destination ? openStore(settings.destination, settings.s3Endpoint) : undefined;
-  const { set, store } = await findSet(ref, flags, destinationStore);
-  const scope = restoreScope(set, flags, settings);
-  const sourceFile = flags.fromArchive && path.resolve(flags.fromArchive);
-  // Decided before the question, so the prompt names the folder really replaced.
-  const target = scope.media ? await checkMediaTarget(settings, sourceFile || undefined) : undefined;
-  // Said before the question, so an operator restoring into another release knows about `migrate`.
-  const preamble =
-    scope.database && settings.database && settings.targetDatabase
-      ? await migrationPreamble(settings.database, settings.targetDatabase, set.manifest.database?.migrations)
-      : [];
-  for (const line of preamble) log.warn({ stage: "migrations" }, line);
-  const question = describeRestore(set, scope, settings, target);
-  await confirmOrRefuse(preamble.length ? `${preamble.join("\n")}\n${question}` : question, Boolean(flags.yes));
-  const result = await runRestore(
-    set,
-    settings,
-    { ...flags, sourceFile: sourceFile || undefined },
-    {
-      store,
-      log,
-      signal: signalController().signal,
-      area,
-    },
-  );
+  const { set: found, store } = await findSet(ref, flags, destinationStore);
+  // An encrypted set is unlocked (identity checked, names decrypted) before the question.
+  const result = await withUnlockedSet(store, found, settings.identity, async (set, identity) => {
+    const scope = restoreScope(set, flags, settings);
+    const sourceFile = flags.fromArchive && path.resolve(flags.fromArchive);
+    // Decided before the question, so the prompt names the folder really replaced.
+    const target = scope.media ? await checkMediaTarget(settings, sourceFile || undefined) : undefined;
+    // Said before the question, so an operator restoring into another release knows about `migrate`.
+    const preamble =
+      scope.database && settings.database && settings.targetDatabase
+        ? await migrationPreamble(settings.database, settings.targetDatabase, set.manifest.database?.migrations)
+        : [];
+    for (const line of preamble) log.warn({ stage: "migrations" }, line);
+    const question = describeRestore(set, scope, settings, target);
+    await confirmOrRefuse(preamble.length ? `${preamble.join("\n")}\n${question}` : question, Boolean(flags.yes));
+    return runRestore(
+      set,
+      settings,
+      { ...flags, sourceFile: sourceFile || undefined },
+      { store, log, signal: signalController().signal, area, identity },
+    );
+  });
   if (process.stdout.isTTY) {
     const lines = [
       `restored ${flags.fromArchive ?? `${result.tier}/${result.backupId}`} in ${result.seconds.toFixed(1)} s`,

@@ -6,6 +6,9 @@ import { loadCommonSettings, type CommonSettings } from "../config.js";
 import { printable } from "../format.js";
 import { createLogger, type Logger } from "../logger.js";
 import { openStore } from "../store/open-store.js";
+import type { CompleteBackupSet } from "../catalog.js";
+import { openIdentity, type IdentitySettings, type OpenIdentity } from "../encryption/identity.js";
+import { unlockSet } from "../encryption/names.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 export interface DestinationFlags {
@@ -52,6 +55,27 @@ export function openContext(
     destination: options.logToStderr ? process.stderr : undefined,
   });
   return { settings, store: openStore(settings.destination, settings.s3Endpoint), log };
+}
+
+/**
+ * Runs `work` with the set unlocked: for an encrypted set, the identity is opened, checked
+ * against the set's recipients and its names member decrypted (exit 2 without a fitting
+ * identity, before anything is touched); the identity's private copy is removed afterwards.
+ */
+export async function withUnlockedSet<T>(
+  store: ObjectStore,
+  set: CompleteBackupSet,
+  identity: IdentitySettings | undefined,
+  work: (set: CompleteBackupSet, identity: OpenIdentity | undefined) => Promise<T>,
+  options: { required?: boolean } = {},
+): Promise<T> {
+  const needed = set.manifest.encryption !== undefined && (identity !== undefined || options.required !== false);
+  const open = needed && identity ? await openIdentity(identity) : undefined;
+  try {
+    return await work(needed ? await unlockSet(store, set, open) : set, open);
+  } finally {
+    await open?.close();
+  }
 }
 
 /** Stops the run on SIGTERM (Kubernetes) or SIGINT (Ctrl-C); the signal name is the reason. */

@@ -3,7 +3,30 @@ import { resolveBackup } from "../catalog.js";
 import type { Tier } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import { verifyBackup } from "../commands/verify.js";
-import { addDestinationOptions, openContext, printOut, tierOption, type DestinationFlags } from "./shared.js";
+import { ConfigError } from "../errors.js";
+import { mergeEnv } from "../config.js";
+import { runnerEnvSchema } from "../contract.js";
+import { loadIdentity, type IdentitySettings } from "../encryption/identity.js";
+import {
+  addDestinationOptions,
+  openContext,
+  printOut,
+  tierOption,
+  withUnlockedSet,
+  type DestinationFlags,
+} from "./shared.js";
+
+/** The identity for encrypted sets, when one is configured (bad ones: exit 2). */
+function identityFromEnv(): IdentitySettings | undefined {
+  const problems: string[] = [];
+  const raw = mergeEnv(process.env, {});
+  const identity = loadIdentity(
+    runnerEnvSchema.pick({ AGE_IDENTITY: true, AGE_IDENTITY_FILE: true }).parse(raw),
+    problems,
+  );
+  if (problems.length) throw new ConfigError(problems);
+  return identity;
+}
 
 interface VerifyFlags extends DestinationFlags {
   tier?: Tier;
@@ -11,9 +34,21 @@ interface VerifyFlags extends DestinationFlags {
 }
 
 async function verifyAction(ref: string, flags: VerifyFlags): Promise<void> {
-  const { settings, store, log } = openContext(flags, {}, { logToStderr: flags.json });
+  const identity = identityFromEnv();
+  const { settings, store, log } = openContext(
+    flags,
+    {},
+    { logToStderr: flags.json, secrets: identity ? [identity.secret] : [] },
+  );
   const set = await resolveBackup(store, ref, flags.tier);
-  const report = await verifyBackup(set, { store, log, pgBinDir: settings.pgBinDir });
+  // Without an identity an encrypted set is still verified, down to its stored bytes.
+  const report = await withUnlockedSet(
+    store,
+    set,
+    identity,
+    (unlocked, open) => verifyBackup(unlocked, { store, log, pgBinDir: settings.pgBinDir, identity: open }),
+    { required: false },
+  );
   if (flags.json) printOut(JSON.stringify(report));
   if (!report.ok) {
     throw new RunnerError(
@@ -23,8 +58,9 @@ async function verifyAction(ref: string, flags: VerifyFlags): Promise<void> {
   if (!flags.json)
     printOut(
       [
-        `verify ${set.tier}/${set.backupId}: ok (${report.checked.join(" and ")} match the manifest)`,
+        `verify ${set.tier}/${set.backupId}: ok (${report.checked.join(", ")} match the manifest)`,
         ...report.warnings.map((w) => `WARNING: ${w}`),
+        ...report.notes.map((n) => `note: ${n}`),
       ].join("\n"),
     );
 }

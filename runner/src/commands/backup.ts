@@ -7,7 +7,7 @@
 import { access, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { newBackupId } from "../backup-id.js";
-import { DATABASE_OBJECT, MANIFEST_OBJECT, mediaObjectName } from "../contract.js";
+import { MANIFEST_OBJECT, objectName } from "../contract.js";
 import type { BackupSettings } from "../config.js";
 import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
 import { PathSet } from "../references/media-paths.js";
@@ -17,6 +17,10 @@ import { readReferencedPaths, resolveReferenceColumns, type ResolvedColumn } fro
 import { rate, type Logger } from "../logger.js";
 import { startProgress, type LiveArea } from "../progress.js";
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest, type TableRowCount } from "../manifest.js";
+import { namesOf, storeNames, withoutNames } from "../encryption/names.js";
+import { checkRecipients } from "../encryption/recipients.js";
+import { encryptSource } from "../stages/age-encrypt.js";
+import type { ChildSource } from "../stages/child-source.js";
 import { choosePartSize } from "../part-size.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
 import { dumpVersionProblem, pgBinary, toolVersion } from "../pg/versions.js";
@@ -103,6 +107,7 @@ async function preflight(
 ) {
   if (signal?.aborted) throw new InterruptedError(signal.reason as NodeJS.Signals);
   if (settings.media) await checkMediaDir(settings.media.dir);
+  if (settings.encryption) await checkRecipients(settings.encryption.recipients);
   if (settings.media && settings.destination.kind === "file") {
     const problem = await destinationInsideMedia(settings.media.dir, settings.destination.root);
     if (problem) throw new ConfigError([problem]);
@@ -139,6 +144,14 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     contentType: "application/octet-stream",
     lock,
   });
+
+  const recipients = settings.encryption?.recipients;
+  const encrypted = recipients !== undefined;
+  // Encryption is one more stage between the child and the hash: the manifest's sha256 and size
+  // are of the stored (encrypted) bytes.
+  const seal = (source: ChildSource) => (recipients ? encryptSource(source, recipients) : source);
+  const databaseKey = objectName("database", { encrypted });
+  const mediaKey = settings.media && objectName("media", { compression: settings.media.compression, encrypted });
 
   const streams: UploadStream[] = [];
   let rowCounts: Promise<TableRowCount[]> | undefined;
@@ -178,9 +191,9 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
         track(
           uploadChildOutput(
             "database",
-            dump,
+            seal(dump),
             store,
-            `${setKey}/${DATABASE_OBJECT}`,
+            `${setKey}/${databaseKey}`,
             putOptions(database.session.databaseBytes),
           ),
           "pg_dump",
@@ -214,7 +227,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       );
       streams.push(
         track(
-          uploadChildOutput("media", tar, store, `${setKey}/${mediaObjectName(compression)}`, putOptions(estimate)),
+          uploadChildOutput("media", seal(tar), store, `${setKey}/${mediaKey}`, putOptions(estimate)),
           compression === "none" ? "tar" : `tar+${compression}`,
         ),
       );
@@ -251,7 +264,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     }
     if (deps.signal?.aborted) throw new InterruptedError(deps.signal.reason as NodeJS.Signals);
 
-    const manifest: Manifest = {
+    const full: Manifest = {
       formatVersion: MANIFEST_FORMAT_VERSION,
       backupId,
       tier: settings.tier,
@@ -264,13 +277,15 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       database:
         database && dbResult
           ? {
-              key: DATABASE_OBJECT,
+              key: databaseKey,
               bytes: dbResult.bytes,
               sha256: dbResult.sha256,
               format: "custom",
               name: settings.database!.database,
               pgDumpVersion: database.pgDumpVersion,
               serverVersion: database.session.serverVersion,
+              tableCount: tables.length,
+              rowCount: tables.reduce((s, t) => s + t.rows, 0),
               tables,
               ...(schemaState ? { migrations: schemaState } : {}),
             }
@@ -278,7 +293,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       media:
         settings.media && mediaResult
           ? {
-              key: mediaObjectName(settings.media.compression),
+              key: mediaKey!,
               bytes: mediaResult.bytes,
               sha256: mediaResult.sha256,
               compression: settings.media.compression,
@@ -290,16 +305,31 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
             }
           : null,
     };
-    const refs = manifest.media?.references;
+    // An encrypted set's plain manifest names no table: the names went into the names member.
+    const manifest = recipients
+      ? {
+          ...withoutNames(full),
+          encryption: {
+            format: "age" as const,
+            recipients,
+            names: await storeNames(store, setKey, namesOf(full), recipients, {
+              contentType: "application/octet-stream",
+              lock,
+            }),
+          },
+        }
+      : full;
+    if (deps.signal?.aborted) throw new InterruptedError(deps.signal.reason as NodeJS.Signals);
+    const refs = full.media?.references;
     if (refs?.missing)
       log.warn(
         {
           stage: "references",
           missing: refs.missing,
           referenced: refs.referenced,
-          missingPaths: refs.missingPaths.slice(0, 10),
+          missingPaths: refs.missingPaths?.slice(0, 10),
         },
-        `${refs.missing} of ${refs.referenced} media files referenced by ${refs.columns.join(", ")} are not in the media folder; the backup holds what existed`,
+        `${refs.missing} of ${refs.referenced} media files referenced by ${refs.columns?.join(", ")} are not in the media folder; the backup holds what existed`,
       );
     await store.putSmall(`${setKey}/${MANIFEST_OBJECT}`, serializeManifest(manifest), {
       contentType: "application/json",
@@ -313,7 +343,8 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
         databaseBytes: manifest.database?.bytes,
         mediaBytes: manifest.media?.bytes,
         mediaFiles: manifest.media?.files,
-        tables: manifest.database?.tables.length,
+        tables: manifest.database?.tableCount,
+        encrypted,
         rate: rate((manifest.database?.bytes ?? 0) + (manifest.media?.bytes ?? 0), seconds * 1000),
       },
       `backup ${setKey} complete`,

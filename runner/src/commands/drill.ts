@@ -21,6 +21,8 @@ import { checkRestoredReferences } from "../references/drill-references.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
 import { directoryTally } from "../stages/directory-size.js";
 import type { ObjectStore } from "../store/object-store.js";
+import type { OpenIdentity } from "../encryption/identity.js";
+import { decryptionFor } from "../encryption/names.js";
 
 export interface DrillCheck {
   name: string;
@@ -45,14 +47,19 @@ export async function runDrill(
   set: CompleteBackupSet,
   settings: RestoreSettings,
   options: DrillOptions,
-  deps: { store: ObjectStore; log: Logger; signal?: AbortSignal },
+  deps: { store: ObjectStore; log: Logger; signal?: AbortSignal; identity?: OpenIdentity },
 ): Promise<DrillReport> {
   const { manifest } = set;
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier, stage: "drill" });
   const runId = newRunId();
   const started = Date.now();
   const checks: DrillCheck[] = [];
-  const ctx = { store: deps.store, setPrefix: setKey(set.tier, set.backupId), signal: deps.signal };
+  const ctx = {
+    store: deps.store,
+    setPrefix: setKey(set.tier, set.backupId),
+    signal: deps.signal,
+    decrypt: decryptionFor(manifest, deps.identity),
+  };
   const connection = manifest.database ? settings.database : null;
   const scratchDb = connection
     ? (options.scratchDatabase ?? copyDatabaseName("staging", connection.database, runId))

@@ -2,47 +2,95 @@
  * `import`: stores a legacy backup-hybrid.sh archive at the destination as an ordinary backup set
  * (same layout, manifest written last), so list, verify, restore and drill treat it like any other.
  * Each member is read twice: once to derive the manifest, once to upload; the second read must
- * produce the same sha256, or nothing is committed.
+ * produce the same sha256, or nothing is committed. With recipients set, the members are
+ * encrypted on their way into the store like a backup's.
  */
 import { randomBytes } from "node:crypto";
-import { DATABASE_OBJECT, MANIFEST_OBJECT, type Tier } from "../contract.js";
+import { pipeline } from "node:stream";
+import { MANIFEST_OBJECT, objectName, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { serializeManifest, type Manifest } from "../manifest.js";
+import { serializeManifest, type Manifest, type StoredObjectEntry } from "../manifest.js";
 import { deriveManifest, importedBackupId, memberStream, type SeedArchive } from "../legacy/seed-archive.js";
+import { namesOf, storeNames, withoutNames } from "../encryption/names.js";
+import { checkRecipients } from "../encryption/recipients.js";
 import { choosePartSize } from "../part-size.js";
+import { encryptSource } from "../stages/age-encrypt.js";
+import { DigestMeter } from "../stages/digest-meter.js";
 import { uploadChildOutput } from "../stages/upload-stream.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 export async function importArchive(
   archive: SeedArchive,
   tier: Tier,
-  deps: { store: ObjectStore; log: Logger },
+  deps: { store: ObjectStore; log: Logger; recipients?: string[] },
 ): Promise<Manifest> {
-  const manifest = await deriveManifest(
+  const { recipients } = deps;
+  const encrypted = recipients !== undefined;
+  if (recipients) await checkRecipients(recipients);
+  const derived = await deriveManifest(
     archive,
     importedBackupId(archive.manifest, randomBytes(2).toString("hex")),
     tier,
   );
-  const prefix = `${tier}/${manifest.backupId}`;
-  const log = deps.log.child({ backupId: manifest.backupId, tier, stage: "import" });
+  const prefix = `${tier}/${derived.backupId}`;
+  const log = deps.log.child({ backupId: derived.backupId, tier, stage: "import" });
   const members = [
-    { member: archive.manifest.database, key: DATABASE_OBJECT, expected: manifest.database! },
-    { member: archive.manifest.storage, key: manifest.media!.key, expected: manifest.media! },
+    {
+      member: archive.manifest.database,
+      key: objectName("database", { encrypted }),
+      expected: derived.database!,
+    },
+    {
+      member: archive.manifest.storage,
+      key: objectName("media", { compression: derived.media!.compression, encrypted }),
+      expected: derived.media!,
+    },
   ];
+  let manifest: Manifest;
   try {
+    const stored: StoredObjectEntry[] = [];
     for (const { member, key, expected } of members) {
       const source = memberStream(archive.file, `${archive.root}/${member}`);
-      const stored = await uploadChildOutput(key, source, deps.store, `${prefix}/${key}`, {
-        // Sized from the member's known length, so a large archive stays under S3's part limit.
-        partSize: choosePartSize(expected.bytes),
-        queueSize: 2,
-        contentType: "application/octet-stream",
-      }).done;
-      if (stored.sha256 !== expected.sha256 || stored.bytes !== expected.bytes) {
+      // The member's own bytes are hashed before encryption, to hold them against the first read.
+      const plain = new DigestMeter();
+      pipeline(source.stream, plain, () => undefined);
+      const input = { ...source, stream: plain };
+      const upload = await uploadChildOutput(
+        key,
+        recipients ? encryptSource(input, recipients) : input,
+        deps.store,
+        `${prefix}/${key}`,
+        {
+          // Sized from the member's known length, so a large archive stays under S3's part limit.
+          partSize: choosePartSize(expected.bytes),
+          queueSize: 2,
+          contentType: "application/octet-stream",
+        },
+      ).done;
+      if (plain.sha256 !== expected.sha256 || plain.bytes !== expected.bytes) {
         throw new RunnerError(`${archive.file}: ${member} changed while it was being imported; nothing was committed`);
       }
+      stored.push({ key, bytes: upload.bytes, sha256: upload.sha256 });
     }
+    const [database, media] = stored as [StoredObjectEntry, StoredObjectEntry];
+    const full: Manifest = {
+      ...derived,
+      database: { ...derived.database!, ...database },
+      media: { ...derived.media!, ...media },
+    };
+    manifest = recipients
+      ? {
+          ...withoutNames(full),
+          encryption: {
+            format: "age" as const,
+            recipients,
+            names: await storeNames(deps.store, prefix, namesOf(full), recipients, {
+              contentType: "application/octet-stream",
+            }),
+          },
+        }
+      : full;
     await deps.store.putSmall(`${prefix}/${MANIFEST_OBJECT}`, serializeManifest(manifest), {
       contentType: "application/json",
     });
@@ -56,6 +104,7 @@ export async function importArchive(
       databaseBytes: manifest.database!.bytes,
       mediaBytes: manifest.media!.bytes,
       mediaFiles: manifest.media!.files,
+      encrypted,
     },
     `imported as ${prefix}`,
   );

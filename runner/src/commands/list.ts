@@ -52,7 +52,7 @@ export function toListEntry(set: BackupSet): ListEntry {
     bytes: set.bytes,
     complete: m !== undefined,
     trigger: m?.trigger ?? null,
-    database: m?.database ? { bytes: m.database.bytes, tables: m.database.tables.length } : null,
+    database: m?.database ? { bytes: m.database.bytes, tables: m.database.tableCount } : null,
     media: m?.media ? { bytes: m.media.bytes, files: m.media.files } : null,
     missingMediaFiles: m?.media?.references?.missing ?? null,
     appVersion: m?.appVersion ?? null,

@@ -27,6 +27,8 @@ import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.
 import { acceptRestoreTarget, type RestoreTarget } from "../restore/restore-target.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
 import type { ObjectStore } from "../store/object-store.js";
+import type { OpenIdentity } from "../encryption/identity.js";
+import { decryptionFor } from "../encryption/names.js";
 
 export interface RestoreOptions {
   databaseOnly?: boolean;
@@ -42,6 +44,8 @@ export interface RestoreDeps {
   signal?: AbortSignal;
   /** The terminal's live area, for progress lines (log lines otherwise). */
   area?: LiveArea;
+  /** The identity an encrypted set was unlocked with (see unlockSet). */
+  identity?: OpenIdentity;
 }
 
 export interface RestoreResult {
@@ -144,7 +148,12 @@ export async function runRestore(
   const cancel = new AbortController();
   const onSignal = () => cancel.abort(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
   deps.signal?.addEventListener("abort", onSignal, { once: true });
-  const ctx = { store: deps.store, setPrefix: setKey(set.tier, set.backupId), signal: cancel.signal };
+  const ctx = {
+    store: deps.store,
+    setPrefix: setKey(set.tier, set.backupId),
+    signal: cancel.signal,
+    decrypt: decryptionFor(manifest, deps.identity),
+  };
   const total = (scope.database ? manifest.database!.bytes : 0) + (scope.media ? manifest.media!.bytes : 0);
   // One line per part: bytes downloaded and verified on their way into pg_restore / tar.
   const progress = startProgress({ log, intervalMs: settings.progressIntervalMs, area: deps.area });

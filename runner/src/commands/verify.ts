@@ -4,6 +4,8 @@
  * the manifest counted, and that tar can list the media archive with the manifest's file count
  * and bytes and no unsafe entry. Reports every problem found, not just the first.
  */
+import { pipeline, type Readable } from "node:stream";
+import { finished } from "node:stream/promises";
 import type { CompleteBackupSet } from "../catalog.js";
 import { setKey } from "../catalog.js";
 import { errorMessage } from "../errors.js";
@@ -12,8 +14,12 @@ import type { DatabaseEntry, MediaEntry, MediaReferencesEntry } from "../manifes
 import { pgBinary } from "../pg/versions.js";
 import { inspectArchiveListing } from "../restore/archive-safety.js";
 import { tarListArgs } from "../restore/tar-args.js";
-import { feedVerified } from "../restore/verified-feed.js";
+import { checksumProblem, feedVerified, type ExpectedObject } from "../restore/verified-feed.js";
 import { spawnChildSink } from "../stages/child-sink.js";
+import type { ChildSource } from "../stages/child-source.js";
+import { DigestMeter } from "../stages/digest-meter.js";
+import { decryptionFor } from "../encryption/names.js";
+import type { OpenIdentity } from "../encryption/identity.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 export interface VerifyReport {
@@ -24,6 +30,8 @@ export interface VerifyReport {
   checked: string[];
   /** What is worth knowing but does not fail the set (media files missing when it was taken). */
   warnings: string[];
+  /** What was not checked, and why (an encrypted set verified without its identity). */
+  notes: string[];
 }
 
 /** Tables the manifest counted that the dump's table of contents does not hold data for. */
@@ -34,7 +42,7 @@ export function missingTableData(tocLines: readonly string[], tables: DatabaseEn
       return m ? [m[1]!] : [];
     }),
   );
-  return tables.filter((t) => !toc.has(`${t.schema} ${t.table}`)).map((t) => `${t.schema}.${t.table}`);
+  return (tables ?? []).filter((t) => !toc.has(`${t.schema} ${t.table}`)).map((t) => `${t.schema}.${t.table}`);
 }
 
 async function verifyDatabase(
@@ -42,6 +50,7 @@ async function verifyDatabase(
   prefix: string,
   entry: DatabaseEntry,
   binDir: string | undefined,
+  decrypt?: (input: Readable) => ChildSource,
 ): Promise<string[]> {
   const toc: string[] = [];
   const sink = spawnChildSink(pgBinary("pg_restore", binDir), ["--list"], {
@@ -49,22 +58,27 @@ async function verifyDatabase(
     onListingLine: (l) => toc.push(l),
   });
   try {
-    await feedVerified(store, prefix, entry, sink);
+    await feedVerified(store, prefix, entry, sink, undefined, decrypt);
   } catch (error) {
     return [errorMessage(error)];
   }
   const missing = missingTableData(
     toc,
-    entry.tables.filter((t) => t.rows > 0),
+    (entry.tables ?? []).filter((t) => t.rows > 0),
   );
   return missing.length ? [`${prefix}/${entry.key}: no table data in the dump for ${missing.join(", ")}`] : [];
 }
 
-async function verifyMedia(store: ObjectStore, prefix: string, entry: MediaEntry): Promise<string[]> {
+async function verifyMedia(
+  store: ObjectStore,
+  prefix: string,
+  entry: MediaEntry,
+  decrypt?: (input: Readable) => ChildSource,
+): Promise<string[]> {
   const { tally, unsafe, onListingLine } = inspectArchiveListing();
   const sink = spawnChildSink("tar", tarListArgs(entry.compression), { label: "tar --list", onListingLine });
   try {
-    await feedVerified(store, prefix, entry, sink);
+    await feedVerified(store, prefix, entry, sink, undefined, decrypt);
   } catch (error) {
     return [errorMessage(error)];
   }
@@ -81,15 +95,38 @@ async function verifyMedia(store: ObjectStore, prefix: string, entry: MediaEntry
 /** The backup is a faithful copy; a reference that was already missing is a warning, not a fault. */
 export function referenceWarnings(refs: MediaReferencesEntry | undefined): string[] {
   if (!refs?.missing) return [];
+  // An encrypted set verified without its identity: the names are in the encrypted names member.
+  if (!refs.columns || !refs.missingPaths)
+    return [`${refs.missing} of ${refs.referenced} referenced media files were missing when the backup was taken`];
   const more = refs.missing > refs.missingPaths.length ? ` (and ${refs.missing - refs.missingPaths.length} more)` : "";
   return [
     `${refs.missing} of ${refs.referenced} media files referenced by ${refs.columns.join(", ")} were missing when the backup was taken: ${refs.missingPaths.join(", ")}${more}`,
   ];
 }
 
+/** The stored bytes of one object against the manifest (size, sha256), without reading into them. */
+async function verifyStoredBytes(store: ObjectStore, prefix: string, entry: ExpectedObject): Promise<string[]> {
+  const where = `${prefix}/${entry.key}`;
+  const meter = new DigestMeter();
+  try {
+    pipeline(await store.get(where), meter, () => undefined);
+    meter.resume();
+    await finished(meter);
+  } catch (error) {
+    return [`${where}: ${errorMessage(error)}`];
+  }
+  const problem = checksumProblem(where, entry, meter.bytes, meter.sha256);
+  return problem ? [problem] : [];
+}
+
+/**
+ * Verifies a set. An encrypted set is verified in depth only when it was unlocked with its
+ * identity (unlockSet, which also checks the names member); without one, the stored bytes of
+ * every object are checked and the report says what needs the identity.
+ */
 export async function verifyBackup(
   set: CompleteBackupSet,
-  deps: { store: ObjectStore; log: Logger; pgBinDir?: string },
+  deps: { store: ObjectStore; log: Logger; pgBinDir?: string; identity?: OpenIdentity },
 ): Promise<VerifyReport> {
   const { manifest } = set;
   const prefix = setKey(set.tier, set.backupId);
@@ -101,16 +138,32 @@ export async function verifyBackup(
     problems: [],
     checked: [],
     warnings: referenceWarnings(manifest.media?.references),
+    notes: [],
   };
-  const [db, media] = await Promise.all([
-    manifest.database
-      ? verifyDatabase(deps.store, prefix, manifest.database, deps.pgBinDir)
-      : Promise.resolve(undefined),
-    manifest.media ? verifyMedia(deps.store, prefix, manifest.media) : Promise.resolve(undefined),
+  const sealed = manifest.encryption !== undefined && deps.identity === undefined;
+  const decrypt = sealed ? undefined : decryptionFor(manifest, deps.identity);
+  const [db, media, names] = await Promise.all([
+    !manifest.database
+      ? undefined
+      : sealed
+        ? verifyStoredBytes(deps.store, prefix, manifest.database)
+        : verifyDatabase(deps.store, prefix, manifest.database, deps.pgBinDir, decrypt),
+    !manifest.media
+      ? undefined
+      : sealed
+        ? verifyStoredBytes(deps.store, prefix, manifest.media)
+        : verifyMedia(deps.store, prefix, manifest.media, decrypt),
+    // Unlocking already decrypted and checked it; without the identity its bytes are checked here.
+    sealed ? verifyStoredBytes(deps.store, prefix, manifest.encryption!.names) : undefined,
   ]);
+  if (sealed)
+    report.notes.push(
+      `encrypted (age) to ${manifest.encryption!.recipients.join(", ")}: only the stored bytes were checked; set AGE_IDENTITY_FILE (or AGE_IDENTITY) for the deeper checks (decryption, pg_restore --list, tar --list, counts)`,
+    );
   for (const [what, problems] of [
     ["database", db],
     ["media", media],
+    ["names", names],
   ] as const) {
     if (!problems) continue;
     report.checked.push(what);

@@ -12,7 +12,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { z } from "zod";
-import { DATABASE_OBJECT, MANIFEST_OBJECT, mediaObjectName, type Tier } from "../contract.js";
+import { MANIFEST_OBJECT, objectName, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from "../manifest.js";
 import { tarListArgs } from "../restore/tar-args.js";
@@ -127,16 +127,18 @@ export async function deriveManifest(archive: SeedArchive, backupId: string, tie
     appVersion: archive.manifest.version,
     importedFrom: path.basename(archive.file),
     database: {
-      key: DATABASE_OBJECT,
+      key: objectName("database"),
       ...db,
       format: "custom",
       name: "(unknown: imported)",
       pgDumpVersion: "(unknown: imported)",
       serverVersion: "(unknown: imported)",
+      tableCount: 0,
+      rowCount: 0,
       tables: [],
     },
     media: {
-      key: mediaObjectName("gzip"),
+      key: objectName("media", { compression: "gzip" }),
       ...media,
       compression: "gzip",
       files: tally.files,
@@ -164,7 +166,7 @@ export class SeedArchiveStore implements ObjectStore {
   private member(key: string): string | undefined {
     if (!key.startsWith(this.prefix)) return undefined;
     const name = key.slice(this.prefix.length);
-    if (name === DATABASE_OBJECT) return this.archive.manifest.database;
+    if (name === this.manifest.database?.key) return this.archive.manifest.database;
     if (name === this.manifest.media?.key) return this.archive.manifest.storage;
     return undefined;
   }
@@ -184,7 +186,7 @@ export class SeedArchiveStore implements ObjectStore {
   async *list(prefix: string): AsyncIterable<StoredObject> {
     const at = new Date(this.manifest.startedAt);
     const objects: StoredObject[] = [
-      { key: `${this.prefix}${DATABASE_OBJECT}`, bytes: this.manifest.database!.bytes, lastModified: at },
+      { key: `${this.prefix}${this.manifest.database!.key}`, bytes: this.manifest.database!.bytes, lastModified: at },
       { key: `${this.prefix}${MANIFEST_OBJECT}`, bytes: serializeManifest(this.manifest).length, lastModified: at },
       { key: `${this.prefix}${this.manifest.media!.key}`, bytes: this.manifest.media!.bytes, lastModified: at },
     ];

@@ -46,7 +46,7 @@ export function successOutcome(app: string, manifest: Manifest, destination?: st
     mediaBytes,
     totalBytes: (databaseBytes ?? 0) + (mediaBytes ?? 0),
     mediaFiles: manifest.media?.files,
-    tables: manifest.database?.tables.length,
+    tables: manifest.database?.tableCount,
     missingMediaFiles: manifest.media?.references?.missing,
     destination,
   };

@@ -23,12 +23,15 @@ export async function checkRestoredReferences(
   database: string,
   folder: string,
 ): Promise<DrillReferenceCheck> {
+  if (!recorded.columns || !recorded.missingPaths)
+    throw new Error("the set's reference names were not decrypted before the drill (unlockSet)");
+  const named = { ...recorded, columns: recorded.columns, missingPaths: recorded.missingPaths };
   const client = new pg.Client(clientConfig(withDatabase(connection, database)));
   client.on("error", () => undefined);
   await client.connect();
   const referenced = new PathSet();
   try {
-    const wanted = parseMediaReferences(recorded.columns.join(","));
+    const wanted = parseMediaReferences(named.columns.join(","));
     const { columns, problems } = await resolveReferenceColumns(client, wanted.columns);
     if (wanted.problems.length || problems.length)
       return {
@@ -43,7 +46,7 @@ export async function checkRestoredReferences(
   const files = new PathSet();
   await directoryTally(folder, (name) => files.add(name));
   const found = compareReferences(referenced, files);
-  const lost = newlyMissing(recorded, found.allMissing);
+  const lost = newlyMissing(named, found.allMissing);
   const counts =
     `${found.referenced} referenced, ${found.missing} missing (${recorded.missing} recorded at backup), ` +
     `${found.unreferenced} unreferenced`;

@@ -10,6 +10,8 @@ import { rowCountDifferences } from "../pg/row-counts.js";
 import { pgBinary, restoreVersionProblem, toolVersion } from "../pg/versions.js";
 import { spawnChildSink } from "../stages/child-sink.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
+import type { ChildSource } from "../stages/child-source.js";
+import type { Readable } from "node:stream";
 import type { ArchiveTally } from "../stages/media-archive.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { inspectArchiveListing } from "./archive-safety.js";
@@ -23,6 +25,8 @@ export interface PartContext {
   setPrefix: string;
   onMeter?: (meter: DigestMeter) => void;
   signal?: AbortSignal;
+  /** Decryption of an encrypted set's objects (see decryptionFor). */
+  decrypt?: (input: Readable) => ChildSource;
 }
 
 /** Stops a child when the run is cancelled (another part failed, or a signal). */
@@ -49,9 +53,9 @@ export async function restoreDatabasePart(
   try {
     const sink = spawnPgRestore(connection, database, binDir);
     stopOnAbort(ctx.signal, sink.stop);
-    await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter);
+    await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, ctx.decrypt);
     const counts = await countRowsIn(connection, database);
-    const problems = options.checkRowCounts ? rowCountDifferences(entry.tables, counts) : [];
+    const problems = options.checkRowCounts ? rowCountDifferences(entry.tables ?? [], counts) : [];
     if (problems.length)
       throw new RunnerError(`restored database does not match the manifest: ${problems.slice(0, 5).join("; ")}`);
     return counts;
@@ -70,7 +74,7 @@ export async function restoreMediaPart(ctx: PartContext, entry: MediaEntry, dir:
   const sink = spawnChildSink("tar", tarExtractArgs(dir, entry.compression), { label: "tar --extract", onListingLine });
   stopOnAbort(ctx.signal, sink.stop);
   try {
-    await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter);
+    await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, ctx.decrypt);
   } catch (error) {
     // tar's own refusal of ".." or absolute members is best explained by the entries themselves.
     if (unsafe.length)

@@ -3,10 +3,12 @@
  * against the manifest. Nothing downstream may be trusted (or swapped into place) unless this
  * resolved: a flipped byte or a short object is an error even when the consumer accepted it.
  */
-import { pipeline } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { RunnerError } from "../errors.js";
 import { DigestMeter } from "../stages/digest-meter.js";
 import type { ChildSink } from "../stages/child-sink.js";
+import type { ChildSource } from "../stages/child-source.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 export interface ExpectedObject {
@@ -43,6 +45,8 @@ export async function feedVerified(
   sink: ChildSink,
   /** Receives the meter, so a caller can poll its byte count for progress. */
   onMeter?: (meter: DigestMeter) => void,
+  /** A stage between the stored bytes (hashed) and the consumer: decryption of an encrypted set. */
+  decrypt?: (input: Readable) => ChildSource,
 ): Promise<void> {
   const where = `${setPrefix}/${expected.key}`;
   const meter = new DigestMeter();
@@ -56,7 +60,10 @@ export async function feedVerified(
   }
   pipeline(source, meter, () => undefined);
   let consumerError: unknown;
-  await sink.feed(meter).catch((error: unknown) => (consumerError = error));
+  const stage = decrypt?.(meter);
+  await sink.feed(stage ? stage.stream : meter).catch((error: unknown) => (consumerError = error));
+  // The stage keeps reading the stored bytes after a failure, so the checksum below is complete.
+  if (stage) await finished(meter).catch(() => undefined);
   // A checksum mismatch explains a consumer failure better than the consumer's own message.
   const digest = meter.finished ? meter.sha256 : undefined;
   const problem = digest !== undefined ? checksumProblem(where, expected, meter.bytes, digest) : undefined;

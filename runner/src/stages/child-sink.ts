@@ -6,19 +6,19 @@
  */
 import { spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
-import { watchChild, type ChildOptions, type WatchedChild } from "./child-watch.js";
+import { childProcessEnv, watchChild, type ChildOptions, type WatchedChild } from "./child-watch.js";
 
 export interface ChildSink extends WatchedChild {
   /** Writes `source` to the child's stdin; resolves when the child exited 0 after reading it. */
   feed(source: Readable): Promise<void>;
 }
 
-function writable(stream: Writable): boolean {
+export function writable(stream: Writable): boolean {
   return !stream.destroyed && !stream.writableEnded;
 }
 
 /** Resolves when `stream` can take more data, or will never take any again. */
-function drained(stream: Writable): Promise<void> {
+export function drained(stream: Writable): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       stream.off("drain", done).off("close", done).off("error", done);
@@ -31,7 +31,7 @@ function drained(stream: Writable): Promise<void> {
 export function spawnChildSink(command: string, args: readonly string[], options: ChildOptions): ChildSink {
   const child = spawn(command, args, {
     stdio: ["pipe", "pipe", "pipe"],
-    env: options.env ?? process.env,
+    env: childProcessEnv(options.env),
     cwd: options.cwd,
   });
   const watched = watchChild(child, command, options, child.stdout);

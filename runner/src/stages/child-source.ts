@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import { Transform, type Readable } from "node:stream";
-import { watchChild, type ChildOptions, type WatchedChild } from "./child-watch.js";
+import { childProcessEnv, watchChild, type ChildOptions, type WatchedChild } from "./child-watch.js";
 
 export interface ChildSource extends WatchedChild {
   /** stdout, gated on the exit status. */
@@ -17,13 +17,11 @@ export interface ChildSource extends WatchedChild {
 
 export type ChildSourceOptions = ChildOptions;
 
-export function spawnChildSource(command: string, args: readonly string[], options: ChildSourceOptions): ChildSource {
-  const child = spawn(command, args, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: options.env ?? process.env,
-    cwd: options.cwd,
-  });
-  const watched = watchChild(child, command, options, child.stderr);
+/**
+ * `stdout` of a watched child, ending only after the child exited 0 and failing as soon as it
+ * exited otherwise (see above). Shared by every stage that reads a child's output.
+ */
+export function gateOnExit(stdout: Readable, watched: WatchedChild): Readable {
   const gate = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       callback(null, chunk);
@@ -35,8 +33,18 @@ export function spawnChildSource(command: string, args: readonly string[], optio
       );
     },
   });
-  child.stdout.pipe(gate);
+  stdout.pipe(gate);
   // Fail fast: a child that dies mid-stream fails the stream now, not when its stdout drains.
   watched.exited.catch((error: Error) => gate.destroy(error));
-  return { stream: gate, exited: watched.exited, stop: watched.stop, pid: watched.pid };
+  return gate;
+}
+
+export function spawnChildSource(command: string, args: readonly string[], options: ChildSourceOptions): ChildSource {
+  const child = spawn(command, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: childProcessEnv(options.env),
+    cwd: options.cwd,
+  });
+  const watched = watchChild(child, command, options, child.stderr);
+  return { stream: gateOnExit(child.stdout, watched), exited: watched.exited, stop: watched.stop, pid: watched.pid };
 }

@@ -25,6 +25,19 @@ export interface WatchedChild {
   readonly pid: number | undefined;
 }
 
+/**
+ * Variables a child process never inherits: the age identity is for the runner's own age
+ * process (which gets it as a file), not for pg_dump, pg_restore or tar.
+ */
+export const NEVER_INHERITED = ["AGE_IDENTITY"] as const;
+
+/** The environment for a child: `env` (default: the runner's own) without NEVER_INHERITED. */
+export function childProcessEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of NEVER_INHERITED) delete out[name];
+  return out;
+}
+
 const TAIL_LINES = 8;
 const KILL_GRACE_MS = 5_000;
 
