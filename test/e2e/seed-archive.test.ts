@@ -1,6 +1,6 @@
 // Today's archives (backup-hybrid.sh): built here with the real pg_dump and tar the way the seed's
 // script does, then restored directly and imported as a backup set.
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -103,6 +103,38 @@ describe("backup-hybrid.sh archives", () => {
     const drill = await runRunner(["drill", "--json"], env);
     expect(drill.code, drill.stderr).toBe(0);
     expect(JSON.parse(drill.stdout)).toMatchObject({ ok: true });
+  });
+
+  it("import --encrypt-to stores only age ciphertext, which restores with the identity", async () => {
+    const dest = await mkdtemp(path.join(tmpdir(), "edms-import-age-"));
+    const keyFile = path.join(dest, "..", `${path.basename(dest)}.key`);
+    expect((await run("age-keygen", ["-o", keyFile])).code).toBe(0);
+    const recipient = (await run("age-keygen", ["-y", keyFile])).stdout.trim();
+    const env = { BACKUP_DESTINATION: `file://${dest}`, DATABASE_URL: source.url };
+    const imported = await runRunner(["import", archive, "--encrypt-to", recipient], env);
+    expect(imported.code, imported.stderr).toBe(0);
+    const [id] = await readdir(path.join(dest, "adhoc"));
+    const setDir = path.join(dest, "adhoc", id!);
+    expect((await readdir(setDir)).sort()).toEqual([
+      "database.dump.age",
+      "manifest.json",
+      "names.json.age",
+      "storage.tar.gz.age",
+    ]);
+    for (const name of ["database.dump.age", "names.json.age", "storage.tar.gz.age"])
+      expect((await readFile(path.join(setDir, name))).subarray(0, 21).toString()).toBe("age-encryption.org/v1");
+    const noIdentity = await runRunner(["drill"], env);
+    expect(noIdentity.code).toBe(2);
+    const target = `hybrid_age_${Date.now().toString(36)}`;
+    const restoredMedia = path.join(await mkdtemp(path.join(tmpdir(), "edms-hybrid-age-media-")), "media");
+    const restore = await runRunner(
+      ["restore", "latest", "--yes", "--target-db", target, "--media-dir", restoredMedia],
+      { ...env, AGE_IDENTITY_FILE: keyFile },
+    );
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await tableChecksums(connectionUrl(pg, target))).toEqual(await tableChecksums(source.url));
+    expect(await mediaTreeDigest(restoredMedia)).toEqual(await mediaTreeDigest(mediaDir));
+    await sql(connectionUrl(pg, "postgres"), `drop database "${target}" with (force)`);
   });
 
   it("refuses a file that is not such an archive", async () => {
