@@ -11,7 +11,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
 import { run } from "../helpers/exec.js";
-import { createTestDatabase, largeObjectChecksums, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
+import {
+  createTestDatabase,
+  largeObjectChecksums,
+  sql,
+  tableChecksums,
+  type TestDatabase,
+} from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { makeLiveTarget, type LiveTarget } from "../helpers/live-target.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
@@ -126,9 +132,20 @@ beforeAll(async () => {
   [first, second, stranger] = await Promise.all([keyPair("first"), keyPair("second"), keyPair("stranger")]);
   source = await newDatabase("enc_src");
   await seedEdmsDatabase(source.url);
+  // Names the plain manifest of an encrypted set must not carry: migrations and referenced files.
+  await sql(
+    source.url,
+    `create table django_migrations (id serial primary key, app varchar(255), name varchar(255), applied timestamptz default now());
+     insert into django_migrations (app, name) values ('documents', '0001_initial'), ('documents', '0002_secret_plan')`,
+  );
   mediaDir = await mkdtemp(path.join(tmpdir(), "edms-enc-media-"));
   await makeMediaTree(mediaDir, { bigFileMiB: 2 });
-  ({ root: dest, id: backupId } = await backupTo("daily", ["--encrypt-to", `${first.recipient},${second.recipient}`]));
+  ({ root: dest, id: backupId } = await backupTo("daily", [
+    "--encrypt-to",
+    `${first.recipient},${second.recipient}`,
+    "--media-references",
+    "documents_documentversion.file",
+  ]));
 });
 
 afterAll(async () => {
@@ -157,7 +174,16 @@ describe("encrypted backups", { timeout: 360_000 }, () => {
     }
 
     await expectRestorableByHand(setDir, manifest, first, second);
+    // Migrations, reference columns and missing files: counted in plain text, named only inside.
+    for (const name of ["0002_secret_plan", "documents_documentversion", "scan é.pdf"])
+      expect(manifestText).not.toContain(name);
+    expect(manifest.media!.references).toMatchObject({ missing: expect.any(Number), referenced: expect.any(Number) });
+    expect(manifest.media!.references!.missing).toBeGreaterThan(100);
+    expect(manifest.media!.references!.columns).toBeUndefined();
     const names = JSON.parse(await sh(`age -d -i "${first.file}" "${setDir}/names.json.age"`));
+    expect(names.database.migrations).toEqual({ documents: "0002_secret_plan" });
+    expect(names.media.referenceColumns).toEqual(["public.documents_documentversion.file"]);
+    expect(names.media.missingPaths).toHaveLength(100);
     expect(names.database.tables.map((t: { table: string }) => t.table)).toEqual(
       (await tableChecksums(source.url)).map((t) => t.table),
     );
@@ -257,9 +283,14 @@ describe("encrypted backups", { timeout: 360_000 }, () => {
     const media = await seal(plain.media!.key);
     const names = await seal(
       "names.json",
-      Buffer.from(JSON.stringify({ backupId: id, database: { tables: plain.database!.tables } })),
+      Buffer.from(
+        JSON.stringify({
+          backupId: id,
+          database: { tables: plain.database!.tables, migrations: plain.database!.migrations },
+        }),
+      ),
     );
-    const { tables: _tables, ...database } = plain.database!;
+    const { tables: _tables, migrations: _migrations, ...database } = plain.database!;
     const sealed: Manifest = {
       ...plain,
       encryption: { format: "age", recipients: [second.recipient], names },
