@@ -5,6 +5,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Tier } from "../runner/src/contract.js";
+import { backupKeyPolicy, partitionOf } from "./iam-policies.js";
 import { lifecycleRules, objectLockDefaultDays, tlsOnlyBucketPolicy } from "./bucket-rules.js";
 
 export interface BackupBucketArgs {
@@ -33,12 +34,16 @@ export class BackupBucket extends pulumi.ComponentResource {
     if (args.kmsKeyArn) {
       this.kmsKeyArn = pulumi.output(args.kmsKeyArn);
     } else {
+      const caller = aws.getCallerIdentityOutput({}, parent);
       const key = new aws.kms.Key(
         `${name}-key`,
         {
           description: `Encrypts the backups in ${name}`,
           enableKeyRotation: true,
           deletionWindowInDays: 30,
+          policy: pulumi
+            .all([caller.arn, caller.accountId])
+            .apply(([arn, accountId]) => JSON.stringify(backupKeyPolicy(partitionOf(arn), accountId))),
         },
         parent,
       );

@@ -43,7 +43,13 @@ export class BackupIdentity extends pulumi.ComponentResource {
       assumeRolePolicy = pulumi
         .all([caller.accountId, caller.arn, region])
         .apply(([accountId, arn, r]) =>
-          JSON.stringify(podIdentityTrustPolicy(accountId, eksClusterArn(arn, r, accountId, clusterName))),
+          JSON.stringify(
+            podIdentityTrustPolicy(
+              eksClusterArn(arn, r, accountId, clusterName),
+              args.namespace,
+              args.serviceAccountName,
+            ),
+          ),
         );
     }
 
@@ -84,6 +90,8 @@ export class BackupIdentity extends pulumi.ComponentResource {
           namespace: args.namespace,
           serviceAccount: args.serviceAccountName,
           roleArn: this.role.arn,
+          // The trust policy's conditions read the session tags: they must stay on.
+          disableSessionTags: false,
         },
         parent,
       );

@@ -45,21 +45,29 @@ export const DENIED_ACTIONS = [
 
 export function runnerPolicy(s: RunnerPolicySettings): PolicyDocument {
   const objects = `${s.bucketArn}/${s.keyPrefix}/*`;
-  const objectActions = [
-    "s3:PutObject",
-    "s3:GetObject",
-    // The runner aborts its own failed multipart uploads (not a delete of any stored object).
-    "s3:AbortMultipartUpload",
-    "s3:ListMultipartUploadParts",
-    ...(s.objectLock ? ["s3:PutObjectRetention", "s3:GetObjectRetention"] : []),
-  ];
+  // Exactly what runner/src calls (see test/components/iam-evaluation.test.ts for the list):
+  // PutObject (also CreateMultipartUpload, UploadPart, CompleteMultipartUpload), GetObject (also
+  // HeadObject), and AbortMultipartUpload of its own failed uploads (not a delete of any object).
+  const objectActions = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"];
+  // With Object Lock, S3 authorizes a put's retain-until headers as s3:PutObjectRetention too.
+  if (s.objectLock) objectActions.push("s3:PutObjectRetention");
   const statements: PolicyStatement[] = [
     {
       Sid: "ListBackupPrefix",
       Effect: "Allow",
-      Action: ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+      Action: "s3:ListBucket",
       Resource: s.bucketArn,
       Condition: { StringLike: { "s3:prefix": [`${s.keyPrefix}/*`] } },
+    },
+    {
+      // s3:ListBucketMultipartUploads has no s3:prefix condition key: a grant conditioned on it is
+      // never effective (AWS drops keys an action does not have), and the runner's sweep of its own
+      // unfinished uploads was always denied. It can only be granted on the whole bucket; the
+      // bucket belongs to this stack, and the listing shows in-progress upload keys, no data.
+      Sid: "SweepOwnUnfinishedUploads",
+      Effect: "Allow",
+      Action: "s3:ListBucketMultipartUploads",
+      Resource: s.bucketArn,
     },
     {
       Sid: "ReadWriteBackups",
@@ -124,10 +132,16 @@ export function irsaTrustPolicy(oidcProviderArn: string, namespace: string, serv
 }
 
 /**
- * EKS Pod Identity: the EKS service assumes the role for pods; the PodIdentityAssociation binds it
- * to one namespace and service account, and the conditions bind it to one account and cluster.
+ * EKS Pod Identity: the EKS Auth service assumes the role for a pod and tags the session with the
+ * pod's cluster, namespace and service account (aws:RequestTag/eks-cluster-arn,
+ * kubernetes-namespace, kubernetes-service-account; AWS EKS User Guide, "Create IAM role with trust
+ * policy required by EKS Pod Identity" and "List of session tags added by EKS Pod Identity"). The
+ * conditions on those tags are what scope the role: without them any Pod Identity association in
+ * the account could use it. AWS does not document aws:SourceArn for this service principal, so a
+ * condition on it would either never hold or not scope by namespace. The association must keep
+ * session tags on (the default; the component sets disableSessionTags: false).
  */
-export function podIdentityTrustPolicy(accountId: string, clusterArn: string): PolicyDocument {
+export function podIdentityTrustPolicy(clusterArn: string, namespace: string, serviceAccount: string): PolicyDocument {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -135,18 +149,46 @@ export function podIdentityTrustPolicy(accountId: string, clusterArn: string): P
         Sid: "EksPodIdentity",
         Effect: "Allow",
         Principal: { Service: "pods.eks.amazonaws.com" },
+        // TagSession: the service passes the session tags the conditions read.
         Action: ["sts:AssumeRole", "sts:TagSession"],
         Condition: {
-          StringEquals: { "aws:SourceAccount": accountId },
-          ArnEquals: { "aws:SourceArn": clusterArn },
+          StringEquals: {
+            "aws:RequestTag/eks-cluster-arn": clusterArn,
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": serviceAccount,
+          },
         },
       },
     ],
   };
 }
 
+/**
+ * The backup key's policy: AWS's default key policy (the account may grant use of the key with
+ * IAM policies), written out so that it is a reviewed, evaluated document rather than an implicit
+ * one. The runner's use of the key then comes only from its role policy (through S3, this region).
+ */
+export function backupKeyPolicy(partition: string, accountId: string): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "EnableIamPolicies",
+        Effect: "Allow",
+        Principal: { AWS: `arn:${partition}:iam::${accountId}:root` },
+        Action: "kms:*",
+        Resource: "*",
+      },
+    ],
+  };
+}
+
+/** The partition of a known ARN ("aws", "aws-cn", "aws-us-gov"). */
+export function partitionOf(arn: string): string {
+  return arn.split(":")[1] ?? "aws";
+}
+
 /** arn:<partition>:eks:<region>:<account>:cluster/<name>, the partition taken from a known ARN. */
 export function eksClusterArn(callerArn: string, region: string, accountId: string, clusterName: string): string {
-  const partition = callerArn.split(":")[1] ?? "aws";
-  return `arn:${partition}:eks:${region}:${accountId}:cluster/${clusterName}`;
+  return `arn:${partitionOf(callerArn)}:eks:${region}:${accountId}:cluster/${clusterName}`;
 }

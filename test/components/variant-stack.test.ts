@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { runnerEnvSchema } from "../../runner/src/contract.js";
 import type { PolicyDocument } from "../../components/iam-policies.js";
+import { decide } from "./iam-simulator.js";
 import { validateKubernetesObject } from "./k8s-validation.js";
 import { ACCOUNT, ofType, one, runStack, type StackRun } from "./stack-harness.js";
 
@@ -107,22 +108,54 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
     }
   });
 
-  it("trusts the EKS Pod Identity service for this account and cluster, bound to the service account", () => {
+  it("lets EKS Pod Identity assume the role only for this cluster's edms/edms-backup, evaluated like AWS", async () => {
     const trust = JSON.parse(
       String(one(run, "aws:iam/role:Role", "edms-backup-identity-role").inputs.assumeRolePolicy),
     ) as PolicyDocument;
-    expect(trust.Statement).toEqual([
-      {
-        Sid: "EksPodIdentity",
-        Effect: "Allow",
-        Principal: { Service: "pods.eks.amazonaws.com" },
-        Action: ["sts:AssumeRole", "sts:TagSession"],
-        Condition: {
-          StringEquals: { "aws:SourceAccount": ACCOUNT },
-          ArnEquals: { "aws:SourceArn": `arn:aws:eks:ap-southeast-1:${ACCOUNT}:cluster/edms-prod` },
-        },
-      },
-    ]);
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/edms-backup-identity-role`;
+    const clusterArn = `arn:aws:eks:ap-southeast-1:${ACCOUNT}:cluster/edms-prod`;
+    // The session tags EKS Pod Identity sets on its AssumeRole (and TagSession) request.
+    const tags = (namespace: string, serviceAccount: string, cluster = clusterArn) => ({
+      "aws:RequestTag/eks-cluster-arn": cluster,
+      "aws:RequestTag/eks-cluster-name": cluster.split("/").at(-1)!,
+      "aws:RequestTag/kubernetes-namespace": namespace,
+      "aws:RequestTag/kubernetes-service-account": serviceAccount,
+      "aws:RequestTag/kubernetes-pod-name": "edms-backup-daily-29471520-x7k2p",
+      "aws:RequestTag/kubernetes-pod-uid": "0b6a1f2e-5d4c-4b3a-9e8f-7a6b5c4d3e2f",
+      "aws:TagKeys": [
+        "eks-cluster-arn",
+        "eks-cluster-name",
+        "kubernetes-namespace",
+        "kubernetes-service-account",
+        "kubernetes-pod-name",
+        "kubernetes-pod-uid",
+      ],
+      // Whatever else the service may set, the role must not rely on it for scoping.
+      "aws:SourceAccount": ACCOUNT,
+      "aws:SourceArn": clusterArn,
+    });
+    const assume = (context: Record<string, string | string[]>, action = "sts:AssumeRole") =>
+      decide("pods.eks.amazonaws.com", ACCOUNT, { action, resource: roleArn, context }, { resourcePolicy: trust });
+    expect(await assume(tags("edms", "edms-backup"))).toBe("Allowed");
+    expect(await assume(tags("edms", "edms-backup"), "sts:TagSession")).toBe("Allowed");
+    const otherCluster = `arn:aws:eks:ap-southeast-1:${ACCOUNT}:cluster/staging`;
+    for (const [what, context] of [
+      ["another namespace", tags("other", "edms-backup")],
+      ["another service account", tags("edms", "default")],
+      ["another cluster", tags("edms", "edms-backup", otherCluster)],
+      ["no session tags", { "aws:SourceAccount": ACCOUNT, "aws:SourceArn": clusterArn }],
+    ] as const) {
+      expect(await assume(context), what).toBe("ImplicitlyDenied");
+    }
+    // Nobody else may assume it with these tags: not a user of the account, not another service.
+    expect(
+      await decide(
+        `arn:aws:iam::${ACCOUNT}:user/deployer`,
+        ACCOUNT,
+        { action: "sts:AssumeRole", resource: roleArn, context: tags("edms", "edms-backup") },
+        { resourcePolicy: trust },
+      ),
+    ).toBe("ImplicitlyDenied");
     expect(
       one(run, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "edms-backup-identity-pod-identity").inputs,
     ).toMatchObject({
@@ -130,6 +163,7 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
       namespace: "edms",
       serviceAccount: "edms-backup",
       roleArn: `arn:aws:iam::${ACCOUNT}:role/edms-backup-identity-role`,
+      disableSessionTags: false,
     });
     expect(
       at(
