@@ -76,6 +76,10 @@ function s3(call: AwsCall): Promise<Decision> {
 function kms(action: string, context: Record<string, string | string[]>, resource = keyArn): Promise<Decision> {
   return decide(SESSION, ACCOUNT, { action, resource, context }, { identityPolicy, resourcePolicy: keyPolicy });
 }
+function putMetricData(namespace: string): Promise<Decision> {
+  const context = { "aws:SecureTransport": "true", "cloudwatch:namespace": namespace };
+  return decide(SESSION, ACCOUNT, { action: "cloudwatch:PutMetricData", resource: "*", context }, { identityPolicy });
+}
 function viaS3(extra: Record<string, string | string[]> = {}): Record<string, string | string[]> {
   return {
     "aws:SecureTransport": "true",
@@ -140,15 +144,7 @@ describe("every AWS call the runner makes is allowed", () => {
   });
 
   it("CloudWatch PutMetricData in the stack's namespace (backup results, status ages)", async () => {
-    const context = { "aws:SecureTransport": "true", "cloudwatch:namespace": "EDMS/Backup" };
-    expect(
-      await decide(
-        SESSION,
-        ACCOUNT,
-        { action: "cloudwatch:PutMetricData", resource: "*", context },
-        { identityPolicy },
-      ),
-    ).toBe("Allowed");
+    expect(await putMetricData("EDMS/Backup")).toBe("Allowed");
   });
 
   it("the pod's service account may assume the role through the cluster's OIDC provider (IRSA)", () => {
@@ -252,15 +248,7 @@ describe("everything that could destroy, shorten, reconfigure or leak is denied"
   });
 
   it("metrics in another CloudWatch namespace", async () => {
-    const context = { "aws:SecureTransport": "true", "cloudwatch:namespace": "AWS/EC2" };
-    expect(
-      await decide(
-        SESSION,
-        ACCOUNT,
-        { action: "cloudwatch:PutMetricData", resource: "*", context },
-        { identityPolicy },
-      ),
-    ).toBe("ImplicitlyDenied");
+    expect(await putMetricData("AWS/EC2")).toBe("ImplicitlyDenied");
   });
 
   it("other namespaces, other service accounts, other audiences and other issuers cannot assume the role", () => {
