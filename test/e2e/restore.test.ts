@@ -38,8 +38,11 @@ async function newDatabase(prefix: string): Promise<TestDatabase> {
   return db;
 }
 
-function liveTarget(): Promise<LiveTarget> {
-  return makeLiveTarget(newDatabase);
+const liveFolders: string[] = [];
+async function liveTarget(): Promise<LiveTarget> {
+  const live = await makeLiveTarget(newDatabase);
+  liveFolders.push(path.basename(live.media));
+  return live;
 }
 
 /**
@@ -52,7 +55,9 @@ async function leftovers(): Promise<{ databases: string[]; dirs: string[] }> {
   const copy = (name: string) => COPY_DATABASE_RE.staging.test(name) || COPY_DATABASE_RE.previous.test(name);
   const ours = (name: string) => copy(name) && databases.some((db) => name.startsWith(`${db.name}__`));
   const dirs = (await readdir(tmpdir())).filter(
-    (n) => n.startsWith(".edms-live-") && (COPY_FOLDER_RE.staging.test(n) || COPY_FOLDER_RE.previous.test(n)),
+    (n) =>
+      liveFolders.some((live) => n.startsWith(`.${live}.`)) &&
+      (COPY_FOLDER_RE.staging.test(n) || COPY_FOLDER_RE.previous.test(n)),
   );
   return { databases: rows.map((r) => r.datname).filter(ours), dirs };
 }
