@@ -382,5 +382,11 @@ export const ARCHIVE_EXCLUDE_ARGS: readonly string[] = [
   "--no-anchored",
 ];
 
+/** The same exclusion for a walk of the media folder: a top-level name (bytes) tar leaves out. */
+export function excludedFromArchive(topLevelName: Uint8Array): boolean {
+  const text = String.fromCharCode(...topLevelName.subarray(0, 32));
+  return [STAGING_MARK, PREVIOUS_MARK].some((mark) => text.startsWith(`.${mark}-`));
+}
+
 /** Databases a restore never replaces: the server's templates (CREATE DATABASE copies them). */
 export const PROTECTED_DATABASES = ["template0", "template1"] as const;

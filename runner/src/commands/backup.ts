@@ -7,7 +7,7 @@
 import { access, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { newBackupId } from "../backup-id.js";
-import { MANIFEST_OBJECT, objectName } from "../contract.js";
+import { MANIFEST_OBJECT, excludedFromArchive, objectName } from "../contract.js";
 import type { BackupSettings } from "../config.js";
 import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
 import { PathSet } from "../references/media-paths.js";
@@ -25,8 +25,9 @@ import { choosePartSize } from "../part-size.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
 import { dumpVersionProblem, pgBinary, toolVersion } from "../pg/versions.js";
 import { destinationInsideMedia } from "../restore/restore-target.js";
-import { directoryTally } from "../stages/directory-size.js";
-import { spawnMediaArchive, type ArchiveTally } from "../stages/media-archive.js";
+import { inspectDirectory } from "../archive/directory-walk.js";
+import { EntryInspector } from "../archive/inspector.js";
+import { spawnMediaArchive } from "../stages/media-archive.js";
 import { spawnPgDump } from "../stages/pg-dump.js";
 import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
 import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
@@ -97,6 +98,26 @@ async function openDatabase(
   return { session, pgDumpVersion, referenceColumns: references.columns };
 }
 
+const UNSAFE_ADVICE =
+  "a restore would refuse them, so no backup was made. Replace each link with a relative one that stays inside the folder (or remove it; device files cannot be backed up) and run the backup again";
+
+/** The message for media entries a restore would refuse (README: links that leave the media folder). */
+function unsafeMediaMessage(dir: string, problems: string): string {
+  return `the media folder ${dir} holds entries that point outside it: ${problems}; ${UNSAFE_ADVICE}`;
+}
+
+/**
+ * The media folder walked once before anything is stored: every entry a restore would refuse
+ * (a link that leaves the folder, a device), named at once; and its bytes, the stream's size
+ * estimate.
+ */
+async function walkMedia(dir: string): Promise<{ sourceBytes: number }> {
+  const walked = await inspectDirectory(dir, { skipTopLevel: excludedFromArchive });
+  const unsafe = walked.unsafeSummary();
+  if (unsafe) throw new RunnerError(unsafeMediaMessage(dir, unsafe));
+  return walked.tally;
+}
+
 /** Everything checked before a byte is streamed: signal, media folder, a free set name, the database. */
 async function preflight(
   settings: BackupSettings,
@@ -112,12 +133,13 @@ async function preflight(
     const problem = await destinationInsideMedia(settings.media.dir, settings.destination.root);
     if (problem) throw new ConfigError([problem]);
   }
+  const media = settings.media ? await walkMedia(settings.media.dir) : undefined;
   for await (const existing of store.list(`${setKey}/`)) {
     throw new RunnerError(
       `backup set ${setKey} already has ${existing.key}; refusing to overwrite (clock or id collision)`,
     );
   }
-  return openDatabase(settings, log);
+  return { media, database: await openDatabase(settings, log) };
 }
 
 export async function runBackup(settings: BackupSettings, deps: BackupDeps): Promise<Manifest> {
@@ -130,10 +152,11 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const { store } = deps;
   log.info({ stage: "start", destination: store.display, trigger: settings.trigger }, "backup started");
 
-  const database = await preflight(settings, store, setKey, log, deps.signal).catch((error: unknown) => {
+  const checked = await preflight(settings, store, setKey, log, deps.signal).catch((error: unknown) => {
     log.error({ stage: "failed", error: errorMessage(error) }, "backup failed before anything was stored");
     throw error instanceof RunnerError ? error : new RunnerError(`backup failed: ${errorMessage(error)}`);
   });
+  const { database } = checked;
   await deps.onSnapshot?.();
   const lock: PutStreamOptions["lock"] = settings.lock
     ? { mode: settings.lock.mode, retainUntil: new Date(started.getTime() + settings.lock.days * 86_400_000) }
@@ -162,12 +185,18 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const referenced = new PathSet();
   const archived = new PathSet();
   let referencesRead: Promise<void> | undefined;
-  const tally: ArchiveTally = { files: 0, sourceBytes: 0 };
   let cause: Error | undefined;
   const cancelAll = (reason: Error) => {
     cause ??= reason;
     for (const s of streams) s.cancel(reason);
   };
+  // An entry that appeared after the preflight walk (the folder is live) is caught in tar's
+  // listing: the run stops at once rather than store a set its own restore would refuse.
+  const inspector = new EntryInspector({
+    onUnsafe: (problem) => cancelAll(new RunnerError(unsafeMediaMessage(settings.media?.dir ?? "", problem))),
+    onFile: referenceColumns.length ? (name) => archived.add(name) : undefined,
+  });
+  const { tally } = inspector;
   const onSignal = () => cancelAll(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
   deps.signal?.addEventListener("abort", onSignal, { once: true });
   const progress = startProgress({ log, intervalMs: settings.progressIntervalMs, area: deps.area });
@@ -213,18 +242,8 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     }
     if (settings.media) {
       const { dir, compression, level } = settings.media;
-      // Only S3 needs the estimate (part size); a file destination skips the extra walk.
-      const estimate =
-        settings.destination.kind === "s3" && settings.partSizeMiB === undefined
-          ? (await directoryTally(dir)).sourceBytes
-          : 0;
-      const tar = spawnMediaArchive(
-        dir,
-        compression,
-        level,
-        tally,
-        referenceColumns.length ? (name) => archived.add(name) : undefined,
-      );
+      const estimate = checked.media?.sourceBytes ?? 0;
+      const tar = spawnMediaArchive(dir, compression, level, inspector);
       streams.push(
         track(
           uploadChildOutput("media", seal(tar), store, `${setKey}/${mediaKey}`, putOptions(estimate)),
@@ -246,6 +265,11 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     const schemaState = migrations ? await migrations : null;
     await referencesRead;
     if (cause) throw cause;
+    const unreadable = inspector.unreadableSummary();
+    if (unreadable)
+      throw new RunnerError(
+        `tar listed entries the runner cannot read, so the manifest's file count cannot be trusted: ${unreadable}`,
+      );
     const [dbResult, mediaResult] = [
       database ? (results[0] as PromiseFulfilledResult<StreamResult>).value : undefined,
       settings.media ? (results[database ? 1 : 0] as PromiseFulfilledResult<StreamResult>).value : undefined,

@@ -19,7 +19,7 @@ import { dropDatabase } from "../restore/database-staging.js";
 import { removeTree } from "../restore/media-staging.js";
 import { checkRestoredReferences } from "../references/drill-references.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
-import { directoryTally } from "../stages/directory-size.js";
+import { inspectDirectory } from "../archive/directory-walk.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { OpenIdentity } from "../encryption/identity.js";
 import { decryptionFor } from "../encryption/names.js";
@@ -99,7 +99,9 @@ export async function runDrill(
   const media = async () => {
     if (!manifest.media) return;
     await restoreMediaPart(ctx, manifest.media, scratchDir!);
-    const onDisk = await directoryTally(scratchDir!);
+    // Counted by the same inspector that counted tar's listing at backup time, so a hard link
+    // (and any other entry) counts the same on disk as in the archive.
+    const onDisk = (await inspectDirectory(scratchDir!)).tally;
     const ok = onDisk.files === manifest.media.files && onDisk.sourceBytes === manifest.media.sourceBytes;
     checks.push({
       name: "media",

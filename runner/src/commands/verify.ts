@@ -12,7 +12,8 @@ import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { DatabaseEntry, MediaEntry, MediaReferencesEntry } from "../manifest.js";
 import { pgBinary } from "../pg/versions.js";
-import { inspectArchiveListing } from "../restore/archive-safety.js";
+import { EntryInspector } from "../archive/inspector.js";
+import { tarEnv } from "../archive/listing.js";
 import { tarListArgs } from "../restore/tar-args.js";
 import { checksumProblem, feedVerified, type ExpectedObject } from "../restore/verified-feed.js";
 import { spawnChildSink } from "../stages/child-sink.js";
@@ -75,20 +76,28 @@ async function verifyMedia(
   entry: MediaEntry,
   decrypt?: (input: Readable) => ChildSource,
 ): Promise<string[]> {
-  const { tally, unsafe, onListingLine } = inspectArchiveListing();
-  const sink = spawnChildSink("tar", tarListArgs(entry.compression), { label: "tar --list", onListingLine });
+  const inspector = new EntryInspector();
+  const sink = spawnChildSink("tar", tarListArgs(entry.compression), {
+    label: "tar --list",
+    env: tarEnv(),
+    onListingLine: (line) => inspector.line(line),
+  });
   try {
     await feedVerified(store, prefix, entry, sink, undefined, decrypt);
   } catch (error) {
     return [errorMessage(error)];
   }
   const problems: string[] = [];
+  const { tally } = inspector;
   if (tally.files !== entry.files || tally.sourceBytes !== entry.sourceBytes) {
     problems.push(
       `${prefix}/${entry.key}: the archive lists ${tally.files} files / ${tally.sourceBytes} bytes, the manifest says ${entry.files} / ${entry.sourceBytes}`,
     );
   }
-  if (unsafe.length) problems.push(`${prefix}/${entry.key}: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
+  const unsafe = inspector.unsafeSummary();
+  if (unsafe) problems.push(`${prefix}/${entry.key}: unsafe entries: ${unsafe}`);
+  const unreadable = inspector.unreadableSummary();
+  if (unreadable) problems.push(`${prefix}/${entry.key}: tar listed entries the runner cannot read: ${unreadable}`);
   return problems;
 }
 

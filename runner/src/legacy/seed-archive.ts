@@ -14,12 +14,13 @@ import { text } from "node:stream/consumers";
 import { z } from "zod";
 import { MANIFEST_OBJECT, objectName, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
+import { EntryInspector } from "../archive/inspector.js";
+import { tarEnv } from "../archive/listing.js";
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from "../manifest.js";
 import { tarListArgs } from "../restore/tar-args.js";
 import { spawnChildSink } from "../stages/child-sink.js";
 import { spawnChildSource, type ChildSource } from "../stages/child-source.js";
 import { DigestMeter } from "../stages/digest-meter.js";
-import { tallyListingLine, type ArchiveTally } from "../stages/media-archive.js";
 import { NotFoundError, type ObjectStore, type StoredObject } from "../store/object-store.js";
 import { RUNNER_VERSION } from "../version.js";
 
@@ -81,16 +82,17 @@ export async function openSeedArchive(file: string): Promise<SeedArchive> {
 async function memberFacts(
   archive: SeedArchive,
   member: string,
-  tally?: ArchiveTally,
+  inspector?: EntryInspector,
 ): Promise<{ bytes: number; sha256: string }> {
   const source = memberStream(archive.file, `${archive.root}/${member}`);
   const meter = new DigestMeter();
   source.stream.pipe(meter);
   source.stream.on("error", (error) => meter.destroy(error));
-  if (tally) {
+  if (inspector) {
     const lister = spawnChildSink("tar", tarListArgs("gzip"), {
       label: `tar (listing ${member})`,
-      onListingLine: (l) => void tallyListingLine(l, tally),
+      env: tarEnv(),
+      onListingLine: (line) => inspector.line(line),
     });
     await lister.feed(meter);
   } else {
@@ -110,11 +112,18 @@ export function importedBackupId(manifest: SeedManifest, suffix: string): string
 }
 
 export async function deriveManifest(archive: SeedArchive, backupId: string, tier: Tier): Promise<Manifest> {
-  const tally: ArchiveTally = { files: 0, sourceBytes: 0 };
+  const inspector = new EntryInspector();
   const [db, media] = await Promise.all([
     memberFacts(archive, archive.manifest.database),
-    memberFacts(archive, archive.manifest.storage, tally),
+    memberFacts(archive, archive.manifest.storage, inspector),
   ]);
+  // A set that restore would refuse must not be stored as complete.
+  const unsafe = inspector.unsafeSummary() ?? inspector.unreadableSummary();
+  if (unsafe)
+    throw new RunnerError(
+      `${archive.file}: its media archive ${archive.manifest.storage} holds entries a restore would refuse: ${unsafe}`,
+    );
+  const { tally } = inspector;
   const at = new Date(archive.manifest.timestamp).toISOString();
   return {
     formatVersion: MANIFEST_FORMAT_VERSION,

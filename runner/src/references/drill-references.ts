@@ -7,7 +7,7 @@ import pg from "pg";
 import { parseMediaReferences } from "../contract.js";
 import type { MediaReferencesEntry } from "../manifest.js";
 import { clientConfig, withDatabase, type PgConnection } from "../pg/connection.js";
-import { directoryTally } from "../stages/directory-size.js";
+import { inspectDirectory } from "../archive/directory-walk.js";
 import { compareReferences, newlyMissing, PathSet } from "./media-paths.js";
 import { readReferencedPaths, resolveReferenceColumns } from "./reference-columns.js";
 
@@ -44,7 +44,7 @@ export async function checkRestoredReferences(
     await client.end().catch(() => undefined);
   }
   const files = new PathSet();
-  await directoryTally(folder, (name) => files.add(name));
+  await inspectDirectory(folder, { onFile: (name) => files.add(name) });
   const found = compareReferences(referenced, files);
   const lost = newlyMissing(named, found.allMissing);
   const counts =

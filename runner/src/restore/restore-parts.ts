@@ -12,9 +12,9 @@ import { spawnChildSink } from "../stages/child-sink.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
 import type { ChildSource } from "../stages/child-source.js";
 import type { Readable } from "node:stream";
-import type { ArchiveTally } from "../stages/media-archive.js";
+import { EntryInspector, type ArchiveTally } from "../archive/inspector.js";
+import { tarEnv } from "../archive/listing.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { inspectArchiveListing } from "./archive-safety.js";
 import { countRowsIn, createDatabase, dropDatabase, spawnPgRestore } from "./database-staging.js";
 import { tarExtractArgs } from "./tar-args.js";
 import { feedVerified } from "./verified-feed.js";
@@ -70,19 +70,29 @@ export async function restoreDatabasePart(
  * refusing unsafe entries and checking the file count and bytes against the manifest.
  */
 export async function restoreMediaPart(ctx: PartContext, entry: MediaEntry, dir: string): Promise<ArchiveTally> {
-  const { tally, unsafe, onListingLine } = inspectArchiveListing();
-  const sink = spawnChildSink("tar", tarExtractArgs(dir, entry.compression), { label: "tar --extract", onListingLine });
+  const inspector = new EntryInspector();
+  const sink = spawnChildSink("tar", tarExtractArgs(dir, entry.compression), {
+    label: "tar --extract",
+    env: tarEnv(),
+    onListingLine: (line) => inspector.line(line),
+  });
   stopOnAbort(ctx.signal, sink.stop);
+  const refuse = () => {
+    const unsafe = inspector.unsafeSummary();
+    if (unsafe) throw new RunnerError(`refusing the media archive: unsafe entries: ${unsafe}`);
+    const unreadable = inspector.unreadableSummary();
+    if (unreadable)
+      throw new RunnerError(`refusing the media archive: tar listed entries the runner cannot read: ${unreadable}`);
+  };
   try {
     await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, ctx.decrypt);
   } catch (error) {
     // tar's own refusal of ".." or absolute members is best explained by the entries themselves.
-    if (unsafe.length)
-      throw new RunnerError(`refusing the media archive: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
+    refuse();
     throw error;
   }
-  if (unsafe.length)
-    throw new RunnerError(`refusing the media archive: unsafe entries: ${unsafe.slice(0, 5).join("; ")}`);
+  refuse();
+  const { tally } = inspector;
   if (tally.files !== entry.files || tally.sourceBytes !== entry.sourceBytes) {
     throw new RunnerError(
       `restored media does not match the manifest: ${tally.files} files / ${tally.sourceBytes} bytes extracted, the manifest says ${entry.files} / ${entry.sourceBytes}`,

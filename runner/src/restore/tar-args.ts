@@ -1,3 +1,4 @@
+import { LISTING_FLAGS } from "../archive/listing.js";
 import type { Compression } from "../contract.js";
 
 export function decompressFlag(compression: Compression): string[] {
@@ -11,8 +12,10 @@ export function tarExtractArgs(dir: string, compression: Compression): string[] 
     "--file=-",
     `--directory=${dir}`,
     ...decompressFlag(compression),
-    "--verbose",
-    "--verbose",
+    ...LISTING_FLAGS,
+    // The archive's modes exactly, not masked by the umask: as root tar does this anyway; the
+    // pod's non-root runner would otherwise turn a group-writable 0664 into 0644.
+    "--preserve-permissions",
     // Directory permissions (including the top folder's) are set after their contents are written.
     "--delay-directory-restore",
   ];
@@ -20,5 +23,5 @@ export function tarExtractArgs(dir: string, compression: Compression): string[] 
 
 /** tar -t, listing every entry with its size (verify, drills of archives). */
 export function tarListArgs(compression: Compression): string[] {
-  return ["--list", "--file=-", ...decompressFlag(compression), "--verbose", "--verbose"];
+  return ["--list", "--file=-", ...decompressFlag(compression), ...LISTING_FLAGS, "--numeric-owner"];
 }

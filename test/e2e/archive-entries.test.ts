@@ -1,0 +1,144 @@
+// Archive entries as hostile folders produce them, end to end through the CLI:
+// - a link whose name looks like listing syntax (" -> ", " link to ", a newline) cannot smuggle
+//   an escaping target past verify, drill or restore (issue 10 item 3);
+// - a name that is not UTF-8 does not break an S3 backup or a drill (item 5);
+// - hard links count the same in the backup and in the drill (item 6);
+// - a link that leaves the media folder stops the backup, naming it, and leaves no set that its
+//   own restore would refuse (item 7).
+import { link, lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { craftSet } from "../helpers/craft-set.js";
+import { run } from "../helpers/exec.js";
+import { runRunner } from "../helpers/runner-cli.js";
+import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
+import { snapshotTree } from "../helpers/media-trees.js";
+
+const s3Endpoint = inject("s3Endpoint");
+let work: string;
+let bucket: TestBucket;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), "edms-entries-e2e-"));
+  bucket = await createTestBucket(s3Endpoint);
+});
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function folder(name: string): Promise<string> {
+  const dir = path.join(work, name);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+const exists = (p: string | Buffer) =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
+
+describe("links whose names look like listing syntax", () => {
+  it("are judged by their real targets: verify, drill and restore refuse, and no link is created", async () => {
+    // GNU tar itself archives the folder (a backup by this runner would refuse it, see below).
+    const src = await folder("syntax-src");
+    await writeFile(path.join(src, "ok"), "fine\n");
+    await symlink("/etc/shadow", path.join(src, "x -> ok"));
+    await symlink("/etc", path.join(src, "evil\n-rw-r--r-- 0 1 2026-11-27 11:42 fake"));
+    await writeFile(path.join(src, "target"), "t\n");
+    await link(path.join(src, "target"), path.join(src, "h link to ok"));
+    const archive = path.join(work, "syntax.tar.gz");
+    const made = await run("tar", ["-czf", archive, "-C", src, "--format=gnu", "."]);
+    expect(made.code, made.stderr).toBe(0);
+    const root = await folder("syntax-dest");
+    const id = "20260101T020000Z-a11c";
+    await craftSet(root, "daily", id, { media: { archive: await readFile(archive), files: 3, sourceBytes: 7 } });
+    const env = { BACKUP_DESTINATION: `file://${root}` };
+
+    const verify = await runRunner(["verify", id], env);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toContain('"./x -> ok": link to the absolute path "/etc/shadow"');
+    expect(verify.stderr).toContain(
+      '"./evil\\n-rw-r--r-- 0 1 2026-11-27 11:42 fake": link to the absolute path "/etc"',
+    );
+
+    const drill = await runRunner(["drill", id, "--scratch-dir", await folder("syntax-drill")], env);
+    expect(drill.code).toBe(1);
+    expect(drill.stderr).toMatch(/unsafe entries: "\.\/evil\\n.*"\.\/x -> ok"/);
+
+    const target = path.join(await folder("syntax-restore"), "media");
+    const restore = await runRunner(["restore", id, "--yes", "--media-only", "--media-dir", target], env);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toContain("refusing the media archive: unsafe entries:");
+    expect(await exists(target)).toBe(false);
+  });
+});
+
+describe("names that are not UTF-8, and hard links", () => {
+  it("back up to S3, verify, drill and restore byte for byte", async () => {
+    const media = await folder("bytes-media");
+    const bad = Buffer.concat([Buffer.from(media), Buffer.from("/"), Buffer.from([0xff, 0xfe, 0x41])]);
+    await mkdir(bad);
+    const inBad = Buffer.concat([bad, Buffer.from("/caf"), Buffer.from([0xe9]), Buffer.from(".txt")]);
+    await writeFile(inBad, "latin-1 name\n");
+    await writeFile(path.join(media, "scan.pdf"), Buffer.alloc(4096, 7));
+    await link(path.join(media, "scan.pdf"), path.join(media, "same scan.pdf"));
+    await link(path.join(media, "scan.pdf"), Buffer.concat([bad, Buffer.from("/third name")]));
+    await symlink("scan.pdf", path.join(media, "alias -> scan.pdf"));
+    const env = { ...bucket.env("bytes"), BACKUP_DATABASE: "false", MEDIA_DIR: media };
+
+    const backup = await runRunner(["backup", "--tier", "adhoc"], env);
+    expect(backup.code, backup.stderr).toBe(0);
+    const done = backup.logs.find((l) => l.stage === "done");
+    // Three names of one 4096-byte file and one other file: four files, the shared bytes once.
+    expect(done).toMatchObject({ mediaFiles: 4 });
+    const verify = await runRunner(["verify", "latest", "--tier", "adhoc"], env);
+    expect(verify.code, verify.stderr).toBe(0);
+    const drill = await runRunner(["drill", "latest", "--tier", "adhoc", "--json"], env);
+    expect(drill.code, drill.stderr).toBe(0);
+    expect(JSON.parse(drill.stdout)).toMatchObject({
+      ok: true,
+      checks: [{ name: "media", ok: true, detail: "4 files / 4109 bytes on disk; manifest 4 / 4109" }],
+    });
+    const target = path.join(await folder("bytes-restore"), "media");
+    const restore = await runRunner(
+      ["restore", "latest", "--tier", "adhoc", "--yes", "--media-only", "--media-dir", target],
+      env,
+    );
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
+  });
+});
+
+describe("a link that leaves the media folder", () => {
+  it("stops the backup before anything is stored, naming every such entry", async () => {
+    const media = await folder("outside-media");
+    await writeFile(path.join(media, "a.txt"), "a\n");
+    await mkdir(path.join(media, "sub"));
+    await symlink("/etc/shadow", path.join(media, "x -> ok"));
+    await symlink("../../elsewhere", path.join(media, "sub", "up"));
+    await symlink("../a.txt", path.join(media, "sub", "fine"));
+    const dest = await folder("outside-dest");
+    const env = { BACKUP_DESTINATION: `file://${dest}`, BACKUP_DATABASE: "false", MEDIA_DIR: media };
+    const backup = await runRunner(["backup", "--tier", "daily"], env);
+    expect(backup.code).toBe(1);
+    expect(backup.stderr).toContain('"x -> ok": link to the absolute path "/etc/shadow"');
+    expect(backup.stderr).toContain('"sub/up": link to "../../elsewhere" points outside the folder');
+    expect(backup.stderr).not.toContain("sub/fine");
+    expect(backup.stderr).toMatch(/Replace each link with a relative one that stays inside the folder/);
+    // Nothing stored, so nothing can be reported complete.
+    expect(await readdir(dest)).toEqual([]);
+    const list = await runRunner(["list", "--json"], env);
+    expect(JSON.parse(list.stdout)).toEqual([]);
+
+    // Fixed as the message says: the next backup succeeds and restores.
+    await rm(path.join(media, "x -> ok"));
+    await rm(path.join(media, "sub", "up"));
+    await symlink("../a.txt", path.join(media, "sub", "up"));
+    const again = await runRunner(["backup", "--tier", "daily"], env);
+    expect(again.code, again.stderr).toBe(0);
+    const verify = await runRunner(["verify", "latest"], env);
+    expect(verify.code, verify.stderr).toBe(0);
+  });
+});

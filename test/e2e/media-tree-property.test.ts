@@ -1,0 +1,93 @@
+// Property: any media folder that real users or hostile ones produce goes through backup to S3,
+// verify, drill and restore into a new folder, and comes back byte for byte: names as bytes,
+// contents, modes, mtimes (whole seconds), link targets, hard-link groups. The runner runs as
+// uid 10001, as in the pod, so restricted folders mean something even though CI runs as root.
+// PROPERTY_RUNS raises the number of generated trees (default 10, for CI time).
+import { mkdir, mkdtemp, chown, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { runRunner, type RunAs, type RunnerResult } from "../helpers/runner-cli.js";
+import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
+import { materializeTree, mediaTreeArb, snapshotTree } from "../helpers/media-trees.js";
+
+const s3Endpoint = inject("s3Endpoint");
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 10);
+const POD: RunAs = { uid: 10001, gid: 10001 };
+const asRoot = process.getuid?.() === 0;
+
+let bucket: TestBucket;
+let work: string;
+let home: string;
+let runNo = 0;
+
+beforeAll(async () => {
+  bucket = await createTestBucket(s3Endpoint);
+  work = await mkdtemp(path.join(tmpdir(), "edms-prop-"));
+  home = path.join(work, "home");
+  await mkdir(home);
+  if (asRoot) {
+    await chown(work, POD.uid, POD.gid);
+    await chown(home, POD.uid, POD.gid);
+  }
+});
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+function expectOk(step: string, r: RunnerResult): void {
+  if (r.code !== 0) throw new Error(`${step} exited ${r.code}:\n${r.stderr}\n${r.stdout.slice(-4000)}`);
+}
+
+describe("media trees as users have them (property)", () => {
+  it(
+    `round-trips ${RUNS} generated trees through backup, verify, drill and restore as uid ${POD.uid}`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(mediaTreeArb, async (tree) => {
+          runNo += 1;
+          const base = path.join(work, `run-${runNo}`);
+          const media = path.join(base, "media");
+          const restoredParent = path.join(base, "restored");
+          await mkdir(media, { recursive: true });
+          await mkdir(restoredParent);
+          if (asRoot) {
+            await chown(base, POD.uid, POD.gid);
+            await chown(restoredParent, POD.uid, POD.gid);
+          }
+          try {
+            await materializeTree(media, tree, asRoot ? POD : undefined);
+            const before = await snapshotTree(media);
+            const env = {
+              ...bucket.env(`prop-${runNo}`),
+              HOME: home,
+              BACKUP_DATABASE: "false",
+              MEDIA_DIR: media,
+            };
+            expectOk("backup", await runRunner(["backup", "--tier", "adhoc"], env, POD));
+            expectOk("verify", await runRunner(["verify", "latest", "--tier", "adhoc"], env, POD));
+            expectOk("drill", await runRunner(["drill", "latest", "--tier", "adhoc"], env, POD));
+            const target = path.join(restoredParent, "media");
+            expectOk(
+              "restore",
+              await runRunner(
+                ["restore", "latest", "--tier", "adhoc", "--media-only", "--media-dir", target, "--yes"],
+                env,
+                POD,
+              ),
+            );
+            // The source must be untouched too (the backup reads it only).
+            expect(await snapshotTree(media)).toEqual(before);
+            expect(await snapshotTree(target)).toEqual(before);
+          } finally {
+            await rm(base, { recursive: true, force: true });
+          }
+        }),
+        { numRuns: RUNS, interruptAfterTimeLimit: 10 * 60_000, markInterruptAsFailure: false },
+      );
+    },
+    20 * 60_000,
+  );
+});
