@@ -5,22 +5,26 @@
 // - hard links count the same in the backup and in the drill (item 6);
 // - a link that leaves the media folder stops the backup, naming it, and leaves no set that its
 //   own restore would refuse (item 7).
-import { link, lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { craftSet } from "../helpers/craft-set.js";
 import { run } from "../helpers/exec.js";
-import { runRunner } from "../helpers/runner-cli.js";
+import { runRunner, type RunAs } from "../helpers/runner-cli.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 import { snapshotTree } from "../helpers/media-trees.js";
 
 const s3Endpoint = inject("s3Endpoint");
+const asRoot = process.getuid?.() === 0;
+/** The pod's uid: restricted folders only mean something when the runner is not root. */
+const POD: RunAs = { uid: 10001, gid: 10001 };
 let work: string;
 let bucket: TestBucket;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), "edms-entries-e2e-"));
+  await chmod(work, 0o755);
   bucket = await createTestBucket(s3Endpoint);
 });
 afterAll(async () => {
@@ -30,7 +34,15 @@ afterAll(async () => {
 async function folder(name: string): Promise<string> {
   const dir = path.join(work, name);
   await mkdir(dir, { recursive: true });
+  if (asRoot) await chown(dir, POD.uid, POD.gid);
   return dir;
+}
+
+/** Hands a tree built as root to the pod's uid. */
+async function giveToPod(dir: string | Buffer): Promise<void> {
+  if (!asRoot) return;
+  const result = await run("chown", ["-R", "--no-dereference", `${POD.uid}:${POD.gid}`, dir.toString()]);
+  expect(result.code, result.stderr).toBe(0);
 }
 
 const exists = (p: string | Buffer) =>
@@ -76,7 +88,7 @@ describe("links whose names look like listing syntax", () => {
 });
 
 describe("names that are not UTF-8, and hard links", () => {
-  it("back up to S3, verify, drill and restore byte for byte", async () => {
+  it("back up to S3, verify, drill and restore byte for byte, as the pod's uid, in read-only folders", async () => {
     const media = await folder("bytes-media");
     const bad = Buffer.concat([Buffer.from(media), Buffer.from("/"), Buffer.from([0xff, 0xfe, 0x41])]);
     await mkdir(bad);
@@ -86,28 +98,66 @@ describe("names that are not UTF-8, and hard links", () => {
     await link(path.join(media, "scan.pdf"), path.join(media, "same scan.pdf"));
     await link(path.join(media, "scan.pdf"), Buffer.concat([bad, Buffer.from("/third name")]));
     await symlink("scan.pdf", path.join(media, "alias -> scan.pdf"));
-    const env = { ...bucket.env("bytes"), BACKUP_DATABASE: "false", MEDIA_DIR: media };
+    await giveToPod(media);
+    // A read-only folder whose name is not UTF-8: the drill's and the restore's clean-up must
+    // still remove it (as a non-root user, only after making it writable, by its byte name).
+    await chmod(bad, 0o500);
+    const env = { ...bucket.env("bytes"), BACKUP_DATABASE: "false", MEDIA_DIR: media, HOME: work };
 
-    const backup = await runRunner(["backup", "--tier", "adhoc"], env);
+    const backup = await runRunner(["backup", "--tier", "adhoc"], env, POD);
     expect(backup.code, backup.stderr).toBe(0);
     const done = backup.logs.find((l) => l.stage === "done");
     // Three names of one 4096-byte file and one other file: four files, the shared bytes once.
     expect(done).toMatchObject({ mediaFiles: 4 });
-    const verify = await runRunner(["verify", "latest", "--tier", "adhoc"], env);
+    const verify = await runRunner(["verify", "latest", "--tier", "adhoc"], env, POD);
     expect(verify.code, verify.stderr).toBe(0);
-    const drill = await runRunner(["drill", "latest", "--tier", "adhoc", "--json"], env);
+    const scratch = await folder("bytes-scratch");
+    const drill = await runRunner(["drill", "latest", "--tier", "adhoc", "--json", "--scratch-dir", scratch], env, POD);
     expect(drill.code, drill.stderr).toBe(0);
     expect(JSON.parse(drill.stdout)).toMatchObject({
       ok: true,
       checks: [{ name: "media", ok: true, detail: "4 files / 4109 bytes on disk; manifest 4 / 4109" }],
     });
+    expect(await readdir(scratch)).toEqual([]);
     const target = path.join(await folder("bytes-restore"), "media");
     const restore = await runRunner(
       ["restore", "latest", "--tier", "adhoc", "--yes", "--media-only", "--media-dir", target],
       env,
+      POD,
     );
     expect(restore.code, restore.stderr).toBe(0);
     expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
+    // Again over the restored folder: the previous copy, read-only folder and all, is removed.
+    const again = await runRunner(
+      ["restore", "latest", "--tier", "adhoc", "--yes", "--media-only", "--media-dir", target],
+      env,
+      POD,
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(await readdir(path.dirname(target))).toEqual(["media"]);
+    expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
+  });
+
+  it.skipIf(!asRoot)("restore into a mount point moves entries by their byte names", async () => {
+    const media = await folder("bytes-mount-media");
+    const bad = Buffer.from([0x6e, 0x65, 0x77, 0xff]); // "new\xff"
+    await writeFile(Buffer.concat([Buffer.from(media), Buffer.from("/"), bad]), "new\n");
+    const dest = await folder("bytes-mount-dest");
+    const env = { BACKUP_DESTINATION: `file://${dest}`, BACKUP_DATABASE: "false", MEDIA_DIR: media };
+    const backup = await runRunner(["backup", "--tier", "daily"], env);
+    expect(backup.code, backup.stderr).toBe(0);
+    const mount = await folder("bytes-mount");
+    const mounted = await run("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mount]);
+    expect(mounted.code, mounted.stderr).toBe(0);
+    try {
+      await writeFile(Buffer.concat([Buffer.from(mount), Buffer.from("/old"), Buffer.from([0xfe])]), "old\n");
+      const restore = await runRunner(["restore", "latest", "--yes", "--media-only", "--media-dir", mount], env);
+      expect(restore.code, restore.stderr).toBe(0);
+      // The mount point itself keeps its own mode and mtime; everything in it is the backup's.
+      expect((await snapshotTree(mount)).entries.slice(1)).toEqual((await snapshotTree(media)).entries.slice(1));
+    } finally {
+      await run("umount", [mount]);
+    }
   });
 });
 

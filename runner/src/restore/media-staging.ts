@@ -15,6 +15,7 @@ import { access, chmod, lstat, mkdir, readdir, rename, rm, rmdir, stat } from "n
 import { constants } from "node:fs";
 import path from "node:path";
 import { copyFolderName } from "../contract.js";
+import { quoteName } from "../archive/entry-name.js";
 import { PartialSwapError, errorMessage } from "../errors.js";
 
 export type StagingLayout = "beside" | "inside";
@@ -90,7 +91,7 @@ function errno(error: unknown): string | undefined {
  * media, or one tar restored read-only): moving a folder to another parent rewrites its `..`
  * entry, which needs write permission on the folder itself. The folder's mode is put back after.
  */
-async function move(from: string, to: string): Promise<void> {
+async function move(from: Buffer, to: Buffer): Promise<void> {
   try {
     await rename(from, to);
     return;
@@ -114,12 +115,14 @@ async function move(from: string, to: string): Promise<void> {
  * moved go back before the error is thrown, so a failed move leaves both folders as they were;
  * when even that fails, the error says which entries are where.
  */
-async function moveEntries(from: string, to: string, skip: ReadonlySet<string> = new Set()): Promise<string[]> {
-  const moved: string[] = [];
+async function moveEntries(from: string, to: string, skip: ReadonlySet<string> = new Set()): Promise<Buffer[]> {
+  const moved: Buffer[] = [];
   try {
-    for (const name of await readdir(from)) {
-      if (skip.has(name)) continue;
-      await move(path.join(from, name), path.join(to, name));
+    // Names as bytes: one that is not UTF-8 would not survive a round trip through a string.
+    for (const name of await readdir(from, { encoding: "buffer" })) {
+      // The skipped names are the runner's own (ASCII), so latin1 compares them byte for byte.
+      if (skip.has(name.toString("latin1"))) continue;
+      await move(childPath(from, name), childPath(to, name));
       moved.push(name);
     }
     return moved;
@@ -127,17 +130,21 @@ async function moveEntries(from: string, to: string, skip: ReadonlySet<string> =
     const stuck = await moveBack(to, from, moved);
     if (stuck.length)
       throw new PartialSwapError(
-        `${errorMessage(error)}; moving the entries back failed too: ${stuck.slice(0, 5).join(", ")} are still in ${to}`,
+        `${errorMessage(error)}; moving the entries back failed too: ${stuck.slice(0, 5).map(quoteName).join(", ")} are still in ${to}`,
       );
     throw error;
   }
 }
 
+function childPath(dir: string | Buffer, name: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(dir), Buffer.from("/"), name]);
+}
+
 /** Moves `names` from `from` back to `to`; returns those that could not be moved. */
-async function moveBack(from: string, to: string, names: readonly string[]): Promise<string[]> {
-  const stuck: string[] = [];
+async function moveBack(from: string, to: string, names: readonly Buffer[]): Promise<Buffer[]> {
+  const stuck: Buffer[] = [];
   for (const name of [...names].reverse())
-    await move(path.join(from, name), path.join(to, name)).catch(() => stuck.push(name));
+    await move(childPath(from, name), childPath(to, name)).catch(() => stuck.push(name));
   return stuck;
 }
 
@@ -155,13 +162,14 @@ export async function removeTree(dir: string): Promise<void> {
   }
 }
 
-async function makeOwnFoldersWritable(dir: string): Promise<void> {
+async function makeOwnFoldersWritable(dir: string | Buffer): Promise<void> {
   const info = await lstat(dir).catch(() => undefined);
   if (!info?.isDirectory()) return;
   if (info.uid === process.getuid?.() && (info.mode & 0o700) !== 0o700)
     await chmod(dir, (info.mode | 0o700) & 0o7777).catch(() => undefined);
-  const names = await readdir(dir).catch(() => []);
-  for (const name of names) await makeOwnFoldersWritable(path.join(dir, name));
+  // Names as bytes, or a folder whose name is not UTF-8 could never be removed.
+  const names = await readdir(dir, { encoding: "buffer" }).catch(() => []);
+  for (const name of names) await makeOwnFoldersWritable(childPath(dir, name));
 }
 
 export async function swapInMedia(staging: MediaStaging, target: string, runId: string): Promise<MediaSwap> {
@@ -197,7 +205,7 @@ export async function swapInMedia(staging: MediaStaging, target: string, runId: 
   }
   await mkdir(previous, { mode: 0o700 });
   const ours = new Set([path.basename(staging.dir), path.basename(previous)]);
-  let restored: string[] = [];
+  let restored: Buffer[] = [];
   const earlier = await moveEntries(target, previous, ours).catch(async (error: unknown) => {
     await rmdir(previous).catch(() => undefined);
     throw error;
@@ -208,7 +216,7 @@ export async function swapInMedia(staging: MediaStaging, target: string, runId: 
     const stuck = await moveBack(previous, target, earlier);
     if (stuck.length)
       throw new PartialSwapError(
-        `${errorMessage(error)}; putting the previous media back failed too: ${stuck.slice(0, 5).join(", ")} are still in ${previous}`,
+        `${errorMessage(error)}; putting the previous media back failed too: ${stuck.slice(0, 5).map(quoteName).join(", ")} are still in ${previous}`,
       );
     await rmdir(previous).catch(() => undefined);
     throw error;
@@ -223,7 +231,7 @@ export async function swapInMedia(staging: MediaStaging, target: string, runId: 
       const notBack = await moveBack(previous, target, earlier);
       if (stuck.length || notBack.length)
         throw new PartialSwapError(
-          `could not put the previous media back: ${[...stuck, ...notBack].slice(0, 5).join(", ")} did not move (previous copy: ${previous}, restored copy: ${staging.dir})`,
+          `could not put the previous media back: ${[...stuck, ...notBack].slice(0, 5).map(quoteName).join(", ")} did not move (previous copy: ${previous}, restored copy: ${staging.dir})`,
         );
       await rmdir(previous);
       await staging.discard();
