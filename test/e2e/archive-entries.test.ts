@@ -99,6 +99,8 @@ describe("names that are not UTF-8, and hard links", () => {
     await link(path.join(media, "scan.pdf"), Buffer.concat([bad, Buffer.from("/third name")]));
     await symlink("scan.pdf", path.join(media, "alias -> scan.pdf"));
     await giveToPod(media);
+    // Group-writable, as media often is: a non-root tar would mask it with the umask.
+    await chmod(path.join(media, "scan.pdf"), 0o664);
     // A read-only folder whose name is not UTF-8: the drill's and the restore's clean-up must
     // still remove it (as a non-root user, only after making it writable, by its byte name).
     await chmod(bad, 0o500);
@@ -190,5 +192,26 @@ describe("a link that leaves the media folder", () => {
     expect(again.code, again.stderr).toBe(0);
     const verify = await runRunner(["verify", "latest"], env);
     expect(verify.code, verify.stderr).toBe(0);
+  });
+});
+
+describe("a backup-hybrid.sh archive whose media holds a link that leaves the folder", () => {
+  it("is not imported as a complete set", async () => {
+    const src = await folder("hybrid-media");
+    await writeFile(path.join(src, "a.txt"), "a\n");
+    await symlink("/etc/shadow", path.join(src, "x -> ok"));
+    const stamp = "20260111_224748";
+    const tmp = await folder(`hybrid/tmp_${stamp}`);
+    await writeFile(path.join(tmp, "database.dump"), "not read by import\n");
+    expect((await run("tar", ["czf", path.join(tmp, "storage.tar.gz"), "-C", src, "."])).code).toBe(0);
+    const manifest = { timestamp: "2026-01-11T22:47:48+08:00", database: "database.dump", storage: "storage.tar.gz" };
+    await writeFile(path.join(tmp, "manifest.json"), JSON.stringify(manifest));
+    const file = path.join(work, "hybrid", `backup_${stamp}.tar.gz`);
+    expect((await run("tar", ["czf", file, "-C", path.dirname(tmp), `tmp_${stamp}`])).code).toBe(0);
+    const dest = await folder("hybrid-dest");
+    const imported = await runRunner(["import", file], { BACKUP_DESTINATION: `file://${dest}` });
+    expect(imported.code).toBe(1);
+    expect(imported.stderr).toContain('"./x -> ok": link to the absolute path "/etc/shadow"');
+    expect(await readdir(dest)).toEqual([]);
   });
 });

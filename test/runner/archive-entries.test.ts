@@ -175,6 +175,15 @@ describe("the entry inspector", () => {
     expect(i.unsafeCount).toBe(0);
   });
 
+  it("tells a backup about each unsafe entry as it is listed, so the run can stop at once", () => {
+    const heard: string[] = [];
+    const i = new EntryInspector((problem) => heard.push(problem));
+    i.line('-rw-r--r-- 0/0               1 2026-11-27 11:42 "./fine"');
+    expect(heard).toEqual([]);
+    i.line('lrwxrwxrwx 0/0               0 2026-11-27 11:42 "./late" -> "../../etc"');
+    expect(heard).toEqual(['"./late": link to "../../etc" points outside the folder']);
+  });
+
   it("counts an unreadable listing line as a problem, not as nothing", () => {
     const i = new EntryInspector();
     i.line("-rw-r--r-- 0/0 1 2026-11-27 11:42 ./unquoted name");
