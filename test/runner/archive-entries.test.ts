@@ -177,7 +177,7 @@ describe("the entry inspector", () => {
 
   it("tells a backup about each unsafe entry as it is listed, so the run can stop at once", () => {
     const heard: string[] = [];
-    const i = new EntryInspector((problem) => heard.push(problem));
+    const i = new EntryInspector({ onUnsafe: (problem) => heard.push(problem) });
     i.line('-rw-r--r-- 0/0               1 2026-11-27 11:42 "./fine"');
     expect(heard).toEqual([]);
     i.line('lrwxrwxrwx 0/0               0 2026-11-27 11:42 "./late" -> "../../etc"');
