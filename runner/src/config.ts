@@ -47,6 +47,8 @@ export interface CommonSettings {
   progressIntervalMs: number;
   pgBinDir?: string;
   env: ParsedRunnerEnv;
+  /** Environment variables that do not apply to this run and were ignored (logged at debug level). */
+  ignored: string[];
 }
 
 export interface MediaSettings {
@@ -109,10 +111,20 @@ export function mergeEnv(processEnv: NodeJS.ProcessEnv, overrides: RunnerEnv): R
   return merged;
 }
 
+/** The variables a flag set on this run (as opposed to the process environment). */
+function explicitNames(overrides: RunnerEnv): ReadonlySet<RunnerEnvName> {
+  return new Set(
+    (Object.entries(overrides) as [RunnerEnvName, string | undefined][])
+      .filter(([, v]) => v !== undefined)
+      .map(([k]) => k),
+  );
+}
+
 function common(
   env: ParsedRunnerEnv,
   problems: string[],
   isTty: boolean,
+  explicit: ReadonlySet<RunnerEnvName>,
 ): Omit<CommonSettings, "destination"> & { destination?: Destination } {
   let destination: Destination | undefined;
   if (!env.BACKUP_DESTINATION) {
@@ -122,12 +134,20 @@ function common(
     if (typeof parsed === "string") problems.push(`${label("BACKUP_DESTINATION")}: ${parsed}`);
     else destination = parsed;
   }
-  if (env.S3_ENDPOINT && destination?.kind === "file") {
-    problems.push(`${label("S3_ENDPOINT")}: only applies to s3:// destinations (BACKUP_DESTINATION is file://)`);
+  const ignored: string[] = [];
+  let s3Endpoint = env.S3_ENDPOINT;
+  if (s3Endpoint && destination?.kind === "file") {
+    // A flag is what the operator asked for on this run: one that cannot apply is a mistake. A
+    // variable may just be in the environment (a shared .env, a ConfigMap): it is ignored.
+    if (explicit.has("S3_ENDPOINT"))
+      problems.push(`${label("S3_ENDPOINT")}: only applies to s3:// destinations (BACKUP_DESTINATION is file://)`);
+    else ignored.push("S3_ENDPOINT (only applies to s3:// destinations)");
+    s3Endpoint = undefined;
   }
   return {
     destination,
-    s3Endpoint: env.S3_ENDPOINT,
+    ignored,
+    s3Endpoint,
     appName: env.APP_NAME ?? "edms",
     logFormat: env.LOG_FORMAT ?? (isTty ? "pretty" : "json"),
     logLevel: env.LOG_LEVEL ?? "info",
@@ -146,7 +166,7 @@ export interface LoadOptions {
 /** Settings shared by every command that reads a destination (list, verify, status, ...). */
 export function loadCommonSettings(options: LoadOptions): CommonSettings {
   const { env, problems } = parseEnv(mergeEnv(options.processEnv, options.overrides));
-  const settings = common(env, problems, options.isTty);
+  const settings = common(env, problems, options.isTty, explicitNames(options.overrides));
   if (problems.length || !settings.destination) throw new ConfigError(problems);
   return { ...settings, destination: settings.destination };
 }
@@ -161,7 +181,7 @@ export function encryptionSettings(env: ParsedRunnerEnv): BackupSettings["encryp
 export function loadBackupSettings(options: LoadOptions): BackupSettings {
   const merged = mergeEnv(options.processEnv, options.overrides);
   const { env, problems } = parseEnv(merged);
-  const base = common(env, problems, options.isTty);
+  const base = common(env, problems, options.isTty, explicitNames(options.overrides));
 
   if (!env.BACKUP_TIER && !merged.BACKUP_TIER) {
     problems.push(`${label("BACKUP_TIER")}: required, one of daily, weekly, monthly, adhoc`);
@@ -201,13 +221,14 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
   }
 
   let lock: BackupSettings["lock"];
-  if (env.OBJECT_LOCK_MODE || env.OBJECT_LOCK_DAYS) {
+  if ((env.OBJECT_LOCK_MODE || env.OBJECT_LOCK_DAYS) && base.destination?.kind === "file") {
+    // Only variables set these, never a flag: an ambient setting that cannot apply is ignored.
+    base.ignored.push("OBJECT_LOCK_MODE, OBJECT_LOCK_DAYS (Object Lock only applies to s3:// destinations)");
+  } else if (env.OBJECT_LOCK_MODE || env.OBJECT_LOCK_DAYS) {
     if (!env.OBJECT_LOCK_MODE || !env.OBJECT_LOCK_DAYS) {
       problems.push(
         "OBJECT_LOCK_MODE and OBJECT_LOCK_DAYS: set both (mode GOVERNANCE or COMPLIANCE, days of retention) or neither",
       );
-    } else if (base.destination?.kind === "file") {
-      problems.push("OBJECT_LOCK_MODE: Object Lock only applies to s3:// destinations");
     } else {
       lock = { mode: env.OBJECT_LOCK_MODE, days: env.OBJECT_LOCK_DAYS };
     }
@@ -271,7 +292,7 @@ export interface RestoreScope {
 export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): RestoreSettings {
   const merged = mergeEnv(options.processEnv, options.overrides);
   const { env, problems } = parseEnv(merged);
-  const base = common(env, scope.fromArchive ? [] : problems, options.isTty);
+  const base = common(env, scope.fromArchive ? [] : problems, options.isTty, explicitNames(options.overrides));
   if (scope.databaseOnly && scope.mediaOnly)
     problems.push("--database-only and --media-only: choose one (or neither for both)");
 

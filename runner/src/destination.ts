@@ -21,8 +21,22 @@ export function parseDestination(value: string): Destination | string {
     return { kind: "s3", bucket, prefix, display: `s3://${bucket}/${prefix}` };
   }
   if (url.protocol === "file:") {
+    // The URL parser reads "file:relative" and "file:/x" as "/relative" and "/x": the shape is
+    // checked on the text, so a typo never writes backups somewhere the operator did not name.
+    if (!/^file:\/\//i.test(value))
+      return `needs three slashes and an absolute path: file:///absolute/path (got "${value}")`;
     if (url.host !== "") return "file:// destinations need an absolute path: file:///absolute/path (three slashes)";
-    const root = fileURLToPath(url).replace(/\/+$/, "") || "/";
+    if (url.search || url.hash) return `a file:// destination has no ?query or #fragment (got "${value}")`;
+    let root: string;
+    try {
+      root = fileURLToPath(url);
+    } catch {
+      return `"${value}" is not a usable folder path (an encoded "/" (%2F) or NUL (%00) cannot be part of a folder name)`;
+    }
+    if (root.includes("\0")) return `"${value}" is not a usable folder path (it contains a NUL byte)`;
+    root = root.replace(/\/+$/, "") || "/";
+    if (root === "/")
+      return `"${value}" is the root folder; name a folder for the backups, e.g. file:///var/backups/edms`;
     return { kind: "file", root, display: `file://${root}` };
   }
   return `unsupported scheme "${url.protocol}": use s3://bucket/prefix or file:///absolute/path`;

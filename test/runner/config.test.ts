@@ -114,17 +114,12 @@ describe("backup configuration", () => {
     ],
     ["half an object lock", { ...good, OBJECT_LOCK_MODE: "GOVERNANCE" }, {}, [/set both .* or neither/]],
     [
-      "object lock on a folder",
-      { ...good, BACKUP_DESTINATION: "file:///b", OBJECT_LOCK_MODE: "COMPLIANCE", OBJECT_LOCK_DAYS: "7" },
-      {},
-      [/only applies to s3:\/\/ destinations/],
+      "an endpoint flag with a folder",
+      { ...good, BACKUP_DESTINATION: "file:///b" },
+      { S3_ENDPOINT: "http://127.0.0.1:9000" },
+      [/^S3_ENDPOINT \(--s3-endpoint\): only applies to s3:\/\//],
     ],
-    [
-      "endpoint with a folder",
-      { ...good, BACKUP_DESTINATION: "file:///b", S3_ENDPOINT: "http://127.0.0.1:9000" },
-      {},
-      [/^S3_ENDPOINT .*only applies to s3:\/\//],
-    ],
+    ["a relative file: destination", { ...good, BACKUP_DESTINATION: "file:relative" }, {}, [/needs three slashes/]],
     ["not a postgres URL", { ...good, DATABASE_URL: "mysql://a:b@c/d" }, {}, [/must start with postgres:\/\//]],
     ["bad boolean", { ...good, BACKUP_MEDIA: "maybe" }, {}, [/^BACKUP_MEDIA: must be true or false/]],
   ];
@@ -135,6 +130,31 @@ describe("backup configuration", () => {
     expected.forEach((re, i) => expect(found[i]).toMatch(re));
     // A password in DATABASE_URL is never echoed back.
     expect(found.join("\n")).not.toContain("s3cret");
+  });
+
+  // An ambient variable that cannot apply (a shared .env, a ConfigMap for several commands) is
+  // ignored and said at debug level; only a flag given for this run is a mistake (issue 10, item 10).
+  it("ignores ambient variables that do not apply to a file:// destination", () => {
+    const s = loadBackupSettings({
+      processEnv: {
+        ...good,
+        BACKUP_DESTINATION: "file:///b",
+        S3_ENDPOINT: "http://127.0.0.1:9000",
+        OBJECT_LOCK_MODE: "COMPLIANCE",
+      },
+      overrides: {},
+      isTty: false,
+    });
+    expect(s.s3Endpoint).toBeUndefined();
+    expect(s.lock).toBeUndefined();
+    expect(s.ignored).toEqual([expect.stringMatching(/^S3_ENDPOINT/), expect.stringMatching(/^OBJECT_LOCK_MODE/)]);
+    const flag = () =>
+      loadCommonSettings({
+        processEnv: { BACKUP_DESTINATION: "file:///b" },
+        overrides: { S3_ENDPOINT: "http://127.0.0.1:9000" },
+        isTty: false,
+      });
+    expect(flag).toThrow(/S3_ENDPOINT \(--s3-endpoint\): only applies to s3:\/\//);
   });
 
   it("common settings need only a destination", () => {

@@ -12,7 +12,8 @@ interface ListFlags extends DestinationFlags {
 async function listAction(flags: ListFlags): Promise<void> {
   // commander already restricts --tier to the choices; zod narrows the type without a cast.
   const tier = z.enum(TIERS).optional().parse(flags.tier);
-  const { store } = openContext(flags);
+  // The report is stdout; logs (debug ones included) go to stderr so --json stays parseable.
+  const { store } = openContext(flags, {}, { logToStderr: true });
   const entries = listEntries(await readBackupSets(store, tier));
   if (flags.json) printOut(JSON.stringify(entries, null, 2));
   else printOut(renderListTable(entries, tier ? `${store.display} (tier ${tier})` : store.display));

@@ -9,7 +9,7 @@ interface PruneFlags extends DestinationFlags {
 }
 
 async function pruneAction(flags: PruneFlags): Promise<void> {
-  const { settings, store } = openContext(flags);
+  const { settings, store } = openContext(flags, {}, { logToStderr: flags.json });
   const retentionDays = retentionFromEnv(settings.env);
   const dryRun = flags.dryRun ?? false;
   // On S3 the bucket's lifecycle rules are the single enforcer; a second one could only disagree.

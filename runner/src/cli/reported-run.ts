@@ -12,10 +12,12 @@ import { createLogger, type Logger } from "../logger.js";
 import { RunReporter, notifyTargetsFromEnv, type NotifyTargets, type ReportKind } from "../notify/run-reporter.js";
 import type { LiveArea } from "../progress.js";
 import { redact } from "../redact.js";
+import { settingsLogger } from "./shared.js";
 
 export interface ReportedSettings {
   logFormat: "json" | "pretty";
   logLevel: string;
+  ignored: string[];
   database?: { secrets: readonly string[] } | null;
   /** The age identity of restores and drills: as secret as the password. */
   identity?: { secret: string };
@@ -53,7 +55,7 @@ export async function reportedRun<S extends ReportedSettings, R, P>(spec: Report
   try {
     const settings = spec.settings({ processEnv: process.env, overrides: spec.overrides, isTty });
     secrets = [...(settings.database?.secrets ?? []), ...(settings.identity ? [settings.identity.secret] : [])];
-    log = logger(settings.logFormat, settings.logLevel, secrets);
+    log = settingsLogger(settings, { secrets, destination: spec.logTo, area: spec.area });
     result = await spec.run(settings, log);
   } catch (error) {
     const message = redact(errorMessage(error), secrets);

@@ -6,7 +6,6 @@ import { loadRestoreSettings, restoreSecrets } from "../config.js";
 import { confirmOrRefuse } from "../confirm.js";
 import { ConfigError } from "../errors.js";
 import { formatBytes } from "../format.js";
-import { createLogger } from "../logger.js";
 import { openLiveArea } from "../progress.js";
 import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } from "../legacy/seed-archive.js";
 import { openStore } from "../store/open-store.js";
@@ -17,6 +16,7 @@ import {
   addDestinationOptions,
   destinationOverrides,
   printOut,
+  settingsLogger,
   signalController,
   tierOption,
   withUnlockedSet,
@@ -70,12 +70,7 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
     },
   );
   const area = openLiveArea(process.stderr);
-  const log = createLogger({
-    format: settings.logFormat,
-    level: settings.logLevel,
-    secrets: restoreSecrets(settings),
-    area,
-  });
+  const log = settingsLogger(settings, { secrets: restoreSecrets(settings), area });
   const destinationStore = settings.destination ? openStore(settings.destination, settings.s3Endpoint) : undefined;
   const { set: found, store } = await findSet(ref, flags, destinationStore);
   // An encrypted set is unlocked (identity checked, names decrypted) before the question.

@@ -4,7 +4,7 @@ import type { RunnerEnv } from "../contract.js";
 import { TIERS } from "../contract.js";
 import { loadCommonSettings, type CommonSettings } from "../config.js";
 import { printable } from "../format.js";
-import { createLogger, type Logger } from "../logger.js";
+import { createLogger, type Logger, type LoggerOptions } from "../logger.js";
 import { openStore } from "../store/open-store.js";
 import type { CompleteBackupSet } from "../catalog.js";
 import { openIdentity, type IdentitySettings, type OpenIdentity } from "../encryption/identity.js";
@@ -36,6 +36,20 @@ export interface CommandContext {
   log: Logger;
 }
 
+/**
+ * The run's logger, from validated settings. Environment variables that do not apply to this run
+ * (an S3_ENDPOINT beside a file:// destination) were ignored; that is said at debug level.
+ */
+export function settingsLogger(
+  settings: { logFormat: "json" | "pretty"; logLevel: string; ignored: readonly string[] },
+  options: Pick<LoggerOptions, "secrets" | "destination" | "area"> = {},
+): Logger {
+  const log = createLogger({ format: settings.logFormat, level: settings.logLevel, ...options });
+  if (settings.ignored.length)
+    log.debug({ ignored: settings.ignored }, "environment variables that do not apply to this run were ignored");
+  return log;
+}
+
 /** Settings, store and logger for a command that reads or manages a destination. */
 export function openContext(
   flags: DestinationFlags,
@@ -48,9 +62,7 @@ export function openContext(
     isTty: Boolean(process.stdout.isTTY),
   });
   // Commands whose stdout is a report (--json, tables) log on stderr, so the report stays parseable.
-  const log = createLogger({
-    format: settings.logFormat,
-    level: settings.logLevel,
+  const log = settingsLogger(settings, {
     secrets: options.secrets,
     destination: options.logToStderr ? process.stderr : undefined,
   });
