@@ -90,24 +90,60 @@ export async function listBackupSets(store: ObjectStore, tier?: Tier): Promise<B
 }
 
 /**
- * The newest complete set of each tier (of `tier` only, when given), newest tier first. Reads
- * manifests from the newest set backwards and stops at the first valid one, so a destination
- * with hundreds of sets costs one listing and a few reads, not one read per set.
+ * How far ahead of this machine's clock a set may be dated. A few minutes are ordinary skew
+ * between hosts; more is a wrong clock or a copied set, which must never become `latest` (it
+ * would stay the newest, and look fresh, for as long as the clock is wrong).
  */
-export async function newestCompleteSets(store: ObjectStore, tier?: Tier): Promise<CompleteBackupSet[]> {
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+/** Whether a set is dated more than FUTURE_TOLERANCE_MS after `now` (by its id, and its manifest when read). */
+export function isDatedInFuture(set: Pick<BackupSet, "createdAt" | "manifest">, now: Date): boolean {
+  const started = set.manifest ? Math.max(set.createdAt.getTime(), Date.parse(set.manifest.startedAt)) : 0;
+  return Math.max(set.createdAt.getTime(), started) > now.getTime() + FUTURE_TOLERANCE_MS;
+}
+
+export interface NewestSets {
+  /** The newest complete set of each tier that is not dated in the future, newest first. */
+  newest: CompleteBackupSet[];
+  /** Sets dated in the future (complete or not), never chosen as the newest. */
+  future: BackupSet[];
+}
+
+/**
+ * The newest complete set of each tier (of `tier` only, when given), newest tier first, and the
+ * sets dated in the future. Reads manifests from the newest set backwards and stops at the first
+ * valid one, so a destination with hundreds of sets costs one listing and a few reads, not one
+ * read per set.
+ */
+export async function newestAndFutureSets(
+  store: ObjectStore,
+  tier?: Tier,
+  now: Date = new Date(),
+): Promise<NewestSets> {
   const skeletons = await listSkeletons(store, tier);
   const found: CompleteBackupSet[] = [];
+  const future: BackupSet[] = skeletons.filter((s) => isDatedInFuture(s, now));
   for (const t of tier ? [tier] : TIERS) {
-    const ofTier = skeletons.filter((s) => s.tier === t);
+    const ofTier = skeletons.filter((s) => s.tier === t && !isDatedInFuture(s, now));
     for (let i = ofTier.length - 1; i >= 0; i--) {
       const set = await withManifest(store, ofTier[i]!);
+      // The id's time passed; a manifest whose own start time is in the future is skipped too.
+      if (isDatedInFuture(set, now)) {
+        future.push(set);
+        continue;
+      }
       if (isComplete(set)) {
         found.push(set);
         break;
       }
     }
   }
-  return found.sort((a, b) => (a.backupId < b.backupId ? 1 : a.backupId > b.backupId ? -1 : 0));
+  return { newest: found.sort((a, b) => (a.backupId < b.backupId ? 1 : a.backupId > b.backupId ? -1 : 0)), future };
+}
+
+/** The newest complete set of each tier (see newestAndFutureSets), never one dated in the future. */
+export async function newestCompleteSets(store: ObjectStore, tier?: Tier): Promise<CompleteBackupSet[]> {
+  return (await newestAndFutureSets(store, tier)).newest;
 }
 
 /**

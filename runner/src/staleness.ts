@@ -3,7 +3,7 @@
  * the rules are unit-tested with crafted timestamps and `status` only adds I/O around it.
  */
 import { TIERS, type ParsedRunnerEnv, type Tier } from "./contract.js";
-import { isComplete, type BackupSet } from "./catalog.js";
+import { isComplete, isDatedInFuture, type BackupSet } from "./catalog.js";
 
 const HOUR_S = 3600;
 
@@ -45,10 +45,19 @@ export interface TierStatus {
   maxAgeSeconds: number | null;
 }
 
+export interface FutureSet {
+  tier: Tier;
+  backupId: string;
+  /** When the set says it started (ISO). */
+  startedAt: string;
+}
+
 export interface StatusResult {
   checkedAt: string;
   healthy: boolean;
   tiers: TierStatus[];
+  /** Sets dated more than 5 minutes after checkedAt (clock skew, a copied set): never counted. */
+  futureSets: FutureSet[];
 }
 
 /** STATUS_TIERS / STATUS_GRACE_HOURS (already validated by the contract) with their defaults. */
@@ -87,12 +96,12 @@ export function assessStatus(now: Date, sets: readonly BackupSet[], settings: St
     // Incomplete sets never count: a run that is still going (or died) is not a backup.
     let newest: BackupSet | undefined;
     for (const set of sets) {
-      if (set.tier !== tier || !isComplete(set)) continue;
+      if (set.tier !== tier || !isComplete(set) || isDatedInFuture(set, now)) continue;
       if (!newest || startedAt(set) > startedAt(newest)) newest = set;
     }
     if (!newest) return { tier, state: "missing", maxAgeSeconds };
     const at = startedAt(newest);
-    // A backup "from the future" (clock skew between hosts) is as fresh as it gets, not negative.
+    // A backup a few minutes "from the future" (ordinary skew between hosts) is as fresh as it gets.
     const ageSeconds = Math.max(0, Math.floor((now.getTime() - at.getTime()) / 1000));
     const state: TierState = maxAgeSeconds !== null && ageSeconds > maxAgeSeconds ? "stale" : "fresh";
     const missingMediaFiles = newest.manifest?.media?.references?.missing;
@@ -106,5 +115,8 @@ export function assessStatus(now: Date, sets: readonly BackupSet[], settings: St
       ...(missingMediaFiles !== undefined ? { missingMediaFiles } : {}),
     };
   });
-  return { checkedAt: now.toISOString(), healthy: tiers.every((t) => t.state === "fresh"), tiers };
+  const futureSets = sets
+    .filter((set) => isDatedInFuture(set, now))
+    .map((set) => ({ tier: set.tier, backupId: set.backupId, startedAt: startedAt(set).toISOString() }));
+  return { checkedAt: now.toISOString(), healthy: tiers.every((t) => t.state === "fresh"), tiers, futureSets };
 }

@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { newBackupId } from "../../runner/src/backup-id.js";
+import { resolveBackup } from "../../runner/src/catalog.js";
+import { FileStore } from "../../runner/src/store/file-store.js";
 import type { ListEntry } from "../../runner/src/commands/list.js";
 import type { PruneReport } from "../../runner/src/commands/prune.js";
 import type { StatusReport } from "../../runner/src/commands/status.js";
@@ -124,6 +126,7 @@ describe("list", () => {
       durationSeconds: 75,
       bytes: setBytes(daily),
       complete: true,
+      datedInFuture: false,
       trigger: "schedule",
       database: { bytes: Buffer.byteLength(daily.objects["database.dump"]!), tables: 2 },
       media: { bytes: Buffer.byteLength(daily.objects["storage.tar.gz"]!), files: 4 },
@@ -132,6 +135,7 @@ describe("list", () => {
     });
     expect(entries[0]).toMatchObject({
       complete: false,
+      datedInFuture: false,
       problem: expect.stringMatching(/no manifest/),
       database: null,
       media: null,
@@ -223,12 +227,51 @@ describe("list", () => {
       backupId,
       tier: "adhoc",
       complete: true,
+      datedInFuture: false,
       database: null,
       media: { files: 2 },
       appVersion: "v1",
       trigger: "manual",
     });
     expect(entries[0]!.bytes).toBeGreaterThan(entries[0]!.media!.bytes);
+  });
+});
+
+// A set dated in the future (a wrong clock, a copied set) would stay `latest` and FRESH for as long
+// as the clock is wrong (issue 10, item 14): it is flagged and never chosen.
+describe("sets dated in the future", () => {
+  it("are flagged by list and status and never chosen as latest; a few minutes of skew are fine", async () => {
+    const root = await mkdtemp(path.join(tmpdir(), "edms-future-"));
+    const stale = craftSet("daily", 3 * DAY);
+    const future = craftSet("daily", -2 * DAY, { suffix: "ffff" });
+    const weeklySkewed = craftSet("weekly", -4 * 60_000, { suffix: "eeee" });
+    await writeSets(root, [stale, future, weeklySkewed]);
+
+    const status = await runRunner(["status", "--json"], { ...fileEnv(root), STATUS_TIERS: "daily,weekly" });
+    const report = JSON.parse(status.stdout) as StatusReport;
+    expect(report.tiers[0]).toMatchObject({ tier: "daily", state: "stale", newestBackupId: stale.backupId });
+    expect(report.tiers[1]).toMatchObject({ tier: "weekly", state: "fresh", newestBackupId: weeklySkewed.backupId });
+    expect(report.futureSets).toEqual([{ tier: "daily", backupId: future.backupId, startedAt: expect.any(String) }]);
+    expect(status.code).toBe(1);
+    const table = await runRunner(["status"], { ...fileEnv(root), STATUS_TIERS: "daily,weekly" });
+    expect(table.stdout).toContain(`WARNING: daily/${future.backupId} is dated`);
+
+    const list = await runRunner(["list", "--json"], fileEnv(root));
+    const entries = JSON.parse(list.stdout) as ListEntry[];
+    expect(entries.map((e) => [e.backupId, e.datedInFuture])).toEqual([
+      [future.backupId, true],
+      [weeklySkewed.backupId, false],
+      [stale.backupId, false],
+    ]);
+    const listTable = await runRunner(["list"], fileEnv(root));
+    expect(listTable.stdout).toMatch(/complete, DATED IN THE FUTURE/);
+    expect(listTable.stdout).toMatch(/WARNING: 1 set is dated more than 5 minutes in the future/);
+
+    const store = new FileStore(root);
+    expect((await resolveBackup(store, "latest", "daily")).backupId).toBe(stale.backupId);
+    expect((await resolveBackup(store, "latest")).backupId).toBe(weeklySkewed.backupId);
+    // Named explicitly, it is still restorable: the operator chose it.
+    expect((await resolveBackup(store, future.backupId)).backupId).toBe(future.backupId);
   });
 });
 

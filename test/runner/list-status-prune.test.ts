@@ -119,10 +119,23 @@ describe("status: staleness", () => {
     expect(assessStatus(NOW, [], adhoc).tiers[0]!.state).toBe("missing");
   });
 
-  it("treats a backup from the future (clock skew) as age 0", () => {
+  it("treats a backup a few minutes in the future (clock skew) as age 0", () => {
     expect(
-      assessStatus(NOW, [craft("daily", -HOUR)], { tiers: ["daily"], intervalHours, graceHours: 1 }).tiers[0],
+      assessStatus(NOW, [craft("daily", -4 * 60_000)], { tiers: ["daily"], intervalHours, graceHours: 1 }).tiers[0],
     ).toMatchObject({ state: "fresh", ageSeconds: 0 });
+  });
+
+  it("never counts a backup more than 5 minutes in the future, and lists it", () => {
+    const future = craft("daily", -HOUR, true, "ffff");
+    const result = assessStatus(NOW, [craft("daily", 2 * DAY), future], {
+      tiers: ["daily"],
+      intervalHours,
+      graceHours: 1,
+    });
+    expect(result.tiers[0]).toMatchObject({ state: "stale", ageSeconds: 2 * 86_400 });
+    expect(result.futureSets).toEqual([
+      { tier: "daily", backupId: future.backupId, startedAt: "2026-03-15T13:00:00.000Z" },
+    ]);
   });
 
   it("reads STATUS_TIERS and STATUS_GRACE_HOURS with their defaults", () => {
@@ -230,6 +243,7 @@ describe("list: rows and formatting", () => {
       durationSeconds: 90,
       bytes: 100,
       complete: true,
+      datedInFuture: false,
       trigger: "schedule",
       database: { bytes: 100, tables: 1 },
       media: null,
@@ -238,6 +252,7 @@ describe("list: rows and formatting", () => {
     });
     expect(entries[0]).toMatchObject({
       complete: false,
+      datedInFuture: false,
       problem: expect.stringMatching(/no manifest/),
       database: null,
       durationSeconds: null,

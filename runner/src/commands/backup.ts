@@ -71,6 +71,7 @@ async function openDatabase(
   try {
     session = await openSnapshotSession(db);
   } catch (error) {
+    if (error instanceof RunnerError) throw error; // connected, and found something to say (privileges)
     throw new RunnerError(
       `could not connect to the database ${db.display}: ${errorMessage(error)}; check DATABASE_URL or PGHOST/PGPORT/PGUSER/PGPASSWORD and that the server accepts connections`,
     );

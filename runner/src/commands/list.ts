@@ -3,7 +3,7 @@
  * for programs. Also home of the table helpers (times, aligned columns) that the other read-only
  * commands print with.
  */
-import { listBackupSets, type BackupSet } from "../catalog.js";
+import { isDatedInFuture, listBackupSets, type BackupSet } from "../catalog.js";
 import type { Tier, Trigger } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { startedAt } from "../staleness.js";
@@ -21,6 +21,8 @@ export interface ListEntry {
   /** Sum of the sizes of every object in the set (including partial ones of an unfinished run). */
   bytes: number;
   complete: boolean;
+  /** Dated more than 5 minutes in the future (a wrong clock, a copied set): never used as `latest`. */
+  datedInFuture: boolean;
   /** Why the set is incomplete; absent when complete. */
   problem?: string;
   trigger: Trigger | null;
@@ -40,7 +42,7 @@ export async function readBackupSets(store: ObjectStore, tier?: Tier): Promise<B
   }
 }
 
-export function toListEntry(set: BackupSet): ListEntry {
+export function toListEntry(set: BackupSet, now: Date = new Date()): ListEntry {
   const m = set.manifest;
   const started = startedAt(set);
   const entry: ListEntry = {
@@ -51,6 +53,7 @@ export function toListEntry(set: BackupSet): ListEntry {
     durationSeconds: m ? Math.max(0, Math.round((Date.parse(m.finishedAt) - started.getTime()) / 1000)) : null,
     bytes: set.bytes,
     complete: m !== undefined,
+    datedInFuture: isDatedInFuture(set, now),
     trigger: m?.trigger ?? null,
     database: m?.database ? { bytes: m.database.bytes, tables: m.database.tableCount } : null,
     media: m?.media ? { bytes: m.media.bytes, files: m.media.files } : null,
@@ -62,9 +65,9 @@ export function toListEntry(set: BackupSet): ListEntry {
 }
 
 /** Newest first: the question people ask of a list is almost always "what is the latest?". */
-export function listEntries(sets: readonly BackupSet[]): ListEntry[] {
+export function listEntries(sets: readonly BackupSet[], now: Date = new Date()): ListEntry[] {
   return sets
-    .map(toListEntry)
+    .map((set) => toListEntry(set, now))
     .sort((a, b) =>
       a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.backupId < b.backupId ? 1 : -1,
     );
@@ -103,12 +106,15 @@ export function renderListTable(entries: readonly ListEntry[], destination: stri
     formatBytes(e.bytes),
     e.durationSeconds === null ? "-" : formatDuration(e.durationSeconds),
     contents(e),
-    e.complete ? "complete" : `INCOMPLETE: ${e.problem ?? "no manifest"}`,
+    `${e.complete ? "complete" : `INCOMPLETE: ${e.problem ?? "no manifest"}`}${e.datedInFuture ? ", DATED IN THE FUTURE" : ""}`,
   ]);
   const complete = entries.filter((e) => e.complete).length;
   const total = entries.reduce((sum, e) => sum + e.bytes, 0);
   const summary =
     `${entries.length} backup set${entries.length === 1 ? "" : "s"} (${complete} complete, ${entries.length - complete} incomplete), ` +
     `${formatBytes(total)} at ${destination}, newest first`;
+  const future = entries.filter((e) => e.datedInFuture).length;
+  if (future)
+    return `${alignColumns([["BACKUP ID", "TIER", "STARTED (UTC)", "SIZE", "DURATION", "CONTENTS", "STATE"], ...rows])}\n${summary}\nWARNING: ${future} set${future === 1 ? " is" : "s are"} dated more than 5 minutes in the future (a wrong clock or a copied set) and never used as latest`;
   return `${alignColumns([["BACKUP ID", "TIER", "STARTED (UTC)", "SIZE", "DURATION", "CONTENTS", "STATE"], ...rows])}\n${summary}`;
 }

@@ -10,7 +10,7 @@ import { assessStatus, type StatusResult, type StatusSettings, type TierStatus }
 import type { ObjectStore } from "../store/object-store.js";
 import { formatDuration } from "../format.js";
 import { alignColumns, formatTime } from "./list.js";
-import { newestCompleteSets } from "../catalog.js";
+import { newestAndFutureSets } from "../catalog.js";
 
 export interface StatusReport extends StatusResult {
   destination: string;
@@ -24,11 +24,11 @@ export async function runStatus(
   now: Date = new Date(),
 ): Promise<StatusReport> {
   // Only the newest complete set of each tier matters: a few manifest reads, whatever the history.
-  const sets = await newestCompleteSets(store).catch((error: unknown) => {
+  const { newest, future } = await newestAndFutureSets(store, undefined, now).catch((error: unknown) => {
     throw new RunnerError(`could not list the backups at ${store.display}: ${errorMessage(error)}`);
   });
-  const result = assessStatus(now, sets, settings);
-  return { checkedAt: result.checkedAt, destination: store.display, healthy: result.healthy, tiers: result.tiers };
+  const result = assessStatus(now, [...newest, ...future], settings);
+  return { ...result, destination: store.display };
 }
 
 function describe(t: TierStatus): string {
@@ -53,8 +53,15 @@ export function renderStatusTable(report: StatusReport): string {
       (t) =>
         `WARNING: ${t.tier} ${t.newestBackupId}: ${t.missingMediaFiles} referenced media file(s) missing (edms-backup verify ${t.newestBackupId} lists them)`,
     );
-  return [table, ...warnings, `${verdict}: ${report.destination} checked at ${formatTime(report.checkedAt)}`].join(
-    "\n",
+  const lines = [table, ...warnings, ...futureLines(report.futureSets)];
+  return `${lines.join("\n")}\n${verdict}: ${report.destination} checked at ${formatTime(report.checkedAt)}`;
+}
+
+/** One warning line per set dated in the future (shared by status and list). */
+export function futureLines(sets: readonly { tier: string; backupId: string; startedAt: string }[]): string[] {
+  return sets.map(
+    (s) =>
+      `WARNING: ${s.tier}/${s.backupId} is dated ${formatTime(s.startedAt)}, in the future (a wrong clock or a copied set); it is never used as latest`,
   );
 }
 

@@ -6,6 +6,8 @@
 import pg from "pg";
 import type { TableRowCount } from "../manifest.js";
 import { clientConfig, type PgConnection } from "./connection.js";
+import { RunnerError } from "../errors.js";
+import { unreadableProblem, unreadableRelations } from "./read-privileges.js";
 import { countTableRows } from "./row-counts.js";
 
 export interface SnapshotSession {
@@ -31,6 +33,12 @@ export async function openSnapshotSession(connection: PgConnection): Promise<Sna
       "select pg_export_snapshot() as id, current_setting('server_version') as version, pg_database_size(current_database())::text as size",
     );
     const row = snap.rows[0]!;
+    // In this transaction, i.e. the snapshot pg_dump will import: a grant in between cannot differ.
+    const unreadable = await unreadableRelations(client);
+    if (unreadable.length) {
+      const role = await client.query<{ role: string }>("select current_user as role");
+      throw new RunnerError(unreadableProblem(role.rows[0]!.role, unreadable));
+    }
     // One query at a time on the one connection that holds the snapshot (node-postgres no longer
     // queues overlapping queries for us): counts, references and migrations run in turn.
     let queue: Promise<unknown> = Promise.resolve();
