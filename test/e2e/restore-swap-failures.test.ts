@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { run } from "../helpers/exec.js";
 import { connectionUrl, startPgCluster, type PgCluster } from "../helpers/pg-cluster.js";
 import { createTestDatabase, sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
-import { runRunner, type RunAs } from "../helpers/runner-cli.js";
+import { dailyBackup, runRunner, type RunAs } from "../helpers/runner-cli.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
 
 const pg = inject("pg");
@@ -69,12 +69,7 @@ beforeAll(async () => {
   databases.push(source);
   await sql(source.url, "create table t (id int primary key, v text); insert into t values (1, 'backup')");
   dest = path.join(work, "backups");
-  const backup = await runRunner(["backup", "--tier", "daily"], {
-    DATABASE_URL: source.url,
-    MEDIA_DIR: media,
-    BACKUP_DESTINATION: `file://${dest}`,
-  });
-  expect(backup.code, backup.stderr).toBe(0);
+  await dailyBackup({ DATABASE_URL: source.url, MEDIA_DIR: media, BACKUP_DESTINATION: `file://${dest}` });
 });
 
 afterAll(async () => {

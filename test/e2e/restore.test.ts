@@ -31,6 +31,8 @@ let mediaDir: string;
 let dest: string;
 let backupId: string;
 const databases: TestDatabase[] = [];
+/** Names of the live media folders this file made (its staging copies are named after them). */
+const liveFolders: string[] = [];
 
 async function newDatabase(prefix: string): Promise<TestDatabase> {
   const db = await createTestDatabase(pg, prefix);
@@ -38,7 +40,6 @@ async function newDatabase(prefix: string): Promise<TestDatabase> {
   return db;
 }
 
-const liveFolders: string[] = [];
 async function liveTarget(): Promise<LiveTarget> {
   const live = await makeLiveTarget(newDatabase);
   liveFolders.push(path.basename(live.media));
@@ -54,11 +55,11 @@ async function leftovers(): Promise<{ databases: string[]; dirs: string[] }> {
   const rows = await sql<{ datname: string }>(adminUrl, "select datname from pg_database");
   const copy = (name: string) => COPY_DATABASE_RE.staging.test(name) || COPY_DATABASE_RE.previous.test(name);
   const ours = (name: string) => copy(name) && databases.some((db) => name.startsWith(`${db.name}__`));
-  const dirs = (await readdir(tmpdir())).filter(
-    (n) =>
-      liveFolders.some((live) => n.startsWith(`.${live}.`)) &&
-      (COPY_FOLDER_RE.staging.test(n) || COPY_FOLDER_RE.previous.test(n)),
-  );
+  // Only copies beside this file's own live folders: other runs share the temp folder.
+  const dirs = (await readdir(tmpdir())).filter((n) => {
+    const m = COPY_FOLDER_RE.staging.exec(n) ?? COPY_FOLDER_RE.previous.exec(n);
+    return m !== null && liveFolders.includes(m.groups!.base!);
+  });
   return { databases: rows.map((r) => r.datname).filter(ours), dirs };
 }
 

@@ -129,3 +129,10 @@ export async function runRunner(
 ): Promise<RunnerResult> {
   return (await startRunner(args, env, as)).result;
 }
+
+/** A daily backup a test builds on: it must succeed, or the test stops with the runner's message. */
+export async function dailyBackup(env: Record<string, string | undefined>, extraArgs: string[] = []) {
+  const result = await runRunner(["backup", "--tier", "daily", ...extraArgs], env);
+  if (result.code !== 0) throw new Error(`setup backup failed (exit ${result.code}): ${result.stderr}`);
+  return result;
+}

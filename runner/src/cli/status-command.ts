@@ -1,12 +1,30 @@
 import type { Command } from "commander";
 import { ConfigError, RunnerError } from "../errors.js";
 import { publishStatusMetrics, renderStatusTable, runStatus, unhealthyMessage } from "../commands/status.js";
+import type { ParsedRunnerEnv } from "../contract.js";
+import { resolvePgConnection } from "../pg/connection.js";
+import { resolvePath } from "../restore/restore-target.js";
+import { mediaCopySites, type CopySites } from "../restore/run-copies.js";
 import { statusSettingsFromEnv } from "../staleness.js";
 import { addDestinationOptions, openContext, printOut, type DestinationFlags } from "./shared.js";
 
 interface StatusFlags extends DestinationFlags {
   json?: boolean;
   publishMetrics?: boolean;
+}
+
+/**
+ * Where restores and drills may have left copies, from the settings the pod already has:
+ * MEDIA_DIR (beside and inside it) and the database server (DATABASE_URL or PG*), when set.
+ */
+async function copySites(env: ParsedRunnerEnv): Promise<CopySites> {
+  const connection = resolvePgConnection(env.DATABASE_URL, process.env);
+  // The resolved folder, as restores use it (a link's target).
+  const media = env.MEDIA_DIR?.startsWith("/") ? (await resolvePath(env.MEDIA_DIR)).real : undefined;
+  return {
+    connection: typeof connection === "string" ? undefined : connection,
+    folders: media && media !== "/" ? mediaCopySites(media) : [],
+  };
 }
 
 async function statusAction(flags: StatusFlags): Promise<void> {
@@ -18,7 +36,7 @@ async function statusAction(flags: StatusFlags): Promise<void> {
       "CLOUDWATCH_NAMESPACE: required with --publish-metrics (the CloudWatch namespace the alarms watch, e.g. EDMS/Backup)",
     ]);
   }
-  const report = await runStatus(store, statusSettingsFromEnv(settings.env));
+  const report = await runStatus(store, statusSettingsFromEnv(settings.env), new Date(), await copySites(settings.env));
   if (flags.publishMetrics && namespace) {
     // Published before the verdict: a stale tier is exactly what the alarms need to see.
     report.published = await publishStatusMetrics(report, settings.appName, namespace);

@@ -18,6 +18,7 @@ import type { Logger } from "../logger.js";
 import { dropDatabase } from "../restore/database-staging.js";
 import { removeTree } from "../restore/media-staging.js";
 import { checkRestoredReferences } from "../references/drill-references.js";
+import { holdAndSweep } from "../restore/run-copies.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
 import { inspectDirectory } from "../archive/directory-walk.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -65,10 +66,19 @@ export async function runDrill(
     ? (options.scratchDatabase ?? copyDatabaseName("staging", connection.database, runId))
     : undefined;
   // Named like a restore's staging copy, so a drill killed half-way is swept like one.
-  const scratchDir = manifest.media
-    ? path.join(options.scratchParent ?? tmpdir(), copyFolderName("staging", runId))
-    : undefined;
-  if (scratchDir) await mkdir(scratchDir, { mode: 0o700 });
+  const scratchParent = options.scratchParent ?? tmpdir();
+  const scratchDir = manifest.media ? path.join(scratchParent, copyFolderName("staging", runId)) : undefined;
+  const hold = await holdAndSweep(
+    runId,
+    { connection: connection ?? undefined, stagingFolders: scratchDir ? [scratchDir] : [] },
+    { connection: connection ?? undefined, folders: scratchDir ? [{ dir: scratchParent, base: null }] : [] },
+    log,
+  );
+  if (scratchDir)
+    await mkdir(scratchDir, { mode: 0o700 }).catch(async (error: unknown) => {
+      await hold.release();
+      throw error;
+    });
   log.info({ scratchDatabase: scratchDb, scratchDir }, "drill started");
 
   let created = false;
@@ -132,6 +142,7 @@ export async function runDrill(
         log.warn({ error: errorMessage(e) }, "could not drop the scratch database"),
       );
     if (scratchDir) await removeTree(scratchDir);
+    await hold.release();
   }
   const report: DrillReport = {
     backupId: set.backupId,

@@ -4,6 +4,8 @@
  * counts, file counts). Only when both passed are they swapped in by renames; until then the
  * live database and media folder are untouched, and any failure leaves them exactly as they were.
  */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
 import { newRunId } from "../backup-id.js";
 import type { CompleteBackupSet } from "../catalog.js";
 import { setKey } from "../catalog.js";
@@ -22,7 +24,15 @@ import {
   withAdminClient,
   type DatabaseSwap,
 } from "../restore/database-staging.js";
-import { prepareMediaStaging, swapInMedia, type MediaStaging, type MediaSwap } from "../restore/media-staging.js";
+import {
+  chooseLayout,
+  copyPath,
+  prepareMediaStaging,
+  swapInMedia,
+  type MediaStaging,
+  type MediaSwap,
+} from "../restore/media-staging.js";
+import { holdAndSweep, mediaCopySites } from "../restore/run-copies.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
 import { acceptRestoreTarget, type RestoreTarget } from "../restore/restore-target.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
@@ -174,13 +184,28 @@ export async function runRestore(
   );
 
   const stagingDb = scope.database ? copyDatabaseName("staging", settings.targetDatabase!, runId) : undefined;
+  const layout = scope.media ? await chooseLayout(mediaDir!) : undefined;
+  // A missing target is created by the restore; its parent must exist for the staging holder.
+  if (layout === "beside") await mkdir(path.dirname(mediaDir!), { recursive: true });
+  const connection = scope.database ? settings.database! : undefined;
+  const avoid = scope.database ? [settings.targetDatabase!] : [];
+  const hold = await holdAndSweep(
+    runId,
+    { connection, avoid, stagingFolders: layout ? [copyPath("staging", mediaDir!, runId, layout)] : [] },
+    { connection, avoid, folders: scope.media ? mediaCopySites(mediaDir!) : [] },
+    log,
+  ).catch((error: unknown) => {
+    progress.stop();
+    deps.signal?.removeEventListener("abort", onSignal);
+    throw error;
+  });
   let staging: MediaStaging | undefined;
   let dbSwap: DatabaseSwap | undefined;
   let mediaSwap: MediaSwap | undefined;
   let counts: Awaited<ReturnType<typeof restoreDatabasePart>> | undefined;
   let tally: Awaited<ReturnType<typeof restoreMediaPart>> | undefined;
   try {
-    if (scope.media) staging = await prepareMediaStaging(mediaDir!, runId);
+    if (scope.media) staging = await prepareMediaStaging(mediaDir!, runId, layout);
     const fail = (error: unknown) => {
       if (!cancel.signal.aborted) cancel.abort(error);
       throw error;
@@ -240,6 +265,7 @@ export async function runRestore(
     if (!dbSwap && stagingDb && settings.database)
       await dropDatabase(settings.database, stagingDb).catch(() => undefined);
     if (!mediaSwap) await staging?.discard().catch(() => undefined);
+    await hold.release();
     progress.stop();
     deps.signal?.removeEventListener("abort", onSignal);
     if (cause instanceof PartialSwapError) {
@@ -294,6 +320,7 @@ export async function runRestore(
     );
     return result;
   } finally {
+    await hold.release();
     progress.stop();
     deps.signal?.removeEventListener("abort", onSignal);
   }

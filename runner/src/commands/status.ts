@@ -11,9 +11,17 @@ import type { ObjectStore } from "../store/object-store.js";
 import { formatDuration } from "../format.js";
 import { alignColumns, formatTime } from "./list.js";
 import { newestAndFutureSets } from "../catalog.js";
+import { findRunCopies, type CopySites, type RunCopy } from "../restore/run-copies.js";
 
 export interface StatusReport extends StatusResult {
   destination: string;
+  /**
+   * Staging and previous copies of restores and drills found beside/inside MEDIA_DIR and on the
+   * database server (when those are configured); absent when neither is.
+   */
+  runCopies?: RunCopy[];
+  /** Why the copies could not all be looked for (the database unreachable, ...). */
+  runCopiesProblem?: string;
   /** What `--publish-metrics` sent to CloudWatch. */
   published?: PublishedAges;
 }
@@ -22,13 +30,21 @@ export async function runStatus(
   store: ObjectStore,
   settings: StatusSettings,
   now: Date = new Date(),
+  sites?: CopySites,
 ): Promise<StatusReport> {
   // Only the newest complete set of each tier matters: a few manifest reads, whatever the history.
   const { newest, future } = await newestAndFutureSets(store, undefined, now).catch((error: unknown) => {
     throw new RunnerError(`could not list the backups at ${store.display}: ${errorMessage(error)}`);
   });
   const result = assessStatus(now, [...newest, ...future], settings);
-  return { ...result, destination: store.display };
+  const report: StatusReport = { ...result, destination: store.display };
+  if (sites && (sites.connection || sites.folders?.length)) {
+    report.runCopies = await findRunCopies(sites).catch((error: unknown) => {
+      report.runCopiesProblem = `could not look for staging copies: ${errorMessage(error)}`;
+      return [];
+    });
+  }
+  return report;
 }
 
 function describe(t: TierStatus): string {
@@ -53,8 +69,20 @@ export function renderStatusTable(report: StatusReport): string {
       (t) =>
         `WARNING: ${t.tier} ${t.newestBackupId}: ${t.missingMediaFiles} referenced media file(s) missing (edms-backup verify ${t.newestBackupId} lists them)`,
     );
-  const lines = [table, ...warnings, ...futureLines(report.futureSets)];
+  const lines = [table, ...warnings, ...futureLines(report.futureSets), ...copyLines(report)];
   return `${lines.join("\n")}\n${verdict}: ${report.destination} checked at ${formatTime(report.checkedAt)}`;
+}
+
+/** One line per staging or previous copy left by a restore or drill. */
+export function copyLines(report: Pick<StatusReport, "runCopies" | "runCopiesProblem">): string[] {
+  const lines = (report.runCopies ?? []).map((c) => {
+    const what = `${c.kind} ${c.where} ${c.name} (run ${c.runId})`;
+    if (c.held) return `IN USE: ${what}, by a restore or drill still running`;
+    if (c.kind === "staging")
+      return `LEFT BEHIND: ${what}, by a run that did not finish; the next restore or drill removes it`;
+    return `LEFT BEHIND: ${what}, the contents a restore replaced; check it, then remove it by hand (docs/RUNBOOK.md)`;
+  });
+  return report.runCopiesProblem ? [...lines, `WARNING: ${report.runCopiesProblem}`] : lines;
 }
 
 /** One warning line per set dated in the future (shared by status and list). */
