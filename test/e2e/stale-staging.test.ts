@@ -6,19 +6,21 @@ import { mkdir, mkdtemp, readdir, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pgLib from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newRunId } from "../../runner/src/backup-id.js";
 import type { StatusReport } from "../../runner/src/commands/status.js";
 import { COPY_DATABASE_RE, copyDatabaseName, copyFolderName } from "../../runner/src/contract.js";
 import { holdRun, HOLDER_SUFFIX } from "../../runner/src/restore/run-copies.js";
 import { run } from "../helpers/exec.js";
-import { connectionUrl } from "../helpers/pg-cluster.js";
+import { connectionUrl, startPgCluster, type PgCluster } from "../helpers/pg-cluster.js";
 import { createTestDatabase, sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { dailyBackup, runRunner, startRunner } from "../helpers/runner-cli.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
 
-const pg = inject("pg");
-const admin = connectionUrl(pg, "postgres");
+// A server of its own: every restore and drill sweeps the unheld staging databases of the whole
+// server, so other test files' runs would (rightly) remove the copies this file examines.
+let pg: PgCluster;
+let admin: string;
 const databases: TestDatabase[] = [];
 let source: TestDatabase;
 let media: string;
@@ -45,6 +47,8 @@ async function databasesLike(target: string): Promise<string[]> {
 const copiesIn = async (dir: string) => (await readdir(dir)).filter((n) => /edms-(staging|previous)-/.test(n)).sort();
 
 beforeAll(async () => {
+  pg = await startPgCluster();
+  admin = connectionUrl(pg, "postgres");
   source = await newDatabase("stale_src");
   // Big enough that the restore is still in pg_restore when it is killed.
   const init = await run(path.join(pg.binDir, "pgbench"), ["-i", "-s", "5", "-q", source.name], {
@@ -58,10 +62,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const db of databases) {
-    for (const name of await databasesLike(db.name)) await sql(admin, `drop database "${name}" with (force)`);
-    await db.drop();
-  }
+  await pg?.stop();
 });
 
 async function liveTarget(name: string) {

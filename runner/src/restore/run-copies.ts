@@ -206,13 +206,19 @@ export async function databaseCopies(connection: PgConnection, avoid: readonly s
           const m = COPY_DATABASE_RE[kind].exec(datname);
           if (!m) continue;
           const runId = m.groups!.runId!;
-          // Taking the lock proves nobody holds it; it is given back at once.
-          const got = await client.query<{ ok: boolean }>(
-            "select pg_try_advisory_lock(hashtextextended($1, 0)) as ok",
+          // pg_locks shows advisory locks taken from any database of the server (a lock is
+          // scoped to the database its session is connected to, and the maintenance database
+          // differs when the target is "postgres"). A bigint key is classid (high 32 bits),
+          // objid (low 32 bits), objsubid 1.
+          const got = await client.query<{ held: boolean }>(
+            `select exists (
+               select 1 from pg_locks, (select hashtextextended($1, 0) as k) key
+               where locktype = 'advisory' and objsubid = 1
+                 and classid = ((key.k >> 32) & 4294967295)::bigint::oid
+                 and objid = (key.k & 4294967295)::bigint::oid) as held`,
             [advisoryKey(runId)],
           );
-          const held = !got.rows[0]!.ok;
-          if (!held) await client.query("select pg_advisory_unlock(hashtextextended($1, 0))", [advisoryKey(runId)]);
+          const held = got.rows[0]!.held;
           found.push({ kind, where: "database", name: datname, runId, startedAt: startedAt(runId), held });
         }
       }
