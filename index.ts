@@ -90,6 +90,7 @@ const statusSettings = statusEnv(enabledTiers(config), config.alerts.graceHours,
 
 const podBasics = {
   configMapName: names.configMap,
+  databaseCa: config.database.caBundle,
   passwordSecret: { name: config.database.secretName, key: config.database.passwordKey },
   resources: config.resources,
   tmpSizeLimit: config.tmpSizeLimit,
@@ -142,6 +143,7 @@ const schedule = new BackupSchedule(`${base}-schedule`, {
       name: config.database.name,
       user: config.database.user,
       sslMode: config.database.sslMode,
+      caBundle: config.database.caBundle !== undefined,
     },
   },
   media,

@@ -10,7 +10,7 @@ import type { ScheduledTier, Tier } from "../runner/src/contract.js";
 import { cronJobSpec, SUSPENDED_SCHEDULE, type JobPolicy } from "./cron-job-spec.js";
 import { commonLabels, objectNames, runnerSelector, workloadLabels } from "./naming.js";
 import { networkPolicySpec } from "./network-policy-spec.js";
-import { podSpec, type MediaMount, type PodSettings, type Resources } from "./pod-spec.js";
+import { podSpec, type DatabaseCa, type MediaMount, type PodSettings, type Resources } from "./pod-spec.js";
 import {
   backupArgs,
   configMapData,
@@ -61,6 +61,8 @@ export interface BackupScheduleArgs {
   };
   passwordSecret: { name: string; key: string };
   media?: MediaMount;
+  /** The database's CA bundle, mounted in every pod (see podSpec). */
+  databaseCa?: DatabaseCa;
   database: { port: number; cidr?: string; podSelector?: Record<string, string> };
   podIdentityAgent: boolean;
   resources: Resources;
@@ -107,6 +109,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
           serviceAccountName,
           configMapName: names.configMap,
           passwordSecret: settings.database === false ? undefined : args.passwordSecret,
+          databaseCa: args.databaseCa,
           resources: args.resources,
           tmpSizeLimit: args.tmpSizeLimit,
           runAsUser: args.runAsUser,

@@ -5,7 +5,7 @@
  */
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
-import type { RunnerEnv, RunnerEnvName } from "../runner/src/contract.js";
+import { DATABASE_CA_DIR, DATABASE_CA_FILE, type RunnerEnv, type RunnerEnvName } from "../runner/src/contract.js";
 import { PASSWORD_ENV } from "./runner-env.js";
 
 export const CONTAINER_NAME = "runner";
@@ -23,6 +23,9 @@ export interface MediaMount {
    */
   colocateWith?: Record<string, string>;
 }
+
+/** The database's CA bundle: one key of an existing ConfigMap or Secret (stack config database.caBundle). */
+export type DatabaseCa = { configMapName: string; key: string } | { secretName: string; key: string };
 
 export interface Resources {
   requests: { cpu: string; memory: string };
@@ -44,6 +47,8 @@ export interface PodSettings {
    */
   secretEnv?: SecretEnv[];
   media?: MediaMount;
+  /** Mounted read-only at DATABASE_CA_DIR in every pod; the ConfigMap's PGSSLROOTCERT names the file. */
+  databaseCa?: DatabaseCa;
   resources: Resources;
   tmpSizeLimit: string;
   /** A separate emptyDir for work that needs room (the drill's temporary media copy). */
@@ -84,6 +89,16 @@ export function podSpec(s: PodSettings): IPodSpec {
   if (s.scratch) {
     volumes.push({ name: "scratch", emptyDir: { sizeLimit: s.scratch.sizeLimit } });
     mounts.push({ name: "scratch", mountPath: s.scratch.mountPath });
+  }
+  if (s.databaseCa) {
+    // Only the one key, under a fixed name: the key is the operator's, the path is the contract's.
+    const items = [{ key: s.databaseCa.key, path: DATABASE_CA_FILE }];
+    volumes.push(
+      "configMapName" in s.databaseCa
+        ? { name: "database-ca", configMap: { name: s.databaseCa.configMapName, items, defaultMode: 0o444 } }
+        : { name: "database-ca", secret: { secretName: s.databaseCa.secretName, items, defaultMode: 0o444 } },
+    );
+    mounts.push({ name: "database-ca", mountPath: DATABASE_CA_DIR, readOnly: true });
   }
   if (s.ageIdentity) {
     volumes.push({

@@ -4,6 +4,7 @@
  * also parse the result with the runner's `runnerEnvSchema`.
  */
 import {
+  DATABASE_CA_PATH,
   formatIntervalHours,
   type RunnerEnv,
   type ScheduledTier,
@@ -19,6 +20,8 @@ export interface LibpqEnv {
   PGDATABASE: string;
   PGUSER: string;
   PGSSLMODE: string;
+  /** Set when the stack mounts a CA bundle (database.caBundle): libpq then verifies the server with it. */
+  PGSSLROOTCERT?: string;
 }
 
 /** Variables the AWS SDK reads itself (Pod Identity does not inject a region; IRSA may). */
@@ -27,7 +30,15 @@ export interface AwsSdkEnv {
 }
 
 /** Names outside the runner contract that the pods may carry, for the tests' closed-world check. */
-export const LIBPQ_ENV_NAMES = ["PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSSLMODE", "PGPASSWORD"] as const;
+export const LIBPQ_ENV_NAMES = [
+  "PGHOST",
+  "PGPORT",
+  "PGDATABASE",
+  "PGUSER",
+  "PGSSLMODE",
+  "PGSSLROOTCERT",
+  "PGPASSWORD",
+] as const;
 export const AWS_ENV_NAMES = ["AWS_REGION"] as const;
 export const PASSWORD_ENV = "PGPASSWORD";
 
@@ -45,7 +56,7 @@ export interface RunnerSettingsInput {
   cloudwatchNamespace?: string;
   /** age X25519 recipients every backup encrypts to (public keys); unset = no client-side encryption. */
   encryptionRecipients?: string[];
-  database: { host: string; port: number; name: string; user: string; sslMode: string };
+  database: { host: string; port: number; name: string; user: string; sslMode: string; caBundle?: boolean };
 }
 
 export function backupDestination(bucketName: string, keyPrefix: string): string {
@@ -77,6 +88,8 @@ export function sharedRunnerEnv(s: RunnerSettingsInput): { runner: RunnerEnv; li
       PGDATABASE: s.database.name,
       PGUSER: s.database.user,
       PGSSLMODE: s.database.sslMode,
+      // The file every pod mounts from database.caBundle (podSpec's `databaseCa`).
+      ...(s.database.caBundle ? { PGSSLROOTCERT: DATABASE_CA_PATH } : {}),
     },
     aws: { AWS_REGION: s.region },
   };
@@ -85,7 +98,8 @@ export function sharedRunnerEnv(s: RunnerSettingsInput): { runner: RunnerEnv; li
 /** The ConfigMap's data: every shared setting, as strings. */
 export function configMapData(s: RunnerSettingsInput): Record<string, string> {
   const { runner, libpq, aws } = sharedRunnerEnv(s);
-  const data: Record<string, string> = { ...libpq, ...aws };
+  const data: Record<string, string> = { ...aws };
+  for (const [name, value] of Object.entries(libpq)) if (value !== undefined) data[name] = value;
   for (const [name, value] of Object.entries(runner)) if (value !== undefined) data[name] = value;
   return data;
 }

@@ -13,6 +13,7 @@ import {
   OBJECT_LOCK_MODES,
   recipientProblems,
   SCHEDULED_TIERS,
+  SSL_MODES,
   type ScheduledTier,
 } from "../runner/src/contract.js";
 export { DEFAULT_RETENTION_DAYS };
@@ -85,6 +86,33 @@ export const DEFAULT_SCHEDULES: Record<ScheduledTier, string> = {
 /** Storage classes the runner can read directly; Glacier Flexible/Deep Archive need a restore first. */
 export const TRANSITION_STORAGE_CLASSES = ["STANDARD_IA", "GLACIER_IR"] as const;
 
+/** A key of an existing ConfigMap or Secret (Kubernetes key syntax). */
+const objectKey = z
+  .string({ message: "is required: the key holding the PEM bundle, e.g. ca.crt" })
+  .regex(/^[-._a-zA-Z0-9]+$/, { message: "must be a ConfigMap/Secret key: letters, digits, '-', '_' and '.'" })
+  .refine((k) => k !== "." && k !== ".." && !k.startsWith(".."), {
+    message: "must not be '.', '..' or start with '..'",
+  });
+
+/**
+ * The CA bundle that signed the database server's certificate (e.g. the RDS bundle), from an
+ * existing ConfigMap or Secret in the namespace; mounted read-only and named by PGSSLROOTCERT.
+ */
+const caBundleSchema = z.union(
+  [
+    z.strictObject({
+      configMapName: dnsLabel("an existing ConfigMap holding the database CA bundle", 253),
+      key: objectKey,
+    }),
+    z.strictObject({
+      secretName: dnsLabel("an existing Secret holding the database CA bundle", 253),
+      key: objectKey,
+    }),
+  ],
+  { message: "must be { configMapName, key } or { secretName, key } (exactly one of configMapName, secretName)" },
+);
+export type CaBundleSource = z.infer<typeof caBundleSchema>;
+
 const databaseSchema = z.strictObject({
   /** Host name or address as the pods resolve it (a Service name works). */
   host: text("is required: the database host the pods connect to"),
@@ -95,7 +123,9 @@ const databaseSchema = z.strictObject({
   secretName: dnsLabel("an existing Kubernetes Secret holding the database password, e.g. edms-db", 253),
   passwordKey: text("must name the key of the password in the Secret").default("password"),
   /** libpq sslmode (disable, allow, prefer, require, verify-ca, verify-full). */
-  sslMode: z.enum(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]).default("prefer"),
+  sslMode: z.enum(SSL_MODES).default("prefer"),
+  /** The server's CA bundle for verify-ca / verify-full (without it libpq has nothing to verify against). */
+  caBundle: caBundleSchema.optional(),
   /** Where the database lives, for the NetworkPolicy: an address range, or pods in the namespace. */
   cidr: cidr.optional(),
   podSelector: labelMap.optional(),

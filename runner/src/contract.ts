@@ -259,6 +259,19 @@ export function pickRunnerEnv(env: NodeJS.ProcessEnv): RunnerEnv {
   return picked;
 }
 
+/** libpq's sslmode values (libpq's default is prefer); the runner applies them as libpq does. */
+export const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/**
+ * Where the pods mount the database's CA bundle (stack config `database.caBundle`) and the file
+ * name inside it; the ConfigMap points libpq's PGSSLROOTCERT at it, for pg_dump, pg_restore and
+ * the runner's own sessions alike (runner/src/pg/libpq-tls.ts).
+ */
+export const DATABASE_CA_DIR = "/etc/edms-backup/database-ca";
+export const DATABASE_CA_FILE = "root.crt";
+export const DATABASE_CA_PATH = `${DATABASE_CA_DIR}/${DATABASE_CA_FILE}`;
+
 /**
  * The manifest format this runner writes. Format 1 (before client-side encryption) is still read:
  * every set written since the first release keeps restoring. Format 2 adds `encryption`, plain

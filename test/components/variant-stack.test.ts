@@ -1,10 +1,11 @@
 /**
  * index.ts with the opposite of every prod choice: a given image instead of a build, Pod Identity
- * instead of IRSA, no Object Lock, no media, the weekly tier disabled, an RDS-style database CIDR
- * the ambient kubeconfig, no client-side encryption, and no metrics (so no alarms, no status CronJob, no notifications Secret). Its own file, so index.ts is evaluated afresh under these mocks.
+ * instead of IRSA, no Object Lock, no media, the weekly tier disabled, an RDS-style database (CIDR,
+ * sslmode verify-full with the RDS CA bundle from a ConfigMap), the ambient kubeconfig, no
+ * client-side encryption, and no metrics (so no alarms, no status CronJob, no notifications Secret). Its own file, so index.ts is evaluated afresh under these mocks.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { runnerEnvSchema } from "../../runner/src/contract.js";
+import { DATABASE_CA_DIR, DATABASE_CA_PATH, runnerEnvSchema } from "../../runner/src/contract.js";
 import type { PolicyDocument } from "../../components/iam-policies.js";
 import { decide } from "./iam-simulator.js";
 import { validateKubernetesObject } from "./k8s-validation.js";
@@ -26,7 +27,8 @@ beforeAll(async () => {
       name: "edms",
       user: "edms_backup",
       secretName: "edms-db",
-      sslMode: "require",
+      sslMode: "verify-full",
+      caBundle: { configMapName: "rds-ca", key: "global-bundle.pem" },
       cidr: "10.0.12.0/24",
     },
     kubeContext: undefined,
@@ -216,7 +218,7 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
     >;
     expect(data.BACKUP_MEDIA).toBe("false");
     expect(data.MEDIA_DIR).toBeUndefined();
-    expect(data.PGSSLMODE).toBe("require");
+    expect(data.PGSSLMODE).toBe("verify-full");
     expect(
       runnerEnvSchema.parse(
         Object.fromEntries(Object.entries(data).filter(([k]) => !k.startsWith("PG") && !k.startsWith("AWS_"))),
@@ -225,8 +227,43 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
     expect(data.ENCRYPTION_RECIPIENTS).toBeUndefined();
     for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
       const pod = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec") as Record<string, unknown>;
-      expect(pod.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }]);
+      expect(pod.volumes).toEqual([
+        { name: "tmp", emptyDir: { sizeLimit: "1Gi" } },
+        {
+          name: "database-ca",
+          configMap: { name: "rds-ca", items: [{ key: "global-bundle.pem", path: "root.crt" }], defaultMode: 0o444 },
+        },
+      ]);
       expect(pod.affinity).toBeUndefined();
+    }
+  });
+
+  it("mounts the database CA bundle read-only in every pod, where PGSSLROOTCERT points", () => {
+    const data = at(one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs, "data") as Record<
+      string,
+      string
+    >;
+    expect(data.PGSSLROOTCERT).toBe(DATABASE_CA_PATH);
+    const restoreJob = JSON.parse(
+      (run.outputs.commands as Record<string, string>)
+        .startRestore!.split("\n")[1]!
+        .replaceAll("$JOB", "r")
+        .replaceAll("$BACKUP_ID", "latest"),
+    ) as Record<string, unknown>;
+    const pods = [
+      ...ofType(run, "kubernetes:batch/v1:CronJob").map((c) =>
+        at(c.inputs, "spec", "jobTemplate", "spec", "template", "spec"),
+      ),
+      at(restoreJob, "spec", "template", "spec"),
+    ];
+    for (const pod of pods) {
+      const mounts = at(pod, "containers", 0, "volumeMounts") as Array<{
+        name: string;
+        mountPath: string;
+        readOnly?: boolean;
+      }>;
+      expect(mounts).toContainEqual({ name: "database-ca", mountPath: DATABASE_CA_DIR, readOnly: true });
+      expect(DATABASE_CA_PATH.startsWith(`${DATABASE_CA_DIR}/`)).toBe(true);
     }
   });
 

@@ -2,7 +2,7 @@
 // loopback port, tear everything down afterwards. No vitest imports here (the demo script reuses it).
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,8 @@ export interface PgConnectionInfo {
 
 export interface PgCluster extends PgConnectionInfo {
   dataDir: string;
+  /** The server's log file (connections are logged there with `logConnections`). */
+  logFile: string;
   /** PID of the postmaster. */
   pid: number;
   /** postgresql:// URL for a database (default "postgres"). */
@@ -37,6 +39,16 @@ export interface StartPgClusterOptions {
    * there and socket paths are limited to ~107 bytes. As root it must be traversable by `postgres`.
    */
   dir?: string;
+  /**
+   * Serve TLS with this certificate and key (copied into the cluster's dir, owned by the server's
+   * account, mode 0600 as PostgreSQL requires). `caFile` also lets `cert` authentication verify
+   * client certificates.
+   */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+  /** pg_hba.conf lines placed before initdb's defaults (e.g. a `hostssl ... cert` rule). */
+  hbaFirst?: string[];
+  /** log_connections=on: each connection is logged, with "SSL enabled (...)" when it used TLS. */
+  logConnections?: boolean;
 }
 
 const INSTALL_HINT =
@@ -221,6 +233,25 @@ export async function startPgCluster(opts: StartPgClusterOptions = {}): Promise<
     await rm(pwFile, { force: true });
     if (init.code !== 0) throw new Error(`initdb failed (${summarize(init)})`);
 
+    const extra: string[] = [];
+    if (opts.tls) {
+      const files = { ssl_cert_file: opts.tls.certFile, ssl_key_file: opts.tls.keyFile, ssl_ca_file: opts.tls.caFile };
+      for (const [setting, source] of Object.entries(files)) {
+        if (!source) continue;
+        const target = join(root, `${setting}.pem`);
+        await copyFile(source, target);
+        await chmod(target, 0o600);
+        if (account) await chown(target, account.uid, account.gid);
+        extra.push(`-c ${setting}=${target}`);
+      }
+      extra.push("-c ssl=on");
+    }
+    if (opts.logConnections) extra.push("-c log_connections=on");
+    if (opts.hbaFirst?.length) {
+      const hba = join(dataDir, "pg_hba.conf");
+      await writeFile(hba, `${opts.hbaFirst.join("\n")}\n${await readFile(hba, "utf8")}`);
+    }
+
     let port = 0;
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
@@ -233,6 +264,7 @@ export async function startPgCluster(opts: StartPgClusterOptions = {}): Promise<
         "-c synchronous_commit=off",
         "-c full_page_writes=off",
         "-c max_connections=100",
+        ...extra,
       ].join(" ");
       const start = await pgRun("pg_ctl", ["-D", dataDir, "-l", logFile, "-w", "-t", "30", "-o", options, "start"]);
       if (start.code === 0) break;
@@ -271,6 +303,7 @@ export async function startPgCluster(opts: StartPgClusterOptions = {}): Promise<
       ...info,
       binDir,
       dataDir,
+      logFile,
       pid,
       url: (db?: string) => connectionUrl(info, db),
       env: (db?: string) => connectionEnv(info, db),

@@ -1,9 +1,10 @@
 /**
  * One description of the database connection, derived from DATABASE_URL or libpq's PG* variables,
  * handed to child processes as PG* variables (never as a command-line argument, where any process
- * on the node could read the password) and to the node-postgres client as a config object.
+ * on the node could read the password) and to node-postgres through connectPg (connect.ts), which
+ * applies libpq's sslmode rules to the same variables.
  */
-import type { ClientConfig } from "pg";
+import { sslModeProblem } from "./libpq-tls.js";
 
 export interface PgConnection {
   /** libpq variables for pg_dump, pg_restore and psql. */
@@ -65,16 +66,34 @@ export function resolvePgConnection(databaseUrl: string | undefined, env: NodeJS
     if (url.password) out.PGPASSWORD = decodeURIComponent(url.password);
     const db = decodeURIComponent(url.pathname.replace(/^\//, ""));
     if (db) out.PGDATABASE = db;
-    for (const [param, value] of url.searchParams) {
+    // Not URLSearchParams: it reads "+" as a space, libpq keeps it (RFC 3986 percent-decoding only).
+    for (const pair of url.search.replace(/^\?/, "").split("&")) {
+      if (!pair) continue;
+      const eq = pair.indexOf("=");
+      const param = decodeQueryPart(eq < 0 ? pair : pair.slice(0, eq));
+      const value = decodeQueryPart(eq < 0 ? "" : pair.slice(eq + 1));
+      if (param === undefined || value === undefined) {
+        return "DATABASE_URL has a malformed %-escape in its query string (a literal % is written %25)";
+      }
       const name = URL_PARAM_TO_ENV[param];
       if (name) out[name] = value;
     }
   }
+  const sslProblem = sslModeProblem(out.PGSSLMODE);
+  if (sslProblem) return sslProblem;
   if (!out.PGDATABASE) {
     return "no database named: set DATABASE_URL (a postgres:// URL naming the database) or PGDATABASE with PGHOST, PGUSER and PGPASSWORD";
   }
   const display = `${out.PGUSER ?? "(default user)"}@${out.PGHOST ?? "(local socket)"}:${out.PGPORT ?? "5432"}/${out.PGDATABASE}`;
   return { env: out, database: out.PGDATABASE, display, secrets: out.PGPASSWORD ? [out.PGPASSWORD] : [] };
+}
+
+function decodeQueryPart(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The same connection for another database on the same server (restore targets, drills). */
@@ -84,24 +103,6 @@ export function withDatabase(connection: PgConnection, database: string): PgConn
     env: { ...connection.env, PGDATABASE: database },
     database,
     display: connection.display.replace(/\/[^/]*$/, `/${database}`),
-  };
-}
-
-export function clientConfig(connection: PgConnection): ClientConfig {
-  const e = connection.env;
-  const sslmode = e.PGSSLMODE;
-  return {
-    host: e.PGHOST,
-    port: e.PGPORT ? Number(e.PGPORT) : undefined,
-    user: e.PGUSER,
-    password: e.PGPASSWORD,
-    database: e.PGDATABASE,
-    application_name: "edms-backup",
-    connectionTimeoutMillis: e.PGCONNECT_TIMEOUT ? Number(e.PGCONNECT_TIMEOUT) * 1000 : 15_000,
-    ssl:
-      sslmode && sslmode !== "disable" && sslmode !== "allow" && sslmode !== "prefer"
-        ? { rejectUnauthorized: sslmode === "verify-ca" || sslmode === "verify-full" }
-        : undefined,
   };
 }
 

@@ -3,9 +3,10 @@
  * counts every table's rows in that same snapshot, so the manifest's counts describe exactly the
  * data in the dump, even while the application keeps writing.
  */
-import pg from "pg";
+import type pg from "pg";
 import type { TableRowCount } from "../manifest.js";
-import { clientConfig, type PgConnection } from "./connection.js";
+import { connectPg } from "./connect.js";
+import type { PgConnection } from "./connection.js";
 import { RunnerError } from "../errors.js";
 import { unreadableProblem, unreadableRelations } from "./read-privileges.js";
 import { countTableRows } from "./row-counts.js";
@@ -23,10 +24,7 @@ export interface SnapshotSession {
 }
 
 export async function openSnapshotSession(connection: PgConnection): Promise<SnapshotSession> {
-  const client = new pg.Client(clientConfig(connection));
-  // A dropped connection must not crash the process; the next query reports it.
-  client.on("error", () => undefined);
-  await client.connect();
+  const client = await connectPg(connection);
   try {
     await client.query("begin transaction isolation level repeatable read, read only");
     const snap = await client.query<{ id: string; version: string; size: string }>(

@@ -3,10 +3,11 @@
  * database, against the files of the restored scratch folder. A path missing there that the
  * backup did not record as missing means the set lost a document between backup and restore.
  */
-import pg from "pg";
+
 import { parseMediaReferences } from "../contract.js";
 import type { MediaReferencesEntry } from "../manifest.js";
-import { clientConfig, withDatabase, type PgConnection } from "../pg/connection.js";
+import { connectPg } from "../pg/connect.js";
+import { withDatabase, type PgConnection } from "../pg/connection.js";
 import { inspectDirectory } from "../archive/directory-walk.js";
 import { compareReferences, newlyMissing, PathSet } from "./media-paths.js";
 import { readReferencedPaths, resolveReferenceColumns } from "./reference-columns.js";
@@ -26,9 +27,7 @@ export async function checkRestoredReferences(
   if (!recorded.columns || !recorded.missingPaths)
     throw new Error("the set's reference names were not decrypted before the drill (unlockSet)");
   const named = { ...recorded, columns: recorded.columns, missingPaths: recorded.missingPaths };
-  const client = new pg.Client(clientConfig(withDatabase(connection, database)));
-  client.on("error", () => undefined);
-  await client.connect();
+  const client = await connectPg(withDatabase(connection, database));
   const referenced = new PathSet();
   try {
     const wanted = parseMediaReferences(named.columns.join(","));

@@ -1,5 +1,6 @@
 import pg from "pg";
-import { clientConfig, withDatabase, type PgConnection } from "../pg/connection.js";
+import { connectPg } from "../pg/connect.js";
+import { withDatabase, type PgConnection } from "../pg/connection.js";
 import { appliedMigrations, describeDrift, migrationDrift, type MigrationState } from "./migrations.js";
 
 /**
@@ -13,10 +14,9 @@ export async function migrationPreamble(
   backup: MigrationState | undefined,
 ): Promise<string[]> {
   if (!backup) return [];
-  const client = new pg.Client(clientConfig(withDatabase(connection, target)));
-  client.on("error", () => undefined);
+  let client: pg.Client;
   try {
-    await client.connect();
+    client = await connectPg(withDatabase(connection, target));
   } catch {
     // No live database (or no access to it yet): the restore's own checks report what matters.
     return [];

@@ -8,7 +8,8 @@ import pg from "pg";
 import { copyDatabaseName } from "../contract.js";
 import { PartialSwapError, RunnerError, errorMessage } from "../errors.js";
 import type { TableRowCount } from "../manifest.js";
-import { childEnv, clientConfig, withDatabase, type PgConnection } from "../pg/connection.js";
+import { connectPg, PgConnectError } from "../pg/connect.js";
+import { childEnv, withDatabase, type PgConnection } from "../pg/connection.js";
 import { countTableRows } from "../pg/row-counts.js";
 import { pgBinary } from "../pg/versions.js";
 import { spawnChildSink, type ChildSink } from "../stages/child-sink.js";
@@ -30,14 +31,16 @@ export async function withAdminClient<T>(
   avoid: readonly string[] = [],
 ): Promise<T> {
   const maintenance = withDatabase(connection, maintenanceDatabase(avoid));
-  const client = new pg.Client(clientConfig(maintenance));
-  client.on("error", () => undefined);
+  let client: pg.Client;
   try {
-    await client.connect();
+    client = await connectPg(maintenance);
   } catch (error) {
-    throw new RunnerError(
-      `could not connect to ${maintenance.display}: ${(error as Error).message}; the restore needs the server's "${maintenance.database}" database and the CREATEDB privilege`,
-    );
+    // A TLS or network failure says all there is to say; a refusal by the server may be this.
+    if (error instanceof PgConnectError && error.rejectedByServer)
+      throw new RunnerError(
+        `${error.message}; the restore needs the server's "${maintenance.database}" database and the CREATEDB privilege`,
+      );
+    throw error;
   }
   try {
     return await work(client);
@@ -129,9 +132,7 @@ export function spawnPgRestore(connection: PgConnection, database: string, binDi
 }
 
 export async function countRowsIn(connection: PgConnection, database: string): Promise<TableRowCount[]> {
-  const client = new pg.Client(clientConfig(withDatabase(connection, database)));
-  client.on("error", () => undefined);
-  await client.connect();
+  const client = await connectPg(withDatabase(connection, database));
   try {
     return await countTableRows(client);
   } finally {
