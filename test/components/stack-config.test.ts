@@ -111,37 +111,15 @@ describe("stack config", () => {
     ],
     [
       "a CA bundle from both a ConfigMap and a Secret",
-      {
-        database: {
-          host: "db",
-          name: "edms",
-          user: "u",
-          secretName: "s",
-          cidr: "10.0.0.0/16",
-          caBundle: { configMapName: "ca", secretName: "ca", key: "ca.crt" },
-        },
-      },
+      { database: { ...minimal.database, caBundle: { configMapName: "ca", secretName: "ca", key: "ca.crt" } } },
       [/database\.caBundle must be \{ configMapName, key \} or \{ secretName, key \}/],
     ],
     [
       "a CA bundle key that climbs out of the mount",
-      {
-        database: {
-          host: "db",
-          name: "edms",
-          user: "u",
-          secretName: "s",
-          cidr: "10.0.0.0/16",
-          caBundle: { secretName: "ca", key: "../ca.crt" },
-        },
-      },
+      { database: { ...minimal.database, caBundle: { secretName: "ca", key: "../ca.crt" } } },
       [/database\.caBundle/],
     ],
-    [
-      "an sslmode libpq does not know",
-      { database: { host: "db", name: "edms", user: "u", secretName: "s", cidr: "10.0.0.0/16", sslMode: "on" } },
-      [/database\.sslMode/],
-    ],
+    ["an sslmode libpq does not know", { database: { ...minimal.database, sslMode: "on" } }, [/database\.sslMode/]],
     [
       "no way to reach the database in the NetworkPolicy",
       { database: { host: "db", name: "edms", user: "u", secretName: "s" } },

@@ -134,6 +134,16 @@ export async function runStack(stack: string, changes: Record<string, unknown> =
   return { resources, calls, outputs, config };
 }
 
+/** Navigates recorded (plain JSON) inputs without `any`. */
+export function at(value: unknown, ...path: Array<string | number>): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+}
+
 export function ofType(run: StackRun, type: string): Recorded[] {
   return run.resources.filter((r) => r.type === type);
 }

@@ -7,8 +7,8 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { startPgCluster, type PgCluster, type PgConnectionInfo } from "./pg-cluster.js";
+import { sql } from "./pg-test-db.js";
 import { makeTestCa } from "./tls-ca.js";
 
 /** The server certificate names `localhost` only: verify-full to 127.0.0.1 must fail. */
@@ -51,23 +51,13 @@ export async function startPgTlsCluster(): Promise<PgTlsCluster> {
     ],
   });
   try {
-    const admin = new pg.Client({
-      host: cluster.host,
-      port: cluster.port,
-      user: cluster.user,
-      password: cluster.password,
-      database: "postgres",
-      ssl: false,
-    });
-    await admin.connect();
-    try {
-      for (const role of [TLS_ROLES.tlsOnly, TLS_ROLES.plainOnly]) {
-        await admin.query(`create role ${role} login password '${cluster.password}'`);
-      }
-      await admin.query(`create role ${TLS_ROLES.certUser} login`);
-    } finally {
-      await admin.end();
-    }
+    await sql(
+      cluster.url(),
+      [TLS_ROLES.tlsOnly, TLS_ROLES.plainOnly]
+        .map((role) => `create role ${role} login password '${cluster.password}'`)
+        .concat(`create role ${TLS_ROLES.certUser} login`)
+        .join("; "),
+    );
   } catch (error) {
     await cluster.stop();
     await rm(dir, { recursive: true, force: true });

@@ -168,7 +168,7 @@ describe("the runner's own sessions connect exactly where libpq (psql) connects"
       `psql: ${expected.message || "connected"}\nrunner: ${actual.message || "connected"}`,
     ).toEqual({ connected: expected.connected, ssl: expected.ssl });
     if (!actual.connected) {
-      expect(actual.message).toMatch(/^could not connect to \S+ \(sslmode=/);
+      expect(actual.message).toMatch(/^could not connect to the database \S+ \(sslmode=/);
       if (/certificate verify failed/.test(expected.message)) {
         // A failed verification names the CA file used and what to set.
         expect(actual.message).toContain(

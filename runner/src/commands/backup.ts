@@ -22,6 +22,7 @@ import { checkRecipients } from "../encryption/recipients.js";
 import { encryptSource } from "../stages/age-encrypt.js";
 import type { ChildSource } from "../stages/child-source.js";
 import { choosePartSize } from "../part-size.js";
+import { PgConnectError } from "../pg/connect.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
 import { dumpVersionProblem, pgBinary, toolVersion } from "../pg/versions.js";
 import { destinationInsideMedia } from "../restore/restore-target.js";
@@ -71,9 +72,15 @@ async function openDatabase(
   try {
     session = await openSnapshotSession(db);
   } catch (error) {
-    if (error instanceof RunnerError) throw error; // connected, and found something to say (privileges)
+    if (error instanceof PgConnectError && error.advised) throw error;
+    // Connected, and found something to say (privileges).
+    if (error instanceof RunnerError && !(error instanceof PgConnectError)) throw error;
+    const what =
+      error instanceof PgConnectError
+        ? error.message
+        : `could not connect to the database ${db.display}: ${errorMessage(error)}`;
     throw new RunnerError(
-      `could not connect to the database ${db.display}: ${errorMessage(error)}; check DATABASE_URL or PGHOST/PGPORT/PGUSER/PGPASSWORD and that the server accepts connections`,
+      `${what}; check DATABASE_URL or PGHOST/PGPORT/PGUSER/PGPASSWORD and that the server accepts connections`,
     );
   }
   const problem = dumpVersionProblem(pgDumpVersion, session.serverVersion);

@@ -24,11 +24,16 @@ import {
   type Attempt,
 } from "./libpq-tls.js";
 
-/** A connection failure; `rejectedByServer` when the server answered with an error (auth, pg_hba, no database). */
+/**
+ * A connection failure. `rejectedByServer`: the server answered with an error (auth, pg_hba, no
+ * database). `advised`: the message already says what to set (TLS problems); callers add their
+ * own advice otherwise.
+ */
 export class PgConnectError extends RunnerError {
   constructor(
     message: string,
     readonly rejectedByServer: boolean,
+    readonly advised: boolean,
   ) {
     super(message);
     this.name = "PgConnectError";
@@ -54,19 +59,33 @@ interface Failure {
   /** The server was reached (TCP connected, or libpq would have got as far as the handshake). */
   reached: boolean;
   rejectedByServer: boolean;
+  advised: boolean;
 }
 
-function explain(error: unknown, attempt: Attempt, verifiedWith: string | undefined, mode: string): string {
+/** The failure in words; `advised` when they already say what to do. */
+function explain(
+  error: unknown,
+  attempt: Attempt,
+  verifiedWith: string | undefined,
+  mode: string,
+): { message: string; advised: boolean } {
   const e = error as Error & { code?: string };
   if (attempt === "tls" && e.message === "The server does not support SSL connections") {
-    return `the server does not offer TLS (sslmode=${mode} requires it; sslmode=prefer falls back to plain text)`;
+    return {
+      message: `the server does not offer TLS (sslmode=${mode} requires it; sslmode=prefer falls back to plain text)`,
+      advised: true,
+    };
   }
   if (e.code && VERIFY_CODES.has(e.code)) {
-    return e.code === "ERR_TLS_CERT_ALTNAME_INVALID"
-      ? `the server's certificate does not name this host (${e.message}); sslmode=verify-full checks the name: connect by a name the certificate holds, or use sslmode=verify-ca`
-      : `the server's certificate failed verification against the CA file "${verifiedWith}" (${e.message}); ${ROOT_CERT_HINT}`;
+    return {
+      message:
+        e.code === "ERR_TLS_CERT_ALTNAME_INVALID"
+          ? `the server's certificate does not name this host (${e.message}); sslmode=verify-full checks the name: connect by a name the certificate holds, or use sslmode=verify-ca`
+          : `the server's certificate failed verification against the CA file "${verifiedWith}" (${e.message}); ${ROOT_CERT_HINT}`,
+      advised: true,
+    };
   }
-  return e.message;
+  return { message: e.message, advised: false };
 }
 
 /**
@@ -91,7 +110,13 @@ export async function connectPg(connection: PgConnection, home: string = os.home
         verifiedWith = setup.verifiedWith;
       } catch (error) {
         // libpq reads these files after the server agreed to TLS: a prefer connection goes on without.
-        failures.push({ attempt, message: (error as Error).message, reached: true, rejectedByServer: false });
+        failures.push({
+          attempt,
+          message: (error as Error).message,
+          reached: true,
+          rejectedByServer: false,
+          advised: true,
+        });
         continue;
       }
     }
@@ -122,7 +147,7 @@ export async function connectPg(connection: PgConnection, home: string = os.home
       await client.end().catch(() => undefined);
       failures.push({
         attempt,
-        message: explain(error, attempt, verifiedWith, mode),
+        ...explain(error, attempt, verifiedWith, mode),
         reached,
         rejectedByServer: error instanceof pg.DatabaseError,
       });
@@ -133,8 +158,9 @@ export async function connectPg(connection: PgConnection, home: string = os.home
       ? failures[0]!.message
       : failures.map((f) => `${f.attempt === "tls" ? "with TLS" : "without TLS"}: ${f.message}`).join("; then ");
   throw new PgConnectError(
-    `could not connect to ${connection.display} (sslmode=${mode}): ${tried}`,
+    `could not connect to the database ${connection.display} (sslmode=${mode}): ${tried}`,
     failures.some((f) => f.rejectedByServer),
+    failures.at(-1)!.advised,
   );
 }
 

@@ -1,0 +1,342 @@
+/**
+ * Pods run as rendered. The stack Pulumi.prod.yaml describes is rendered under mocks, and every
+ * CronJob it declares (each tier, adhoc, the drill, status) is run with exactly its container's
+ * args and environment: ConfigMap envFrom, env, secretKeyRefs filled from test Secrets, volume
+ * mounts as folders, as the pod's runAsUser; the bundled runner against a PostgreSQL without TLS
+ * and one with TLS from a private CA, and moto for S3 and CloudWatch.
+ *
+ * libpq is the oracle: `psql`, run as the same user with the same environment, decides whether a
+ * pod can connect, and the runner must then connect and succeed, or else fail with a clear message
+ * (and use TLS exactly when psql does). Nothing here restates what a mode should do.
+ *
+ * What differs from a cluster, and only this:
+ * - the stack config points `database` at the test server (host localhost, a loopback forwarder's
+ *   port, so one rendering serves both servers) and names a CA bundle Secret (`caBundle`), whose
+ *   contents the test varies (the CA that signed the server, or an unrelated one);
+ * - the other sslmodes: the ConfigMap's PGSSLMODE set to each mode, which is exactly what the stack
+ *   renders for that `sslMode` (asserted below against the stack's own builder);
+ * - added to every pod's environment: S3_ENDPOINT and AWS_ENDPOINT_URL_CLOUDWATCH (moto), AWS
+ *   credentials (what IRSA injects), and the image's PATH and PG_BIN_DIR.
+ */
+import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { randomBytes } from "node:crypto";
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { configMapData } from "../../components/runner-env.js";
+import { readStackFile } from "../../components/stack-file.js";
+import { SSL_MODES, type SslMode } from "../../runner/src/contract.js";
+import { at, ofType, REPO_ROOT, runStack, type Recorded, type StackRun } from "../components/stack-harness.js";
+import { run as exec } from "../helpers/exec.js";
+import { connectionUrl, type PgConnectionInfo } from "../helpers/pg-cluster.js";
+import { sql } from "../helpers/pg-test-db.js";
+import { asPodUser, preparePod, type ClusterObjects, type PreparedPod } from "../helpers/rendered-pod.js";
+import { BUNDLE } from "../helpers/runner-cli.js";
+import { testS3Client } from "../helpers/s3-bucket.js";
+import { startForwarder, type Forwarder } from "../helpers/tcp-forwarder.js";
+
+const plainServer = inject("pg");
+const tlsServer = inject("pgTls");
+const s3Endpoint = inject("s3Endpoint");
+
+const CA_SECRET = { secretName: "edms-db-ca", key: "ca.crt" };
+const SSL_QUERY = "select coalesce((select ssl::text from pg_stat_ssl where pid = pg_backend_pid()), 'false')";
+
+let stack: StackRun;
+let forwarder: Forwarder;
+let root: string;
+let bundle: string;
+let media: string;
+let prodDatabase: Record<string, unknown>;
+const password = randomBytes(12).toString("hex");
+
+/** Per server: set up the application's role and database as the stack's config names them. */
+async function prepareServer(server: PgConnectionInfo): Promise<void> {
+  const db = prodDatabase as { name: string; user: string };
+  const [name, user] = [pg.escapeIdentifier(db.name), pg.escapeIdentifier(db.user)];
+  await sql(
+    connectionUrl(server),
+    `drop database if exists ${name} with (force); drop role if exists ${user}; ` +
+      `create role ${user} login createdb password '${password}'`,
+  );
+  await sql(connectionUrl(server), `create database ${name} owner ${user}`);
+  await sql(
+    connectionUrl({ ...server, user: db.user, password }, db.name),
+    "create table documents (id serial primary key, title text not null); " +
+      "insert into documents (title) select 'doc ' || g from generate_series(1, 50) g",
+  );
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "edms-pods-"));
+  await chmod(root, 0o755);
+  forwarder = await startForwarder();
+  const file = readStackFile(REPO_ROOT, "prod");
+  prodDatabase = file.config[`${file.project}:database`] as Record<string, unknown>;
+  stack = await runStack("prod", {
+    database: { ...prodDatabase, host: "localhost", port: forwarder.port, caBundle: CA_SECRET },
+  });
+  // The bundle as the image holds it: one file, readable by the pod's user.
+  const dir = path.join(root, "app");
+  await mkdir(dir);
+  bundle = path.join(dir, "edms-backup.cjs");
+  await copyFile(BUNDLE, bundle);
+  await chmod(bundle, 0o644);
+  // The media volume: files the runner's user can read but not change (mounted read-only).
+  media = path.join(root, "media-volume");
+  await mkdir(path.join(media, "documents", "2026"), { recursive: true });
+  await writeFile(path.join(media, "documents", "2026", "scan 1.pdf"), randomBytes(64 * 1024));
+  await writeFile(path.join(media, "résumé.txt"), "hello\n");
+  await Promise.all([prepareServer(plainServer), prepareServer(tlsServer)]);
+  await testS3Client(s3Endpoint).send(
+    new CreateBucketCommand({ Bucket: String(stack.outputs.bucketName), ObjectLockEnabledForBucket: true }),
+  );
+});
+
+afterAll(async () => {
+  await forwarder?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+function cronJobs(): Recorded[] {
+  return ofType(stack, "kubernetes:batch/v1:CronJob");
+}
+function objectName(r: Recorded): string {
+  return String(at(r.inputs, "metadata", "name"));
+}
+function configMaps(): Record<string, Record<string, string>> {
+  return Object.fromEntries(
+    ofType(stack, "kubernetes:core/v1:ConfigMap").map((c) => [
+      objectName(c),
+      at(c.inputs, "data") as Record<string, string>,
+    ]),
+  );
+}
+
+type ServerName = "plain" | "tls";
+type CaChoice = "right" | "other";
+
+/** The cluster's objects for one condition: the rendered ConfigMaps (PGSSLMODE as given) and the test Secrets. */
+async function objectsFor(mode: SslMode, ca: CaChoice): Promise<ClusterObjects> {
+  const maps = configMaps();
+  for (const data of Object.values(maps)) if (data.PGSSLMODE) data.PGSSLMODE = mode;
+  const db = prodDatabase as { secretName: string; passwordKey?: string };
+  return {
+    configMaps: maps,
+    secrets: {
+      [db.secretName]: { [db.passwordKey ?? "password"]: password },
+      [CA_SECRET.secretName]: {
+        [CA_SECRET.key]: await readFile(ca === "right" ? tlsServer.caFile : tlsServer.otherCaFile, "utf8"),
+      },
+      // The notifications Secret is left out: its references are optional, the pods run without it.
+    },
+    claims: { [String((stack.config[`edms-backup:media`] as { pvcName: string }).pvcName)]: media },
+  };
+}
+
+/** What the test adds to every pod (see the header): endpoints, credentials, the image's ENV. */
+function deviations(): Record<string, string> {
+  return {
+    S3_ENDPOINT: s3Endpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH: s3Endpoint,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    PATH: process.env.PATH!,
+    PG_BIN_DIR: plainServer.binDir,
+  };
+}
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+async function inPod(pod: PreparedPod, command: string[]): Promise<Outcome> {
+  const { file, args } = asPodUser(pod, command);
+  const r = await exec(file, args, {
+    env: { ...pod.env, ...deviations() },
+    // The image's WORKDIR.
+    cwd: pod.mapPath("/tmp"),
+    timeoutMs: 120_000,
+  });
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function psqlInPod(pod: PreparedPod): Promise<{ connected: boolean; ssl: boolean; message: string }> {
+  const r = await inPod(pod, [path.join(plainServer.binDir, "psql"), "-X", "-A", "-t", "-w", "-c", SSL_QUERY]);
+  return { connected: r.code === 0, ssl: r.stdout.trim() === "true", message: r.stderr.trim() };
+}
+
+/** The runner's own sessions in the TLS server's log since `offset`: true = TLS, per connection. */
+async function runnerSessionsSince(offset: number): Promise<boolean[]> {
+  const log = (await readFile(tlsServer.logFile, "utf8")).slice(offset);
+  const user = String((prodDatabase as { user: string }).user);
+  return log
+    .split("\n")
+    .filter((l) => l.includes(`connection authorized: user=${user} `) && l.includes("application_name=edms-backup"))
+    .map((l) => l.includes("SSL enabled"));
+}
+
+async function runWorkload(
+  cronJob: Recorded,
+  server: ServerName,
+  mode: SslMode,
+  ca: CaChoice,
+): Promise<{ pod: PreparedPod; result: Outcome }> {
+  forwarder.setTarget(server === "tls" ? tlsServer.port : plainServer.port);
+  const podRoot = await mkdtemp(path.join(root, "pod-"));
+  await chmod(podRoot, 0o755);
+  const spec = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec");
+  const pod = await preparePod(spec, await objectsFor(mode, ca), podRoot);
+  const result = await inPod(pod, [process.execPath, bundle, ...pod.args]);
+  return { pod, result };
+}
+
+function connects(cronJob: Recorded): boolean {
+  // Pods without the password never open a database session (status reads the bucket only).
+  const env = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec", "containers", 0, "env") as Array<{
+    name: string;
+  }>;
+  return env.some((e) => e.name === "PGPASSWORD");
+}
+
+/** What decides how a pod reaches the database: its command, libpq environment, mounts and user. */
+function connectionFingerprint(cronJob: Recorded): string {
+  const spec = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec");
+  const container = at(spec, "containers", 0) as {
+    args: string[];
+    env: Array<{ name: string }>;
+    volumeMounts: unknown;
+  };
+  return JSON.stringify({
+    command: container.args[0],
+    env: container.env.filter((e) => e.name.startsWith("PG") || e.name === "HOME" || e.name === "DATABASE_URL"),
+    envFrom: at(container, "envFrom"),
+    mounts: container.volumeMounts,
+    security: [at(spec, "securityContext"), at(container, "securityContext")],
+  });
+}
+
+function byRunOrder(a: Recorded, b: Recorded): number {
+  // Backups first (the drill restores the newest daily, status reports them all), then drill, status.
+  const rank = (r: Recorded) =>
+    String(at(r.inputs, "spec", "jobTemplate", "spec", "template", "spec", "containers", 0, "args", 0)) === "backup"
+      ? 0
+      : objectName(r).includes("drill")
+        ? 1
+        : 2;
+  return rank(a) - rank(b);
+}
+
+describe("every rendered CronJob runs as rendered, and connects exactly where libpq does", () => {
+  it("renders what these tests assume: six CronJobs, the CA bundle mounted, PGSSLMODE the only mode switch", () => {
+    expect(cronJobs().map(objectName).sort()).toEqual([
+      "edms-backup-adhoc",
+      "edms-backup-daily",
+      "edms-backup-monthly",
+      "edms-backup-status",
+      "edms-backup-weekly",
+      "edms-restore-drill",
+    ]);
+    const [data] = Object.values(configMaps());
+    expect(data!.PGSSLMODE).toBe(prodDatabase.sslMode);
+    // Another sslMode renders the same ConfigMap but for PGSSLMODE (the stack's own builder).
+    const settings = (mode: string) => ({
+      appName: "edms",
+      bucketName: "b",
+      keyPrefix: "edms",
+      region: "r",
+      logLevel: "info" as const,
+      database: { host: "h", port: 1, name: "n", user: "u", sslMode: mode, caBundle: true },
+    });
+    for (const mode of SSL_MODES) {
+      const { PGSSLMODE, ...rest } = configMapData(settings(mode));
+      expect(PGSSLMODE).toBe(mode);
+      const { PGSSLMODE: _prod, ...prodRest } = configMapData(settings(String(prodDatabase.sslMode)));
+      expect(rest).toEqual(prodRest);
+    }
+  });
+
+  const conditions: Array<{ server: ServerName; ca: CaChoice; mode: SslMode }> = [];
+  // The stack's own mode first (every CronJob runs there), then every other mode.
+  const ordered = [...SSL_MODES].sort((a, b) => Number(b === "prefer") - Number(a === "prefer"));
+  for (const mode of ordered) {
+    conditions.push({ server: "plain", ca: "right", mode });
+    for (const ca of ["right", "other"] as const) conditions.push({ server: "tls", ca, mode });
+  }
+
+  it.each(conditions.map((c) => [`${c.server} server, ${c.ca} CA bundle, sslmode=${c.mode}`, c] as const))(
+    "%s",
+    async (_name, { server, ca, mode }) => {
+      // Every CronJob under the stack's own mode. Under every other mode, one pod per distinct
+      // (command, database environment, mounts): the four backup CronJobs differ only in their
+      // tier, so one of them stands for all; any pod that starts to differ is run on its own.
+      // Pods that never connect (no password: status) run under the stack's mode only.
+      const stackMode = mode === prodDatabase.sslMode;
+      const seen = new Set<string>();
+      const jobs = [...cronJobs()].sort(byRunOrder).filter((c) => {
+        if (stackMode) return true;
+        if (!connects(c)) return false;
+        const key = connectionFingerprint(c);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+      for (const cronJob of jobs) {
+        const logOffset = server === "tls" ? (await stat(tlsServer.logFile)).size : 0;
+        const { pod, result } = await runWorkload(cronJob, server, mode, ca);
+        const context = `${objectName(cronJob)}: exit ${result.code}\nstdout:\n${result.stdout.slice(-3000)}\nstderr:\n${result.stderr}`;
+        if (process.getuid?.() === 0) expect(pod.uid).not.toBe(0);
+        if (!connects(cronJob)) {
+          expect(result.code, context).toBe(0);
+          continue;
+        }
+        const libpq = await psqlInPod(pod);
+        if (libpq.connected) {
+          expect(result.code, `psql connected (ssl=${libpq.ssl}) but the runner did not:\n${context}`).toBe(0);
+          if (server === "tls") {
+            const sessions = await runnerSessionsSince(logOffset);
+            expect(sessions.length, context).toBeGreaterThan(0);
+            // The runner's own sessions use TLS exactly when libpq's does.
+            expect(
+              sessions.every((ssl) => ssl === libpq.ssl),
+              `psql ssl=${libpq.ssl}; runner sessions ${JSON.stringify(sessions)}`,
+            ).toBe(true);
+          }
+        } else {
+          expect(result.code, `psql refused (${libpq.message}) but the runner:\n${context}`).toBe(1);
+          expect(result.stderr, context).toMatch(/could not connect to the database \S+ \(sslmode=/);
+          if (/certificate verify failed/.test(libpq.message)) {
+            expect(result.stderr).toContain(pod.mapPath("/etc/edms-backup/database-ca/root.crt"));
+            expect(result.stderr).toContain("set PGSSLROOTCERT");
+          }
+        }
+      }
+    },
+  );
+
+  it("status published each tier's newest-backup age to CloudWatch", async () => {
+    const cloudwatch = new CloudWatchClient({
+      endpoint: s3Endpoint,
+      // The pods' region (the ConfigMap's AWS_REGION): moto keeps metrics per region.
+      region: Object.values(configMaps())[0]!.AWS_REGION,
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+    const namespace = String(stack.config["edms-backup:cloudwatchNamespace"]);
+    const metrics = await cloudwatch.send(
+      new ListMetricsCommand({ Namespace: namespace, MetricName: "NewestBackupAgeSeconds" }),
+    );
+    const app = String(stack.config["edms-backup:appName"]);
+    const tiers = new Set(
+      (metrics.Metrics ?? [])
+        .filter((m) => m.Dimensions?.some((d) => d.Name === "App" && d.Value === app))
+        .map((m) => m.Dimensions?.find((d) => d.Name === "Tier")?.Value),
+    );
+    expect([...tiers].sort()).toEqual(["daily", "monthly", "weekly"]);
+  });
+});
