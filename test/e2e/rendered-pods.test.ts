@@ -57,12 +57,14 @@ const password = randomBytes(12).toString("hex");
 async function prepareServer(server: PgConnectionInfo): Promise<void> {
   const db = prodDatabase as { name: string; user: string };
   const [name, user] = [pg.escapeIdentifier(db.name), pg.escapeIdentifier(db.user)];
-  await sql(
-    connectionUrl(server),
-    `drop database if exists ${name} with (force); drop role if exists ${user}; ` +
-      `create role ${user} login createdb password '${password}'`,
-  );
-  await sql(connectionUrl(server), `create database ${name} owner ${user}`);
+  // One statement per call: DROP/CREATE DATABASE cannot run in a multi-statement (transaction) block.
+  for (const statement of [
+    `drop database if exists ${name} with (force)`,
+    `drop role if exists ${user}`,
+    `create role ${user} login createdb password '${password}'`,
+    `create database ${name} owner ${user}`,
+  ])
+    await sql(connectionUrl(server), statement);
   await sql(
     connectionUrl({ ...server, user: db.user, password }, db.name),
     "create table documents (id serial primary key, title text not null); " +
