@@ -28,7 +28,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { configMapData } from "../../components/runner-env.js";
 import { readStackFile } from "../../components/stack-file.js";
-import { SSL_MODES, type SslMode } from "../../runner/src/contract.js";
+import { parseMediaReferences, SSL_MODES, type SslMode } from "../../runner/src/contract.js";
 import { at, ofType, REPO_ROOT, runStack, type Recorded, type StackRun } from "../components/stack-harness.js";
 import { run as exec } from "../helpers/exec.js";
 import { connectionUrl, type PgConnectionInfo } from "../helpers/pg-cluster.js";
@@ -52,6 +52,8 @@ let bundle: string;
 let media: string;
 let prodDatabase: Record<string, unknown>;
 const password = randomBytes(12).toString("hex");
+/** A file of the test media volume, relative to its root: what the application's rows name. */
+const MEDIA_FILE = "documents/2026/scan 1.pdf";
 
 /** Per server: set up the application's role and database as the stack's config names them. */
 async function prepareServer(server: PgConnectionInfo): Promise<void> {
@@ -65,11 +67,33 @@ async function prepareServer(server: PgConnectionInfo): Promise<void> {
     `create database ${name} owner ${user}`,
   ])
     await sql(connectionUrl(server), statement);
+  const app = connectionUrl({ ...server, user: db.user, password }, db.name);
   await sql(
-    connectionUrl({ ...server, user: db.user, password }, db.name),
+    app,
     "create table documents (id serial primary key, title text not null); " +
       "insert into documents (title) select 'doc ' || g from generate_series(1, 50) g",
   );
+  // The columns the stack tells the runner to check against the media (MEDIA_REFERENCES): the
+  // application's tables as the stack describes them, each row naming a file of the media volume.
+  const references = Object.values(configMaps())
+    .map((data) => data.MEDIA_REFERENCES)
+    .find(Boolean);
+  const { columns, problems } = parseMediaReferences(references ?? "");
+  if (problems.length) throw new Error(`MEDIA_REFERENCES the test cannot read: ${problems.join("; ")}`);
+  const tables = new Map<string, string[]>();
+  for (const c of columns) {
+    const table = [c.schema, c.table]
+      .filter((n): n is string => n !== undefined)
+      .map(pg.escapeIdentifier)
+      .join(".");
+    tables.set(table, [...(tables.get(table) ?? []), pg.escapeIdentifier(c.column)]);
+  }
+  for (const [table, cols] of tables) {
+    const schema = /^(".*?")\./.exec(table)?.[1];
+    if (schema) await sql(app, `create schema if not exists ${schema}`);
+    await sql(app, `create table if not exists ${table} (${cols.map((c) => `${c} text`).join(", ")})`);
+    await sql(app, `insert into ${table} values (${cols.map(() => "$1").join(", ")})`, [MEDIA_FILE]);
+  }
 }
 
 beforeAll(async () => {
@@ -90,7 +114,7 @@ beforeAll(async () => {
   // The media volume: files the runner's user can read but not change (mounted read-only).
   media = path.join(root, "media-volume");
   await mkdir(path.join(media, "documents", "2026"), { recursive: true });
-  await writeFile(path.join(media, "documents", "2026", "scan 1.pdf"), randomBytes(64 * 1024));
+  await writeFile(path.join(media, MEDIA_FILE), randomBytes(64 * 1024));
   await writeFile(path.join(media, "résumé.txt"), "hello\n");
   await Promise.all([prepareServer(plainServer), prepareServer(tlsServer)]);
   await testS3Client(s3Endpoint).send(
