@@ -30,6 +30,7 @@ import { configMapData } from "../../components/runner-env.js";
 import { readStackFile } from "../../components/stack-file.js";
 import { parseMediaReferences, SSL_MODES, type SslMode } from "../../runner/src/contract.js";
 import { at, ofType, REPO_ROOT, runStack, type Recorded, type StackRun } from "../components/stack-harness.js";
+import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
 import { run as exec } from "../helpers/exec.js";
 import { connectionUrl, type PgConnectionInfo } from "../helpers/pg-cluster.js";
 import { sql } from "../helpers/pg-test-db.js";
@@ -51,6 +52,9 @@ let root: string;
 let bundle: string;
 let media: string;
 let prodDatabase: Record<string, unknown>;
+/** The stack's encryption with a recipient made here, and the identity its Secret then holds. */
+let encryption: { identitySecret: { name: string; key: string } };
+let ageKey: AgeKeyPair;
 const password = randomBytes(12).toString("hex");
 /** A file of the test media volume, relative to its root: what the application's rows name. */
 const MEDIA_FILE = "documents/2026/scan 1.pdf";
@@ -102,8 +106,16 @@ beforeAll(async () => {
   forwarder = await startForwarder();
   const file = readStackFile(REPO_ROOT, "prod");
   prodDatabase = file.config[`${file.project}:database`] as Record<string, unknown>;
+  // The stack's own encryption config, with a recipient whose identity the test has: the drill
+  // pod mounts the identity Secret, so the pods can only be run with a key pair made here.
+  ageKey = await newAgeKey(root);
+  const prodEncryption = file.config[`${file.project}:encryption`] as typeof encryption | undefined;
+  if (!prodEncryption?.identitySecret)
+    throw new Error("Pulumi.prod.yaml no longer names an encryption identity Secret");
+  encryption = { ...prodEncryption, recipients: [ageKey.recipient] } as typeof encryption;
   stack = await runStack("prod", {
     database: { ...prodDatabase, host: "localhost", port: forwarder.port, caBundle: CA_SECRET },
+    encryption,
   });
   // The bundle as the image holds it: one file, readable by the pod's user.
   const dir = path.join(root, "app");
@@ -157,6 +169,7 @@ async function objectsFor(mode: SslMode, ca: CaChoice): Promise<ClusterObjects> 
       [CA_SECRET.secretName]: {
         [CA_SECRET.key]: await readFile(ca === "right" ? tlsServer.caFile : tlsServer.otherCaFile, "utf8"),
       },
+      [encryption.identitySecret.name]: { [encryption.identitySecret.key]: await readFile(ageKey.file, "utf8") },
       // The notifications Secret is left out: its references are optional, the pods run without it.
     },
     claims: { [String((stack.config[`edms-backup:media`] as { pvcName: string }).pvcName)]: media },
