@@ -18,7 +18,7 @@ import {
   connectionsProblem,
   databaseExists,
   dropDatabase,
-  openConnections,
+  settledConnections,
   swapInDatabase,
   targetDatabaseProblem,
   withAdminClient,
@@ -132,7 +132,7 @@ async function preflight(
       const problem = await targetDatabaseProblem(client, target);
       if (problem) throw new ConfigError([problem]);
       if (!options.terminateConnections && (await databaseExists(client, target))) {
-        const open = await openConnections(client, target);
+        const open = await settledConnections(client, target);
         if (open > 0) throw new RunnerError(connectionsProblem(target, open));
       }
     },

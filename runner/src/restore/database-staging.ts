@@ -82,6 +82,20 @@ export async function openConnections(client: pg.Client, name: string): Promise<
   return Number(result.rows[0]!.n);
 }
 
+/**
+ * Other sessions, once those already ending have gone: a client that just disconnected (the
+ * application scaled down, a check that ran a moment ago) leaves its backend in pg_stat_activity
+ * until the process exits. Sessions still there after `settleMs` are really open.
+ */
+export async function settledConnections(client: pg.Client, name: string, settleMs = 2_000): Promise<number> {
+  const deadline = Date.now() + settleMs;
+  for (;;) {
+    const open = await openConnections(client, name);
+    if (open === 0 || Date.now() >= deadline) return open;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Disconnects other sessions and waits until they are gone (pg_terminate_backend only signals them). */
 export async function terminateConnections(client: pg.Client, name: string, timeoutMs = 10_000): Promise<void> {
   await client.query(
@@ -165,7 +179,7 @@ export async function swapInDatabase(
     const existed = await databaseExists(client, target);
     if (existed) {
       if (terminate) await terminateConnections(client, target);
-      const open = await openConnections(client, target);
+      const open = await settledConnections(client, target);
       if (open > 0) throw new RunnerError(connectionsProblem(target, open));
       await rename(client, target, previous);
     }
