@@ -2,7 +2,7 @@
  * Pure builders for the backup bucket: one lifecycle rule per tier prefix (retention lives in S3,
  * so it holds even when no runner ever runs again) and a bucket policy that refuses plain HTTP.
  */
-import { TIERS, type Tier } from "../runner/src/contract.js";
+import { TIERS, UNFINISHED_UPLOAD_ABORT_DAYS, type Tier } from "../runner/src/contract.js";
 import type { PolicyDocument } from "./iam-policies.js";
 
 export interface LifecycleRule {
@@ -40,8 +40,9 @@ export function lifecycleRules(s: LifecycleSettings): LifecycleRule[] {
       filter: { prefix: tierPrefix(s.keyPrefix, tier) },
       expiration: { days: s.retentionDays[tier] },
       noncurrentVersionExpiration: { noncurrentDays: s.noncurrentVersionDays },
-      // A killed run leaves parts that cost money and are invisible to listings.
-      abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+      // A killed run leaves parts that cost money and are invisible to listings; the runner's own
+      // sweep uses the same age, for S3-compatible stores without lifecycle rules.
+      abortIncompleteMultipartUpload: { daysAfterInitiation: UNFINISHED_UPLOAD_ABORT_DAYS },
     };
     if (tier === "monthly" && s.monthlyTransition) {
       if (s.monthlyTransition.afterDays >= s.retentionDays.monthly) {

@@ -47,8 +47,10 @@ export function runnerPolicy(s: RunnerPolicySettings): PolicyDocument {
   const objects = `${s.bucketArn}/${s.keyPrefix}/*`;
   // Exactly what runner/src calls (see test/components/iam-evaluation.test.ts for the list):
   // PutObject (also CreateMultipartUpload, UploadPart, CompleteMultipartUpload), GetObject (also
-  // HeadObject), and AbortMultipartUpload of its own failed uploads (not a delete of any object).
-  const objectActions = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"];
+  // HeadObject), AbortMultipartUpload of its own failed uploads and of abandoned ones older than a
+  // day (not a delete of any object), and ListMultipartUploadParts (ListParts: the bytes unfinished
+  // uploads hold, for `status`).
+  const objectActions = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"];
   // With Object Lock, S3 authorizes a put's retain-until headers as s3:PutObjectRetention too.
   if (s.objectLock) objectActions.push("s3:PutObjectRetention");
   const statements: PolicyStatement[] = [

@@ -31,17 +31,25 @@ export function setKey(tier: Tier, backupId: string): string {
   return `${tier}/${backupId}`;
 }
 
+/** The set an object key belongs to (`<tier>/<backupId>/<name>`), or undefined for any other key. */
+export function setOfKey(key: string): { tier: Tier; backupId: string } | undefined {
+  const [tier, backupId, ...rest] = key.split("/");
+  if (!tier || !backupId || rest.length === 0) return undefined;
+  if (!(TIERS as readonly string[]).includes(tier) || !isBackupId(backupId)) return undefined;
+  return { tier: tier as Tier, backupId };
+}
+
 /** Groups object listings into sets; pure, so the grouping rules are tested without a store. */
 export function groupIntoSets(objects: readonly StoredObject[]): Map<string, Omit<BackupSet, "manifest" | "problem">> {
   const sets = new Map<string, Omit<BackupSet, "manifest" | "problem">>();
   for (const object of objects) {
-    const [tier, backupId, ...rest] = object.key.split("/");
-    if (!tier || !backupId || rest.length === 0) continue;
-    if (!(TIERS as readonly string[]).includes(tier) || !isBackupId(backupId)) continue;
-    const key = setKey(tier as Tier, backupId);
+    const owner = setOfKey(object.key);
+    if (!owner) continue;
+    const { tier, backupId } = owner;
+    const key = setKey(tier, backupId);
     let set = sets.get(key);
     if (!set) {
-      set = { tier: tier as Tier, backupId, createdAt: backupIdTime(backupId)!, objects: [], bytes: 0 };
+      set = { tier, backupId, createdAt: backupIdTime(backupId)!, objects: [], bytes: 0 };
       sets.set(key, set);
     }
     set.objects.push(object);

@@ -21,6 +21,14 @@ export type ScheduledTier = (typeof SCHEDULED_TIERS)[number];
  */
 export const DEFAULT_RETENTION_DAYS: Readonly<Record<Tier, number>> = { daily: 7, weekly: 28, monthly: 366, adhoc: 30 };
 
+/**
+ * Unfinished multipart uploads (a run killed mid-upload: OOM killer, a drain past the grace
+ * period) older than this are abandoned: the bucket's lifecycle rule aborts them on AWS, and every
+ * backup run aborts those under its prefix itself (S3-compatible stores without lifecycle rules).
+ * A live upload is never this old: a backup Job's activeDeadlineSeconds defaults to 4 hours.
+ */
+export const UNFINISHED_UPLOAD_ABORT_DAYS = 1;
+
 export const TRIGGERS = ["schedule", "manual"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 

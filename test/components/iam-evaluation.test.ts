@@ -9,6 +9,9 @@
  *   CreateMultipartUpload + UploadPart + CompleteMultipartUpload, AbortMultipartUpload on failure;
  *   all conditional (If-None-Match: *) and, with Object Lock, with a retain-until date.
  * - putStream's sweep: ListMultipartUploads (Prefix = the key) + AbortMultipartUpload.
+ * - unfinished-uploads.ts, through the store: ListMultipartUploads (Prefix = the destination's
+ *   prefix) and ListParts per upload (`status`, `list`: their bytes); each backup run's sweep of
+ *   uploads older than a day: ListMultipartUploads + AbortMultipartUpload.
  * - putSmall (the manifest): PutObject, conditional, with retention.
  * - get: GetObject; head (size check after upload): HeadObject; list: ListObjectsV2 under the prefix.
  * - SSE-KMS on the bucket: S3 calls kms:GenerateDataKey (writes) and kms:Decrypt (reads, and parts
@@ -116,6 +119,20 @@ describe("every AWS call the runner makes is allowed", () => {
     ).toBe("Allowed");
   });
 
+  it("AbortMultipartUpload of an abandoned upload older than a day, in any tier (each backup run's sweep)", async () => {
+    for (const key of [`${SET}/database.dump`, "edms/weekly/20260101T020000Z-77aa/storage.tar.zst"]) {
+      expect(await s3({ action: "s3:AbortMultipartUpload", resource: object(key), context: https() }), key).toBe(
+        "Allowed",
+      );
+    }
+  });
+
+  it("ListParts of an unfinished upload (status and list: the bytes it holds) as s3:ListMultipartUploadParts", async () => {
+    expect(
+      await s3({ action: "s3:ListMultipartUploadParts", resource: object(`${SET}/database.dump`), context: https() }),
+    ).toBe("Allowed");
+  });
+
   it("ListMultipartUploads, the sweep of unfinished uploads after a failure (the action has no s3:prefix key)", async () => {
     // The request carries Prefix=<key>, but IAM sees no s3:prefix for this action: only the bucket.
     expect(await s3({ action: "s3:ListBucketMultipartUploads", resource: bucketArn, context: https() })).toBe(
@@ -209,6 +226,14 @@ describe("everything that could destroy, shorten, reconfigure or leak is denied"
     ]) {
       expect(await s3({ action: "s3:PutObject", resource, context: https(LOCKED) }), resource).toBe("ImplicitlyDenied");
       expect(await s3({ action: "s3:GetObject", resource, context: https() }), resource).toBe("ImplicitlyDenied");
+    }
+  });
+
+  it("aborting or reading the parts of another application's unfinished uploads (outside the prefix)", async () => {
+    for (const resource of [object("other-app/daily/x/database.dump"), object("edms-evil/daily/x/database.dump")]) {
+      for (const action of ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]) {
+        expect(await s3({ action, resource, context: https() }), `${action} ${resource}`).toBe("ImplicitlyDenied");
+      }
     }
   });
 

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { TIERS } from "../contract.js";
 import { listEntries, readBackupSets, renderListTable } from "../commands/list.js";
+import { checkUnfinishedUploads, unfinishedUploadsLines } from "../unfinished-uploads.js";
 import { addDestinationOptions, openContext, printOut, tierOption, type DestinationFlags } from "./shared.js";
 
 interface ListFlags extends DestinationFlags {
@@ -15,8 +16,10 @@ async function listAction(flags: ListFlags): Promise<void> {
   // The report is stdout; logs (debug ones included) go to stderr so --json stays parseable.
   const { store } = openContext(flags, {}, { logToStderr: true });
   const entries = listEntries(await readBackupSets(store, tier));
-  if (flags.json) printOut(JSON.stringify(entries, null, 2));
-  else printOut(renderListTable(entries, tier ? `${store.display} (tier ${tier})` : store.display));
+  // --json stays the array of sets it always was; unfinished uploads are in `status --json`.
+  if (flags.json) return printOut(JSON.stringify(entries, null, 2));
+  const uploads = unfinishedUploadsLines(await checkUnfinishedUploads(store, new Date()), store.display);
+  printOut([renderListTable(entries, tier ? `${store.display} (tier ${tier})` : store.display), ...uploads].join("\n"));
 }
 
 export function registerListCommand(program: Command): void {

@@ -33,6 +33,7 @@ import { spawnPgDump } from "../stages/pg-dump.js";
 import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
 import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
 import { RUNNER_VERSION } from "../version.js";
+import { sweepExpiredUploads } from "../unfinished-uploads.js";
 
 export interface BackupDeps {
   store: ObjectStore;
@@ -165,6 +166,9 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     throw error instanceof RunnerError ? error : new RunnerError(`backup failed: ${errorMessage(error)}`);
   });
   const { database } = checked;
+  // Before this run's own uploads start, and after every check (bad input touches nothing): a run
+  // killed mid-upload is exactly what the next one must clean up after.
+  await sweepExpiredUploads(store, now(), log);
   await deps.onSnapshot?.();
   const lock: PutStreamOptions["lock"] = settings.lock
     ? { mode: settings.lock.mode, retainUntil: new Date(started.getTime() + settings.lock.days * 86_400_000) }

@@ -12,8 +12,9 @@ import { formatDuration } from "../format.js";
 import { alignColumns, formatTime } from "./list.js";
 import { newestAndFutureSets } from "../catalog.js";
 import { findRunCopies, type CopySites, type RunCopy } from "../restore/run-copies.js";
+import { checkUnfinishedUploads, unfinishedUploadsLines, type UnfinishedUploadsReport } from "../unfinished-uploads.js";
 
-export interface StatusReport extends StatusResult {
+export interface StatusReport extends StatusResult, UnfinishedUploadsReport {
   destination: string;
   /**
    * Staging and previous copies of restores and drills found beside/inside MEDIA_DIR and on the
@@ -37,7 +38,8 @@ export async function runStatus(
     throw new RunnerError(`could not list the backups at ${store.display}: ${errorMessage(error)}`);
   });
   const result = assessStatus(now, [...newest, ...future], settings);
-  const report: StatusReport = { ...result, destination: store.display };
+  // Reported, never judged: unfinished uploads cost money but say nothing about freshness.
+  const report: StatusReport = { ...result, destination: store.display, ...(await checkUnfinishedUploads(store, now)) };
   if (sites && (sites.connection || sites.folders?.length)) {
     report.runCopies = await findRunCopies(sites).catch((error: unknown) => {
       report.runCopiesProblem = `could not look for staging copies: ${errorMessage(error)}`;
@@ -69,7 +71,13 @@ export function renderStatusTable(report: StatusReport): string {
       (t) =>
         `WARNING: ${t.tier} ${t.newestBackupId}: ${t.missingMediaFiles} referenced media file(s) missing (edms-backup verify ${t.newestBackupId} lists them)`,
     );
-  const lines = [table, ...warnings, ...futureLines(report.futureSets), ...copyLines(report)];
+  const lines = [
+    table,
+    ...warnings,
+    ...futureLines(report.futureSets),
+    ...copyLines(report),
+    ...unfinishedUploadsLines(report, report.destination),
+  ];
   return `${lines.join("\n")}\n${verdict}: ${report.destination} checked at ${formatTime(report.checkedAt)}`;
 }
 

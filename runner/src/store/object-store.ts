@@ -20,6 +20,17 @@ export interface StoredObject {
   lastModified: Date;
 }
 
+/** A multipart upload that was started and never completed nor aborted. */
+export interface UnfinishedUpload {
+  /** Relative to the destination, like StoredObject.key. */
+  key: string;
+  uploadId: string;
+  /** When the store says the upload was started. */
+  initiated: Date;
+  /** Bytes of the parts already stored (what the upload costs); 0 when not asked for. */
+  bytes: number;
+}
+
 export interface ObjectStore {
   /** Human-readable, secret-free location, e.g. s3://bucket/prefix. */
   readonly display: string;
@@ -39,6 +50,14 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<StoredObject>;
   /** Deletes objects (used by `prune` on file:// destinations only). */
   delete(keys: readonly string[]): Promise<void>;
+  /**
+   * Unfinished multipart uploads under the destination, with their parts' bytes when `sizes`.
+   * Absent on stores without multipart uploads (a folder: a killed run's partial file is an
+   * ordinary file there, listed with its incomplete set).
+   */
+  listUnfinishedUploads?(options: { sizes: boolean }): Promise<UnfinishedUpload[]>;
+  /** Aborts one unfinished multipart upload (its parts are freed). */
+  abortUpload?(upload: Pick<UnfinishedUpload, "key" | "uploadId">): Promise<void>;
 }
 
 export class NotFoundError extends Error {

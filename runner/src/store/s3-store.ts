@@ -11,6 +11,7 @@ import {
   type ObjectStore,
   type PutStreamOptions,
   type StoredObject,
+  type UnfinishedUpload,
 } from "./object-store.js";
 
 // The SDK is loaded on first use: file:// runs, restores and drills from a folder never pay for
@@ -155,7 +156,9 @@ export class S3Store implements ObjectStore {
         await client.send(new s3.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: upload.UploadId }));
       }
     } catch {
-      // The store is unreachable or refuses: the bucket's lifecycle rule aborts it after a day.
+      // The run is failing already and its own error is the one to report. What is left is not
+      // hidden: `status` and `list` report unfinished uploads, and the next run (or the bucket's
+      // lifecycle rule) aborts them after a day, with a warning when it cannot.
     }
   }
 
@@ -224,6 +227,61 @@ export class S3Store implements ObjectStore {
       }
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
+  }
+
+  async listUnfinishedUploads(options: { sizes: boolean }): Promise<UnfinishedUpload[]> {
+    const { s3, client } = await this.sdk();
+    const where = `s3://${this.bucket}/${this.prefix}`;
+    const out: UnfinishedUpload[] = [];
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    do {
+      const page = await client
+        .send(
+          new s3.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix, KeyMarker, UploadIdMarker }),
+        )
+        .catch((error: unknown) => {
+          throw describeS3Error(error, "listing of unfinished multipart uploads under", where);
+        });
+      for (const upload of page.Uploads ?? []) {
+        if (!upload.Key?.startsWith(this.prefix) || !upload.UploadId) continue;
+        out.push({
+          key: upload.Key.slice(this.prefix.length),
+          uploadId: upload.UploadId,
+          initiated: upload.Initiated ?? new Date(0),
+          bytes: options.sizes ? await this.partBytes(upload.Key, upload.UploadId) : 0,
+        });
+      }
+      [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [];
+    } while (KeyMarker);
+    return out;
+  }
+
+  /** The bytes an unfinished upload's parts hold (ListParts, all pages). */
+  private async partBytes(Key: string, UploadId: string): Promise<number> {
+    const { s3, client } = await this.sdk();
+    let bytes = 0;
+    let PartNumberMarker: string | undefined;
+    do {
+      const page = await client
+        .send(new s3.ListPartsCommand({ Bucket: this.bucket, Key, UploadId, PartNumberMarker }))
+        .catch((error: unknown) => {
+          throw describeS3Error(error, "listing of the parts of", `s3://${this.bucket}/${Key}`);
+        });
+      for (const part of page.Parts ?? []) bytes += part.Size ?? 0;
+      PartNumberMarker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+    } while (PartNumberMarker);
+    return bytes;
+  }
+
+  async abortUpload(upload: Pick<UnfinishedUpload, "key" | "uploadId">): Promise<void> {
+    const { s3, client } = await this.sdk();
+    const Key = this.keyOf(upload.key);
+    await client
+      .send(new s3.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: upload.uploadId }))
+      .catch((error: unknown) => {
+        throw describeS3Error(error, "abort of the unfinished upload of", `s3://${this.bucket}/${Key}`);
+      });
   }
 
   async delete(keys: readonly string[]): Promise<void> {
