@@ -375,6 +375,7 @@ describe("the prod stack under mocks", () => {
           "s3:PutObject",
           "s3:GetObject",
           "s3:AbortMultipartUpload",
+          "s3:ListMultipartUploadParts",
           "s3:PutObjectRetention",
           "kms:GenerateDataKey",
           "kms:Decrypt",
