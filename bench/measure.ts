@@ -18,6 +18,12 @@ import { join } from "node:path";
 
 export interface Measurement {
   wallMs: number;
+  /**
+   * CPU seconds (user + system) of the whole reaped process tree (bash's `times` for its
+   * children): less sensitive than wall time to other work sharing the cores. Work done on the
+   * command's behalf by other processes (the PostgreSQL backend, moto) is not included.
+   */
+  cpuS: number;
   peakRssBytes: number;
   writeBytes: number;
   cancelledWriteBytes: number;
@@ -79,7 +85,22 @@ async function treeRss(root: number): Promise<number> {
   return total;
 }
 
-const WRAPPER = '"$@"; rc=$?; cat /proc/$$/io > "$BENCH_IO_FILE"; exit $rc';
+const WRAPPER = '"$@"; rc=$?; cat /proc/$$/io > "$BENCH_IO_FILE"; times >> "$BENCH_IO_FILE"; exit $rc';
+
+/** The children's line of bash's `times` ("0m1.250s 0m0.310s") as seconds of user + system. */
+function childCpuSeconds(text: string): number {
+  const lines = text.split("\n").filter((l) => /^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim()));
+  const children = lines[1];
+  if (!children) return NaN;
+  return children
+    .trim()
+    .split(" ")
+    .map((t) => {
+      const [, m, s] = /^(\d+)m([\d.]+)s$/.exec(t)!;
+      return Number(m) * 60 + Number(s);
+    })
+    .reduce((a, b) => a + b, 0);
+}
 
 export async function measure(command: string, args: readonly string[], options: MeasureOptions): Promise<Measurement> {
   const ioFile = join(options.scratch, `.io-${process.pid}-${Date.now()}`);
@@ -109,6 +130,7 @@ export async function measure(command: string, args: readonly string[], options:
   const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)`, "m").exec(io)?.[1] ?? NaN);
   return {
     wallMs,
+    cpuS: childCpuSeconds(io),
     peakRssBytes: peak,
     writeBytes: field("write_bytes"),
     cancelledWriteBytes: field("cancelled_write_bytes"),

@@ -1,4 +1,5 @@
-// npm run bench -- [--size small|large] [--runs N] [--matrix] [--skip-s3] [--skip-restore]
+// npm run bench -- [--size small|large|pgbench20] [--runs N] [--matrix] [--db-matrix] [--only-matrix]
+//                   [--skip-s3] [--skip-restore]
 //
 // Generates (or reuses) a dataset, starts a throwaway PostgreSQL 15 cluster and moto_server, and
 // measures side by side, alternating the approaches run by run (A,B,C,A,B,C,...):
@@ -7,13 +8,15 @@
 //   S3:      the runner to s3:// (moto) against `pg_dump -Fc | aws s3 cp -` + `tar | aws s3 cp -`;
 //   restore: the runner's restore against pg_restore from a file + tar -x (at the same time);
 //   --matrix: the runner to file:// with each media compression setting (the default choice).
+//   --db-matrix: the runner to file:// with each PG_DUMP_COMPRESSION spec, beside the limit, and
+//            the dump stage alone per spec (size and time); --only-matrix skips the other groups.
 //   encryption: the runner with and without ENCRYPTION_RECIPIENTS (file:// and S3, alternating),
 //            and the two age implementations (the `age` binary, the age-encryption npm package)
 //            encrypting the runner's own objects.
 // Prints medians and the ratios runner/limit and runner/today; writes .bench/<size>/results.json.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { startPgCluster, type PgCluster } from "../test/helpers/pg-cluster.js";
@@ -97,7 +100,7 @@ async function alternate(cases: Case[], scratchRoot: string, n = runs): Promise<
       const r = await runCase(c, join(scratchRoot, "scratch"));
       out.get(c.name)!.push(r);
       log(
-        `  ${c.name} #${i + 1}: ${(r.wallMs / 1000).toFixed(2)} s, peak RSS ${(r.peakRssBytes / MiB).toFixed(0)} MiB, ` +
+        `  ${c.name} #${i + 1}: ${(r.wallMs / 1000).toFixed(2)} s, CPU ${r.cpuS.toFixed(2)} s, peak RSS ${(r.peakRssBytes / MiB).toFixed(0)} MiB, ` +
           `output ${(r.output / MiB).toFixed(1)} MiB, local writes ${(r.writeBytes / MiB).toFixed(1)} MiB, temp ${(r.tempBytes / MiB).toFixed(1)} MiB`,
       );
     }
@@ -111,6 +114,7 @@ interface Row {
   wallS: number;
   wallMinS: number;
   wallMaxS: number;
+  cpuS: number;
   peakRssMiB: number;
   tempMiB: number;
   outputMiB: number;
@@ -124,6 +128,7 @@ function summarize(group: string, results: Map<string, RunRecord[]>): Row[] {
     wallS: median(rs.map((r) => r.wallMs)) / 1000,
     wallMinS: Math.min(...rs.map((r) => r.wallMs)) / 1000,
     wallMaxS: Math.max(...rs.map((r) => r.wallMs)) / 1000,
+    cpuS: median(rs.map((r) => r.cpuS)),
     peakRssMiB: Math.max(...rs.map((r) => r.peakRssBytes)) / MiB,
     tempMiB: Math.max(...rs.map((r) => r.tempBytes)) / MiB,
     outputMiB: median(rs.map((r) => r.output)) / MiB,
@@ -133,11 +138,11 @@ function summarize(group: string, results: Map<string, RunRecord[]>): Row[] {
 
 function table(rows: Row[], ratios: Record<string, string>): string {
   const head =
-    "| group | approach | wall s (median) | min–max s | peak RSS MiB (tree, max) | temp MiB | output MiB | ratio |";
-  const sep = "|---|---|---:|---:|---:|---:|---:|---|";
+    "| group | approach | wall s (median) | min–max s | CPU s (tree, median) | peak RSS MiB (tree, max) | temp MiB | output MiB | ratio |";
+  const sep = "|---|---|---:|---:|---:|---:|---:|---:|---|";
   const lines = rows.map(
     (r) =>
-      `| ${r.group} | ${r.name} | ${r.wallS.toFixed(2)} | ${r.wallMinS.toFixed(2)}–${r.wallMaxS.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} | ${r.tempMiB.toFixed(1)} | ${r.outputMiB.toFixed(1)} | ${ratios[`${r.group}/${r.name}`] ?? ""} |`,
+      `| ${r.group} | ${r.name} | ${r.wallS.toFixed(2)} | ${r.wallMinS.toFixed(2)}–${r.wallMaxS.toFixed(2)} | ${r.cpuS.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} | ${r.tempMiB.toFixed(1)} | ${r.outputMiB.toFixed(1)} | ${ratios[`${r.group}/${r.name}`] ?? ""} |`,
   );
   return [head, sep, ...lines].join("\n");
 }
@@ -149,6 +154,7 @@ async function main(): Promise<void> {
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   const t0 = Date.now();
+  const loadAtStart = loadavg();
 
   log("building the runner bundle");
   execFileSync("node", [join(REPO, "scripts", "build-runner.mjs")], {
@@ -202,9 +208,13 @@ async function main(): Promise<void> {
       ...extra,
     });
     const mediaCompression = process.env.MEDIA_COMPRESSION; // default: the runner's own default
-    const defaultsEnv: NodeJS.ProcessEnv = mediaCompression
-      ? { MEDIA_COMPRESSION: mediaCompression, MEDIA_COMPRESSION_LEVEL: process.env.MEDIA_COMPRESSION_LEVEL }
-      : {};
+    const defaultsEnv: NodeJS.ProcessEnv = {
+      ...(mediaCompression
+        ? { MEDIA_COMPRESSION: mediaCompression, MEDIA_COMPRESSION_LEVEL: process.env.MEDIA_COMPRESSION_LEVEL }
+        : {}),
+      ...(process.env.PG_DUMP_COMPRESSION ? { PG_DUMP_COMPRESSION: process.env.PG_DUMP_COMPRESSION } : {}),
+    };
+    const onlyMatrix = flag("--only-matrix");
 
     // One age key pair for the encrypted cases (the private key is thrown away with the work dir).
     const keyFile = join(work, "age-key.txt");
@@ -257,13 +267,23 @@ async function main(): Promise<void> {
         after: async () => ({ output: 0, localDestinationPaged: 0 }),
       },
     ];
-    log(`backup: ${runs} alternating runs of ${backupCases.length} approaches`);
-    const backupResults = await alternate(backupCases, work);
+    // --only-matrix: the runner (its set feeds the later groups) and the limit only.
+    const mainCases = onlyMatrix
+      ? backupCases.filter((c) => c.name.startsWith("limit") || c.name === "runner → file://")
+      : backupCases;
+    log(`backup: ${runs} alternating runs of ${mainCases.length} approaches`);
+    const backupResults = await alternate(mainCases, work);
     const rows = summarize("backup", backupResults);
 
     // Which compression did the runner use? (for the S3 shell pipeline and the restore)
     const sets = await readdir(join(runnerDir, "daily"));
-    const mediaObject = (await readdir(join(runnerDir, "daily", sets[0]!))).find((f) => f.startsWith("storage."))!;
+    const setFiles = await readdir(join(runnerDir, "daily", sets[0]!));
+    const mediaObject = setFiles.find((f) => f.startsWith("storage."))!;
+    // database.dump (pg_dump's own compression) or database.dump.zst (PG_DUMP_COMPRESSION=zstd:N)
+    const dumpObject = setFiles.find((f) => f.startsWith("database."))!;
+    const dumpToStdout = dumpObject.endsWith(".zst")
+      ? (f: string) => `zstd -q -d < "${f}"`
+      : (f: string) => `cat "${f}"`;
     const compressProgram = mediaObject.endsWith(".gz")
       ? "gzip -1"
       : mediaObject.endsWith(".zst")
@@ -274,7 +294,7 @@ async function main(): Promise<void> {
     await sh("bash", ["-c", `cp -r "${runnerDir}" "${kept}"`]);
 
     // --- S3 ------------------------------------------------------------------------------------
-    if (moto) {
+    if (moto && !onlyMatrix) {
       const s3 = new S3Client({
         endpoint: moto.endpoint,
         forcePathStyle: true,
@@ -321,7 +341,7 @@ async function main(): Promise<void> {
     }
 
     // --- restore -------------------------------------------------------------------------------
-    if (!flag("--skip-restore")) {
+    if (!flag("--skip-restore") && !onlyMatrix) {
       const set = join(kept, "daily", (await readdir(join(kept, "daily")))[0]!);
       const target = join(work, "restored-media");
       const dropAll = async () => {
@@ -347,7 +367,7 @@ async function main(): Promise<void> {
         {
           name: "pg_restore file & tar -x file",
           script:
-            `createdb restored && { pg_restore --no-owner --exit-on-error -d restored "${set}/database.dump" & d=$!; ` +
+            `createdb restored && { ${dumpToStdout(`${set}/${dumpObject}`)} | pg_restore --no-owner --exit-on-error -d restored & d=$!; ` +
             `mkdir -p "${target}" && tar -xf "${set}/${mediaObject}" -C "${target}"; t=$?; wait $d; exit $(( t | $? )); }`,
           env: baseEnv,
           before: dropAll,
@@ -360,7 +380,7 @@ async function main(): Promise<void> {
     }
 
     // --- encryption: the two implementations on the runner's own objects ---------------------------
-    {
+    if (!onlyMatrix) {
       const set = join(kept, "daily", (await readdir(join(kept, "daily")))[0]!);
       const objects = (await readdir(set)).filter((f) => f !== "manifest.json").map((f) => `"${join(set, f)}"`);
       const encryptCases: Case[] = [
@@ -426,13 +446,50 @@ async function main(): Promise<void> {
       }
     }
 
+    // --- database compression matrix -------------------------------------------------------------
+    const dumpStage: { name: string; seconds: number; outputMiB: number }[] = [];
+    if (flag("--db-matrix")) {
+      const specs = ["gzip:6", "gzip:1", "zstd:1", "zstd:3", "zstd:6", "none"];
+      const limitCase = backupCases.find((c) => c.name.startsWith("limit"))!;
+      const dbCases: Case[] = specs.map((spec) => {
+        const dir = join(work, `dbmatrix-${spec.replace(":", "-")}`);
+        return {
+          name: `runner → file:// database ${spec}`,
+          script: `exec node "${RUNNER}" backup --tier daily`,
+          env: runnerEnv(`file://${dir}`, { ...defaultsEnv, PG_DUMP_COMPRESSION: spec }),
+          before: () => rm(dir, { recursive: true, force: true }),
+          after: async () => {
+            const p = await pagedBytes(dir);
+            await rm(dir, { recursive: true, force: true });
+            return { output: p.bytes, localDestinationPaged: p.paged };
+          },
+        };
+      });
+      // The limit alternates with them, so each ratio compares runs under the same load.
+      log(`db-matrix: ${runs} alternating runs of ${dbCases.length} dump compression specs and the limit`);
+      matrixRows.push(...summarize("db-matrix", await alternate([limitCase, ...dbCases], work)));
+      // The dump stage alone (no tar competing), once each: its time and its size.
+      for (const spec of specs) {
+        const [method, level] = spec.split(":");
+        const script =
+          method === "zstd"
+            ? `set -o pipefail; pg_dump -Fc -Z0 | zstd -q -c --single-thread -${level} | wc -c`
+            : `set -o pipefail; pg_dump -Fc -Z${level ?? 0} | wc -c`;
+        const started = Date.now();
+        const out = execFileSync("bash", ["-c", script], { env: baseEnv }).toString().trim();
+        dumpStage.push({ name: spec, seconds: (Date.now() - started) / 1000, outputMiB: Number(out) / MiB });
+      }
+    }
+
     // --- report ----------------------------------------------------------------------------------
     const byName = (g: string, n: string) => rows.find((r) => r.group === g && r.name.startsWith(n));
     const limit = byName("backup", "limit")!;
-    const today = byName("backup", "today")!;
+    const today = byName("backup", "today");
     const runnerFile = byName("backup", "runner")!;
     const ratios: Record<string, string> = {
-      [`backup/${runnerFile.name}`]: `runner/limit ${(runnerFile.wallS / limit.wallS).toFixed(2)}, runner/today ${(runnerFile.wallS / today.wallS).toFixed(2)}`,
+      [`backup/${runnerFile.name}`]:
+        `runner/limit ${(runnerFile.wallS / limit.wallS).toFixed(2)}` +
+        (today ? `, runner/today ${(runnerFile.wallS / today.wallS).toFixed(2)}` : ""),
     };
     const runnerAge = byName("backup", "runner → file:// + age");
     if (runnerAge) ratios[`backup/${runnerAge.name}`] = `age/plain ${(runnerAge.wallS / runnerFile.wallS).toFixed(3)}`;
@@ -446,12 +503,19 @@ async function main(): Promise<void> {
     const rr = byName("restore", "runner");
     const pr = byName("restore", "pg_restore");
     if (rr && pr) ratios[`restore/${rr.name}`] = `runner/baseline ${(rr.wallS / pr.wallS).toFixed(2)}`;
-    for (const m of matrixRows) ratios[`matrix/${m.name}`] = `/limit ${(m.wallS / limit.wallS).toFixed(2)}`;
+    const dbLimit = matrixRows.find((m) => m.group === "db-matrix" && m.name.startsWith("limit"));
+    for (const m of matrixRows) {
+      const against = m.group === "db-matrix" ? dbLimit! : limit;
+      if (m !== dbLimit) ratios[`${m.group}/${m.name}`] = `/limit ${(m.wallS / against.wallS).toFixed(2)}`;
+    }
 
     const header =
       `size=${size}: database ${(dbBytes / MiB).toFixed(0)} MiB (pgbench -s ${spec.pgbenchScale} + ${spec.documents} documents), ` +
       `media ${media.files} files / ${(media.bytes / MiB).toFixed(0)} MiB; ${runs} alternating runs; ` +
-      `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${new Date().toISOString()}`;
+      `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${new Date().toISOString()}; ` +
+      `load average (1/5/15 min) at start ${loadAtStart.map((l) => l.toFixed(1)).join("/")}, at end ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join("/")}`;
     const text = [header, "", table([...rows, ...matrixRows], ratios)];
     if (mediaStage.length) {
       text.push(
@@ -464,11 +528,15 @@ async function main(): Promise<void> {
           `| ${m.name} | ${m.seconds.toFixed(2)} | ${m.outputMiB.toFixed(1)} | ${(m.outputMiB / (media.bytes / MiB)).toFixed(3)} |`,
         );
     }
+    if (dumpStage.length) {
+      text.push("", "| dump stage alone: pg_dump (+ zstd) → wc -c | s | output MiB |", "|---|---:|---:|");
+      for (const d of dumpStage) text.push(`| ${d.name} | ${d.seconds.toFixed(2)} | ${d.outputMiB.toFixed(1)} |`);
+    }
     text.push("", `total bench wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     process.stdout.write(text.join("\n") + "\n");
     await writeFile(
       join(benchRoot, size, "results.json"),
-      JSON.stringify({ header, rows, matrixRows, mediaStage, ratios }, null, 2),
+      JSON.stringify({ header, rows, matrixRows, mediaStage, dumpStage, ratios }, null, 2),
     );
     await rm(work, { recursive: true, force: true });
   } finally {

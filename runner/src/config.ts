@@ -9,6 +9,7 @@ import {
   pickRunnerEnv,
   runnerEnvSchema,
   type Compression,
+  type DatabaseCompression,
   type MediaReferenceColumn,
   type ParsedRunnerEnv,
   type RunnerEnv,
@@ -63,7 +64,7 @@ export interface BackupSettings extends CommonSettings {
   appVersion?: string;
   database: PgConnection | null;
   media: MediaSettings | null;
-  pgDumpCompression: number;
+  pgDumpCompression: DatabaseCompression;
   queueSize: number;
   partSizeMiB?: number;
   lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
@@ -74,6 +75,11 @@ export interface BackupSettings extends CommonSettings {
 }
 
 const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 1, zstd: 1, none: 0 };
+/**
+ * zstd -1 after pg_dump -Z0: on the bench's data sets a smaller dump than pg_dump's own zlib -6,
+ * in less time, on its own core (BENCHMARKS.md, "Database compression").
+ */
+export const DEFAULT_DUMP_COMPRESSION: DatabaseCompression = { method: "zstd", level: 1 };
 
 function label(name: RunnerEnvName): string {
   const flag = FLAG_FOR_ENV[name];
@@ -250,7 +256,7 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
     appVersion: env.APP_VERSION,
     database,
     media,
-    pgDumpCompression: env.PG_DUMP_COMPRESSION ?? 6,
+    pgDumpCompression: env.PG_DUMP_COMPRESSION ?? DEFAULT_DUMP_COMPRESSION,
     // Two parts in flight per stream: memory stays ~50 MiB of part buffers for both streams.
     queueSize: env.S3_QUEUE_SIZE ?? 2,
     partSizeMiB: env.S3_PART_SIZE_MIB,

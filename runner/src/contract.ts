@@ -48,6 +48,61 @@ const positiveInt = (what: string) =>
     .transform(Number)
     .refine((n) => n > 0, { message: `must be greater than zero (${what})` });
 
+/**
+ * The database dump's compression. `gzip` is pg_dump's own (zlib inside the custom format, which
+ * pg_restore reads itself); `zstd` is a stream stage after `pg_dump -Z0`, so the object is a zstd
+ * frame around a plain custom-format dump (`zstd -d < database.dump.zst | pg_restore ...`) and
+ * works with every pg_restore, unlike pg_dump 16's native `--compress=zstd`.
+ */
+export interface DatabaseCompression {
+  method: Compression;
+  /** gzip 1-9, zstd 1-19; 0 for none. */
+  level: number;
+}
+
+export const DATABASE_COMPRESSION_LEVELS: Readonly<Record<Compression, readonly [number, number]>> = {
+  gzip: [1, 9],
+  zstd: [1, 19],
+  none: [0, 0],
+};
+
+/** `zstd:1`, `gzip:6`, `none`; a bare digit (PG_DUMP_COMPRESSION's first form) is gzip at that level. */
+export function parseDatabaseCompression(text: string): DatabaseCompression | { problem: string } {
+  const problem = "must be zstd:N (N 1-19), gzip:N (N 1-9) or none";
+  if (text === "none" || text === "0" || text === "gzip:0") return { method: "none", level: 0 };
+  if (/^[1-9]$/.test(text)) return { method: "gzip", level: Number(text) };
+  const m = /^(gzip|zstd):(0|[1-9][0-9]?)$/.exec(text);
+  if (!m) return { problem };
+  const method = m[1] as Compression;
+  const level = Number(m[2]);
+  const [min, max] = DATABASE_COMPRESSION_LEVELS[method];
+  if (level < min || level > max) return { problem };
+  return { method, level };
+}
+
+export function formatDatabaseCompression(c: DatabaseCompression): string {
+  return c.method === "none" ? "none" : `${c.method}:${c.level}`;
+}
+
+/** The compression applied to the dump as a stream stage (and named in its object name), if any. */
+export function databaseStreamCompression(c: DatabaseCompression): Compression | undefined {
+  return c.method === "zstd" ? "zstd" : undefined;
+}
+
+/** pg_dump's own --compress level for a spec: 0 when a stream stage compresses instead. */
+export function pgDumpCompressLevel(c: DatabaseCompression): number {
+  return c.method === "gzip" ? c.level : 0;
+}
+
+export const databaseCompressionSchema = z.string().transform((text, ctx) => {
+  const parsed = parseDatabaseCompression(text);
+  if ("problem" in parsed) {
+    ctx.addIssue({ code: "custom", message: parsed.problem });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 /** One column that holds media paths (a Django FileField/ImageField), as named in MEDIA_REFERENCES. */
 export interface MediaReferenceColumn {
   /** Absent: the first schema of the search path that has the table. */
@@ -172,12 +227,12 @@ export const runnerEnvShape = {
   MEDIA_COMPRESSION: z.enum(COMPRESSIONS, { message: `must be one of ${COMPRESSIONS.join(", ")}` }).optional(),
   /** Compression level (gzip 1-9, zstd 1-19). */
   MEDIA_COMPRESSION_LEVEL: positiveInt("compression level").optional(),
-  /** pg_dump's compression level for the custom format (0-9). */
-  PG_DUMP_COMPRESSION: z
-    .string()
-    .regex(/^[0-9]$/, { message: "must be a digit from 0 to 9" })
-    .transform(Number)
-    .optional(),
+  /**
+   * How the database dump is compressed: `zstd:N` (pg_dump -Z0 through zstd -N, object
+   * database.dump.zst), `gzip:N` (pg_dump's own zlib inside the custom format, database.dump) or
+   * `none`. A bare digit N (the old form) still means gzip:N.
+   */
+  PG_DUMP_COMPRESSION: databaseCompressionSchema.optional(),
   /** Folder holding pg_dump, pg_restore and psql; PATH is used when unset. */
   PG_BIN_DIR: z.string().optional(),
   /** Parts of one upload in flight at once (memory = part size x this, per stream). */
@@ -281,12 +336,14 @@ export const DATABASE_CA_FILE = "root.crt";
 export const DATABASE_CA_PATH = `${DATABASE_CA_DIR}/${DATABASE_CA_FILE}`;
 
 /**
- * The manifest format this runner writes. Format 1 (before client-side encryption) is still read:
- * every set written since the first release keeps restoring. Format 2 adds `encryption`, plain
- * table/row counts, and keeps table names out of the plain manifest when the set is encrypted.
+ * The manifest format this runner writes. Formats 1 and 2 are still read: every set written since
+ * the first release keeps restoring. Format 2 adds `encryption`, plain table/row counts, and keeps
+ * table names out of the plain manifest when the set is encrypted. Format 3 adds the dump's
+ * `compression` (a zstd dump must be decompressed before pg_restore, which a format-2 reader
+ * would not know) and `pgRestoreMin`; a runner that reads only 1 and 2 refuses it by name.
  */
-export const MANIFEST_FORMAT_VERSION = 2;
-export const READABLE_MANIFEST_FORMATS = [1, 2] as const;
+export const MANIFEST_FORMAT_VERSION = 3;
+export const READABLE_MANIFEST_FORMATS = [1, 2, 3] as const;
 
 /** The kinds of object inside one backup set. */
 export type ObjectKind = "database" | "media" | "names" | "manifest";

@@ -3,10 +3,12 @@
  * stored and every child process exited 0. Its schema is checked on write and on read, so a
  * hand-edited or truncated manifest is reported, never trusted. It never holds a secret.
  *
- * Format 2 (written now) records plain table and row counts beside the per-table list, and
+ * Format 3 (written now) records the dump's compression and the oldest pg_restore that reads it.
+ * Format 2 records plain table and row counts beside the per-table list, and
  * `encryption` when the set is encrypted: then the per-table list (names) is not in the plain
  * manifest but in the encrypted names member (see names.ts), so a bucket reader learns sizes and
- * counts, never a table name. Format 1 sets are read and normalised into the same shape.
+ * counts, never a table name. Format 1 sets are read and normalised into the same shape; format 2
+ * is read as it is (its dump is always pg_dump's own compression).
  */
 import { z } from "zod";
 import { COMPRESSIONS, MANIFEST_FORMAT_VERSION, READABLE_MANIFEST_FORMATS, TIERS, TRIGGERS } from "./contract.js";
@@ -36,6 +38,18 @@ const databaseCommon = {
   bytes,
   sha256,
   format: z.literal("custom"),
+  /**
+   * How the dump was compressed (format 3): `zstd:N` (the object is a zstd frame around a plain
+   * custom-format dump: `zstd -d | pg_restore`), `gzip:N` (pg_dump's own zlib, inside the
+   * format), `gzip` (pg_dump's own at a level not recorded: imported archives) or `none`. Absent
+   * from format 1 and 2 sets, which were always pg_dump's own compression.
+   */
+  compression: z
+    .string()
+    .regex(/^(none|gzip(:[1-9])?|zstd:([1-9]|1[0-9]))$/, { message: "must be none, gzip[:N] or zstd:N" })
+    .optional(),
+  /** The oldest pg_restore major version that reads the dump (format 3; absent when unknown). */
+  pgRestoreMin: z.number().int().positive().optional(),
   name: z.string(),
   pgDumpVersion: z.string(),
   serverVersion: z.string(),
@@ -115,7 +129,8 @@ const header = {
 
 export const manifestSchema = z
   .object({
-    formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
+    // Format 2 is format 3 without the dump's compression, so one schema reads both.
+    formatVersion: z.union([z.literal(2), z.literal(MANIFEST_FORMAT_VERSION)]),
     ...header,
     encryption: encryptionSchema.optional(),
     database: databaseEntrySchema.nullable(),
@@ -141,6 +156,8 @@ export const manifestSchema = z
         path: ["media", "references"],
         message: "needs columns and missingPaths (the set is not encrypted)",
       });
+    if (m.formatVersion === MANIFEST_FORMAT_VERSION && m.database && m.database.compression === undefined)
+      ctx.addIssue({ code: "custom", path: ["database", "compression"], message: "required in format 3" });
     if (!m.encryption && m.database && !tables)
       ctx.addIssue({ code: "custom", path: ["database", "tables"], message: "required (the set is not encrypted)" });
     if (tables && m.database && tables.length !== m.database.tableCount)
@@ -150,7 +167,7 @@ export const manifestSchema = z
         message: `says ${m.database.tableCount}, the list has ${tables.length}`,
       });
   });
-/** A manifest as read (format 1 normalised) or about to be written (format 2). */
+/** A manifest as read (format 1 normalised) or about to be written (format 3). */
 export type Manifest = Omit<z.infer<typeof manifestSchema>, "formatVersion"> & {
   formatVersion: (typeof READABLE_MANIFEST_FORMATS)[number];
 };
@@ -178,6 +195,11 @@ function fromV1(m: z.infer<typeof manifestV1Schema>): Manifest {
       rowCount: m.database.tables.reduce((s, t) => s + t.rows, 0),
     },
   };
+}
+
+/** The compression applied to a dump as a stream stage (zstd), which a reader must undo before pg_restore. */
+export function dumpStreamCompression(entry: Pick<DatabaseEntry, "compression">): "zstd" | undefined {
+  return entry.compression?.startsWith("zstd:") ? "zstd" : undefined;
 }
 
 export function serializeManifest(manifest: Manifest): string {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
-import { extractArchive, pgRestoreInto } from "../helpers/artifacts.js";
+import { decompressZstd, extractArchive, pgRestoreInto } from "../helpers/artifacts.js";
 import {
   createTestDatabase,
   largeObjectChecksums,
@@ -50,8 +50,10 @@ async function expectRestorable(
   fetch: (name: string, file: string) => Promise<void>,
 ): Promise<void> {
   const work = await mkdtemp(path.join(tmpdir(), "edms-artifacts-"));
-  const dump = path.join(work, manifest.database!.key);
-  await fetch(manifest.database!.key, dump);
+  const stored = path.join(work, manifest.database!.key);
+  await fetch(manifest.database!.key, stored);
+  // database.dump.zst (the default zstd:1): `zstd -d`, then pg_restore as for any dump.
+  const dump = stored.endsWith(".zst") ? await decompressZstd(stored) : stored;
   const target = await createTestDatabase(pg, "roundtrip_dst");
   cleanup.push(target);
   await pgRestoreInto(pg.binDir, dump, target.env);
@@ -99,11 +101,11 @@ describe("backup round trip", () => {
     expect(keys).toHaveLength(3);
     const setPrefix = keys[0]!.replace(/[^/]+$/, "");
     expect(setPrefix).toMatch(/^edms\/daily\/\d{8}T\d{6}Z-[0-9a-f]{4}\/$/);
-    expect(keys).toEqual([`${setPrefix}database.dump`, `${setPrefix}manifest.json`, `${setPrefix}storage.tar.gz`]);
+    expect(keys).toEqual([`${setPrefix}database.dump.zst`, `${setPrefix}manifest.json`, `${setPrefix}storage.tar.gz`]);
     expect(await bucket.unfinishedUploads()).toEqual([]);
 
     const manifest = parseManifest((await bucket.get(`${setPrefix}manifest.json`)).toString("utf8"), "test");
-    expect(manifest).toMatchObject({ tier: "daily", trigger: "manual", appVersion: "49b0445", formatVersion: 2 });
+    expect(manifest).toMatchObject({ tier: "daily", trigger: "manual", appVersion: "49b0445", formatVersion: 3 });
     for (const entry of [manifest.database!, manifest.media!]) {
       const stored = await bucket.get(`${setPrefix}${entry.key}`);
       expect(stored.length).toBe(entry.bytes);

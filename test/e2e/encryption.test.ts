@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
-import { run } from "../helpers/exec.js";
+import { sh } from "../helpers/exec.js";
 import {
   createTestDatabase,
   largeObjectChecksums,
@@ -47,12 +47,6 @@ let dest: string;
 let backupId: string;
 const databases: TestDatabase[] = [];
 
-async function sh(script: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const r = await run("bash", ["-c", `set -euo pipefail; ${script}`], { env: { ...process.env, ...env } });
-  if (r.code !== 0) throw new Error(`${script} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
-
 async function keyPair(name: string): Promise<KeyPair> {
   const file = path.join(work, `${name}.key`);
   await sh(`age-keygen -o "${file}" 2>/dev/null`);
@@ -71,12 +65,17 @@ function liveTarget(): Promise<LiveTarget> {
 }
 
 /** A backup to a new folder; returns the folder and the set's id. */
-async function backupTo(tier: string, args: string[] = []): Promise<{ root: string; id: string }> {
+async function backupTo(
+  tier: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<{ root: string; id: string }> {
   const root = await mkdtemp(path.join(tmpdir(), "edms-enc-dest-"));
   const backup = await runRunner(["backup", "--tier", tier, ...args], {
     DATABASE_URL: source.url,
     MEDIA_DIR: mediaDir,
     BACKUP_DESTINATION: `file://${root}`,
+    ...env,
   });
   expect(backup.code, backup.stderr).toBe(0);
   return { root, id: backup.logs.find((l) => l.stage === "done")!.backupId as string };
@@ -93,8 +92,10 @@ async function expectSameDatabase(url: string): Promise<void> {
  */
 async function expectRestorableByHand(dir: string, manifest: Manifest, forDb: KeyPair, forMedia: KeyPair) {
   const byHand = await newDatabase("enc_byhand");
+  // database.dump.zst.age (zstd:N, the default): zstd -d after age -d.
+  const unzstd = manifest.database!.key.endsWith(".zst.age") ? "| zstd -d " : "";
   await sh(
-    `age -d -i "${forDb.file}" "${dir}/${manifest.database!.key}" | "${pg.binDir}/pg_restore" --no-owner --exit-on-error --dbname "${byHand.name}"`,
+    `age -d -i "${forDb.file}" "${dir}/${manifest.database!.key}" ${unzstd}| "${pg.binDir}/pg_restore" --no-owner --exit-on-error --dbname "${byHand.name}"`,
     byHand.env,
   );
   await expectSameDatabase(byHand.url);
@@ -156,7 +157,7 @@ describe("encrypted backups", { timeout: 360_000 }, () => {
   it("to a folder: ciphertext only, the age CLI and standard tools restore it, and so do the runner's restore and drill", async () => {
     const setDir = path.join(dest, "daily", backupId);
     expect((await readdir(setDir)).sort()).toEqual([
-      "database.dump.age",
+      "database.dump.zst.age",
       "manifest.json",
       "names.json.age",
       "storage.tar.zst.age",
@@ -227,7 +228,7 @@ describe("encrypted backups", { timeout: 360_000 }, () => {
     const keys = await bucket.keys();
     const prefix = keys[0]!.replace(/[^/]+$/, "");
     expect(keys).toEqual(
-      ["database.dump.age", "manifest.json", "names.json.age", "storage.tar.gz.age"].map((k) => `${prefix}${k}`),
+      ["database.dump.zst.age", "manifest.json", "names.json.age", "storage.tar.gz.age"].map((k) => `${prefix}${k}`),
     );
     const manifestText = (await bucket.get(`${prefix}manifest.json`)).toString("utf8");
     await expectNoNames(manifestText);
@@ -310,7 +311,8 @@ describe("encrypted backups", { timeout: 360_000 }, () => {
   });
 
   it("format-1 sets (written before encryption existed) keep restoring", async () => {
-    const { root: plainDest, id } = await backupTo("monthly");
+    // Format 1 predates PG_DUMP_COMPRESSION specs: its dumps were always pg_dump's own (gzip).
+    const { root: plainDest, id } = await backupTo("monthly", [], { PG_DUMP_COMPRESSION: "gzip:6" });
     const file = path.join(plainDest, "monthly", id, "manifest.json");
     const v2 = JSON.parse(await readFile(file, "utf8"));
     const { tableCount: _c, rowCount: _r, ...database } = v2.database;

@@ -181,7 +181,8 @@ describe("media references in the manifest", () => {
     const id = "20250101T000000Z-bad0";
     const bad = path.join(dest, "weekly", id);
     await mkdir(bad, { recursive: true });
-    await writeFile(path.join(bad, "database.dump"), await readFile(path.join(setDir, "database.dump")));
+    const dumpKey = manifest.database!.key;
+    await writeFile(path.join(bad, dumpKey), await readFile(path.join(setDir, dumpKey)));
     await writeFile(path.join(bad, "storage.tar.zst"), bytes);
     const tampered: Manifest = {
       ...manifest,

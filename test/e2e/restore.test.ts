@@ -82,6 +82,17 @@ afterAll(async () => {
   for (const db of databases) await db.drop();
 });
 
+/** The set's dump as pg_restore reads it: database.dump.zst (the default zstd:1) through the real `zstd -d`. */
+async function plainDumpOfSet(): Promise<Buffer> {
+  const manifest = await readManifestFile(dest, "daily", backupId);
+  const stored = path.join(dest, "daily", backupId, manifest.database!.key);
+  if (!stored.endsWith(".zst")) return readFile(stored);
+  const out = path.join(await mkdtemp(path.join(tmpdir(), "edms-plain-dump-")), "database.dump");
+  const r = await run("zstd", ["-q", "-d", stored, "-o", out]);
+  expect(r.code, r.stderr).toBe(0);
+  return readFile(out);
+}
+
 describe("restore", () => {
   it("restores over an existing database and media folder, exactly", async () => {
     const live = await liveTarget();
@@ -193,11 +204,11 @@ describe("corruption and failures leave the target untouched", () => {
 
   it("a flipped byte in the stored dump", async () => {
     const { root, dir } = await copyOfSet();
-    const file = path.join(dir, "database.dump");
+    const file = path.join(dir, "database.dump.zst"); // the default zstd:1
     const bytes = await readFile(file);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     await writeFile(file, bytes);
-    await expectRefused(root, [], /database\.dump: sha256 [0-9a-f]{64} does not match the manifest/);
+    await expectRefused(root, [], /database\.dump\.zst: sha256 [0-9a-f]{64} does not match the manifest/);
   });
 
   it("a truncated media object", async () => {
@@ -220,7 +231,7 @@ describe("corruption and failures leave the target untouched", () => {
 
   it("a dump whose checksum matches but which pg_restore cannot complete", async () => {
     const root = await mkdtemp(path.join(tmpdir(), "edms-crafted-"));
-    const good = await readFile(path.join(dest, "daily", backupId, "database.dump"));
+    const good = await plainDumpOfSet();
     const id = "20260101T020000Z-dead";
     await craftSet(root, "daily", id, {
       database: { dump: good.subarray(0, Math.floor(good.length * 0.6)), tables: [] },
@@ -352,7 +363,7 @@ describe("drill", () => {
 
   it("fails when the restored data does not match the manifest's counts", async () => {
     const root = await mkdtemp(path.join(tmpdir(), "edms-drillfail-"));
-    const good = await readFile(path.join(dest, "daily", backupId, "database.dump"));
+    const good = await plainDumpOfSet();
     const manifest = await readManifestFile(dest, "daily", backupId);
     const tables = manifest.database!.tables!.map((t) => (t.table === "auth_user" ? { ...t, rows: t.rows + 1 } : t));
     await craftSet(root, "daily", "20260101T020000Z-f00d", { database: { dump: good, tables } });

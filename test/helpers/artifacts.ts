@@ -16,6 +16,14 @@ export async function pgRestoreInto(binDir: string, dumpFile: string, env: Recor
   if (result.code !== 0) throw new Error(`pg_restore failed (${result.code}): ${result.stderr}`);
 }
 
+/** `zstd -d` of a file beside it (the real zstd, as an operator would run it). */
+export async function decompressZstd(file: string): Promise<string> {
+  const out = file.replace(/\.zst$/, "");
+  const result = await run("zstd", ["-q", "-d", "-f", file, "-o", out]);
+  if (result.code !== 0) throw new Error(`zstd -d failed (${result.code}): ${result.stderr}`);
+  return out;
+}
+
 export async function extractArchive(archive: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), "edms-extract-"));
   const flag = archive.endsWith(".gz") ? ["-z"] : archive.endsWith(".zst") ? ["--zstd"] : [];

@@ -49,3 +49,10 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
     });
   });
 }
+
+/** A bash script (`set -euo pipefail`) that must succeed; its stdout. For standard-tool pipelines in tests. */
+export async function sh(script: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const r = await run("bash", ["-c", `set -euo pipefail; ${script}`], { env: { ...process.env, ...env } });
+  if (r.code !== 0) throw new Error(`${script} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}

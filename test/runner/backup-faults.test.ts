@@ -95,6 +95,30 @@ describe("backup faults", () => {
     await expectNothingComplete(bucket);
   });
 
+  for (const victim of ["pg_dump", "zstd"] as const)
+    it(`with PG_DUMP_COMPRESSION=zstd:1, ${victim} killed mid-stream fails the run`, async () => {
+      const bucket = await createTestBucket(s3Endpoint);
+      const runner = await startRunner(["backup", "--tier", "daily"], {
+        ...slowBackupEnv(bucket),
+        PG_DUMP_COMPRESSION: "zstd:1",
+      });
+      // Bytes are flowing through pg_dump and zstd (progress counts what zstd hands on).
+      await runner.waitForLog((l) => l.msg === "progress" && l.stage === "database" && Number(l.bytes) > 0);
+      // The runner's own children: pg_dump and the dump's zstd (the media's zstd is tar's child).
+      const found = await run("pgrep", ["-P", String(runner.child.pid), "-x", victim]);
+      const pid = Number(found.stdout.trim().split("\n")[0]);
+      expect(pid).toBeGreaterThan(0);
+      process.kill(pid, "SIGKILL");
+      const result = await runner.result;
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        victim === "zstd" ? /zstd \(database dump\) was killed by SIGKILL/ : /pg_dump was killed by SIGKILL/,
+      );
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      await expectNothingComplete(bucket);
+      expect((await bucket.keys()).filter((k) => k.includes("database.dump"))).toEqual([]);
+    });
+
   it("SIGTERM mid-backup stops the children, aborts the uploads and exits 143", async () => {
     const bucket = await createTestBucket(s3Endpoint);
     const runner = await startRunner(["backup", "--tier", "daily"], slowBackupEnv(bucket));

@@ -114,11 +114,15 @@ describe("pg_dump version check", () => {
     );
   });
   it("refuses a pg_restore older than the pg_dump that wrote the backup, and passes unknown versions", () => {
-    expect(restoreVersionProblem("15.18", "15.2")).toBeUndefined();
-    expect(restoreVersionProblem("16.1", "15.2")).toBeUndefined();
-    expect(restoreVersionProblem("15.18", "(unknown: imported)")).toBeUndefined();
-    expect(restoreVersionProblem("15.18", "16.4")).toMatch(
-      /pg_restore 15\.18 is older than the pg_dump 16\.4 .*PG_MAJOR=16/,
+    const dump = (pgDumpVersion: string, pgRestoreMin?: number) => ({ pgDumpVersion, pgRestoreMin });
+    expect(restoreVersionProblem("15.18", dump("15.2"))).toBeUndefined();
+    expect(restoreVersionProblem("16.1", dump("15.2"))).toBeUndefined();
+    expect(restoreVersionProblem("15.18", dump("(unknown: imported)"))).toBeUndefined();
+    // Format 3 records the oldest pg_restore itself; it wins over pg_dump's major.
+    expect(restoreVersionProblem("15.18", dump("15.2", 16))).toMatch(/needs pg_restore 16 or newer.*PG_MAJOR=16/);
+    expect(restoreVersionProblem("16.1", dump("15.2", 16))).toBeUndefined();
+    expect(restoreVersionProblem("15.18", dump("16.4"))).toMatch(
+      /pg_restore 15\.18 is older than this backup needs \(written by pg_dump 16\.4; it needs pg_restore 16 or newer\).*PG_MAJOR=16/,
     );
   });
 });

@@ -7,7 +7,14 @@
 import { access, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { newBackupId } from "../backup-id.js";
-import { MANIFEST_OBJECT, excludedFromArchive, objectName } from "../contract.js";
+import {
+  MANIFEST_OBJECT,
+  databaseStreamCompression,
+  excludedFromArchive,
+  formatDatabaseCompression,
+  objectName,
+  pgDumpCompressLevel,
+} from "../contract.js";
 import type { BackupSettings } from "../config.js";
 import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
 import { PathSet } from "../references/media-paths.js";
@@ -24,12 +31,13 @@ import type { ChildSource } from "../stages/child-source.js";
 import { choosePartSize } from "../part-size.js";
 import { PgConnectError } from "../pg/connect.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
-import { dumpVersionProblem, pgBinary, toolVersion } from "../pg/versions.js";
+import { dumpVersionProblem, majorOf, pgBinary, toolVersion } from "../pg/versions.js";
 import { destinationInsideMedia } from "../restore/restore-target.js";
 import { inspectDirectory } from "../archive/directory-walk.js";
 import { EntryInspector } from "../archive/inspector.js";
 import { spawnMediaArchive } from "../stages/media-archive.js";
 import { spawnPgDump } from "../stages/pg-dump.js";
+import { zstdCompressSource } from "../stages/zstd.js";
 import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
 import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
 import { RUNNER_VERSION } from "../version.js";
@@ -185,7 +193,13 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   // Encryption is one more stage between the child and the hash: the manifest's sha256 and size
   // are of the stored (encrypted) bytes.
   const seal = (source: ChildSource) => (recipients ? encryptSource(source, recipients) : source);
-  const databaseKey = objectName("database", { encrypted });
+  // zstd:N compresses the dump as a stream stage after pg_dump -Z0 (database.dump.zst); gzip:N
+  // is pg_dump's own, inside the custom format (database.dump).
+  const dumpCompression = settings.pgDumpCompression;
+  const dumpStage = databaseStreamCompression(dumpCompression);
+  const compressDump = (source: ChildSource) =>
+    dumpStage === "zstd" ? zstdCompressSource(source, dumpCompression.level) : source;
+  const databaseKey = objectName("database", { compression: dumpStage, encrypted });
   const mediaKey = settings.media && objectName("media", { compression: settings.media.compression, encrypted });
 
   const streams: UploadStream[] = [];
@@ -225,19 +239,19 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       const dump = spawnPgDump(
         settings.database!,
         database.session.snapshotId,
-        settings.pgDumpCompression,
+        pgDumpCompressLevel(dumpCompression),
         settings.pgBinDir,
       );
       streams.push(
         track(
           uploadChildOutput(
             "database",
-            seal(dump),
+            seal(compressDump(dump)),
             store,
             `${setKey}/${databaseKey}`,
             putOptions(database.session.databaseBytes),
           ),
-          "pg_dump",
+          dumpStage ? `pg_dump+${dumpStage}` : "pg_dump",
         ),
       );
       // Counted in the exporting transaction, i.e. in exactly the snapshot pg_dump reads.
@@ -317,6 +331,9 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
               bytes: dbResult.bytes,
               sha256: dbResult.sha256,
               format: "custom",
+              compression: formatDatabaseCompression(dumpCompression),
+              // pg_restore reads archives of its own major version and older.
+              pgRestoreMin: majorOf(database.pgDumpVersion),
               name: settings.database!.database,
               pgDumpVersion: database.pgDumpVersion,
               serverVersion: database.session.serverVersion,

@@ -16,6 +16,7 @@ import { EntryInspector } from "../archive/inspector.js";
 import { tarEnv } from "../archive/listing.js";
 import { tarListArgs } from "../restore/tar-args.js";
 import { checksumProblem, feedVerified, type ExpectedObject } from "../restore/verified-feed.js";
+import { dumpDecoder } from "../restore/dump-decoder.js";
 import { spawnChildSink } from "../stages/child-sink.js";
 import type { ChildSource } from "../stages/child-source.js";
 import { DigestMeter } from "../stages/digest-meter.js";
@@ -59,7 +60,7 @@ async function verifyDatabase(
     onListingLine: (l) => toc.push(l),
   });
   try {
-    await feedVerified(store, prefix, entry, sink, undefined, decrypt);
+    await feedVerified(store, prefix, entry, sink, undefined, dumpDecoder(entry, decrypt));
   } catch (error) {
     return [errorMessage(error)];
   }

@@ -139,6 +139,8 @@ export async function deriveManifest(archive: SeedArchive, backupId: string, tie
       key: objectName("database"),
       ...db,
       format: "custom",
+      // backup-hybrid.sh runs plain `pg_dump -Fc`: pg_dump's own zlib, level not recorded.
+      compression: "gzip",
       name: "(unknown: imported)",
       pgDumpVersion: "(unknown: imported)",
       serverVersion: "(unknown: imported)",

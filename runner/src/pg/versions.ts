@@ -35,23 +35,27 @@ export async function toolVersion(binary: string): Promise<string> {
 }
 
 /**
- * pg_dump can dump servers up to its own major version only; an older pg_dump must never be used
- * (it would fail, or worse, miss newer catalog features). Returns the refusal, or undefined.
- */
-/**
  * pg_restore cannot read archives written by a newer pg_dump ("unsupported version in file
- * header"); saying so before a restore starts beats failing half-way. Undefined when fine or
- * unknown (imported archives do not record the version).
+ * header"); saying so before a restore starts beats failing half-way. The oldest pg_restore is
+ * the manifest's pgRestoreMin (format 3), else pg_dump's major. Undefined when fine or unknown
+ * (imported archives do not record the version).
  */
-export function restoreVersionProblem(pgRestoreVersion: string, pgDumpVersion: string): string | undefined {
-  const dumpMajor = majorOf(pgDumpVersion);
-  if (Number.isNaN(dumpMajor) || majorOf(pgRestoreVersion) >= dumpMajor) return undefined;
+export function restoreVersionProblem(
+  pgRestoreVersion: string,
+  dump: { pgDumpVersion: string; pgRestoreMin?: number },
+): string | undefined {
+  const needed = dump.pgRestoreMin ?? majorOf(dump.pgDumpVersion);
+  if (Number.isNaN(needed) || majorOf(pgRestoreVersion) >= needed) return undefined;
   return (
-    `pg_restore ${pgRestoreVersion} is older than the pg_dump ${pgDumpVersion} that wrote this backup; ` +
-    `use pg_restore ${dumpMajor} or newer (set PG_BIN_DIR, or a runner image built with PG_MAJOR=${dumpMajor})`
+    `pg_restore ${pgRestoreVersion} is older than this backup needs (written by pg_dump ${dump.pgDumpVersion}; it needs pg_restore ${needed} or newer); ` +
+    `set PG_BIN_DIR, or use a runner image built with PG_MAJOR=${needed}`
   );
 }
 
+/**
+ * pg_dump can dump servers up to its own major version only; an older pg_dump must never be used
+ * (it would fail, or worse, miss newer catalog features). Returns the refusal, or undefined.
+ */
 export function dumpVersionProblem(pgDumpVersion: string, serverVersion: string): string | undefined {
   if (majorOf(pgDumpVersion) >= majorOf(serverVersion)) return undefined;
   return (

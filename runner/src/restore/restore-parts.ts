@@ -18,6 +18,7 @@ import type { ObjectStore } from "../store/object-store.js";
 import { countRowsIn, createDatabase, dropDatabase, spawnPgRestore } from "./database-staging.js";
 import { tarExtractArgs } from "./tar-args.js";
 import { feedVerified } from "./verified-feed.js";
+import { dumpDecoder } from "./dump-decoder.js";
 
 export interface PartContext {
   store: ObjectStore;
@@ -47,13 +48,13 @@ export async function restoreDatabasePart(
   binDir: string | undefined,
   options: { checkRowCounts: boolean },
 ): Promise<TableRowCount[]> {
-  const tooOld = restoreVersionProblem(await toolVersion(pgBinary("pg_restore", binDir)), entry.pgDumpVersion);
+  const tooOld = restoreVersionProblem(await toolVersion(pgBinary("pg_restore", binDir)), entry);
   if (tooOld) throw new RunnerError(tooOld);
   await createDatabase(connection, database);
   try {
     const sink = spawnPgRestore(connection, database, binDir);
     stopOnAbort(ctx.signal, sink.stop);
-    await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, ctx.decrypt);
+    await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, dumpDecoder(entry, ctx.decrypt));
     const counts = await countRowsIn(connection, database);
     const problems = options.checkRowCounts ? rowCountDifferences(entry.tables ?? [], counts) : [];
     if (problems.length)

@@ -45,8 +45,11 @@ export async function feedVerified(
   sink: ChildSink,
   /** Receives the meter, so a caller can poll its byte count for progress. */
   onMeter?: (meter: DigestMeter) => void,
-  /** A stage between the stored bytes (hashed) and the consumer: decryption of an encrypted set. */
-  decrypt?: (input: Readable) => ChildSource,
+  /**
+   * A stage between the stored bytes (hashed) and the consumer: decryption of an encrypted set,
+   * decompression of a zstd dump, or both (see dumpDecoder).
+   */
+  decode?: (input: Readable) => ChildSource,
 ): Promise<void> {
   const where = `${setPrefix}/${expected.key}`;
   const meter = new DigestMeter();
@@ -60,7 +63,7 @@ export async function feedVerified(
   }
   pipeline(source, meter, () => undefined);
   let consumerError: unknown;
-  const stage = decrypt?.(meter);
+  const stage = decode?.(meter);
   await sink.feed(stage ? stage.stream : meter).catch((error: unknown) => (consumerError = error));
   // The stage keeps reading the stored bytes after a failure, so the checksum below is complete.
   if (stage) await finished(meter).catch(() => undefined);
