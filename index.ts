@@ -57,7 +57,14 @@ const image = new RunnerImage(
   `${base}-runner`,
   config.image
     ? { kind: "reference", image: config.image }
-    : { kind: "build", context: ".", version: packageVersion, pgMajor: config.pgMajor, keepImages: config.keepImages },
+    : {
+        kind: "build",
+        repoRoot: ".",
+        version: packageVersion,
+        pgMajor: config.pgMajor,
+        aptSource: config.imageAptSource,
+        keepImages: config.keepImages,
+      },
 );
 
 const identity = new BackupIdentity(`${base}-identity`, {

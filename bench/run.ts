@@ -157,7 +157,7 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg();
 
   log("building the runner bundle");
-  execFileSync("node", [join(REPO, "scripts", "build-runner.mjs")], {
+  execFileSync(process.execPath, ["--import", "tsx", join(REPO, "scripts", "build-runner.ts")], {
     cwd: REPO,
     stdio: ["ignore", "ignore", "inherit"],
   });

@@ -5,6 +5,12 @@
  */
 import { createHash } from "node:crypto";
 
+/** Where the PostgreSQL client comes from: apt.postgresql.org (any major) or Debian (bookworm: 15). */
+export const APT_SOURCES = ["pgdg", "debian"] as const;
+export type AptSource = (typeof APT_SOURCES)[number];
+/** The only client major the Debian release of the image (bookworm) ships. */
+export const DEBIAN_PG_MAJOR = "15";
+
 export function ecrLifecyclePolicy(keepImages: number): string {
   return JSON.stringify({
     rules: [
@@ -25,21 +31,34 @@ export function ecrLifecyclePolicy(keepImages: number): string {
   });
 }
 
-/** `<version>-<12 hex>` from the build inputs' contents and the PostgreSQL major version. */
+/**
+ * `<version>-pg<major>-<12 hex>`: the hex hashes every file of the build context (path and bytes)
+ * and every build setting (each build argument, the platform), so the tag changes exactly when
+ * what `docker build` is given changes. Paths are compared as strings, not by locale.
+ */
 export function imageTag(
   version: string,
-  pgMajor: string,
-  contents: Array<{ path: string; data: Buffer | string }>,
+  settings: Record<string, string>,
+  contents: ReadonlyArray<{ path: string; data: Buffer | string }>,
 ): string {
   const hash = createHash("sha256");
-  hash.update(`pg${pgMajor}\0`);
-  for (const { path, data } of [...contents].sort((a, b) => a.path.localeCompare(b.path))) {
-    hash.update(path);
-    hash.update("\0");
-    hash.update(data);
-    hash.update("\0");
+  const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  // Length-prefixed fields: no choice of names or bytes can make two different sets hash alike.
+  const field = (value: Buffer | string): void => {
+    const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+    hash.update(`${bytes.length}:`);
+    hash.update(bytes);
+  };
+  for (const key of Object.keys(settings).sort(byName)) {
+    field(`setting ${key}`);
+    field(settings[key]!);
   }
-  return `${version}-pg${pgMajor}-${hash.digest("hex").slice(0, 12)}`;
+  for (const { path, data } of [...contents].sort((a, b) => byName(a.path, b.path))) {
+    field(`file ${path}`);
+    field(data);
+  }
+  const major = settings.PG_MAJOR ?? "x";
+  return `${version}-pg${major}-${hash.digest("hex").slice(0, 12)}`;
 }
 
 /** `repo@sha256:...` from a registry digest as docker.Image reports it. */

@@ -1,26 +1,33 @@
 /**
- * The runner image: built from runner/Dockerfile (build context = the repository root, which holds
- * the bundled dist/edms-backup.cjs) for linux/amd64 and pushed to a scanned, immutable ECR
- * repository; or, when the stack gives a digest-pinned reference, used as it is with nothing built.
- * Either way `imageRef` is pinned by digest, so every CronJob runs exactly the pushed bytes.
+ * The runner image: built from a context the program generates (runner/Dockerfile and the runner
+ * bundle, nothing else; see image-context.ts) for linux/amd64 and pushed to a scanned, immutable
+ * ECR repository; or, when the stack gives a digest-pinned reference, used as it is with nothing
+ * built. Either way `imageRef` is pinned by digest, so every CronJob runs exactly the pushed bytes.
  */
-import { existsSync, readFileSync } from "node:fs";
-import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ecrLifecyclePolicy, imageTag, pinnedReference } from "./image-rules.js";
-
-/** Files whose contents decide the image; relative to the build context. */
-export const BUILD_INPUTS = ["runner/Dockerfile", "dist/edms-backup.cjs"] as const;
+import { buildImageContext, PLATFORM, writeImageContext } from "./image-context.js";
+import { ecrLifecyclePolicy, pinnedReference, type AptSource } from "./image-rules.js";
 
 export type RunnerImageArgs =
   | { kind: "reference"; image: string }
-  | { kind: "build"; context: string; version: string; pgMajor: string; keepImages: number };
+  | {
+      kind: "build";
+      /** The repository root; the program runs from it, so "." in practice. */
+      repoRoot: string;
+      version: string;
+      pgMajor: string;
+      aptSource: AptSource;
+      keepImages: number;
+    };
 
 export class RunnerImage extends pulumi.ComponentResource {
   readonly imageRef: pulumi.Output<string>;
   readonly repository?: aws.ecr.Repository;
+  /** The image tag and the generated build context (relative to the repository root), when built. */
+  readonly tag?: string;
+  readonly context?: string;
 
   constructor(name: string, args: RunnerImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("edms-backup:image:RunnerImage", name, {}, opts);
@@ -50,28 +57,24 @@ export class RunnerImage extends pulumi.ComponentResource {
     );
 
     const credentials = aws.ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, parent);
-    const inputs = BUILD_INPUTS.filter((file) => existsSync(path.join(args.context, file))).map((file) => ({
-      path: file,
-      data: readFileSync(path.join(args.context, file)),
-    }));
-    if (inputs.length < BUILD_INPUTS.length) {
-      pulumi.log.warn(
-        `building the runner image without ${BUILD_INPUTS.filter((f) => !inputs.some((i) => i.path === f)).join(", ")}: run \`npm run build\` first`,
-        this,
-      );
-    }
-    const tag = imageTag(args.version, args.pgMajor, inputs);
+    const context = buildImageContext(args.repoRoot, args.version, {
+      PG_MAJOR: args.pgMajor,
+      PG_APT_SOURCE: args.aptSource,
+    });
+    writeImageContext(args.repoRoot, context);
+    this.tag = context.tag;
+    this.context = context.dir;
 
     const image = new docker.Image(
       `${name}-image`,
       {
-        imageName: pulumi.interpolate`${repository.repositoryUrl}:${tag}`,
+        imageName: pulumi.interpolate`${repository.repositoryUrl}:${context.tag}`,
         build: {
-          context: args.context,
-          dockerfile: path.join(args.context, "runner/Dockerfile"),
-          // EKS nodes in this design are x86_64; building on an arm64 laptop must not change that.
-          platform: "linux/amd64",
-          args: { PG_MAJOR: args.pgMajor },
+          // Relative to the program's folder, so the state does not depend on the checkout's path.
+          context: context.dir,
+          dockerfile: `${context.dir}/Dockerfile`,
+          platform: PLATFORM,
+          args: { ...context.args },
         },
         registry: {
           server: repository.repositoryUrl,

@@ -19,6 +19,7 @@ import {
 export { DEFAULT_RETENTION_DAYS };
 import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
 import { STATUS_EVERY_HOURS } from "./alarm-rules.js";
+import { APT_SOURCES, DEBIAN_PG_MAJOR } from "./image-rules.js";
 
 export const PROJECT = "edms-backup";
 
@@ -302,6 +303,12 @@ export const stackConfigSchema = z
         z.string().regex(/^(1[3-9]|[2-9][0-9])$/, { message: "must be a PostgreSQL major version such as 15 or 16" }),
       )
       .default("15"),
+    /**
+     * Where the image's PostgreSQL client comes from: `pgdg` (apt.postgresql.org, any major) or
+     * `debian` (the base image's own Debian release, bookworm: 15 only) when apt.postgresql.org is
+     * not reachable from where the image is built.
+     */
+    imageAptSource: z.enum(APT_SOURCES).default("pgdg"),
     /** Images kept in the ECR repository (older ones expire). */
     keepImages: z.number().int().min(2).max(1000).default(20),
     identity: identitySchema,
@@ -446,6 +453,13 @@ export const stackConfigSchema = z
         path: ["encryption", "identitySecret"],
         message:
           "is required while the drill is enabled: the drill decrypts the newest backup (or set drill.enabled: false)",
+      });
+    }
+    if (!config.image && config.imageAptSource === "debian" && config.pgMajor !== DEBIAN_PG_MAJOR) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["imageAptSource"],
+        message: `debian (bookworm) ships only the PostgreSQL ${DEBIAN_PG_MAJOR} client, but pgMajor is ${config.pgMajor}: use pgdg or pgMajor ${DEBIAN_PG_MAJOR}`,
       });
     }
     if (config.kubeconfig && config.kubeContext) {

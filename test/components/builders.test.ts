@@ -260,10 +260,10 @@ describe("runner environment", () => {
 
 describe("image and commands", () => {
   it("derives a stable tag from the build inputs and pins digests", () => {
-    const a = imageTag("0.1.0", "15", [{ path: "x", data: "1" }]);
+    const a = imageTag("0.1.0", { PG_MAJOR: "15" }, [{ path: "x", data: "1" }]);
     expect(a).toMatch(/^0\.1\.0-pg15-[0-9a-f]{12}$/);
-    expect(imageTag("0.1.0", "15", [{ path: "x", data: "1" }])).toBe(a);
-    expect(imageTag("0.1.0", "16", [{ path: "x", data: "1" }])).not.toBe(a);
+    expect(imageTag("0.1.0", { PG_MAJOR: "15" }, [{ path: "x", data: "1" }])).toBe(a);
+    expect(imageTag("0.1.0", { PG_MAJOR: "16" }, [{ path: "x", data: "1" }])).not.toBe(a);
     expect(pinnedReference("r/x", `r/x@sha256:${"b".repeat(64)}`)).toBe(`r/x@sha256:${"b".repeat(64)}`);
     expect(() => pinnedReference("r/x", "r/x:latest")).toThrow();
     expect((JSON.parse(ecrLifecyclePolicy(5)) as { rules: unknown[] }).rules).toHaveLength(2);

@@ -3,12 +3,14 @@
  * every security-relevant input, schema validation of every Kubernetes object, and the CronJobs'
  * environment parsed by the runner's own schema.
  */
+import { readdirSync } from "node:fs";
+import path from "node:path";
 import { CronExpressionParser } from "cron-parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runnerEnvSchema, runnerEnvShape } from "../../runner/src/contract.js";
 import { AWS_ENV_NAMES, LIBPQ_ENV_NAMES } from "../../components/runner-env.js";
 import { validateKubernetesObject } from "./k8s-validation.js";
-import { ACCOUNT, ofType, one, runStack, type Recorded, type StackRun } from "./stack-harness.js";
+import { ACCOUNT, ofType, one, REPO_ROOT, runStack, type Recorded, type StackRun } from "./stack-harness.js";
 import type { PolicyDocument } from "../../components/iam-policies.js";
 
 let run: StackRun;
@@ -312,15 +314,21 @@ describe("the prod stack under mocks", () => {
       expect(repo.imageTagMutability).toBe("IMMUTABLE");
       expect(at(repo, "imageScanningConfiguration", "scanOnPush")).toBe(true);
       const image = one(run, "docker:index/image:Image", "edms-backup-runner-image").inputs;
-      expect(image.build).toMatchObject({
-        context: ".",
-        dockerfile: "runner/Dockerfile",
-        platform: "linux/amd64",
-        args: { PG_MAJOR: "15" },
-      });
       expect(image.imageName).toMatch(
         /^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/edms-backup-runner-repo:0\.1\.0-pg15-[0-9a-f]{12}$/,
       );
+      // The context is generated and named by the tag (test/components/image-context.test.ts).
+      const tag = String(image.imageName).split(":").pop();
+      expect(image.build).toEqual({
+        context: `dist/runner-image/${tag}`,
+        dockerfile: `dist/runner-image/${tag}/Dockerfile`,
+        platform: "linux/amd64",
+        args: { PG_MAJOR: "15", PG_APT_SOURCE: "pgdg" },
+      });
+      expect(readdirSync(path.join(REPO_ROOT, `dist/runner-image/${tag}`)).sort()).toEqual([
+        "Dockerfile",
+        "edms-backup.cjs",
+      ]);
       // The registry block carries the ECR token, so Pulumi must treat it as a secret.
       expect(at(image, "registry", "4dabf18193072939515e22adb298388d")).toBe("1b47061264138c4ac30d75fd1eb44270");
       expect(at(image, "registry", "value", "username")).toBe("AWS");

@@ -43,6 +43,7 @@ describe("stack config", () => {
     expect(config.bucket.forceDestroy).toBe(false);
     expect(config.database).toMatchObject({ port: 5432, passwordKey: "password", sslMode: "prefer" });
     expect(config.pgMajor).toBe("15");
+    expect(config.imageAptSource).toBe("pgdg");
     expect(config.drill).toEqual({ enabled: true, schedule: "0 6 * * 0", tier: "daily", scratchSizeLimit: "20Gi" });
     expect(enabledTiers(config)).toEqual(["daily", "weekly", "monthly"]);
   });
@@ -94,6 +95,12 @@ describe("stack config", () => {
       [/schedules\.weekly invalid cron expression .*must have 5 fields/],
     ],
     ["an unknown time zone", { timeZone: "Asia/Singapur" }, [/timeZone unknown time zone: use an IANA name/]],
+    [
+      "Debian's PostgreSQL client with a major Debian does not ship",
+      { imageAptSource: "debian", pgMajor: 16 },
+      [/imageAptSource debian \(bookworm\) ships only the PostgreSQL 15 client, but pgMajor is 16/],
+    ],
+    ["an unknown apt source", { imageAptSource: "apt.postgresql.org" }, [/imageAptSource .*"pgdg"/]],
     [
       "a retention shorter than the interval",
       { retentionDays: { weekly: 5 } },
