@@ -1,8 +1,10 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The image test needs podman and minutes: `npm run test:image` (test/image/vitest.config.mts).
+    exclude: [...configDefaults.exclude, "test/image/**"],
     globalSetup: ["test/helpers/global-setup.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { debianMirror, readAptSources } from "./apt-mirror.js";
-import { podmanEnv, runCommand, podman } from "./podman.js";
+import { podmanEnv, runCommand } from "./podman.js";
 
 export const SUITE = "bookworm";
 
@@ -75,5 +75,3 @@ export async function ensureBaseImage(log: (line: string) => void = () => {}): P
     await rm(work, { recursive: true, force: true });
   }
 }
-
-export { podman };
