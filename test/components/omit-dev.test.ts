@@ -13,9 +13,10 @@ import { REPO_ROOT, scratchTree } from "../helpers/scratch-tree.js";
 
 let scratch: string | undefined;
 
+// Removing a production node_modules takes minutes on a busy 2-core machine.
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+}, 600_000);
 
 async function loadStack(root: string): Promise<Record<string, unknown>> {
   // Exactly Pulumi.yaml's runtime options: plain node, TypeScript through `--import tsx`.
