@@ -12,6 +12,7 @@ import { chmod, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import postgres from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { buildRunnerImage, type BuiltImage } from "../../scripts/image/build.js";
 import { podman, podmanEnv, runCommand, type CommandResult } from "../../scripts/image/podman.js";
@@ -21,7 +22,8 @@ import { run } from "../helpers/exec.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
 import { createTestDatabase, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
-import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../helpers/sample-data.js";
+import { makeMediaTree, mediaTreeDigest } from "../helpers/sample-data.js";
+import { parseMediaReferences } from "../../runner/src/contract.js";
 
 const pg = inject("pg");
 const s3Endpoint = inject("s3Endpoint");
@@ -50,6 +52,52 @@ function cronJobPod(resource: string): IPodSpec {
     spec: { jobTemplate: { spec: { template: { spec: IPodSpec } } } };
   };
   return cronJob.spec.jobTemplate.spec.template.spec;
+}
+
+function quote(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * The application the stack describes: the tables and file columns its MEDIA_REFERENCES names
+ * (Django FileFields: text holding paths relative to the media folder), each row naming a file
+ * that is in the media folder, plus a table of ordinary rows.
+ */
+async function seedApplication(url: string, references: string): Promise<void> {
+  const { columns, problems } = parseMediaReferences(references);
+  expect(problems).toEqual([]);
+  const files = (await mediaTreeDigest(mediaDir)).filter((e) => e.type === "file").map((e) => e.path);
+  const tables = new Map<string, { schema?: string; table: string; columns: string[] }>();
+  for (const c of columns) {
+    const key = JSON.stringify([c.schema, c.table]);
+    const entry = tables.get(key) ?? { schema: c.schema, table: c.table, columns: [] };
+    entry.columns.push(c.column);
+    tables.set(key, entry);
+  }
+  const client = new postgres.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query("CREATE TABLE app_event (id bigserial PRIMARY KEY, at timestamptz NOT NULL, note text)");
+    await client.query(
+      "INSERT INTO app_event (at, note) SELECT now() - i * interval '1 minute', 'event ' || i FROM generate_series(1, 5000) i",
+    );
+    for (const t of tables.values()) {
+      if (t.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(t.schema)}`);
+      const name = t.schema ? `${quote(t.schema)}.${quote(t.table)}` : quote(t.table);
+      await client.query(
+        `CREATE TABLE ${name} (id serial PRIMARY KEY, ${t.columns.map((c) => `${quote(c)} varchar(255)`).join(", ")})`,
+      );
+      for (const [i, file] of files.entries()) {
+        const values = t.columns.map((_, j) => files[(i + j) % files.length]!);
+        await client.query(
+          `INSERT INTO ${name} (${t.columns.map(quote).join(", ")}) VALUES (${t.columns.map((_, j) => `$${j + 1}`).join(", ")})`,
+          file === undefined ? [] : values,
+        );
+      }
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 /** The stack's bucket has Object Lock when it declares a lock configuration (prod does). */
@@ -158,13 +206,13 @@ beforeAll(async () => {
     `image ${image.name} (${built.build.args.PG_APT_SOURCE}): ${(image.sizeBytes / 1e6).toFixed(1)} MB, built in ${image.seconds} s`,
   );
 
-  db = await createTestDatabase(pg, "image");
-  cleanups.push(() => db.drop());
-  await seedEdmsDatabase(db.url, { documents: 500 });
   mediaDir = await readableDir("media-");
   await makeMediaTree(mediaDir, { bigFileMiB: 3 });
   // mkdtemp and the tree's folders are private to root; the media volume is readable by the pod.
   await run("chmod", ["-R", "a+rX", mediaDir]);
+  db = await createTestDatabase(pg, "image");
+  cleanups.push(() => db.drop());
+  await seedApplication(db.url, configMap.MEDIA_REFERENCES ?? "");
   bucket = await createTestBucket(s3Endpoint, { objectLock: stackLocksObjects() });
 }, 900_000);
 
@@ -296,6 +344,7 @@ describe("the runner image under the pod's restrictions", () => {
       env: { ...process.env, ...big.env },
     });
     expect(init.code, init.stderr).toBe(0);
+    await seedApplication(big.url, configMap.MEDIA_REFERENCES ?? "");
     const target = await createTestBucket(s3Endpoint, { objectLock: stackLocksObjects() });
     const { args, secretEnv } = podmanRun(cronJobPod("edms-backup-schedule-adhoc"), {
       database: big.name,
