@@ -8,6 +8,8 @@
  */
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import path from "node:path";
+import { writeKeyVolume } from "./key-volume.js";
 
 export interface PodRunInputs {
   pod: IPodSpec;
@@ -20,6 +22,8 @@ export interface PodRunInputs {
   secrets: Record<string, Record<string, string>>;
   /** Host folder standing in for each PersistentVolumeClaim, by claim name. */
   claims: Record<string, string>;
+  /** Where the files of Secret and ConfigMap volumes are written (a folder per volume), as the kubelet does. */
+  keyVolumesDir: string;
   /**
    * Variables the cluster would provide outside the pod spec (the IRSA / Pod Identity credentials,
    * and here the local S3 endpoint), added last.
@@ -76,7 +80,7 @@ function pickContainer(pod: IPodSpec, name?: string): IContainer {
   return found;
 }
 
-export function podRun(i: PodRunInputs): PodRun {
+export async function podRun(i: PodRunInputs): Promise<PodRun> {
   const c = pickContainer(i.pod, i.container);
   const args = ["run", "--rm", "--name", i.name, "--pull=never", "--network", "host"];
   const env: Record<string, string> = {};
@@ -157,8 +161,18 @@ export function podRun(i: PodRunInputs): PodRun {
       const readOnly = m.readOnly || v.persistentVolumeClaim.readOnly;
       const source = m.subPath ? `${host.replace(/\/+$/, "")}/${m.subPath}` : host;
       args.push("--volume", `${source}:${m.mountPath}:${readOnly ? "ro" : "rw"}`);
+    } else if (v.secret || v.configMap) {
+      if (m.subPath) throw new Error(`${m.name} with subPath is not translated`);
+      const kind = v.secret ? "Secret" : "ConfigMap";
+      const source = v.secret
+        ? { ...v.secret, name: v.secret.secretName ?? "" }
+        : { ...v.configMap!, name: v.configMap!.name ?? "" };
+      const folder = path.join(i.keyVolumesDir, `${i.name}-${m.name}`);
+      await writeKeyVolume(kind, source, (kind === "Secret" ? i.secrets : i.configMaps)[source.name], folder);
+      // The kubelet mounts Secret and ConfigMap volumes read-only, whatever the mount says.
+      args.push("--volume", `${folder}:${m.mountPath}:ro`);
     } else {
-      throw new Error(`volume ${m.name}: only emptyDir and persistentVolumeClaim are translated`);
+      throw new Error(`volume ${m.name}: only emptyDir, persistentVolumeClaim, Secret and ConfigMap are translated`);
     }
   }
 

@@ -3,14 +3,14 @@
  * (read from this machine's apt sources, never written into the repository), and how a rendered
  * pod becomes a `podman run` (anything it cannot reproduce must fail, not be skipped).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { debianMirror, parseDeb822, parseOneLine, readAptSources } from "../../scripts/image/apt-mirror.js";
 import { bytesOf, cpusOf, podRun, type PodRunInputs } from "../../scripts/image/pod-run.js";
-import { podSpec } from "../../components/pod-spec.js";
+import { AGE_IDENTITY_DIR, podSpec } from "../../components/pod-spec.js";
 
 describe("the Debian mirror for the base image", () => {
   const deb822 = `Types: deb
@@ -82,19 +82,26 @@ describe("a rendered pod as a podman run", () => {
     runAsUser: 10001,
     runAsGroup: 10002,
     supplementalGroups: [33],
+    ageIdentity: { secretName: "edms-age", key: "key.txt" },
   });
+  const keyVolumesDir = mkdtempSync(path.join(tmpdir(), "edms-pod-run-"));
+  afterAll(() => rmSync(keyVolumesDir, { recursive: true, force: true }));
   const inputs: PodRunInputs = {
     pod,
     image: "localhost/runner:x",
     name: "t",
     configMaps: { "edms-backup": { PGHOST: "db", BACKUP_TIER: "from-configmap", LOG_FORMAT: "json" } },
-    secrets: { "edms-db": { password: "s3cr3t $(touch /x) 'q'" } },
+    secrets: {
+      "edms-db": { password: "s3cr3t $(touch /x) 'q'" },
+      "edms-age": { "key.txt": "AGE-SECRET-KEY-1TEST\n", other: "not selected" },
+    },
     claims: { "edms-media": "/srv/media/" },
     cloudEnv: { AWS_ACCESS_KEY_ID: "key" },
+    keyVolumesDir,
   };
 
-  it("reproduces the pod's user, groups, read-only root, capabilities, limits, mounts and environment", () => {
-    const { args, env, secretEnv } = podRun(inputs);
+  it("reproduces the pod's user, groups, read-only root, capabilities, limits, mounts and environment", async () => {
+    const { args, env, secretEnv } = await podRun(inputs);
     const line = args.join(" ");
     expect(line).toContain("--user 10001:10002 --group-add 33");
     expect(line).toContain("--read-only --read-only-tmpfs=false");
@@ -114,8 +121,17 @@ describe("a rendered pod as a podman run", () => {
     expect(args).toContain("PGHOST=db");
   });
 
-  it("takes the args a Job from the same spec is given", () => {
-    const { args } = podRun({ ...inputs, args: ["verify", "latest"] });
+  it("writes a Secret volume's selected keys as the kubelet does (item path, defaultMode) and mounts it read-only", async () => {
+    const { args } = await podRun(inputs);
+    const folder = path.join(keyVolumesDir, "t-age-identity");
+    expect(args.join(" ")).toContain(`--volume ${folder}:${AGE_IDENTITY_DIR}:ro`);
+    expect(readFileSync(path.join(folder, "identity"), "utf8")).toBe("AGE-SECRET-KEY-1TEST\n");
+    expect(statSync(path.join(folder, "identity")).mode & 0o777).toBe(0o444);
+    expect(() => statSync(path.join(folder, "other"))).toThrow(/ENOENT/);
+  });
+
+  it("takes the args a Job from the same spec is given", async () => {
+    const { args } = await podRun({ ...inputs, args: ["verify", "latest"] });
     expect(args.slice(-3)).toEqual(["localhost/runner:x", "verify", "latest"]);
   });
 
@@ -123,6 +139,11 @@ describe("a rendered pod as a podman run", () => {
   it.each<[string, PodRunInputs, RegExp]>([
     ["a missing required Secret", { ...inputs, secrets: {} }, /Secret edms-db key password is missing/],
     ["a missing ConfigMap", { ...inputs, configMaps: {} }, /ConfigMap edms-backup is missing/],
+    [
+      "a missing identity Secret",
+      { ...inputs, secrets: { "edms-db": inputs.secrets["edms-db"]! } },
+      /Secret edms-age is not a test object/,
+    ],
     ["a PVC without a host folder", { ...inputs, claims: {} }, /no host folder for PVC edms-media/],
     [
       "a hostPath volume",
@@ -130,7 +151,7 @@ describe("a rendered pod as a podman run", () => {
         ...p,
         volumes: p.volumes!.map((v) => (v.name === "tmp" ? { name: "tmp", hostPath: { path: "/x" } } : v)),
       })),
-      /only emptyDir and persistentVolumeClaim/,
+      /only emptyDir, persistentVolumeClaim, Secret and ConfigMap/,
     ],
     [
       "an env var from a field",
@@ -153,8 +174,8 @@ describe("a rendered pod as a podman run", () => {
       }),
       /command override/,
     ],
-  ])("refuses %s rather than run something else", (_label, bad, message) => {
-    expect(() => podRun(bad)).toThrow(message);
+  ])("refuses %s rather than run something else", async (_label, bad, message) => {
+    await expect(podRun(bad)).rejects.toThrow(message);
   });
 
   it("reads Kubernetes quantities exactly", () => {

@@ -3,8 +3,9 @@
 // from test Secrets), its volume mounts as folders, and its user. Whatever the spec holds that
 // this does not understand throws, so a change to the pods cannot silently go untested.
 // No vitest imports.
-import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
+import { writeKeyVolume } from "../../scripts/image/key-volume.js";
 
 export interface ClusterObjects {
   configMaps: Record<string, Record<string, string>>;
@@ -78,32 +79,26 @@ export async function preparePod(podSpec: unknown, objects: ClusterObjects, root
       folder = objects.claims[claim] ?? fail(`no test folder for PersistentVolumeClaim ${claim}`);
     } else if (volume.secret || volume.configMap) {
       const source = obj(volume.secret ?? volume.configMap, "volume source");
+      const kind = volume.secret ? "Secret" : "ConfigMap";
       const sourceName = String(volume.secret ? source.secretName : source.name);
-      const data = (volume.secret ? objects.secrets : objects.configMaps)[sourceName];
-      if (!data && !source.optional)
-        fail(`${volume.secret ? "Secret" : "ConfigMap"} ${sourceName} is not a test object`);
       const items = source.items
         ? list(source.items).map((i) => ({
             key: String(i.key),
             path: String(i.path),
             mode: i.mode as number | undefined,
           }))
-        : Object.keys(data ?? {}).map((key) => ({ key, path: key, mode: undefined }));
-      await mkdir(folder, { recursive: true });
-      for (const item of items) {
-        const value = data?.[item.key];
-        if (value === undefined) {
-          if (source.optional) continue;
-          fail(`key ${item.key} missing from ${sourceName} (the pod would not start)`);
-        }
-        const file = path.join(folder, item.path);
-        if (!file.startsWith(folder + path.sep)) fail(`item path ${item.path} escapes the volume`);
-        await mkdir(path.dirname(file), { recursive: true });
-        await writeFile(file, value);
-        // The kubelet's files belong to root, with defaultMode (0644 when unset).
-        await chmod(file, item.mode ?? (source.defaultMode as number | undefined) ?? 0o644);
-        if (process.getuid?.() === 0) await chown(file, 0, 0);
-      }
+        : undefined;
+      await writeKeyVolume(
+        kind,
+        {
+          name: sourceName,
+          items,
+          defaultMode: source.defaultMode as number | undefined,
+          optional: Boolean(source.optional),
+        },
+        (volume.secret ? objects.secrets : objects.configMaps)[sourceName],
+        folder,
+      );
     } else {
       fail(`volume ${name} of a kind the test does not stand in for (${Object.keys(volume).join(", ")})`);
     }

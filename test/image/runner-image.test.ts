@@ -8,7 +8,7 @@
  * and the cloud's credentials and endpoints are added, as IRSA would add them.
  */
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
@@ -16,14 +16,16 @@ import postgres from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { buildRunnerImage, type BuiltImage } from "../../scripts/image/build.js";
 import { podman, podmanEnv, runCommand, type CommandResult } from "../../scripts/image/podman.js";
-import { podRun } from "../../scripts/image/pod-run.js";
+import { podRun, type PodRun } from "../../scripts/image/pod-run.js";
+import { readStackFile } from "../../components/stack-file.js";
 import { one, ofType, REPO_ROOT, runStack, type StackRun } from "../components/stack-harness.js";
+import { newAgeKey } from "../helpers/age-key.js";
 import { run } from "../helpers/exec.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
 import { createTestDatabase, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 import { makeMediaTree, mediaTreeDigest } from "../helpers/sample-data.js";
-import { parseMediaReferences } from "../../runner/src/contract.js";
+import { objectName, parseMediaReferences } from "../../runner/src/contract.js";
 
 const pg = inject("pg");
 const s3Endpoint = inject("s3Endpoint");
@@ -36,11 +38,18 @@ let image: BuiltImage;
 let configMap: Record<string, string>;
 let configMapName: string;
 let passwordSecret: { name: string; key: string };
+let identitySecret: { name: string; key: string };
+/** The age identity file's contents (what the identity Secret holds). */
+let ageIdentity: string;
 let db: TestDatabase;
 let bucket: TestBucket;
 let work: string;
 let mediaDir: string;
 const cleanups: Array<() => Promise<unknown>> = [];
+
+/** Whether the rendered stack encrypts (it does when the config names recipients), and the dump's object name. */
+const isEncrypted = (): boolean => Boolean(configMap.ENCRYPTION_RECIPIENTS);
+const dumpObject = (): string => objectName("database", { encrypted: isEncrypted() });
 
 function log(line: string): void {
   process.stderr.write(`test:image: ${line}\n`);
@@ -114,7 +123,7 @@ interface PodOptions {
   extraEnv?: Record<string, string>;
 }
 
-function podmanRun(pod: IPodSpec, opts: PodOptions = {}) {
+function podmanRun(pod: IPodSpec, opts: PodOptions = {}): Promise<PodRun> {
   const keyPrefix = new URL(configMap.BACKUP_DESTINATION!).pathname.replace(/^\//, "");
   const target = opts.bucket ?? bucket;
   const name = `edms-image-test-${randomBytes(4).toString("hex")}`;
@@ -132,14 +141,15 @@ function podmanRun(pod: IPodSpec, opts: PodOptions = {}) {
         PGUSER: pg.user,
         PGDATABASE: opts.database ?? db.name,
         BACKUP_DESTINATION: `s3://${target.name}/${keyPrefix}`,
-        // The rendered `prefer` fails against a server without TLS until the runner's own sessions
-        // follow libpq's sslmode semantics (issue 9, item 1; its rendered-pod test covers TLS).
-        // The test server has no TLS, so libpq's `prefer` would use plain text: say so explicitly.
-        ...(configMap.PGSSLMODE === "prefer" ? { PGSSLMODE: "disable" } : {}),
         ...opts.extraEnv,
       },
     },
-    secrets: { [passwordSecret.name]: { [passwordSecret.key]: pg.password } },
+    secrets: {
+      [passwordSecret.name]: { [passwordSecret.key]: pg.password },
+      // The identity the restore drill mounts: the private half of the recipient the stack was given.
+      [identitySecret.name]: { [identitySecret.key]: ageIdentity },
+    },
+    keyVolumesDir: work,
     claims: opts.claims ?? { "edms-media": mediaDir },
     cloudEnv: {
       // What IRSA / Pod Identity provide in the cluster, and the local S3 + CloudWatch endpoint.
@@ -163,7 +173,7 @@ function parseLogs(stdout: string): Array<Record<string, unknown>> {
 }
 
 async function runPod(pod: IPodSpec, opts: PodOptions = {}): Promise<PodResult> {
-  const { args, secretEnv } = podmanRun(pod, opts);
+  const { args, secretEnv } = await podmanRun(pod, opts);
   const r = await runCommand("podman", args, { env: { ...podmanEnv(), ...secretEnv } });
   return { ...r, logs: parseLogs(r.stdout) };
 }
@@ -179,8 +189,19 @@ beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), "edms-image-"));
   await chmod(work, 0o755);
   cleanups.push(() => rm(work, { recursive: true, force: true }));
-  // The stack as `pulumi up` renders it, with the apt source this machine can reach.
-  stack = await runStack("prod", { imageAptSource: APT_SOURCE });
+  // The stack as `pulumi up` renders it, with the apt source this machine can reach, and its
+  // encryption to a recipient made here (the drill and restores need the identity).
+  const key = await newAgeKey(work);
+  ageIdentity = await readFile(key.file, "utf8");
+  const file = readStackFile(REPO_ROOT, "prod");
+  const encryption = file.config[`${file.project}:encryption`] as
+    { identitySecret?: { name: string; key: string } } | undefined;
+  if (!encryption?.identitySecret) throw new Error("Pulumi.prod.yaml no longer names an encryption identity Secret");
+  identitySecret = encryption.identitySecret;
+  stack = await runStack("prod", {
+    imageAptSource: APT_SOURCE,
+    encryption: { ...encryption, recipients: [key.recipient] },
+  });
   const built = one(stack, "docker:index/image:Image", "edms-backup-runner-image").inputs as {
     imageName: string;
     build: { context: string; args: Record<string, string>; platform: string };
@@ -221,9 +242,9 @@ afterAll(async () => {
 });
 
 describe("the runner image under the pod's restrictions", () => {
-  it("runs every CronJob with the restrictions Kubernetes applies", () => {
+  it("runs every CronJob with the restrictions Kubernetes applies", async () => {
     for (const cronJob of ofType(stack, "kubernetes:batch/v1:CronJob")) {
-      const { args } = podmanRun(cronJobPod(cronJob.name));
+      const { args } = await podmanRun(cronJobPod(cronJob.name));
       const line = args.join(" ");
       for (const flag of [
         "--read-only --read-only-tmpfs=false",
@@ -278,9 +299,18 @@ describe("the runner image under the pod's restrictions", () => {
     const r = await runPod(cronJobPod("edms-backup-schedule-daily"));
     expect(r.code, r.stderr).toBe(0);
     const keys = await bucket.keys();
+    const encrypted = isEncrypted();
+    expect(encrypted, "the prod stack encrypts").toBe(true);
     expect(keys.filter((k) => k.endsWith("manifest.json"))).toHaveLength(1);
     expect(keys.every((k) => k.startsWith("edms/daily/"))).toBe(true);
-    expect(keys.map((k) => path.basename(k)).sort()).toEqual(["database.dump", "manifest.json", "storage.tar.zst"]);
+    expect(keys.map((k) => path.basename(k)).sort()).toEqual(
+      [
+        objectName("database", { encrypted }),
+        objectName("manifest"),
+        objectName("media", { compression: "zstd", encrypted }),
+        ...(encrypted ? [objectName("names", { encrypted })] : []),
+      ].sort(),
+    );
     expect(await bucket.unfinishedUploads()).toEqual([]);
     // One JSON line per event (LOG_FORMAT from the ConfigMap), never the password.
     expect(r.logs.length).toBeGreaterThan(0);
@@ -346,7 +376,7 @@ describe("the runner image under the pod's restrictions", () => {
     expect(init.code, init.stderr).toBe(0);
     await seedApplication(big.url, configMap.MEDIA_REFERENCES ?? "");
     const target = await createTestBucket(s3Endpoint, { objectLock: stackLocksObjects() });
-    const { args, secretEnv } = podmanRun(cronJobPod("edms-backup-schedule-adhoc"), {
+    const { args, secretEnv } = await podmanRun(cronJobPod("edms-backup-schedule-adhoc"), {
       database: big.name,
       bucket: target,
       extraEnv: { PG_DUMP_COMPRESSION: "0", S3_PART_SIZE_MIB: "5" },
@@ -357,7 +387,7 @@ describe("the runner image under the pod's restrictions", () => {
     void running.then(() => (exited = true));
     let uploading = false;
     for (let i = 0; i < 1200 && !exited && !uploading; i++) {
-      uploading = (await target.unfinishedUploads()).some((k) => k.endsWith("database.dump"));
+      uploading = (await target.unfinishedUploads()).some((k) => k.endsWith(dumpObject()));
       if (!uploading) await new Promise((r) => setTimeout(r, 50));
     }
     expect(uploading, "the dump never started uploading").toBe(true);
@@ -368,7 +398,7 @@ describe("the runner image under the pod's restrictions", () => {
     expect(r.stderr).toMatch(/SIGTERM/);
     const keys = await target.keys();
     expect(keys.filter((k) => k.endsWith("manifest.json"))).toEqual([]);
-    expect(keys.filter((k) => k.endsWith("database.dump"))).toEqual([]);
+    expect(keys.filter((k) => k.endsWith(dumpObject()))).toEqual([]);
     expect(await target.unfinishedUploads()).toEqual([]);
   });
 });
