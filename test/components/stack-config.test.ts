@@ -253,7 +253,7 @@ describe("stack config", () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("edms-backup:timeZone unknown time zone");
     expect(bad.stderr).toContain("edms-backup:database.secretName is required");
-  }, 30_000);
+  });
 });
 
 describe("alert settings", () => {
