@@ -25,7 +25,13 @@ import { connectionUrl } from "../helpers/pg-cluster.js";
 import { createTestDatabase, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 import { makeMediaTree, mediaTreeDigest } from "../helpers/sample-data.js";
-import { objectName, parseMediaReferences } from "../../runner/src/contract.js";
+import {
+  databaseStreamCompression,
+  objectName,
+  parseMediaReferences,
+  runnerEnvSchema,
+} from "../../runner/src/contract.js";
+import { DEFAULT_DUMP_COMPRESSION } from "../../runner/src/config.js";
 
 const pg = inject("pg");
 const s3Endpoint = inject("s3Endpoint");
@@ -49,7 +55,10 @@ const cleanups: Array<() => Promise<unknown>> = [];
 
 /** Whether the rendered stack encrypts (it does when the config names recipients), and the dump's object name. */
 const isEncrypted = (): boolean => Boolean(configMap.ENCRYPTION_RECIPIENTS);
-const dumpObject = (): string => objectName("database", { encrypted: isEncrypted() });
+/** The dump's stream compression as the runner reads the rendered ConfigMap (its default when unset). */
+const dumpCompression = () =>
+  databaseStreamCompression(runnerEnvSchema.parse(configMap).PG_DUMP_COMPRESSION ?? DEFAULT_DUMP_COMPRESSION);
+const dumpObject = (): string => objectName("database", { compression: dumpCompression(), encrypted: isEncrypted() });
 
 function log(line: string): void {
   process.stderr.write(`test:image: ${line}\n`);
@@ -317,7 +326,7 @@ describe("the runner image under the pod's restrictions", () => {
     expect(keys.every((k) => k.startsWith("edms/daily/"))).toBe(true);
     expect(keys.map((k) => path.basename(k)).sort()).toEqual(
       [
-        objectName("database", { encrypted }),
+        dumpObject(),
         objectName("manifest"),
         objectName("media", { compression: "zstd", encrypted }),
         ...(encrypted ? [objectName("names", { encrypted })] : []),
