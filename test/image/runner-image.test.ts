@@ -390,15 +390,17 @@ describe("the runner image under the pod's restrictions", () => {
     const { args, secretEnv } = await podmanRun(cronJobPod("edms-backup-schedule-adhoc"), {
       database: big.name,
       bucket: target,
-      extraEnv: { PG_DUMP_COMPRESSION: "0", S3_PART_SIZE_MIB: "5" },
+      extraEnv: { PG_DUMP_COMPRESSION: "none", S3_PART_SIZE_MIB: "5" },
     });
     const name = args[args.indexOf("--name") + 1]!;
+    // PG_DUMP_COMPRESSION=none: no stream stage, so no compression suffix.
+    const dump = objectName("database", { encrypted: isEncrypted() });
     const running = runCommand("podman", args, { env: { ...podmanEnv(), ...secretEnv } });
     let exited = false;
     void running.then(() => (exited = true));
     let uploading = false;
     for (let i = 0; i < 1200 && !exited && !uploading; i++) {
-      uploading = (await target.unfinishedUploads()).some((k) => k.endsWith(dumpObject()));
+      uploading = (await target.unfinishedUploads()).some((k) => k.endsWith(dump));
       if (!uploading) await new Promise((r) => setTimeout(r, 50));
     }
     expect(uploading, "the dump never started uploading").toBe(true);
@@ -409,7 +411,7 @@ describe("the runner image under the pod's restrictions", () => {
     expect(r.stderr).toMatch(/SIGTERM/);
     const keys = await target.keys();
     expect(keys.filter((k) => k.endsWith("manifest.json"))).toEqual([]);
-    expect(keys.filter((k) => k.endsWith(dumpObject()))).toEqual([]);
+    expect(keys.filter((k) => k.endsWith(dump))).toEqual([]);
     expect(await target.unfinishedUploads()).toEqual([]);
   });
 });
