@@ -11,6 +11,7 @@ import { BackupAlarms } from "./components/backup-alarms.js";
 import { BackupBucket } from "./components/backup-bucket.js";
 import { BackupIdentity } from "./components/backup-identity.js";
 import { BackupSchedule } from "./components/backup-schedule.js";
+import { FirstDeployStamp, firstRunsEnv } from "./components/first-deploy.js";
 import { commonLabels, objectNames, workloadLabels } from "./components/naming.js";
 import { operatorCommands } from "./components/operator-commands.js";
 import { podSpec } from "./components/pod-spec.js";
@@ -95,6 +96,26 @@ const intervalHours: Partial<Record<ScheduledTier, number>> = Object.fromEntries
 );
 const statusSettings = statusEnv(enabledTiers(config), config.alerts.graceHours, intervalHours);
 
+// Stamped at the first deployment only: tiers (and the drill) without a success yet are judged
+// from their first scheduled run after it, by `status` and the alarms alike.
+const firstDeploy = new FirstDeployStamp(`${base}-first-deploy`, {
+  objectName: names.firstDeployStamp,
+  namespace: config.namespace,
+  labels: commonLabels(app),
+  k8sProvider,
+});
+const firstDeployEnv = firstDeploy.createdAt.apply((createdAt) => ({
+  createdAt,
+  firstRuns: firstRunsEnv(
+    {
+      ...Object.fromEntries(enabledTiers(config).map((tier) => [tier, config.schedules[tier]])),
+      ...(config.drill.enabled ? { drill: config.drill.schedule } : {}),
+    },
+    config.timeZone,
+    new Date(createdAt),
+  ),
+}));
+
 const podBasics = {
   configMapName: names.configMap,
   databaseCa: config.database.caBundle,
@@ -144,6 +165,7 @@ const schedule = new BackupSchedule(`${base}-schedule`, {
     cloudwatchNamespace: config.cloudwatchNamespace,
     mediaReferences: config.media?.references,
     encryptionRecipients: config.encryption?.recipients,
+    firstDeploy: firstDeployEnv,
     database: {
       host: config.database.host,
       port: config.database.port,
@@ -163,15 +185,20 @@ const schedule = new BackupSchedule(`${base}-schedule`, {
 
 // In CloudWatch, outside the cluster: they fire even when the CronJobs or the cluster are gone.
 const alarms = config.cloudwatchNamespace
-  ? new BackupAlarms(`${base}-alarms`, {
-      appName: app,
-      namespace: config.cloudwatchNamespace,
-      intervals: Object.fromEntries(Object.entries(intervalHours).map(([tier, hours]) => [tier, hours * 3600])),
-      graceHours: config.alerts.graceHours,
-      statusEveryHours: config.alerts.statusEveryHours,
-      emails: config.alertEmails,
-      topicKmsKeyArn: config.alerts.topicKmsKeyArn,
-    })
+  ? new BackupAlarms(
+      `${base}-alarms`,
+      {
+        appName: app,
+        namespace: config.cloudwatchNamespace,
+        intervals: Object.fromEntries(Object.entries(intervalHours).map(([tier, hours]) => [tier, hours * 3600])),
+        graceHours: config.alerts.graceHours,
+        statusEveryHours: config.alerts.statusEveryHours,
+        emails: config.alertEmails,
+        topicKmsKeyArn: config.alerts.topicKmsKeyArn,
+      },
+      // Created after the first status run has published (see BackupSchedule.firstStatusRun).
+      { dependsOn: schedule.firstStatusRun ? [schedule.firstStatusRun] : [] },
+    )
   : undefined;
 
 export const namespace = config.namespace;

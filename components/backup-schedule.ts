@@ -55,9 +55,10 @@ export interface BackupScheduleArgs {
   notificationsSecret?: string;
   /** The age identity's Secret: mounted by the drill only (it decrypts); never by backup or status pods. */
   ageIdentity?: { secretName: string; key: string };
-  runner: Omit<RunnerSettingsInput, "bucketName" | "region" | "mediaDir"> & {
+  runner: Omit<RunnerSettingsInput, "bucketName" | "region" | "mediaDir" | "firstDeploy"> & {
     bucketName: pulumi.Input<string>;
     region: pulumi.Input<string>;
+    firstDeploy?: pulumi.Input<NonNullable<RunnerSettingsInput["firstDeploy"]>>;
   };
   passwordSecret: { name: string; key: string };
   media?: MediaMount;
@@ -77,6 +78,8 @@ export interface BackupScheduleArgs {
 export class BackupSchedule extends pulumi.ComponentResource {
   readonly cronJobNames: Record<string, string>;
   readonly configMap: k8s.core.v1.ConfigMap;
+  /** The status run at the first deployment; the alarms wait for it (see below). */
+  readonly firstStatusRun?: k8s.batch.v1.Job;
 
   constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("edms-backup:schedule:BackupSchedule", name, {}, opts);
@@ -89,9 +92,9 @@ export class BackupSchedule extends pulumi.ComponentResource {
       {
         metadata: { name: names.configMap, namespace, labels: commonLabels(args.appName) },
         data: pulumi
-          .all([args.runner.bucketName, args.runner.region])
-          .apply(([bucketName, region]) =>
-            configMapData({ ...args.runner, bucketName, region, mediaDir: args.media?.mountPath }),
+          .all([args.runner.bucketName, args.runner.region, args.runner.firstDeploy])
+          .apply(([bucketName, region, firstDeploy]) =>
+            configMapData({ ...args.runner, bucketName, region, firstDeploy, mediaDir: args.media?.mountPath }),
           ),
       },
       childOpts,
@@ -188,20 +191,46 @@ export class BackupSchedule extends pulumi.ComponentResource {
     }
 
     if (args.status) {
+      // Reads the bucket listing and publishes to CloudWatch: no database password, no media.
+      const statusPod = pod({
+        args: statusArgs(),
+        env: statusEnv(args.status.tiers, args.status.graceHours, args.status.intervalHours),
+        database: false,
+      });
       cronJob(
         `${name}-status`,
         names.statusCronJob,
         workloadLabels(args.appName, "status"),
         args.status.schedule,
         false,
-        // Reads the bucket listing and publishes to CloudWatch: no database password, no media.
-        pod({
-          args: statusArgs(),
-          env: statusEnv(args.status.tiers, args.status.graceHours, args.status.intervalHours),
-          database: false,
-        }),
+        statusPod,
       );
       this.cronJobNames.status = names.statusCronJob;
+
+      // One status run right at the first deployment, which the alarms depend on: a new alarm
+      // whose metric has no data yet treats it as breaching, and the CronJob's first run can be
+      // hours away. Published first, the never-ran ages (below threshold until each tier's first
+      // run + grace) keep the alarms quiet. Created once (ignoreChanges), re-created only if it
+      // failed (replaceUnready), so a later `pulumi up` never waits on it or fails because of it.
+      const labels = workloadLabels(args.appName, "status");
+      this.firstStatusRun = new k8s.batch.v1.Job(
+        `${name}-status-first`,
+        {
+          metadata: {
+            name: names.firstStatusJob,
+            namespace,
+            labels,
+            annotations: { "pulumi.com/replaceUnready": "true" },
+          },
+          spec: statusPod.apply((p) => ({
+            // A freshly created IAM role can take a little while to be usable.
+            backoffLimit: 3,
+            activeDeadlineSeconds: 600,
+            template: { metadata: { labels }, spec: p },
+          })) as pulumi.Output<k8s.types.input.batch.v1.JobSpec>,
+        },
+        { ...childOpts, dependsOn: [this.configMap], ignoreChanges: ["spec"] },
+      );
     }
 
     new k8s.networking.v1.NetworkPolicy(

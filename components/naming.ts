@@ -20,6 +20,9 @@ export function objectNames(appName: string) {
     cronJob: (tier: Tier) => `${appName}-backup-${tier}`,
     drillCronJob: `${appName}-restore-drill`,
     statusCronJob: `${appName}-backup-status`,
+    /** The one status run at the first deployment, before the alarms exist (see BackupSchedule). */
+    firstStatusJob: `${appName}-backup-status-first`,
+    firstDeployStamp: `${appName}-backup-first-deploy`,
     restoreJob: `${appName}-restore`,
   };
 }

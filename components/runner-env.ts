@@ -57,6 +57,8 @@ export interface RunnerSettingsInput {
   /** age X25519 recipients every backup encrypts to (public keys); unset = no client-side encryption. */
   encryptionRecipients?: string[];
   database: { host: string; port: number; name: string; user: string; sslMode: string; caBundle?: boolean };
+  /** The first-deploy stamp and the first runs counted from it (see first-deploy.ts). */
+  firstDeploy?: { createdAt: string; firstRuns: string };
 }
 
 export function backupDestination(bucketName: string, keyPrefix: string): string {
@@ -80,6 +82,10 @@ export function sharedRunnerEnv(s: RunnerSettingsInput): { runner: RunnerEnv; li
   if (s.appVersion) runner.APP_VERSION = s.appVersion;
   if (s.cloudwatchNamespace) runner.CLOUDWATCH_NAMESPACE = s.cloudwatchNamespace;
   if (s.encryptionRecipients?.length) runner.ENCRYPTION_RECIPIENTS = s.encryptionRecipients.join(",");
+  if (s.firstDeploy) {
+    runner.STACK_CREATED_AT = s.firstDeploy.createdAt;
+    if (s.firstDeploy.firstRuns) runner.STATUS_FIRST_RUNS = s.firstDeploy.firstRuns;
+  }
   return {
     runner,
     libpq: {

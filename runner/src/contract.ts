@@ -41,6 +41,13 @@ const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
   .transform((v) => v === "true" || v === "1" || v === "yes");
 
+/** An instant in UTC as Date#toISOString writes it; the Pulumi program writes these. */
+const ISO_INSTANT = "\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,3})?Z";
+const isoInstant = z
+  .string()
+  .regex(new RegExp(`^${ISO_INSTANT}$`), { message: "must be an instant in UTC, e.g. 2026-01-11T14:47:48.000Z" })
+  .refine((v) => !Number.isNaN(Date.parse(v)), { message: "must be a real date and time" });
+
 const positiveInt = (what: string) =>
   z
     .string()
@@ -264,6 +271,31 @@ export const runnerEnvShape = {
     .string()
     .regex(/^(daily|weekly|monthly|adhoc)=\d+(\.\d+)?(,(daily|weekly|monthly|adhoc)=\d+(\.\d+)?)*$/, {
       message: "must list tier=hours pairs, e.g. daily=24,weekly=168,monthly=744",
+    })
+    .optional(),
+  /**
+   * When the stack was first deployed (stamped once at creation, never reset by a later `pulumi
+   * up`). Shown by `status`; the first runs below are counted from it.
+   */
+  STACK_CREATED_AT: isoInstant.optional(),
+  /**
+   * The first scheduled run of each tier (and of the restore drill, `drill=`) after
+   * STACK_CREATED_AT, e.g. daily=2026-01-11T18:00:00.000Z,weekly=2026-01-17T19:00:00.000Z. Until
+   * that run plus the grace has passed, a tier that was never backed up is "pending", not missing,
+   * for `status` and for the alarms alike. Unset: a tier without a backup is missing at once.
+   */
+  STATUS_FIRST_RUNS: z
+    .string()
+    .regex(
+      new RegExp(
+        `^(daily|weekly|monthly|adhoc|drill)=${ISO_INSTANT}(,(daily|weekly|monthly|adhoc|drill)=${ISO_INSTANT})*$`,
+      ),
+      {
+        message: "must list name=instant pairs, e.g. daily=2026-01-11T18:00:00.000Z,drill=2026-01-17T22:00:00.000Z",
+      },
+    )
+    .refine((v) => v.split(",").every((pair) => !Number.isNaN(Date.parse(pair.slice(pair.indexOf("=") + 1)))), {
+      message: "every instant must be a real date and time",
     })
     .optional(),
   /** Hours past a tier's interval before `status` calls it stale (default 6). */

@@ -28,9 +28,15 @@ export interface StatusSettings {
   intervalHours: Readonly<Record<Tier, number | null>>;
   /** Slack past a tier's interval before it counts as stale (a run takes time, a node restarts). */
   graceHours: number;
+  /**
+   * Each tier's first scheduled run after the stack was first deployed (STATUS_FIRST_RUNS). A tier
+   * without one never had a chance to run only by accident: it is missing as soon as it has no backup.
+   */
+  firstRuns?: Partial<Record<Tier, Date>>;
 }
 
-export type TierState = "fresh" | "stale" | "missing";
+/** pending: never backed up, but its first scheduled run plus the grace has not passed yet. */
+export type TierState = "fresh" | "stale" | "missing" | "pending";
 
 export interface TierStatus {
   tier: Tier;
@@ -43,6 +49,16 @@ export interface TierStatus {
   missingMediaFiles?: number;
   /** Interval + grace; null for a tier without a schedule (adhoc), which is never stale by age. */
   maxAgeSeconds: number | null;
+  /** A pending tier's first scheduled run (ISO), and when it turns missing: that run + grace. */
+  firstRunAt?: string;
+  pendingUntil?: string;
+  /**
+   * The age `status --publish-metrics` reports for the tier's alarm: the newest backup's age, or
+   * for a pending tier its age since the never-ran baseline (see neverRanBaseline), so the alarm
+   * (age > maxAge) and `status` change their minds at the same second. Unset for a missing tier:
+   * no data point, which the alarm treats as breaching.
+   */
+  alarmAgeSeconds?: number;
 }
 
 export interface FutureSet {
@@ -62,7 +78,7 @@ export interface StatusResult {
 
 /** STATUS_TIERS / STATUS_GRACE_HOURS (already validated by the contract) with their defaults. */
 export function statusSettingsFromEnv(
-  env: Pick<ParsedRunnerEnv, "STATUS_TIERS" | "STATUS_GRACE_HOURS" | "STATUS_INTERVAL_HOURS">,
+  env: Pick<ParsedRunnerEnv, "STATUS_TIERS" | "STATUS_GRACE_HOURS" | "STATUS_INTERVAL_HOURS" | "STATUS_FIRST_RUNS">,
 ): StatusSettings {
   const listed = env.STATUS_TIERS ? env.STATUS_TIERS.split(",") : DEFAULT_STATUS_TIERS;
   // Keep the contract's tier order and drop repeats, so the output does not depend on how the list was typed.
@@ -71,7 +87,35 @@ export function statusSettingsFromEnv(
     tiers,
     intervalHours: parseIntervalHours(env.STATUS_INTERVAL_HOURS),
     graceHours: env.STATUS_GRACE_HOURS ?? DEFAULT_GRACE_HOURS,
+    ...(env.STATUS_FIRST_RUNS ? { firstRuns: parseFirstRuns(env.STATUS_FIRST_RUNS) } : {}),
   };
+}
+
+/** "daily=2026-01-12T18:00:00.000Z,..." (already validated by the contract); "drill" is the restore drill. */
+export function parseFirstRuns(value: string | undefined): Partial<Record<Tier | "drill", Date>> {
+  const runs: Partial<Record<Tier | "drill", Date>> = {};
+  for (const pair of value ? value.split(",") : []) {
+    const at = pair.indexOf("=");
+    runs[pair.slice(0, at) as Tier | "drill"] = new Date(pair.slice(at + 1));
+  }
+  return runs;
+}
+
+/**
+ * The first-deploy grace, one rule for `status`, the metrics it publishes and the alarms that
+ * watch them: something that never succeeded yet counts as if its last success had been at
+ * `firstRun + grace - maxAge`. Its age therefore passes maxAge (the alarm's threshold) exactly when
+ * its first scheduled run plus the grace has passed, and not a second before: no alarm before the
+ * first chance to run, missing data breaching after it. For a backup tier (maxAge = interval +
+ * grace) the baseline is one interval before the first run.
+ */
+export function neverRanBaseline(firstRun: Date, graceSeconds: number, maxAgeSeconds: number): Date {
+  return new Date(firstRun.getTime() + (graceSeconds - maxAgeSeconds) * 1000);
+}
+
+/** Whole seconds from `from` to `now`; never negative (clock skew between hosts). */
+export function ageSeconds(now: Date, from: Date): number {
+  return Math.max(0, Math.floor((now.getTime() - from.getTime()) / 1000));
 }
 
 /** "daily=24,weekly=168" (already validated by the contract) over the defaults. */
@@ -99,24 +143,44 @@ export function assessStatus(now: Date, sets: readonly BackupSet[], settings: St
       if (set.tier !== tier || !isComplete(set) || isDatedInFuture(set, now)) continue;
       if (!newest || startedAt(set) > startedAt(newest)) newest = set;
     }
-    if (!newest) return { tier, state: "missing", maxAgeSeconds };
+    const firstRun = settings.firstRuns?.[tier];
+    if (!newest) {
+      if (!firstRun || maxAgeSeconds === null) return { tier, state: "missing", maxAgeSeconds };
+      const graceSeconds = settings.graceHours * HOUR_S;
+      const alarmAgeSeconds = ageSeconds(now, neverRanBaseline(firstRun, graceSeconds, maxAgeSeconds));
+      if (alarmAgeSeconds > maxAgeSeconds) return { tier, state: "missing", maxAgeSeconds };
+      return {
+        tier,
+        state: "pending",
+        maxAgeSeconds,
+        firstRunAt: firstRun.toISOString(),
+        pendingUntil: new Date(firstRun.getTime() + graceSeconds * 1000).toISOString(),
+        alarmAgeSeconds,
+      };
+    }
     const at = startedAt(newest);
     // A backup a few minutes "from the future" (ordinary skew between hosts) is as fresh as it gets.
-    const ageSeconds = Math.max(0, Math.floor((now.getTime() - at.getTime()) / 1000));
-    const state: TierState = maxAgeSeconds !== null && ageSeconds > maxAgeSeconds ? "stale" : "fresh";
+    const age = ageSeconds(now, at);
+    const state: TierState = maxAgeSeconds !== null && age > maxAgeSeconds ? "stale" : "fresh";
     const missingMediaFiles = newest.manifest?.media?.references?.missing;
     return {
       tier,
       state,
       newestBackupId: newest.backupId,
       newestAt: at.toISOString(),
-      ageSeconds,
+      ageSeconds: age,
       maxAgeSeconds,
+      alarmAgeSeconds: age,
       ...(missingMediaFiles !== undefined ? { missingMediaFiles } : {}),
     };
   });
   const futureSets = sets
     .filter((set) => isDatedInFuture(set, now))
     .map((set) => ({ tier: set.tier, backupId: set.backupId, startedAt: startedAt(set).toISOString() }));
-  return { checkedAt: now.toISOString(), healthy: tiers.every((t) => t.state === "fresh"), tiers, futureSets };
+  return { checkedAt: now.toISOString(), healthy: tiers.every((t) => isHealthy(t.state)), tiers, futureSets };
+}
+
+/** Fresh, or not due yet: nothing for anyone to do. */
+export function isHealthy(state: TierState): boolean {
+  return state === "fresh" || state === "pending";
 }

@@ -3,10 +3,13 @@
  * (an alarm per scheduled tier within CloudWatch's limits, the SNS topic and its subscriptions,
  * the status CronJob that feeds them, and the runner's PutMetricData permission).
  */
+import * as pulumi from "@pulumi/pulumi";
 import { CronExpressionParser } from "cron-parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ageAlarmRule, STATUS_EVERY_HOURS, statusSchedule } from "../../components/alarm-rules.js";
+import { FirstDeployStamp, firstRunsEnv } from "../../components/first-deploy.js";
 import type { PolicyDocument } from "../../components/iam-policies.js";
+import { validateKubernetesObject } from "./k8s-validation.js";
 import { ofType, one, REGION, ACCOUNT, runStack, type StackRun } from "./stack-harness.js";
 import { runnerEnvSchema } from "../../runner/src/contract.js";
 import { statusSettingsFromEnv } from "../../runner/src/staleness.js";
@@ -154,5 +157,78 @@ describe("the prod stack's alarms", () => {
         Condition: { StringEquals: { "cloudwatch:namespace": "EDMS/Backup" } },
       },
     ]);
+  });
+});
+
+describe("the first-deploy grace in the prod stack", () => {
+  const configMapData = () =>
+    one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs.data as Record<string, string>;
+
+  it("stamps the first deployment in its own ConfigMap and hands the stamp and the first runs to every pod", () => {
+    const stamp = one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-first-deploy-stamp").inputs;
+    expect(stamp.metadata).toMatchObject({ name: "edms-backup-first-deploy", namespace: "edms" });
+    const createdAt = (stamp.data as Record<string, string>).createdAt!;
+    const data = configMapData();
+    expect(data.STACK_CREATED_AT).toBe(createdAt);
+    // The first run of each schedule after the stamp, in the CronJobs' zone, the drill included.
+    expect(data.STATUS_FIRST_RUNS).toBe(
+      firstRunsEnv(
+        { daily: "0 2 * * *", weekly: "0 3 * * 0", monthly: "0 4 1 * *", drill: "0 6 * * 0" },
+        "Asia/Singapore",
+        new Date(createdAt),
+      ),
+    );
+    const parsed = runnerEnvSchema.parse({
+      STACK_CREATED_AT: data.STACK_CREATED_AT,
+      STATUS_FIRST_RUNS: data.STATUS_FIRST_RUNS,
+    });
+    const firstRuns = statusSettingsFromEnv(parsed).firstRuns!;
+    for (const tier of ["daily", "weekly", "monthly"] as const) {
+      expect(firstRuns[tier]!.getTime()).toBeGreaterThan(Date.parse(createdAt));
+    }
+  });
+
+  it("keeps the stamp of the first deployment: its data is ignored by every later update", async () => {
+    // The component under the same mocks, with a transformation that sees each child's options.
+    const seen: pulumi.ResourceTransformationArgs[] = [];
+    const probe = new FirstDeployStamp(
+      "probe",
+      {
+        objectName: "probe-first-deploy",
+        namespace: "edms",
+        labels: {},
+        now: () => new Date("2026-01-11T14:47:48.000Z"),
+      },
+      {
+        transformations: [
+          (args) => {
+            seen.push(args);
+            return undefined;
+          },
+        ],
+      },
+    );
+    const createdAt = await new Promise((resolve) => probe.createdAt.apply(resolve));
+    expect(createdAt).toBe("2026-01-11T14:47:48.000Z");
+    const configMap = seen.find((a) => a.type === "kubernetes:core/v1:ConfigMap")!;
+    expect(configMap.opts.ignoreChanges).toEqual(["data"]);
+  });
+
+  it("runs status once at the first deployment, before the alarms exist, never again on later updates", () => {
+    const job = one(run, "kubernetes:batch/v1:Job", "edms-backup-schedule-status-first").inputs;
+    validateKubernetesObject("kubernetes:batch/v1:Job", job);
+    expect(job.metadata).toMatchObject({
+      name: "edms-backup-status-first",
+      namespace: "edms",
+      annotations: { "pulumi.com/replaceUnready": "true" },
+    });
+    const statusCronJob = one(run, "kubernetes:batch/v1:CronJob", "edms-backup-schedule-status").inputs as {
+      spec: { jobTemplate: { spec: { template: { spec: unknown } } } };
+    };
+    // Exactly the status CronJob's pod: same args, environment and identity.
+    expect((job.spec as { template: { spec: unknown } }).template.spec).toEqual(
+      statusCronJob.spec.jobTemplate.spec.template.spec,
+    );
+    expect(job.spec).toMatchObject({ backoffLimit: 3, activeDeadlineSeconds: 600 });
   });
 });

@@ -76,6 +76,7 @@ const EXPECTED = [
   "edms-backup:identity:BackupIdentity edms-backup-identity",
   "edms-backup:image:RunnerImage edms-backup-runner",
   "edms-backup:schedule:BackupSchedule edms-backup-schedule",
+  "edms-backup:schedule:FirstDeployStamp edms-backup-first-deploy",
   "edms-backup:storage:BackupBucket edms-backup",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-adhoc",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-daily",
@@ -83,6 +84,8 @@ const EXPECTED = [
   "kubernetes:batch/v1:CronJob edms-backup-schedule-restore-drill",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-status",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-weekly",
+  "kubernetes:batch/v1:Job edms-backup-schedule-status-first",
+  "kubernetes:core/v1:ConfigMap edms-backup-first-deploy-stamp",
   "kubernetes:core/v1:ConfigMap edms-backup-schedule-config",
   "kubernetes:core/v1:ServiceAccount edms-backup-identity-service-account",
   "kubernetes:networking.k8s.io/v1:NetworkPolicy edms-backup-schedule-egress",
@@ -409,7 +412,7 @@ describe("the prod stack under mocks", () => {
     const kubernetes = () => run.resources.filter((r) => r.type.startsWith("kubernetes:"));
 
     it("are all valid against the Kubernetes OpenAPI schema", () => {
-      expect(kubernetes()).toHaveLength(9);
+      expect(kubernetes()).toHaveLength(11);
       for (const object of kubernetes()) validateKubernetesObject(object.type, object.inputs);
     });
 

@@ -299,6 +299,7 @@ describe("status", () => {
         newestAt: expect.any(String),
         ageSeconds: expect.any(Number),
         maxAgeSeconds: 30 * 3600,
+        alarmAgeSeconds: expect.any(Number),
       },
       {
         tier: "weekly",
@@ -307,6 +308,7 @@ describe("status", () => {
         newestAt: expect.any(String),
         ageSeconds: expect.any(Number),
         maxAgeSeconds: (7 * 24 + 6) * 3600,
+        alarmAgeSeconds: expect.any(Number),
       },
       { tier: "monthly", state: "missing", maxAgeSeconds: (31 * 24 + 6) * 3600 },
     ]);

@@ -150,12 +150,13 @@ describe("metric data", () => {
     expect(runMetricData(f())).toEqual([]);
   });
 
-  it("ages: one point per tier with a complete backup", () => {
+  it("ages: one point per tier with a complete backup or waiting for its first run; none for a missing tier", () => {
     const at = new Date("2026-01-12T00:00:00Z");
     const data = ageMetricData(
       "edms",
       [
-        { tier: "daily", state: "fresh", ageSeconds: 3600, maxAgeSeconds: 108_000 },
+        { tier: "daily", state: "fresh", ageSeconds: 3600, maxAgeSeconds: 108_000, alarmAgeSeconds: 3600 },
+        { tier: "weekly", state: "pending", maxAgeSeconds: 626_400, alarmAgeSeconds: 500_000 },
         { tier: "monthly", state: "missing", maxAgeSeconds: 2_700_000 },
       ],
       at,
@@ -169,6 +170,16 @@ describe("metric data", () => {
         ],
         Timestamp: at,
         Value: 3600,
+        Unit: "Seconds",
+      },
+      {
+        MetricName: "NewestBackupAgeSeconds",
+        Dimensions: [
+          { Name: "App", Value: "edms" },
+          { Name: "Tier", Value: "weekly" },
+        ],
+        Timestamp: at,
+        Value: 500_000,
         Unit: "Seconds",
       },
     ]);

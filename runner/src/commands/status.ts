@@ -6,7 +6,7 @@ import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { RunnerError, errorMessage } from "../errors.js";
 import { METRIC_NEWEST_BACKUP_AGE } from "../notify/metric-names.js";
 import { ageMetricData, putMetrics } from "../notify/metrics.js";
-import { assessStatus, type StatusResult, type StatusSettings, type TierStatus } from "../staleness.js";
+import { assessStatus, isHealthy, type StatusResult, type StatusSettings, type TierStatus } from "../staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { formatDuration } from "../format.js";
 import { alignColumns, formatTime } from "./list.js";
@@ -51,6 +51,7 @@ export async function runStatus(
 
 function describe(t: TierStatus): string {
   if (t.state === "missing") return `${t.tier} has no complete backup`;
+  if (t.state === "pending") return `${t.tier} has no backup yet; its first run is due ${formatTime(t.firstRunAt!)}`;
   return `${t.tier} is ${formatDuration(t.ageSeconds ?? 0)} old (limit ${formatDuration(t.maxAgeSeconds ?? 0)})`;
 }
 
@@ -58,7 +59,7 @@ export function renderStatusTable(report: StatusReport): string {
   const rows = report.tiers.map((t) => [
     t.tier,
     t.state.toUpperCase(),
-    t.newestBackupId ?? "-",
+    t.newestBackupId ?? (t.state === "pending" ? `(first run ${formatTime(t.firstRunAt!)})` : "-"),
     t.ageSeconds === undefined ? "-" : formatDuration(t.ageSeconds),
     t.maxAgeSeconds === null ? "n/a" : formatDuration(t.maxAgeSeconds),
   ]);
@@ -103,7 +104,7 @@ export function futureLines(sets: readonly { tier: string; backupId: string; sta
 
 /** The one message for a non-zero exit: what is wrong and where to look. */
 export function unhealthyMessage(report: StatusReport): string | undefined {
-  const bad = report.tiers.filter((t) => t.state !== "fresh");
+  const bad = report.tiers.filter((t) => !isHealthy(t.state));
   if (bad.length === 0) return undefined;
   return (
     `backups are overdue at ${report.destination}: ${bad.map(describe).join("; ")}; ` +
@@ -115,7 +116,7 @@ export function unhealthyMessage(report: StatusReport): string | undefined {
 export interface PublishedAges {
   namespace: string;
   metric: string;
-  /** Seconds per tier that had a complete backup; tiers without one are left out (see ageMetricData). */
+  /** Seconds per tier that had a complete backup or is pending; missing tiers are left out (see ageMetricData). */
   ages: Partial<Record<TierStatus["tier"], number>>;
 }
 
@@ -139,6 +140,6 @@ export async function publishStatusMetrics(
     );
   }
   const ages: PublishedAges["ages"] = {};
-  for (const t of report.tiers) if (t.ageSeconds !== undefined) ages[t.tier] = t.ageSeconds;
+  for (const t of report.tiers) if (t.alarmAgeSeconds !== undefined) ages[t.tier] = t.alarmAgeSeconds;
   return { namespace, metric: METRIC_NEWEST_BACKUP_AGE, ages };
 }

@@ -50,18 +50,19 @@ export function runMetricData(o: RunOutcome): MetricDatum[] {
 }
 
 /**
- * The age of each tier's newest complete backup. A tier without any complete backup gets no
- * data point on purpose: its alarm treats missing data as breaching, exactly as when this
- * command stops running at all.
+ * The age of each tier's newest complete backup (for a tier still waiting for its first run, the
+ * age from staleness.ts's never-ran baseline, below the alarm's threshold until the first run +
+ * grace). A missing tier gets no data point on purpose: its alarm treats missing data as
+ * breaching, exactly as when this command stops running at all.
  */
 export function ageMetricData(app: string, tiers: readonly TierStatus[], at: Date): MetricDatum[] {
   return tiers
-    .filter((t) => t.ageSeconds !== undefined)
+    .filter((t) => t.alarmAgeSeconds !== undefined)
     .map((t) => ({
       MetricName: METRIC_NEWEST_BACKUP_AGE,
       Dimensions: dimensions(app, t.tier),
       Timestamp: at,
-      Value: t.ageSeconds,
+      Value: t.alarmAgeSeconds,
       Unit: "Seconds" as const,
     }));
 }
