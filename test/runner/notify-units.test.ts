@@ -161,28 +161,17 @@ describe("metric data", () => {
       ],
       at,
     );
-    expect(data).toEqual([
-      {
-        MetricName: "NewestBackupAgeSeconds",
-        Dimensions: [
-          { Name: "App", Value: "edms" },
-          { Name: "Tier", Value: "daily" },
-        ],
-        Timestamp: at,
-        Value: 3600,
-        Unit: "Seconds",
-      },
-      {
-        MetricName: "NewestBackupAgeSeconds",
-        Dimensions: [
-          { Name: "App", Value: "edms" },
-          { Name: "Tier", Value: "weekly" },
-        ],
-        Timestamp: at,
-        Value: 500_000,
-        Unit: "Seconds",
-      },
-    ]);
+    const point = (tier: string, value: number) => ({
+      MetricName: "NewestBackupAgeSeconds",
+      Dimensions: [
+        { Name: "App", Value: "edms" },
+        { Name: "Tier", Value: tier },
+      ],
+      Timestamp: at,
+      Value: value,
+      Unit: "Seconds",
+    });
+    expect(data).toEqual([point("daily", 3600), point("weekly", 500_000)]);
   });
 });
 
