@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import * as k8s from "@pulumi/kubernetes";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { statusSchedule } from "./components/alarm-rules.js";
+import { DRILL_MAX_AGE_HOURS, statusSchedule } from "./components/alarm-rules.js";
 import { BackupAlarms } from "./components/backup-alarms.js";
 import { BackupBucket } from "./components/backup-bucket.js";
 import { BackupIdentity } from "./components/backup-identity.js";
@@ -151,6 +151,7 @@ const schedule = new BackupSchedule(`${base}-schedule`, {
         tiers: enabledTiers(config),
         graceHours: config.alerts.graceHours,
         intervalHours,
+        drillMaxAgeHours: config.drill.enabled ? DRILL_MAX_AGE_HOURS : undefined,
       }
     : undefined,
   notificationsSecret: config.notifications?.secretName,
@@ -195,6 +196,7 @@ const alarms = config.cloudwatchNamespace
         statusEveryHours: config.alerts.statusEveryHours,
         emails: config.alertEmails,
         topicKmsKeyArn: config.alerts.topicKmsKeyArn,
+        drill: config.drill.enabled ? { maxAgeHours: DRILL_MAX_AGE_HOURS } : undefined,
       },
       // Created after the first status run has published (see BackupSchedule.firstStatusRun).
       { dependsOn: schedule.firstStatusRun ? [schedule.firstStatusRun] : [] },

@@ -12,6 +12,8 @@ import {
   DIMENSION_APP,
   DIMENSION_TIER,
   MAX_ALARM_RANGE_SECONDS,
+  METRIC_DRILL_SUCCEEDED,
+  METRIC_LAST_PASSING_DRILL_AGE,
   METRIC_NEWEST_BACKUP_AGE,
 } from "../runner/src/notify/metric-names.js";
 import type { ScheduledTier } from "../runner/src/contract.js";
@@ -83,5 +85,79 @@ export function ageAlarmRule(s: AgeAlarmSettings): AgeAlarmRule {
     threshold,
     comparisonOperator: "GreaterThanThreshold",
     treatMissingData: "breaching",
+  };
+}
+
+/** No passing restore drill for this long fires the drill alarm (a weekly drill may fail once). */
+export const DRILL_MAX_AGE_HOURS = 8 * 24;
+
+export interface DrillAlarmRules {
+  /** LastPassingDrillAgeSeconds (from status, every statusEveryHours) above maxAge, or missing. */
+  overdue: Omit<AgeAlarmRule, "dimensions"> & { dimensions: Record<string, string> };
+  /** The last DrillSucceeded was 0: stays in ALARM (missing data keeps the state) until a drill passes. */
+  failed: {
+    name: string;
+    alarmDescription: string;
+    namespace: string;
+    metricName: string;
+    dimensions: Record<string, string>;
+    statistic: "Minimum";
+    period: number;
+    evaluationPeriods: 1;
+    threshold: 1;
+    comparisonOperator: "LessThanThreshold";
+    treatMissingData: "ignore";
+  };
+  /** The one alarm that notifies: either of the two. */
+  composite: { alarmName: string; alarmDescription: string; alarmRule: string };
+}
+
+export function drillAlarmRules(s: {
+  appName: string;
+  namespace: string;
+  statusEveryHours: StatusEveryHours;
+  maxAgeHours?: number;
+}): DrillAlarmRules {
+  const maxAgeHours = s.maxAgeHours ?? DRILL_MAX_AGE_HOURS;
+  const period = s.statusEveryHours * 3600;
+  const dimensions = { [DIMENSION_APP]: s.appName };
+  const overdue = {
+    name: `${s.appName}-restore-drill-overdue`,
+    alarmDescription:
+      `No restore drill of ${s.appName} passed for more than ${maxAgeHours / 24} days, or the status CronJob stopped ` +
+      `publishing ${METRIC_LAST_PASSING_DRILL_AGE} (missing data counts as breaching). See docs/RUNBOOK.md.`,
+    namespace: s.namespace,
+    metricName: METRIC_LAST_PASSING_DRILL_AGE,
+    dimensions,
+    statistic: "Maximum" as const,
+    period,
+    evaluationPeriods: BREACHING_PERIODS,
+    datapointsToAlarm: BREACHING_PERIODS,
+    threshold: maxAgeHours * 3600,
+    comparisonOperator: "GreaterThanThreshold" as const,
+    treatMissingData: "breaching" as const,
+  };
+  const failed = {
+    name: `${s.appName}-restore-drill-failed`,
+    alarmDescription: `The last restore drill of ${s.appName} failed: its backup could not be restored. See docs/RUNBOOK.md.`,
+    namespace: s.namespace,
+    metricName: METRIC_DRILL_SUCCEEDED,
+    dimensions,
+    statistic: "Minimum" as const,
+    period: 3600,
+    evaluationPeriods: 1 as const,
+    threshold: 1 as const,
+    comparisonOperator: "LessThanThreshold" as const,
+    // Drills run weekly: between them there is no data, and the last verdict must stand.
+    treatMissingData: "ignore" as const,
+  };
+  return {
+    overdue,
+    failed,
+    composite: {
+      alarmName: `${s.appName}-restore-drill`,
+      alarmDescription: `The last restore drill of ${s.appName} failed, or none passed for ${maxAgeHours / 24} days. See docs/RUNBOOK.md.`,
+      alarmRule: `ALARM("${failed.name}") OR ALARM("${overdue.name}")`,
+    },
   };
 }

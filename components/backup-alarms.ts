@@ -7,7 +7,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { ScheduledTier } from "../runner/src/contract.js";
-import { ageAlarmRule, type StatusEveryHours } from "./alarm-rules.js";
+import { ageAlarmRule, drillAlarmRules, type StatusEveryHours } from "./alarm-rules.js";
 
 export interface BackupAlarmsArgs {
   appName: string;
@@ -18,6 +18,8 @@ export interface BackupAlarmsArgs {
   statusEveryHours: StatusEveryHours;
   emails: string[];
   topicKmsKeyArn?: string;
+  /** Watch the restore drill (failed, or none passed for maxAgeHours); unset = no drill alarm. */
+  drill?: { maxAgeHours: number };
 }
 
 export class BackupAlarms extends pulumi.ComponentResource {
@@ -68,6 +70,23 @@ export class BackupAlarms extends pulumi.ComponentResource {
         parent,
       );
       this.alarmNames[tier] = rule.name;
+    }
+    if (args.drill) {
+      const rules = drillAlarmRules({
+        appName: args.appName,
+        namespace: args.namespace,
+        statusEveryHours: args.statusEveryHours,
+        maxAgeHours: args.drill.maxAgeHours,
+      });
+      // The two conditions as alarms without actions, and one composite that notifies.
+      const overdue = new aws.cloudwatch.MetricAlarm(`${name}-drill-overdue`, rules.overdue, parent);
+      const failed = new aws.cloudwatch.MetricAlarm(`${name}-drill-failed`, rules.failed, parent);
+      new aws.cloudwatch.CompositeAlarm(
+        `${name}-drill`,
+        { ...rules.composite, alarmActions: [this.topic.arn], okActions: [this.topic.arn] },
+        { ...parent, dependsOn: [overdue, failed] },
+      );
+      this.alarmNames.drill = rules.composite.alarmName;
     }
     this.registerOutputs({ topicArn: this.topic.arn, alarmNames: this.alarmNames });
   }

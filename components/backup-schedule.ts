@@ -17,6 +17,7 @@ import {
   DRILL_SCRATCH_DIR,
   drillArgs,
   drillEnv,
+  type DrillTier,
   notificationSecretEnv,
   statusArgs,
   statusEnv,
@@ -43,13 +44,15 @@ export interface BackupScheduleArgs {
   schedules: Partial<Record<ScheduledTier, string>>;
   retentionDays: Record<Tier, number>;
   objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
-  drill?: { schedule: string; tier: ScheduledTier; scratchSizeLimit: string };
+  drill?: { schedule: string; tier: DrillTier; scratchSizeLimit: string };
   /** The CronJob running `status --publish-metrics` for the alarms; unset = none. */
   status?: {
     schedule: string;
     tiers: ScheduledTier[];
     graceHours: number;
     intervalHours: Partial<Record<ScheduledTier, number>>;
+    /** Also watch the drill (STATUS_DRILL_MAX_AGE_HOURS); unset = drills not watched. */
+    drillMaxAgeHours?: number;
   };
   /** An existing Secret with notification URLs (see notificationSecretEnv); unset = none. */
   notificationsSecret?: string;
@@ -178,7 +181,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
         // The drill restores into a scratch database; it needs neither the media volume nor its node.
         pod({
           args: drillArgs(args.drill.tier),
-          env: drillEnv(args.drill.tier),
+          env: drillEnv(args.drill.tier, Object.keys(args.schedules) as ScheduledTier[]),
           // Room for one extracted copy of the media; an app without media needs none.
           scratch: args.media ? { mountPath: DRILL_SCRATCH_DIR, sizeLimit: args.drill.scratchSizeLimit } : undefined,
           // A failed drill means the newest backup could not be restored: it notifies like a backup.
@@ -194,7 +197,12 @@ export class BackupSchedule extends pulumi.ComponentResource {
       // Reads the bucket listing and publishes to CloudWatch: no database password, no media.
       const statusPod = pod({
         args: statusArgs(),
-        env: statusEnv(args.status.tiers, args.status.graceHours, args.status.intervalHours),
+        env: statusEnv(
+          args.status.tiers,
+          args.status.graceHours,
+          args.status.intervalHours,
+          args.status.drillMaxAgeHours,
+        ),
         database: false,
       });
       cronJob(

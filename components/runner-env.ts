@@ -126,9 +126,16 @@ export function tierEnv(tier: Tier, objectLock?: ObjectLockEnv): RunnerEnv {
   return env;
 }
 
-/** The drill reads a tier's newest backup; it writes nothing to the bucket. */
-export function drillEnv(tier: ScheduledTier): RunnerEnv {
-  return { BACKUP_TIER: tier, BACKUP_TRIGGER: "schedule" };
+/**
+ * The drill reads a tier's newest backup. "rotate": a different tier each week, among the enabled
+ * ones (DRILL_TIERS); it writes only its small result record under drills/.
+ */
+export type DrillTier = ScheduledTier | "rotate";
+export function drillEnv(tier: DrillTier, enabled: readonly ScheduledTier[]): RunnerEnv {
+  const env: RunnerEnv = { BACKUP_TRIGGER: "schedule" };
+  if (tier === "rotate") env.DRILL_TIERS = enabled.join(",");
+  else env.BACKUP_TIER = tier;
+  return env;
 }
 
 /** The runner's command line per workload (the image's entrypoint is the runner itself). */
@@ -139,8 +146,9 @@ export function backupArgs(tier: Tier): string[] {
 /** The drill's scratch folder: its own emptyDir, sized for a copy of the media (see stack config). */
 export const DRILL_SCRATCH_DIR = "/scratch";
 
-export function drillArgs(tier: ScheduledTier): string[] {
-  return ["drill", "latest", "--tier", tier, "--scratch-dir", DRILL_SCRATCH_DIR];
+export function drillArgs(tier: DrillTier): string[] {
+  const pick = tier === "rotate" ? ["--rotate"] : ["--tier", tier];
+  return ["drill", "latest", ...pick, "--scratch-dir", DRILL_SCRATCH_DIR];
 }
 
 /** `status` publishing the ages the alarms watch (the ConfigMap carries CLOUDWATCH_NAMESPACE). */
@@ -156,11 +164,13 @@ export function statusEnv(
   tiers: readonly ScheduledTier[],
   graceHours: number,
   intervalHours: Partial<Record<ScheduledTier, number>>,
+  drillMaxAgeHours?: number,
 ): RunnerEnv {
   return {
     STATUS_TIERS: tiers.join(","),
     STATUS_GRACE_HOURS: String(graceHours),
     STATUS_INTERVAL_HOURS: formatIntervalHours(intervalHours),
+    ...(drillMaxAgeHours ? { STATUS_DRILL_MAX_AGE_HOURS: String(drillMaxAgeHours) } : {}),
   };
 }
 

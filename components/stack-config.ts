@@ -335,7 +335,8 @@ export const stackConfigSchema = z
         enabled: z.boolean().default(true),
         /** Sunday 06:00: after the weekly backup. */
         schedule: cron.default("0 6 * * 0"),
-        tier: z.enum(SCHEDULED_TIERS).default("daily"),
+        /** rotate: daily one week, weekly the next, monthly the third (enabled tiers only); or one tier. */
+        tier: z.enum([...SCHEDULED_TIERS, "rotate"]).default("rotate"),
         /** Size limit of the drill's scratch emptyDir: it must hold one extracted copy of the media. */
         scratchSizeLimit: quantity.default("20Gi"),
       })

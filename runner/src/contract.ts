@@ -298,6 +298,18 @@ export const runnerEnvShape = {
       message: "every instant must be a real date and time",
     })
     .optional(),
+  /**
+   * `status` also watches the restore drill: the last drill must have passed and the last passing
+   * drill be at most this many hours old (the stack sets 192, 8 days). Unset: drills not watched.
+   */
+  STATUS_DRILL_MAX_AGE_HOURS: positiveInt("hours").optional(),
+  /** The tiers `drill --rotate` rotates through, week by week (default daily,weekly,monthly). */
+  DRILL_TIERS: z
+    .string()
+    .regex(/^(daily|weekly|monthly)(,(daily|weekly|monthly))*$/, {
+      message: "must be a comma-separated list of scheduled tiers, e.g. daily,weekly,monthly",
+    })
+    .optional(),
   /** Hours past a tier's interval before `status` calls it stale (default 6). */
   STATUS_GRACE_HOURS: positiveInt("hours").optional(),
   /** json (default) or pretty; pretty is chosen automatically on a terminal. */

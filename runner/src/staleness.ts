@@ -32,7 +32,9 @@ export interface StatusSettings {
    * Each tier's first scheduled run after the stack was first deployed (STATUS_FIRST_RUNS). A tier
    * without one never had a chance to run only by accident: it is missing as soon as it has no backup.
    */
-  firstRuns?: Partial<Record<Tier, Date>>;
+  firstRuns?: Partial<Record<Tier | "drill", Date>>;
+  /** Watch the restore drill too: the last passing drill may be at most this old (STATUS_DRILL_MAX_AGE_HOURS). */
+  drillMaxAgeHours?: number;
 }
 
 /** pending: never backed up, but its first scheduled run plus the grace has not passed yet. */
@@ -78,7 +80,10 @@ export interface StatusResult {
 
 /** STATUS_TIERS / STATUS_GRACE_HOURS (already validated by the contract) with their defaults. */
 export function statusSettingsFromEnv(
-  env: Pick<ParsedRunnerEnv, "STATUS_TIERS" | "STATUS_GRACE_HOURS" | "STATUS_INTERVAL_HOURS" | "STATUS_FIRST_RUNS">,
+  env: Pick<
+    ParsedRunnerEnv,
+    "STATUS_TIERS" | "STATUS_GRACE_HOURS" | "STATUS_INTERVAL_HOURS" | "STATUS_FIRST_RUNS" | "STATUS_DRILL_MAX_AGE_HOURS"
+  >,
 ): StatusSettings {
   const listed = env.STATUS_TIERS ? env.STATUS_TIERS.split(",") : DEFAULT_STATUS_TIERS;
   // Keep the contract's tier order and drop repeats, so the output does not depend on how the list was typed.
@@ -88,6 +93,7 @@ export function statusSettingsFromEnv(
     intervalHours: parseIntervalHours(env.STATUS_INTERVAL_HOURS),
     graceHours: env.STATUS_GRACE_HOURS ?? DEFAULT_GRACE_HOURS,
     ...(env.STATUS_FIRST_RUNS ? { firstRuns: parseFirstRuns(env.STATUS_FIRST_RUNS) } : {}),
+    ...(env.STATUS_DRILL_MAX_AGE_HOURS ? { drillMaxAgeHours: env.STATUS_DRILL_MAX_AGE_HOURS } : {}),
   };
 }
 
@@ -183,4 +189,69 @@ export function assessStatus(now: Date, sets: readonly BackupSet[], settings: St
 /** Fresh, or not due yet: nothing for anyone to do. */
 export function isHealthy(state: TierState): boolean {
   return state === "fresh" || state === "pending";
+}
+
+/**
+ * The restore drill, judged like a tier: `passed` (the last drill passed, the last passing one is
+ * recent enough), `failed` (the last drill failed), `overdue` (no passing drill for maxAge),
+ * `pending` (never passed, but its first scheduled run + grace after the first deployment has not
+ * come yet: the same never-ran rule as the tiers) or `missing`.
+ */
+export type DrillState = "passed" | "failed" | "overdue" | "pending" | "missing";
+
+export interface DrillStatus {
+  state: DrillState;
+  lastDrillAt?: string;
+  lastDrillOk?: boolean;
+  lastPassedAt?: string;
+  ageSeconds?: number;
+  maxAgeSeconds: number;
+  firstRunAt?: string;
+  pendingUntil?: string;
+  /** What status publishes as LastPassingDrillAgeSeconds; unset = no data point (breaching). */
+  alarmAgeSeconds?: number;
+}
+
+export function assessDrill(
+  now: Date,
+  history: { newest?: { finishedAt: string; ok: boolean }; newestPassing?: { finishedAt: string } },
+  s: { maxAgeHours: number; graceHours: number; firstRun?: Date },
+): DrillStatus {
+  const maxAgeSeconds = s.maxAgeHours * HOUR_S;
+  const last = history.newest
+    ? { lastDrillAt: history.newest.finishedAt, lastDrillOk: history.newest.ok }
+    : ({} as Record<string, never>);
+  let judged: DrillStatus;
+  if (history.newestPassing) {
+    const age = ageSeconds(now, new Date(history.newestPassing.finishedAt));
+    judged = {
+      state: age > maxAgeSeconds ? "overdue" : "passed",
+      lastPassedAt: history.newestPassing.finishedAt,
+      ageSeconds: age,
+      maxAgeSeconds,
+      alarmAgeSeconds: age,
+    };
+  } else {
+    const graceSeconds = s.graceHours * HOUR_S;
+    const alarmAgeSeconds = s.firstRun
+      ? ageSeconds(now, neverRanBaseline(s.firstRun, graceSeconds, maxAgeSeconds))
+      : undefined;
+    judged =
+      s.firstRun && alarmAgeSeconds !== undefined && alarmAgeSeconds <= maxAgeSeconds
+        ? {
+            state: "pending",
+            maxAgeSeconds,
+            firstRunAt: s.firstRun.toISOString(),
+            pendingUntil: new Date(s.firstRun.getTime() + graceSeconds * 1000).toISOString(),
+            alarmAgeSeconds,
+          }
+        : { state: "missing", maxAgeSeconds };
+  }
+  // A failed last drill wins: the newest backup (of that tier) could not be restored.
+  if (history.newest && !history.newest.ok) judged = { ...judged, state: "failed" };
+  return { ...judged, ...last };
+}
+
+export function isDrillHealthy(state: DrillState): boolean {
+  return state === "passed" || state === "pending";
 }

@@ -65,7 +65,9 @@ const alarm = (tier: string) =>
 
 describe("the prod stack's alarms", () => {
   it("has an alarm per scheduled tier on its newest backup age: Maximum, 6 h periods, 2 of 2, missing = breaching", () => {
-    expect(ofType(run, "aws:cloudwatch/metricAlarm:MetricAlarm")).toHaveLength(3);
+    expect(ofType(run, "aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name.endsWith("-age"))).toHaveLength(
+      3,
+    );
     const topicArn = `arn:aws:sns:${REGION}:${ACCOUNT}:edms-backup-alarms-20260111abcdef`;
     const thresholds = { daily: DAY + 6 * 3600, weekly: 7 * DAY + 6 * 3600, monthly: 31 * DAY + 6 * 3600 };
     for (const [tier, threshold] of Object.entries(thresholds)) {
@@ -92,6 +94,7 @@ describe("the prod stack's alarms", () => {
       daily: "edms-backup-daily-overdue",
       weekly: "edms-backup-weekly-overdue",
       monthly: "edms-backup-monthly-overdue",
+      drill: "edms-restore-drill",
     });
   });
 
@@ -130,6 +133,7 @@ describe("the prod stack's alarms", () => {
       { name: "STATUS_TIERS", value: "daily,weekly,monthly" },
       { name: "STATUS_GRACE_HOURS", value: "6" },
       { name: "STATUS_INTERVAL_HOURS", value: "daily=24,weekly=168,monthly=744" },
+      { name: "STATUS_DRILL_MAX_AGE_HOURS", value: "192" },
     ]);
     // The runner's own staleness rule, fed this environment, draws the line exactly where the alarms do.
     const settings = statusSettingsFromEnv(
@@ -230,5 +234,39 @@ describe("the first-deploy grace in the prod stack", () => {
       statusCronJob.spec.jobTemplate.spec.template.spec,
     );
     expect(job.spec).toMatchObject({ backoffLimit: 3, activeDeadlineSeconds: 600 });
+  });
+});
+
+describe("the restore drill alarm in the prod stack", () => {
+  it("notifies once (a composite) when the last drill failed or no drill passed for 8 days, missing data breaching", () => {
+    const topicArn = `arn:aws:sns:${REGION}:${ACCOUNT}:edms-backup-alarms-20260111abcdef`;
+    const overdue = one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", "edms-backup-alarms-drill-overdue").inputs;
+    expect(overdue).toMatchObject({
+      name: "edms-restore-drill-overdue",
+      namespace: "EDMS/Backup",
+      metricName: "LastPassingDrillAgeSeconds",
+      dimensions: { App: "edms" },
+      statistic: "Maximum",
+      period: 21_600,
+      evaluationPeriods: 2,
+      threshold: 8 * DAY,
+      treatMissingData: "breaching",
+    });
+    expect(overdue.alarmActions).toBeUndefined();
+    const failed = one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", "edms-backup-alarms-drill-failed").inputs;
+    expect(failed).toMatchObject({
+      name: "edms-restore-drill-failed",
+      metricName: "DrillSucceeded",
+      statistic: "Minimum",
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "ignore",
+    });
+    expect(one(run, "aws:cloudwatch/compositeAlarm:CompositeAlarm", "edms-backup-alarms-drill").inputs).toMatchObject({
+      alarmName: "edms-restore-drill",
+      alarmRule: 'ALARM("edms-restore-drill-failed") OR ALARM("edms-restore-drill-overdue")',
+      alarmActions: [topicArn],
+      okActions: [topicArn],
+    });
   });
 });

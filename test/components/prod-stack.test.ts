@@ -52,7 +52,10 @@ function actions(statement: PolicyDocument["Statement"][number]): string[] {
 }
 
 const EXPECTED = [
+  "aws:cloudwatch/compositeAlarm:CompositeAlarm edms-backup-alarms-drill",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-daily-age",
+  "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-drill-failed",
+  "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-drill-overdue",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-monthly-age",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-weekly-age",
   "aws:ecr/lifecyclePolicy:LifecyclePolicy edms-backup-runner-repo-lifecycle",
@@ -573,7 +576,10 @@ describe("the prod stack under mocks", () => {
         expect(env.AWS_REGION).toBe("ap-southeast-1");
         const tier = at(cronJob.inputs, "metadata", "labels", "backup.edms.io/tier");
         if (cronJob.name.endsWith("restore-drill")) {
-          expect(container.args).toEqual(["drill", "latest", "--tier", "daily", "--scratch-dir", "/scratch"]);
+          // A different tier each week (drill-watch.test.ts): daily, weekly, monthly in turn.
+          expect(container.args).toEqual(["drill", "latest", "--rotate", "--scratch-dir", "/scratch"]);
+          expect(parsed.DRILL_TIERS).toBe("daily,weekly,monthly");
+          expect(parsed.BACKUP_TIER).toBeUndefined();
           const drillPod = at(cronJob.inputs, "spec", "jobTemplate", "spec", "template", "spec") as {
             volumes: unknown[];
           };

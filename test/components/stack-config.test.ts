@@ -44,7 +44,7 @@ describe("stack config", () => {
     expect(config.database).toMatchObject({ port: 5432, passwordKey: "password", sslMode: "prefer" });
     expect(config.pgMajor).toBe("15");
     expect(config.imageAptSource).toBe("pgdg");
-    expect(config.drill).toEqual({ enabled: true, schedule: "0 6 * * 0", tier: "daily", scratchSizeLimit: "20Gi" });
+    expect(config.drill).toEqual({ enabled: true, schedule: "0 6 * * 0", tier: "rotate", scratchSizeLimit: "20Gi" });
     expect(enabledTiers(config)).toEqual(["daily", "weekly", "monthly"]);
   });
 

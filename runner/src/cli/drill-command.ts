@@ -1,8 +1,13 @@
 import type { Command } from "commander";
 import { resolveBackup } from "../catalog.js";
-import type { RunnerEnv, Tier } from "../contract.js";
-import { loadRestoreSettings } from "../config.js";
-import { RunnerError } from "../errors.js";
+import type { RunnerEnv, ScheduledTier, Tier } from "../contract.js";
+import { loadRestoreSettings, type RestoreSettings } from "../config.js";
+import { writeDrillRecord } from "../drill-record.js";
+import { rotationTier } from "../drill-rotation.js";
+import { ConfigError, RunnerError, errorMessage } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { drillMetricData, putMetrics } from "../notify/metrics.js";
+import type { ObjectStore } from "../store/object-store.js";
 import { drillPayload, drillReport } from "../notify/drill-reporter.js";
 import { openStore } from "../store/open-store.js";
 import { runDrill, type DrillReport } from "../commands/drill.js";
@@ -19,6 +24,7 @@ import { reportedRun } from "./reported-run.js";
 
 interface DrillFlags extends DestinationFlags {
   tier?: Tier;
+  rotate?: boolean;
   databaseUrl?: string;
   scratchDb?: string;
   scratchDir?: string;
@@ -27,6 +33,7 @@ interface DrillFlags extends DestinationFlags {
 
 async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<void> {
   const overrides: RunnerEnv = { ...destinationOverrides(flags), DATABASE_URL: flags.databaseUrl };
+  let tier = flags.tier;
   const report = await reportedRun({
     overrides,
     kind: drillReport,
@@ -34,20 +41,30 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
     logTo: flags.json ? process.stderr : process.stdout,
     settings: (options) => loadRestoreSettings(options, { needsMediaTarget: false }),
     run: async (settings, log): Promise<DrillReport> => {
+      if (flags.rotate) tier = rotatingTier(flags, settings);
       // Drills always read a destination (loadRestoreSettings requires one unless fromArchive).
       const store = openStore(settings.destination!, settings.s3Endpoint);
-      const found = await resolveBackup(store, ref ?? "latest", flags.tier);
-      return withUnlockedSet(store, found, settings.identity, (set, identity) =>
-        runDrill(
-          set,
-          settings,
-          { scratchDatabase: flags.scratchDb, scratchParent: flags.scratchDir },
-          { store, log, signal: signalController().signal, identity },
-        ),
-      );
+      let report: DrillReport;
+      try {
+        const found = await resolveBackup(store, ref ?? "latest", tier);
+        report = await withUnlockedSet(store, found, settings.identity, (set, identity) =>
+          runDrill(
+            set,
+            settings,
+            { scratchDatabase: flags.scratchDb, scratchParent: flags.scratchDir },
+            { store, log, signal: signalController().signal, identity },
+          ),
+        );
+      } catch (error) {
+        // A drill that could not run is a failed drill for whoever watches the drills.
+        await recordOutcome(store, settings, { ok: false, tier }, log);
+        throw error;
+      }
+      await recordOutcome(store, settings, { ok: report.ok, tier: report.tier, backupId: report.backupId }, log);
+      return report;
     },
     succeeded: (result, { app }) => drillPayload(app, { report: result }),
-    failed: (error, { app }) => drillPayload(app, { error, tier: flags.tier }),
+    failed: (error, { app }) => drillPayload(app, { error, tier }),
   });
   if (flags.json) printOut(JSON.stringify(report));
   else if (process.stdout.isTTY) {
@@ -67,6 +84,43 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
   }
 }
 
+/** `--rotate`: this week's tier from DRILL_TIERS (default every scheduled tier), see drill-rotation.ts. */
+function rotatingTier(flags: DrillFlags, settings: RestoreSettings): ScheduledTier {
+  if (flags.tier) throw new ConfigError(["--rotate and --tier: give one of them, not both"]);
+  const tiers = (settings.env.DRILL_TIERS ?? "daily,weekly,monthly").split(",") as ScheduledTier[];
+  return rotationTier(new Date(), tiers);
+}
+
+/**
+ * For the drill alarm: a record under drills/ (status publishes the last passing one's age) and
+ * the DrillSucceeded metric. Both best-effort: the drill's own result and exit code stand regardless.
+ */
+async function recordOutcome(
+  store: ObjectStore,
+  settings: RestoreSettings,
+  outcome: { ok: boolean; tier?: string; backupId?: string },
+  log: Logger,
+): Promise<void> {
+  const finishedAt = new Date();
+  await writeDrillRecord(store, {
+    formatVersion: 1,
+    finishedAt: finishedAt.toISOString(),
+    ok: outcome.ok,
+    tier: outcome.tier ?? null,
+    backupId: outcome.backupId ?? null,
+  }).catch((error: unknown) =>
+    log.warn({ stage: "notify", problem: errorMessage(error) }, "could not write the drill record"),
+  );
+  const namespace = settings.env.CLOUDWATCH_NAMESPACE;
+  if (!namespace) return;
+  await putMetrics(namespace, drillMetricData(settings.appName, outcome.ok, finishedAt)).catch((error: unknown) =>
+    log.warn(
+      { stage: "notify", target: "cloudwatch", namespace, problem: errorMessage(error) },
+      "could not publish the drill metrics; the drill's own result is unaffected",
+    ),
+  );
+}
+
 export function registerDrillCommand(program: Command): void {
   addDestinationOptions(
     program
@@ -75,7 +129,11 @@ export function registerDrillCommand(program: Command): void {
         "restore test: restore into a scratch database and folder, compare with the manifest, drop them (exit 0 pass, 1 fail)",
       )
       .argument("[backup]", "backup id or 'latest' (default)")
-      .addOption(tierOption("tier to pick 'latest' from")),
+      .addOption(tierOption("tier to pick 'latest' from"))
+      .option(
+        "--rotate",
+        "pick the tier by week: daily, weekly, monthly in turn (env DRILL_TIERS), as the drill CronJob does",
+      ),
   )
     .option(
       "--database-url <url>",

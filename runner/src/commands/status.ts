@@ -5,8 +5,18 @@
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { RunnerError, errorMessage } from "../errors.js";
 import { METRIC_NEWEST_BACKUP_AGE } from "../notify/metric-names.js";
-import { ageMetricData, putMetrics } from "../notify/metrics.js";
-import { assessStatus, isHealthy, type StatusResult, type StatusSettings, type TierStatus } from "../staleness.js";
+import { ageMetricData, drillAgeMetricData, putMetrics } from "../notify/metrics.js";
+import { readDrillHistory } from "../drill-record.js";
+import {
+  assessDrill,
+  assessStatus,
+  isDrillHealthy,
+  isHealthy,
+  type DrillStatus,
+  type StatusResult,
+  type StatusSettings,
+  type TierStatus,
+} from "../staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { formatDuration } from "../format.js";
 import { alignColumns, formatTime } from "./list.js";
@@ -23,6 +33,8 @@ export interface StatusReport extends StatusResult, UnfinishedUploadsReport {
   runCopies?: RunCopy[];
   /** Why the copies could not all be looked for (the database unreachable, ...). */
   runCopiesProblem?: string;
+  /** The restore drill, when watched (STATUS_DRILL_MAX_AGE_HOURS). */
+  drill?: DrillStatus;
   /** What `--publish-metrics` sent to CloudWatch. */
   published?: PublishedAges;
 }
@@ -46,7 +58,24 @@ export async function runStatus(
       return [];
     });
   }
+  if (settings.drillMaxAgeHours !== undefined) {
+    const history = await readDrillHistory(store).catch((error: unknown) => {
+      throw new RunnerError(`could not read the drill records at ${store.display}: ${errorMessage(error)}`);
+    });
+    report.drill = assessDrill(now, history, {
+      maxAgeHours: settings.drillMaxAgeHours,
+      graceHours: settings.graceHours,
+      firstRun: settings.firstRuns?.drill,
+    });
+    report.healthy &&= isDrillHealthy(report.drill.state);
+  }
   return report;
+}
+
+function describeDrill(d: DrillStatus): string {
+  if (d.state === "failed") return `the last restore drill (${d.lastDrillAt ?? "?"}) FAILED`;
+  if (d.state === "overdue") return `no restore drill passed for ${formatDuration(d.ageSeconds ?? 0)}`;
+  return "no restore drill has passed yet";
 }
 
 function describe(t: TierStatus): string {
@@ -63,6 +92,20 @@ export function renderStatusTable(report: StatusReport): string {
     t.ageSeconds === undefined ? "-" : formatDuration(t.ageSeconds),
     t.maxAgeSeconds === null ? "n/a" : formatDuration(t.maxAgeSeconds),
   ]);
+  const d = report.drill;
+  if (d) {
+    rows.push([
+      "drill",
+      d.state.toUpperCase(),
+      d.lastPassedAt
+        ? `passed ${formatTime(d.lastPassedAt)}`
+        : d.state === "pending"
+          ? `(first run ${formatTime(d.firstRunAt!)})`
+          : "-",
+      d.ageSeconds === undefined ? "-" : formatDuration(d.ageSeconds),
+      formatDuration(d.maxAgeSeconds),
+    ]);
+  }
   const table = alignColumns([["TIER", "STATE", "NEWEST COMPLETE", "AGE", "MAX AGE"], ...rows]);
   const verdict = report.healthy ? "healthy" : "UNHEALTHY";
   // A missing document is not a stale backup (the exit code stays), but nobody must miss it.
@@ -104,11 +147,12 @@ export function futureLines(sets: readonly { tier: string; backupId: string; sta
 
 /** The one message for a non-zero exit: what is wrong and where to look. */
 export function unhealthyMessage(report: StatusReport): string | undefined {
-  const bad = report.tiers.filter((t) => !isHealthy(t.state));
+  const bad = report.tiers.filter((t) => !isHealthy(t.state)).map(describe);
+  if (report.drill && !isDrillHealthy(report.drill.state)) bad.push(describeDrill(report.drill));
   if (bad.length === 0) return undefined;
   return (
-    `backups are overdue at ${report.destination}: ${bad.map(describe).join("; ")}; ` +
-    "check the backup CronJobs and their last Jobs (kubectl get cronjobs,jobs; kubectl logs job/<name>) " +
+    `backups are overdue at ${report.destination}: ${bad.join("; ")}; ` +
+    "check the backup and drill CronJobs and their last Jobs (kubectl get cronjobs,jobs; kubectl logs job/<name>) " +
     "and `edms-backup list` for incomplete runs"
   );
 }
@@ -118,6 +162,8 @@ export interface PublishedAges {
   metric: string;
   /** Seconds per tier that had a complete backup or is pending; missing tiers are left out (see ageMetricData). */
   ages: Partial<Record<TierStatus["tier"], number>>;
+  /** LastPassingDrillAgeSeconds, when the drill is watched and had a value. */
+  lastPassingDrillAgeSeconds?: number;
 }
 
 /**
@@ -131,7 +177,11 @@ export async function publishStatusMetrics(
   namespace: string,
   client?: CloudWatchClient,
 ): Promise<PublishedAges> {
-  const data = ageMetricData(app, report.tiers, new Date(report.checkedAt));
+  const at = new Date(report.checkedAt);
+  const data = [
+    ...ageMetricData(app, report.tiers, at),
+    ...(report.drill ? drillAgeMetricData(app, report.drill, at) : []),
+  ];
   try {
     await putMetrics(namespace, data, client);
   } catch (error) {
@@ -141,5 +191,12 @@ export async function publishStatusMetrics(
   }
   const ages: PublishedAges["ages"] = {};
   for (const t of report.tiers) if (t.alarmAgeSeconds !== undefined) ages[t.tier] = t.alarmAgeSeconds;
-  return { namespace, metric: METRIC_NEWEST_BACKUP_AGE, ages };
+  return {
+    namespace,
+    metric: METRIC_NEWEST_BACKUP_AGE,
+    ages,
+    ...(report.drill?.alarmAgeSeconds !== undefined
+      ? { lastPassingDrillAgeSeconds: report.drill.alarmAgeSeconds }
+      : {}),
+  };
 }

@@ -21,6 +21,14 @@ export const METRIC_MISSING_MEDIA_FILES = "MissingMediaFiles";
  */
 export const METRIC_NEWEST_BACKUP_AGE = "NewestBackupAgeSeconds";
 
+/** Published by `drill` when it ends: 1 passed, 0 failed or could not run (dimension App only). */
+export const METRIC_DRILL_SUCCEEDED = "DrillSucceeded";
+/**
+ * Seconds since the last passing drill (dimension App only): 0 from a passing drill, and from
+ * `status --publish-metrics` every few hours, read from the drill records, for the drill alarm.
+ */
+export const METRIC_LAST_PASSING_DRILL_AGE = "LastPassingDrillAgeSeconds";
+
 /** Dimension names (CloudWatch's own capitalised style). */
 export const DIMENSION_APP = "App";
 export const DIMENSION_TIER = "Tier";

@@ -6,7 +6,7 @@
 import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { TierStatus } from "../staleness.js";
+import type { DrillStatus, TierStatus } from "../staleness.js";
 import {
   DIMENSION_APP,
   DIMENSION_TIER,
@@ -15,6 +15,8 @@ import {
   METRIC_BACKUP_FAILED,
   METRIC_BACKUP_SUCCEEDED,
   METRIC_MISSING_MEDIA_FILES,
+  METRIC_DRILL_SUCCEEDED,
+  METRIC_LAST_PASSING_DRILL_AGE,
   METRIC_NEWEST_BACKUP_AGE,
 } from "./metric-names.js";
 import type { RunOutcome } from "./outcome.js";
@@ -65,6 +67,31 @@ export function ageMetricData(app: string, tiers: readonly TierStatus[], at: Dat
       Value: t.alarmAgeSeconds,
       Unit: "Seconds" as const,
     }));
+}
+
+/** A drill's data points: DrillSucceeded 1/0, and a passing drill's age (0) for the drill alarm. */
+export function drillMetricData(app: string, ok: boolean, at: Date): MetricDatum[] {
+  const Dimensions = [{ Name: DIMENSION_APP, Value: app }];
+  const data: MetricDatum[] = [
+    { MetricName: METRIC_DRILL_SUCCEEDED, Dimensions, Timestamp: at, Value: ok ? 1 : 0, Unit: "Count" },
+  ];
+  if (ok)
+    data.push({ MetricName: METRIC_LAST_PASSING_DRILL_AGE, Dimensions, Timestamp: at, Value: 0, Unit: "Seconds" });
+  return data;
+}
+
+/** From `status`: the last passing drill's age (or a pending drill's never-ran age); none when missing. */
+export function drillAgeMetricData(app: string, drill: DrillStatus, at: Date): MetricDatum[] {
+  if (drill.alarmAgeSeconds === undefined) return [];
+  return [
+    {
+      MetricName: METRIC_LAST_PASSING_DRILL_AGE,
+      Dimensions: [{ Name: DIMENSION_APP, Value: app }],
+      Timestamp: at,
+      Value: drill.alarmAgeSeconds,
+      Unit: "Seconds",
+    },
+  ];
 }
 
 /** PutMetricData takes at most 1000 data points per call; we send a handful. */

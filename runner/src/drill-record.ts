@@ -1,0 +1,60 @@
+/**
+ * What a drill leaves for `status`: one small JSON object per drill under `drills/`, beside the
+ * tier folders (the catalog only reads `<tier>/<backupId>/`, so it never sees them). `status`
+ * reads them to publish the age of the last passing drill every few hours, also in the weeks
+ * between drills: a CloudWatch alarm looks back 7 days at most, so "no passing drill for 8 days"
+ * cannot be watched on the drills' own metrics.
+ */
+import { text } from "node:stream/consumers";
+import { z } from "zod";
+import { newBackupId } from "./backup-id.js";
+import type { ObjectStore } from "./store/object-store.js";
+
+export const DRILLS_PREFIX = "drills/";
+/** How far back `status` reads to find the last passing drill (a year of weekly drills). */
+const MAX_RECORDS_READ = 60;
+
+const drillRecordSchema = z.object({
+  formatVersion: z.literal(1),
+  finishedAt: z.string().datetime(),
+  ok: z.boolean(),
+  tier: z.string().nullable(),
+  backupId: z.string().nullable(),
+});
+export type DrillRecord = z.infer<typeof drillRecordSchema>;
+
+export interface DrillHistory {
+  newest?: DrillRecord;
+  newestPassing?: DrillRecord;
+}
+
+/** `drills/<time-sortable id>.json`; never replaces an earlier record. */
+export async function writeDrillRecord(store: ObjectStore, record: DrillRecord): Promise<string> {
+  const key = `${DRILLS_PREFIX}${newBackupId(new Date(record.finishedAt))}.json`;
+  await store.putSmall(key, `${JSON.stringify(record, null, 2)}\n`, { contentType: "application/json" });
+  return key;
+}
+
+/** The newest drill and the newest passing one; unreadable records are skipped, not fatal. */
+export async function readDrillHistory(store: ObjectStore): Promise<DrillHistory> {
+  const keys: string[] = [];
+  for await (const object of store.list(DRILLS_PREFIX)) {
+    if (object.key.endsWith(".json")) keys.push(object.key);
+  }
+  keys.sort().reverse();
+  const history: DrillHistory = {};
+  for (const key of keys.slice(0, MAX_RECORDS_READ)) {
+    const parsed = drillRecordSchema.safeParse(
+      await text(await store.get(key))
+        .then((body) => JSON.parse(body) as unknown)
+        .catch(() => undefined),
+    );
+    if (!parsed.success) continue;
+    history.newest ??= parsed.data;
+    if (parsed.data.ok) {
+      history.newestPassing = parsed.data;
+      break;
+    }
+  }
+  return history;
+}
