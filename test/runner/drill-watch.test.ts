@@ -4,7 +4,7 @@
  * watches (failed, or none passed for 8 days, with the first-deploy grace); the drill CronJob
  * rotates through the tiers by week, and `drill --tier` still picks one by hand.
  */
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import { rotationTier } from "../../runner/src/drill-rotation.js";
 import { drillAgeMetricData, drillMetricData } from "../../runner/src/notify/metrics.js";
 import { MAX_ALARM_RANGE_SECONDS } from "../../runner/src/notify/metric-names.js";
 import { assessDrill } from "../../runner/src/staleness.js";
+import { mediaOnlyBackup } from "../helpers/media-only-backup.js";
 import { runRunner } from "../helpers/runner-cli.js";
 
 const HOUR = 3_600_000;
@@ -111,20 +112,8 @@ describe("the drill's verdict", () => {
 });
 
 describe("drill records and status, as operators run them", () => {
-  async function mediaOnlyBackup(): Promise<string> {
-    const media = await mkdtemp(path.join(tmpdir(), "edms-drill-watch-media-"));
-    await writeFile(path.join(media, "a.txt"), "drill me\n");
-    const root = await mkdtemp(path.join(tmpdir(), "edms-drill-watch-"));
-    const backup = await runRunner(["backup", "--tier", "daily", "--no-database"], {
-      BACKUP_DESTINATION: `file://${root}`,
-      MEDIA_DIR: media,
-    });
-    expect(backup.code, backup.stderr).toBe(0);
-    return root;
-  }
-
   it("a passing drill is recorded and status is healthy; a failed one makes status exit 1 naming the drill", async () => {
-    const root = await mediaOnlyBackup();
+    const root = await mediaOnlyBackup("edms-drill-watch");
     const env = { BACKUP_DESTINATION: `file://${root}` };
     const statusEnv = { ...env, STATUS_TIERS: "daily", STATUS_DRILL_MAX_AGE_HOURS: "192" };
 

@@ -1,6 +1,6 @@
 // Drills report on the same channels as backups: a drill that fails (or cannot start) pings the
 // healthcheck's /fail and posts the reason, so a backup that cannot be restored is never silent.
-import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +8,7 @@ import type { DrillWebhookPayload } from "../../runner/src/notify/drill-reporter
 import { craftSet } from "../helpers/craft-set.js";
 import { run } from "../helpers/exec.js";
 import { startReceiver, type Receiver } from "../helpers/notify-receiver.js";
+import { mediaOnlyBackup } from "../helpers/media-only-backup.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { runOnTerminal } from "../helpers/terminal.js";
 
@@ -32,21 +33,9 @@ function received(tag: string) {
   };
 }
 
-async function mediaOnlyBackup(): Promise<string> {
-  const media = await mkdtemp(path.join(tmpdir(), "edms-drill-notify-media-"));
-  await writeFile(path.join(media, "a.txt"), "drill me\n");
-  const root = await mkdtemp(path.join(tmpdir(), "edms-drill-notify-"));
-  const backup = await runRunner(["backup", "--tier", "daily", "--no-database"], {
-    BACKUP_DESTINATION: `file://${root}`,
-    MEDIA_DIR: media,
-  });
-  expect(backup.code, backup.stderr).toBe(0);
-  return root;
-}
-
 describe("drill notifications", () => {
   it("pings start then success and posts the passed drill", async () => {
-    const root = await mediaOnlyBackup();
+    const root = await mediaOnlyBackup("edms-drill-notify");
     const result = await runRunner(["drill"], { BACKUP_DESTINATION: `file://${root}`, ...channels("ok") });
     expect(result.code, result.stderr).toBe(0);
     const { paths, payload } = received("ok");
@@ -63,7 +52,7 @@ describe("drill notifications", () => {
   });
 
   it("pings /fail and posts the reason when the restored copy does not match the manifest", async () => {
-    const root = await mediaOnlyBackup();
+    const root = await mediaOnlyBackup("edms-drill-notify");
     // Same archive, but a manifest that claims one more file than it holds.
     const work = await mkdtemp(path.join(tmpdir(), "edms-drill-notify-bad-"));
     const archive = path.join(work, "m.tar.gz");
