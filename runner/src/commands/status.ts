@@ -152,7 +152,7 @@ export function unhealthyMessage(report: StatusReport): string | undefined {
   if (bad.length === 0) return undefined;
   return (
     `backups are overdue at ${report.destination}: ${bad.join("; ")}; ` +
-    "check the backup and drill CronJobs and their last Jobs (kubectl get cronjobs,jobs; kubectl logs job/<name>) " +
+    "check the backup CronJobs and their last Jobs (kubectl get cronjobs,jobs; kubectl logs job/<name>) " +
     "and `edms-backup list` for incomplete runs"
   );
 }
