@@ -154,6 +154,13 @@ function configMaps(): Record<string, Record<string, string>> {
   );
 }
 
+/** The runner's settings ConfigMap (the stack renders others, e.g. the first-deploy stamp). */
+function runnerConfig(): Record<string, string> {
+  const found = Object.values(configMaps()).filter((data) => data.PGSSLMODE !== undefined);
+  if (found.length !== 1) throw new Error(`expected one ConfigMap with PGSSLMODE, found ${found.length}`);
+  return found[0]!;
+}
+
 type ServerName = "plain" | "tls";
 type CaChoice = "right" | "other";
 
@@ -282,8 +289,7 @@ describe("every rendered CronJob runs as rendered, and connects exactly where li
       "edms-backup-weekly",
       "edms-restore-drill",
     ]);
-    const [data] = Object.values(configMaps());
-    expect(data!.PGSSLMODE).toBe(prodDatabase.sslMode);
+    expect(runnerConfig().PGSSLMODE).toBe(prodDatabase.sslMode);
     // Another sslMode renders the same ConfigMap but for PGSSLMODE (the stack's own builder).
     const settings = (mode: string) => ({
       appName: "edms",
@@ -363,7 +369,7 @@ describe("every rendered CronJob runs as rendered, and connects exactly where li
     const cloudwatch = new CloudWatchClient({
       endpoint: s3Endpoint,
       // The pods' region (the ConfigMap's AWS_REGION): moto keeps metrics per region.
-      region: Object.values(configMaps())[0]!.AWS_REGION,
+      region: runnerConfig().AWS_REGION,
       credentials: { accessKeyId: "test", secretAccessKey: "test" },
     });
     const namespace = String(stack.config["edms-backup:cloudwatchNamespace"]);
