@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { DRILL_MAX_AGE_HOURS, drillAlarmRules, STATUS_EVERY_HOURS } from "../../components/alarm-rules.js";
 import { nextRuns } from "../../components/schedules.js";
 import type { StatusReport } from "../../runner/src/commands/status.js";
-import { rotationTier } from "../../runner/src/drill-rotation.js";
+import { rotationOrder, rotationTier } from "../../runner/src/drill-rotation.js";
 import { drillAgeMetricData, drillMetricData } from "../../runner/src/notify/metrics.js";
 import { MAX_ALARM_RANGE_SECONDS } from "../../runner/src/notify/metric-names.js";
 import { assessDrill } from "../../runner/src/staleness.js";
@@ -42,6 +42,34 @@ describe("drill rotation", () => {
     );
     expect(new Set(week).size).toBe(1);
     expect(() => rotationTier(NOW, [])).toThrow();
+  });
+
+  it("falls back in rotation order: this week's tier first, then each other tier once", () => {
+    for (let d = 0; d < 21; d += 1) {
+      const now = new Date(NOW.getTime() + d * DAY);
+      const order = rotationOrder(now, ["daily", "weekly", "monthly"]);
+      expect(order[0]).toBe(rotationTier(now, ["daily", "weekly", "monthly"]));
+      expect([...order].sort()).toEqual(["daily", "monthly", "weekly"]);
+    }
+  });
+
+  it("the weeks after the first deploy: with only daily backups, drill --rotate drills the newest daily, whatever this week's tier", async () => {
+    const root = await mediaOnlyBackup("edms-drill-rotate-first");
+    const week = rotationTier(new Date(), ["daily", "weekly", "monthly"]);
+    const drill = await runRunner(["drill", "--rotate", "--json"], {
+      BACKUP_DESTINATION: `file://${root}`,
+      DRILL_TIERS: "daily,weekly,monthly",
+    });
+    expect(drill.code, drill.stderr).toBe(0);
+    expect(JSON.parse(drill.stdout)).toMatchObject({ ok: true, tier: "daily" });
+    if (week !== "daily") expect(drill.stderr).toContain(`no complete ${week} backup yet`);
+    // A rotation with no tier that has a backup still fails, naming them.
+    const none = await runRunner(["drill", "--rotate"], {
+      BACKUP_DESTINATION: `file://${root}`,
+      DRILL_TIERS: "weekly,monthly",
+    });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no complete backup of tier (weekly, monthly|monthly, weekly)/);
   });
 });
 

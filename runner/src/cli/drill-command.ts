@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { resolveBackup } from "../catalog.js";
+import { newestCompleteSets, resolveBackup, type CompleteBackupSet } from "../catalog.js";
 import type { RunnerEnv, ScheduledTier, Tier } from "../contract.js";
 import { loadRestoreSettings, type RestoreSettings } from "../config.js";
 import { writeDrillRecord } from "../drill-record.js";
-import { rotationTier } from "../drill-rotation.js";
+import { rotationOrder } from "../drill-rotation.js";
 import { ConfigError, RunnerError, errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { drillMetricData, putMetrics } from "../notify/metrics.js";
@@ -41,12 +41,16 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
     logTo: flags.json ? process.stderr : process.stdout,
     settings: (options) => loadRestoreSettings(options, { needsMediaTarget: false }),
     run: async (settings, log): Promise<DrillReport> => {
-      if (flags.rotate) tier = rotatingTier(flags, settings);
+      const order = flags.rotate ? rotatingTiers(flags, settings) : undefined;
+      if (order) tier = order[0];
       // Drills always read a destination (loadRestoreSettings requires one unless fromArchive).
       const store = openStore(settings.destination!, settings.s3Endpoint);
       let report: DrillReport;
       try {
-        const found = await resolveBackup(store, ref ?? "latest", tier);
+        const found = order
+          ? await firstRotatingSet(store, order, log)
+          : await resolveBackup(store, ref ?? "latest", tier);
+        tier = found.tier as ScheduledTier;
         report = await withUnlockedSet(store, found, settings.identity, (set, identity) =>
           runDrill(
             set,
@@ -84,11 +88,32 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
   }
 }
 
-/** `--rotate`: this week's tier from DRILL_TIERS (default every scheduled tier), see drill-rotation.ts. */
-function rotatingTier(flags: DrillFlags, settings: RestoreSettings): ScheduledTier {
+/** `--rotate`: DRILL_TIERS (default every scheduled tier) from this week's on, see drill-rotation.ts. */
+function rotatingTiers(flags: DrillFlags, settings: RestoreSettings): ScheduledTier[] {
   if (flags.tier) throw new ConfigError(["--rotate and --tier: give one of them, not both"]);
   const tiers = (settings.env.DRILL_TIERS ?? "daily,weekly,monthly").split(",") as ScheduledTier[];
-  return rotationTier(new Date(), tiers);
+  return rotationOrder(new Date(), tiers);
+}
+
+/** The newest complete set of this week's tier, or else of the next tier in the rotation that has one. */
+async function firstRotatingSet(
+  store: ObjectStore,
+  order: readonly ScheduledTier[],
+  log: Logger,
+): Promise<CompleteBackupSet> {
+  for (const candidate of order) {
+    const [newest] = await newestCompleteSets(store, candidate);
+    if (!newest) continue;
+    if (candidate !== order[0])
+      log.warn(
+        { stage: "drill", rotation: order[0], tier: candidate },
+        `no complete ${order[0]} backup yet: this week's drill restores the newest ${candidate} backup instead`,
+      );
+    return newest;
+  }
+  throw new RunnerError(
+    `no complete backup of tier ${order.join(", ")} at ${store.display}; run \`edms-backup list\` to see what is there`,
+  );
 }
 
 /**
