@@ -446,6 +446,27 @@ async function main(): Promise<void> {
       }
     }
 
+    // --- start-up: node alone, and the bundle per command on an empty destination ------------------
+    if (!onlyMatrix) {
+      const empty = join(work, "empty-destination");
+      await mkdir(empty, { recursive: true });
+      const startEnv = runnerEnv(`file://${empty}`);
+      const startCases: Case[] = [
+        ["node -e 0 (Node itself)", `exec node -e 0`],
+        ["runner --version", `exec node "${RUNNER}" --version`],
+        ["runner list (empty file://)", `exec node "${RUNNER}" list`],
+        ["runner status (empty file://)", `node "${RUNNER}" status; [ $? -le 1 ]`],
+        ["runner backup --help", `exec node "${RUNNER}" backup --help`],
+      ].map(([name, script]) => ({
+        name: name!,
+        script: script!,
+        env: startEnv,
+        after: async () => ({ output: 0, localDestinationPaged: 0 }),
+      }));
+      log(`start-up: ${Math.max(runs, 5)} alternating runs of ${startCases.length} commands`);
+      rows.push(...summarize("start-up", await alternate(startCases, work, Math.max(runs, 5))));
+    }
+
     // --- database compression matrix -------------------------------------------------------------
     const dumpStage: { name: string; seconds: number; outputMiB: number }[] = [];
     if (flag("--db-matrix")) {
@@ -509,6 +530,10 @@ async function main(): Promise<void> {
       if (m !== dbLimit) ratios[`${m.group}/${m.name}`] = `/limit ${(m.wallS / against.wallS).toFixed(2)}`;
     }
 
+    const node = byName("start-up", "node -e 0");
+    if (node)
+      for (const r of rows.filter((x) => x.group === "start-up" && x !== node))
+        ratios[`start-up/${r.name}`] = `+${((r.wallS - node.wallS) * 1000).toFixed(0)} ms over node -e 0`;
     const header =
       `size=${size}: database ${(dbBytes / MiB).toFixed(0)} MiB (pgbench -s ${spec.pgbenchScale} + ${spec.documents} documents), ` +
       `media ${media.files} files / ${(media.bytes / MiB).toFixed(0)} MiB; ${runs} alternating runs; ` +
@@ -527,6 +552,32 @@ async function main(): Promise<void> {
         text.push(
           `| ${m.name} | ${m.seconds.toFixed(2)} | ${m.outputMiB.toFixed(1)} | ${(m.outputMiB / (media.bytes / MiB)).toFixed(3)} |`,
         );
+    }
+    // Issue 13's targets, one row each, with what this run measured.
+    const verdict = (value: number | undefined, max: number, digits = 2) =>
+      value === undefined || Number.isNaN(value)
+        ? ["not measured", ""]
+        : [value.toFixed(digits), value <= max ? "met" : "**missed**"];
+    const targets: [string, string, number | undefined, number, number?][] = [
+      ["backup to file://, wall time / (pg_dump -Fc ∥ tar \\| cat)", "≤ 1.0", runnerFile.wallS / limit.wallS, 1.0],
+      ["backup to S3 (moto), wall time / shell pipelines", "≤ 1.0", rs3 && shell && rs3.wallS / shell.wallS, 1.0],
+      [
+        "restore (verified) / createdb + pg_restore ∥ tar -x (unverified)",
+        "≤ 1.2",
+        rr && pr && rr.wallS / pr.wallS,
+        1.2,
+      ],
+      ["peak RSS of the process tree, backup to file://, MiB", "≤ 200", runnerFile.peakRssMiB, 200, 0],
+      ["peak RSS of the process tree, backup to S3, MiB", "≤ 200", rs3?.peakRssMiB, 200, 0],
+      ["peak RSS of the process tree, restore, MiB", "≤ 200", rr?.peakRssMiB, 200, 0],
+      // 0.1 MiB is the page rounding of the manifest and folders (see BENCHMARKS.md).
+      ["temporary bytes, backup to file://, MiB", "0 (≤ 0.1 rounding)", runnerFile.tempMiB, 0.1, 1],
+      ["temporary bytes, backup to S3, MiB", "0", rs3?.tempMiB, 0, 1],
+    ];
+    text.push("", "| target (issue 13) | goal | this run | verdict |", "|---|---|---:|---|");
+    for (const [what, goal, value, max, digits] of targets) {
+      const [shown, ok] = verdict(value, max, digits);
+      text.push(`| ${what} | ${goal} | ${shown} | ${ok} |`);
     }
     if (dumpStage.length) {
       text.push("", "| dump stage alone: pg_dump (+ zstd) → wc -c | s | output MiB |", "|---|---:|---:|");

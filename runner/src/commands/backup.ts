@@ -13,7 +13,6 @@ import {
   excludedFromArchive,
   formatDatabaseCompression,
   objectName,
-  pgDumpCompressLevel,
 } from "../contract.js";
 import type { BackupSettings } from "../config.js";
 import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
@@ -37,7 +36,6 @@ import { inspectDirectory } from "../archive/directory-walk.js";
 import { EntryInspector } from "../archive/inspector.js";
 import { spawnMediaArchive } from "../stages/media-archive.js";
 import { spawnPgDump } from "../stages/pg-dump.js";
-import { zstdCompressSource } from "../stages/zstd.js";
 import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
 import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
 import { RUNNER_VERSION } from "../version.js";
@@ -197,8 +195,6 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   // is pg_dump's own, inside the custom format (database.dump).
   const dumpCompression = settings.pgDumpCompression;
   const dumpStage = databaseStreamCompression(dumpCompression);
-  const compressDump = (source: ChildSource) =>
-    dumpStage === "zstd" ? zstdCompressSource(source, dumpCompression.level) : source;
   const databaseKey = objectName("database", { compression: dumpStage, encrypted });
   const mediaKey = settings.media && objectName("media", { compression: settings.media.compression, encrypted });
 
@@ -236,17 +232,12 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
 
   try {
     if (database) {
-      const dump = spawnPgDump(
-        settings.database!,
-        database.session.snapshotId,
-        pgDumpCompressLevel(dumpCompression),
-        settings.pgBinDir,
-      );
+      const dump = spawnPgDump(settings.database!, database.session.snapshotId, dumpCompression, settings.pgBinDir);
       streams.push(
         track(
           uploadChildOutput(
             "database",
-            seal(compressDump(dump)),
+            seal(dump),
             store,
             `${setKey}/${databaseKey}`,
             putOptions(database.session.databaseBytes),

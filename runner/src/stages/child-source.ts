@@ -39,6 +39,54 @@ export function gateOnExit(stdout: Readable, watched: WatchedChild): Readable {
   return gate;
 }
 
+/** One command of a pipeline. */
+export interface PipelineStep {
+  command: string;
+  args: readonly string[];
+  options: ChildOptions;
+}
+
+/**
+ * `first | second` joined by an OS pipe, as a shell does: the bytes between them never pass
+ * through the runner's event loop (pg_dump's uncompressed dump into zstd is the largest stream a
+ * backup has). The output is gated on BOTH exit statuses: when `first` dies, `second` only sees a
+ * clean end of input and would exit 0 with a valid but truncated result.
+ */
+export function spawnChildPipeline(first: PipelineStep, second: PipelineStep): ChildSource {
+  const producer = spawn(first.command, first.args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: childProcessEnv(first.options.env),
+    cwd: first.options.cwd,
+  });
+  const producerWatch = watchChild(producer, first.command, first.options, producer.stderr);
+  const consumer = spawn(second.command, second.args, {
+    // The producer's stdout is handed to the consumer as its stdin (the fd is duplicated).
+    stdio: [producer.stdout ?? "ignore", "pipe", "pipe"],
+    env: childProcessEnv(second.options.env),
+    cwd: second.options.cwd,
+  });
+  // The runner's own copy of the pipe's read end: never read here, so it must not stay open.
+  producer.stdout?.destroy();
+  const consumerWatch = watchChild(consumer, second.command, second.options, consumer.stderr);
+  // When both fail, the consumer's failure is the cause: a dying producer leaves the consumer a
+  // clean end of input (it exits 0), while a dying consumer makes the producer fail on a broken
+  // pipe, sometimes before the consumer's own exit is seen.
+  const exited = Promise.allSettled([producerWatch.exited, consumerWatch.exited]).then(([p, c]) => {
+    if (c.status === "rejected") throw c.reason;
+    if (p.status === "rejected") throw p.reason;
+  });
+  exited.catch(() => undefined);
+  const watched: WatchedChild = {
+    exited,
+    pid: consumer.pid,
+    stop() {
+      producerWatch.stop();
+      consumerWatch.stop();
+    },
+  };
+  return { stream: gateOnExit(consumer.stdout, watched), ...watched };
+}
+
 export function spawnChildSource(command: string, args: readonly string[], options: ChildSourceOptions): ChildSource {
   const child = spawn(command, args, {
     stdio: ["ignore", "pipe", "pipe"],

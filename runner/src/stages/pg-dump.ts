@@ -1,6 +1,8 @@
+import { databaseStreamCompression, pgDumpCompressLevel, type DatabaseCompression } from "../contract.js";
 import { childEnv, type PgConnection } from "../pg/connection.js";
 import { pgBinary } from "../pg/versions.js";
-import { spawnChildSource, type ChildSource } from "./child-source.js";
+import { spawnChildPipeline, spawnChildSource, type ChildSource, type PipelineStep } from "./child-source.js";
+import { ZSTD_BINARY, zstdCompressArgs } from "./zstd.js";
 
 export function pgDumpArgs(snapshotId: string, compression: number): string[] {
   return [
@@ -12,16 +14,26 @@ export function pgDumpArgs(snapshotId: string, compression: number): string[] {
   ];
 }
 
-/** pg_dump -Fc of the connection's database, reading the exported snapshot, to stdout. */
+/**
+ * pg_dump -Fc of the connection's database, reading the exported snapshot: with zstd:N its
+ * uncompressed output (-Z0) goes straight into `zstd -N` through an OS pipe, like the shell's
+ * `pg_dump -Z0 | zstd`; with gzip:N or none, pg_dump's own output.
+ */
 export function spawnPgDump(
   connection: PgConnection,
   snapshotId: string,
-  compression: number,
+  compression: DatabaseCompression,
   binDir?: string,
 ): ChildSource {
-  return spawnChildSource(pgBinary("pg_dump", binDir), pgDumpArgs(snapshotId, compression), {
-    label: "pg_dump",
-    env: childEnv(connection),
-    secrets: connection.secrets,
+  const dump: PipelineStep = {
+    command: pgBinary("pg_dump", binDir),
+    args: pgDumpArgs(snapshotId, pgDumpCompressLevel(compression)),
+    options: { label: "pg_dump", env: childEnv(connection), secrets: connection.secrets },
+  };
+  if (databaseStreamCompression(compression) !== "zstd") return spawnChildSource(dump.command, dump.args, dump.options);
+  return spawnChildPipeline(dump, {
+    command: ZSTD_BINARY,
+    args: zstdCompressArgs(compression.level),
+    options: { label: "zstd (database dump)" },
   });
 }

@@ -1,25 +1,17 @@
 /**
- * zstd as a stream stage (the database dump: `pg_dump -Z0 | zstd`), and its inverse for restore,
- * drill and verify. The `zstd` binary (also the image's, and what an operator restores with by
+ * zstd as a stream stage (the database dump: `pg_dump -Z0 | zstd`, joined in pg-dump.ts), and its
+ * inverse for restore, drill and verify. The `zstd` binary (also the image's, and what an operator restores with by
  * hand) runs on its own core beside pg_dump and the runner's hashing; single-threaded, like the
  * media's compressor, so it uses one core whatever the host has (BENCHMARKS.md).
  */
 import type { Readable } from "node:stream";
 import type { ChildSource } from "./child-source.js";
-import { composeSources, spawnChildFilter } from "./child-filter.js";
+import { spawnChildFilter } from "./child-filter.js";
 
 export const ZSTD_BINARY = "zstd";
 
 export function zstdCompressArgs(level: number): string[] {
   return ["-q", "-c", "--single-thread", `-${level}`];
-}
-
-/** A child's output through `zstd -N`: succeeds only when both exited 0. */
-export function zstdCompressSource(source: ChildSource, level: number): ChildSource {
-  return composeSources(
-    source,
-    spawnChildFilter(ZSTD_BINARY, zstdCompressArgs(level), source.stream, { label: "zstd (database dump)" }),
-  );
 }
 
 /** `input` decompressed; zstd fails on a truncated or corrupted frame (its checksum is on). */
