@@ -27,6 +27,8 @@ import { measure, median, type Measurement } from "./measure.js";
 const REPO = resolve(__dirname, "..");
 const RUNNER = join(REPO, "dist", "edms-backup.cjs");
 const MiB = 2 ** 20;
+/** pg_restore jobs for the restore rows that read a file (the runner's --jobs and the baseline's). */
+const RESTORE_JOBS = 2;
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -373,6 +375,25 @@ async function main(): Promise<void> {
           before: dropAll,
           after: restoredPaged,
         },
+        // pg_restore --jobs reads only files: the runner from its verified scratch copy (in the
+        // measured command's scratch folder, so its bytes count as temporary bytes), the baseline
+        // from a plain copy it decodes itself, both with the same jobs.
+        {
+          name: `runner restore --scratch-dir --jobs ${RESTORE_JOBS}`,
+          script: `exec node "${RUNNER}" restore latest --yes --target-db restored --media-dir "${target}" --scratch-dir "$PWD" --jobs ${RESTORE_JOBS}`,
+          env: { ...runnerEnv(`file://${kept}`), DATABASE_URL: cluster.url("postgres"), MEDIA_DIR: target },
+          before: dropAll,
+          after: restoredPaged,
+        },
+        {
+          name: `pg_restore --jobs ${RESTORE_JOBS} file & tar -x file`,
+          script:
+            `createdb restored && { { ${dumpToStdout(`${set}/${dumpObject}`)} > plain.dump && pg_restore --no-owner --exit-on-error --jobs ${RESTORE_JOBS} -d restored plain.dump; } & d=$!; ` +
+            `mkdir -p "${target}" && tar -xf "${set}/${mediaObject}" -C "${target}"; t=$?; wait $d; exit $(( t | $? )); }`,
+          env: baseEnv,
+          before: dropAll,
+          after: restoredPaged,
+        },
       ];
       log(`restore: ${runs} alternating runs of ${restoreCases.length} approaches`);
       rows.push(...summarize("restore", await alternate(restoreCases, work)));
@@ -524,6 +545,9 @@ async function main(): Promise<void> {
     const rr = byName("restore", "runner");
     const pr = byName("restore", "pg_restore");
     if (rr && pr) ratios[`restore/${rr.name}`] = `runner/baseline ${(rr.wallS / pr.wallS).toFixed(2)}`;
+    const rj = byName("restore", "runner restore --scratch-dir");
+    const pj = byName("restore", "pg_restore --jobs");
+    if (rj && pj) ratios[`restore/${rj.name}`] = `runner/baseline ${(rj.wallS / pj.wallS).toFixed(2)}`;
     const dbLimit = matrixRows.find((m) => m.group === "db-matrix" && m.name.startsWith("limit"));
     for (const m of matrixRows) {
       const against = m.group === "db-matrix" ? dbLimit! : limit;
@@ -565,6 +589,12 @@ async function main(): Promise<void> {
         "restore (verified) / createdb + pg_restore ∥ tar -x (unverified)",
         "≤ 1.2",
         rr && pr && rr.wallS / pr.wallS,
+        1.2,
+      ],
+      [
+        `restore --scratch-dir --jobs ${RESTORE_JOBS} / pg_restore --jobs ${RESTORE_JOBS} of a file ∥ tar -x`,
+        "≤ 1.2",
+        rj && pj && rj.wallS / pj.wallS,
         1.2,
       ],
       ["peak RSS of the process tree, backup to file://, MiB", "≤ 200", runnerFile.peakRssMiB, 200, 0],

@@ -37,6 +37,8 @@ export const FLAG_FOR_ENV: Partial<Record<RunnerEnvName, string>> = {
   MEDIA_REFERENCES: "--media-references",
   LOG_FORMAT: "--log-format",
   ENCRYPTION_RECIPIENTS: "--encrypt-to",
+  RESTORE_SCRATCH_DIR: "--scratch-dir",
+  RESTORE_JOBS: "--jobs",
 };
 
 export interface CommonSettings {
@@ -267,6 +269,8 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
 }
 
 export interface RestoreSettings extends Omit<CommonSettings, "destination"> {
+  /** pg_restore from a verified copy in this folder, with this many jobs (RESTORE_SCRATCH_DIR, RESTORE_JOBS). */
+  scratch?: { dir: string; jobs: number };
   /** Undefined only when restoring from a legacy archive file (--from-archive). */
   destination?: Destination;
   /** Connection to the server the database is restored on; null with --media-only. */
@@ -329,6 +333,15 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
       `--target-db ${targetDatabase}: is one of the server's template databases, which a restore never replaces; name another database`,
     );
   const identity = loadIdentity(env, problems);
+  let scratch: RestoreSettings["scratch"];
+  if (env.RESTORE_SCRATCH_DIR !== undefined) {
+    if (!env.RESTORE_SCRATCH_DIR.startsWith("/"))
+      problems.push(`${label("RESTORE_SCRATCH_DIR")}: must be an absolute path (got "${env.RESTORE_SCRATCH_DIR}")`);
+    else scratch = { dir: env.RESTORE_SCRATCH_DIR, jobs: env.RESTORE_JOBS ?? 1 };
+  } else if ((env.RESTORE_JOBS ?? 1) > 1)
+    problems.push(
+      `${label("RESTORE_JOBS")}: ${env.RESTORE_JOBS} jobs need ${label("RESTORE_SCRATCH_DIR")} (pg_restore runs jobs only from a file, not from a stream)`,
+    );
   if (problems.length || (!base.destination && !scope.fromArchive)) throw new ConfigError(problems);
-  return { ...base, database, targetDatabase, mediaDir, identity };
+  return { ...base, database, targetDatabase, mediaDir, identity, scratch };
 }

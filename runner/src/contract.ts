@@ -240,6 +240,17 @@ export const runnerEnvShape = {
    * `none`. A bare digit N (the old form) still means gzip:N.
    */
   PG_DUMP_COMPRESSION: databaseCompressionSchema.optional(),
+  /**
+   * restore: a folder with room for one decoded copy of the dump. The dump is copied there (and
+   * its sha256 checked) before pg_restore reads it as a file, which lets pg_restore run
+   * RESTORE_JOBS jobs; the copy is removed afterwards, also on failure. Unset: pg_restore reads
+   * the verified stream, one job, no local copy.
+   */
+  RESTORE_SCRATCH_DIR: z.string().optional(),
+  /** restore: pg_restore --jobs (1-64); more than 1 needs RESTORE_SCRATCH_DIR. */
+  RESTORE_JOBS: positiveInt("parallel pg_restore jobs")
+    .refine((n) => n <= 64, { message: "must be at most 64 (parallel pg_restore jobs)" })
+    .optional(),
   /** Folder holding pg_dump, pg_restore and psql; PATH is used when unset. */
   PG_BIN_DIR: z.string().optional(),
   /** Parts of one upload in flight at once (memory = part size x this, per stream). */

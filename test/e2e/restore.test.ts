@@ -16,8 +16,9 @@ import {
 } from "../helpers/pg-test-db.js";
 import { runRunner, startRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
-import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../helpers/sample-data.js";
+import { mediaTreeDigest } from "../helpers/sample-data.js";
 import { craftSet, readManifestFile } from "../helpers/craft-set.js";
+import { seededBackup } from "../helpers/seeded-backup.js";
 import { run } from "../helpers/exec.js";
 import { COPY_DATABASE_RE, COPY_FOLDER_RE } from "../../runner/src/contract.js";
 import { makeLiveTarget, type LiveTarget } from "../helpers/live-target.js";
@@ -64,18 +65,7 @@ async function leftovers(): Promise<{ databases: string[]; dirs: string[] }> {
 }
 
 beforeAll(async () => {
-  source = await newDatabase("restore_src");
-  await seedEdmsDatabase(source.url);
-  mediaDir = await mkdtemp(path.join(tmpdir(), "edms-media-"));
-  await makeMediaTree(mediaDir, { bigFileMiB: 2 });
-  dest = await mkdtemp(path.join(tmpdir(), "edms-dest-"));
-  const backup = await runRunner(["backup", "--tier", "daily"], {
-    DATABASE_URL: source.url,
-    MEDIA_DIR: mediaDir,
-    BACKUP_DESTINATION: `file://${dest}`,
-  });
-  expect(backup.code, backup.stderr).toBe(0);
-  backupId = backup.logs.find((l) => l.stage === "done")!.backupId as string;
+  ({ source, mediaDir, dest, backupId } = await seededBackup(newDatabase, "restore", 2));
 });
 
 afterAll(async () => {

@@ -33,6 +33,8 @@ interface RestoreFlags extends DestinationFlags {
   yes?: boolean;
   terminateConnections?: boolean;
   fromArchive?: string;
+  scratchDir?: string;
+  jobs?: string;
 }
 
 /** The set to restore: from the destination, or a legacy backup-hybrid.sh archive file. */
@@ -58,6 +60,8 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
     ...destinationOverrides(flags),
     MEDIA_DIR: flags.mediaDir,
     DATABASE_URL: flags.databaseUrl,
+    RESTORE_SCRATCH_DIR: flags.scratchDir,
+    RESTORE_JOBS: flags.jobs,
   };
   const settings = loadRestoreSettings(
     { processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) },
@@ -126,6 +130,11 @@ export function registerRestoreCommand(program: Command): void {
     .option("--media-dir <path>", "media folder to restore into (env MEDIA_DIR)")
     .option("--database-url <url>", "postgres:// URL of the server (env DATABASE_URL)")
     .option("--terminate-connections", "disconnect sessions still using the target database at swap time")
+    .option(
+      "--scratch-dir <path>",
+      "copy the dump here first (verified, removed afterwards) so pg_restore can read a file (env RESTORE_SCRATCH_DIR)",
+    )
+    .option("--jobs <n>", "pg_restore --jobs, 1-64; needs --scratch-dir (env RESTORE_JOBS)")
     .option("--yes", "do not ask for confirmation (required without a terminal)")
     .action((ref: string | undefined, flags: RestoreFlags) => restoreAction(ref, flags));
 }

@@ -6,6 +6,8 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
 import { newRunId } from "../backup-id.js";
 import type { CompleteBackupSet } from "../catalog.js";
 import { setKey } from "../catalog.js";
@@ -117,6 +119,17 @@ export function checkMediaTarget(settings: RestoreSettings, sourceFile?: string)
   });
 }
 
+/** RESTORE_SCRATCH_DIR must be a folder this user can create files in (bad input otherwise). */
+async function checkScratchDir(dir: string): Promise<void> {
+  const what = "RESTORE_SCRATCH_DIR (--scratch-dir)";
+  const info = await stat(dir).catch(() => undefined);
+  if (!info) throw new ConfigError([`${what}: ${dir} does not exist`]);
+  if (!info.isDirectory()) throw new ConfigError([`${what}: ${dir} is not a directory`]);
+  await access(dir, constants.W_OK | constants.X_OK).catch(() => {
+    throw new ConfigError([`${what}: ${dir} is not writable by this user (uid ${process.getuid?.() ?? "?"})`]);
+  });
+}
+
 /** Refuses early, before minutes of restoring, when the swap would fail anyway. */
 async function preflight(
   settings: RestoreSettings,
@@ -124,6 +137,7 @@ async function preflight(
   options: RestoreOptions,
 ): Promise<string | undefined> {
   const mediaDir = scope.media ? (await checkMediaTarget(settings, options.sourceFile)).dir : undefined;
+  if (scope.database && settings.scratch) await checkScratchDir(settings.scratch.dir);
   if (!scope.database || !settings.database || !settings.targetDatabase) return mediaDir;
   const target = settings.targetDatabase;
   await withAdminClient(
@@ -220,7 +234,7 @@ export async function runRestore(
             settings.database!,
             stagingDb!,
             settings.pgBinDir,
-            { checkRowCounts: !manifest.importedFrom },
+            { checkRowCounts: !manifest.importedFrom, scratch: settings.scratch },
           )
             .then((counts) => (dbLine?.finish("verified"), counts))
             .catch(fail)

@@ -135,12 +135,27 @@ export async function dropDatabase(connection: PgConnection, name: string): Prom
   );
 }
 
-/** pg_restore reading a custom-format dump on stdin into `database`. */
-export function spawnPgRestore(connection: PgConnection, database: string, binDir?: string): ChildSink {
+/**
+ * pg_restore reading a custom-format dump into `database`: on stdin, or from `file` (a verified
+ * scratch copy) with `jobs` parallel jobs, which pg_restore can only do from a file.
+ */
+export function spawnPgRestore(
+  connection: PgConnection,
+  database: string,
+  binDir?: string,
+  fromFile?: { file: string; jobs: number },
+): ChildSink {
   return spawnChildSink(
     pgBinary("pg_restore", binDir),
     // Ownership is the restoring role's: the roles of the source server need not exist here.
-    ["--dbname", database, "--no-owner", "--exit-on-error", "--no-password"],
+    [
+      "--dbname",
+      database,
+      "--no-owner",
+      "--exit-on-error",
+      "--no-password",
+      ...(fromFile ? [`--jobs=${fromFile.jobs}`, "--", fromFile.file] : []),
+    ],
     { label: "pg_restore", env: childEnv(withDatabase(connection, database)), secrets: connection.secrets },
   );
 }

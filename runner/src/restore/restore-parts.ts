@@ -8,10 +8,14 @@ import type { DatabaseEntry, MediaEntry, TableRowCount } from "../manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { rowCountDifferences } from "../pg/row-counts.js";
 import { pgBinary, restoreVersionProblem, toolVersion } from "../pg/versions.js";
-import { spawnChildSink } from "../stages/child-sink.js";
+import { spawnChildSink, type ChildSink } from "../stages/child-sink.js";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import type { DigestMeter } from "../stages/digest-meter.js";
 import type { ChildSource } from "../stages/child-source.js";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { EntryInspector, type ArchiveTally } from "../archive/inspector.js";
 import { tarEnv } from "../archive/listing.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -46,15 +50,18 @@ export async function restoreDatabasePart(
   connection: PgConnection,
   database: string,
   binDir: string | undefined,
-  options: { checkRowCounts: boolean },
+  options: { checkRowCounts: boolean; scratch?: { dir: string; jobs: number } },
 ): Promise<TableRowCount[]> {
   const tooOld = restoreVersionProblem(await toolVersion(pgBinary("pg_restore", binDir)), entry);
   if (tooOld) throw new RunnerError(tooOld);
   await createDatabase(connection, database);
   try {
-    const sink = spawnPgRestore(connection, database, binDir);
-    stopOnAbort(ctx.signal, sink.stop);
-    await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, dumpDecoder(entry, ctx.decrypt));
+    if (options.scratch) await restoreFromScratchCopy(ctx, entry, connection, database, binDir, options.scratch);
+    else {
+      const sink = spawnPgRestore(connection, database, binDir);
+      stopOnAbort(ctx.signal, sink.stop);
+      await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, dumpDecoder(entry, ctx.decrypt));
+    }
     const counts = await countRowsIn(connection, database);
     const problems = options.checkRowCounts ? rowCountDifferences(entry.tables ?? [], counts) : [];
     if (problems.length)
@@ -63,6 +70,38 @@ export async function restoreDatabasePart(
   } catch (error) {
     await dropDatabase(connection, database).catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * The dump decoded into a private folder inside `scratch.dir` while its stored bytes are hashed;
+ * pg_restore --jobs reads the file only after the checksum matched. The folder is removed
+ * afterwards, whatever happened.
+ */
+async function restoreFromScratchCopy(
+  ctx: PartContext,
+  entry: DatabaseEntry,
+  connection: PgConnection,
+  database: string,
+  binDir: string | undefined,
+  scratch: { dir: string; jobs: number },
+): Promise<void> {
+  const work = await mkdtemp(path.join(scratch.dir, "edms-restore-"));
+  try {
+    const file = path.join(work, "database.dump");
+    const copy: ChildSink = {
+      exited: Promise.resolve(),
+      pid: undefined,
+      stop: () => undefined,
+      feed: (source) => pipeline(source, createWriteStream(file, { flags: "wx", mode: 0o600 })),
+    };
+    await feedVerified(ctx.store, ctx.setPrefix, entry, copy, ctx.onMeter, dumpDecoder(entry, ctx.decrypt));
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
+    const sink = spawnPgRestore(connection, database, binDir, { file, jobs: scratch.jobs });
+    stopOnAbort(ctx.signal, sink.stop);
+    await sink.feed(Readable.from([]));
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
 }
 
