@@ -102,9 +102,8 @@ export async function terminateConnections(client: pg.Client, name: string, time
     "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
     [name],
   );
-  const deadline = Date.now() + timeoutMs;
-  while ((await openConnections(client, name)) > 0 && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 50));
+  // The same wait as for sessions that were already closing: until none is left, or the timeout.
+  await settledConnections(client, name, timeoutMs);
 }
 
 export function connectionsProblem(name: string, count: number): string {
