@@ -9,6 +9,7 @@
 import { z } from "zod";
 import {
   DEFAULT_RETENTION_DAYS,
+  DEFAULT_STATUS_GRACE_HOURS,
   parseMediaReferences,
   OBJECT_LOCK_MODES,
   recipientProblems,
@@ -349,7 +350,7 @@ export const stackConfigSchema = z
     alerts: z
       .strictObject({
         /** Hours past a tier's schedule interval before its alarm fires (also the status CronJob's STATUS_GRACE_HOURS). */
-        graceHours: z.number().int().min(1).max(168).default(6),
+        graceHours: z.number().int().min(1).max(168).default(DEFAULT_STATUS_GRACE_HOURS),
         /** Hours between runs of the status CronJob that publishes the ages the alarms watch. */
         statusEveryHours: z
           .literal(STATUS_EVERY_HOURS, {

@@ -15,6 +15,14 @@ export type Tier = (typeof TIERS)[number];
 export const SCHEDULED_TIERS = ["daily", "weekly", "monthly"] as const satisfies readonly Tier[];
 export type ScheduledTier = (typeof SCHEDULED_TIERS)[number];
 
+/** The tiers `status` expects fresh backups of when STATUS_TIERS is unset: the scheduled ones. */
+export const DEFAULT_STATUS_TIERS: readonly Tier[] = SCHEDULED_TIERS;
+/**
+ * Hours past a tier's schedule interval before `status` (STATUS_GRACE_HOURS unset) and the stack's
+ * alarms (`alerts.graceHours` unset) call it stale: a run takes time, a node restarts.
+ */
+export const DEFAULT_STATUS_GRACE_HOURS = 6;
+
 /**
  * Retention defaults, shared by the bucket's lifecycle rules (Pulumi) and `prune` (file://):
  * with the seed's schedules they keep at least 7 daily, 4 weekly and 12 monthly backups.
@@ -47,6 +55,12 @@ const isoInstant = z
   .string()
   .regex(new RegExp(`^${ISO_INSTANT}$`), { message: "must be an instant in UTC, e.g. 2026-01-11T14:47:48.000Z" })
   .refine((v) => !Number.isNaN(Date.parse(v)), { message: "must be a real date and time" });
+
+/** One tier name, as a regex alternative built from TIERS (a tier added there is accepted here). */
+const TIER_NAME = `(${TIERS.join("|")})`;
+
+/** `item(,item)*`, the whole value: the comma-separated lists the variables below hold. */
+const commaList = (item: string) => new RegExp(`^${item}(,${item})*$`);
 
 const positiveInt = (what: string) =>
   z
@@ -269,7 +283,7 @@ export const runnerEnvShape = {
   /** Tiers `status` expects fresh backups of (comma-separated); default daily,weekly,monthly. */
   STATUS_TIERS: z
     .string()
-    .regex(/^(daily|weekly|monthly|adhoc)(,(daily|weekly|monthly|adhoc))*$/, {
+    .regex(commaList(TIER_NAME), {
       message: "must be a comma-separated list of tiers, e.g. daily,weekly",
     })
     .optional(),
@@ -280,7 +294,7 @@ export const runnerEnvShape = {
    */
   STATUS_INTERVAL_HOURS: z
     .string()
-    .regex(/^(daily|weekly|monthly|adhoc)=\d+(\.\d+)?(,(daily|weekly|monthly|adhoc)=\d+(\.\d+)?)*$/, {
+    .regex(commaList(`${TIER_NAME}=\\d+(\\.\\d+)?`), {
       message: "must list tier=hours pairs, e.g. daily=24,weekly=168,monthly=744",
     })
     .optional(),
@@ -297,14 +311,9 @@ export const runnerEnvShape = {
    */
   STATUS_FIRST_RUNS: z
     .string()
-    .regex(
-      new RegExp(
-        `^(daily|weekly|monthly|adhoc|drill)=${ISO_INSTANT}(,(daily|weekly|monthly|adhoc|drill)=${ISO_INSTANT})*$`,
-      ),
-      {
-        message: "must list name=instant pairs, e.g. daily=2026-01-11T18:00:00.000Z,drill=2026-01-17T22:00:00.000Z",
-      },
-    )
+    .regex(commaList(`(${[...TIERS, "drill"].join("|")})=${ISO_INSTANT}`), {
+      message: "must list name=instant pairs, e.g. daily=2026-01-11T18:00:00.000Z,drill=2026-01-17T22:00:00.000Z",
+    })
     .refine((v) => v.split(",").every((pair) => !Number.isNaN(Date.parse(pair.slice(pair.indexOf("=") + 1)))), {
       message: "every instant must be a real date and time",
     })
@@ -317,11 +326,11 @@ export const runnerEnvShape = {
   /** The tiers `drill --rotate` rotates through, week by week (default daily,weekly,monthly). */
   DRILL_TIERS: z
     .string()
-    .regex(/^(daily|weekly|monthly)(,(daily|weekly|monthly))*$/, {
+    .regex(commaList(`(${SCHEDULED_TIERS.join("|")})`), {
       message: "must be a comma-separated list of scheduled tiers, e.g. daily,weekly,monthly",
     })
     .optional(),
-  /** Hours past a tier's interval before `status` calls it stale (default 6). */
+  /** Hours past a tier's interval before `status` calls it stale (default DEFAULT_STATUS_GRACE_HOURS). */
   STATUS_GRACE_HOURS: positiveInt("hours").optional(),
   /** json (default) or pretty; pretty is chosen automatically on a terminal. */
   LOG_FORMAT: z.enum(["json", "pretty"], { message: "must be json or pretty" }).optional(),

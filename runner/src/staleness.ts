@@ -2,7 +2,13 @@
  * Is each expected tier backed up recently enough? A pure function of (now, sets, settings), so
  * the rules are unit-tested with crafted timestamps and `status` only adds I/O around it.
  */
-import { TIERS, type ParsedRunnerEnv, type Tier } from "./contract.js";
+import {
+  DEFAULT_STATUS_GRACE_HOURS,
+  DEFAULT_STATUS_TIERS,
+  TIERS,
+  type ParsedRunnerEnv,
+  type Tier,
+} from "./contract.js";
 import { isComplete, isDatedInFuture, type BackupSet } from "./catalog.js";
 
 const HOUR_S = 3600;
@@ -17,9 +23,6 @@ export const SCHEDULE_INTERVAL_HOURS: Record<Tier, number | null> = {
   monthly: 31 * 24,
   adhoc: null,
 };
-
-export const DEFAULT_STATUS_TIERS: readonly Tier[] = ["daily", "weekly", "monthly"];
-export const DEFAULT_GRACE_HOURS = 6;
 
 export interface StatusSettings {
   /** Tiers that must have a fresh complete backup. */
@@ -91,7 +94,7 @@ export function statusSettingsFromEnv(
   return {
     tiers,
     intervalHours: parseIntervalHours(env.STATUS_INTERVAL_HOURS),
-    graceHours: env.STATUS_GRACE_HOURS ?? DEFAULT_GRACE_HOURS,
+    graceHours: env.STATUS_GRACE_HOURS ?? DEFAULT_STATUS_GRACE_HOURS,
     ...(env.STATUS_FIRST_RUNS ? { firstRuns: parseFirstRuns(env.STATUS_FIRST_RUNS) } : {}),
     ...(env.STATUS_DRILL_MAX_AGE_HOURS ? { drillMaxAgeHours: env.STATUS_DRILL_MAX_AGE_HOURS } : {}),
   };

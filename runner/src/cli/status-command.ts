@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { ConfigError, RunnerError } from "../errors.js";
 import { publishStatusMetrics, renderStatusTable, runStatus, unhealthyMessage } from "../commands/status.js";
-import type { ParsedRunnerEnv } from "../contract.js";
+import { DEFAULT_STATUS_GRACE_HOURS, DEFAULT_STATUS_TIERS, type ParsedRunnerEnv } from "../contract.js";
 import { resolvePgConnection } from "../pg/connection.js";
 import { resolvePath } from "../restore/restore-target.js";
 import { mediaCopySites, type CopySites } from "../restore/run-copies.js";
@@ -56,8 +56,8 @@ export function registerStatusCommand(program: Command): void {
     program
       .command("status")
       .description(
-        "check that each expected tier (env STATUS_TIERS, default daily,weekly,monthly) has a recent complete backup; " +
-          "exit 1 when one is stale or missing (grace: env STATUS_GRACE_HOURS, default 6)",
+        `check that each expected tier (env STATUS_TIERS, default ${DEFAULT_STATUS_TIERS.join(",")}) has a recent complete backup; ` +
+          `exit 1 when one is stale or missing (grace: env STATUS_GRACE_HOURS, default ${DEFAULT_STATUS_GRACE_HOURS})`,
       ),
   )
     .option("--json", "print one JSON object instead of a table")

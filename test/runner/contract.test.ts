@@ -1,0 +1,74 @@
+// The env contract: shared by the Pulumi program and the runner, so it imports nothing but zod, and
+// its patterns follow the tier list instead of repeating it.
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+import { runnerEnvSchema, TIERS } from "../../runner/src/contract.js";
+
+/** The modules the Pulumi program imports from the runner: nothing but zod may come with them. */
+const CONTRACT_MODULES = ["runner/src/contract.ts", "runner/src/notify/metric-names.ts"];
+
+/** Every module a file names: imports, re-exports, `import type`, dynamic import() and require(). */
+function importedModules(path: string): string[] {
+  return ts.preProcessFile(readFileSync(path, "utf8"), true, true).importedFiles.map((f) => f.fileName);
+}
+
+describe("the contract modules", () => {
+  it.each(CONTRACT_MODULES)("%s imports nothing but zod", (path) => {
+    expect(importedModules(path).filter((name) => name !== "zod")).toEqual([]);
+  });
+
+  it("the import parser sees every form of import (so the check above cannot pass by missing one)", () => {
+    const text = [
+      'import { a } from "./a.js";',
+      'import type { B } from "./b.js";',
+      'export * from "./c.js";',
+      'export { d } from "./d.js";',
+      'import "./e.js";',
+      'const f = await import("./f.js");',
+      'const g = require("./g.js");',
+    ].join("\n");
+    const names = ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
+    expect(names.sort()).toEqual(["./a.js", "./b.js", "./c.js", "./d.js", "./e.js", "./f.js", "./g.js"]);
+  });
+});
+
+describe("the contract's tier lists follow TIERS", () => {
+  const tierList = fc.uniqueArray(fc.constantFrom(...TIERS), { minLength: 1 });
+
+  it("STATUS_TIERS accepts every list of tiers and nothing else", () => {
+    fc.assert(
+      fc.property(tierList, (tiers) => {
+        expect(runnerEnvSchema.shape.STATUS_TIERS.safeParse(tiers.join(",")).success).toBe(true);
+      }),
+    );
+    fc.assert(
+      fc.property(tierList, fc.string({ minLength: 1 }), (tiers, other) => {
+        fc.pre(!(TIERS as readonly string[]).includes(other));
+        const value = [...tiers, other].join(",");
+        expect(runnerEnvSchema.shape.STATUS_TIERS.safeParse(value).success).toBe(false);
+      }),
+    );
+    for (const bad of ["", ",daily", "daily,", "daily,,weekly", "Daily", "daily weekly", "hourly"]) {
+      expect(runnerEnvSchema.shape.STATUS_TIERS.safeParse(bad).success, bad).toBe(false);
+    }
+  });
+
+  it("STATUS_INTERVAL_HOURS accepts tier=hours for every tier and rejects other names", () => {
+    fc.assert(
+      fc.property(
+        tierList,
+        fc.array(fc.integer({ min: 1, max: 10_000 }), { minLength: 4, maxLength: 4 }),
+        (tiers, hours) => {
+          const value = tiers.map((t, i) => `${t}=${hours[i]}`).join(",");
+          expect(runnerEnvSchema.shape.STATUS_INTERVAL_HOURS.safeParse(value).success).toBe(true);
+        },
+      ),
+    );
+    for (const bad of ["daily", "daily=", "hourly=1", "daily=1,", "daily=1.", "daily=-1", "daily=1;weekly=2"]) {
+      expect(runnerEnvSchema.shape.STATUS_INTERVAL_HOURS.safeParse(bad).success, bad).toBe(false);
+    }
+    expect(runnerEnvSchema.shape.STATUS_INTERVAL_HOURS.safeParse("daily=12.5,adhoc=3").success).toBe(true);
+  });
+});
