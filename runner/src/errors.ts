@@ -6,8 +6,9 @@ export class RunnerError extends Error {
   constructor(
     message: string,
     readonly exitCode: number = 1,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = "RunnerError";
   }
 }
@@ -31,6 +32,31 @@ export class InterruptedError extends RunnerError {
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/**
+ * What lies behind a failure (`new Error(message, { cause })`), outermost first, one line each:
+ * the SDK's or the driver's own error under the runner's sentence. Logged at debug only: the
+ * sentence says what to do, the chain is for whoever debugs it.
+ */
+export function causeChain(error: unknown): string[] {
+  const out: string[] = [];
+  const seen = new Set<unknown>([error]);
+  let cause = error instanceof Error ? error.cause : undefined;
+  while (cause !== undefined && cause !== null && !seen.has(cause)) {
+    seen.add(cause);
+    out.push(describeCause(cause));
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return out;
+}
+
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const code = (cause as NodeJS.ErrnoException).code;
+  const status = (cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const details = [code && `code ${code}`, status && `HTTP ${status}`].filter(Boolean).join(", ");
+  return `${cause.name}: ${cause.message}${details ? ` (${details})` : ""}`;
 }
 
 /**

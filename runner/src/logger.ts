@@ -5,6 +5,7 @@
  */
 import pino, { type DestinationStream, type Logger } from "pino";
 import { prettyFactory } from "pino-pretty";
+import { causeChain } from "./errors.js";
 import { formatBytes, formatDuration, formatRate, printable } from "./format.js";
 import type { LiveArea } from "./progress.js";
 import { redact } from "./redact.js";
@@ -60,6 +61,7 @@ export function readableFields(log: Record<string, unknown>): string[] {
   if (asNumber(log.rate) !== undefined) add(formatRate(log.rate as number));
   if (typeof log.error === "string") add(`error: ${log.error}`);
   if (typeof log.problem === "string") add(log.problem);
+  if (Array.isArray(log.causes)) for (const cause of log.causes) add(`caused by ${String(cause)}`);
   return out;
 }
 
@@ -110,7 +112,8 @@ function destinationFor(options: LoggerOptions): DestinationStream {
 
 export function createLogger(options: LoggerOptions): Logger {
   const secrets = options.secrets ?? [];
-  const clean = (value: unknown): unknown => (typeof value === "string" ? redact(value, secrets) : value);
+  const clean = (value: unknown): unknown =>
+    typeof value === "string" ? redact(value, secrets) : Array.isArray(value) ? value.map(clean) : value;
   return pino(
     {
       level: options.level,
@@ -130,6 +133,15 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destinationFor(options),
   );
+}
+
+/**
+ * At debug level, what caused a failure (its `cause` chain, redacted like every field); nothing
+ * at other levels, and nothing for an error without a cause.
+ */
+export function logCauses(log: Logger, error: unknown): void {
+  const causes = causeChain(error);
+  if (causes.length) log.debug({ causes }, "what the failure came from");
 }
 
 /** Bytes per second as a rounded number, for log fields. */

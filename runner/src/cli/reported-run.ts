@@ -8,7 +8,7 @@
 import type { RunnerEnv } from "../contract.js";
 import { mergeEnv, type LoadOptions } from "../config.js";
 import { errorMessage } from "../errors.js";
-import { createLogger, type Logger } from "../logger.js";
+import { createLogger, logCauses, type Logger } from "../logger.js";
 import { RunReporter, notifyTargetsFromEnv, type NotifyTargets, type ReportKind } from "../notify/run-reporter.js";
 import type { LiveArea } from "../progress.js";
 import { redact } from "../redact.js";
@@ -61,6 +61,7 @@ export async function reportedRun<S extends ReportedSettings, R, P>(spec: Report
     const message = redact(errorMessage(error), secrets);
     // The same redacted message ends the process (cli.ts prints it, and knows no database secrets).
     if (error instanceof Error) error.message = message;
+    logCauses(log, error);
     await reporter.finish(spec.failed(message, targets, raw), log);
     throw error;
   }

@@ -88,6 +88,8 @@ async function openDatabase(
         : `could not connect to the database ${db.display}: ${errorMessage(error)}`;
     throw new RunnerError(
       `${what}; check DATABASE_URL or PGHOST/PGPORT/PGUSER/PGPASSWORD and that the server accepts connections`,
+      1,
+      { cause: error },
     );
   }
   const problem = dumpVersionProblem(pgDumpVersion, session.serverVersion);
@@ -169,7 +171,9 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
 
   const checked = await preflight(settings, store, setKey, log, deps.signal).catch((error: unknown) => {
     log.error({ stage: "failed", error: errorMessage(error) }, "backup failed before anything was stored");
-    throw error instanceof RunnerError ? error : new RunnerError(`backup failed: ${errorMessage(error)}`);
+    throw error instanceof RunnerError
+      ? error
+      : new RunnerError(`backup failed: ${errorMessage(error)}`, 1, { cause: error });
   });
   const { database } = checked;
   // Before this run's own uploads start, and after every check (bad input touches nothing): a run
@@ -397,7 +401,9 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   } catch (error) {
     const reported = cause ?? error;
     log.error({ stage: "failed", error: errorMessage(reported) }, "backup failed; no manifest was written");
-    throw reported instanceof RunnerError ? reported : new RunnerError(`backup failed: ${errorMessage(reported)}`);
+    throw reported instanceof RunnerError
+      ? reported
+      : new RunnerError(`backup failed: ${errorMessage(reported)}`, 1, { cause: reported });
   } finally {
     progress.stop();
     deps.signal?.removeEventListener("abort", onSignal);

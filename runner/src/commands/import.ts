@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream";
 import { MANIFEST_OBJECT, objectName, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
-import type { Logger } from "../logger.js";
+import { logCauses, type Logger } from "../logger.js";
 import { serializeManifest, type Manifest, type StoredObjectEntry } from "../manifest.js";
 import { deriveManifest, importedBackupId, memberStream, type SeedArchive } from "../legacy/seed-archive.js";
 import { namesOf, storeNames, withoutNames } from "../encryption/names.js";
@@ -96,7 +96,10 @@ export async function importArchive(
     });
   } catch (error) {
     log.error({ error: errorMessage(error) }, "import failed; no manifest was written");
-    throw error instanceof RunnerError ? error : new RunnerError(`import failed: ${errorMessage(error)}`);
+    logCauses(log, error);
+    throw error instanceof RunnerError
+      ? error
+      : new RunnerError(`import failed: ${errorMessage(error)}`, 1, { cause: error });
   }
   log.info(
     {

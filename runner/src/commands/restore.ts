@@ -14,7 +14,7 @@ import { setKey } from "../catalog.js";
 import type { RestoreSettings } from "../config.js";
 import { copyDatabaseName } from "../contract.js";
 import { ConfigError, InterruptedError, PartialSwapError, RunnerError, errorMessage } from "../errors.js";
-import { rate, type Logger } from "../logger.js";
+import { logCauses, rate, type Logger } from "../logger.js";
 import { startProgress, type LiveArea } from "../progress.js";
 import {
   connectionsProblem,
@@ -290,7 +290,10 @@ export async function runRestore(
       { stage: "failed", error: errorMessage(cause) },
       "restore failed; the target database and media folder were left as they were",
     );
-    throw cause instanceof RunnerError ? cause : new RunnerError(`restore failed: ${errorMessage(cause)}`);
+    logCauses(log, cause);
+    throw cause instanceof RunnerError
+      ? cause
+      : new RunnerError(`restore failed: ${errorMessage(cause)}`, 1, { cause });
   }
 
   // Both halves are in place: the restore is complete whatever happens next. Removing the

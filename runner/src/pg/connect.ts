@@ -34,8 +34,9 @@ export class PgConnectError extends RunnerError {
     message: string,
     readonly rejectedByServer: boolean,
     readonly advised: boolean,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, 1, options);
     this.name = "PgConnectError";
   }
 }
@@ -60,6 +61,8 @@ interface Failure {
   reached: boolean;
   rejectedByServer: boolean;
   advised: boolean;
+  /** The driver's or the TLS layer's own error (logged at debug as the cause). */
+  cause: unknown;
 }
 
 /** The failure in words; `advised` when they already say what to do. */
@@ -116,6 +119,7 @@ export async function connectPg(connection: PgConnection, home: string = os.home
           reached: true,
           rejectedByServer: false,
           advised: true,
+          cause: error,
         });
         continue;
       }
@@ -150,6 +154,7 @@ export async function connectPg(connection: PgConnection, home: string = os.home
         ...explain(error, attempt, verifiedWith, mode),
         reached,
         rejectedByServer: error instanceof pg.DatabaseError,
+        cause: error,
       });
     }
   }
@@ -161,6 +166,7 @@ export async function connectPg(connection: PgConnection, home: string = os.home
     `could not connect to the database ${connection.display} (sslmode=${mode}): ${tried}`,
     failures.some((f) => f.rejectedByServer),
     failures.at(-1)!.advised,
+    { cause: failures.at(-1)!.cause },
   );
 }
 

@@ -68,16 +68,17 @@ export function describeS3Error(error: unknown, action: string, where: string): 
         : error.name === "NoSuchBucket"
           ? "; check BACKUP_DESTINATION (the bucket must exist)"
           : "";
-    return new Error(`S3 ${action} ${where} failed: ${error.name}: ${error.message}${hint}`);
+    return new Error(`S3 ${action} ${where} failed: ${error.name}: ${error.message}${hint}`, { cause: error });
   }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code && NETWORK_CODES.has(code)) {
     return new Error(
       `S3 ${action} ${where} failed: the endpoint is unreachable (${code}); check S3_ENDPOINT, DNS and the egress network policy`,
+      { cause: error },
     );
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new Error(`S3 ${action} ${where} failed: ${message}`);
+  return new Error(`S3 ${action} ${where} failed: ${message}`, { cause: error });
 }
 
 /** Errors of the stream being uploaded (a child failed, a signal) pass through unchanged. */
