@@ -1,5 +1,5 @@
 /**
- * CronJob specs with the secure, boring defaults of DESIGN.md: a time zone, no overlapping runs,
+ * CronJob specs with secure, boring defaults: a time zone, no overlapping runs,
  * bounded lateness and duration, kept history, and pods that are never restarted in place (a
  * failed backup starts over in a fresh pod, so a half-written upload is never resumed).
  */

@@ -17,7 +17,6 @@ import {
   SSL_MODES,
   type ScheduledTier,
 } from "../runner/src/contract.js";
-export { DEFAULT_RETENTION_DAYS };
 import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
 import { STATUS_EVERY_HOURS } from "./alarm-rules.js";
 import { APT_SOURCES, DEBIAN_PG_MAJOR } from "./image-rules.js";
@@ -82,8 +81,6 @@ export const DEFAULT_SCHEDULES: Record<ScheduledTier, string> = {
   weekly: "0 3 * * 0",
   monthly: "0 4 1 * *",
 };
-
-/** Keeps at least 7 daily, 4 weekly and 12 monthly backups at every moment (see the tests). */
 
 /** Storage classes the runner can read directly; Glacier Flexible/Deep Archive need a restore first. */
 export const TRANSITION_STORAGE_CLASSES = ["STANDARD_IA", "GLACIER_IR"] as const;
@@ -470,7 +467,6 @@ export const stackConfigSchema = z
   });
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
-export type RawStackConfig = z.input<typeof stackConfigSchema>;
 
 export class StackConfigError extends Error {
   constructor(readonly problems: string[]) {

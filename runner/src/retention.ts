@@ -4,15 +4,9 @@
  * function of (now, sets, retention), so every rule is unit-tested with crafted sets.
  */
 import { DEFAULT_RETENTION_DAYS, type ParsedRunnerEnv, type Tier } from "./contract.js";
-export { DEFAULT_RETENTION_DAYS };
 import { isComplete, type BackupSet } from "./catalog.js";
 
 const DAY_MS = 86_400_000;
-
-/**
- * Days a set of each tier is kept. With the default schedules (daily, Sundays, the 1st) these keep
- * at least 7 daily, 4 weekly and 12 monthly backups at every moment.
- */
 
 /**
  * An incomplete set younger than this may be a backup that is still running (the manifest comes

@@ -4,8 +4,8 @@ import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_RETENTION_DAYS } from "../../runner/src/contract.js";
 import {
-  DEFAULT_RETENTION_DAYS,
   DEFAULT_SCHEDULES,
   decodeConfigValue,
   enabledTiers,

@@ -5,9 +5,9 @@ import { backupIdTime, newBackupId } from "../../runner/src/backup-id.js";
 import type { BackupSet } from "../../runner/src/catalog.js";
 import { alignColumns, listEntries } from "../../runner/src/commands/list.js";
 import { formatBytes, formatDuration } from "../../runner/src/format.js";
-import type { Tier } from "../../runner/src/contract.js";
+import { DEFAULT_RETENTION_DAYS, type Tier } from "../../runner/src/contract.js";
 import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
-import { DEFAULT_RETENTION_DAYS, retentionFromEnv, selectForPrune } from "../../runner/src/retention.js";
+import { retentionFromEnv, selectForPrune } from "../../runner/src/retention.js";
 import {
   assessStatus,
   parseIntervalHours,

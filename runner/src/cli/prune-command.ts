@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { renderPruneTable, runPrune, s3PruneReport } from "../commands/prune.js";
 import { retentionFromEnv } from "../retention.js";
+import { FileStore } from "../store/file-store.js";
 import { addDestinationOptions, openContext, printOut, type DestinationFlags } from "./shared.js";
 
 interface PruneFlags extends DestinationFlags {
@@ -14,9 +15,9 @@ async function pruneAction(flags: PruneFlags): Promise<void> {
   const dryRun = flags.dryRun ?? false;
   // On S3 the bucket's lifecycle rules are the single enforcer; a second one could only disagree.
   const report =
-    settings.destination.kind === "s3"
-      ? s3PruneReport(store.display, retentionDays, dryRun, new Date())
-      : await runPrune(store, { retentionDays, dryRun });
+    store instanceof FileStore
+      ? await runPrune(store, { retentionDays, dryRun })
+      : s3PruneReport(store.display, retentionDays, dryRun, new Date());
   printOut(flags.json ? JSON.stringify(report, null, 2) : renderPruneTable(report));
 }
 

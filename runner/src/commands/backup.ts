@@ -7,6 +7,7 @@
 import { access, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { newBackupId } from "../backup-id.js";
+import { setKey } from "../catalog.js";
 import {
   MANIFEST_OBJECT,
   databaseStreamCompression,
@@ -139,7 +140,7 @@ async function walkMedia(dir: string): Promise<{ sourceBytes: number }> {
 async function preflight(
   settings: BackupSettings,
   store: ObjectStore,
-  setKey: string,
+  prefix: string,
   log: Logger,
   signal?: AbortSignal,
 ) {
@@ -151,9 +152,9 @@ async function preflight(
     if (problem) throw new ConfigError([problem]);
   }
   const media = settings.media ? await walkMedia(settings.media.dir) : undefined;
-  for await (const existing of store.list(`${setKey}/`)) {
+  for await (const existing of store.list(`${prefix}/`)) {
     throw new RunnerError(
-      `backup set ${setKey} already has ${existing.key}; refusing to overwrite (clock or id collision)`,
+      `backup set ${prefix} already has ${existing.key}; refusing to overwrite (clock or id collision)`,
     );
   }
   return { media, database: await openDatabase(settings, log) };
@@ -164,12 +165,12 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const started = now();
   const backupId = newBackupId(started);
   deps.onBackupId?.(backupId);
-  const setKey = `${settings.tier}/${backupId}`;
+  const prefix = setKey(settings.tier, backupId);
   const log = deps.log.child({ backupId, tier: settings.tier });
   const { store } = deps;
   log.info({ stage: "start", destination: store.display, trigger: settings.trigger }, "backup started");
 
-  const checked = await preflight(settings, store, setKey, log, deps.signal).catch((error: unknown) => {
+  const checked = await preflight(settings, store, prefix, log, deps.signal).catch((error: unknown) => {
     log.error({ stage: "failed", error: errorMessage(error) }, "backup failed before anything was stored");
     throw error instanceof RunnerError
       ? error
@@ -243,7 +244,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
             "database",
             seal(dump),
             store,
-            `${setKey}/${databaseKey}`,
+            `${prefix}/${databaseKey}`,
             putOptions(database.session.databaseBytes),
           ),
           dumpStage ? `pg_dump+${dumpStage}` : "pg_dump",
@@ -267,7 +268,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       const tar = spawnMediaArchive(dir, compression, level, inspector);
       streams.push(
         track(
-          uploadChildOutput("media", seal(tar), store, `${setKey}/${mediaKey}`, putOptions(estimate)),
+          uploadChildOutput("media", seal(tar), store, `${prefix}/${mediaKey}`, putOptions(estimate)),
           compression === "none" ? "tar" : `tar+${compression}`,
         ),
       );
@@ -360,7 +361,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
           encryption: {
             format: "age" as const,
             recipients,
-            names: await storeNames(store, setKey, namesOf(full), recipients, {
+            names: await storeNames(store, prefix, namesOf(full), recipients, {
               contentType: "application/octet-stream",
               lock,
             }),
@@ -379,7 +380,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
         },
         `${refs.missing} of ${refs.referenced} media files referenced by ${refs.columns?.join(", ")} are not in the media folder; the backup holds what existed`,
       );
-    await store.putSmall(`${setKey}/${MANIFEST_OBJECT}`, serializeManifest(manifest), {
+    await store.putSmall(`${prefix}/${MANIFEST_OBJECT}`, serializeManifest(manifest), {
       contentType: "application/json",
       lock,
     });
@@ -395,7 +396,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
         encrypted,
         rate: rate((manifest.database?.bytes ?? 0) + (manifest.media?.bytes ?? 0), seconds * 1000),
       },
-      `backup ${setKey} complete`,
+      `backup ${prefix} complete`,
     );
     return manifest;
   } catch (error) {

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream";
+import { setKey } from "../catalog.js";
 import { MANIFEST_OBJECT, objectName, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { logCauses, type Logger } from "../logger.js";
@@ -33,7 +34,7 @@ export async function importArchive(
     importedBackupId(archive.manifest, randomBytes(2).toString("hex")),
     tier,
   );
-  const prefix = `${tier}/${derived.backupId}`;
+  const prefix = setKey(tier, derived.backupId);
   const log = deps.log.child({ backupId: derived.backupId, tier, stage: "import" });
   const members = [
     {

@@ -7,7 +7,7 @@ import type { BackupSet } from "../catalog.js";
 import { MANIFEST_OBJECT, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { selectForPrune, type PruneDecision, type RetentionDays } from "../retention.js";
-import type { ObjectStore } from "../store/object-store.js";
+import type { FileStore } from "../store/file-store.js";
 import { formatBytes, formatDuration } from "../format.js";
 import { alignColumns, formatTime, readBackupSets } from "./list.js";
 
@@ -61,7 +61,7 @@ export function s3PruneReport(
  * manifest, so it shows as incomplete (and the next prune removes it) instead of as a complete
  * backup whose data is gone.
  */
-async function deleteSet(store: ObjectStore, set: BackupSet): Promise<void> {
+async function deleteSet(store: FileStore, set: BackupSet): Promise<void> {
   const keys = set.objects.map((o) => o.key);
   const manifest = keys.filter((k) => k.endsWith(`/${MANIFEST_OBJECT}`));
   await store.delete(manifest);
@@ -82,7 +82,7 @@ function toEntry(decision: PruneDecision, action: PruneAction): PruneEntry {
 }
 
 export async function runPrune(
-  store: ObjectStore,
+  store: FileStore,
   options: { retentionDays: RetentionDays; dryRun: boolean; now?: Date },
 ): Promise<PruneReport> {
   const now = options.now ?? new Date();

@@ -13,6 +13,7 @@ import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { z } from "zod";
 import { MANIFEST_OBJECT, objectName, type Tier } from "../contract.js";
+import { newBackupId } from "../backup-id.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { EntryInspector } from "../archive/inspector.js";
 import { tarEnv } from "../archive/listing.js";
@@ -104,11 +105,7 @@ async function memberFacts(
 
 /** The backup id an imported archive gets: its original time (UTC) and a random suffix. */
 export function importedBackupId(manifest: SeedManifest, suffix: string): string {
-  const stamp = new Date(manifest.timestamp)
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}Z$/, "Z");
-  return `${stamp}-${suffix}`;
+  return newBackupId(new Date(manifest.timestamp), () => suffix);
 }
 
 export async function deriveManifest(archive: SeedArchive, backupId: string, tier: Tier): Promise<Manifest> {
@@ -209,10 +206,6 @@ export class SeedArchiveStore implements ObjectStore {
   }
 
   putSmall(): Promise<void> {
-    return Promise.reject(new Error("a legacy archive is read-only"));
-  }
-
-  delete(): Promise<void> {
     return Promise.reject(new Error("a legacy archive is read-only"));
   }
 }

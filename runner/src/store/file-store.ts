@@ -98,6 +98,10 @@ export class FileStore implements ObjectStore {
     }
   }
 
+  /**
+   * Deletes objects: `prune` on a folder. Only folders have it: on S3 the bucket's lifecycle rules
+   * expire sets and the runner's role cannot delete.
+   */
   async delete(keys: readonly string[]): Promise<void> {
     for (const key of keys) {
       const file = this.pathOf(key);

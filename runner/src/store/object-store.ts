@@ -48,8 +48,6 @@ export interface ObjectStore {
   head(key: string): Promise<{ bytes: number } | undefined>;
   /** Every object under `prefix`, in key order. */
   list(prefix: string): AsyncIterable<StoredObject>;
-  /** Deletes objects (used by `prune` on file:// destinations only). */
-  delete(keys: readonly string[]): Promise<void>;
   /**
    * Unfinished multipart uploads under the destination, with their parts' bytes when `sizes`.
    * Absent on stores without multipart uploads (a folder: a killed run's partial file is an

@@ -284,17 +284,4 @@ export class S3Store implements ObjectStore {
         throw describeS3Error(error, "abort of the unfinished upload of", `s3://${this.bucket}/${Key}`);
       });
   }
-
-  async delete(keys: readonly string[]): Promise<void> {
-    const { s3, client } = await this.sdk();
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000);
-      await client.send(
-        new s3.DeleteObjectsCommand({
-          Bucket: this.bucket,
-          Delete: { Objects: batch.map((key) => ({ Key: this.keyOf(key) })) },
-        }),
-      );
-    }
-  }
 }
