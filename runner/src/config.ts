@@ -3,7 +3,7 @@
  * the environment variable of the same meaning. Every problem is collected, so one run names every
  * bad or missing field at once (exit 2), and nothing has been touched yet.
  */
-import { z } from "zod";
+import type { z } from "zod";
 import {
   PROTECTED_DATABASES,
   pickRunnerEnv,

@@ -3,7 +3,7 @@
  * (an alarm per scheduled tier within CloudWatch's limits, the SNS topic and its subscriptions,
  * the status CronJob that feeds them, and the runner's PutMetricData permission).
  */
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { CronExpressionParser } from "cron-parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ageAlarmRule, STATUS_EVERY_HOURS, statusSchedule } from "../../components/alarm-rules.js";

@@ -1,4 +1,4 @@
-import pg from "pg";
+import type pg from "pg";
 import { connectPg } from "../pg/connect.js";
 import { withDatabase, type PgConnection } from "../pg/connection.js";
 import { appliedMigrations, describeDrift, migrationDrift, type MigrationState } from "./migrations.js";

@@ -21,7 +21,7 @@ import { readFileSync } from "node:fs";
 import { lstat, readFile, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { backupIdTime } from "../backup-id.js";
 import { COPY_DATABASE_RE, COPY_FOLDER_RE, type CopyKind } from "../contract.js";
 import { errorMessage } from "../errors.js";
