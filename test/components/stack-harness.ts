@@ -5,6 +5,7 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks.js";
 import { asPulumiConfig, readStackFile } from "../../components/stack-file.js";
 
 export const ACCOUNT = "123456789012";
@@ -22,6 +23,8 @@ export interface Recorded {
 
 export interface StackRun {
   resources: Recorded[];
+  /** Every URN registered, as the engine forms it (the parent chain in the type), in order. */
+  urns: string[];
   calls: string[];
   outputs: Record<string, unknown>;
   config: Record<string, unknown>;
@@ -70,6 +73,8 @@ export async function runStack(stack: string, changes: Record<string, unknown> =
   }
   const resources: Recorded[] = [];
   const calls: string[] = [];
+  const urns: string[] = [];
+  recordUrns(urns);
   pulumi.runtime.setAllConfig(asPulumiConfig(config), file.secretKeys);
   await pulumi.runtime.setMocks(
     {
@@ -131,7 +136,23 @@ export async function runStack(stack: string, changes: Record<string, unknown> =
     seen = resources.length;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { resources, calls, outputs, config };
+  return { resources, urns, calls, outputs, config };
+}
+
+/**
+ * The mock monitor names a child by its parent's last type only (`parent$child`); the engine
+ * qualifies it by the whole chain (`grandparent$parent$child`), which is what a renamed or
+ * re-parented component changes. Forming URNs as the engine does, from the parent's own URN,
+ * makes the recorded URNs the ones `pulumi up` would compare.
+ */
+function recordUrns(into: string[]): void {
+  const monitor = MockMonitor.prototype as unknown as { newUrn(parent: string, type: string, name: string): string };
+  monitor.newUrn = (parent, type, name) => {
+    const qualified = parent ? `${parent.split("::")[2]}$${type}` : type;
+    const urn = `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${qualified}::${name}`;
+    into.push(urn);
+    return urn;
+  };
 }
 
 /** Navigates recorded (plain JSON) inputs without `any`. */
