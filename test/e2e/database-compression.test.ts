@@ -3,6 +3,7 @@
 // pg_restore`, with `age -d` first when encrypted), the runner's restore, verify and drill give
 // the same data, a damaged object is refused with the target untouched, and sets written the old
 // way (database.dump, manifest format 2) keep verifying, restoring and drilling.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, readdir, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +16,7 @@ import {
   createTestDatabase,
   largeObjectChecksums,
   sequenceValues,
+  sql,
   tableChecksums,
   type TestDatabase,
 } from "../helpers/pg-test-db.js";
@@ -227,6 +229,47 @@ describe("damaged zstd dumps are refused, touching nothing", { timeout: 240_000 
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     await writeFile(file, bytes);
     await expectRefused(copy, /database\.dump\.zst: sha256 [0-9a-f]{64} does not match the manifest/);
+  });
+
+  // The restore joins zstd -d and pg_restore by an OS pipe, fed with the stored bytes the runner
+  // hashes: here zstd and pg_restore both accept the damaged object (one row changed, a valid
+  // frame, the same size), so only the checksum stands between it and the live database.
+  it("a changed row in a valid frame of the same size: zstd and pg_restore accept it, the checksum refuses it", async () => {
+    const { copy, copyDir } = await copyOfSet();
+    const file = path.join(copyDir, "database.dump.zst");
+    const stored = await readFile(file);
+    const dump = execFileSync("zstd", ["-q", "-d", "-c", file], { maxBuffer: 1 << 30 });
+    const row = Buffer.from("user1@example.org\t");
+    const at = dump.indexOf(row);
+    expect(at).toBeGreaterThan(0);
+    dump.write("user1@example.orx", at, "latin1");
+    // A better compression level makes it shorter; a skippable frame (which zstd -d skips) pads it
+    // to the stored size, so the size check passes too.
+    const reframed = execFileSync("zstd", ["-q", "-c", "-19"], { input: dump, maxBuffer: 1 << 30 });
+    const pad = stored.length - reframed.length;
+    expect(pad).toBeGreaterThanOrEqual(8);
+    const skippable = Buffer.alloc(pad);
+    skippable.writeUInt32LE(0x184d2a50, 0);
+    skippable.writeUInt32LE(pad - 8, 4);
+    const forged = Buffer.concat([reframed, skippable]);
+    expect(forged.length).toBe(stored.length);
+    await writeFile(file, forged);
+    await expectRefused(copy, /database\.dump\.zst: sha256 [0-9a-f]{64} does not match the manifest/);
+
+    // With the manifest's checksum forged too, the same object restores: the tools could not tell.
+    const manifestFile = path.join(copyDir, "manifest.json");
+    const m = JSON.parse(await readFile(manifestFile, "utf8"));
+    m.database.sha256 = sha256(forged);
+    await writeFile(manifestFile, JSON.stringify(m));
+    const live = await liveTarget();
+    const restore = await runRunner(["restore", id, "--yes", "--database-only", "--target-db", live.db.name], {
+      DATABASE_URL: source.url,
+      BACKUP_DESTINATION: `file://${copy}`,
+    });
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await sql(live.db.url, "select email from auth_user where id = 1")).toEqual([
+      { email: "user1@example.orx" },
+    ]);
   });
 
   it("a truncated frame with the manifest forged to match: refused by zstd", async () => {

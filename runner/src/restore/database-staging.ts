@@ -12,7 +12,8 @@ import { connectPg, PgConnectError } from "../pg/connect.js";
 import { childEnv, withDatabase, type PgConnection } from "../pg/connection.js";
 import { countTableRows } from "../pg/row-counts.js";
 import { pgBinary } from "../pg/versions.js";
-import { spawnChildSink, type ChildSink } from "../stages/child-sink.js";
+import type { PipelineStep } from "../stages/child-chain.js";
+import { spawnSinkChain, type ChildSink } from "../stages/child-sink.js";
 
 /**
  * The database the runner connects to for CREATE/ALTER/DROP DATABASE: never one it renames or
@@ -135,19 +136,22 @@ export async function dropDatabase(connection: PgConnection, name: string): Prom
 }
 
 /**
- * pg_restore reading a custom-format dump into `database`: on stdin, or from `file` (a verified
- * scratch copy) with `jobs` parallel jobs, which pg_restore can only do from a file.
+ * pg_restore reading a custom-format dump into `database`: from a verified scratch copy `file`
+ * with `jobs` parallel jobs (which pg_restore can only do from a file), or on stdin behind the
+ * `decode` steps (zstd -d), joined to it by an OS pipe so the decoded dump never passes through
+ * the runner: the runner writes the stored bytes (hashed on the way) into the first step.
  */
 export function spawnPgRestore(
   connection: PgConnection,
   database: string,
-  binDir?: string,
-  fromFile?: { file: string; jobs: number },
+  binDir: string | undefined,
+  input: { file: string; jobs: number } | { decode: readonly PipelineStep[] },
 ): ChildSink {
-  return spawnChildSink(
-    pgBinary("pg_restore", binDir),
+  const fromFile = "file" in input ? input : undefined;
+  const pgRestore: PipelineStep = {
+    command: pgBinary("pg_restore", binDir),
     // Ownership is the restoring role's: the roles of the source server need not exist here.
-    [
+    args: [
       "--dbname",
       database,
       "--no-owner",
@@ -155,8 +159,9 @@ export function spawnPgRestore(
       "--no-password",
       ...(fromFile ? [`--jobs=${fromFile.jobs}`, "--", fromFile.file] : []),
     ],
-    { label: "pg_restore", env: childEnv(withDatabase(connection, database)), secrets: connection.secrets },
-  );
+    options: { label: "pg_restore", env: childEnv(withDatabase(connection, database)), secrets: connection.secrets },
+  };
+  return spawnSinkChain([...("decode" in input ? input.decode : []), pgRestore]);
 }
 
 export async function countRowsIn(connection: PgConnection, database: string): Promise<TableRowCount[]> {

@@ -7,7 +7,16 @@ import type { Readable } from "node:stream";
 import { dumpStreamCompression, type DatabaseEntry } from "../manifest.js";
 import { composeSources } from "../stages/child-filter.js";
 import type { ChildSource } from "../stages/child-source.js";
-import { zstdDecompressStream } from "../stages/zstd.js";
+import type { PipelineStep } from "../stages/child-chain.js";
+import { ZSTD_DECOMPRESS, zstdDecompressStream } from "../stages/zstd.js";
+
+/**
+ * The steps between the (decrypted) dump and pg_restore, as a restore runs them: joined by OS
+ * pipes, so the decompressed dump never passes through the runner (see spawnPgRestore).
+ */
+export function dumpDecodeSteps(entry: DatabaseEntry): PipelineStep[] {
+  return dumpStreamCompression(entry) ? [ZSTD_DECOMPRESS] : [];
+}
 
 export type Decoder = (input: Readable) => ChildSource;
 

@@ -22,7 +22,7 @@ import type { ObjectStore } from "../store/object-store.js";
 import { countRowsIn, createDatabase, dropDatabase, spawnPgRestore } from "./database-staging.js";
 import { tarExtractArgs } from "./tar-args.js";
 import { feedVerified } from "./verified-feed.js";
-import { dumpDecoder } from "./dump-decoder.js";
+import { dumpDecodeSteps, dumpDecoder } from "./dump-decoder.js";
 
 export interface PartContext {
   store: ObjectStore;
@@ -58,9 +58,10 @@ export async function restoreDatabasePart(
   try {
     if (options.scratch) await restoreFromScratchCopy(ctx, entry, connection, database, binDir, options.scratch);
     else {
-      const sink = spawnPgRestore(connection, database, binDir);
+      // The runner hashes (and decrypts) the stored bytes; zstd -d | pg_restore is an OS pipe.
+      const sink = spawnPgRestore(connection, database, binDir, { decode: dumpDecodeSteps(entry) });
       stopOnAbort(ctx.signal, sink.stop);
-      await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, dumpDecoder(entry, ctx.decrypt));
+      await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, ctx.decrypt);
     }
     const counts = await countRowsIn(connection, database);
     const problems = options.checkRowCounts ? rowCountDifferences(entry.tables ?? [], counts) : [];

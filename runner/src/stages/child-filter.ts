@@ -7,11 +7,11 @@
  * - the whole input is always read, even after the child stopped reading, so a hash stage
  *   upstream still sees every byte (a corrupted object is then reported as a checksum mismatch).
  */
-import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
-import { drained, writable } from "./child-sink.js";
+import { writeAll } from "./child-sink.js";
 import { gateOnExit, type ChildSource } from "./child-source.js";
-import { childProcessEnv, watchChild, type ChildOptions } from "./child-watch.js";
+import { spawnChain } from "./child-chain.js";
+import type { ChildOptions } from "./child-watch.js";
 
 export function spawnChildFilter(
   command: string,
@@ -19,28 +19,22 @@ export function spawnChildFilter(
   input: Readable,
   options: ChildOptions,
 ): ChildSource {
-  const child = spawn(command, args, {
-    stdio: ["pipe", "pipe", "pipe"],
-    env: childProcessEnv(options.env),
-    cwd: options.cwd,
-  });
-  const watched = watchChild(child, command, options, child.stderr);
-  const stream = gateOnExit(child.stdout, watched);
+  const chain = spawnChain([{ command, args, options }], { stdin: "pipe", listing: "stderr" });
+  const stdin = chain.stdin!;
+  const stream = gateOnExit(chain.stdout, chain);
   // EPIPE when the child stops reading: judged by its exit status instead.
-  child.stdin.on("error", () => undefined);
+  stdin.on("error", () => undefined);
   void (async () => {
     try {
-      for await (const chunk of input) {
-        if (writable(child.stdin) && !child.stdin.write(chunk)) await drained(child.stdin);
-      }
-      child.stdin.end();
+      await writeAll(input, stdin);
+      stdin.end();
     } catch (error) {
-      watched.stop();
-      child.stdin.destroy();
+      chain.stop();
+      stdin.destroy();
       stream.destroy(error instanceof Error ? error : new Error(String(error)));
     }
   })();
-  return { stream, exited: watched.exited, stop: watched.stop, pid: watched.pid };
+  return { stream, exited: chain.exited, stop: chain.stop, pid: chain.pid };
 }
 
 /** `stage` applied to `source`: one ChildSource that succeeds only when both children exited 0. */

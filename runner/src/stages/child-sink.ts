@@ -4,21 +4,21 @@
  * table of contents), so a hash stage upstream sees every byte. The feed succeeds only when the
  * source ended cleanly AND the child exited 0.
  */
-import { spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
-import { childProcessEnv, watchChild, type ChildOptions, type WatchedChild } from "./child-watch.js";
+import { spawnChain, type PipelineStep } from "./child-chain.js";
+import type { ChildOptions, WatchedChild } from "./child-watch.js";
 
 export interface ChildSink extends WatchedChild {
   /** Writes `source` to the child's stdin; resolves when the child exited 0 after reading it. */
   feed(source: Readable): Promise<void>;
 }
 
-export function writable(stream: Writable): boolean {
+function writable(stream: Writable): boolean {
   return !stream.destroyed && !stream.writableEnded;
 }
 
 /** Resolves when `stream` can take more data, or will never take any again. */
-export function drained(stream: Writable): Promise<void> {
+function drained(stream: Writable): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       stream.off("drain", done).off("close", done).off("error", done);
@@ -28,33 +28,49 @@ export function drained(stream: Writable): Promise<void> {
   });
 }
 
+/**
+ * Writes all of `source` into a child's `stdin`, reading on after the child stopped taking it
+ * (see above); rejects only when the source fails. Does not end `stdin`.
+ */
+export async function writeAll(source: Readable, stdin: Writable): Promise<void> {
+  for await (const chunk of source) {
+    if (writable(stdin) && !stdin.write(chunk)) await drained(stdin);
+  }
+}
+
 export function spawnChildSink(command: string, args: readonly string[], options: ChildOptions): ChildSink {
-  const child = spawn(command, args, {
-    stdio: ["pipe", "pipe", "pipe"],
-    env: childProcessEnv(options.env),
-    cwd: options.cwd,
-  });
-  const watched = watchChild(child, command, options, child.stdout);
+  return spawnSinkChain([{ command, args, options }]);
+}
+
+/**
+ * `steps` joined by OS pipes (see child-chain.ts), fed on the first one's stdin: `zstd -d |
+ * pg_restore` moves the decompressed dump between two processes without the runner's event loop.
+ * The feed succeeds only when the source ended cleanly AND every step exited 0.
+ */
+export function spawnSinkChain(steps: readonly PipelineStep[]): ChildSink {
+  const chain = spawnChain(steps, { stdin: "pipe", listing: "stdout" });
+  const stdin = chain.stdin!;
   // Without a listing consumer stdout must still be drained, or a chatty child blocks.
-  if (!options.onListingLine) child.stdout.resume();
+  if (!steps[steps.length - 1]!.options.onListingLine) chain.stdout.resume();
   // EPIPE when the child stops reading: expected (see above), judged by its exit status instead.
-  child.stdin.on("error", () => undefined);
+  stdin.on("error", () => undefined);
+  const { exited, stop, pid } = chain;
   return {
-    ...watched,
+    exited,
+    stop,
+    pid,
     async feed(source) {
       try {
-        for await (const chunk of source) {
-          if (writable(child.stdin) && !child.stdin.write(chunk)) await drained(child.stdin);
-        }
+        await writeAll(source, stdin);
       } catch (error) {
-        // A failed source must not look like a short but complete input: stop the child.
-        watched.stop();
-        child.stdin.destroy();
-        await watched.exited.catch(() => undefined);
+        // A failed source must not look like a short but complete input: stop the children.
+        stop();
+        stdin.destroy();
+        await exited.catch(() => undefined);
         throw error;
       }
-      child.stdin.end();
-      await watched.exited;
+      stdin.end();
+      await exited;
     },
   };
 }

@@ -1,7 +1,8 @@
 import { databaseStreamCompression, pgDumpCompressLevel, type DatabaseCompression } from "../contract.js";
 import { childEnv, type PgConnection } from "../pg/connection.js";
 import { pgBinary } from "../pg/versions.js";
-import { spawnChildPipeline, spawnChildSource, type ChildSource, type PipelineStep } from "./child-source.js";
+import type { PipelineStep } from "./child-chain.js";
+import { spawnChildPipeline, spawnChildSource, type ChildSource } from "./child-source.js";
 import { ZSTD_BINARY, zstdCompressArgs } from "./zstd.js";
 
 export function pgDumpArgs(snapshotId: string, compression: number): string[] {

@@ -5,6 +5,7 @@
  * media's compressor, so it uses one core whatever the host has (BENCHMARKS.md).
  */
 import type { Readable } from "node:stream";
+import type { PipelineStep } from "./child-chain.js";
 import type { ChildSource } from "./child-source.js";
 import { spawnChildFilter } from "./child-filter.js";
 
@@ -14,7 +15,17 @@ export function zstdCompressArgs(level: number): string[] {
   return ["-q", "-c", "--single-thread", `-${level}`];
 }
 
-/** `input` decompressed; zstd fails on a truncated or corrupted frame (its checksum is on). */
+/**
+ * zstd's decompression as a step of an OS pipe (`zstd -d | pg_restore` on restore); it fails on a
+ * truncated or corrupted frame (the frame's checksum is on).
+ */
+export const ZSTD_DECOMPRESS: PipelineStep = {
+  command: ZSTD_BINARY,
+  args: ["-q", "-d", "-c"],
+  options: { label: "zstd --decompress" },
+};
+
+/** `input` decompressed through the runner (verify, and the scratch copy). */
 export function zstdDecompressStream(input: Readable): ChildSource {
-  return spawnChildFilter(ZSTD_BINARY, ["-q", "-d", "-c"], input, { label: "zstd --decompress" });
+  return spawnChildFilter(ZSTD_DECOMPRESS.command, ZSTD_DECOMPRESS.args, input, ZSTD_DECOMPRESS.options);
 }
