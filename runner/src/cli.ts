@@ -15,6 +15,7 @@ import { registerImportCommand } from "./cli/import-command.js";
 import { registerListCommand } from "./cli/list-command.js";
 import { registerStatusCommand } from "./cli/status-command.js";
 import { registerPruneCommand } from "./cli/prune-command.js";
+import { registerUndoCommands } from "./cli/undo-command.js";
 import { RUNNER_VERSION } from "./version.js";
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerListCommand(program);
   registerStatusCommand(program);
   registerPruneCommand(program);
+  registerUndoCommands(program);
   return program;
 }
 

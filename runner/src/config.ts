@@ -6,6 +6,7 @@
 import type { z } from "zod";
 import {
   PROTECTED_DATABASES,
+  DEFAULT_KEEP_PREVIOUS_HOURS,
   pickRunnerEnv,
   runnerEnvSchema,
   type Compression,
@@ -281,6 +282,8 @@ export interface RestoreSettings extends Omit<CommonSettings, "destination"> {
   mediaDir?: string;
   /** The age identity for encrypted sets (AGE_IDENTITY_FILE or AGE_IDENTITY). */
   identity?: IdentitySettings;
+  /** KEEP_PREVIOUS_HOURS: how long a restore keeps what it replaced (undo-restore, cleanup). */
+  keepPreviousHours: number;
 }
 
 /** What a restore, drill or verify must never print: the database password, the age identity. */
@@ -343,5 +346,13 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
       `${label("RESTORE_JOBS")}: ${env.RESTORE_JOBS} jobs need ${label("RESTORE_SCRATCH_DIR")} (pg_restore runs jobs only from a file, not from a stream)`,
     );
   if (problems.length || (!base.destination && !scope.fromArchive)) throw new ConfigError(problems);
-  return { ...base, database, targetDatabase, mediaDir, identity, scratch };
+  return {
+    ...base,
+    database,
+    targetDatabase,
+    mediaDir,
+    identity,
+    scratch,
+    keepPreviousHours: env.KEEP_PREVIOUS_HOURS ?? DEFAULT_KEEP_PREVIOUS_HOURS,
+  };
 }

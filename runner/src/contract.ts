@@ -332,6 +332,12 @@ export const runnerEnvShape = {
     .optional(),
   /** Hours past a tier's interval before `status` calls it stale (default DEFAULT_STATUS_GRACE_HOURS). */
   STATUS_GRACE_HOURS: positiveInt("hours").optional(),
+  /**
+   * Hours a restore keeps the database and media folder it replaced (renamed by the contract's
+   * previous-copy pattern) so `undo-restore` can put them back; `cleanup` drops older ones.
+   * Default 24; `restore --no-keep-previous` drops them at once.
+   */
+  KEEP_PREVIOUS_HOURS: positiveInt("hours").optional(),
   /** json (default) or pretty; pretty is chosen automatically on a terminal. */
   LOG_FORMAT: z.enum(["json", "pretty"], { message: "must be json or pretty" }).optional(),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).optional(),
@@ -532,3 +538,20 @@ export function excludedFromArchive(topLevelName: Uint8Array): boolean {
 
 /** Databases a restore never replaces: the server's templates (CREATE DATABASE copies them). */
 export const PROTECTED_DATABASES = ["template0", "template1"] as const;
+
+/** Hours a restore keeps what it replaced when KEEP_PREVIOUS_HOURS is unset. */
+export const DEFAULT_KEEP_PREVIOUS_HOURS = 24;
+
+/**
+ * Marker objects under `<prefix>/restores/`: a restore (or undo) that keeps previous copies writes
+ * `<runId>.kept.json` with what it kept and their row counts and file tally; `cleanup` (or an
+ * undo that put them back) writes `<runId>.released.json`. The runner cannot delete objects, so a
+ * second marker closes the first; `status` reads them where it cannot see the database or media.
+ */
+export const RESTORE_MARKERS_PREFIX = "restores";
+export function keptMarkerKey(runId: string): string {
+  return `${RESTORE_MARKERS_PREFIX}/${runId}.kept.json`;
+}
+export function releasedMarkerKey(runId: string): string {
+  return `${RESTORE_MARKERS_PREFIX}/${runId}.released.json`;
+}

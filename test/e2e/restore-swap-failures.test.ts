@@ -80,7 +80,7 @@ afterAll(async () => {
 describe.skipIf(!asRoot)("a non-root runner over media it cannot entirely move or remove", () => {
   const restoreMedia = (target: string, extra: string[] = [], env: Record<string, string> = {}) =>
     runRunner(
-      ["restore", "latest", "--yes", "--media-dir", target, ...extra],
+      ["restore", "--no-keep-previous", "latest", "--yes", "--media-dir", target, ...extra],
       { BACKUP_DESTINATION: `file://${dest}`, ...env },
       RUNNER,
     );
@@ -150,7 +150,7 @@ describe("template databases and the maintenance database", () => {
     ["a DATABASE_URL naming template0", (url: string) => [[], url.replace(/\/[^/]*$/, "/template0")] as const],
   ])("%s is refused up front (exit 2)", async (_name, make) => {
     const [args, url] = make(source.url);
-    const result = await runRunner(["restore", "latest", "--yes", "--database-only", ...args], {
+    const result = await runRunner(["restore", "--no-keep-previous", "latest", "--yes", "--database-only", ...args], {
       DATABASE_URL: url,
       BACKUP_DESTINATION: `file://${dest}`,
     });
@@ -165,10 +165,13 @@ describe("template databases and the maintenance database", () => {
     const admin = connectionUrl(pg, "postgres");
     await sql(admin, `alter database "${tmpl.name}" is_template true`);
     try {
-      const result = await runRunner(["restore", "latest", "--yes", "--database-only", "--target-db", tmpl.name], {
-        DATABASE_URL: source.url,
-        BACKUP_DESTINATION: `file://${dest}`,
-      });
+      const result = await runRunner(
+        ["restore", "--no-keep-previous", "latest", "--yes", "--database-only", "--target-db", tmpl.name],
+        {
+          DATABASE_URL: source.url,
+          BACKUP_DESTINATION: `file://${dest}`,
+        },
+      );
       expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toMatch(/is a template database/);
       const left = await sql(admin, "select 1 from pg_database where datname like $1", [`${tmpl.name}__edms_%`]);
@@ -210,7 +213,7 @@ describe("template databases and the maintenance database", () => {
       });
       expect(backup.code, backup.stderr).toBe(0);
       await sql(url, "update app set v = 'changed later'");
-      const result = await runRunner(["restore", "latest", "--yes"], {
+      const result = await runRunner(["restore", "--no-keep-previous", "latest", "--yes"], {
         DATABASE_URL: url,
         BACKUP_DESTINATION: `file://${appDest}`,
       });

@@ -20,7 +20,7 @@ async function rootEntries(): Promise<string[]> {
 }
 
 async function restoreInto(target: string) {
-  return runRunner(["restore", "latest", "--yes", "--media-only", "--media-dir", target], {
+  return runRunner(["restore", "--no-keep-previous", "latest", "--yes", "--media-only", "--media-dir", target], {
     BACKUP_DESTINATION: `file://${dest}`,
   });
 }

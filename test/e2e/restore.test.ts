@@ -87,7 +87,7 @@ describe("restore", () => {
   it("restores over an existing database and media folder, exactly", async () => {
     const live = await liveTarget();
     const result = await runRunner(
-      ["restore", "latest", "--yes", "--target-db", live.db.name, "--media-dir", live.media],
+      ["restore", "--no-keep-previous", "latest", "--yes", "--target-db", live.db.name, "--media-dir", live.media],
       {
         ...(pg.binDir && {}),
         DATABASE_URL: source.url,
@@ -116,10 +116,13 @@ describe("restore", () => {
     });
     expect(backup.code, backup.stderr).toBe(0);
     const target = `restored_${Date.now().toString(36)}`;
-    const result = await runRunner(["restore", "latest", "--tier", "weekly", "--yes", "--target-db", target], {
-      ...bucket.env(),
-      DATABASE_URL: source.url,
-    });
+    const result = await runRunner(
+      ["restore", "--no-keep-previous", "latest", "--tier", "weekly", "--yes", "--target-db", target],
+      {
+        ...bucket.env(),
+        DATABASE_URL: source.url,
+      },
+    );
     expect(result.code, result.stderr).toBe(0);
     const url = connectionUrl(pg, target);
     expect(await tableChecksums(url)).toEqual(await tableChecksums(source.url));
@@ -129,10 +132,13 @@ describe("restore", () => {
   it("requires --yes without a terminal and changes nothing", async () => {
     const live = await liveTarget();
     const before = await live.fingerprint();
-    const result = await runRunner(["restore", backupId, "--target-db", live.db.name, "--media-dir", live.media], {
-      DATABASE_URL: source.url,
-      BACKUP_DESTINATION: `file://${dest}`,
-    });
+    const result = await runRunner(
+      ["restore", "--no-keep-previous", backupId, "--target-db", live.db.name, "--media-dir", live.media],
+      {
+        DATABASE_URL: source.url,
+        BACKUP_DESTINATION: `file://${dest}`,
+      },
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--yes: required without a terminal/);
     expect(await live.fingerprint()).toEqual(before);
@@ -146,15 +152,27 @@ describe("restore", () => {
     app.on("error", () => undefined);
     try {
       const before = await live.fingerprint();
-      const refused = await runRunner(["restore", backupId, "--yes", "--database-only", "--target-db", live.db.name], {
-        DATABASE_URL: source.url,
-        BACKUP_DESTINATION: `file://${dest}`,
-      });
+      const refused = await runRunner(
+        ["restore", "--no-keep-previous", backupId, "--yes", "--database-only", "--target-db", live.db.name],
+        {
+          DATABASE_URL: source.url,
+          BACKUP_DESTINATION: `file://${dest}`,
+        },
+      );
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/has 1 open connection.*--terminate-connections/);
       expect(await live.fingerprint()).toEqual(before);
       const forced = await runRunner(
-        ["restore", backupId, "--yes", "--database-only", "--terminate-connections", "--target-db", live.db.name],
+        [
+          "restore",
+          "--no-keep-previous",
+          backupId,
+          "--yes",
+          "--database-only",
+          "--terminate-connections",
+          "--target-db",
+          live.db.name,
+        ],
         { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${dest}` },
       );
       expect(forced.code, forced.stderr).toBe(0);
@@ -180,7 +198,17 @@ describe("corruption and failures leave the target untouched", () => {
     expect(verify.code).toBe(1);
     expect(verify.stderr).toMatch(pattern);
     const restore = await runRunner(
-      ["restore", backupId, "--yes", "--target-db", live.db.name, "--media-dir", live.media, ...args],
+      [
+        "restore",
+        "--no-keep-previous",
+        backupId,
+        "--yes",
+        "--target-db",
+        live.db.name,
+        "--media-dir",
+        live.media,
+        ...args,
+      ],
       {
         DATABASE_URL: source.url,
         BACKUP_DESTINATION: `file://${root}`,
@@ -228,7 +256,7 @@ describe("corruption and failures leave the target untouched", () => {
     });
     const live = await liveTarget();
     const before = await live.fingerprint();
-    const restore = await runRunner(["restore", id, "--yes", "--target-db", live.db.name], {
+    const restore = await runRunner(["restore", "--no-keep-previous", id, "--yes", "--target-db", live.db.name], {
       DATABASE_URL: source.url,
       BACKUP_DESTINATION: `file://${root}`,
     });
@@ -246,7 +274,7 @@ describe("corruption and failures leave the target untouched", () => {
     });
     const live = await liveTarget();
     const before = await live.fingerprint();
-    const restore = await runRunner(["restore", id, "--yes", "--media-dir", live.media], {
+    const restore = await runRunner(["restore", "--no-keep-previous", id, "--yes", "--media-dir", live.media], {
       BACKUP_DESTINATION: `file://${root}`,
       PGDATABASE: "unused",
     });
@@ -285,9 +313,12 @@ describe("corruption and failures leave the target untouched", () => {
     const verify = await runRunner(["verify", id], { BACKUP_DESTINATION: `file://${root}` });
     expect(verify.code).toBe(1);
     expect(verify.stderr).toMatch(/unsafe entries/);
-    const restore = await runRunner(["restore", id, "--yes", "--media-only", "--media-dir", live.media], {
-      BACKUP_DESTINATION: `file://${root}`,
-    });
+    const restore = await runRunner(
+      ["restore", "--no-keep-previous", id, "--yes", "--media-only", "--media-dir", live.media],
+      {
+        BACKUP_DESTINATION: `file://${root}`,
+      },
+    );
     expect(restore.code).toBe(1);
     expect(restore.stderr).toMatch(/refusing the media archive: unsafe entries: .*(\.\.|absolute|points outside)/);
     expect(await readdir(outside)).toEqual([]);
@@ -313,10 +344,13 @@ describe("interrupted restore", () => {
     expect(backup.code, backup.stderr).toBe(0);
     const live = await liveTarget();
     const before = await live.fingerprint();
-    const runner = await startRunner(["restore", "latest", "--yes", "--target-db", live.db.name], {
-      DATABASE_URL: big.url,
-      BACKUP_DESTINATION: `file://${bigDest}`,
-    });
+    const runner = await startRunner(
+      ["restore", "--no-keep-previous", "latest", "--yes", "--target-db", live.db.name],
+      {
+        DATABASE_URL: big.url,
+        BACKUP_DESTINATION: `file://${bigDest}`,
+      },
+    );
     // Wait until the staging database is being filled, then stop the run as Kubernetes would.
     for (let i = 0; i < 400 && (await leftovers()).databases.length === 0; i++)
       await new Promise((r) => setTimeout(r, 25));

@@ -72,3 +72,9 @@ export async function inspectDirectory(
   await walk(Buffer.from(dir), []);
   return inspector;
 }
+
+/** Files and bytes below `dir`, counted as tar's listing counts them (hard links once). */
+export async function directoryTally(dir: string): Promise<{ files: number; sourceBytes: number }> {
+  const { files, sourceBytes } = (await inspectDirectory(dir)).tally;
+  return { files, sourceBytes };
+}

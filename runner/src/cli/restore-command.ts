@@ -35,6 +35,7 @@ interface RestoreFlags extends DestinationFlags {
   fromArchive?: string;
   scratchDir?: string;
   jobs?: string;
+  keepPrevious: boolean;
 }
 
 /** The set to restore: from the destination, or a legacy backup-hybrid.sh archive file. */
@@ -94,8 +95,12 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
     return runRestore(
       set,
       settings,
-      { ...flags, sourceFile: sourceFile || undefined },
-      { store, log, signal: signalController().signal, area, identity },
+      {
+        ...flags,
+        sourceFile: sourceFile || undefined,
+        keepPreviousHours: flags.keepPrevious ? settings.keepPreviousHours : 0,
+      },
+      { store, markerStore: destinationStore, log, signal: signalController().signal, area, identity },
     );
   });
   if (process.stdout.isTTY) {
@@ -105,6 +110,9 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
         `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${formatBytes(result.database.bytes)} of dump)`,
       result.media &&
         `  media ${result.media.dir}: ${result.media.files} files (${formatBytes(result.media.bytes)} of archive)`,
+      result.kept &&
+        `  kept until ${result.kept.keepUntil}: ${[result.kept.database, result.kept.media].filter(Boolean).join(" and ")}\n` +
+          `  undo: edms-backup undo-restore${flags.targetDb ? ` --target-db ${flags.targetDb}` : ""}${flags.mediaDir ? ` --media-dir ${flags.mediaDir}` : ""}; drop them now: edms-backup cleanup --older-than 0`,
     ];
     printOut(lines.filter(Boolean).join("\n"));
   }
@@ -135,6 +143,10 @@ export function registerRestoreCommand(program: Command): void {
       "copy the dump here first (verified, removed afterwards) so pg_restore can read a file (env RESTORE_SCRATCH_DIR)",
     )
     .option("--jobs <n>", "pg_restore --jobs, 1-64; needs --scratch-dir (env RESTORE_JOBS)")
+    .option(
+      "--no-keep-previous",
+      "drop the replaced database and media folder at once instead of keeping them for undo-restore (env KEEP_PREVIOUS_HOURS, default 24)",
+    )
     .option("--yes", "do not ask for confirmation (required without a terminal)")
     .action((ref: string | undefined, flags: RestoreFlags) => restoreAction(ref, flags));
 }

@@ -38,6 +38,8 @@ import { holdAndSweep, mediaCopySites } from "../restore/run-copies.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
 import { acceptRestoreTarget, type RestoreTarget } from "../restore/restore-target.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
+import { runCleanup } from "./cleanup.js";
+import { checkSpace, keepPrevious, type KeptSummary } from "../restore/keep-previous.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { OpenIdentity } from "../encryption/identity.js";
 import { decryptionFor } from "../encryption/names.js";
@@ -48,12 +50,16 @@ export interface RestoreOptions {
   terminateConnections?: boolean;
   /** A legacy archive file being restored: the media target must not hold it. */
   sourceFile?: string;
+  /** Hours to keep what the restore replaces, for `undo-restore`; 0 (default) drops it at once. */
+  keepPreviousHours?: number;
 }
 
 export interface RestoreDeps {
   store: ObjectStore;
   log: Logger;
   signal?: AbortSignal;
+  /** Where kept-copy markers go (the destination); none when restoring from a file. */
+  markerStore?: ObjectStore;
   /** The terminal's live area, for progress lines (log lines otherwise). */
   area?: LiveArea;
   /** The identity an encrypted set was unlocked with (see unlockSet). */
@@ -68,6 +74,8 @@ export interface RestoreResult {
   seconds: number;
   /** Previous copies that could not be removed after the restore completed (left for the operator). */
   leftovers: string[];
+  /** What was kept for `undo-restore` (absent with --no-keep-previous or nothing replaced). */
+  kept?: { runId: string; database?: string; media?: string; keepUntil: string };
 }
 
 export interface RestoreScopeResolved {
@@ -168,6 +176,19 @@ export async function runRestore(
   const runId = newRunId();
   // The resolved folder (a link's target): everything below works on it, never on the given string.
   const mediaDir = await preflight(settings, scope, options);
+  const keepHours = options.keepPreviousHours ?? 0;
+  // Expired kept copies and staging copies of killed runs of this same target go first: they
+  // are what would otherwise fill the volume.
+  await runCleanup(
+    {
+      connection: settings.database ?? undefined,
+      database: scope.database ? settings.targetDatabase : undefined,
+      mediaDir,
+    },
+    { olderThanHours: settings.keepPreviousHours },
+    { log, store: deps.markerStore },
+  );
+  if (scope.media) await checkSpace(manifest.media!, mediaDir!, keepHours > 0, log);
 
   const cancel = new AbortController();
   const onSignal = () => cancel.abort(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
@@ -296,20 +317,33 @@ export async function runRestore(
       : new RunnerError(`restore failed: ${errorMessage(cause)}`, 1, { cause });
   }
 
-  // Both halves are in place: the restore is complete whatever happens next. Removing the
-  // previous copies is cleanup; each is tried on its own, and one that cannot be removed is
-  // reported (and listed by `status`), not turned into a failure of a restore that happened.
+  // Both halves are in place: the restore is complete whatever happens next. With a keep window,
+  // the previous copies stay (with the counts recorded now, which an undo verifies) for
+  // `undo-restore`. Otherwise removing them is cleanup; each is tried on its own, and one that
+  // cannot be removed is reported (and listed by `status`), not turned into a failure of a
+  // restore that happened.
   const leftovers: string[] = [];
-  const commits = await Promise.allSettled([dbSwap?.commit(), mediaSwap?.commit()]);
-  commits.forEach((c, i) => {
-    if (c.status === "fulfilled") return;
-    const where = i === 0 ? `database ${dbSwap?.previous}` : `folder ${mediaSwap?.previous}`;
-    leftovers.push(where);
-    log.warn(
-      { stage: "cleanup", previous: where, error: errorMessage(c.reason) },
-      `the restore is complete, but the previous copy (${where}) could not be removed; remove it by hand (edms-backup status lists it)`,
+  let kept: KeptSummary | undefined;
+  if (keepHours > 0 && (dbSwap?.previous || mediaSwap?.previous)) {
+    kept = await keepPrevious(
+      { runId, replacedBy: `${set.tier}/${set.backupId}`, hours: keepHours },
+      { connection: settings.database ?? undefined, target: settings.targetDatabase, previous: dbSwap?.previous },
+      { target: mediaDir, previous: mediaSwap?.previous, layout: staging?.layout },
+      deps.markerStore,
+      log,
     );
-  });
+  } else {
+    const commits = await Promise.allSettled([dbSwap?.commit(), mediaSwap?.commit()]);
+    commits.forEach((c, i) => {
+      if (c.status === "fulfilled") return;
+      const where = i === 0 ? `database ${dbSwap?.previous}` : `folder ${mediaSwap?.previous}`;
+      leftovers.push(where);
+      log.warn(
+        { stage: "cleanup", previous: where, error: errorMessage(c.reason) },
+        `the restore is complete, but the previous copy (${where}) could not be removed; remove it by hand (edms-backup status lists it)`,
+      );
+    });
+  }
   try {
     const result: RestoreResult = {
       backupId: set.backupId,
@@ -323,6 +357,7 @@ export async function runRestore(
       media: tally && { dir: mediaDir!, bytes: manifest.media!.bytes, files: tally.files },
       seconds: (Date.now() - started) / 1000,
       leftovers,
+      kept,
     };
     log.info(
       {
@@ -332,8 +367,11 @@ export async function runRestore(
         seconds: result.seconds,
         rate: rate(total, Date.now() - started),
         leftovers: leftovers.length ? leftovers : undefined,
+        kept,
       },
-      `restore of ${set.tier}/${set.backupId} complete`,
+      kept
+        ? `restore of ${set.tier}/${set.backupId} complete; the replaced copies are kept until ${kept.keepUntil} (edms-backup undo-restore puts them back)`
+        : `restore of ${set.tier}/${set.backupId} complete`,
     );
     return result;
   } finally {

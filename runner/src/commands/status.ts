@@ -18,11 +18,25 @@ import {
   type TierStatus,
 } from "../staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { formatDuration } from "../format.js";
+import { formatBytes, formatDuration } from "../format.js";
 import { alignColumns, formatTime } from "./list.js";
 import { newestAndFutureSets } from "../catalog.js";
 import { findRunCopies, type CopySites, type RunCopy } from "../restore/run-copies.js";
 import { checkUnfinishedUploads, unfinishedUploadsLines, type UnfinishedUploadsReport } from "../unfinished-uploads.js";
+import { openKeptRecords } from "../restore/kept-copies.js";
+
+/** A restore's kept copies, from its marker object (status sees neither database nor volume). */
+export interface KeptPrevious {
+  runId: string;
+  replacedBy: string;
+  keptAt: string;
+  keepUntil: string;
+  ageSeconds: number;
+  database: string | null;
+  media: string | null;
+  /** Bytes of the kept media folder (its files' sizes). */
+  mediaBytes: number | null;
+}
 
 export interface StatusReport extends StatusResult, UnfinishedUploadsReport {
   destination: string;
@@ -35,6 +49,8 @@ export interface StatusReport extends StatusResult, UnfinishedUploadsReport {
   runCopiesProblem?: string;
   /** The restore drill, when watched (STATUS_DRILL_MAX_AGE_HOURS). */
   drill?: DrillStatus;
+  /** Copies restores kept for an undo and no cleanup released yet. */
+  keptPrevious: KeptPrevious[];
   /** What `--publish-metrics` sent to CloudWatch. */
   published?: PublishedAges;
 }
@@ -50,8 +66,23 @@ export async function runStatus(
     throw new RunnerError(`could not list the backups at ${store.display}: ${errorMessage(error)}`);
   });
   const result = assessStatus(now, [...newest, ...future], settings);
-  // Reported, never judged: unfinished uploads cost money but say nothing about freshness.
-  const report: StatusReport = { ...result, destination: store.display, ...(await checkUnfinishedUploads(store, now)) };
+  // Unfinished uploads are reported, never judged: they cost money but say nothing about freshness.
+  const kept = await openKeptRecords(store).catch(() => []);
+  const report: StatusReport = {
+    ...result,
+    destination: store.display,
+    ...(await checkUnfinishedUploads(store, now)),
+    keptPrevious: kept.map((r) => ({
+      runId: r.runId,
+      replacedBy: r.replacedBy,
+      keptAt: r.keptAt,
+      keepUntil: r.keepUntil,
+      ageSeconds: Math.max(0, Math.floor((now.getTime() - Date.parse(r.keptAt)) / 1000)),
+      database: r.database?.previous ?? null,
+      media: r.media?.previous ?? null,
+      mediaBytes: r.media?.sourceBytes ?? null,
+    })),
+  };
   if (sites && (sites.connection || sites.folders?.length)) {
     report.runCopies = await findRunCopies(sites).catch((error: unknown) => {
       report.runCopiesProblem = `could not look for staging copies: ${errorMessage(error)}`;
@@ -115,12 +146,17 @@ export function renderStatusTable(report: StatusReport): string {
       (t) =>
         `WARNING: ${t.tier} ${t.newestBackupId}: ${t.missingMediaFiles} referenced media file(s) missing (edms-backup verify ${t.newestBackupId} lists them)`,
     );
+  const kept = report.keptPrevious.map(
+    (k) =>
+      `KEPT: ${[k.database && `database ${k.database}`, k.media && `folder ${k.media} (${formatBytes(k.mediaBytes ?? 0)})`].filter(Boolean).join(", ")}, ${formatDuration(k.ageSeconds)} old, until ${formatTime(k.keepUntil)} (edms-backup cleanup drops it)`,
+  );
   const lines = [
     table,
     ...warnings,
     ...futureLines(report.futureSets),
     ...copyLines(report),
     ...unfinishedUploadsLines(report, report.destination),
+    ...kept,
   ];
   return `${lines.join("\n")}\n${verdict}: ${report.destination} checked at ${formatTime(report.checkedAt)}`;
 }

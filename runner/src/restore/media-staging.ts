@@ -14,7 +14,7 @@
 import { access, chmod, lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import path from "node:path";
-import { copyFolderName } from "../contract.js";
+import { COPY_FOLDER_RE, copyFolderName } from "../contract.js";
 import { quoteName } from "../archive/entry-name.js";
 import { PartialSwapError, errorMessage } from "../errors.js";
 
@@ -204,7 +204,17 @@ export async function swapInMedia(staging: MediaStaging, target: string, runId: 
     };
   }
   await mkdir(previous, { mode: 0o700 });
-  const ours = new Set([path.basename(staging.dir), path.basename(previous)]);
+  // Every copy of the runner's inside the folder stays where it is (kept copies of earlier
+  // restores included): only the application's own entries are swapped. Inside a folder the
+  // runner's names have no base part (ASCII only); a name with one is the application's.
+  const ours = new Set([
+    path.basename(staging.dir),
+    path.basename(previous),
+    ...(await readdir(target)).filter((n) => {
+      const m = COPY_FOLDER_RE.staging.exec(n) ?? COPY_FOLDER_RE.previous.exec(n);
+      return m !== null && m.groups?.base === undefined;
+    }),
+  ]);
   let restored: Buffer[] = [];
   const earlier = await moveEntries(target, previous, ours).catch(async (error: unknown) => {
     await rmdir(previous).catch(() => undefined);

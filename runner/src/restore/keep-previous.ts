@@ -1,0 +1,80 @@
+/**
+ * The restore's side of the undo: before staging, whether the staging copy fits on the media
+ * volume; after the swap, what was kept (with the row counts and file tally an undo verifies) and
+ * the marker object that tells `status` about it.
+ */
+import { lstat } from "node:fs/promises";
+import path from "node:path";
+import { RunnerError, errorMessage } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { MediaEntry } from "../manifest.js";
+import type { PgConnection } from "../pg/connection.js";
+import { directoryTally } from "../archive/directory-walk.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { countRowsIn } from "./database-staging.js";
+import { freeSpace, spaceVerdict } from "./free-space.js";
+import { writeKeptMarker, type KeptRecord } from "./kept-copies.js";
+import { chooseLayout, type StagingLayout } from "./media-staging.js";
+
+async function exists(p: string): Promise<boolean> {
+  return lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Refuses (exit 1, nothing touched) when the staging copy cannot fit where it will be written. */
+export async function checkSpace(entry: MediaEntry, target: string, keeping: boolean, log: Logger): Promise<void> {
+  const layout = await chooseLayout(target);
+  let where = layout === "inside" ? target : path.dirname(target);
+  while (!(await exists(where)) && where !== path.dirname(where)) where = path.dirname(where);
+  const { available, blockSize } = await freeSpace(where);
+  const keptBytes = keeping && (await exists(target)) ? (await directoryTally(target)).sourceBytes : 0;
+  const verdict = spaceVerdict({ available, blockSize, files: entry.files, sourceBytes: entry.sourceBytes, keptBytes });
+  if (!verdict.fits) throw new RunnerError(`${where}: ${verdict.message}; nothing was changed`);
+  log.info({ stage: "space", where, available, needs: verdict.stagingBytes }, verdict.message);
+}
+
+export interface KeptSummary {
+  runId: string;
+  database?: string;
+  media?: string;
+  keepUntil: string;
+}
+
+/** Records the previous copies a swap left (counts and tally now, while nothing else touches them). */
+export async function keepPrevious(
+  run: { runId: string; replacedBy: string; hours: number },
+  database: { connection?: PgConnection; target?: string; previous?: string },
+  media: { target?: string; previous?: string; layout?: StagingLayout },
+  store: ObjectStore | undefined,
+  log: Logger,
+): Promise<KeptSummary> {
+  const now = new Date();
+  const keepUntil = new Date(now.getTime() + run.hours * 3_600_000).toISOString();
+  const tables =
+    database.previous && database.connection ? await countRowsIn(database.connection, database.previous) : undefined;
+  const tally = media.previous ? await directoryTally(media.previous) : undefined;
+  const record: KeptRecord = {
+    formatVersion: 1,
+    runId: run.runId,
+    keptAt: now.toISOString(),
+    keepUntil,
+    replacedBy: run.replacedBy,
+    database: tables && database.previous ? { target: database.target!, previous: database.previous, tables } : null,
+    media:
+      tally && media.previous
+        ? { target: media.target!, previous: media.previous, layout: media.layout!, ...tally }
+        : null,
+  };
+  if (!store)
+    log.warn({ stage: "kept" }, "no destination to write the kept-copy marker to: `status` will not list these copies");
+  else
+    await writeKeptMarker(store, record).catch((error: unknown) =>
+      log.warn(
+        { stage: "kept", error: errorMessage(error) },
+        "could not write the kept-copy marker to the destination: `status` without database and media access will not list these copies, and undo-restore cannot verify them",
+      ),
+    );
+  return { runId: run.runId, database: database.previous, media: media.previous, keepUntil };
+}
