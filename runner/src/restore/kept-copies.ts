@@ -7,7 +7,7 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { text } from "node:stream/consumers";
-import pg from "pg";
+import type pg from "pg";
 import { z } from "zod";
 import { backupIdTime } from "../backup-id.js";
 import {
