@@ -264,10 +264,13 @@ describe("encrypted backups", { timeout: 360_000 }, () => {
     const drill = await runRunner(["drill", "latest", "--json"], { ...env, AGE_IDENTITY: first.secret });
     expect(drill.code, drill.stderr).toBe(0);
     expect(JSON.parse(drill.stdout)).toMatchObject({ ok: true });
-    // Reading never writes to a set; the drill leaves its one record (drills/<id>.json).
+    // Reading never writes to a set; the drill leaves its one record (drills/<id>.json), each
+    // restore the marker of what it kept for an undo (restores/<runId>.kept.json).
     const after = await bucket.keys();
-    expect(after.filter((k) => !k.includes("/drills/"))).toEqual(keys);
+    const records = (k: string) => k.includes("/drills/") || k.includes("/restores/");
+    expect(after.filter((k) => !records(k))).toEqual(keys);
     expect(after.filter((k) => k.includes("/drills/"))).toHaveLength(1);
+    expect(after.filter((k) => /\/restores\/[^/]+\.kept\.json$/.test(k))).toHaveLength(2);
   });
 
   it("restores a set encrypted by the reference age CLI (the other direction)", async () => {

@@ -114,9 +114,14 @@ describe("a restore killed with SIGKILL", () => {
     expect(again.code, again.stderr).toBe(0);
     const swept = again.logs.filter((l) => l.stage === "sweep").map((l) => String(l.copy));
     expect(swept).toEqual(expect.arrayContaining([stagingDb, path.join(live.parent, stagingDir)]));
-    expect(await databasesLike(live.db.name)).toEqual([]);
-    expect(await copiesIn(live.parent)).toEqual([]);
+    // What is left is exactly what this restore kept for an undo, and status calls it that.
+    const kept = again.logs.find((l) => l.stage === "done")!.kept as { database: string; media: string };
+    expect(await databasesLike(live.db.name)).toEqual([kept.database]);
+    expect((await copiesIn(live.parent)).map((n) => path.join(live.parent, n))).toEqual([kept.media]);
     expect(await tableChecksums(live.db.url)).toEqual(await tableChecksums(source.url));
+    const after = await runRunner(["status"], statusEnv);
+    expect(after.stdout).toContain(`KEPT: database ${kept.database}, folder ${kept.media}`);
+    expect(after.stdout).not.toContain("LEFT BEHIND");
   });
 });
 
@@ -153,8 +158,9 @@ describe("the sweep", () => {
     await utimes(`${folder("staging", otherHostOld!)}${HOLDER_SUFFIX}`, old, old);
 
     try {
+      // Without keeping: this restore's own kept copies are undo-restore.test.ts's subject.
       const result = await runRunner(
-        ["restore", "latest", "--yes", "--target-db", live.db.name, "--media-dir", live.target],
+        ["restore", "latest", "--yes", "--no-keep-previous", "--target-db", live.db.name, "--media-dir", live.target],
         { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${dest}` },
       );
       expect(result.code, result.stderr).toBe(0);

@@ -132,12 +132,17 @@ describe("a restore on an 80-column terminal", () => {
     expect(texts.filter((t) => LOG_ROW.test(t)).length).toBeGreaterThanOrEqual(3);
     expectSeparateRows(run, 80);
     expect(run.raw, "colours on a terminal without NO_COLOR").toMatch(SGR_COLOR);
-    expect(logicalLines(run.rows).slice(-3)).toEqual([
+    // The summary ends with what the restore kept for an undo, and the two commands that act on it.
+    expect(logicalLines(run.rows).slice(-5)).toEqual([
       expect.stringMatching(/^restored daily\/\S+ in [\d.]+ s$/),
       expect.stringMatching(
         new RegExp(`^ {2}database ${target.name}: \\d+ tables, \\d+ rows \\([\\d.]+ \\S+ of dump\\)$`),
       ),
       expect.stringMatching(/^ {2}media \S+: 1\d files \(4\d\.\d MiB of archive\)$/),
+      expect.stringMatching(/^ {2}kept until \S+Z: \S+__edms_previous_\S+$/),
+      expect.stringMatching(
+        /^ {2}undo: edms-backup undo-restore --target-db \S+ --media-dir \S+; drop them now: edms-backup cleanup --older-than 0$/,
+      ),
     ]);
   });
 

@@ -73,7 +73,7 @@ async function cleanupAction(flags: CleanupFlags): Promise<void> {
   if (!targets.database && !targets.mediaDir)
     throw new ConfigError(["DATABASE_URL or MEDIA_DIR (--database-url, --media-dir): name what to clean up beside"]);
   const planned = await runCleanup(targets, { olderThanHours: olderThan, dryRun: true }, { log, store });
-  const lines = planned.removed.map((c) => `  ${c.kind} ${c.what} ${c.name} (run ${c.runId})`);
+  const lines = planned.removed.map((c) => `  ${c.kind} ${c.where} ${c.name} (run ${c.runId})`);
   if (flags.dryRun || planned.removed.length === 0) {
     printOut(planned.removed.length ? `would remove:\n${lines.join("\n")}` : "nothing to clean up");
     return;

@@ -1,28 +1,27 @@
 /**
- * `cleanup`: drops the copies the runner left beside a database and a media folder: previous
- * copies a restore kept for an undo once they are older than the window, and staging copies of
- * runs that were killed. Only names of the contract's patterns are ever touched. `restore` and
- * `drill` run the same cleanup for their own target before they start.
+ * `cleanup`: removes what restores and drills left beside a database and a media folder:
+ * - staging copies no live run holds (the same rule and the same sweep every restore and drill
+ *   runs first: `sweepStaleStaging`);
+ * - previous copies a restore kept for an undo, once they were kept longer than the window, and
+ *   only when a kept marker names them: a previous copy without one was left by a run killed
+ *   between its two renames and may be the only copy of the old data, so it stays for a person
+ *   (status lists it; docs/RUNBOOK.md).
+ * `restore` runs the same cleanup for its own target before it checks free space.
  */
-import type { PgConnection } from "../pg/connection.js";
-import type { Logger } from "../logger.js";
-import { dropDatabase } from "../restore/database-staging.js";
-import {
-  findCopyDatabases,
-  findCopyFolders,
-  openKeptRecords,
-  writeReleasedMarker,
-  type FoundCopy,
-} from "../restore/kept-copies.js";
-import { removeTree } from "../restore/media-staging.js";
-import type { ObjectStore } from "../store/object-store.js";
 import { errorMessage } from "../errors.js";
-
-/**
- * A staging copy older than this belongs to a run that died: no Job runs that long (the stack's
- * activeDeadlineSeconds is 4 h), so removing it cannot pull the floor from under a live restore.
- */
-export const STALE_STAGING_HOURS = 6;
+import type { Logger } from "../logger.js";
+import type { PgConnection } from "../pg/connection.js";
+import { openKeptRecords, writeReleasedMarker, type KeptRecord } from "../restore/kept-copies.js";
+import {
+  findRunCopies,
+  isStaleStaging,
+  mediaCopySites,
+  removeRunCopy,
+  sweepStaleStaging,
+  type CopySites,
+  type RunCopy,
+} from "../restore/run-copies.js";
+import type { ObjectStore } from "../store/object-store.js";
 
 export interface CleanupTargets {
   connection?: PgConnection;
@@ -30,35 +29,58 @@ export interface CleanupTargets {
   mediaDir?: string;
 }
 
-/**
- * Pure: which found copies go, given their age. A previous copy goes only when a finished restore
- * recorded that it kept it (`keptRunIds`, from the marker objects): one without a record was left
- * by a run killed between its two renames and may be the only copy of the old data, so it stays
- * for a person to check (status lists it; docs/RUNBOOK.md).
- */
-export function copiesToRemove(
-  found: readonly FoundCopy[],
-  now: Date,
-  olderThanHours: number,
-  keptRunIds: ReadonlySet<string>,
-): FoundCopy[] {
-  const age = (c: FoundCopy) => (now.getTime() - c.startedAt.getTime()) / 3_600_000;
-  return found.filter((c) =>
-    c.kind === "previous" ? keptRunIds.has(c.runId) && age(c) >= olderThanHours : age(c) >= STALE_STAGING_HOURS,
-  );
+/** Whether cleanup of `targets` can see each part a kept record names (and so tell it is gone). */
+function recordParts(record: KeptRecord, targets: CleanupTargets): { database: boolean; media: boolean } {
+  return {
+    database: Boolean(targets.connection && record.database && record.database.target === targets.database),
+    media: Boolean(record.media && record.media.target === targets.mediaDir),
+  };
 }
 
-export async function findCopies(targets: CleanupTargets): Promise<FoundCopy[]> {
-  const [dbs, folders] = await Promise.all([
-    targets.connection && targets.database ? findCopyDatabases(targets.connection, targets.database) : [],
-    targets.mediaDir ? findCopyFolders(targets.mediaDir) : [],
-  ]);
-  return [...dbs, ...folders].sort((a, b) => (a.runId < b.runId ? -1 : 1));
+/**
+ * Pure: the kept previous copies that go. A copy goes when a record for these targets names it,
+ * the record was kept at least `olderThanHours` ago, and no live run holds the copy.
+ */
+export function expiredKeptCopies(
+  found: readonly RunCopy[],
+  records: readonly KeptRecord[],
+  targets: CleanupTargets,
+  now: Date,
+  olderThanHours: number,
+): RunCopy[] {
+  const due = new Set<string>();
+  for (const r of records) {
+    if (now.getTime() - Date.parse(r.keptAt) < olderThanHours * 3_600_000) continue;
+    const parts = recordParts(r, targets);
+    if (parts.database) due.add(`database:${r.database!.previous}`);
+    if (parts.media) due.add(`folder:${r.media!.previous}`);
+  }
+  return found.filter((c) => c.kind === "previous" && !c.held && due.has(`${c.where}:${c.name}`));
+}
+
+/**
+ * Pure: the records whose every copy is gone (each part looked for and not found), so a released
+ * marker can tell `status` (which sees neither database nor volume) that nothing is kept any more.
+ */
+export function releasedRecords(
+  remaining: readonly RunCopy[],
+  records: readonly KeptRecord[],
+  targets: CleanupTargets,
+): KeptRecord[] {
+  const present = new Set(remaining.map((c) => `${c.where}:${c.name}`));
+  return records.filter((r) => {
+    const parts = recordParts(r, targets);
+    if ((r.database && !parts.database) || (r.media && !parts.media)) return false;
+    return (
+      !(r.database && present.has(`database:${r.database.previous}`)) &&
+      !(r.media && present.has(`folder:${r.media.previous}`))
+    );
+  });
 }
 
 export interface CleanupResult {
-  removed: FoundCopy[];
-  kept: FoundCopy[];
+  removed: RunCopy[];
+  kept: RunCopy[];
 }
 
 export async function runCleanup(
@@ -66,44 +88,50 @@ export async function runCleanup(
   options: { olderThanHours: number; dryRun?: boolean; now?: Date },
   deps: { log: Logger; store?: ObjectStore },
 ): Promise<CleanupResult> {
-  const found = await findCopies(targets);
+  const sites: CopySites = {
+    connection: targets.connection,
+    // The maintenance session must not sit in the database a restore is about to replace.
+    avoid: targets.database ? [targets.database] : [],
+    folders: targets.mediaDir ? mediaCopySites(targets.mediaDir) : [],
+  };
+  const found = await findRunCopies(sites);
   // Without the markers nothing says a previous copy was kept on purpose: none is removed.
-  const keptRunIds = new Set<string>();
-  if (deps.store && found.some((c) => c.kind === "previous")) {
-    const records = await openKeptRecords(deps.store).catch((error: unknown) => {
+  let records: KeptRecord[] = [];
+  if (deps.store)
+    records = await openKeptRecords(deps.store).catch((error: unknown) => {
       deps.log.warn(
         { stage: "cleanup", error: errorMessage(error) },
         "could not read the kept-copy markers: previous copies are left in place",
       );
       return [];
     });
-    for (const r of records) keptRunIds.add(r.runId);
+  const expired = expiredKeptCopies(found, records, targets, options.now ?? new Date(), options.olderThanHours);
+  if (options.dryRun) {
+    const removed = [...found.filter(isStaleStaging), ...expired];
+    return { removed, kept: found.filter((c) => !removed.includes(c)) };
   }
-  const remove = copiesToRemove(found, options.now ?? new Date(), options.olderThanHours, keptRunIds);
-  const result: CleanupResult = { removed: [], kept: found.filter((c) => !remove.includes(c)) };
-  for (const copy of remove) {
-    if (options.dryRun) {
-      result.removed.push(copy);
-      continue;
-    }
+  const removed = await sweepStaleStaging(sites, deps.log);
+  for (const copy of expired) {
     try {
-      if (copy.what === "database") await dropDatabase(targets.connection!, copy.name);
-      else await removeTree(copy.name);
-      result.removed.push(copy);
-      deps.log.info({ stage: "cleanup", kind: copy.kind, copy: copy.name }, `removed ${copy.kind} copy ${copy.name}`);
+      await removeRunCopy(copy, targets.connection);
+      removed.push(copy);
+      deps.log.info(
+        { stage: "cleanup", kind: copy.kind, copy: copy.name },
+        `removed the kept ${copy.where} ${copy.name}`,
+      );
     } catch (error) {
-      result.kept.push(copy);
       deps.log.warn({ stage: "cleanup", copy: copy.name, error: errorMessage(error) }, `could not remove ${copy.name}`);
     }
   }
-  // Tell `status` (which sees neither database nor volume) that a kept restore is gone.
-  if (!options.dryRun && deps.store) {
-    const gone = new Set(result.removed.filter((c) => c.kind === "previous").map((c) => c.runId));
-    for (const c of result.kept) if (c.kind === "previous") gone.delete(c.runId);
-    for (const runId of gone)
-      await writeReleasedMarker(deps.store, runId, "cleanup").catch((error: unknown) =>
-        deps.log.warn({ stage: "cleanup", runId, error: errorMessage(error) }, "could not write the cleanup marker"),
+  const gone = new Set(removed.map((c) => `${c.where}:${c.name}`));
+  const remaining = found.filter((c) => !gone.has(`${c.where}:${c.name}`));
+  if (deps.store)
+    for (const r of releasedRecords(remaining, records, targets))
+      await writeReleasedMarker(deps.store, r.runId, "cleanup").catch((error: unknown) =>
+        deps.log.warn(
+          { stage: "cleanup", runId: r.runId, error: errorMessage(error) },
+          "could not write the cleanup marker",
+        ),
       );
-  }
-  return result;
+  return { removed, kept: remaining };
 }

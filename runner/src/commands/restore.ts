@@ -181,9 +181,9 @@ export async function runRestore(
   // are what would otherwise fill the volume.
   await runCleanup(
     {
-      connection: settings.database ?? undefined,
+      connection: scope.database ? (settings.database ?? undefined) : undefined,
       database: scope.database ? settings.targetDatabase : undefined,
-      mediaDir,
+      mediaDir: scope.media ? mediaDir : undefined,
     },
     { olderThanHours: settings.keepPreviousHours },
     { log, store: deps.markerStore },

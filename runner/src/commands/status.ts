@@ -162,14 +162,20 @@ export function renderStatusTable(report: StatusReport): string {
 }
 
 /** One line per staging or previous copy left by a restore or drill. */
-export function copyLines(report: Pick<StatusReport, "runCopies" | "runCopiesProblem">): string[] {
-  const lines = (report.runCopies ?? []).map((c) => {
-    const what = `${c.kind} ${c.where} ${c.name} (run ${c.runId})`;
-    if (c.held) return `IN USE: ${what}, by a restore or drill still running`;
-    if (c.kind === "staging")
-      return `LEFT BEHIND: ${what}, by a run that did not finish; the next restore or drill removes it`;
-    return `LEFT BEHIND: ${what}, the contents a restore replaced; check it, then remove it by hand (docs/RUNBOOK.md)`;
-  });
+export function copyLines(
+  report: Pick<StatusReport, "runCopies" | "runCopiesProblem"> & Partial<Pick<StatusReport, "keptPrevious">>,
+): string[] {
+  // A copy a restore kept for an undo has its own KEPT line, with the window and how to drop it.
+  const kept = new Set((report.keptPrevious ?? []).flatMap((k) => [k.database, k.media]));
+  const lines = (report.runCopies ?? [])
+    .filter((c) => c.held || !kept.has(c.name))
+    .map((c) => {
+      const what = `${c.kind} ${c.where} ${c.name} (run ${c.runId})`;
+      if (c.held) return `IN USE: ${what}, by a restore or drill still running`;
+      if (c.kind === "staging")
+        return `LEFT BEHIND: ${what}, by a run that did not finish; the next restore or drill removes it`;
+      return `LEFT BEHIND: ${what}, the contents a restore replaced; check it, then remove it by hand (docs/RUNBOOK.md)`;
+    });
   return report.runCopiesProblem ? [...lines, `WARNING: ${report.runCopiesProblem}`] : lines;
 }
 

@@ -15,7 +15,8 @@
  *   would need a native addon in Node and behaves differently on network volumes, where media
  *   folders often live.
  * Only staging copies are swept. A previous copy may be the only copy of the old data (a run
- * killed between its two renames), so it is listed, never removed automatically.
+ * killed between its two renames), so it is listed, never removed automatically; `cleanup`
+ * removes the previous copies a restore recorded keeping (commands/cleanup.ts).
  */
 import { readFileSync } from "node:fs";
 import { lstat, readFile, readdir, rm, utimes, writeFile } from "node:fs/promises";
@@ -243,6 +244,22 @@ export async function findRunCopies(sites: CopySites): Promise<RunCopy[]> {
   return found;
 }
 
+/** A staging copy no live run holds: what the sweep (and `cleanup`) removes. */
+export function isStaleStaging(copy: RunCopy): boolean {
+  return copy.kind === "staging" && !copy.held;
+}
+
+/** Drops a copy database, or removes a copy folder with its holder file. */
+export async function removeRunCopy(copy: RunCopy, connection: PgConnection | undefined): Promise<void> {
+  if (copy.where === "database") {
+    if (!connection) throw new Error(`no database connection to drop ${copy.name} with`);
+    await dropDatabase(connection, copy.name);
+  } else {
+    await removeTree(copy.name);
+    await rm(`${copy.name}${HOLDER_SUFFIX}`, { force: true });
+  }
+}
+
 /**
  * Removes the staging copies no live run holds (never previous copies, never anything held).
  * Returns what was removed; a copy that cannot be removed is logged and left for `status`.
@@ -257,13 +274,9 @@ export async function sweepStaleStaging(sites: CopySites, log: Logger): Promise<
     return removed;
   }
   for (const copy of copies) {
-    if (copy.kind !== "staging" || copy.held) continue;
+    if (!isStaleStaging(copy)) continue;
     try {
-      if (copy.where === "database") await dropDatabase(sites.connection!, copy.name);
-      else {
-        await removeTree(copy.name);
-        await rm(`${copy.name}${HOLDER_SUFFIX}`, { force: true });
-      }
+      await removeRunCopy(copy, sites.connection);
       removed.push(copy);
       log.info(
         { stage: "sweep", copy: copy.name, runId: copy.runId },
