@@ -20,18 +20,11 @@ import {
   signalController,
   tierOption,
   withUnlockedSet,
-  type DestinationFlags,
+  type ReplaceFlags,
 } from "./shared.js";
 
-interface RestoreFlags extends DestinationFlags {
+interface RestoreFlags extends ReplaceFlags {
   tier?: Tier;
-  databaseOnly?: boolean;
-  mediaOnly?: boolean;
-  targetDb?: string;
-  mediaDir?: string;
-  databaseUrl?: string;
-  yes?: boolean;
-  terminateConnections?: boolean;
   fromArchive?: string;
   scratchDir?: string;
   jobs?: string;

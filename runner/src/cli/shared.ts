@@ -17,6 +17,17 @@ export interface DestinationFlags {
   logFormat?: string;
 }
 
+/** What restore and undo-restore replace, and how: the same flags for both. */
+export interface ReplaceFlags extends DestinationFlags {
+  databaseOnly?: boolean;
+  mediaOnly?: boolean;
+  targetDb?: string;
+  mediaDir?: string;
+  databaseUrl?: string;
+  yes?: boolean;
+  terminateConnections?: boolean;
+}
+
 export function addDestinationOptions(command: Command): Command {
   return command
     .option("--destination <url>", "s3://bucket/prefix or file:///path (env BACKUP_DESTINATION)")

@@ -8,17 +8,15 @@ import { openStore } from "../store/open-store.js";
 import { runCleanup } from "../commands/cleanup.js";
 import { describeUndo, planUndo, runUndoRestore } from "../commands/undo-restore.js";
 import { formatTime } from "../commands/list.js";
-import { addDestinationOptions, destinationOverrides, printOut, type DestinationFlags } from "./shared.js";
+import {
+  addDestinationOptions,
+  destinationOverrides,
+  printOut,
+  type DestinationFlags,
+  type ReplaceFlags,
+} from "./shared.js";
 
-interface UndoFlags extends DestinationFlags {
-  databaseOnly?: boolean;
-  mediaOnly?: boolean;
-  targetDb?: string;
-  mediaDir?: string;
-  databaseUrl?: string;
-  yes?: boolean;
-  terminateConnections?: boolean;
-}
+type UndoFlags = ReplaceFlags;
 
 interface CleanupFlags extends DestinationFlags {
   targetDb?: string;
