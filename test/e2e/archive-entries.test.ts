@@ -129,9 +129,9 @@ describe("names that are not UTF-8, and hard links", () => {
     );
     expect(restore.code, restore.stderr).toBe(0);
     expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
-    // Again over the restored folder: the previous copy, read-only folder and all, is removed.
+    // Again over the restored folder, not keeping: the previous copy, read-only folder and all, is removed.
     const again = await runRunner(
-      ["restore", "latest", "--tier", "adhoc", "--yes", "--media-only", "--media-dir", target],
+      ["restore", "latest", "--tier", "adhoc", "--yes", "--media-only", "--no-keep-previous", "--media-dir", target],
       env,
       POD,
     );
@@ -155,8 +155,17 @@ describe("names that are not UTF-8, and hard links", () => {
       await writeFile(Buffer.concat([Buffer.from(mount), Buffer.from("/old"), Buffer.from([0xfe])]), "old\n");
       const restore = await runRunner(["restore", "latest", "--yes", "--media-only", "--media-dir", mount], env);
       expect(restore.code, restore.stderr).toBe(0);
-      // The mount point itself keeps its own mode and mtime; everything in it is the backup's.
-      expect((await snapshotTree(mount)).entries.slice(1)).toEqual((await snapshotTree(media)).entries.slice(1));
+      // The mount point itself keeps its own mode and mtime; everything in it is the backup's,
+      // beside the kept previous copy, which holds exactly the old entry (no file of the run's own).
+      const kept = (await readdir(mount)).filter((n) => n.startsWith(".edms-previous-"));
+      expect(kept).toHaveLength(1);
+      const inMount = (await snapshotTree(mount)).entries.slice(1);
+      expect(inMount.filter((e) => !e.startsWith(".edms-previous-"))).toEqual(
+        (await snapshotTree(media)).entries.slice(1),
+      );
+      expect(
+        (await readdir(path.join(mount, kept[0]!), { encoding: "buffer" })).map((n) => n.toString("latin1")),
+      ).toEqual(["old\xfe"]);
     } finally {
       await run("umount", [mount]);
     }

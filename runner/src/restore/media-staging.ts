@@ -14,7 +14,7 @@
 import { access, chmod, lstat, mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import path from "node:path";
-import { COPY_FOLDER_RE, copyFolderName } from "../contract.js";
+import { copyFolderName, excludedFromArchive } from "../contract.js";
 import { quoteName } from "../archive/entry-name.js";
 import { PartialSwapError, errorMessage } from "../errors.js";
 
@@ -204,16 +204,14 @@ export async function swapInMedia(staging: MediaStaging, target: string, runId: 
     };
   }
   await mkdir(previous, { mode: 0o700 });
-  // Every copy of the runner's inside the folder stays where it is (kept copies of earlier
-  // restores included): only the application's own entries are swapped. Inside a folder the
-  // runner's names have no base part (ASCII only); a name with one is the application's.
+  // Every name of the runner's inside the folder stays where it is (kept copies of earlier
+  // restores, this run's staging holder file): only the application's own entries are swapped.
+  // "The runner's" is what a backup leaves out of the archive, so nothing is swapped out that a
+  // restore would not bring back.
   const ours = new Set([
     path.basename(staging.dir),
     path.basename(previous),
-    ...(await readdir(target)).filter((n) => {
-      const m = COPY_FOLDER_RE.staging.exec(n) ?? COPY_FOLDER_RE.previous.exec(n);
-      return m !== null && m.groups?.base === undefined;
-    }),
+    ...(await readdir(target)).filter((n) => excludedFromArchive(Buffer.from(n))),
   ]);
   let restored: Buffer[] = [];
   const earlier = await moveEntries(target, previous, ours).catch(async (error: unknown) => {
