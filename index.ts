@@ -14,9 +14,9 @@ import { BackupSchedule } from "./components/backup-schedule.js";
 import { FirstDeployStamp, firstRunsEnv } from "./components/first-deploy.js";
 import { commonLabels, objectNames, workloadLabels } from "./components/naming.js";
 import { operatorCommands } from "./components/operator-commands.js";
-import { podSpec } from "./components/pod-spec.js";
 import { RunnerImage } from "./components/runner-image.js";
-import { statusEnv } from "./components/runner-env.js";
+import { backupDestination as destinationOf } from "./components/runner-env.js";
+import { runnerPod, type StatusSettings } from "./components/runner-pod.js";
 import { longestIntervalDays } from "./components/schedules.js";
 import type { ScheduledTier } from "./runner/src/contract.js";
 import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from "./components/stack-config.js";
@@ -41,6 +41,9 @@ const k8sProvider =
   config.kubeconfig || config.kubeContext
     ? new k8s.Provider(`${base}-k8s`, { kubeconfig: config.kubeconfig, context: config.kubeContext })
     : undefined;
+// As Pulumi components take it: the children of each component that create Kubernetes objects
+// inherit the provider by package; the AWS resources beside them keep the default one.
+const k8sOpts: pulumi.ComponentResourceOptions = k8sProvider ? { providers: [k8sProvider] } : {};
 
 const storage = new BackupBucket(base, {
   namePrefix: config.bucket.namePrefix ?? `${app}-backups`,
@@ -68,18 +71,21 @@ const image = new RunnerImage(
       },
 );
 
-const identity = new BackupIdentity(`${base}-identity`, {
-  identity: config.identity,
-  namespace: config.namespace,
-  serviceAccountName: names.serviceAccount,
-  labels: commonLabels(app),
-  bucketArn: storage.bucketArn,
-  keyPrefix,
-  kmsKeyArn: storage.kmsKeyArn,
-  objectLock: config.objectLock !== undefined,
-  cloudwatchNamespace: config.cloudwatchNamespace,
-  k8sProvider,
-});
+const identity = new BackupIdentity(
+  `${base}-identity`,
+  {
+    identity: config.identity,
+    namespace: config.namespace,
+    serviceAccountName: names.serviceAccount,
+    labels: commonLabels(app),
+    bucketArn: storage.bucketArn,
+    keyPrefix,
+    kmsKeyArn: storage.kmsKeyArn,
+    objectLock: config.objectLock !== undefined,
+    cloudwatchNamespace: config.cloudwatchNamespace,
+  },
+  k8sOpts,
+);
 
 const region = aws.getRegionOutput().region;
 const media = config.media
@@ -94,16 +100,21 @@ const media = config.media
 const intervalHours: Partial<Record<ScheduledTier, number>> = Object.fromEntries(
   enabledTiers(config).map((tier) => [tier, longestIntervalDays(config.schedules[tier], config.timeZone) * 24]),
 );
-const statusSettings = statusEnv(enabledTiers(config), config.alerts.graceHours, intervalHours);
+// How `status` judges staleness, for the status CronJob and the operator's `status` command alike.
+const statusSettings: StatusSettings = {
+  tiers: enabledTiers(config),
+  graceHours: config.alerts.graceHours,
+  intervalHours,
+  drillMaxAgeHours: config.drill.enabled ? DRILL_MAX_AGE_HOURS : undefined,
+};
 
 // Stamped at the first deployment only: tiers (and the drill) without a success yet are judged
 // from their first scheduled run after it, by `status` and the alarms alike.
-const firstDeploy = new FirstDeployStamp(`${base}-first-deploy`, {
-  objectName: names.firstDeployStamp,
-  namespace: config.namespace,
-  labels: commonLabels(app),
-  k8sProvider,
-});
+const firstDeploy = new FirstDeployStamp(
+  `${base}-first-deploy`,
+  { objectName: names.firstDeployStamp, namespace: config.namespace, labels: commonLabels(app) },
+  k8sOpts,
+);
 const firstDeployEnv = firstDeploy.createdAt.apply((createdAt) => ({
   createdAt,
   firstRuns: firstRunsEnv(
@@ -116,10 +127,18 @@ const firstDeployEnv = firstDeploy.createdAt.apply((createdAt) => ({
   ),
 }));
 
-const podBasics = {
+// What every runner pod shares (see components/runner-pod.ts); the image and the service
+// account are known once those resources exist.
+const podBase = {
   configMapName: names.configMap,
   databaseCa: config.database.caBundle,
   passwordSecret: { name: config.database.secretName, key: config.database.passwordKey },
+  media,
+  // The private key of encrypted backups, for the pods that read them (drill, restore Job) only.
+  ageIdentity: config.encryption?.identitySecret
+    ? { secretName: config.encryption.identitySecret.name, key: config.encryption.identitySecret.key }
+    : undefined,
+  notificationsSecret: config.notifications?.secretName,
   resources: config.resources,
   tmpSizeLimit: config.tmpSizeLimit,
   runAsUser: config.runAsUser,
@@ -127,62 +146,49 @@ const podBasics = {
   supplementalGroups: config.supplementalGroups,
 };
 
-// The private key of encrypted backups, for the pods that read them (drill, restore Job) only.
-const ageIdentity = config.encryption?.identitySecret
-  ? { secretName: config.encryption.identitySecret.name, key: config.encryption.identitySecret.key }
-  : undefined;
-
-const schedule = new BackupSchedule(`${base}-schedule`, {
-  appName: app,
-  namespace: config.namespace,
-  image: image.imageRef,
-  serviceAccountName: identity.serviceAccount.metadata.name,
-  timeZone: config.timeZone,
-  schedules: Object.fromEntries(enabledTiers(config).map((tier) => [tier, config.schedules[tier]])),
-  retentionDays: config.retentionDays,
-  objectLockMode: config.objectLock?.mode,
-  drill: config.drill.enabled
-    ? { schedule: config.drill.schedule, tier: config.drill.tier, scratchSizeLimit: config.drill.scratchSizeLimit }
-    : undefined,
-  // With metrics on, a CronJob publishes the newest-backup ages the alarms below watch.
-  status: config.cloudwatchNamespace
-    ? {
-        schedule: statusSchedule(config.alerts.statusEveryHours),
-        tiers: enabledTiers(config),
-        graceHours: config.alerts.graceHours,
-        intervalHours,
-        drillMaxAgeHours: config.drill.enabled ? DRILL_MAX_AGE_HOURS : undefined,
-      }
-    : undefined,
-  notificationsSecret: config.notifications?.secretName,
-  ageIdentity,
-  runner: {
+const schedule = new BackupSchedule(
+  `${base}-schedule`,
+  {
     appName: app,
-    appVersion: config.appVersion,
-    bucketName: storage.bucketName,
-    keyPrefix,
-    region,
-    logLevel: config.logLevel,
-    cloudwatchNamespace: config.cloudwatchNamespace,
-    mediaReferences: config.media?.references,
-    encryptionRecipients: config.encryption?.recipients,
-    firstDeploy: firstDeployEnv,
-    database: {
-      host: config.database.host,
-      port: config.database.port,
-      name: config.database.name,
-      user: config.database.user,
-      sslMode: config.database.sslMode,
-      caBundle: config.database.caBundle !== undefined,
+    namespace: config.namespace,
+    timeZone: config.timeZone,
+    schedules: Object.fromEntries(enabledTiers(config).map((tier) => [tier, config.schedules[tier]])),
+    retentionDays: config.retentionDays,
+    objectLockMode: config.objectLock?.mode,
+    drill: config.drill.enabled
+      ? { schedule: config.drill.schedule, tier: config.drill.tier, scratchSizeLimit: config.drill.scratchSizeLimit }
+      : undefined,
+    // With metrics on, a CronJob publishes the newest-backup ages the alarms below watch.
+    status: config.cloudwatchNamespace
+      ? { schedule: statusSchedule(config.alerts.statusEveryHours), settings: statusSettings }
+      : undefined,
+    pod: { ...podBase, image: image.imageRef, serviceAccountName: identity.serviceAccount.metadata.name },
+    runner: {
+      appName: app,
+      appVersion: config.appVersion,
+      bucketName: storage.bucketName,
+      keyPrefix,
+      region,
+      logLevel: config.logLevel,
+      cloudwatchNamespace: config.cloudwatchNamespace,
+      mediaReferences: config.media?.references,
+      encryptionRecipients: config.encryption?.recipients,
+      firstDeploy: firstDeployEnv,
+      database: {
+        host: config.database.host,
+        port: config.database.port,
+        name: config.database.name,
+        user: config.database.user,
+        sslMode: config.database.sslMode,
+        caBundle: config.database.caBundle !== undefined,
+      },
     },
+    database: { port: config.database.port, cidr: config.database.cidr, podSelector: config.database.podSelector },
+    podIdentityAgent: config.identity.kind === "podIdentity",
+    policy: config.job,
   },
-  media,
-  database: { port: config.database.port, cidr: config.database.cidr, podSelector: config.database.podSelector },
-  podIdentityAgent: config.identity.kind === "podIdentity",
-  policy: config.job,
-  k8sProvider,
-  ...podBasics,
-});
+  k8sOpts,
+);
 
 // In CloudWatch, outside the cluster: they fire even when the CronJobs or the cluster are gone.
 const alarms = config.cloudwatchNamespace
@@ -207,12 +213,13 @@ export const namespace = config.namespace;
 export const alertTopicArn = alarms?.topic.arn;
 export const alarmNames = alarms?.alarmNames;
 export const bucketName = storage.bucketName;
-export const backupDestination = pulumi.interpolate`s3://${storage.bucketName}/${keyPrefix}`;
+export const backupDestination = storage.bucketName.apply((bucket) => destinationOf(bucket, keyPrefix));
 export const imageRef = image.imageRef;
 export const runnerRoleArn = identity.role.arn;
 export const cronJobNames = schedule.cronJobNames;
-export const commands = pulumi.all([image.imageRef, identity.serviceAccount.metadata.name]).apply(([img, sa]) =>
-  operatorCommands({
+export const commands = pulumi.all([image.imageRef, identity.serviceAccount.metadata.name]).apply(([img, sa]) => {
+  const pod = { ...podBase, image: img, serviceAccountName: sa };
+  return operatorCommands({
     namespace: config.namespace,
     adhocCronJob: names.cronJob("adhoc"),
     drillCronJob: config.drill.enabled ? names.drillCronJob : undefined,
@@ -221,32 +228,13 @@ export const commands = pulumi.all([image.imageRef, identity.serviceAccount.meta
       name: `${base}-${args[0] ?? "run"}`,
       image: img,
       labels: workloadLabels(app, "runner"),
-      // `status` judges staleness exactly as the status CronJob and the alarms do.
-      spec: podSpec({
-        ...podBasics,
-        image: img,
-        serviceAccountName: sa,
-        args,
-        env: args[0] === "status" ? statusSettings : {},
-      }),
+      spec: runnerPod(pod, { kind: "command", args, status: statusSettings }),
     }),
     restorePod: {
       namePrefix: names.restoreJob,
       labels: workloadLabels(app, "restore"),
       activeDeadlineSeconds: config.job.activeDeadlineSeconds,
-      // The media volume read-write, and no affinity to the application pod: the application is
-      // scaled to 0 for a restore, so that pod does not exist (see docs/RUNBOOK.md).
-      spec: (args) =>
-        podSpec({
-          ...podBasics,
-          image: img,
-          serviceAccountName: sa,
-          args,
-          env: {},
-          media: media ? { ...media, colocateWith: undefined, readOnly: false } : undefined,
-          // A restore decrypts encrypted sets: the Job mounts the identity, like the drill.
-          ageIdentity,
-        }),
+      spec: (args) => runnerPod(pod, { kind: "restore", args }),
     },
-  }),
-);
+  });
+});

@@ -1,6 +1,7 @@
 /**
  * The runner's cloud identity and its ServiceAccount: an IAM role assumable only by this
  * namespace's service account (IRSA, or EKS Pod Identity), with the least-privilege runner policy.
+ * A Kubernetes provider other than the default comes through the resource options (`providers`).
  */
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
@@ -19,8 +20,6 @@ export interface BackupIdentityArgs {
   kmsKeyArn: pulumi.Input<string>;
   objectLock: boolean;
   cloudwatchNamespace?: string;
-  /** The Kubernetes provider for the ServiceAccount (unset = the default provider). */
-  k8sProvider?: k8s.Provider;
 }
 
 export class BackupIdentity extends pulumi.ComponentResource {
@@ -107,7 +106,7 @@ export class BackupIdentity extends pulumi.ComponentResource {
           ...(args.identity.kind === "irsa" ? { annotations: { "eks.amazonaws.com/role-arn": this.role.arn } } : {}),
         },
       },
-      { ...parent, provider: args.k8sProvider },
+      parent,
     );
 
     this.registerOutputs({ roleArn: this.role.arn, serviceAccountName: args.serviceAccountName });

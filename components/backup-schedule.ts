@@ -10,20 +10,8 @@ import type { ScheduledTier, Tier } from "../runner/src/contract.js";
 import { cronJobSpec, SUSPENDED_SCHEDULE, type JobPolicy } from "./cron-job-spec.js";
 import { commonLabels, objectNames, runnerSelector, workloadLabels } from "./naming.js";
 import { networkPolicySpec } from "./network-policy-spec.js";
-import { podSpec, type DatabaseCa, type MediaMount, type PodSettings, type Resources } from "./pod-spec.js";
-import {
-  backupArgs,
-  configMapData,
-  DRILL_SCRATCH_DIR,
-  drillArgs,
-  drillEnv,
-  type DrillTier,
-  notificationSecretEnv,
-  statusArgs,
-  statusEnv,
-  tierEnv,
-  type RunnerSettingsInput,
-} from "./runner-env.js";
+import { runnerPod, type RunnerPodBase, type RunnerWorkload, type StatusSettings } from "./runner-pod.js";
+import { configMapData, type DrillTier, type RunnerSettingsInput } from "./runner-env.js";
 
 /**
  * kubernetes-models and @pulumi/kubernetes describe the same OpenAPI schema with slightly different
@@ -34,11 +22,16 @@ function asCronJobSpec(spec: ICronJobSpec): k8s.types.input.batch.v1.CronJobSpec
   return spec as unknown as k8s.types.input.batch.v1.CronJobSpec;
 }
 
+/** The pods' shared fields (see runnerPod); the image and the service account may be outputs. */
+export type RunnerPodInputs = Omit<RunnerPodBase, "image" | "serviceAccountName"> & {
+  image: pulumi.Input<string>;
+  serviceAccountName: pulumi.Input<string>;
+};
+
+/** The Kubernetes provider, if not the default, comes through the resource options (`providers`). */
 export interface BackupScheduleArgs {
   appName: string;
   namespace: string;
-  image: pulumi.Input<string>;
-  serviceAccountName: pulumi.Input<string>;
   timeZone: string;
   /** Schedules of the tiers that run; a tier missing here gets no CronJob. */
   schedules: Partial<Record<ScheduledTier, string>>;
@@ -46,36 +39,17 @@ export interface BackupScheduleArgs {
   objectLockMode?: "GOVERNANCE" | "COMPLIANCE";
   drill?: { schedule: string; tier: DrillTier; scratchSizeLimit: string };
   /** The CronJob running `status --publish-metrics` for the alarms; unset = none. */
-  status?: {
-    schedule: string;
-    tiers: ScheduledTier[];
-    graceHours: number;
-    intervalHours: Partial<Record<ScheduledTier, number>>;
-    /** Also watch the drill (STATUS_DRILL_MAX_AGE_HOURS); unset = drills not watched. */
-    drillMaxAgeHours?: number;
-  };
-  /** An existing Secret with notification URLs (see notificationSecretEnv); unset = none. */
-  notificationsSecret?: string;
-  /** The age identity's Secret: mounted by the drill only (it decrypts); never by backup or status pods. */
-  ageIdentity?: { secretName: string; key: string };
+  status?: { schedule: string; settings: StatusSettings };
+  /** What every runner pod shares. */
+  pod: RunnerPodInputs;
   runner: Omit<RunnerSettingsInput, "bucketName" | "region" | "mediaDir" | "firstDeploy"> & {
     bucketName: pulumi.Input<string>;
     region: pulumi.Input<string>;
     firstDeploy?: pulumi.Input<NonNullable<RunnerSettingsInput["firstDeploy"]>>;
   };
-  passwordSecret: { name: string; key: string };
-  media?: MediaMount;
-  /** The database's CA bundle, mounted in every pod (see podSpec). */
-  databaseCa?: DatabaseCa;
   database: { port: number; cidr?: string; podSelector?: Record<string, string> };
   podIdentityAgent: boolean;
-  resources: Resources;
-  tmpSizeLimit: string;
-  runAsUser: number;
-  runAsGroup: number;
-  supplementalGroups: number[];
   policy: JobPolicy;
-  k8sProvider?: k8s.Provider;
 }
 
 export class BackupSchedule extends pulumi.ComponentResource {
@@ -86,7 +60,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
 
   constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("edms-backup:schedule:BackupSchedule", name, {}, opts);
-    const childOpts = { parent: this, provider: args.k8sProvider };
+    const childOpts = { parent: this };
     const names = objectNames(args.appName);
     const namespace = args.namespace;
 
@@ -97,32 +71,16 @@ export class BackupSchedule extends pulumi.ComponentResource {
         data: pulumi
           .all([args.runner.bucketName, args.runner.region, args.runner.firstDeploy])
           .apply(([bucketName, region, firstDeploy]) =>
-            configMapData({ ...args.runner, bucketName, region, firstDeploy, mediaDir: args.media?.mountPath }),
+            configMapData({ ...args.runner, bucketName, region, firstDeploy, mediaDir: args.pod.media?.mountPath }),
           ),
       },
       childOpts,
     );
 
-    const pod = (
-      settings: Pick<PodSettings, "args" | "env" | "media" | "secretEnv" | "scratch" | "ageIdentity"> & {
-        database?: false;
-      },
-    ) =>
-      pulumi.all([args.image, args.serviceAccountName]).apply(([image, serviceAccountName]) =>
-        podSpec({
-          ...settings,
-          image,
-          serviceAccountName,
-          configMapName: names.configMap,
-          passwordSecret: settings.database === false ? undefined : args.passwordSecret,
-          databaseCa: args.databaseCa,
-          resources: args.resources,
-          tmpSizeLimit: args.tmpSizeLimit,
-          runAsUser: args.runAsUser,
-          runAsGroup: args.runAsGroup,
-          supplementalGroups: args.supplementalGroups,
-        }),
-      );
+    const pod = (workload: RunnerWorkload) =>
+      pulumi
+        .all([args.pod.image, args.pod.serviceAccountName])
+        .apply(([image, serviceAccountName]) => runnerPod({ ...args.pod, image, serviceAccountName }, workload));
 
     const cronJob = (
       resourceName: string,
@@ -161,12 +119,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
         workloadLabels(args.appName, tier),
         schedule,
         tier === "adhoc",
-        pod({
-          args: backupArgs(tier),
-          env: tierEnv(tier, objectLockFor(tier)),
-          media: args.media,
-          secretEnv: args.notificationsSecret ? notificationSecretEnv(args.notificationsSecret, tier) : undefined,
-        }),
+        pod({ kind: "backup", tier, objectLock: objectLockFor(tier) }),
       );
       this.cronJobNames[tier] = objectName;
     }
@@ -178,33 +131,18 @@ export class BackupSchedule extends pulumi.ComponentResource {
         workloadLabels(args.appName, "restore-drill"),
         args.drill.schedule,
         false,
-        // The drill restores into a scratch database; it needs neither the media volume nor its node.
         pod({
-          args: drillArgs(args.drill.tier),
-          env: drillEnv(args.drill.tier, Object.keys(args.schedules) as ScheduledTier[]),
-          // Room for one extracted copy of the media; an app without media needs none.
-          scratch: args.media ? { mountPath: DRILL_SCRATCH_DIR, sizeLimit: args.drill.scratchSizeLimit } : undefined,
-          // A failed drill means the newest backup could not be restored: it notifies like a backup.
-          secretEnv: args.notificationsSecret ? notificationSecretEnv(args.notificationsSecret, "drill") : undefined,
-          // Drills restore, so they decrypt: the only CronJob that mounts the private key.
-          ageIdentity: args.ageIdentity,
+          kind: "drill",
+          tier: args.drill.tier,
+          enabledTiers: Object.keys(args.schedules) as ScheduledTier[],
+          scratchSizeLimit: args.drill.scratchSizeLimit,
         }),
       );
       this.cronJobNames["restore-drill"] = names.drillCronJob;
     }
 
     if (args.status) {
-      // Reads the bucket listing and publishes to CloudWatch: no database password, no media.
-      const statusPod = pod({
-        args: statusArgs(),
-        env: statusEnv(
-          args.status.tiers,
-          args.status.graceHours,
-          args.status.intervalHours,
-          args.status.drillMaxAgeHours,
-        ),
-        database: false,
-      });
+      const statusPod = pod({ kind: "status", status: args.status.settings });
       cronJob(
         `${name}-status`,
         names.statusCronJob,

@@ -18,7 +18,6 @@ export interface FirstDeployStampArgs {
   objectName: string;
   namespace: string;
   labels: Record<string, string>;
-  k8sProvider?: k8s.Provider;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
 }
@@ -36,7 +35,7 @@ export class FirstDeployStamp extends pulumi.ComponentResource {
         metadata: { name: args.objectName, namespace: args.namespace, labels: args.labels },
         data: { [STAMP_KEY]: (args.now ?? (() => new Date()))().toISOString() },
       },
-      { parent: this, provider: args.k8sProvider, ignoreChanges: ["data"] },
+      { parent: this, ignoreChanges: ["data"] },
     );
     this.createdAt = stamp.data.apply((data) => data[STAMP_KEY]!);
     this.registerOutputs({ createdAt: this.createdAt });

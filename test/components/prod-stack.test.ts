@@ -419,6 +419,13 @@ describe("the prod stack under mocks", () => {
       for (const object of kubernetes()) validateKubernetesObject(object.type, object.inputs);
     });
 
+    it("are created with the stack's Kubernetes provider (kubeContext), the AWS resources with the default one", () => {
+      const provider = `urn:pulumi:prod::edms-backup::pulumi:providers:kubernetes::edms-backup-k8s::edms-backup-k8s-id`;
+      for (const object of kubernetes()) expect(object.provider, object.name).toBe(provider);
+      for (const object of run.resources.filter((r) => r.custom && !r.type.startsWith("kubernetes:")))
+        expect(object.provider ?? "", object.name).not.toContain("kubernetes");
+    });
+
     it("live in the application's namespace and carry the recommended labels", () => {
       for (const object of kubernetes()) {
         expect(at(object.inputs, "metadata", "namespace")).toBe("edms");

@@ -17,6 +17,8 @@ export interface Recorded {
   type: string;
   name: string;
   custom: boolean;
+  /** The provider reference the engine would receive (`urn::id`); unset = the default provider. */
+  provider?: string;
   // Inputs as the engine would receive them: plain JSON after every Output resolved.
   inputs: Record<string, unknown>;
 }
@@ -83,6 +85,7 @@ export async function runStack(stack: string, changes: Record<string, unknown> =
           type: args.type,
           name: args.name,
           custom: args.custom ?? true,
+          provider: args.provider,
           inputs: args.inputs as Record<string, unknown>,
         });
         return { id: `${args.name}-id`, state: state(args.type, args.name, args.inputs as Record<string, unknown>) };

@@ -281,8 +281,12 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
     expect(rules.map((r) => at(r, "filter", "prefix"))).toContain("edms/weekly/");
   });
 
-  it("still produces only schema-valid Kubernetes objects", () => {
-    for (const object of run.resources.filter((r) => r.type.startsWith("kubernetes:")))
+  it("still produces only schema-valid Kubernetes objects, with the default provider (the ambient kubeconfig)", () => {
+    const kubernetes = run.resources.filter((r) => r.type.startsWith("kubernetes:"));
+    expect(kubernetes.length).toBeGreaterThan(0);
+    for (const object of kubernetes) {
       validateKubernetesObject(object.type, object.inputs);
+      expect(object.provider ?? "", object.name).toBe("");
+    }
   });
 });

@@ -1,0 +1,134 @@
+/**
+ * The one factory of runner pods: every CronJob, the first status Job, the exported restore Job
+ * and the one-off `kubectl run` pods get their spec here, from the fields they all share
+ * (`RunnerPodBase`) and what the workload is. What each workload may see (the media volume, the
+ * password, the private key, the notification URLs) is decided in this file only, so two pods
+ * cannot drift apart in their security context, environment source or volumes.
+ */
+import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import type { RunnerEnv, ScheduledTier, Tier } from "../runner/src/contract.js";
+import { podSpec, type DatabaseCa, type MediaMount, type Resources } from "./pod-spec.js";
+import {
+  backupArgs,
+  DRILL_SCRATCH_DIR,
+  drillArgs,
+  drillEnv,
+  notificationSecretEnv,
+  statusArgs,
+  statusEnv,
+  tierEnv,
+  type DrillTier,
+  type ObjectLockEnv,
+} from "./runner-env.js";
+
+/** What every runner pod of a stack shares. */
+export interface RunnerPodBase {
+  image: string;
+  serviceAccountName: string;
+  /** The runner's ConfigMap (envFrom): the settings every run shares. */
+  configMapName: string;
+  /** The database password's Secret (a secretKeyRef); pods that never connect leave it out. */
+  passwordSecret: { name: string; key: string };
+  /** The database's CA bundle, mounted in every pod (see podSpec). */
+  databaseCa?: DatabaseCa;
+  /** The application's media volume as backups see it (read-only, next to the application pod). */
+  media?: MediaMount;
+  /** The age identity's Secret: mounted by the pods that decrypt (drill, restore) only. */
+  ageIdentity?: { secretName: string; key: string };
+  /** An existing Secret with notification URLs (see notificationSecretEnv); unset = none. */
+  notificationsSecret?: string;
+  resources: Resources;
+  tmpSizeLimit: string;
+  runAsUser: number;
+  runAsGroup: number;
+  supplementalGroups: number[];
+}
+
+/** How `status` judges staleness: the status CronJob and the operator's `status` command alike. */
+export interface StatusSettings {
+  tiers: ScheduledTier[];
+  graceHours: number;
+  intervalHours: Partial<Record<ScheduledTier, number>>;
+  /** Also watch the drill (STATUS_DRILL_MAX_AGE_HOURS); unset = drills not watched. */
+  drillMaxAgeHours?: number;
+}
+
+export type RunnerWorkload =
+  /** A backup CronJob (each tier and the suspended ad-hoc one). */
+  | { kind: "backup"; tier: Tier; objectLock?: ObjectLockEnv }
+  /** The restore drill: a scratch database and, with media, a scratch folder. */
+  | { kind: "drill"; tier: DrillTier; enabledTiers: readonly ScheduledTier[]; scratchSizeLimit: string }
+  /** `status --publish-metrics` for the alarms (the CronJob and its first run). */
+  | { kind: "status"; status: StatusSettings }
+  /** A one-off command (`list`, `status`) through `kubectl run`. */
+  | { kind: "command"; args: string[]; status: StatusSettings }
+  /** The operator's restore Job. */
+  | { kind: "restore"; args: string[] };
+
+export function runnerPod(base: RunnerPodBase, w: RunnerWorkload): IPodSpec {
+  const shared = {
+    image: base.image,
+    serviceAccountName: base.serviceAccountName,
+    configMapName: base.configMapName,
+    databaseCa: base.databaseCa,
+    resources: base.resources,
+    tmpSizeLimit: base.tmpSizeLimit,
+    runAsUser: base.runAsUser,
+    runAsGroup: base.runAsGroup,
+    supplementalGroups: base.supplementalGroups,
+  };
+  const notifications = (workload: Tier | "drill") =>
+    base.notificationsSecret ? notificationSecretEnv(base.notificationsSecret, workload) : undefined;
+  switch (w.kind) {
+    case "backup":
+      return podSpec({
+        ...shared,
+        args: backupArgs(w.tier),
+        env: tierEnv(w.tier, w.objectLock),
+        passwordSecret: base.passwordSecret,
+        media: base.media,
+        secretEnv: notifications(w.tier),
+      });
+    case "drill":
+      // The drill restores into a scratch database; it needs neither the media volume nor its node.
+      return podSpec({
+        ...shared,
+        args: drillArgs(w.tier),
+        env: drillEnv(w.tier, w.enabledTiers),
+        passwordSecret: base.passwordSecret,
+        // Room for one extracted copy of the media; an app without media needs none.
+        scratch: base.media ? { mountPath: DRILL_SCRATCH_DIR, sizeLimit: w.scratchSizeLimit } : undefined,
+        // A failed drill means the newest backup could not be restored: it notifies like a backup.
+        secretEnv: notifications("drill"),
+        // Drills restore, so they decrypt: the only CronJob that mounts the private key.
+        ageIdentity: base.ageIdentity,
+      });
+    case "status":
+      // Reads the bucket listing and publishes to CloudWatch: no database password, no media.
+      return podSpec({ ...shared, args: statusArgs(), env: statusSettingsEnv(w.status) });
+    case "command":
+      return podSpec({
+        ...shared,
+        args: w.args,
+        // `status` judges staleness exactly as the status CronJob and the alarms do.
+        env: w.args[0] === "status" ? statusSettingsEnv(w.status) : {},
+        passwordSecret: base.passwordSecret,
+      });
+    case "restore":
+      return podSpec({
+        ...shared,
+        args: w.args,
+        env: {},
+        passwordSecret: base.passwordSecret,
+        // The media volume read-write, and no affinity to the application pod: the application is
+        // scaled to 0 for a restore, so that pod does not exist (see docs/RUNBOOK.md).
+        media: base.media ? { ...base.media, colocateWith: undefined, readOnly: false } : undefined,
+        // A restore decrypts encrypted sets: the Job mounts the identity, like the drill.
+        ageIdentity: base.ageIdentity,
+      });
+  }
+}
+
+function statusSettingsEnv(s: StatusSettings): RunnerEnv {
+  return statusEnv(s.tiers, s.graceHours, s.intervalHours, s.drillMaxAgeHours);
+}
