@@ -15,7 +15,7 @@ import {
   METRIC_DRILL_SUCCEEDED,
   METRIC_LAST_PASSING_DRILL_AGE,
   METRIC_NEWEST_BACKUP_AGE,
-} from "../runner/src/notify/metric-names.js";
+} from "../runner/src/metric-names.js";
 import type { ScheduledTier } from "../runner/src/contract.js";
 
 /** Hours between status runs: divisors of 24, so `*\/H` in cron spaces the runs evenly. */

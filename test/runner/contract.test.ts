@@ -1,13 +1,14 @@
 // The env contract: shared by the Pulumi program and the runner, so it imports nothing but zod, and
 // its patterns follow the tier list instead of repeating it.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import fc from "fast-check";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { runnerEnvSchema, TIERS } from "../../runner/src/contract.js";
 
 /** The modules the Pulumi program imports from the runner: nothing but zod may come with them. */
-const CONTRACT_MODULES = ["runner/src/contract.ts", "runner/src/notify/metric-names.ts"];
+const CONTRACT_MODULES = ["runner/src/contract.ts", "runner/src/metric-names.ts"];
 
 /** Every module a file names: imports, re-exports, `import type`, dynamic import() and require(). */
 function importedModules(path: string): string[] {
@@ -17,6 +18,19 @@ function importedModules(path: string): string[] {
 describe("the contract modules", () => {
   it.each(CONTRACT_MODULES)("%s imports nothing but zod", (path) => {
     expect(importedModules(path).filter((name) => name !== "zod")).toEqual([]);
+  });
+
+  it("are every runner module the Pulumi program imports, and sit beside each other in runner/src", () => {
+    const program = ["index.ts", ...readdirSync("components").map((f) => `components/${f}`)].filter((f) =>
+      f.endsWith(".ts"),
+    );
+    const fromRunner = new Set<string>();
+    for (const file of program)
+      for (const name of importedModules(file).filter((n) => n.startsWith(".")))
+        fromRunner.add(path.relative(".", path.resolve(path.dirname(file), name)).replace(/\.js$/, ".ts"));
+    const runnerModules = [...fromRunner].filter((f) => f.startsWith("runner/"));
+    expect(runnerModules.sort()).toEqual([...CONTRACT_MODULES].sort());
+    for (const module of CONTRACT_MODULES) expect(path.dirname(module)).toBe("runner/src");
   });
 
   it("the import parser sees every form of import (so the check above cannot pass by missing one)", () => {

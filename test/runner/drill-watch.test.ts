@@ -13,7 +13,7 @@ import { nextRuns } from "../../components/schedules.js";
 import type { StatusReport } from "../../runner/src/commands/status.js";
 import { rotationOrder, rotationTier } from "../../runner/src/drill-rotation.js";
 import { drillAgeMetricData, drillMetricData } from "../../runner/src/notify/metrics.js";
-import { MAX_ALARM_RANGE_SECONDS } from "../../runner/src/notify/metric-names.js";
+import { MAX_ALARM_RANGE_SECONDS } from "../../runner/src/metric-names.js";
 import { assessDrill } from "../../runner/src/staleness.js";
 import { mediaOnlyBackup } from "../helpers/media-only-backup.js";
 import { runRunner } from "../helpers/runner-cli.js";

@@ -18,7 +18,7 @@ import {
   METRIC_DRILL_SUCCEEDED,
   METRIC_LAST_PASSING_DRILL_AGE,
   METRIC_NEWEST_BACKUP_AGE,
-} from "./metric-names.js";
+} from "../metric-names.js";
 import type { RunOutcome } from "./outcome.js";
 
 const dimensions = (app: string, tier: string) => [
