@@ -10,6 +10,7 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import path from "node:path";
 import { writeKeyVolume } from "./key-volume.js";
+import { containerEnv } from "./pod-env.js";
 
 export interface PodRunInputs {
   pod: IPodSpec;
@@ -83,36 +84,8 @@ function pickContainer(pod: IPodSpec, name?: string): IContainer {
 export async function podRun(i: PodRunInputs): Promise<PodRun> {
   const c = pickContainer(i.pod, i.container);
   const args = ["run", "--rm", "--name", i.name, "--pull=never", "--network", "host"];
-  const env: Record<string, string> = {};
-  const secret = new Set<string>();
-
-  // Environment, in Kubernetes' order: envFrom first, then env (which wins).
-  for (const from of c.envFrom ?? []) {
-    if (!from.configMapRef || from.secretRef || from.prefix)
-      throw new Error("only plain configMapRef envFrom is translated");
-    const data = i.configMaps[from.configMapRef.name ?? ""];
-    if (!data) {
-      if (from.configMapRef.optional) continue;
-      throw new Error(`ConfigMap ${from.configMapRef.name} is missing: the pod would not start`);
-    }
-    Object.assign(env, data);
-  }
-  for (const e of c.env ?? []) {
-    if (e.value !== undefined) {
-      env[e.name] = e.value;
-      continue;
-    }
-    const ref = e.valueFrom?.secretKeyRef;
-    if (!ref || Object.keys(e.valueFrom ?? {}).length !== 1)
-      throw new Error(`env ${e.name}: only value and secretKeyRef are translated`);
-    const value = i.secrets[ref.name ?? ""]?.[ref.key];
-    if (value === undefined) {
-      if (ref.optional) continue;
-      throw new Error(`env ${e.name}: Secret ${ref.name} key ${ref.key} is missing: the pod would not start`);
-    }
-    env[e.name] = value;
-    secret.add(e.name);
-  }
+  // Environment, in Kubernetes' order (envFrom, then env), as the rendered-pod test builds it too.
+  const { env, fromSecrets: secret } = containerEnv(c, i);
   for (const [name, value] of Object.entries(i.cloudEnv ?? {})) {
     env[name] = value;
     secret.add(name);

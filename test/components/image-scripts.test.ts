@@ -159,7 +159,7 @@ describe("a rendered pod as a podman run", () => {
         p.containers[0]!.env!.push({ name: "NODE", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } });
         return p;
       }),
-      /env NODE: only value and secretKeyRef/,
+      /env NODE: only value, secretKeyRef and configMapKeyRef/,
     ],
     [
       "root with runAsNonRoot",

@@ -5,7 +5,9 @@
 // No vitest imports.
 import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
+import type { IContainer } from "kubernetes-models/v1/Container";
 import { writeKeyVolume } from "../../scripts/image/key-volume.js";
+import { containerEnv, expandVars } from "../../scripts/image/pod-env.js";
 
 export interface ClusterObjects {
   configMaps: Record<string, Record<string, string>>;
@@ -39,14 +41,6 @@ function obj(value: unknown, what: string): Json {
 
 function list(value: unknown): Json[] {
   return Array.isArray(value) ? (value as Json[]) : [];
-}
-
-/** Kubernetes' $(VAR) expansion in env values and args: defined names only, $$ escapes. */
-export function expandVars(value: string, env: Record<string, string>): string {
-  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (match, name?: string) => {
-    if (match === "$$") return "$";
-    return name !== undefined && env[name] !== undefined ? env[name] : match;
-  });
 }
 
 /** Prepares `podSpec` under `root` (one folder per volume). */
@@ -116,36 +110,8 @@ export async function preparePod(podSpec: unknown, objects: ClusterObjects, root
     return value;
   };
 
-  // Environment: envFrom first, then env in order (later entries win; $(VAR) sees earlier ones).
-  const env: Record<string, string> = {};
-  for (const from of list(container.envFrom)) {
-    const prefix = String(from.prefix ?? "");
-    const ref = (from.configMapRef ?? from.secretRef) as Json | undefined;
-    if (!ref) fail("an envFrom that is neither configMapRef nor secretRef");
-    const data = (from.configMapRef ? objects.configMaps : objects.secrets)[String(ref.name)];
-    if (!data) {
-      if (ref.optional) continue;
-      fail(`envFrom ${String(ref.name)} is not a test object (the pod would not start)`);
-    }
-    for (const [k, v] of Object.entries(data)) env[prefix + k] = v;
-  }
-  for (const entry of list(container.env)) {
-    const name = String(entry.name);
-    if (entry.value !== undefined) {
-      env[name] = expandVars(String(entry.value), env);
-      continue;
-    }
-    const from = obj(entry.valueFrom, `env ${name}`);
-    const ref = (from.secretKeyRef ?? from.configMapKeyRef) as Json | undefined;
-    if (!ref) fail(`env ${name} from ${Object.keys(from).join(", ")}`);
-    const data = (from.secretKeyRef ? objects.secrets : objects.configMaps)[String(ref.name)];
-    const value = data?.[String(ref.key)];
-    if (value === undefined) {
-      if (ref.optional) continue;
-      fail(`env ${name}: ${String(ref.name)}/${String(ref.key)} is not in the test objects (the pod would not start)`);
-    }
-    env[name] = value;
-  }
+  // Environment: as the kubelet builds it (shared with the image test's podman translation).
+  const { env } = containerEnv(container as Pick<IContainer, "env" | "envFrom">, objects);
   const args = list(container.args as unknown).map((a) => mapPath(expandVars(String(a), env)));
   for (const [k, v] of Object.entries(env)) env[k] = mapPath(v);
   return { args, env, uid, gid, groups, mounts, mapPath };
