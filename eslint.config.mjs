@@ -23,7 +23,7 @@ export default tseslint.config(
         "error",
         { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
       ],
-      // `typeof import("@aws-sdk/client-s3")` types the SDK that s3-store.ts loads lazily.
+      // `typeof import("./sdk.js")` types the AWS SDK that runner/src/aws/load.ts loads lazily.
       "@typescript-eslint/consistent-type-imports": ["error", { disallowTypeAnnotations: false }],
     },
   },

@@ -4,6 +4,7 @@
  * AWS_ENDPOINT_URL_CLOUDWATCH (a local CloudWatch such as moto) all work as usual.
  */
 import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
+import { loadAwsSdk } from "../aws/load.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { DrillStatus, TierStatus } from "../staleness.js";
@@ -101,7 +102,7 @@ export async function putMetrics(
   client?: CloudWatchClient,
 ): Promise<void> {
   // Loaded on first use: runs without CLOUDWATCH_NAMESPACE never pay for the SDK.
-  const cw = await import("@aws-sdk/client-cloudwatch");
+  const { cloudwatch: cw } = await loadAwsSdk();
   const sender = client ?? new cw.CloudWatchClient({});
   for (let i = 0; i < data.length; i += 1000) {
     await sender.send(new cw.PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(i, i + 1000) }));

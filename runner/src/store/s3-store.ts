@@ -5,6 +5,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
+import { loadAwsSdk, type AwsSdk } from "../aws/load.js";
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -14,18 +15,6 @@ import {
   type UnfinishedUpload,
 } from "./object-store.js";
 
-// The SDK is loaded on first use: file:// runs, restores and drills from a folder never pay for
-// it (about 100 ms and a share of the runner's baseline memory).
-type S3Sdk = typeof import("@aws-sdk/client-s3");
-let sdkPromise: Promise<{ s3: S3Sdk; Upload: typeof import("@aws-sdk/lib-storage").Upload }> | undefined;
-function loadSdk() {
-  sdkPromise ??= Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]).then(([s3, storage]) => ({
-    s3,
-    Upload: storage.Upload,
-  }));
-  return sdkPromise;
-}
-
 export interface S3StoreOptions {
   bucket: string;
   prefix: string;
@@ -34,7 +23,7 @@ export interface S3StoreOptions {
 }
 
 export async function newS3Client(endpoint?: string, region?: string): Promise<S3Client> {
-  const { s3 } = await loadSdk();
+  const { s3 } = await loadAwsSdk();
   return new s3.S3Client({
     region: region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
@@ -100,8 +89,8 @@ export class S3Store implements ObjectStore {
   }
 
   /** The lazily loaded SDK and this store's client. */
-  private async sdk(): Promise<{ s3: S3Sdk; client: S3Client }> {
-    const [{ s3 }, client] = await Promise.all([loadSdk(), this.client]);
+  private async sdk(): Promise<{ s3: AwsSdk["s3"]; client: S3Client }> {
+    const [{ s3 }, client] = await Promise.all([loadAwsSdk(), this.client]);
     return { s3, client };
   }
 
@@ -118,7 +107,7 @@ export class S3Store implements ObjectStore {
 
   async putStream(key: string, body: Readable, options: PutStreamOptions): Promise<void> {
     const Key = this.keyOf(key);
-    const [{ Upload }, client] = await Promise.all([loadSdk(), this.client]);
+    const [{ Upload }, client] = await Promise.all([loadAwsSdk(), this.client]);
     const upload = new Upload({
       client,
       partSize: options.partSize,

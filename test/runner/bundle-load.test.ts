@@ -1,0 +1,55 @@
+// The bundle as Node loads it (BENCHMARKS.md, start-up): ASCII only, because one non-ASCII byte
+// makes V8 hold and scan the whole source as UTF-16; and the AWS SDK carried as a string that is
+// compiled only when a command needs it (an S3 destination, CloudWatch), so the others never
+// parse it. Watched from outside: a preload script reports each compile of the SDK's chunk.
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { BUNDLE, runRunner } from "../helpers/runner-cli.js";
+import { createTestBucket } from "../helpers/s3-bucket.js";
+
+const s3Endpoint = inject("s3Endpoint");
+const MARK = "EDMS-TEST: aws-sdk chunk compiled";
+let preload: string;
+
+beforeAll(async () => {
+  preload = path.join(await mkdtemp(path.join(tmpdir(), "edms-bundle-load-")), "watch.cjs");
+  await writeFile(
+    preload,
+    `const vm = require("node:vm");
+const compile = vm.compileFunction;
+vm.compileFunction = function (source, params, options) {
+  if (options && String(options.filename).endsWith("#aws-sdk")) process.stderr.write(${JSON.stringify(MARK + "\n")});
+  return compile.apply(this, arguments);
+};
+`,
+  );
+});
+
+const watched = () => ({ NODE_OPTIONS: `--require ${preload}` });
+const compiles = (stderr: string) => stderr.split("\n").filter((l) => l === MARK).length;
+
+describe("the runner's bundle", () => {
+  it("is ASCII", async () => {
+    const bytes = await readFile(BUNDLE);
+    expect(bytes.findIndex((b) => b > 0x7f)).toBe(-1);
+  });
+
+  it("does not compile the AWS SDK for commands that do not use it", async () => {
+    const version = await runRunner(["--version"], watched());
+    expect(version.code, version.stderr).toBe(0);
+    expect(compiles(version.stderr)).toBe(0);
+    const root = await mkdtemp(path.join(tmpdir(), "edms-bundle-load-dest-"));
+    const list = await runRunner(["list"], { ...watched(), BACKUP_DESTINATION: `file://${root}` });
+    expect(list.code, list.stderr).toBe(0);
+    expect(compiles(list.stderr)).toBe(0);
+  });
+
+  it("compiles it once, and it works, for an S3 destination", async () => {
+    const bucket = await createTestBucket(s3Endpoint);
+    const result = await runRunner(["status", "--json"], { ...bucket.env("edms"), ...watched() });
+    expect(compiles(result.stderr)).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ destination: `s3://${bucket.name}/edms` });
+  });
+});
