@@ -317,12 +317,12 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
       scope.targetDb ? { PGDATABASE: scope.targetDb, ...options.processEnv } : options.processEnv,
     );
     const anyGiven = env.DATABASE_URL || options.processEnv.PGHOST || options.processEnv.PGDATABASE;
-    // Without any connection setting the set may simply hold no database; restoreScope() decides.
+    // Without any connection setting the set may simply hold no database; planRestore() decides.
     if (typeof resolved !== "string") database = resolved;
     else if (anyGiven) problems.push(`${label("DATABASE_URL")}: ${resolved}`);
   }
   let mediaDir: string | undefined;
-  // Whether a media target is needed depends on the backup set; restoreScope() asks for it then.
+  // Whether a media target is needed depends on the backup set; planRestore() asks for it then.
   if (!scope.databaseOnly && scope.needsMediaTarget && env.MEDIA_DIR) {
     // Only the form is checked here; whether the folder may be replaced is decided on its
     // resolved path, by acceptRestoreTarget (restore/restore-target.ts), before anything is touched.

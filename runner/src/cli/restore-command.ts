@@ -10,7 +10,7 @@ import { openLiveArea } from "../progress.js";
 import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } from "../legacy/seed-archive.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { checkMediaTarget, describeRestore, restoreScope, runRestore } from "../commands/restore.js";
+import { describeRestore, planRestore, runRestore } from "../commands/restore.js";
 import { migrationPreamble } from "../references/migration-preamble.js";
 import {
   addDestinationOptions,
@@ -73,24 +73,29 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
   const { set: found, store } = await findSet(ref, flags, destinationStore);
   // An encrypted set is unlocked (identity checked, names decrypted) before the question.
   const result = await withUnlockedSet(store, found, settings.identity, async (set, identity) => {
-    const scope = restoreScope(set, flags, settings);
-    const sourceFile = flags.fromArchive && path.resolve(flags.fromArchive);
     // Decided before the question, so the prompt names the folder really replaced.
-    const target = scope.media ? await checkMediaTarget(settings, sourceFile || undefined) : undefined;
+    const plan = await planRestore(
+      set,
+      {
+        databaseOnly: flags.databaseOnly,
+        mediaOnly: flags.mediaOnly,
+        sourceFile: flags.fromArchive ? path.resolve(flags.fromArchive) : undefined,
+      },
+      settings,
+    );
     // Said before the question, so an operator restoring into another release knows about `migrate`.
-    const preamble =
-      scope.database && settings.database && settings.targetDatabase
-        ? await migrationPreamble(settings.database, settings.targetDatabase, set.manifest.database?.migrations)
-        : [];
+    const preamble = plan.database
+      ? await migrationPreamble(plan.database.connection, plan.database.target, plan.database.entry.migrations)
+      : [];
     for (const line of preamble) log.warn({ stage: "migrations" }, line);
-    const question = describeRestore(set, scope, settings, target);
+    const question = describeRestore(set, plan);
     await confirmOrRefuse(preamble.length ? `${preamble.join("\n")}\n${question}` : question, Boolean(flags.yes));
     return runRestore(
       set,
+      plan,
       settings,
       {
-        ...flags,
-        sourceFile: sourceFile || undefined,
+        terminateConnections: flags.terminateConnections,
         keepPreviousHours: flags.keepPrevious ? settings.keepPreviousHours : 0,
       },
       { store, markerStore: destinationStore, log, signal: signalController().signal, area, identity },

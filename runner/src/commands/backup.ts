@@ -292,10 +292,13 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       throw new RunnerError(
         `tar listed entries the runner cannot read, so the manifest's file count cannot be trusted: ${unreadable}`,
       );
-    const [dbResult, mediaResult] = [
-      database ? (results[0] as PromiseFulfilledResult<StreamResult>).value : undefined,
-      settings.media ? (results[database ? 1 : 0] as PromiseFulfilledResult<StreamResult>).value : undefined,
-    ];
+    // Every stream succeeded (a failure cancelled the rest and threw above): each part's result
+    // by the part it stored, never by its position in the list.
+    const stored = (part: UploadStream["stage"]): StreamResult | undefined => {
+      const i = streams.findIndex((s) => s.stage === part);
+      return i < 0 ? undefined : (results[i] as PromiseFulfilledResult<StreamResult>).value;
+    };
+    const [dbResult, mediaResult] = [stored("database"), stored("media")];
 
     // The store must hold exactly the bytes that were hashed, or the manifest would vouch for
     // something else.

@@ -12,6 +12,8 @@ import { newRunId } from "../backup-id.js";
 import type { CompleteBackupSet } from "../catalog.js";
 import { setKey } from "../catalog.js";
 import type { RestoreSettings } from "../config.js";
+import type { DatabaseEntry, MediaEntry } from "../manifest.js";
+import type { PgConnection } from "../pg/connection.js";
 import { copyDatabaseName } from "../contract.js";
 import { ConfigError, InterruptedError, PartialSwapError, RunnerError, errorMessage } from "../errors.js";
 import { logCauses, rate, type Logger } from "../logger.js";
@@ -36,7 +38,7 @@ import {
 } from "../restore/media-staging.js";
 import { holdAndSweep, mediaCopySites } from "../restore/run-copies.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
-import { acceptRestoreTarget, type RestoreTarget } from "../restore/restore-target.js";
+import { acceptRestoreTarget } from "../restore/restore-target.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
 import { runCleanup } from "./cleanup.js";
 import { checkSpace, keepPrevious, type KeptSummary } from "../restore/keep-previous.js";
@@ -44,12 +46,9 @@ import type { ObjectStore } from "../store/object-store.js";
 import type { OpenIdentity } from "../encryption/identity.js";
 import { decryptionFor } from "../encryption/names.js";
 
+/** How the plan is carried out. */
 export interface RestoreOptions {
-  databaseOnly?: boolean;
-  mediaOnly?: boolean;
   terminateConnections?: boolean;
-  /** A legacy archive file being restored: the media target must not hold it. */
-  sourceFile?: string;
   /** Hours to keep what the restore replaces, for `undo-restore`; 0 (default) drops it at once. */
   keepPreviousHours?: number;
 }
@@ -78,53 +77,85 @@ export interface RestoreResult {
   kept?: { runId: string; database?: string; media?: string; keepUntil: string };
 }
 
-export interface RestoreScopeResolved {
-  database: boolean;
-  media: boolean;
+/**
+ * What one restore replaces, decided once, before the question: each part it touches with
+ * everything that part needs. A part that is absent is not touched.
+ */
+export interface RestorePlan {
+  database?: {
+    entry: DatabaseEntry;
+    connection: PgConnection;
+    /** The database replaced (the connection's own, or --target-db). */
+    target: string;
+    /** RESTORE_SCRATCH_DIR/RESTORE_JOBS: decode into a file first, then pg_restore --jobs. */
+    scratch?: { dir: string; jobs: number };
+  };
+  media?: {
+    entry: MediaEntry;
+    /** The resolved folder (a link's target): everything works on it, never on the given string. */
+    dir: string;
+    /** The symlink given as MEDIA_DIR, which stays (absent when none was given). */
+    link?: string;
+  };
 }
 
-/** Which parts a restore touches: what the set holds, narrowed by --database-only / --media-only. */
-export function restoreScope(
+/** Which parts to restore: what the set holds, narrowed by --database-only / --media-only. */
+export interface RestorePartsWanted {
+  databaseOnly?: boolean;
+  mediaOnly?: boolean;
+  /** A legacy archive file being restored: the media target must not hold it. */
+  sourceFile?: string;
+}
+
+/**
+ * The plan for `set`: which parts, checked against the settings (a part without its target is bad
+ * input, exit 2, every problem named at once), the media target resolved and refused when it must
+ * not be replaced, the scratch folder checked.
+ */
+export async function planRestore(
   set: CompleteBackupSet,
-  options: RestoreOptions,
+  wanted: RestorePartsWanted,
   settings: RestoreSettings,
-): RestoreScopeResolved {
-  const database = !options.mediaOnly && set.manifest.database !== null;
-  const media = !options.databaseOnly && set.manifest.media !== null;
+): Promise<RestorePlan> {
+  const database = wanted.mediaOnly ? null : set.manifest.database;
+  const media = wanted.databaseOnly ? null : set.manifest.media;
   const missing: string[] = [];
-  if (database && !settings.database)
+  if (database && (!settings.database || !settings.targetDatabase))
     missing.push("DATABASE_URL (--database-url): required to restore the database, or pass --media-only");
   if (media && !settings.mediaDir)
     missing.push("MEDIA_DIR (--media-dir): required (where the media is restored), or pass --database-only");
   if (missing.length) throw new ConfigError(missing);
-  if (options.databaseOnly && !set.manifest.database)
+  if (wanted.databaseOnly && !set.manifest.database)
     throw new RunnerError(`backup ${set.backupId} has no database dump`, 2);
-  if (options.mediaOnly && !set.manifest.media) throw new RunnerError(`backup ${set.backupId} has no media archive`, 2);
-  return { database, media };
+  if (wanted.mediaOnly && !set.manifest.media) throw new RunnerError(`backup ${set.backupId} has no media archive`, 2);
+  const plan: RestorePlan = {};
+  if (database && settings.database && settings.targetDatabase) {
+    if (settings.scratch) await checkScratchDir(settings.scratch.dir);
+    plan.database = {
+      entry: database,
+      connection: settings.database,
+      target: settings.targetDatabase,
+      scratch: settings.scratch,
+    };
+  }
+  if (media && settings.mediaDir) {
+    const target = await acceptRestoreTarget(settings.mediaDir, {
+      destinationRoot: settings.destination?.kind === "file" ? settings.destination.root : undefined,
+      sourceFile: wanted.sourceFile,
+    });
+    plan.media = { entry: media, dir: target.dir, link: target.link };
+  }
+  return plan;
 }
 
-export function describeRestore(
-  set: CompleteBackupSet,
-  scope: RestoreScopeResolved,
-  settings: RestoreSettings,
-  target?: RestoreTarget,
-): string {
-  const media = target?.link ? `${target.dir} (the target of the link ${target.link}, which stays)` : settings.mediaDir;
+export function describeRestore(set: CompleteBackupSet, plan: RestorePlan): string {
+  const { database, media } = plan;
   const parts = [
-    scope.database
-      ? `database "${settings.targetDatabase}" on ${settings.database?.display.replace(/\/[^/]*$/, "")}`
-      : undefined,
-    scope.media ? `media folder ${media}` : undefined,
+    database && `database "${database.target}" on ${database.connection.display.replace(/\/[^/]*$/, "")}`,
+    media &&
+      `media folder ${media.link ? `${media.dir} (the target of the link ${media.link}, which stays)` : media.dir}`,
   ].filter(Boolean);
   return `Restore ${set.tier}/${set.backupId} (${set.manifest.startedAt}) over ${parts.join(" and ")}? Their current contents will be replaced.`;
-}
-
-/** The media target as the restore sees it: resolved, and refused when it must not be replaced. */
-export function checkMediaTarget(settings: RestoreSettings, sourceFile?: string): Promise<RestoreTarget> {
-  return acceptRestoreTarget(settings.mediaDir!, {
-    destinationRoot: settings.destination?.kind === "file" ? settings.destination.root : undefined,
-    sourceFile,
-  });
 }
 
 /** RESTORE_SCRATCH_DIR must be a folder this user can create files in (bad input otherwise). */
@@ -138,18 +169,12 @@ async function checkScratchDir(dir: string): Promise<void> {
   });
 }
 
-/** Refuses early, before minutes of restoring, when the swap would fail anyway. */
-async function preflight(
-  settings: RestoreSettings,
-  scope: RestoreScopeResolved,
-  options: RestoreOptions,
-): Promise<string | undefined> {
-  const mediaDir = scope.media ? (await checkMediaTarget(settings, options.sourceFile)).dir : undefined;
-  if (scope.database && settings.scratch) await checkScratchDir(settings.scratch.dir);
-  if (!scope.database || !settings.database || !settings.targetDatabase) return mediaDir;
-  const target = settings.targetDatabase;
+/** Refuses early, before minutes of restoring, when the database swap would fail anyway. */
+async function preflight(database: RestorePlan["database"], options: RestoreOptions): Promise<void> {
+  if (!database) return;
+  const { target } = database;
   await withAdminClient(
-    settings.database,
+    database.connection,
     async (client) => {
       const problem = await targetDatabaseProblem(client, target);
       if (problem) throw new ConfigError([problem]);
@@ -160,35 +185,33 @@ async function preflight(
     },
     [target],
   );
-  return mediaDir;
 }
 
 export async function runRestore(
   set: CompleteBackupSet,
+  plan: RestorePlan,
   settings: RestoreSettings,
   options: RestoreOptions,
   deps: RestoreDeps,
 ): Promise<RestoreResult> {
   const started = Date.now();
-  const scope = restoreScope(set, options, settings);
-  const { manifest } = set;
+  const { database, media } = plan;
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier });
   const runId = newRunId();
-  // The resolved folder (a link's target): everything below works on it, never on the given string.
-  const mediaDir = await preflight(settings, scope, options);
+  await preflight(database, options);
   const keepHours = options.keepPreviousHours ?? 0;
   // Expired kept copies and staging copies of killed runs of this same target go first: they
   // are what would otherwise fill the volume.
   await runCleanup(
     {
-      connection: scope.database ? (settings.database ?? undefined) : undefined,
-      database: scope.database ? settings.targetDatabase : undefined,
-      mediaDir: scope.media ? mediaDir : undefined,
+      connection: database?.connection,
+      database: database?.target,
+      mediaDir: media?.dir,
     },
     { olderThanHours: settings.keepPreviousHours },
     { log, store: deps.markerStore },
   );
-  if (scope.media) await checkSpace(manifest.media!, mediaDir!, keepHours > 0, log);
+  if (media) await checkSpace(media.entry, media.dir, keepHours > 0, log);
 
   const cancel = new AbortController();
   const onSignal = () => cancel.abort(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
@@ -197,37 +220,33 @@ export async function runRestore(
     store: deps.store,
     setPrefix: setKey(set.tier, set.backupId),
     signal: cancel.signal,
-    decrypt: decryptionFor(manifest, deps.identity),
+    decrypt: decryptionFor(set.manifest, deps.identity),
   };
-  const total = (scope.database ? manifest.database!.bytes : 0) + (scope.media ? manifest.media!.bytes : 0);
+  const total = (database?.entry.bytes ?? 0) + (media?.entry.bytes ?? 0);
   // One line per part: bytes downloaded and verified on their way into pg_restore / tar.
   const progress = startProgress({ log, intervalMs: settings.progressIntervalMs, area: deps.area });
-  const dbLine = scope.database
-    ? progress.track("database", { stage: "pg_restore", total: manifest.database!.bytes })
-    : undefined;
-  const mediaLine = scope.media
-    ? progress.track("media", { stage: "extract", total: manifest.media!.bytes })
-    : undefined;
+  const dbLine = database && progress.track("database", { stage: "pg_restore", total: database.entry.bytes });
+  const mediaLine = media && progress.track("media", { stage: "extract", total: media.entry.bytes });
   log.info(
     {
       stage: "start",
-      database: scope.database ? settings.targetDatabase : undefined,
-      mediaDir,
+      database: database?.target,
+      mediaDir: media?.dir,
       runId,
     },
     "restore started",
   );
 
-  const stagingDb = scope.database ? copyDatabaseName("staging", settings.targetDatabase!, runId) : undefined;
-  const layout = scope.media ? await chooseLayout(mediaDir!) : undefined;
+  const stagingDb = database && copyDatabaseName("staging", database.target, runId);
+  const layout = media && (await chooseLayout(media.dir));
   // A missing target is created by the restore; its parent must exist for the staging holder.
-  if (layout === "beside") await mkdir(path.dirname(mediaDir!), { recursive: true });
-  const connection = scope.database ? settings.database! : undefined;
-  const avoid = scope.database ? [settings.targetDatabase!] : [];
+  if (media && layout === "beside") await mkdir(path.dirname(media.dir), { recursive: true });
+  const connection = database?.connection;
+  const avoid = database ? [database.target] : [];
   const hold = await holdAndSweep(
     runId,
-    { connection, avoid, stagingFolders: layout ? [copyPath("staging", mediaDir!, runId, layout)] : [] },
-    { connection, avoid, folders: scope.media ? mediaCopySites(mediaDir!) : [] },
+    { connection, avoid, stagingFolders: media && layout ? [copyPath("staging", media.dir, runId, layout)] : [] },
+    { connection, avoid, folders: media ? mediaCopySites(media.dir) : [] },
     log,
   ).catch((error: unknown) => {
     progress.stop();
@@ -240,7 +259,7 @@ export async function runRestore(
   let counts: Awaited<ReturnType<typeof restoreDatabasePart>> | undefined;
   let tally: Awaited<ReturnType<typeof restoreMediaPart>> | undefined;
   try {
-    if (scope.media) staging = await prepareMediaStaging(mediaDir!, runId, layout);
+    if (media) staging = await prepareMediaStaging(media.dir, runId, layout);
     const fail = (error: unknown) => {
       if (!cancel.signal.aborted) cancel.abort(error);
       throw error;
@@ -248,20 +267,20 @@ export async function runRestore(
     // Both parts settle before anything else happens, so no part is still creating its staging
     // copy while a failure is being cleaned up.
     const [dbPart, mediaPart] = await Promise.allSettled([
-      scope.database
+      database && stagingDb
         ? restoreDatabasePart(
             { ...ctx, onMeter: (m: DigestMeter) => dbLine?.follow(m) },
-            manifest.database!,
-            settings.database!,
-            stagingDb!,
+            database.entry,
+            database.connection,
+            stagingDb,
             settings.pgBinDir,
-            { checkRowCounts: !manifest.importedFrom, scratch: settings.scratch },
+            { checkRowCounts: !set.manifest.importedFrom, scratch: database.scratch },
           )
             .then((counts) => (dbLine?.finish("verified"), counts))
             .catch(fail)
         : undefined,
-      scope.media
-        ? restoreMediaPart({ ...ctx, onMeter: (m: DigestMeter) => mediaLine?.follow(m) }, manifest.media!, staging!.dir)
+      media && staging
+        ? restoreMediaPart({ ...ctx, onMeter: (m: DigestMeter) => mediaLine?.follow(m) }, media.entry, staging.dir)
             .then((tally) => (mediaLine?.finish("verified"), tally))
             .catch(fail)
         : undefined,
@@ -273,23 +292,23 @@ export async function runRestore(
 
     // Each swap either completes or puts its own half back before it throws. The database goes
     // first; when the media swap fails, the database swap is undone, so both stay as they were.
-    if (scope.database)
+    if (database && stagingDb)
       dbSwap = await swapInDatabase(
-        settings.database!,
-        stagingDb!,
-        settings.targetDatabase!,
+        database.connection,
+        stagingDb,
+        database.target,
         runId,
         Boolean(options.terminateConnections),
       );
-    if (scope.media) {
+    if (media && staging) {
       try {
-        mediaSwap = await swapInMedia(staging!, mediaDir!, runId);
+        mediaSwap = await swapInMedia(staging, media.dir, runId);
       } catch (error) {
         const swapped = dbSwap;
         dbSwap = undefined;
         await swapped?.rollback().catch((back: unknown) => {
           throw new PartialSwapError(
-            `the media swap failed (${errorMessage(error)}) and the database swap could not be undone (${errorMessage(back)}): database ${settings.targetDatabase} now holds backup ${set.backupId}, its previous contents are in ${swapped.previous ?? "(none)"}; the media folder ${mediaDir} was left as it was`,
+            `the media swap failed (${errorMessage(error)}) and the database swap could not be undone (${errorMessage(back)}): database ${database?.target} now holds backup ${set.backupId}, its previous contents are in ${swapped.previous ?? "(none)"}; the media folder ${media.dir} was left as it was`,
           );
         });
         throw error;
@@ -297,8 +316,7 @@ export async function runRestore(
     }
   } catch (error) {
     const cause = cancel.signal.aborted && cancel.signal.reason instanceof Error ? cancel.signal.reason : error;
-    if (!dbSwap && stagingDb && settings.database)
-      await dropDatabase(settings.database, stagingDb).catch(() => undefined);
+    if (!dbSwap && database && stagingDb) await dropDatabase(database.connection, stagingDb).catch(() => undefined);
     if (!mediaSwap) await staging?.discard().catch(() => undefined);
     await hold.release();
     progress.stop();
@@ -327,8 +345,8 @@ export async function runRestore(
   if (keepHours > 0 && (dbSwap?.previous || mediaSwap?.previous)) {
     kept = await keepPrevious(
       { runId, replacedBy: `${set.tier}/${set.backupId}`, hours: keepHours },
-      { connection: settings.database ?? undefined, target: settings.targetDatabase, previous: dbSwap?.previous },
-      { target: mediaDir, previous: mediaSwap?.previous, layout: staging?.layout },
+      { connection: database?.connection, target: database?.target, previous: dbSwap?.previous },
+      { target: media?.dir, previous: mediaSwap?.previous, layout: staging?.layout },
       deps.markerStore,
       log,
     );
@@ -348,13 +366,14 @@ export async function runRestore(
     const result: RestoreResult = {
       backupId: set.backupId,
       tier: set.tier,
-      database: counts && {
-        name: settings.targetDatabase!,
-        bytes: manifest.database!.bytes,
-        tables: counts.length,
-        rows: counts.reduce((s, t) => s + t.rows, 0),
-      },
-      media: tally && { dir: mediaDir!, bytes: manifest.media!.bytes, files: tally.files },
+      database: database &&
+        counts && {
+          name: database.target,
+          bytes: database.entry.bytes,
+          tables: counts.length,
+          rows: counts.reduce((s, t) => s + t.rows, 0),
+        },
+      media: media && tally && { dir: media.dir, bytes: media.entry.bytes, files: tally.files },
       seconds: (Date.now() - started) / 1000,
       leftovers,
       kept,
