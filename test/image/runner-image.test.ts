@@ -374,7 +374,15 @@ describe("the runner image under the pod's restrictions", () => {
     });
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(await tableChecksums(connectionUrl(pg, target))).toEqual(await tableChecksums(db.url));
-    expect(await mediaTreeDigest(restoredMedia)).toEqual(await mediaTreeDigest(mediaDir));
+    // The volume is a mount point, so what the restore replaced is kept inside it, for
+    // undo-restore: one `.edms-previous-<run>` folder holding exactly the old contents.
+    const restored = await mediaTreeDigest(restoredMedia);
+    const kept = (e: { path: string }) => e.path.startsWith(".edms-previous-");
+    expect(restored.filter((e) => !kept(e))).toEqual(await mediaTreeDigest(mediaDir));
+    expect(restored.filter(kept).map((e) => e.path.replace(/^\.edms-previous-[^/]+/, "<kept>"))).toEqual([
+      "<kept>",
+      "<kept>/stale",
+    ]);
   });
 
   it("SIGTERM mid-upload: exit 143, no manifest, no unfinished multipart upload", async () => {
