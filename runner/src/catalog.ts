@@ -154,6 +154,12 @@ export async function newestCompleteSets(store: ObjectStore, tier?: Tier): Promi
   return (await newestAndFutureSets(store, tier)).newest;
 }
 
+/** Nothing to restore or drill: where was looked, in which tiers (none = all), and what to run. */
+export function noCompleteBackup(store: ObjectStore, tiers: readonly Tier[]): string {
+  const which = tiers.length ? ` of tier ${tiers.join(", ")}` : "";
+  return `no complete backup${which} at ${store.display}; run \`edms-backup list\` to see what is there`;
+}
+
 /**
  * Resolves `latest` or a backup id to a complete set. An id names one set whatever its tier;
  * `latest` is the newest complete set (of `tier`, when given).
@@ -161,11 +167,7 @@ export async function newestCompleteSets(store: ObjectStore, tier?: Tier): Promi
 export async function resolveBackup(store: ObjectStore, ref: string, tier?: Tier): Promise<CompleteBackupSet> {
   if (ref === "latest") {
     const newest = (await newestCompleteSets(store, tier))[0];
-    if (!newest) {
-      throw new RunnerError(
-        `no complete backup${tier ? ` of tier ${tier}` : ""} at ${store.display}; run \`edms-backup list\` to see what is there`,
-      );
-    }
+    if (!newest) throw new RunnerError(noCompleteBackup(store, tier ? [tier] : []));
     return newest;
   }
   if (!isBackupId(ref))

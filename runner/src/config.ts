@@ -286,8 +286,14 @@ export interface RestoreSettings extends Omit<CommonSettings, "destination"> {
   keepPreviousHours: number;
 }
 
-/** What a restore, drill or verify must never print: the database password, the age identity. */
-export function restoreSecrets(settings: Pick<RestoreSettings, "database" | "identity">): string[] {
+/**
+ * What a run must never print: the database password, the age identity. Restore, drill and verify
+ * have both; a backup has the database's only (reported-run.ts redacts every run with this).
+ */
+export function restoreSecrets(settings: {
+  database?: { secrets: readonly string[] } | null;
+  identity?: { secret: string };
+}): string[] {
   return [...(settings.database?.secrets ?? []), ...(settings.identity ? [settings.identity.secret] : [])];
 }
 

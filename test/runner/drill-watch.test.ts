@@ -181,4 +181,24 @@ describe("drill records and status, as operators run them", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/DRILL_TIERS/);
   });
+
+  it("refuses --rotate with a backup id (exit 2, one message naming every conflict), touching nothing", async () => {
+    const root = await mediaOnlyBackup("edms-drill-rotate-id");
+    const env = { BACKUP_DESTINATION: `file://${root}` };
+    const listed = await runRunner(["list", "--json"], env);
+    const backupId = String((JSON.parse(listed.stdout) as Array<{ backupId: string }>)[0]!.backupId);
+    const before = await readdir(root, { recursive: true });
+    const withId = await runRunner(["drill", backupId, "--rotate"], env);
+    expect(withId.code, withId.stderr).toBe(2);
+    expect(withId.stderr).toContain(`--rotate and a backup id (${JSON.stringify(backupId)})`);
+    expect(withId.stderr).not.toMatch(/--tier/);
+    const both = await runRunner(["drill", backupId, "--rotate", "--tier", "daily"], env);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--rotate and --tier[^]*--rotate and a backup id/);
+    // No drill ran, so no drill record: a refused command line is not a failed drill.
+    expect(await readdir(root, { recursive: true })).toEqual(before);
+    // `latest` is what the CronJob passes: it still rotates.
+    const latest = await runRunner(["drill", "latest", "--rotate", "--json"], { ...env, DRILL_TIERS: "daily" });
+    expect(latest.code, latest.stderr).toBe(0);
+  });
 });

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { newestCompleteSets, resolveBackup, type CompleteBackupSet } from "../catalog.js";
+import { newestCompleteSets, noCompleteBackup, resolveBackup, type CompleteBackupSet } from "../catalog.js";
 import type { RunnerEnv, ScheduledTier, Tier } from "../contract.js";
 import { loadRestoreSettings, type RestoreSettings } from "../config.js";
 import { writeDrillRecord } from "../drill-record.js";
@@ -41,7 +41,7 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
     logTo: flags.json ? process.stderr : process.stdout,
     settings: (options) => loadRestoreSettings(options, { needsMediaTarget: false }),
     run: async (settings, log): Promise<DrillReport> => {
-      const order = flags.rotate ? rotatingTiers(flags, settings) : undefined;
+      const order = flags.rotate ? rotatingTiers(ref, flags, settings) : undefined;
       if (order) tier = order[0];
       // Drills always read a destination (loadRestoreSettings requires one unless fromArchive).
       const store = openStore(settings.destination!, settings.s3Endpoint);
@@ -89,8 +89,15 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
 }
 
 /** `--rotate`: DRILL_TIERS (default every scheduled tier) from this week's on, see drill-rotation.ts. */
-function rotatingTiers(flags: DrillFlags, settings: RestoreSettings): ScheduledTier[] {
-  if (flags.tier) throw new ConfigError(["--rotate and --tier: give one of them, not both"]);
+function rotatingTiers(ref: string | undefined, flags: DrillFlags, settings: RestoreSettings): ScheduledTier[] {
+  // Every conflict at once, before anything is read: --rotate picks the set itself.
+  const problems: string[] = [];
+  if (flags.tier) problems.push("--rotate and --tier: give one of them, not both");
+  if (ref !== undefined && ref !== "latest")
+    problems.push(
+      `--rotate and a backup id (${JSON.stringify(ref)}): --rotate drills the newest set of the week's tier; give one of them, not both`,
+    );
+  if (problems.length) throw new ConfigError(problems);
   const tiers = (settings.env.DRILL_TIERS ?? "daily,weekly,monthly").split(",") as ScheduledTier[];
   return rotationOrder(new Date(), tiers);
 }
@@ -111,9 +118,7 @@ async function firstRotatingSet(
       );
     return newest;
   }
-  throw new RunnerError(
-    `no complete backup of tier ${order.join(", ")} at ${store.display}; run \`edms-backup list\` to see what is there`,
-  );
+  throw new RunnerError(noCompleteBackup(store, order));
 }
 
 /**

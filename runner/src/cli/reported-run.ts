@@ -6,7 +6,7 @@
  * soon as they are known.
  */
 import type { RunnerEnv } from "../contract.js";
-import { mergeEnv, type LoadOptions } from "../config.js";
+import { mergeEnv, restoreSecrets, type LoadOptions } from "../config.js";
 import { errorMessage } from "../errors.js";
 import { createLogger, logCauses, type Logger } from "../logger.js";
 import { RunReporter, notifyTargetsFromEnv, type NotifyTargets, type ReportKind } from "../notify/run-reporter.js";
@@ -54,7 +54,7 @@ export async function reportedRun<S extends ReportedSettings, R, P>(spec: Report
   let result: R;
   try {
     const settings = spec.settings({ processEnv: process.env, overrides: spec.overrides, isTty });
-    secrets = [...(settings.database?.secrets ?? []), ...(settings.identity ? [settings.identity.secret] : [])];
+    secrets = restoreSecrets(settings);
     log = settingsLogger(settings, { secrets, destination: spec.logTo, area: spec.area });
     result = await spec.run(settings, log);
   } catch (error) {
