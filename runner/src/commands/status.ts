@@ -4,7 +4,7 @@
  */
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { RunnerError, errorMessage } from "../errors.js";
-import { METRIC_NEWEST_BACKUP_AGE } from "../notify/metric-names.js";
+import { METRIC_NEWEST_BACKUP_AGE } from "../metric-names.js";
 import { ageMetricData, drillAgeMetricData, putMetrics } from "../notify/metrics.js";
 import { readDrillHistory } from "../drill-record.js";
 import {
