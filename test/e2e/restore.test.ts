@@ -3,6 +3,7 @@
 // restore refuses and the live database and media folder are left exactly as they were.
 import { mkdtemp, readFile, readdir, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { gzipSync } from "node:zlib";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectionUrl } from "../helpers/pg-cluster.js";
@@ -266,12 +267,22 @@ describe("corruption and failures leave the target untouched", () => {
     expect(await leftovers()).toEqual({ databases: [], dirs: [] });
   });
 
-  it("a media archive whose checksum matches but which tar cannot extract", async () => {
+  // The decompressor runs in front of tar (joined by an OS pipe): each refusal names its tool.
+  it.each([
+    {
+      what: "not gzip at all",
+      archive: Buffer.from("this is not a gzip archive at all".repeat(100)),
+      error: /gzip --decompress exited with code 1: gzip: stdin: not in gzip format/,
+    },
+    {
+      what: "gzip of something that is not a tar archive",
+      archive: gzipSync(Buffer.from("this is not a tar archive at all".repeat(100))),
+      error: /tar --extract exited with code 2: tar: This does not look like a tar archive/,
+    },
+  ])("a media archive whose checksum matches but which cannot be extracted ($what)", async ({ archive, error }) => {
     const root = await mkdtemp(path.join(tmpdir(), "edms-crafted-"));
     const id = "20260101T020000Z-beef";
-    await craftSet(root, "daily", id, {
-      media: { archive: Buffer.from("this is not a gzip archive at all".repeat(100)), files: 1, sourceBytes: 1 },
-    });
+    await craftSet(root, "daily", id, { media: { archive, files: 1, sourceBytes: 1 } });
     const live = await liveTarget();
     const before = await live.fingerprint();
     const restore = await runRunner(["restore", "--no-keep-previous", id, "--yes", "--media-dir", live.media], {
@@ -279,7 +290,7 @@ describe("corruption and failures leave the target untouched", () => {
       PGDATABASE: "unused",
     });
     expect(restore.code).toBe(1);
-    expect(restore.stderr).toMatch(/tar --extract exited with code 2/);
+    expect(restore.stderr).toMatch(error);
     expect(await live.fingerprint()).toEqual(before);
     expect(await leftovers()).toEqual({ databases: [], dirs: [] });
   });

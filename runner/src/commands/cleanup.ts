@@ -110,7 +110,7 @@ export async function runCleanup(
     const removed = [...found.filter(isStaleStaging), ...expired];
     return { removed, kept: found.filter((c) => !removed.includes(c)) };
   }
-  const removed = await sweepStaleStaging(sites, deps.log);
+  const removed = await sweepStaleStaging(sites, deps.log, found);
   for (const copy of expired) {
     try {
       await removeRunCopy(copy, targets.connection);

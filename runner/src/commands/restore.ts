@@ -36,7 +36,7 @@ import {
   type MediaStaging,
   type MediaSwap,
 } from "../restore/media-staging.js";
-import { holdAndSweep, mediaCopySites } from "../restore/run-copies.js";
+import { holdRun } from "../restore/run-copies.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
 import { acceptRestoreTarget } from "../restore/restore-target.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
@@ -243,12 +243,13 @@ export async function runRestore(
   if (media && layout === "beside") await mkdir(path.dirname(media.dir), { recursive: true });
   const connection = database?.connection;
   const avoid = database ? [database.target] : [];
-  const hold = await holdAndSweep(
-    runId,
-    { connection, avoid, stagingFolders: media && layout ? [copyPath("staging", media.dir, runId, layout)] : [] },
-    { connection, avoid, folders: media ? mediaCopySites(media.dir) : [] },
-    log,
-  ).catch((error: unknown) => {
+  // The cleanup above has just swept these sites: the run only takes its holds (a drill, which
+  // has no cleanup, sweeps in holdAndSweep).
+  const hold = await holdRun(runId, {
+    connection,
+    avoid,
+    folders: media && layout ? [copyPath("staging", media.dir, runId, layout)] : [],
+  }).catch((error: unknown) => {
     progress.stop();
     deps.signal?.removeEventListener("abort", onSignal);
     throw error;

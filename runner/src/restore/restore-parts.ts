@@ -8,7 +8,7 @@ import type { DatabaseEntry, MediaEntry, TableRowCount } from "../manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { rowCountDifferences } from "../pg/row-counts.js";
 import { pgBinary, restoreVersionProblem, toolVersion } from "../pg/versions.js";
-import { spawnChildSink, type ChildSink } from "../stages/child-sink.js";
+import { spawnSinkChain, type ChildSink } from "../stages/child-sink.js";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
@@ -20,7 +20,7 @@ import { EntryInspector, type ArchiveTally } from "../archive/inspector.js";
 import { tarEnv } from "../archive/listing.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { countRowsIn, createDatabase, dropDatabase, spawnPgRestore } from "./database-staging.js";
-import { tarExtractArgs } from "./tar-args.js";
+import { decompressSteps, tarExtractArgs } from "./tar-args.js";
 import { feedVerified } from "./verified-feed.js";
 import { dumpDecodeSteps, dumpDecoder } from "./dump-decoder.js";
 
@@ -52,9 +52,18 @@ export async function restoreDatabasePart(
   binDir: string | undefined,
   options: { checkRowCounts: boolean; scratch?: { dir: string; jobs: number } },
 ): Promise<TableRowCount[]> {
-  const tooOld = restoreVersionProblem(await toolVersion(pgBinary("pg_restore", binDir)), entry);
-  if (tooOld) throw new RunnerError(tooOld);
-  await createDatabase(connection, database);
+  // The version probe runs while the server creates the staging database (both take tens of
+  // milliseconds that would otherwise add up); a pg_restore that cannot read the dump still
+  // fails first, and the database it no longer needs is dropped.
+  const [probe, made] = await Promise.allSettled([
+    toolVersion(pgBinary("pg_restore", binDir)).then((version) => restoreVersionProblem(version, entry)),
+    createDatabase(connection, database),
+  ]);
+  if (probe.status === "rejected" || probe.value) {
+    if (made.status === "fulfilled") await dropDatabase(connection, database).catch(() => undefined);
+    throw probe.status === "rejected" ? probe.reason : new RunnerError(probe.value!);
+  }
+  if (made.status === "rejected") throw made.reason;
   try {
     if (options.scratch) await restoreFromScratchCopy(ctx, entry, connection, database, binDir, options.scratch);
     else {
@@ -112,11 +121,14 @@ async function restoreFromScratchCopy(
  */
 export async function restoreMediaPart(ctx: PartContext, entry: MediaEntry, dir: string): Promise<ArchiveTally> {
   const inspector = new EntryInspector();
-  const sink = spawnChildSink("tar", tarExtractArgs(dir, entry.compression), {
-    label: "tar --extract",
-    env: tarEnv(),
-    onListingLine: (line) => inspector.line(line),
-  });
+  const sink = spawnSinkChain([
+    ...decompressSteps(entry.compression),
+    {
+      command: "tar",
+      args: tarExtractArgs(dir),
+      options: { label: "tar --extract", env: tarEnv(), onListingLine: (line) => inspector.line(line) },
+    },
+  ]);
   stopOnAbort(ctx.signal, sink.stop);
   const refuse = () => {
     const unsafe = inspector.unsafeSummary();

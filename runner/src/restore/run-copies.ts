@@ -263,12 +263,13 @@ export async function removeRunCopy(copy: RunCopy, connection: PgConnection | un
 /**
  * Removes the staging copies no live run holds (never previous copies, never anything held).
  * Returns what was removed; a copy that cannot be removed is logged and left for `status`.
+ * `found`: what the caller has just found at these sites (`cleanup`), instead of looking again.
  */
-export async function sweepStaleStaging(sites: CopySites, log: Logger): Promise<RunCopy[]> {
+export async function sweepStaleStaging(sites: CopySites, log: Logger, found?: RunCopy[]): Promise<RunCopy[]> {
   const removed: RunCopy[] = [];
   let copies: RunCopy[];
   try {
-    copies = await findRunCopies(sites);
+    copies = found ?? (await findRunCopies(sites));
   } catch (error) {
     log.warn({ stage: "sweep", error: errorMessage(error) }, "could not look for stale staging copies");
     return removed;
