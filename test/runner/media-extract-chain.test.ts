@@ -1,22 +1,20 @@
-// The restore's media extraction: the decompressor in front of tar -x, joined by an OS pipe
-// (decompressSteps), for each compression the backup writes, with the real gzip, zstd and tar.
-// Whatever the runner archived comes back byte for byte, and the listing names every file.
+// How restore, verify and import read a media archive: the decompressor in front of tar, joined
+// by an OS pipe (spawnTarSink), for each compression the backup writes, with the real gzip, zstd
+// and tar. Whatever the runner archived comes back byte for byte, and the listing names every file.
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EntryInspector } from "../../runner/src/archive/inspector.js";
-import { tarEnv } from "../../runner/src/archive/listing.js";
-import { decompressSteps, tarExtractArgs } from "../../runner/src/restore/tar-args.js";
-import { spawnSinkChain } from "../../runner/src/stages/child-sink.js";
+import { spawnTarSink, tarExtractArgs, tarListArgs } from "../../runner/src/restore/tar-args.js";
 import { tarCreateArgs } from "../../runner/src/stages/media-archive.js";
 import { run } from "../helpers/exec.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
 
-describe("media extraction (decompressor | tar -x)", () => {
+describe("reading a media archive (decompressor | tar -x / tar -t)", () => {
   it.each(["none", "gzip", "zstd"] as const)(
-    "restores a %s archive made by the backup's tar exactly",
+    "restores and lists a %s archive made by the backup's tar",
     async (compression) => {
       const work = await mkdtemp(path.join(tmpdir(), "edms-extract-"));
       const source = path.join(work, "source");
@@ -34,18 +32,16 @@ describe("media extraction (decompressor | tar -x)", () => {
 
       const target = path.join(work, "target");
       await mkdir(target);
-      const inspector = new EntryInspector();
-      const sink = spawnSinkChain([
-        ...decompressSteps(compression),
-        {
-          command: "tar",
-          args: tarExtractArgs(target),
-          options: { label: "tar --extract", env: tarEnv(), onListingLine: (line) => inspector.line(line) },
-        },
-      ]);
-      await sink.feed(createReadStream(archive));
+      const extracted = new EntryInspector();
+      await spawnTarSink(compression, tarExtractArgs(target), "tar --extract", extracted).feed(
+        createReadStream(archive),
+      );
       expect(await mediaTreeDigest(target)).toEqual(await mediaTreeDigest(source));
-      expect(inspector.tally).toMatchObject({ files: 2, sourceBytes: 3 * 2 ** 20 + 6000 });
+      expect(extracted.tally).toMatchObject({ files: 2, sourceBytes: 3 * 2 ** 20 + 6000 });
+
+      const listed = new EntryInspector();
+      await spawnTarSink(compression, tarListArgs(), "tar --list", listed).feed(createReadStream(archive));
+      expect(listed.tally).toEqual(extracted.tally);
     },
   );
 });

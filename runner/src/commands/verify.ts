@@ -13,8 +13,7 @@ import type { Logger } from "../logger.js";
 import type { DatabaseEntry, MediaEntry, MediaReferencesEntry } from "../manifest.js";
 import { pgBinary } from "../pg/versions.js";
 import { EntryInspector } from "../archive/inspector.js";
-import { tarEnv } from "../archive/listing.js";
-import { tarListArgs } from "../restore/tar-args.js";
+import { spawnTarSink, tarListArgs } from "../restore/tar-args.js";
 import { checksumProblem, feedVerified, type ExpectedObject } from "../restore/verified-feed.js";
 import { dumpDecoder } from "../restore/dump-decoder.js";
 import { spawnChildSink } from "../stages/child-sink.js";
@@ -78,11 +77,7 @@ async function verifyMedia(
   decrypt?: (input: Readable) => ChildSource,
 ): Promise<string[]> {
   const inspector = new EntryInspector();
-  const sink = spawnChildSink("tar", tarListArgs(entry.compression), {
-    label: "tar --list",
-    env: tarEnv(),
-    onListingLine: (line) => inspector.line(line),
-  });
+  const sink = spawnTarSink(entry.compression, tarListArgs(), "tar --list", inspector);
   try {
     await feedVerified(store, prefix, entry, sink, undefined, decrypt);
   } catch (error) {

@@ -16,10 +16,8 @@ import { MANIFEST_OBJECT, objectName, type Tier } from "../contract.js";
 import { newBackupId } from "../backup-id.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { EntryInspector } from "../archive/inspector.js";
-import { tarEnv } from "../archive/listing.js";
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from "../manifest.js";
-import { tarListArgs } from "../restore/tar-args.js";
-import { spawnChildSink } from "../stages/child-sink.js";
+import { spawnTarSink, tarListArgs } from "../restore/tar-args.js";
 import { spawnChildSource, type ChildSource } from "../stages/child-source.js";
 import { DigestMeter } from "../stages/digest-meter.js";
 import { NotFoundError, type ObjectStore, type StoredObject } from "../store/object-store.js";
@@ -90,11 +88,7 @@ async function memberFacts(
   source.stream.pipe(meter);
   source.stream.on("error", (error) => meter.destroy(error));
   if (inspector) {
-    const lister = spawnChildSink("tar", tarListArgs("gzip"), {
-      label: `tar (listing ${member})`,
-      env: tarEnv(),
-      onListingLine: (line) => inspector.line(line),
-    });
+    const lister = spawnTarSink("gzip", tarListArgs(), `tar (listing ${member})`, inspector);
     await lister.feed(meter);
   } else {
     meter.resume();

@@ -8,7 +8,7 @@ import type { DatabaseEntry, MediaEntry, TableRowCount } from "../manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { rowCountDifferences } from "../pg/row-counts.js";
 import { pgBinary, restoreVersionProblem, toolVersion } from "../pg/versions.js";
-import { spawnSinkChain, type ChildSink } from "../stages/child-sink.js";
+import type { ChildSink } from "../stages/child-sink.js";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
@@ -17,10 +17,9 @@ import type { DigestMeter } from "../stages/digest-meter.js";
 import type { ChildSource } from "../stages/child-source.js";
 import { Readable } from "node:stream";
 import { EntryInspector, type ArchiveTally } from "../archive/inspector.js";
-import { tarEnv } from "../archive/listing.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { countRowsIn, createDatabase, dropDatabase, spawnPgRestore } from "./database-staging.js";
-import { decompressSteps, tarExtractArgs } from "./tar-args.js";
+import { spawnTarSink, tarExtractArgs } from "./tar-args.js";
 import { feedVerified } from "./verified-feed.js";
 import { dumpDecodeSteps, dumpDecoder } from "./dump-decoder.js";
 
@@ -121,14 +120,7 @@ async function restoreFromScratchCopy(
  */
 export async function restoreMediaPart(ctx: PartContext, entry: MediaEntry, dir: string): Promise<ArchiveTally> {
   const inspector = new EntryInspector();
-  const sink = spawnSinkChain([
-    ...decompressSteps(entry.compression),
-    {
-      command: "tar",
-      args: tarExtractArgs(dir),
-      options: { label: "tar --extract", env: tarEnv(), onListingLine: (line) => inspector.line(line) },
-    },
-  ]);
+  const sink = spawnTarSink(entry.compression, tarExtractArgs(dir), "tar --extract", inspector);
   stopOnAbort(ctx.signal, sink.stop);
   const refuse = () => {
     const unsafe = inspector.unsafeSummary();

@@ -1,11 +1,9 @@
-import { LISTING_FLAGS } from "../archive/listing.js";
+import type { EntryInspector } from "../archive/inspector.js";
+import { LISTING_FLAGS, tarEnv } from "../archive/listing.js";
 import type { Compression } from "../contract.js";
 import type { PipelineStep } from "../stages/child-chain.js";
+import { spawnSinkChain, type ChildSink } from "../stages/child-sink.js";
 import { ZSTD_DECOMPRESS } from "../stages/zstd.js";
-
-export function decompressFlag(compression: Compression): string[] {
-  return compression === "gzip" ? ["--gzip"] : compression === "zstd" ? ["--zstd"] : [];
-}
 
 /**
  * The decompressor in front of tar -x, joined to it by an OS pipe. Not tar's own --zstd/--gzip:
@@ -33,7 +31,23 @@ export function tarExtractArgs(dir: string): string[] {
   ];
 }
 
-/** tar -t, listing every entry with its size (verify, drills of archives). */
-export function tarListArgs(compression: Compression): string[] {
-  return ["--list", "--file=-", ...decompressFlag(compression), ...LISTING_FLAGS, "--numeric-owner"];
+/** tar -t of an uncompressed archive on stdin, listing every entry with its size (verify, imports). */
+export function tarListArgs(): string[] {
+  return ["--list", "--file=-", ...LISTING_FLAGS, "--numeric-owner"];
+}
+
+/**
+ * `decompressor | tar <args>` fed on stdin, every entry tar lists going to `inspector`: the media
+ * archive as restore (tarExtractArgs), verify and import (tarListArgs) read it.
+ */
+export function spawnTarSink(
+  compression: Compression,
+  args: string[],
+  label: string,
+  inspector: EntryInspector,
+): ChildSink {
+  return spawnSinkChain([
+    ...decompressSteps(compression),
+    { command: "tar", args, options: { label, env: tarEnv(), onListingLine: (line) => inspector.line(line) } },
+  ]);
 }
