@@ -4,11 +4,11 @@
  * (checksum while streaming, then row counts / file counts) and cleans up after itself on failure.
  */
 import { RunnerError } from "../errors.js";
-import type { DatabaseEntry, MediaEntry, TableRowCount } from "../manifest.js";
+import { dumpStreamCompression, type DatabaseEntry, type MediaEntry, type TableRowCount } from "../manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { rowCountDifferences } from "../pg/row-counts.js";
 import { pgBinary, restoreVersionProblem, toolVersion } from "../pg/versions.js";
-import type { ChildSink } from "../stages/child-sink.js";
+import { spawnSinkChain, type ChildSink } from "../stages/child-sink.js";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
@@ -21,7 +21,8 @@ import type { ObjectStore } from "../store/object-store.js";
 import { countRowsIn, createDatabase, dropDatabase, spawnPgRestore } from "./database-staging.js";
 import { spawnTarSink, tarExtractArgs } from "./tar-args.js";
 import { feedVerified } from "./verified-feed.js";
-import { dumpDecodeSteps, dumpDecoder } from "./dump-decoder.js";
+import { dumpDecodeSteps } from "./dump-decoder.js";
+import { zstdDecompressTo } from "../stages/zstd.js";
 
 export interface PartContext {
   store: ObjectStore;
@@ -98,13 +99,18 @@ async function restoreFromScratchCopy(
   const work = await mkdtemp(path.join(scratch.dir, "edms-restore-"));
   try {
     const file = path.join(work, "database.dump");
-    const copy: ChildSink = {
-      exited: Promise.resolve(),
-      pid: undefined,
-      stop: () => undefined,
-      feed: (source) => pipeline(source, createWriteStream(file, { flags: "wx", mode: 0o600 })),
-    };
-    await feedVerified(ctx.store, ctx.setPrefix, entry, copy, ctx.onMeter, dumpDecoder(entry, ctx.decrypt));
+    // A zstd dump is decoded by zstd into the file itself, so the decoded dump (the bulk of the
+    // bytes) never passes through the runner; a dump stored as pg_restore reads it is copied.
+    const copy: ChildSink = dumpStreamCompression(entry)
+      ? spawnSinkChain([zstdDecompressTo(file)])
+      : {
+          exited: Promise.resolve(),
+          pid: undefined,
+          stop: () => undefined,
+          feed: (source) => pipeline(source, createWriteStream(file, { flags: "wx", mode: 0o600 })),
+        };
+    stopOnAbort(ctx.signal, copy.stop);
+    await feedVerified(ctx.store, ctx.setPrefix, entry, copy, ctx.onMeter, ctx.decrypt);
     if (ctx.signal?.aborted) throw ctx.signal.reason;
     const sink = spawnPgRestore(connection, database, binDir, { file, jobs: scratch.jobs });
     stopOnAbort(ctx.signal, sink.stop);

@@ -25,7 +25,12 @@ export const ZSTD_DECOMPRESS: PipelineStep = {
   options: { label: "zstd --decompress" },
 };
 
-/** `input` decompressed through the runner (verify, and the scratch copy). */
+/** zstd's decompression writing `file` itself (the restore's scratch copy), fed on stdin. */
+export function zstdDecompressTo(file: string): PipelineStep {
+  return { ...ZSTD_DECOMPRESS, args: ["-q", "-d", "-o", file] };
+}
+
+/** `input` decompressed through the runner (verify). */
 export function zstdDecompressStream(input: Readable): ChildSource {
   return spawnChildFilter(ZSTD_DECOMPRESS.command, ZSTD_DECOMPRESS.args, input, ZSTD_DECOMPRESS.options);
 }
