@@ -1,6 +1,6 @@
 // Every way a backup can break mid-run must end the same way: a non-zero exit, one message, no
 // manifest (nothing that looks complete) and no unfinished multipart upload left in the bucket.
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -56,6 +56,25 @@ async function untilDumpIsUploading(bucket: TestBucket, runner: RunningRunner): 
   throw new Error(`the dump never started uploading (runner exited ${r.code}): ${r.stderr}`);
 }
 
+/**
+ * The pid of the runner's own child `name` (pg_dump, or the dump's zstd; the media's zstd is tar's
+ * child) once it has written 64 KiB (`wchar` in /proc/<pid>/io): it is mid-stream.
+ */
+async function midStream(runner: RunningRunner, name: string): Promise<number> {
+  for (let i = 0; i < 3000; i++) {
+    const found = await run("pgrep", ["-P", String(runner.child.pid), "-x", name]);
+    const pid = Number(found.stdout.trim().split("\n")[0]);
+    if (pid > 0) {
+      const io = await readFile(`/proc/${pid}/io`, "utf8").catch(() => "");
+      // More than a version line (the runner runs `pg_dump --version` first): the stream itself.
+      if (Number(/^wchar: (\d+)$/m.exec(io)?.[1] ?? 0) > 65_536) return pid;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const r = await runner.result;
+  throw new Error(`${name} never wrote a byte while the runner ran (runner exited ${r.code}): ${r.stderr}`);
+}
+
 async function expectNothingComplete(bucket: TestBucket): Promise<void> {
   const keys = await bucket.keys();
   expect(keys.filter((k) => k.endsWith("manifest.json"))).toEqual([]);
@@ -102,13 +121,10 @@ describe("backup faults", () => {
         ...slowBackupEnv(bucket),
         PG_DUMP_COMPRESSION: "zstd:1",
       });
-      // Bytes are flowing through pg_dump and zstd (progress counts what zstd hands on).
-      await runner.waitForLog((l) => l.msg === "progress" && l.stage === "database" && Number(l.bytes) > 0);
-      // The runner's own children: pg_dump and the dump's zstd (the media's zstd is tar's child).
-      const found = await run("pgrep", ["-P", String(runner.child.pid), "-x", victim]);
-      const pid = Number(found.stdout.trim().split("\n")[0]);
-      expect(pid).toBeGreaterThan(0);
-      process.kill(pid, "SIGKILL");
+      // Killed once it has written its first 64 KiB: pgbench's rows compress ~40x, so the whole
+      // compressed dump fits in the runner's part buffers and pg_dump can be done before the
+      // first progress line (which is how this test once flaked).
+      process.kill(await midStream(runner, victim), "SIGKILL");
       const result = await runner.result;
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(
