@@ -8,18 +8,12 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readFile, readdir, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { fileDatabases } from "../helpers/file-databases.js";
 import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
 import { run, sh } from "../helpers/exec.js";
 import { makeLiveTarget, type LiveTarget } from "../helpers/live-target.js";
-import {
-  createTestDatabase,
-  largeObjectChecksums,
-  sequenceValues,
-  sql,
-  tableChecksums,
-  type TestDatabase,
-} from "../helpers/pg-test-db.js";
+import { largeObjectChecksums, sequenceValues, sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../helpers/sample-data.js";
@@ -31,13 +25,7 @@ const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 let source: TestDatabase;
 let mediaDir: string;
 let work: string;
-const databases: TestDatabase[] = [];
-
-async function newDatabase(prefix: string): Promise<TestDatabase> {
-  const db = await createTestDatabase(pg, prefix);
-  databases.push(db);
-  return db;
-}
+const { create: newDatabase } = fileDatabases(pg);
 
 const liveTarget = (): Promise<LiveTarget> => makeLiveTarget(newDatabase, "zdump-live");
 
@@ -93,10 +81,6 @@ beforeAll(async () => {
   await seedEdmsDatabase(source.url);
   mediaDir = await mkdtemp(path.join(tmpdir(), "edms-zdump-media-"));
   await makeMediaTree(mediaDir, { bigFileMiB: 1 });
-});
-
-afterAll(async () => {
-  for (const db of databases) await db.drop();
 });
 
 describe("PG_DUMP_COMPRESSION=zstd:N", { timeout: 240_000 }, () => {

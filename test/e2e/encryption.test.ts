@@ -7,17 +7,12 @@ import { createHash } from "node:crypto";
 import { chmod, copyFile, mkdtemp, readFile, readdir, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { fileDatabases } from "../helpers/file-databases.js";
 import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
 import { sh } from "../helpers/exec.js";
-import {
-  createTestDatabase,
-  largeObjectChecksums,
-  sql,
-  tableChecksums,
-  type TestDatabase,
-} from "../helpers/pg-test-db.js";
+import { largeObjectChecksums, sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { makeLiveTarget, type LiveTarget } from "../helpers/live-target.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
@@ -45,19 +40,13 @@ let second: KeyPair;
 let stranger: KeyPair;
 let dest: string;
 let backupId: string;
-const databases: TestDatabase[] = [];
+const { create: newDatabase } = fileDatabases(pg);
 
 async function keyPair(name: string): Promise<KeyPair> {
   const file = path.join(work, `${name}.key`);
   await sh(`age-keygen -o "${file}" 2>/dev/null`);
   const secret = (await readFile(file, "utf8")).split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-1"))!;
   return { file, secret, recipient: (await sh(`age-keygen -y "${file}"`)).trim() };
-}
-
-async function newDatabase(prefix: string): Promise<TestDatabase> {
-  const db = await createTestDatabase(pg, prefix);
-  databases.push(db);
-  return db;
 }
 
 function liveTarget(): Promise<LiveTarget> {
@@ -147,10 +136,6 @@ beforeAll(async () => {
     "--media-references",
     "documents_documentversion.file",
   ]));
-});
-
-afterAll(async () => {
-  for (const db of databases) await db.drop();
 });
 
 describe("encrypted backups", { timeout: 360_000 }, () => {

@@ -7,7 +7,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:
 import { Writable } from "node:stream";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { fileDatabases } from "../helpers/file-databases.js";
 import { runBackup } from "../../runner/src/commands/backup.js";
 import { loadBackupSettings } from "../../runner/src/config.js";
 import { createLogger } from "../../runner/src/logger.js";
@@ -19,11 +20,7 @@ import { createTestDatabase, sql, type TestDatabase } from "../helpers/pg-test-d
 import { runRunner } from "../helpers/runner-cli.js";
 
 const pg = inject("pg");
-const databases: TestDatabase[] = [];
-afterAll(async () => {
-  await Promise.all(databases.map((d) => d.drop()));
-});
-
+const { all: databases } = fileDatabases(pg);
 const BAD = Buffer.from([0x64, 0x6f, 0x63, 0x73, 0x2f, 0x62, 0x61, 0x64, 0xff, 0x2e, 0x70, 0x64, 0x66]); // docs/bad\xff.pdf
 const ODD_TABLE = "odd'; drop table documents_document;--";
 const ODD_COLUMN = "pa,th";

@@ -5,12 +5,13 @@
 import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { fileDatabases } from "../helpers/file-databases.js";
 import { newAgeKey } from "../helpers/age-key.js";
 import { craftSet, readManifestFile } from "../helpers/craft-set.js";
 import { run } from "../helpers/exec.js";
 import { makeLiveTarget, type LiveTarget } from "../helpers/live-target.js";
-import { createTestDatabase, largeObjectChecksums, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
+import { largeObjectChecksums, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
 import { seededBackup } from "../helpers/seeded-backup.js";
@@ -21,22 +22,13 @@ let source: TestDatabase;
 let mediaDir: string;
 let dest: string;
 let backupId: string;
-const databases: TestDatabase[] = [];
+const { create: newDatabase } = fileDatabases(pg);
 
-async function newDatabase(prefix: string): Promise<TestDatabase> {
-  const db = await createTestDatabase(pg, prefix);
-  databases.push(db);
-  return db;
-}
 const liveTarget = (): Promise<LiveTarget> => makeLiveTarget(newDatabase, "scratch-live");
 const scratchDir = () => mkdtemp(path.join(tmpdir(), "edms-scratch-"));
 
 beforeAll(async () => {
   ({ source, mediaDir, dest, backupId } = await seededBackup(newDatabase, "scratch", 1));
-});
-
-afterAll(async () => {
-  for (const db of databases) await db.drop();
 });
 
 describe("restore from a verified scratch copy with pg_restore --jobs", { timeout: 240_000 }, () => {

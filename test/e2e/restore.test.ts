@@ -5,16 +5,10 @@ import { mkdtemp, readFile, readdir, truncate, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { gzipSync } from "node:zlib";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { fileDatabases } from "../helpers/file-databases.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
-import {
-  createTestDatabase,
-  largeObjectChecksums,
-  sequenceValues,
-  sql,
-  tableChecksums,
-  type TestDatabase,
-} from "../helpers/pg-test-db.js";
+import { largeObjectChecksums, sequenceValues, sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { runRunner, startRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
@@ -32,15 +26,9 @@ let source: TestDatabase;
 let mediaDir: string;
 let dest: string;
 let backupId: string;
-const databases: TestDatabase[] = [];
+const { all: databases, create: newDatabase } = fileDatabases(pg);
 /** Names of the live media folders this file made (its staging copies are named after them). */
 const liveFolders: string[] = [];
-
-async function newDatabase(prefix: string): Promise<TestDatabase> {
-  const db = await createTestDatabase(pg, prefix);
-  databases.push(db);
-  return db;
-}
 
 async function liveTarget(): Promise<LiveTarget> {
   const live = await makeLiveTarget(newDatabase);
@@ -67,10 +55,6 @@ async function leftovers(): Promise<{ databases: string[]; dirs: string[] }> {
 
 beforeAll(async () => {
   ({ source, mediaDir, dest, backupId } = await seededBackup(newDatabase, "restore", 2));
-});
-
-afterAll(async () => {
-  for (const db of databases) await db.drop();
 });
 
 /** The set's dump as pg_restore reads it: database.dump.zst (the default zstd:1) through the real `zstd -d`. */

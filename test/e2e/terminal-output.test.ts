@@ -6,7 +6,8 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { fileDatabases } from "../helpers/file-databases.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
 import { createTestDatabase, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
@@ -21,7 +22,7 @@ let source: TestDatabase;
 let mediaDir: string;
 let bucket: TestBucket;
 let backup: TerminalRun;
-const databases: TestDatabase[] = [];
+const { all: databases } = fileDatabases(pg);
 
 const LOG_ROW = /^\[\d\d:\d\d:\d\d\] (INFO|WARN|ERROR)/;
 const PROGRESS_ROW = /^(database|media) +(pg_dump|tar\S*|stored|pg_restore|extract|verified|failed) +\S/;
@@ -73,10 +74,6 @@ beforeAll(async () => {
     MEDIA_DIR: mediaDir,
     NO_COLOR: "1",
   });
-});
-
-afterAll(async () => {
-  for (const db of databases) await db.drop().catch(() => undefined);
 });
 
 describe("a backup on an 80-column terminal with NO_COLOR", () => {

@@ -8,7 +8,8 @@ import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { fileDatabases } from "../helpers/file-databases.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
 import {
   createTestDatabase,
@@ -23,11 +24,7 @@ import { copyDatabaseName, copyFolderName } from "../../runner/src/contract.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
 
 const pg = inject("pg");
-const databases: TestDatabase[] = [];
-afterAll(async () => {
-  await Promise.all(databases.map((d) => d.drop()));
-});
-
+const { all: databases } = fileDatabases(pg);
 async function fill(url: string, tag: string, rows: number) {
   await sql(
     url,
