@@ -211,7 +211,9 @@ export async function runRestore(
     { olderThanHours: settings.keepPreviousHours },
     { log, store: deps.markerStore },
   );
-  if (media) await checkSpace(media.entry, media.dir, keepHours > 0, log);
+  // Where the staging copy goes (beside the folder, or inside a mount point), decided once.
+  const layout = media && (await chooseLayout(media.dir));
+  if (media && layout) await checkSpace(media.entry, media.dir, layout, keepHours > 0, log);
 
   const cancel = new AbortController();
   const onSignal = () => cancel.abort(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
@@ -238,7 +240,6 @@ export async function runRestore(
   );
 
   const stagingDb = database && copyDatabaseName("staging", database.target, runId);
-  const layout = media && (await chooseLayout(media.dir));
   // A missing target is created by the restore; its parent must exist for the staging holder.
   if (media && layout === "beside") await mkdir(path.dirname(media.dir), { recursive: true });
   const connection = database?.connection;

@@ -14,7 +14,7 @@ import type { ObjectStore } from "../store/object-store.js";
 import { countRowsIn } from "./database-staging.js";
 import { freeSpace, spaceVerdict } from "./free-space.js";
 import { writeKeptMarker, type KeptRecord } from "./kept-copies.js";
-import { chooseLayout, type StagingLayout } from "./media-staging.js";
+import type { StagingLayout } from "./media-staging.js";
 
 async function exists(p: string): Promise<boolean> {
   return lstat(p).then(
@@ -23,9 +23,14 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-/** Refuses (exit 1, nothing touched) when the staging copy cannot fit where it will be written. */
-export async function checkSpace(entry: MediaEntry, target: string, keeping: boolean, log: Logger): Promise<void> {
-  const layout = await chooseLayout(target);
+/** Refuses (exit 1, nothing touched) when the staging copy cannot fit where `layout` writes it. */
+export async function checkSpace(
+  entry: MediaEntry,
+  target: string,
+  layout: StagingLayout,
+  keeping: boolean,
+  log: Logger,
+): Promise<void> {
   let where = layout === "inside" ? target : path.dirname(target);
   while (!(await exists(where)) && where !== path.dirname(where)) where = path.dirname(where);
   const { available, blockSize } = await freeSpace(where);
