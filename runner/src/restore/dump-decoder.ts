@@ -8,14 +8,15 @@ import { dumpStreamCompression, type DatabaseEntry } from "../manifest.js";
 import { composeSources } from "../stages/child-filter.js";
 import type { ChildSource } from "../stages/child-source.js";
 import type { PipelineStep } from "../stages/child-chain.js";
-import { ZSTD_DECOMPRESS, zstdDecompressStream } from "../stages/zstd.js";
+import { decompressSteps } from "../stages/decompress.js";
+import { zstdDecompressStream } from "../stages/zstd.js";
 
 /**
  * The steps between the (decrypted) dump and pg_restore, as a restore runs them: joined by OS
  * pipes, so the decompressed dump never passes through the runner (see spawnPgRestore).
  */
 export function dumpDecodeSteps(entry: DatabaseEntry): PipelineStep[] {
-  return dumpStreamCompression(entry) ? [ZSTD_DECOMPRESS] : [];
+  return decompressSteps(dumpStreamCompression(entry) ?? "none");
 }
 
 export type Decoder = (input: Readable) => ChildSource;

@@ -1,20 +1,8 @@
 import type { EntryInspector } from "../archive/inspector.js";
 import { LISTING_FLAGS, tarEnv } from "../archive/listing.js";
 import type { Compression } from "../contract.js";
-import type { PipelineStep } from "../stages/child-chain.js";
 import { spawnSinkChain, type ChildSink } from "../stages/child-sink.js";
-import { ZSTD_DECOMPRESS } from "../stages/zstd.js";
-
-/**
- * The decompressor in front of tar -x, joined to it by an OS pipe. Not tar's own --zstd/--gzip:
- * reading an archive on stdin, tar copies it to its decompressor in 10 KiB records through a
- * process of its own, which took 0.75 s where `zstd -d | tar -x` took 0.33 s (BENCHMARKS.md).
- */
-export function decompressSteps(compression: Compression): PipelineStep[] {
-  if (compression === "zstd") return [ZSTD_DECOMPRESS];
-  if (compression === "gzip") return [{ command: "gzip", args: ["-d", "-c"], options: { label: "gzip --decompress" } }];
-  return [];
-}
+import { decompressSteps } from "../stages/decompress.js";
 
 /** tar -x of an uncompressed archive on stdin into `dir`, listing each entry (stdout) so the restore can refuse unsafe ones. */
 export function tarExtractArgs(dir: string): string[] {
