@@ -29,6 +29,10 @@ export interface CleanupTargets {
   mediaDir?: string;
 }
 
+/** One key for a copy, whether found on disk or named by a kept record. */
+const copyKey = (where: RunCopy["where"], name: string): string => `${where}:${name}`;
+const keyOf = (c: RunCopy): string => copyKey(c.where, c.name);
+
 /** Whether cleanup of `targets` can see each part a kept record names (and so tell it is gone). */
 function recordParts(record: KeptRecord, targets: CleanupTargets): { database: boolean; media: boolean } {
   return {
@@ -52,10 +56,10 @@ export function expiredKeptCopies(
   for (const r of records) {
     if (now.getTime() - Date.parse(r.keptAt) < olderThanHours * 3_600_000) continue;
     const parts = recordParts(r, targets);
-    if (parts.database) due.add(`database:${r.database!.previous}`);
-    if (parts.media) due.add(`folder:${r.media!.previous}`);
+    if (parts.database) due.add(copyKey("database", r.database!.previous));
+    if (parts.media) due.add(copyKey("folder", r.media!.previous));
   }
-  return found.filter((c) => c.kind === "previous" && !c.held && due.has(`${c.where}:${c.name}`));
+  return found.filter((c) => c.kind === "previous" && !c.held && due.has(keyOf(c)));
 }
 
 /**
@@ -67,13 +71,13 @@ export function releasedRecords(
   records: readonly KeptRecord[],
   targets: CleanupTargets,
 ): KeptRecord[] {
-  const present = new Set(remaining.map((c) => `${c.where}:${c.name}`));
+  const present = new Set(remaining.map(keyOf));
   return records.filter((r) => {
     const parts = recordParts(r, targets);
     if ((r.database && !parts.database) || (r.media && !parts.media)) return false;
     return (
-      !(r.database && present.has(`database:${r.database.previous}`)) &&
-      !(r.media && present.has(`folder:${r.media.previous}`))
+      !(r.database && present.has(copyKey("database", r.database.previous))) &&
+      !(r.media && present.has(copyKey("folder", r.media.previous)))
     );
   });
 }
@@ -123,8 +127,8 @@ export async function runCleanup(
       deps.log.warn({ stage: "cleanup", copy: copy.name, error: errorMessage(error) }, `could not remove ${copy.name}`);
     }
   }
-  const gone = new Set(removed.map((c) => `${c.where}:${c.name}`));
-  const remaining = found.filter((c) => !gone.has(`${c.where}:${c.name}`));
+  const gone = new Set(removed.map(keyOf));
+  const remaining = found.filter((c) => !gone.has(keyOf(c)));
   if (deps.store)
     for (const r of releasedRecords(remaining, records, targets))
       await writeReleasedMarker(deps.store, r.runId, "cleanup").catch((error: unknown) =>
