@@ -16,11 +16,11 @@ import { serializeManifest, type Manifest } from "../../runner/src/manifest.js";
 import { FileStore } from "../../runner/src/store/file-store.js";
 import { sha256 } from "../helpers/craft-set.js";
 import { run } from "../helpers/exec.js";
-import { createTestDatabase, sql, type TestDatabase } from "../helpers/pg-test-db.js";
+import { sql, type TestDatabase } from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
 
 const pg = inject("pg");
-const { all: databases } = fileDatabases(pg);
+const { create: newDatabase } = fileDatabases(pg);
 const BAD = Buffer.from([0x64, 0x6f, 0x63, 0x73, 0x2f, 0x62, 0x61, 0x64, 0xff, 0x2e, 0x70, 0x64, 0x66]); // docs/bad\xff.pdf
 const ODD_TABLE = "odd'; drop table documents_document;--";
 const ODD_COLUMN = "pa,th";
@@ -38,8 +38,7 @@ async function file(rel: string | Buffer, content = "x") {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase(pg, "refs");
-  databases.push(db);
+  db = await newDatabase("refs");
   media = await mkdtemp(path.join(tmpdir(), "edms-refs-media-"));
   dest = await mkdtemp(path.join(tmpdir(), "edms-refs-dest-"));
   await sql(
@@ -236,8 +235,7 @@ describe("bad reference columns", () => {
 
 describe("restore preamble", () => {
   it("names the apps whose migrations the backup is behind or ahead of, before it asks", async () => {
-    const live = await createTestDatabase(pg, "refslive");
-    databases.push(live);
+    const live = await newDatabase("refslive");
     await sql(
       live.url,
       `create table django_migrations (id serial primary key, app varchar(255), name varchar(255), applied timestamptz default now());

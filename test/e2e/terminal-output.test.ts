@@ -9,7 +9,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { fileDatabases } from "../helpers/file-databases.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
-import { createTestDatabase, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
+import { tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../helpers/sample-data.js";
@@ -22,7 +22,7 @@ let source: TestDatabase;
 let mediaDir: string;
 let bucket: TestBucket;
 let backup: TerminalRun;
-const { all: databases } = fileDatabases(pg);
+const { create: newDatabase } = fileDatabases(pg);
 
 const LOG_ROW = /^\[\d\d:\d\d:\d\d\] (INFO|WARN|ERROR)/;
 const PROGRESS_ROW = /^(database|media) +(pg_dump|tar\S*|stored|pg_restore|extract|verified|failed) +\S/;
@@ -60,8 +60,7 @@ function expectSeparateRows(run: TerminalRun, columns: number): void {
 }
 
 beforeAll(async () => {
-  source = await createTestDatabase(pg, "term_src");
-  databases.push(source);
+  source = await newDatabase("term_src");
   await seedEdmsDatabase(source.url, { documents: 3000 });
   mediaDir = await mkdtemp(path.join(tmpdir(), "edms-term-media-"));
   // ~48 MiB of incompressible scans: at moto's ~50 MB/s that is about a second of streaming each
@@ -109,8 +108,7 @@ describe("a backup on an 80-column terminal with NO_COLOR", () => {
 
 describe("a restore on an 80-column terminal", () => {
   it("draws a bar per part (pg_restore, extract), logs above it, and ends with the summary", async () => {
-    const target = await createTestDatabase(pg, "term_live");
-    databases.push(target);
+    const target = await newDatabase("term_live");
     const media = path.join(await mkdtemp(path.join(tmpdir(), "edms-term-restore-")), "media");
     const run = await runOnTerminal(["restore", "latest", "--yes", "--target-db", target.name, "--media-dir", media], {
       ...bucket.env("edms"),

@@ -11,20 +11,13 @@ import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { fileDatabases } from "../helpers/file-databases.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
-import {
-  createTestDatabase,
-  largeObjectChecksums,
-  sequenceValues,
-  sql,
-  tableChecksums,
-  type TestDatabase,
-} from "../helpers/pg-test-db.js";
+import { largeObjectChecksums, sequenceValues, sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { copyDatabaseName, copyFolderName } from "../../runner/src/contract.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
 
 const pg = inject("pg");
-const { all: databases } = fileDatabases(pg);
+const { all: databases, create: newDatabase } = fileDatabases(pg);
 async function fill(url: string, tag: string, rows: number) {
   await sql(
     url,
@@ -60,8 +53,7 @@ let source: TestDatabase;
 let dest: string;
 
 beforeAll(async () => {
-  source = await createTestDatabase(pg, "undosrc");
-  databases.push(source);
+  source = await newDatabase("undosrc");
   await fill(source.url, "backup", 300);
   const media = await mkdtemp(path.join(tmpdir(), "edms-undo-src-"));
   await mkdir(path.join(media, "docs"));
@@ -79,8 +71,7 @@ beforeAll(async () => {
 
 describe("undo-restore", () => {
   it("puts back exactly what the restore replaced, twice, until cleanup", async () => {
-    const live = await createTestDatabase(pg, "undolive");
-    databases.push(live);
+    const live = await newDatabase("undolive");
     await fill(live.url, "live", 120);
     const media = await mkdtemp(path.join(tmpdir(), "edms-undo-live-"));
     await mkdir(path.join(media, "docs"));
@@ -128,8 +119,7 @@ describe("undo-restore", () => {
   });
 
   it("a previous copy no restore recorded (a run killed between its renames) survives cleanup and the next restore", async () => {
-    const live = await createTestDatabase(pg, "undoorphan");
-    databases.push(live);
+    const live = await newDatabase("undoorphan");
     await fill(live.url, "live", 10);
     const media = await mkdtemp(path.join(tmpdir(), "edms-undo-orphan-"));
     await writeFile(path.join(media, "live.txt"), "live\n");
@@ -165,8 +155,7 @@ describe("undo-restore", () => {
   });
 
   it("--no-keep-previous drops the replaced copies at once", async () => {
-    const live = await createTestDatabase(pg, "undonokeep");
-    databases.push(live);
+    const live = await newDatabase("undonokeep");
     await fill(live.url, "live", 10);
     const media = await mkdtemp(path.join(tmpdir(), "edms-undo-nokeep-"));
     await writeFile(path.join(media, "live.txt"), "live\n");
