@@ -37,11 +37,15 @@ describe.each(["beside", "inside"] as const)("media swap (%s)", (layout) => {
     expect(await readdir(parent)).toEqual(["media"]);
   });
 
-  it("rollback puts the previous tree back exactly", async () => {
+  it("rollback puts the previous tree back exactly, and the swapped-in tree back where it was", async () => {
     const { parent, target } = await setUp();
     const before = await mediaTreeDigest(target);
-    const swap = await swapInMedia(await stageNew(target, layout), target, "t1");
+    const staging = await stageNew(target, layout);
+    const swap = await swapInMedia(staging, target, "t1");
     await swap.rollback();
+    // Nothing is removed by a rollback (an undo swaps in a kept copy, the only one of its data).
+    expect((await mediaTreeDigest(staging.dir)).map((e) => e.path)).toEqual(["keep.txt", "new.txt"]);
+    await staging.discard();
     expect(await mediaTreeDigest(target)).toEqual(before);
     expect(await readdir(parent)).toEqual(["media"]);
   });

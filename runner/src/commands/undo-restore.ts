@@ -120,12 +120,19 @@ export async function runUndoRestore(
       );
       mediaPrevious = swap.previous;
     } catch (error) {
+      // The database half goes back too: the kept copy under its kept name (still listed, still
+      // undoable), the restored copy live again. Nothing is dropped: both are the only copies.
+      const db = plan.database;
       await dbSwap?.rollback().catch((back: unknown) => {
         throw new PartialSwapError(
-          `the media swap failed (${errorMessage(error)}) and the database could not be put back (${errorMessage(back)}): database ${plan.database!.target} now holds the kept copy, the restored one is ${dbSwap!.previous}`,
+          `the media swap failed (${errorMessage(error)}) and the database swap could not be undone (${errorMessage(back)}): database ${db!.target} holds the pre-restore copy, the restored copy is ${dbSwap!.previous}; the media folder ${plan.media!.target} is the restored one and ${kept} the pre-restore one. Nothing was dropped; run undo-restore again once the cause is fixed, or rename by hand (docs/RUNBOOK.md)`,
         );
       });
-      throw error;
+      throw new RunnerError(
+        `the media swap failed (${errorMessage(error)}); the undo was rolled back and nothing was lost: ${[db && `database ${db.target} holds the restored copy again, the pre-restore copy is still kept as ${db.kept}`, `the media folder ${plan.media.target} is the restored one, the pre-restore one is still kept as ${kept}`].filter(Boolean).join("; ")}. Fix the cause, then run undo-restore again`,
+        1,
+        { cause: error },
+      );
     }
   }
   const kept = await keepPrevious(

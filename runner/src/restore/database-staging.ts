@@ -178,7 +178,11 @@ export interface DatabaseSwap {
   previous?: string;
   /** Drops the previous contents (after every other part of the restore succeeded). */
   commit(): Promise<void>;
-  /** Puts the previous database back under its name. */
+  /**
+   * Puts the previous database back under its name, and the swapped-in one back under the name it
+   * had (`staging`). It drops nothing: that copy may be the only one of its data (an undo swaps in
+   * a kept copy); the caller drops it when it is a staging copy of its own run.
+   */
   rollback(): Promise<void>;
 }
 
@@ -223,7 +227,6 @@ export async function swapInDatabase(
           await rename(c, target, staging);
           if (existed) await rename(c, previous, target);
         });
-        await dropDatabase(connection, staging);
       },
     };
   });

@@ -32,7 +32,10 @@ export interface MediaSwap {
   previous?: string;
   /** Removes the previous contents (after every other part of the restore succeeded). */
   commit(): Promise<void>;
-  /** Puts the previous contents back. */
+  /**
+   * Puts the previous contents back, and the swapped-in contents back where they came from
+   * (`staging.dir`). It removes nothing: the caller discards a staging copy of its own run.
+   */
   rollback(): Promise<void>;
 }
 
@@ -199,7 +202,6 @@ export async function swapInMedia(staging: MediaStaging, target: string, runId: 
       rollback: async () => {
         await rename(target, staging.dir);
         if (existed) await rename(previous, target);
-        await staging.discard();
       },
     };
   }
@@ -242,7 +244,6 @@ export async function swapInMedia(staging: MediaStaging, target: string, runId: 
           `could not put the previous media back: ${[...stuck, ...notBack].slice(0, 5).map(quoteName).join(", ")} did not move (previous copy: ${previous}, restored copy: ${staging.dir})`,
         );
       await rmdir(previous);
-      await staging.discard();
     },
   };
 }
