@@ -97,7 +97,7 @@ function parseEnv(raw: RunnerEnv): { env: ParsedRunnerEnv; problems: string[] } 
     const name = String(issue.path[0]) as RunnerEnvName;
     // The URL may hold a password, the identity is one; reference problems already quote the bad entry.
     const value =
-      name === "DATABASE_URL" || name === "MEDIA_REFERENCES" || name === "AGE_IDENTITY"
+      name === "DATABASE_URL" || name === "MEDIA_REFERENCES" || name === "AGE_IDENTITY" || name === "MEDIA_STORE_KEY"
         ? ""
         : ` (got "${raw[name] ?? ""}")`;
     return `${label(name)}: ${issue.message}${value}`;

@@ -43,6 +43,30 @@ export type Trigger = (typeof TRIGGERS)[number];
 export const COMPRESSIONS = ["gzip", "zstd", "none"] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
+/** How a set's media is written: one tar archive, or an index into the shared content store. */
+export const MEDIA_FORMATS = ["tar", "store"] as const;
+export type MediaFormat = (typeof MEDIA_FORMATS)[number];
+export const DEFAULT_MEDIA_FORMAT: MediaFormat = "tar";
+
+/**
+ * The content store (MEDIA_FORMAT=store), under the destination's prefix beside the tier folders:
+ * `store/objects/<2 hex>/<64 hex>[.age]`, one object per distinct file content (and per set of
+ * recipients when encrypted), named by the keyed hash (MEDIA_STORE_KEY). Nothing in a set's
+ * folder lives here, so tier lifecycle rules never expire content objects: `gc` frees them, with
+ * an identity that may delete under STORE_OBJECTS_PREFIX and nowhere else.
+ */
+export const STORE_PREFIX = "store";
+export const STORE_OBJECTS_PREFIX = `${STORE_PREFIX}/objects/`;
+/** The runner command that deletes unreferenced content objects (its own CronJob and identity). */
+export const STORE_GC_COMMAND = "gc";
+export const DEFAULT_STORE_GC_GRACE_HOURS = 48;
+/** A content object's key (relative to the destination) for its keyed name (64 hex digits). */
+export function storeObjectKey(name: string, encrypted: boolean): string {
+  return `${STORE_OBJECTS_PREFIX}${name.slice(0, 2)}/${name}${encrypted ? ".age" : ""}`;
+}
+/** Matches a content object's key; groups: name, and `.age` when encrypted. */
+export const STORE_OBJECT_KEY_RE = /^store\/objects\/([0-9a-f]{2})\/(?<name>\1[0-9a-f]{62})(?<age>\.age)?$/;
+
 export const OBJECT_LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"] as const;
 
 const bool = z
@@ -244,6 +268,34 @@ export const runnerEnvShape = {
   MEDIA_REFERENCES: mediaReferencesSchema.optional(),
   /** Set to false for an application without a media folder. */
   BACKUP_MEDIA: bool.optional(),
+  /**
+   * How a backup writes the media folder: `tar` (one archive per set, `storage.tar[.zst|.gz][.age]`,
+   * as every release wrote it; a single portable file) or `store` (a per-set media index plus one
+   * content object per distinct file content under STORE_OBJECTS_PREFIX, shared by every set:
+   * unchanged files are stored once). Default: tar. Both are always read.
+   */
+  MEDIA_FORMAT: z.enum(MEDIA_FORMATS, { message: `must be one of ${MEDIA_FORMATS.join(", ")}` }).optional(),
+  /**
+   * The per-stack secret that names content objects (store format): an object's name is
+   * HMAC-SHA256(key, content sha256 + how it is stored), so listing the bucket never reveals a
+   * content hash (nobody without the key can test whether a known document is stored). At least
+   * 32 characters (`openssl rand -hex 32`). A secret: redacted, never passed to child processes;
+   * only backup pods need it (restore, verify and gc read object names from the index).
+   * Prefer MEDIA_STORE_KEY_FILE. Changing it stops deduplication against older objects, nothing else.
+   */
+  MEDIA_STORE_KEY: z.string().min(32, { message: "must be at least 32 characters (openssl rand -hex 32)" }).optional(),
+  /** A file holding MEDIA_STORE_KEY (e.g. a mounted Secret); surrounding whitespace is ignored. */
+  MEDIA_STORE_KEY_FILE: z.string().optional(),
+  /** Content objects uploaded or downloaded at once by a store-format backup or restore (default 8, at most 64). */
+  MEDIA_STORE_TRANSFERS: positiveInt("objects in flight")
+    .refine((n) => n <= 64, { message: "must be at most 64 (objects in flight)" })
+    .optional(),
+  /**
+   * gc (store format): hours an object must have been unreferenced by every complete set, and by
+   * every set started within this many hours, before gc deletes it (default
+   * DEFAULT_STORE_GC_GRACE_HOURS). Covers backups still running when gc lists the sets.
+   */
+  MEDIA_STORE_GC_GRACE_HOURS: positiveInt("hours").optional(),
   /** Compression of the media archive. */
   MEDIA_COMPRESSION: z.enum(COMPRESSIONS, { message: `must be one of ${COMPRESSIONS.join(", ")}` }).optional(),
   /** Compression level (gzip 1-9, zstd 1-19). */
@@ -416,7 +468,7 @@ export const MANIFEST_FORMAT_VERSION = 3;
 export const READABLE_MANIFEST_FORMATS = [1, 2, 3] as const;
 
 /** The kinds of object inside one backup set. */
-export type ObjectKind = "database" | "media" | "names" | "manifest";
+export type ObjectKind = "database" | "media" | "index" | "names" | "manifest";
 
 /** What was done to an object's bytes on their way into the store, in order. */
 export interface ObjectTransforms {
@@ -429,6 +481,8 @@ export interface ObjectTransforms {
 const BASE_NAME: Record<ObjectKind, string> = {
   database: "database.dump",
   media: "storage.tar",
+  /** The store format's media index: JSON lines, one per entry (docs/MANIFEST.md). */
+  index: "media-index.jsonl",
   names: "names.json",
   manifest: "manifest.json",
 };

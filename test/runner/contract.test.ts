@@ -5,7 +5,13 @@ import path from "node:path";
 import fc from "fast-check";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-import { runnerEnvSchema, TIERS } from "../../runner/src/contract.js";
+import {
+  runnerEnvSchema,
+  STORE_OBJECT_KEY_RE,
+  STORE_OBJECTS_PREFIX,
+  storeObjectKey,
+  TIERS,
+} from "../../runner/src/contract.js";
 
 /** The modules the Pulumi program imports from the runner: nothing but zod may come with them. */
 const CONTRACT_MODULES = ["runner/src/contract.ts", "runner/src/metric-names.ts"];
@@ -84,5 +90,34 @@ describe("the contract's tier lists follow TIERS", () => {
       expect(runnerEnvSchema.shape.STATUS_INTERVAL_HOURS.safeParse(bad).success, bad).toBe(false);
     }
     expect(runnerEnvSchema.shape.STATUS_INTERVAL_HOURS.safeParse("daily=12.5,adhoc=3").success).toBe(true);
+  });
+});
+
+describe("the content store's names (MEDIA_FORMAT=store)", () => {
+  it("an object's key is under store/objects/, fanned out by its first two hex digits, and reads back", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9a-f]{64}$/), fc.boolean(), (name, encrypted) => {
+        const key = storeObjectKey(name, encrypted);
+        expect(key.startsWith(STORE_OBJECTS_PREFIX)).toBe(true);
+        const m = STORE_OBJECT_KEY_RE.exec(key);
+        expect(m?.groups?.name).toBe(name);
+        expect(m?.groups?.age !== undefined).toBe(encrypted);
+      }),
+    );
+    // A key whose folder does not match its name, or anything else under the prefix, is not an object.
+    for (const bad of [
+      `store/objects/ab/cd${"0".repeat(62)}`,
+      `store/objects/ab/ab${"0".repeat(61)}`,
+      `store/objects/ab/ab${"0".repeat(62)}.tmp`,
+      `daily/store/objects/ab/ab${"0".repeat(62)}`,
+    ])
+      expect(STORE_OBJECT_KEY_RE.test(bad), bad).toBe(false);
+  });
+
+  it("MEDIA_STORE_KEY must be long enough to be a secret; MEDIA_FORMAT is tar or store", () => {
+    expect(runnerEnvSchema.shape.MEDIA_STORE_KEY.safeParse("short").success).toBe(false);
+    expect(runnerEnvSchema.shape.MEDIA_STORE_KEY.safeParse("k".repeat(32)).success).toBe(true);
+    expect(runnerEnvSchema.shape.MEDIA_FORMAT.safeParse("store").success).toBe(true);
+    expect(runnerEnvSchema.shape.MEDIA_FORMAT.safeParse("zip").success).toBe(false);
   });
 });

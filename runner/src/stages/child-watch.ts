@@ -26,10 +26,10 @@ export interface WatchedChild {
 }
 
 /**
- * Variables a child process never inherits: the age identity is for the runner's own age
+ * Variables a child process never inherits: the store key names objects in the runner itself; the age identity is for the runner's own age
  * process (which gets it as a file), not for pg_dump, pg_restore or tar.
  */
-export const NEVER_INHERITED = ["AGE_IDENTITY"] as const;
+export const NEVER_INHERITED = ["AGE_IDENTITY", "MEDIA_STORE_KEY"] as const;
 
 /** The environment for a child: `env` (default: the runner's own) without NEVER_INHERITED. */
 export function childProcessEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
