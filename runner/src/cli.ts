@@ -5,7 +5,6 @@
  */
 import { Command, CommanderError } from "commander";
 import { ConfigError, RunnerError, errorMessage } from "./errors.js";
-import { printable } from "./format.js";
 import { redact } from "./redact.js";
 import { registerBackupCommand } from "./cli/backup-command.js";
 import { registerVerifyCommand } from "./cli/verify-command.js";
@@ -17,13 +16,26 @@ import { registerStatusCommand } from "./cli/status-command.js";
 import { registerPruneCommand } from "./cli/prune-command.js";
 import { registerUndoCommands } from "./cli/undo-command.js";
 import { RUNNER_VERSION } from "./version.js";
+import { finalLine, finalLogFormat, type LogFormat } from "./exit-line.js";
 
-export function buildProgram(): Command {
+const USAGE_HINT = "add --help for usage";
+
+export function buildProgram(format: LogFormat = "pretty"): Command {
   const program = new Command("edms-backup")
     .description("Tiered, verified, restorable backups of PostgreSQL + a media folder")
     .version(RUNNER_VERSION)
     .exitOverride()
-    .showHelpAfterError();
+    // Usage errors: the message and "Did you mean" last on the screen, not 30 lines of help after
+    // them; with JSON logs, one JSON line. Set before the commands are added: they copy it.
+    .showHelpAfterError(format === "pretty" ? `(${USAGE_HINT})` : false)
+    .configureOutput({
+      outputError: (text, write) =>
+        write(
+          format === "pretty"
+            ? text
+            : finalLine("json", { message: `${text.trim().split("\n").join(" ")} (${USAGE_HINT})`, exitCode: 2 }),
+        ),
+    });
   registerBackupCommand(program);
   registerVerifyCommand(program);
   registerRestoreCommand(program);
@@ -37,17 +49,18 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  const format = finalLogFormat(argv, process.env, Boolean(process.stdout.isTTY));
   try {
-    await buildProgram().parseAsync(argv as string[], { from: "user" });
+    await buildProgram(format).parseAsync(argv as string[], { from: "user" });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version requests end here with code 0; usage errors were printed by commander.
       return error.exitCode === 0 ? 0 : 2;
     }
-    const message = printable(redact(errorMessage(error)));
-    process.stderr.write(`edms-backup: ${message}\n`);
-    if (error instanceof ConfigError || error instanceof RunnerError) return error.exitCode;
-    return 1;
+    const exitCode = error instanceof RunnerError ? error.exitCode : 1;
+    const problems = error instanceof ConfigError ? error.problems.map((p) => redact(p)) : undefined;
+    process.stderr.write(finalLine(format, { message: redact(errorMessage(error)), exitCode, problems }));
+    return exitCode;
   }
 }

@@ -30,7 +30,13 @@ export interface RunnerResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  /**
+   * stderr as a person reads it: the runner's final JSON line (`stage: "exit"`, written with
+   * LOG_FORMAT=json) is replaced by its message, the text the readable format prints.
+   */
   stderr: string;
+  /** stderr exactly as written. */
+  rawStderr: string;
   /** stdout parsed as JSON log lines (non-JSON lines are skipped). */
   logs: Array<Record<string, unknown>>;
 }
@@ -56,6 +62,22 @@ function parseLogs(stdout: string): Array<Record<string, unknown>> {
     }
   }
   return out;
+}
+
+/** The final JSON line's message in place of the line (see RunnerResult.stderr). */
+export function readableStderr(stderr: string): string {
+  return stderr
+    .split("\n")
+    .map((line) => {
+      if (!line.startsWith("{")) return line;
+      try {
+        const parsed = JSON.parse(line) as { stage?: unknown; msg?: unknown };
+        return parsed.stage === "exit" && typeof parsed.msg === "string" ? parsed.msg : line;
+      } catch {
+        return line;
+      }
+    })
+    .join("\n");
 }
 
 /** Who the runner runs as (the test process must be root to choose). */
@@ -96,7 +118,9 @@ export async function startRunner(
   child.stderr!.setEncoding("utf8").on("data", (s: string) => (stderr += s));
   const result = new Promise<RunnerResult>((resolve, reject) => {
     child.once("error", reject);
-    child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr, logs: parseLogs(stdout) }));
+    child.once("close", (code, signal) =>
+      resolve({ code, signal, stdout, stderr: readableStderr(stderr), rawStderr: stderr, logs: parseLogs(stdout) }),
+    );
   });
   return {
     child,
