@@ -10,6 +10,22 @@ import { z } from "zod";
 import { newBackupId } from "./backup-id.js";
 import type { ObjectStore } from "./store/object-store.js";
 
+/** One check of a drill (restored, row counts, files, references...), as reported and recorded. */
+export interface DrillCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** What a finished drill reports: the webhook, the metrics and the CLI all read this shape. */
+export interface DrillReport {
+  backupId: string;
+  tier: string;
+  ok: boolean;
+  restoreSeconds: number;
+  checks: DrillCheck[];
+}
+
 export const DRILLS_PREFIX = "drills/";
 /** How far back `status` reads to find the last passing drill (a year of weekly drills). */
 const MAX_RECORDS_READ = 60;

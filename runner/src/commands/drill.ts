@@ -25,19 +25,8 @@ import type { ObjectStore } from "../store/object-store.js";
 import type { OpenIdentity } from "../encryption/identity.js";
 import { decryptionFor } from "../encryption/names.js";
 
-export interface DrillCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
-
-export interface DrillReport {
-  backupId: string;
-  tier: string;
-  ok: boolean;
-  restoreSeconds: number;
-  checks: DrillCheck[];
-}
+import type { DrillCheck, DrillReport } from "../drill-record.js";
+export type { DrillCheck, DrillReport } from "../drill-record.js";
 
 export interface DrillOptions {
   scratchDatabase?: string;
