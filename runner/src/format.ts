@@ -39,3 +39,21 @@ export function printable(text: string): string {
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }
+
+/**
+ * A name from the database (schema, table, role) as it goes into a message: every control
+ * character escaped, newlines and tabs included, so a table named "x\n{...}" cannot forge a
+ * log line. Two different names never print the same (the backslash itself is doubled).
+ */
+export function safeName(name: string): string {
+  return name.replace(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    /[\\\u0000-\u001f\u007f-\u009f]/g,
+    (c) => (c === "\\" ? "\\\\" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+  );
+}
+
+/** schema.name, each part through safeName. */
+export function qualifiedName(schema: string, name: string): string {
+  return `${safeName(schema)}.${safeName(name)}`;
+}

@@ -61,6 +61,11 @@ export const databaseEntrySchema = z.object({
   tableCount: count,
   rowCount: count,
   /**
+   * "only": each table's own rows (SELECT count(*) FROM ONLY t), as pg_dump's data for it holds.
+   * Absent (earlier runners): an inheritance parent's count included its children's rows.
+   */
+  rowCounting: z.literal("only").optional(),
+  /**
    * Row counts per table, taken in the same snapshot that pg_dump exported. Absent from the plain
    * manifest of an encrypted set (names are in the encrypted names member).
    */

@@ -1,6 +1,7 @@
 // Secrets never printed: passwords in URLs and key=value text, known secrets; connections described without them.
 import { describe, expect, it } from "vitest";
 import { redact } from "../../runner/src/redact.js";
+import { statementTextFilter } from "../../runner/src/stages/child-watch.js";
 import { resolvePgConnection, childEnv } from "../../runner/src/pg/connection.js";
 
 describe("redaction", () => {
@@ -19,5 +20,30 @@ describe("redaction", () => {
     // Children get libpq variables, never the URL, and no stray PG* setting of the parent.
     const env = childEnv(c, { PATH: "/bin", DATABASE_URL: "x", PGSERVICE: "other" });
     expect(env).toEqual({ PATH: "/bin", ...c.env });
+  });
+
+  it("removes passwords from SQL option lists (user mappings, servers)", () => {
+    expect(redact("OPTIONS (user 'u', password 'it''s secret')")).toBe("OPTIONS (user 'u', password ***)");
+  });
+  it("drops the statement text pg_restore and the server quote, keeping the diagnostics", () => {
+    const stderr = [
+      'pg_restore: error: could not execute query: ERROR:  role "gone" does not exist',
+      "LINE 1: CREATE USER MAPPING FOR gone SERVER sv OPTIONS (password 'hunter2')",
+      "                                ^",
+      'CONTEXT:  COPY accounts, line 3, column name: "card 4111 1111 1111 1111"',
+      "Command was: CREATE USER MAPPING FOR gone SERVER sv OPTIONS (",
+      "    password 'hunter2',",
+      "    user 'u'",
+      ");",
+      "pg_restore: warning: errors ignored on restore: 1",
+    ];
+    const shown = statementTextFilter();
+    const kept = stderr.map(shown).filter((l) => l !== undefined);
+    expect(kept).toEqual([
+      'pg_restore: error: could not execute query: ERROR:  role "gone" does not exist',
+      "CONTEXT:  COPY accounts, line 3 (row not shown)",
+      "Command was: (statement not shown)",
+      "pg_restore: warning: errors ignored on restore: 1",
+    ]);
   });
 });

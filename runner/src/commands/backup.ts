@@ -338,6 +338,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
               serverVersion: database.session.serverVersion,
               tableCount: tables.length,
               rowCount: tables.reduce((s, t) => s + t.rows, 0),
+              rowCounting: "only",
               tables,
               ...(schemaState ? { migrations: schemaState } : {}),
             }

@@ -15,7 +15,9 @@ import { pgBinary } from "../pg/versions.js";
 import { EntryInspector } from "../archive/inspector.js";
 import { spawnTarSink, tarListArgs } from "../restore/tar-args.js";
 import { checksumProblem, feedVerified, type ExpectedObject } from "../restore/verified-feed.js";
-import { dumpDecoder } from "../restore/dump-decoder.js";
+import { dumpDecoder, type Decoder } from "../restore/dump-decoder.js";
+import { TocReader, type ArchiveToc, type TocEntry } from "../pg/archive-toc.js";
+import { qualifiedName } from "../format.js";
 import { spawnChildSink } from "../stages/child-sink.js";
 import type { ChildSource } from "../stages/child-source.js";
 import { DigestMeter } from "../stages/digest-meter.js";
@@ -36,14 +38,21 @@ export interface VerifyReport {
 }
 
 /** Tables the manifest counted that the dump's table of contents does not hold data for. */
-export function missingTableData(tocLines: readonly string[], tables: DatabaseEntry["tables"]): string[] {
-  const toc = new Set(
-    tocLines.flatMap((line) => {
-      const m = / TABLE DATA (.+) \S+$/.exec(line);
-      return m ? [m[1]!] : [];
-    }),
-  );
-  return (tables ?? []).filter((t) => !toc.has(`${t.schema} ${t.table}`)).map((t) => `${t.schema}.${t.table}`);
+export function missingTableData(entries: readonly TocEntry[], tables: DatabaseEntry["tables"]): string[] {
+  const key = (schema: string | null, table: string) => JSON.stringify([schema, table]);
+  const toc = new Set(entries.filter((e) => e.desc === "TABLE DATA").map((e) => key(e.namespace, e.tag)));
+  return (tables ?? []).filter((t) => !toc.has(key(t.schema, t.table))).map((t) => qualifiedName(t.schema, t.table));
+}
+
+/** `decode` (or nothing) followed by `reader`, which reads the TOC from the bytes going by. */
+function readingToc(decode: Decoder | undefined, reader: TocReader): Decoder {
+  return (input) => {
+    const inner = decode?.(input);
+    pipeline(inner ? inner.stream : input, reader, () => undefined);
+    return inner
+      ? { ...inner, stream: reader }
+      : { stream: reader, exited: Promise.resolve(), stop: () => undefined, pid: undefined };
+  };
 }
 
 async function verifyDatabase(
@@ -53,18 +62,18 @@ async function verifyDatabase(
   binDir: string | undefined,
   decrypt?: (input: Readable) => ChildSource,
 ): Promise<string[]> {
-  const toc: string[] = [];
-  const sink = spawnChildSink(pgBinary("pg_restore", binDir), ["--list"], {
-    label: "pg_restore --list",
-    onListingLine: (l) => toc.push(l),
-  });
+  // pg_restore --list proves pg_restore reads the archive; the TOC itself is read structurally.
+  const sink = spawnChildSink(pgBinary("pg_restore", binDir), ["--list"], { label: "pg_restore --list" });
+  const reader = new TocReader();
+  let toc: ArchiveToc;
   try {
-    await feedVerified(store, prefix, entry, sink, undefined, dumpDecoder(entry, decrypt));
+    await feedVerified(store, prefix, entry, sink, undefined, readingToc(dumpDecoder(entry, decrypt), reader));
+    toc = await reader.toc;
   } catch (error) {
     return [errorMessage(error)];
   }
   const missing = missingTableData(
-    toc,
+    toc.entries,
     (entry.tables ?? []).filter((t) => t.rows > 0),
   );
   return missing.length ? [`${prefix}/${entry.key}: no table data in the dump for ${missing.join(", ")}`] : [];

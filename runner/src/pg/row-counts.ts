@@ -1,4 +1,5 @@
 import pg from "pg";
+import { qualifiedName } from "../format.js";
 import type { TableRowCount } from "../manifest.js";
 
 // Leaf tables only (a partitioned parent's count would repeat its partitions), excluding the
@@ -12,13 +13,20 @@ const USER_TABLES = `
     and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
   order by 1, 2`;
 
-/** Every user table's row count, in the client's current transaction (and so its snapshot). */
-export async function countTableRows(client: pg.Client): Promise<TableRowCount[]> {
+/**
+ * Every user table's row count, in the client's current transaction (and so its snapshot): each
+ * table's own rows (ONLY), or with `inherited`, an inheritance parent's children's rows too (as
+ * runners before manifest field rowCounting counted them, so their sets are checked the same way).
+ */
+export async function countTableRows(client: pg.Client, inherited = false): Promise<TableRowCount[]> {
   const tables = await client.query<{ schema: string; table: string }>(USER_TABLES);
   const counts: TableRowCount[] = [];
   for (const { schema, table } of tables.rows) {
     const ident = `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`;
-    const result = await client.query<{ n: string }>(`select count(*)::text as n from ${ident}`);
+    // ONLY: an inheritance parent's own rows (pg_dump's TABLE DATA for it holds just those).
+    const result = await client.query<{ n: string }>(
+      `select count(*)::text as n from ${inherited ? "" : "only "}${ident}`,
+    );
     counts.push({ schema, table, rows: Number(result.rows[0]!.n) });
   }
   return counts;
@@ -26,15 +34,17 @@ export async function countTableRows(client: pg.Client): Promise<TableRowCount[]
 
 /** Differences between two sets of counts, as sentences; empty when they agree. */
 export function rowCountDifferences(expected: readonly TableRowCount[], actual: readonly TableRowCount[]): string[] {
-  const key = (t: TableRowCount) => `${t.schema}.${t.table}`;
-  const got = new Map(actual.map((t) => [key(t), t.rows]));
+  const key = (t: TableRowCount) => JSON.stringify([t.schema, t.table]);
+  const got = new Map(actual.map((t) => [key(t), t]));
   const problems: string[] = [];
   for (const t of expected) {
-    const rows = got.get(key(t));
-    if (rows === undefined) problems.push(`table ${key(t)} is missing (manifest: ${t.rows} rows)`);
-    else if (rows !== t.rows) problems.push(`table ${key(t)} has ${rows} rows, the manifest says ${t.rows}`);
+    const rows = got.get(key(t))?.rows;
+    const name = qualifiedName(t.schema, t.table);
+    if (rows === undefined) problems.push(`table ${name} is missing (manifest: ${t.rows} rows)`);
+    else if (rows !== t.rows) problems.push(`table ${name} has ${rows} rows, the manifest says ${t.rows}`);
     got.delete(key(t));
   }
-  for (const [name, rows] of got) problems.push(`table ${name} (${rows} rows) is not in the manifest`);
+  for (const t of got.values())
+    problems.push(`table ${qualifiedName(t.schema, t.table)} (${t.rows} rows) is not in the manifest`);
   return problems;
 }

@@ -164,10 +164,14 @@ export function spawnPgRestore(
   return spawnSinkChain([...("decode" in input ? input.decode : []), pgRestore]);
 }
 
-export async function countRowsIn(connection: PgConnection, database: string): Promise<TableRowCount[]> {
+export async function countRowsIn(
+  connection: PgConnection,
+  database: string,
+  inherited = false,
+): Promise<TableRowCount[]> {
   const client = await connectPg(withDatabase(connection, database));
   try {
-    return await countTableRows(client);
+    return await countTableRows(client, inherited);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -72,7 +72,7 @@ export async function restoreDatabasePart(
       stopOnAbort(ctx.signal, sink.stop);
       await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, ctx.decrypt);
     }
-    const counts = await countRowsIn(connection, database);
+    const counts = await countRowsIn(connection, database, entry.rowCounting !== "only");
     const problems = options.checkRowCounts ? rowCountDifferences(entry.tables ?? [], counts) : [];
     if (problems.length)
       throw new RunnerError(`restored database does not match the manifest: ${problems.slice(0, 5).join("; ")}`);

@@ -39,6 +39,30 @@ export function childProcessEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Pr
 }
 
 const TAIL_LINES = 8;
+
+/**
+ * pg_restore quotes the statement that failed ("Command was: CREATE USER MAPPING ... OPTIONS
+ * (password '...')", over several lines) and the server echoes it ("LINE 1: ..." and a caret
+ * line), and a failed COPY's CONTEXT quotes the row. Statements and rows are the database's
+ * contents, secrets included: none of it may reach stderr, the log or a webhook. Returns a
+ * filter for one child's stderr lines: each line as it may be kept, or undefined to drop it.
+ */
+export function statementTextFilter(): (line: string) => string | undefined {
+  let inStatement = false;
+  return (line) => {
+    if (/^Command was: /.test(line)) {
+      inStatement = true;
+      return "Command was: (statement not shown)";
+    }
+    // The statement's further lines run until the next diagnostic ("pg_restore: ...").
+    if (inStatement && !/^pg_\w+: /.test(line)) return undefined;
+    inStatement = false;
+    if (/^LINE \d+: /.test(line) || /^\s*\^\s*$/.test(line)) return undefined;
+    const copy = /^(CONTEXT: {2}COPY [^,]*, line \d+)/.exec(line);
+    if (copy) return `${copy[1]} (row not shown)`;
+    return line;
+  };
+}
 const KILL_GRACE_MS = 5_000;
 
 /** Splits a text stream into lines and hands each to `onLine`. */
@@ -67,8 +91,10 @@ export function watchChild(
 ): WatchedChild {
   const tail: string[] = [];
   let stopped = false;
-  const keep = (line: string) => {
-    if (!line.trim()) return;
+  const shown = statementTextFilter();
+  const keep = (raw: string) => {
+    const line = shown(raw);
+    if (line === undefined || !line.trim()) return;
     tail.push(line);
     if (tail.length > TAIL_LINES) tail.shift();
   };
