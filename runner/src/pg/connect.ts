@@ -54,8 +54,12 @@ const VERIFY_CODES = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
+const NO_TLS = "The server does not support SSL connections";
+
 interface Failure {
   attempt: Attempt;
+  /** The server answered "no TLS here": a failure only when the mode requires TLS. */
+  noTlsOffered?: boolean;
   message: string;
   /** The server was reached (TCP connected, or libpq would have got as far as the handshake). */
   reached: boolean;
@@ -73,7 +77,7 @@ function explain(
   mode: string,
 ): { message: string; advised: boolean } {
   const e = error as Error & { code?: string };
-  if (attempt === "tls" && e.message === "The server does not support SSL connections") {
+  if (attempt === "tls" && e.message === NO_TLS) {
     return {
       message: `the server does not offer TLS (sslmode=${mode} requires it; sslmode=prefer falls back to plain text)`,
       advised: true,
@@ -151,6 +155,7 @@ export async function connectPg(connection: PgConnection, home: string = os.home
       await client.end().catch(() => undefined);
       failures.push({
         attempt,
+        noTlsOffered: attempt === "tls" && (error as Error).message === NO_TLS,
         ...explain(error, attempt, verifiedWith, mode),
         reached,
         rejectedByServer: error instanceof pg.DatabaseError,
@@ -158,16 +163,44 @@ export async function connectPg(connection: PgConnection, home: string = os.home
       });
     }
   }
+  // Under prefer/allow a server without TLS is no failure (libpq says nothing of it either): what
+  // went wrong is what came after, typically a wrong password, which must not read as TLS trouble.
+  const told = failures.filter((f) => !(f.noTlsOffered && mode !== "require" && !mode.startsWith("verify")));
+  const shown = told.length ? told : failures;
   const tried =
-    failures.length === 1
-      ? failures[0]!.message
-      : failures.map((f) => `${f.attempt === "tls" ? "with TLS" : "without TLS"}: ${f.message}`).join("; then ");
+    shown.length === 1
+      ? shown[0]!.message
+      : shown.map((f) => `${f.attempt === "tls" ? "with TLS" : "without TLS"}: ${f.message}`).join("; then ");
+  const last = failures.at(-1)!;
+  const refusal = failures.findLast((f) => f.rejectedByServer);
+  const advice = refusal ? serverRefusalAdvice(refusal.cause, e) : undefined;
   throw new PgConnectError(
-    `could not connect to the database ${connection.display} (sslmode=${mode}): ${tried}`,
+    `could not connect to the database ${connection.display} (sslmode=${mode}): ${tried}${advice ? `; ${advice}` : ""}`,
     failures.some((f) => f.rejectedByServer),
-    failures.at(-1)!.advised,
-    { cause: failures.at(-1)!.cause },
+    last.advised,
+    { cause: last.cause },
   );
+}
+
+/**
+ * What to do about a refusal by the server itself, by its SQLSTATE: the connection, TLS included,
+ * worked; the credentials or the names did not.
+ */
+function serverRefusalAdvice(cause: unknown, env: PgConnection["env"]): string | undefined {
+  const code = cause instanceof pg.DatabaseError ? cause.code : undefined;
+  const role = env.PGUSER ? `role "${env.PGUSER}"` : "the role";
+  switch (code) {
+    case "28P01":
+      return `the password is wrong for ${role} (the connection itself worked): check PGPASSWORD or the password in DATABASE_URL (in the cluster: the database Secret's key, docs/RUNBOOK.md section 8)`;
+    case "28000":
+      return `the server refused ${role} from this host: check PGUSER and the server's pg_hba.conf (or the role's LOGIN attribute)`;
+    case "3D000":
+      return `check PGDATABASE or the database in DATABASE_URL`;
+    case "53300":
+      return "the server has no free connection slots: retry later or raise max_connections";
+    default:
+      return undefined;
+  }
 }
 
 /** Whether libpq would go on to its next attempt after this failure. */

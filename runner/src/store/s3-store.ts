@@ -6,6 +6,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
 import { loadAwsSdk, type AwsSdk } from "../aws/load.js";
+import { CREDENTIALS_HINT, isMissingCredentials } from "../aws/credentials-hint.js";
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -59,6 +60,8 @@ export function describeS3Error(error: unknown, action: string, where: string): 
           : "";
     return new Error(`S3 ${action} ${where} failed: ${error.name}: ${error.message}${hint}`, { cause: error });
   }
+  if (isMissingCredentials(error))
+    return new Error(`S3 ${action} ${where} failed: ${CREDENTIALS_HINT}`, { cause: error });
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code && NETWORK_CODES.has(code)) {
     return new Error(
@@ -72,7 +75,11 @@ export function describeS3Error(error: unknown, action: string, where: string): 
 
 /** Errors of the stream being uploaded (a child failed, a signal) pass through unchanged. */
 function isSourceError(error: unknown): boolean {
-  return !isServiceError(error) && !NETWORK_CODES.has((error as NodeJS.ErrnoException | undefined)?.code ?? "");
+  return (
+    !isServiceError(error) &&
+    !isMissingCredentials(error) &&
+    !NETWORK_CODES.has((error as NodeJS.ErrnoException | undefined)?.code ?? "")
+  );
 }
 
 export class S3Store implements ObjectStore {
