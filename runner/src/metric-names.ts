@@ -29,6 +29,14 @@ export const METRIC_DRILL_SUCCEEDED = "DrillSucceeded";
  */
 export const METRIC_LAST_PASSING_DRILL_AGE = "LastPassingDrillAgeSeconds";
 
+/**
+ * Published by `gc` (the content store's, MEDIA_FORMAT=store) when it ends, dimension App only:
+ * 1 when it finished (deleted what it should, or nothing to delete), 0 when it failed or could not
+ * run; `gc --dry-run` publishes nothing. The gc alarm fires on a 0, and when no 1 arrived within
+ * the gc schedule's interval + the alert grace (components/store-gc-alarms.ts).
+ */
+export const METRIC_GC_SUCCEEDED = "GcSucceeded";
+
 /** Dimension names (CloudWatch's own capitalised style). */
 export const DIMENSION_APP = "App";
 export const DIMENSION_TIER = "Tier";
