@@ -4,7 +4,7 @@
  */
 import { text } from "node:stream/consumers";
 import { backupIdTime, isBackupId } from "./backup-id.js";
-import { MANIFEST_OBJECT, TIERS, type Tier } from "./contract.js";
+import { MANIFEST_OBJECT, SCHEDULED_TIERS, TIERS, type Tier } from "./contract.js";
 import { RunnerError, errorMessage } from "./errors.js";
 import { parseManifest, type Manifest } from "./manifest.js";
 import type { ObjectStore, StoredObject } from "./store/object-store.js";
@@ -110,18 +110,51 @@ export function isDatedInFuture(set: Pick<BackupSet, "createdAt" | "manifest">, 
   return Math.max(set.createdAt.getTime(), started) > now.getTime() + FUTURE_TOLERANCE_MS;
 }
 
+/**
+ * THE rule for "the newest set" of some tiers, one for `list` (which it marks), `status` (whose
+ * freshness it judges), `prune` (which it never deletes), `latest` (which restore, verify and drill
+ * take) and the drill's rotation: a complete set, not dated in the future, newest by its id (the
+ * start time to the second, then the id's random suffix). A set dated in the future is never the
+ * newest: it would stay "newest" for as long as the clock is wrong, and let prune delete the sets
+ * that `latest` can actually use.
+ */
+export function isUsable(set: BackupSet, now: Date): set is CompleteBackupSet {
+  return isComplete(set) && !isDatedInFuture(set, now);
+}
+
+/** The newest usable set (see isUsable) of the given tiers, or undefined. */
+export function newestUsable(
+  sets: readonly BackupSet[],
+  now: Date,
+  tiers: readonly Tier[],
+): CompleteBackupSet | undefined {
+  let newest: CompleteBackupSet | undefined;
+  for (const set of sets)
+    if (tiers.includes(set.tier) && isUsable(set, now) && (!newest || set.backupId > newest.backupId)) newest = set;
+  return newest;
+}
+
+/**
+ * The tiers `latest` picks from: the given one, or else the scheduled tiers only. An ad-hoc set
+ * is what an operator takes by hand, often of a broken state just before a restore; it is restored
+ * by its id or with `--tier adhoc`, never as a plain `latest`.
+ */
+export function latestTiers(tier?: Tier): readonly Tier[] {
+  return tier ? [tier] : SCHEDULED_TIERS;
+}
+
 export interface NewestSets {
-  /** The newest complete set of each tier that is not dated in the future, newest first. */
+  /** The newest usable set of each tier (newestUsable), newest first. */
   newest: CompleteBackupSet[];
   /** Sets dated in the future (complete or not), never chosen as the newest. */
   future: BackupSet[];
 }
 
 /**
- * The newest complete set of each tier (of `tier` only, when given), newest tier first, and the
+ * The newest usable set of each tier (of `tier` only, when given), newest tier first, and the
  * sets dated in the future. Reads manifests from the newest set backwards and stops at the first
- * valid one, so a destination with hundreds of sets costs one listing and a few reads, not one
- * read per set.
+ * usable one, so a destination with hundreds of sets costs one listing and a few reads, not one
+ * read per set; the choice is newestUsable's over the sets read (the property test checks both agree).
  */
 export async function newestAndFutureSets(
   store: ObjectStore,
@@ -136,12 +169,10 @@ export async function newestAndFutureSets(
     for (let i = ofTier.length - 1; i >= 0; i--) {
       const set = await withManifest(store, ofTier[i]!);
       // The id's time passed; a manifest whose own start time is in the future is skipped too.
-      if (isDatedInFuture(set, now)) {
-        future.push(set);
-        continue;
-      }
-      if (isComplete(set)) {
-        found.push(set);
+      if (isDatedInFuture(set, now)) future.push(set);
+      const newest = newestUsable([set], now, [t]);
+      if (newest) {
+        found.push(newest);
         break;
       }
     }
@@ -149,9 +180,9 @@ export async function newestAndFutureSets(
   return { newest: found.sort((a, b) => (a.backupId < b.backupId ? 1 : a.backupId > b.backupId ? -1 : 0)), future };
 }
 
-/** The newest complete set of each tier (see newestAndFutureSets), never one dated in the future. */
-export async function newestCompleteSets(store: ObjectStore, tier?: Tier): Promise<CompleteBackupSet[]> {
-  return (await newestAndFutureSets(store, tier)).newest;
+/** The newest usable set of each tier (see newestAndFutureSets). */
+export async function newestCompleteSets(store: ObjectStore, tier?: Tier, now?: Date): Promise<CompleteBackupSet[]> {
+  return (await newestAndFutureSets(store, tier, now)).newest;
 }
 
 /** Nothing to restore or drill: where was looked, in which tiers (none = all), and what to run. */
@@ -162,13 +193,26 @@ export function noCompleteBackup(store: ObjectStore, tiers: readonly Tier[]): st
 
 /**
  * Resolves `latest` or a backup id to a complete set. An id names one set whatever its tier;
- * `latest` is the newest complete set (of `tier`, when given).
+ * `latest` is the newest usable set of latestTiers(tier): of `tier` when given, else of the
+ * scheduled tiers (never an ad-hoc set unless asked for with --tier adhoc).
  */
-export async function resolveBackup(store: ObjectStore, ref: string, tier?: Tier): Promise<CompleteBackupSet> {
+export async function resolveBackup(
+  store: ObjectStore,
+  ref: string,
+  tier?: Tier,
+  now: Date = new Date(),
+): Promise<CompleteBackupSet> {
   if (ref === "latest") {
-    const newest = (await newestCompleteSets(store, tier))[0];
-    if (!newest) throw new RunnerError(noCompleteBackup(store, tier ? [tier] : []));
-    return newest;
+    const newestPerTier = await newestCompleteSets(store, tier, now);
+    const newest = newestUsable(newestPerTier, now, latestTiers(tier));
+    if (newest) return newest;
+    const adhoc = tier ? undefined : newestPerTier.find((s) => s.tier === "adhoc");
+    throw new RunnerError(
+      noCompleteBackup(store, latestTiers(tier)) +
+        (adhoc
+          ? `; \`latest\` never picks an ad-hoc set: restore adhoc/${adhoc.backupId} by its id, or pass --tier adhoc`
+          : ""),
+    );
   }
   if (!isBackupId(ref))
     throw new RunnerError(`"${ref}" is not a backup id (like 20260111T144748Z-3f9a) or "latest"`, 2);

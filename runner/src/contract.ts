@@ -114,7 +114,9 @@ export const DATABASE_COMPRESSION_LEVELS: Readonly<Record<Compression, readonly 
 /** `zstd:1`, `gzip:6`, `none`; a bare digit (PG_DUMP_COMPRESSION's first form) is gzip at that level. */
 export function parseDatabaseCompression(text: string): DatabaseCompression | { problem: string } {
   const problem = "must be zstd:N (N 1-19), gzip:N (N 1-9) or none";
-  if (text === "none" || text === "0" || text === "gzip:0") return { method: "none", level: 0 };
+  // "0" is the old form's "no compression" (pg_dump -Z0); "gzip:0" is outside gzip's 1-9 and
+  // refused, so no spelling of a level quietly turns into another setting.
+  if (text === "none" || text === "0") return { method: "none", level: 0 };
   if (/^[1-9]$/.test(text)) return { method: "gzip", level: Number(text) };
   const m = /^(gzip|zstd):(0|[1-9][0-9]?)$/.exec(text);
   if (!m) return { problem };
@@ -406,6 +408,15 @@ export const runnerEnvShape = {
   ENCRYPTION_RECIPIENTS: z
     .string()
     .superRefine((value, ctx) => {
+      if (value.trim() === "") {
+        // Set but empty is a template or a secret that did not render: never read it as "no encryption".
+        ctx.addIssue({
+          code: "custom",
+          message:
+            "is set but empty, which would write the backup in plaintext; list the age recipients (age1...), or unset the variable for an unencrypted destination",
+        });
+        return;
+      }
       for (const message of recipientProblems(value)) ctx.addIssue({ code: "custom", message });
     })
     .optional(),
@@ -434,12 +445,18 @@ export function formatIntervalHours(hours: Partial<Record<Tier, number>>): strin
     .join(",");
 }
 
-/** Picks the contract's variables out of a process environment; empty strings count as unset. */
+/**
+ * Variables whose empty value is a mistake, not "unset": an empty ENCRYPTION_RECIPIENTS (a
+ * template or a Secret that rendered nothing) would otherwise silently mean a plaintext backup.
+ */
+const EMPTY_IS_SET: ReadonlySet<RunnerEnvName> = new Set<RunnerEnvName>(["ENCRYPTION_RECIPIENTS"]);
+
+/** Picks the contract's variables out of a process environment; empty strings count as unset (but see EMPTY_IS_SET). */
 export function pickRunnerEnv(env: NodeJS.ProcessEnv): RunnerEnv {
   const picked: RunnerEnv = {};
   for (const name of Object.keys(runnerEnvShape) as RunnerEnvName[]) {
     const value = env[name];
-    if (value !== undefined && value !== "") picked[name] = value;
+    if (value !== undefined && (value !== "" || EMPTY_IS_SET.has(name))) picked[name] = value;
   }
   return picked;
 }

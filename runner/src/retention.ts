@@ -4,7 +4,7 @@
  * function of (now, sets, retention), so every rule is unit-tested with crafted sets.
  */
 import { DEFAULT_RETENTION_DAYS, type ParsedRunnerEnv, type Tier } from "./contract.js";
-import { isComplete, type BackupSet } from "./catalog.js";
+import { isComplete, isDatedInFuture, newestUsable, type BackupSet } from "./catalog.js";
 
 const DAY_MS = 86_400_000;
 
@@ -48,14 +48,12 @@ function days(n: number): string {
  * or touching a folder must not make an old backup look new (or the other way round).
  */
 export function selectForPrune(now: Date, sets: readonly BackupSet[], retention: RetentionDays): PruneDecision[] {
-  // The newest complete set of each tier survives even past retention: if the schedule stopped,
-  // pruning must not leave the tier with nothing to restore.
-  const newestComplete = new Map<Tier, BackupSet>();
-  for (const set of sets) {
-    if (!isComplete(set)) continue;
-    const current = newestComplete.get(set.tier);
-    if (!current || set.backupId > current.backupId) newestComplete.set(set.tier, set);
-  }
+  // The newest set of each tier (catalog.ts's one rule, the set `latest` takes) survives even past
+  // retention: if the schedule stopped, pruning must not leave the tier with nothing to restore. A
+  // set dated in the future is never that set, so it cannot shield the tier while the usable ones go.
+  const newestComplete = new Map<Tier, BackupSet | undefined>();
+  for (const set of sets)
+    if (!newestComplete.has(set.tier)) newestComplete.set(set.tier, newestUsable(sets, now, [set.tier]));
 
   return sets.map((set): PruneDecision => {
     const ageMs = now.getTime() - set.createdAt.getTime();
@@ -69,6 +67,15 @@ export function selectForPrune(now: Date, sets: readonly BackupSet[], retention:
     }
     if (newestComplete.get(set.tier) === set) {
       return { set, action: "keep", ageDays, reason: `newest complete ${set.tier} backup` };
+    }
+    if (isDatedInFuture(set, now)) {
+      // Its age is unknown (a wrong clock, a copied set): not old enough to delete, never the newest.
+      return {
+        set,
+        action: "keep",
+        ageDays,
+        reason: "dated in the future (a wrong clock or a copied set); never counted as the newest",
+      };
     }
     return ageMs > keepDays * DAY_MS
       ? { set, action: "delete", ageDays, reason: `older than the ${set.tier} retention of ${days(keepDays)}` }

@@ -9,7 +9,7 @@ import {
   type ParsedRunnerEnv,
   type Tier,
 } from "./contract.js";
-import { isComplete, isDatedInFuture, type BackupSet } from "./catalog.js";
+import { isDatedInFuture, newestUsable, type BackupSet } from "./catalog.js";
 
 const HOUR_S = 3600;
 
@@ -100,6 +100,28 @@ export function statusSettingsFromEnv(
   };
 }
 
+/**
+ * First runs no schedule could produce: a tier's first scheduled run after any deployment is at
+ * most one interval (the drill: its max age) after now, and the grace is the slack on top. A date
+ * later than that (a typo'd year, a copied value) would keep the tier "pending", and its alarm
+ * quiet, until then; refused as bad input instead. One problem per entry, for ConfigError.
+ */
+export function firstRunProblems(settings: StatusSettings, now: Date): string[] {
+  const problems: string[] = [];
+  for (const [name, at] of Object.entries(settings.firstRuns ?? {}) as [Tier | "drill", Date][]) {
+    const interval = name === "drill" ? (settings.drillMaxAgeHours ?? 7 * 24) : settings.intervalHours[name];
+    if (interval === null) continue; // adhoc: no schedule, its first run is never used
+    const latest = now.getTime() + (interval + settings.graceHours) * HOUR_S * 1000;
+    if (at.getTime() > latest)
+      problems.push(
+        `STATUS_FIRST_RUNS: ${name}=${at.toISOString()} is later than its first scheduled run can be ` +
+          `(now + ${interval} h ${name === "drill" ? "max age" : "interval"} + ${settings.graceHours} h grace = ${new Date(latest).toISOString()}); ` +
+          `it would keep ${name} "pending" until then; give the first scheduled run after the deployment (the stack writes it)`,
+      );
+  }
+  return problems;
+}
+
 /** "daily=2026-01-12T18:00:00.000Z,..." (already validated by the contract); "drill" is the restore drill. */
 export function parseFirstRuns(value: string | undefined): Partial<Record<Tier | "drill", Date>> {
   const runs: Partial<Record<Tier | "drill", Date>> = {};
@@ -146,12 +168,8 @@ export function assessStatus(now: Date, sets: readonly BackupSet[], settings: St
   const tiers = settings.tiers.map((tier): TierStatus => {
     const interval = settings.intervalHours[tier];
     const maxAgeSeconds = interval === null ? null : (interval + settings.graceHours) * HOUR_S;
-    // Incomplete sets never count: a run that is still going (or died) is not a backup.
-    let newest: BackupSet | undefined;
-    for (const set of sets) {
-      if (set.tier !== tier || !isComplete(set) || isDatedInFuture(set, now)) continue;
-      if (!newest || startedAt(set) > startedAt(newest)) newest = set;
-    }
+    // catalog.ts's one rule: incomplete sets (a run still going, or dead) and sets dated in the future never count.
+    const newest = newestUsable(sets, now, [tier]);
     const firstRun = settings.firstRuns?.[tier];
     if (!newest) {
       if (!firstRun || maxAgeSeconds === null) return { tier, state: "missing", maxAgeSeconds };

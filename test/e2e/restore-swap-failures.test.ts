@@ -70,6 +70,8 @@ beforeAll(async () => {
   await sql(source.url, "create table t (id int primary key, v text); insert into t values (1, 'backup')");
   dest = path.join(work, "backups");
   await dailyBackup({ DATABASE_URL: source.url, MEDIA_DIR: media, BACKUP_DESTINATION: `file://${dest}` });
+  // A file:// destination is its writer's alone (0600 objects, 0700 folders): the runner's uid owns it here.
+  if (asRoot) expect((await run("chown", ["-R", `${RUNNER.uid}:${RUNNER.gid}`, dest])).code).toBe(0);
 });
 
 afterAll(async () => {

@@ -98,9 +98,10 @@ describe("backup-hybrid.sh archives", () => {
     });
     // The archive's time (22:47:48 +08:00) becomes the id's UTC time.
     expect(sets[0]!.backupId).toMatch(/^20260111T144748Z-[0-9a-f]{4}$/);
-    const verify = await runRunner(["verify", "latest"], env);
+    const verify = await runRunner(["verify", "latest", "--tier", "adhoc"], env);
     expect(verify.code, verify.stderr).toBe(0);
-    const drill = await runRunner(["drill", "--json"], env);
+    // An import is an ad-hoc set: `latest` takes it only with --tier adhoc (or by its id).
+    const drill = await runRunner(["drill", "--tier", "adhoc", "--json"], env);
     expect(drill.code, drill.stderr).toBe(0);
     expect(JSON.parse(drill.stdout)).toMatchObject({ ok: true });
   });
@@ -123,12 +124,12 @@ describe("backup-hybrid.sh archives", () => {
     ]);
     for (const name of ["database.dump.age", "names.json.age", "storage.tar.gz.age"])
       expect((await readFile(path.join(setDir, name))).subarray(0, 21).toString()).toBe("age-encryption.org/v1");
-    const noIdentity = await runRunner(["drill"], env);
+    const noIdentity = await runRunner(["drill", "--tier", "adhoc"], env);
     expect(noIdentity.code).toBe(2);
     const target = `hybrid_age_${Date.now().toString(36)}`;
     const restoredMedia = path.join(await mkdtemp(path.join(tmpdir(), "edms-hybrid-age-media-")), "media");
     const restore = await runRunner(
-      ["restore", "latest", "--yes", "--target-db", target, "--media-dir", restoredMedia],
+      ["restore", "latest", "--tier", "adhoc", "--yes", "--target-db", target, "--media-dir", restoredMedia],
       { ...env, AGE_IDENTITY_FILE: keyFile },
     );
     expect(restore.code, restore.stderr).toBe(0);

@@ -127,6 +127,8 @@ describe("list", () => {
       bytes: setBytes(daily),
       complete: true,
       datedInFuture: false,
+      latest: true,
+      newestOfTier: true,
       trigger: "schedule",
       database: { bytes: Buffer.byteLength(daily.objects["database.dump"]!), tables: 2 },
       media: { bytes: Buffer.byteLength(daily.objects["storage.tar.gz"]!), files: 4 },
@@ -152,7 +154,7 @@ describe("list", () => {
     expect(lines[0]).toMatch(/^BACKUP ID\s+TIER\s+STARTED \(UTC\)\s+SIZE\s+DURATION\s+CONTENTS\s+STATE$/);
     expect(lines[1]).toContain(running.backupId);
     expect(lines[1]).toContain("INCOMPLETE: no manifest");
-    expect(lines[2]).toMatch(/complete$/);
+    expect(lines[2]).toMatch(/complete, latest$/); // the set `restore latest` takes
     expect(lines[2]).toContain("1m 15s");
     // Columns are aligned: every row's TIER column starts at the same offset.
     const tierAt = lines[0]!.indexOf("TIER");

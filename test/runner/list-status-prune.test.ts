@@ -244,6 +244,8 @@ describe("list: rows and formatting", () => {
       bytes: 100,
       complete: true,
       datedInFuture: false,
+      latest: true,
+      newestOfTier: true,
       trigger: "schedule",
       database: { bytes: 100, tables: 1 },
       media: null,

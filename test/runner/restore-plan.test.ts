@@ -98,3 +98,18 @@ describe("planRestore", () => {
     );
   });
 });
+
+describe("the restore question", () => {
+  it("names the chosen set's tier, when it was taken and how long ago (issue 26: latest at 3 a.m.)", async () => {
+    const set = setHolding(true, false);
+    const plan = await planRestore(set, {}, {
+      database: connection,
+      targetDatabase: "app",
+    } as unknown as RestoreSettings);
+    const question = describeRestore(set, plan, new Date("2026-11-27T05:30:00Z"));
+    expect(question).toContain("the daily backup daily/20261127T000000Z-abcd, taken 2026-11-27T00:00:00Z (5h 30m ago)");
+    const adhoc = { ...set, tier: "adhoc" } as CompleteBackupSet;
+    expect(describeRestore(adhoc, plan, new Date("2026-11-29T00:00:00Z"))).toContain("the adhoc backup adhoc/");
+    expect(describeRestore(adhoc, plan, new Date("2026-11-29T00:00:00Z"))).toContain("(2d 00h ago)");
+  });
+});

@@ -15,7 +15,7 @@ async function listAction(flags: ListFlags): Promise<void> {
   const tier = z.enum(TIERS).optional().parse(flags.tier);
   // The report is stdout; logs (debug ones included) go to stderr so --json stays parseable.
   const { store } = openContext(flags, {}, { logToStderr: true });
-  const entries = listEntries(await readBackupSets(store, tier));
+  const entries = listEntries(await readBackupSets(store, tier), new Date(), tier);
   // --json stays the array of sets it always was; unfinished uploads are in `status --json`.
   if (flags.json) return printOut(JSON.stringify(entries, null, 2));
   const uploads = unfinishedUploadsLines(await checkUnfinishedUploads(store, new Date()), store.display);

@@ -5,7 +5,7 @@ import { DEFAULT_STATUS_GRACE_HOURS, DEFAULT_STATUS_TIERS, type ParsedRunnerEnv 
 import { resolvePgConnection } from "../pg/connection.js";
 import { resolvePath } from "../restore/restore-target.js";
 import { mediaCopySites, type CopySites } from "../restore/run-copies.js";
-import { statusSettingsFromEnv } from "../staleness.js";
+import { firstRunProblems, statusSettingsFromEnv } from "../staleness.js";
 import { addDestinationOptions, openContext, printOut, type DestinationFlags } from "./shared.js";
 
 interface StatusFlags extends DestinationFlags {
@@ -36,7 +36,11 @@ async function statusAction(flags: StatusFlags): Promise<void> {
       "CLOUDWATCH_NAMESPACE: required with --publish-metrics (the CloudWatch namespace the alarms watch, e.g. EDMS/Backup)",
     ]);
   }
-  const report = await runStatus(store, statusSettingsFromEnv(settings.env), new Date(), await copySites(settings.env));
+  const now = new Date();
+  const statusSettings = statusSettingsFromEnv(settings.env);
+  const firstRunsWrong = firstRunProblems(statusSettings, now);
+  if (firstRunsWrong.length) throw new ConfigError(firstRunsWrong);
+  const report = await runStatus(store, statusSettings, now, await copySites(settings.env));
   if (flags.publishMetrics && namespace) {
     // Published before the verdict: a stale tier is exactly what the alarms need to see.
     report.published = await publishStatusMetrics(report, settings.appName, namespace);

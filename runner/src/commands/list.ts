@@ -3,7 +3,7 @@
  * for programs. Also home of the table helpers (times, aligned columns) that the other read-only
  * commands print with.
  */
-import { isDatedInFuture, listBackupSets, type BackupSet } from "../catalog.js";
+import { isDatedInFuture, latestTiers, listBackupSets, newestUsable, type BackupSet } from "../catalog.js";
 import type { Tier, Trigger } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { startedAt } from "../staleness.js";
@@ -23,6 +23,13 @@ export interface ListEntry {
   complete: boolean;
   /** Dated more than 5 minutes in the future (a wrong clock, a copied set): never used as `latest`. */
   datedInFuture: boolean;
+  /**
+   * The set `latest` resolves to (restore, verify, drill): the newest usable scheduled set, or of
+   * the listed tier with --tier (catalog.ts's one rule, also status's and prune's).
+   */
+  latest: boolean;
+  /** The newest usable set of its own tier: what `--tier <tier> latest` takes, status judges and prune keeps. */
+  newestOfTier: boolean;
   /** Why the set is incomplete; absent when complete. */
   problem?: string;
   trigger: Trigger | null;
@@ -42,7 +49,11 @@ export async function readBackupSets(store: ObjectStore, tier?: Tier): Promise<B
   }
 }
 
-export function toListEntry(set: BackupSet, now: Date = new Date()): ListEntry {
+export function toListEntry(
+  set: BackupSet,
+  now: Date = new Date(),
+  marks: { latest: boolean; newestOfTier: boolean } = { latest: false, newestOfTier: false },
+): ListEntry {
   const m = set.manifest;
   const started = startedAt(set);
   const entry: ListEntry = {
@@ -54,6 +65,7 @@ export function toListEntry(set: BackupSet, now: Date = new Date()): ListEntry {
     bytes: set.bytes,
     complete: m !== undefined,
     datedInFuture: isDatedInFuture(set, now),
+    ...marks,
     trigger: m?.trigger ?? null,
     database: m?.database ? { bytes: m.database.bytes, tables: m.database.tableCount } : null,
     media: m?.media ? { bytes: m.media.bytes, files: m.media.files } : null,
@@ -64,10 +76,16 @@ export function toListEntry(set: BackupSet, now: Date = new Date()): ListEntry {
   return entry;
 }
 
-/** Newest first: the question people ask of a list is almost always "what is the latest?". */
-export function listEntries(sets: readonly BackupSet[], now: Date = new Date()): ListEntry[] {
+/**
+ * Newest first: the question people ask of a list is almost always "what is the latest?", so the
+ * set `latest` takes (of `tier`, when the list is of one tier) is marked too.
+ */
+export function listEntries(sets: readonly BackupSet[], now: Date = new Date(), tier?: Tier): ListEntry[] {
+  const latest = newestUsable(sets, now, latestTiers(tier));
+  const newestOf = new Map<Tier, BackupSet | undefined>();
+  for (const set of sets) if (!newestOf.has(set.tier)) newestOf.set(set.tier, newestUsable(sets, now, [set.tier]));
   return sets
-    .map((set) => toListEntry(set, now))
+    .map((set) => toListEntry(set, now, { latest: set === latest, newestOfTier: newestOf.get(set.tier) === set }))
     .sort((a, b) =>
       a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.backupId < b.backupId ? 1 : -1,
     );
@@ -106,7 +124,7 @@ export function renderListTable(entries: readonly ListEntry[], destination: stri
     formatBytes(e.bytes),
     e.durationSeconds === null ? "-" : formatDuration(e.durationSeconds),
     contents(e),
-    `${e.complete ? "complete" : `INCOMPLETE: ${e.problem ?? "no manifest"}`}${e.datedInFuture ? ", DATED IN THE FUTURE" : ""}`,
+    `${e.complete ? "complete" : `INCOMPLETE: ${e.problem ?? "no manifest"}`}${e.latest ? ", latest" : ""}${e.datedInFuture ? ", DATED IN THE FUTURE" : ""}`,
   ]);
   const complete = entries.filter((e) => e.complete).length;
   const total = entries.reduce((sum, e) => sum + e.bytes, 0);

@@ -16,6 +16,7 @@ import type { DatabaseEntry, MediaEntry } from "../manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { copyDatabaseName } from "../contract.js";
 import { ConfigError, InterruptedError, PartialSwapError, RunnerError, errorMessage } from "../errors.js";
+import { formatDuration } from "../format.js";
 import { logCauses, rate, type Logger } from "../logger.js";
 import { startProgress, type LiveArea } from "../progress.js";
 import {
@@ -148,14 +149,23 @@ export async function planRestore(
   return plan;
 }
 
-export function describeRestore(set: CompleteBackupSet, plan: RestorePlan): string {
+/**
+ * The question before a restore. It names the set's tier, when it was taken and how long ago, so
+ * an operator at 3 a.m. sees at once whether `latest` picked last night's backup or something else.
+ */
+export function describeRestore(set: CompleteBackupSet, plan: RestorePlan, now: Date = new Date()): string {
   const { database, media } = plan;
   const parts = [
     database && `database "${database.target}" on ${database.connection.display.replace(/\/[^/]*$/, "")}`,
     media &&
       `media folder ${media.link ? `${media.dir} (the target of the link ${media.link}, which stays)` : media.dir}`,
   ].filter(Boolean);
-  return `Restore ${set.tier}/${set.backupId} (${set.manifest.startedAt}) over ${parts.join(" and ")}? Their current contents will be replaced.`;
+  const taken = Date.parse(set.manifest.startedAt);
+  const age = taken > now.getTime() ? "in the future" : `${formatDuration((now.getTime() - taken) / 1000)} ago`;
+  return (
+    `Restore the ${set.tier} backup ${set.tier}/${set.backupId}, taken ${set.manifest.startedAt} (${age}), ` +
+    `over ${parts.join(" and ")}? Their current contents will be replaced.`
+  );
 }
 
 /** RESTORE_SCRATCH_DIR must be a folder this user can create files in (bad input otherwise). */

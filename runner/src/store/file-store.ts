@@ -14,6 +14,14 @@ import { AlreadyExistsError, NotFoundError, type ObjectStore, type StoredObject 
 
 export const PARTIAL_MARKER = ".partial-";
 
+/**
+ * A set holds a database dump (plaintext unless ENCRYPTION_RECIPIENTS is set): objects are the
+ * writer's alone, as S3 objects are the bucket's. Folders the store creates are 0700, objects
+ * 0600, whatever the umask; a folder the operator made (the destination itself) is left alone.
+ */
+export const OBJECT_MODE = 0o600;
+export const FOLDER_MODE = 0o700;
+
 export class FileStore implements ObjectStore {
   readonly display: string;
 
@@ -29,17 +37,17 @@ export class FileStore implements ObjectStore {
 
   async putStream(key: string, body: Readable): Promise<void> {
     await this.commit(key, async (partial) => {
-      await pipeline(body, createWriteStream(partial, { flags: "wx" }));
+      await pipeline(body, createWriteStream(partial, { flags: "wx", mode: OBJECT_MODE }));
     });
   }
 
   async putSmall(key: string, body: string): Promise<void> {
-    await this.commit(key, (partial) => writeFile(partial, body, { flag: "wx" }));
+    await this.commit(key, (partial) => writeFile(partial, body, { flag: "wx", mode: OBJECT_MODE }));
   }
 
   private async commit(key: string, write: (partial: string) => Promise<void>): Promise<void> {
     const final = this.pathOf(key);
-    await mkdir(path.dirname(final), { recursive: true });
+    await mkdir(path.dirname(final), { recursive: true, mode: FOLDER_MODE });
     const partial = `${path.dirname(final)}/.${path.basename(final)}${PARTIAL_MARKER}${randomBytes(4).toString("hex")}`;
     try {
       await write(partial);
