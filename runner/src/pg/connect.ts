@@ -172,7 +172,7 @@ export async function connectPg(connection: PgConnection, home: string = os.home
       ? shown[0]!.message
       : shown.map((f) => `${f.attempt === "tls" ? "with TLS" : "without TLS"}: ${f.message}`).join("; then ");
   const last = failures.at(-1)!;
-  const refusal = failures.findLast((f) => f.rejectedByServer);
+  const refusal = [...failures].reverse().find((f) => f.rejectedByServer);
   const advice = refusal ? serverRefusalAdvice(refusal.cause, e) : undefined;
   throw new PgConnectError(
     `could not connect to the database ${connection.display} (sslmode=${mode}): ${tried}${advice ? `; ${advice}` : ""}`,
