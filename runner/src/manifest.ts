@@ -65,6 +65,10 @@ export const databaseEntrySchema = z.object({
    * Absent (earlier runners): an inheritance parent's count included its children's rows.
    */
   rowCounting: z.literal("only").optional(),
+  /** How many warnings pg_dump printed (always plain); absent from sets of earlier runners. */
+  warningCount: count.optional(),
+  /** Their text (in the names member of an encrypted set: a warning may name an object). */
+  warnings: z.array(z.string()).optional(),
   /**
    * Row counts per table, taken in the same snapshot that pg_dump exported. Absent from the plain
    * manifest of an encrypted set (names are in the encrypted names member).
@@ -148,6 +152,7 @@ export const manifestSchema = z
     const named: Array<[string[], unknown]> = [
       [["database", "tables"], tables],
       [["database", "migrations"], m.database?.migrations],
+      [["database", "warnings"], m.database?.warnings],
       [["media", "references", "columns"], refs?.columns],
       [["media", "references", "missingPaths"], refs?.missingPaths],
     ];

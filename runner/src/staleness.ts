@@ -52,6 +52,8 @@ export interface TierStatus {
   ageSeconds?: number;
   /** Referenced media files the newest backup lacks (MEDIA_REFERENCES); absent when not checked. */
   missingMediaFiles?: number;
+  /** pg_dump's warnings when the newest set was made (absent when none or not recorded). */
+  dumpWarnings?: number;
   /** Interval + grace; null for a tier without a schedule (adhoc), which is never stale by age. */
   maxAgeSeconds: number | null;
   /** A pending tier's first scheduled run (ISO), and when it turns missing: that run + grace. */
@@ -190,6 +192,7 @@ export function assessStatus(now: Date, sets: readonly BackupSet[], settings: St
     const age = ageSeconds(now, at);
     const state: TierState = maxAgeSeconds !== null && age > maxAgeSeconds ? "stale" : "fresh";
     const missingMediaFiles = newest.manifest?.media?.references?.missing;
+    const dumpWarnings = newest.manifest?.database?.warningCount;
     return {
       tier,
       state,
@@ -199,6 +202,7 @@ export function assessStatus(now: Date, sets: readonly BackupSet[], settings: St
       maxAgeSeconds,
       alarmAgeSeconds: age,
       ...(missingMediaFiles !== undefined ? { missingMediaFiles } : {}),
+      ...(dumpWarnings ? { dumpWarnings } : {}),
     };
   });
   const futureSets = sets

@@ -264,3 +264,40 @@ describe("item 7: pg_restore's statement text never travels", () => {
     }
   });
 });
+
+describe("item 5: pg_dump's warnings", () => {
+  it("are logged, counted in the manifest and shown by list, verify and status", async () => {
+    const role = `dumper_${sfx}`;
+    const password = randomBytes(9).toString("hex");
+    extraRoles.push(role);
+    await sql(admin, `create role "${role}" login password '${password}'`);
+    const db = await createTestDatabase(pg, "fidwarn");
+    made.push(db.name);
+    await sql(admin, `alter database "${db.name}" owner to "${role}"`);
+    await sql(
+      db.url,
+      `create table t (id int); insert into t values (1); alter table t owner to "${role}";
+       create publication p for table t;
+       create subscription warn_sub connection 'host=${pg.host} port=${pg.port} dbname=postgres' publication p with (connect = false, slot_name = NONE)`,
+    );
+    const out = await mkdtemp(path.join(tmpdir(), "edms-fidelity-warn-"));
+    const where = { BACKUP_DESTINATION: `file://${out}` };
+    const backup = await runRunner(["backup", "--tier", "daily", "--no-media"], {
+      ...where,
+      DATABASE_URL: `postgresql://${role}:${password}@${pg.host}:${pg.port}/${db.name}`,
+    });
+    expect(backup.code, backup.stderr).toBe(0);
+    const warned = backup.logs.find((l) => l.level === "warn" && l.stage === "pg_dump");
+    expect(String(warned?.warning)).toMatch(/subscriptions not dumped/);
+    const database = (await manifestOf(out)).database as { warningCount: number; warnings: string[] };
+    expect(database.warningCount).toBe(1);
+    expect(database.warnings[0]).toMatch(/subscriptions not dumped because current user is not a superuser/);
+    const list = await runRunner(["list", "--json"], where);
+    expect(JSON.parse(list.stdout)[0].database.warnings).toBe(1);
+    const verify = await runRunner(["verify", "latest", "--json"], where);
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout).warnings.join("\n")).toMatch(/subscriptions not dumped/);
+    const status = await runRunner(["status"], where);
+    expect(status.stdout + status.stderr).toMatch(/pg_dump printed 1 warning/);
+  });
+});

@@ -130,7 +130,7 @@ describe("list", () => {
       latest: true,
       newestOfTier: true,
       trigger: "schedule",
-      database: { bytes: Buffer.byteLength(daily.objects["database.dump"]!), tables: 2 },
+      database: { bytes: Buffer.byteLength(daily.objects["database.dump"]!), tables: 2, warnings: null },
       media: { bytes: Buffer.byteLength(daily.objects["storage.tar.gz"]!), files: 4 },
       missingMediaFiles: null,
       appVersion: "49b0445",

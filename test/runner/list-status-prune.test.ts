@@ -247,7 +247,7 @@ describe("list: rows and formatting", () => {
       latest: true,
       newestOfTier: true,
       trigger: "schedule",
-      database: { bytes: 100, tables: 1 },
+      database: { bytes: 100, tables: 1, warnings: null },
       media: null,
       missingMediaFiles: null,
       appVersion: "49b0445",

@@ -204,6 +204,9 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const mediaKey = settings.media && objectName("media", { compression: settings.media.compression, encrypted });
 
   const streams: UploadStream[] = [];
+  // pg_dump's warnings ("subscriptions not dumped because current user is not a superuser"):
+  // what the dump lacks although pg_dump exited 0. Logged, and kept in the manifest.
+  const dumpWarnings: string[] = [];
   let rowCounts: Promise<TableRowCount[]> | undefined;
   let migrations: Promise<MigrationState | null> | undefined;
   // The reference check compares what the columns held in the dump's snapshot with the files the
@@ -237,7 +240,16 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
 
   try {
     if (database) {
-      const dump = spawnPgDump(settings.database!, database.session.snapshotId, dumpCompression, settings.pgBinDir);
+      const dump = spawnPgDump(
+        settings.database!,
+        database.session.snapshotId,
+        dumpCompression,
+        settings.pgBinDir,
+        (warning) => {
+          dumpWarnings.push(warning);
+          log.warn({ stage: "pg_dump", warning }, `pg_dump: ${warning}`);
+        },
+      );
       streams.push(
         track(
           uploadChildOutput(
@@ -340,6 +352,8 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
               rowCount: tables.reduce((s, t) => s + t.rows, 0),
               rowCounting: "only",
               tables,
+              warningCount: dumpWarnings.length,
+              ...(dumpWarnings.length ? { warnings: dumpWarnings } : {}),
               ...(schemaState ? { migrations: schemaState } : {}),
             }
           : null,

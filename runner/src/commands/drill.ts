@@ -84,6 +84,7 @@ export async function runDrill(
     const counted = !manifest.importedFrom;
     const counts = await restoreDatabasePart(ctx, manifest.database, connection, scratchDb!, settings.pgBinDir, {
       checkRowCounts: counted,
+      onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
     });
     // Only a database this drill created is dropped afterwards (restoreDatabasePart drops its own
     // on failure): a --scratch-db naming an existing database fails to create and is left alone.

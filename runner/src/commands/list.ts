@@ -33,7 +33,8 @@ export interface ListEntry {
   /** Why the set is incomplete; absent when complete. */
   problem?: string;
   trigger: Trigger | null;
-  database: { bytes: number; tables: number } | null;
+  /** warnings: how many pg_dump printed (null for sets of runners that did not record them). */
+  database: { bytes: number; tables: number; warnings: number | null } | null;
   media: { bytes: number; files: number } | null;
   /** Referenced media files the archive lacks (MEDIA_REFERENCES); null when not checked. */
   missingMediaFiles: number | null;
@@ -67,7 +68,9 @@ export function toListEntry(
     datedInFuture: isDatedInFuture(set, now),
     ...marks,
     trigger: m?.trigger ?? null,
-    database: m?.database ? { bytes: m.database.bytes, tables: m.database.tableCount } : null,
+    database: m?.database
+      ? { bytes: m.database.bytes, tables: m.database.tableCount, warnings: m.database.warningCount ?? null }
+      : null,
     media: m?.media ? { bytes: m.media.bytes, files: m.media.files } : null,
     missingMediaFiles: m?.media?.references?.missing ?? null,
     appVersion: m?.appVersion ?? null,
@@ -107,7 +110,10 @@ export function alignColumns(rows: readonly (readonly string[])[]): string {
 
 function contents(entry: ListEntry): string {
   const parts: string[] = [];
-  if (entry.database) parts.push(`db ${entry.database.tables} tables`);
+  if (entry.database)
+    parts.push(
+      `db ${entry.database.tables} tables${entry.database.warnings ? ` (${entry.database.warnings} pg_dump WARNING(S))` : ""}`,
+    );
   if (entry.media)
     parts.push(
       `media ${entry.media.files} files${entry.missingMediaFiles ? ` (${entry.missingMediaFiles} referenced MISSING)` : ""}`,

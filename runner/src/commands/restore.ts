@@ -286,7 +286,11 @@ export async function runRestore(
             database.connection,
             stagingDb,
             settings.pgBinDir,
-            { checkRowCounts: !set.manifest.importedFrom, scratch: database.scratch },
+            {
+              checkRowCounts: !set.manifest.importedFrom,
+              scratch: database.scratch,
+              onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
+            },
           )
             .then((counts) => (dbLine?.finish("verified"), counts))
             .catch(fail)

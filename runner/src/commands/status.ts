@@ -140,12 +140,18 @@ export function renderStatusTable(report: StatusReport): string {
   const table = alignColumns([["TIER", "STATE", "NEWEST COMPLETE", "AGE", "MAX AGE"], ...rows]);
   const verdict = report.healthy ? "healthy" : "UNHEALTHY";
   // A missing document is not a stale backup (the exit code stays), but nobody must miss it.
-  const warnings = report.tiers
-    .filter((t) => t.missingMediaFiles)
-    .map(
-      (t) =>
-        `WARNING: ${t.tier} ${t.newestBackupId}: ${t.missingMediaFiles} referenced media file(s) missing (edms-backup verify ${t.newestBackupId} lists them)`,
-    );
+  const warnings = report.tiers.flatMap((t) => [
+    ...(t.missingMediaFiles
+      ? [
+          `WARNING: ${t.tier} ${t.newestBackupId}: ${t.missingMediaFiles} referenced media file(s) missing (edms-backup verify ${t.newestBackupId} lists them)`,
+        ]
+      : []),
+    ...(t.dumpWarnings
+      ? [
+          `WARNING: ${t.tier} ${t.newestBackupId}: pg_dump printed ${t.dumpWarnings} warning(s) (edms-backup verify ${t.newestBackupId} shows them)`,
+        ]
+      : []),
+  ]);
   const kept = report.keptPrevious.map(
     (k) =>
       `KEPT: ${[k.database && `database ${k.database}`, k.media && `folder ${k.media} (${formatBytes(k.mediaBytes ?? 0)})`].filter(Boolean).join(", ")}, ${formatDuration(k.ageSeconds)} old, until ${formatTime(k.keepUntil)} (edms-backup cleanup drops it)`,

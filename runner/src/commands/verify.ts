@@ -106,6 +106,15 @@ async function verifyMedia(
   return problems;
 }
 
+/** What pg_dump warned about when the set was made: the dump lacks something (a warning, not a fault). */
+export function dumpWarnings(database: DatabaseEntry | null): string[] {
+  if (!database?.warningCount) return [];
+  const texts = database.warnings?.length
+    ? `: ${database.warnings.join("; ")}`
+    : " (their text is in the encrypted names member)";
+  return [`pg_dump printed ${database.warningCount} warning(s) when the set was made${texts}`];
+}
+
 /** The backup is a faithful copy; a reference that was already missing is a warning, not a fault. */
 export function referenceWarnings(refs: MediaReferencesEntry | undefined): string[] {
   if (!refs?.missing) return [];
@@ -151,7 +160,7 @@ export async function verifyBackup(
     ok: true,
     problems: [],
     checked: [],
-    warnings: referenceWarnings(manifest.media?.references),
+    warnings: [...dumpWarnings(manifest.database), ...referenceWarnings(manifest.media?.references)],
     notes: [],
   };
   const sealed = manifest.encryption !== undefined && deps.identity === undefined;

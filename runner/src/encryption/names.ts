@@ -30,6 +30,7 @@ export const namesSchema = z.object({
     .object({
       tables: z.array(tableRowCountSchema),
       migrations: z.record(z.string(), z.string()).optional(),
+      warnings: z.array(z.string()).optional(),
     })
     .nullable(),
   /** The names of the media reference check (MEDIA_REFERENCES), when there was one. */
@@ -48,6 +49,7 @@ export function namesOf(manifest: Manifest): NamesMember {
     database: manifest.database && {
       tables: manifest.database.tables ?? [],
       ...(manifest.database.migrations && { migrations: manifest.database.migrations }),
+      ...(manifest.database.warnings && { warnings: manifest.database.warnings }),
     },
     media:
       refs?.columns && refs.missingPaths ? { referenceColumns: refs.columns, missingPaths: refs.missingPaths } : null,
@@ -74,7 +76,7 @@ export async function storeNames(
 
 /** The plain manifest's part of an encrypted set: counts and sizes, no names (see namesOf). */
 export function withoutNames(manifest: Manifest): Manifest {
-  const { tables: _tables, migrations: _migrations, ...database } = manifest.database ?? {};
+  const { tables: _tables, migrations: _migrations, warnings: _warnings, ...database } = manifest.database ?? {};
   const { columns: _columns, missingPaths: _paths, ...references } = manifest.media?.references ?? {};
   return {
     ...manifest,

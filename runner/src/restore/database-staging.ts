@@ -146,6 +146,7 @@ export function spawnPgRestore(
   database: string,
   binDir: string | undefined,
   input: { file: string; jobs: number } | { decode: readonly PipelineStep[] },
+  onWarning?: (warning: string) => void,
 ): ChildSink {
   const fromFile = "file" in input ? input : undefined;
   const pgRestore: PipelineStep = {
@@ -159,7 +160,12 @@ export function spawnPgRestore(
       "--no-password",
       ...(fromFile ? [`--jobs=${fromFile.jobs}`, "--", fromFile.file] : []),
     ],
-    options: { label: "pg_restore", env: childEnv(withDatabase(connection, database)), secrets: connection.secrets },
+    options: {
+      label: "pg_restore",
+      env: childEnv(withDatabase(connection, database)),
+      secrets: connection.secrets,
+      onWarning,
+    },
   };
   return spawnSinkChain([...("decode" in input ? input.decode : []), pgRestore]);
 }

@@ -50,7 +50,12 @@ export async function restoreDatabasePart(
   connection: PgConnection,
   database: string,
   binDir: string | undefined,
-  options: { checkRowCounts: boolean; scratch?: { dir: string; jobs: number } },
+  options: {
+    checkRowCounts: boolean;
+    scratch?: { dir: string; jobs: number };
+    /** Each warning pg_restore prints (logged by the caller). */
+    onWarning?: (warning: string) => void;
+  },
 ): Promise<TableRowCount[]> {
   // The version probe runs while the server creates the staging database (both take tens of
   // milliseconds that would otherwise add up); a pg_restore that cannot read the dump still
@@ -65,10 +70,11 @@ export async function restoreDatabasePart(
   }
   if (made.status === "rejected") throw made.reason;
   try {
-    if (options.scratch) await restoreFromScratchCopy(ctx, entry, connection, database, binDir, options.scratch);
+    if (options.scratch)
+      await restoreFromScratchCopy(ctx, entry, connection, database, binDir, options.scratch, options.onWarning);
     else {
       // The runner hashes (and decrypts) the stored bytes; zstd -d | pg_restore is an OS pipe.
-      const sink = spawnPgRestore(connection, database, binDir, { decode: dumpDecodeSteps(entry) });
+      const sink = spawnPgRestore(connection, database, binDir, { decode: dumpDecodeSteps(entry) }, options.onWarning);
       stopOnAbort(ctx.signal, sink.stop);
       await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, ctx.decrypt);
     }
@@ -95,6 +101,7 @@ async function restoreFromScratchCopy(
   database: string,
   binDir: string | undefined,
   scratch: { dir: string; jobs: number },
+  onWarning?: (warning: string) => void,
 ): Promise<void> {
   const work = await mkdtemp(path.join(scratch.dir, "edms-restore-"));
   try {
@@ -112,7 +119,7 @@ async function restoreFromScratchCopy(
     stopOnAbort(ctx.signal, copy.stop);
     await feedVerified(ctx.store, ctx.setPrefix, entry, copy, ctx.onMeter, ctx.decrypt);
     if (ctx.signal?.aborted) throw ctx.signal.reason;
-    const sink = spawnPgRestore(connection, database, binDir, { file, jobs: scratch.jobs });
+    const sink = spawnPgRestore(connection, database, binDir, { file, jobs: scratch.jobs }, onWarning);
     stopOnAbort(ctx.signal, sink.stop);
     await sink.feed(Readable.from([]));
   } finally {

@@ -15,6 +15,8 @@ export interface ChildOptions {
   onListingLine?: (line: string) => void;
   /** Strings that must never appear in an error message. */
   secrets?: readonly string[];
+  /** Each warning the child prints ("pg_dump: warning: ..."), without the prefix, redacted. */
+  onWarning?: (warning: string) => void;
 }
 
 export interface WatchedChild {
@@ -95,6 +97,8 @@ export function watchChild(
   const keep = (raw: string) => {
     const line = shown(raw);
     if (line === undefined || !line.trim()) return;
+    const warning = /^[\w.-]+: warning: (.*)$/.exec(line);
+    if (warning && options.onWarning) options.onWarning(redact(warning[1]!, options.secrets));
     tail.push(line);
     if (tail.length > TAIL_LINES) tail.shift();
   };

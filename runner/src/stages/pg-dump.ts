@@ -25,11 +25,12 @@ export function spawnPgDump(
   snapshotId: string,
   compression: DatabaseCompression,
   binDir?: string,
+  onWarning?: (warning: string) => void,
 ): ChildSource {
   const dump: PipelineStep = {
     command: pgBinary("pg_dump", binDir),
     args: pgDumpArgs(snapshotId, pgDumpCompressLevel(compression)),
-    options: { label: "pg_dump", env: childEnv(connection), secrets: connection.secrets },
+    options: { label: "pg_dump", env: childEnv(connection), secrets: connection.secrets, onWarning },
   };
   if (databaseStreamCompression(compression) !== "zstd") return spawnChildSource(dump.command, dump.args, dump.options);
   return spawnChildPipeline(dump, {
