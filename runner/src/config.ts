@@ -7,6 +7,8 @@ import type { z } from "zod";
 import {
   PROTECTED_DATABASES,
   DEFAULT_KEEP_PREVIOUS_HOURS,
+  DEFAULT_MEDIA_FORMAT,
+  type MediaFormat,
   pickRunnerEnv,
   runnerEnvSchema,
   type Compression,
@@ -34,6 +36,7 @@ export const FLAG_FOR_ENV: Partial<Record<RunnerEnvName, string>> = {
   BACKUP_TRIGGER: "--trigger",
   APP_VERSION: "--app-version",
   MEDIA_COMPRESSION: "--compression",
+  MEDIA_FORMAT: "--media-format",
   MEDIA_COMPRESSION_LEVEL: "--compression-level",
   MEDIA_REFERENCES: "--media-references",
   LOG_FORMAT: "--log-format",
@@ -57,8 +60,12 @@ export interface CommonSettings {
 
 export interface MediaSettings {
   dir: string;
+  /** tar: compression and level apply to the archive; store: to nothing (objects are stored as read). */
   compression: Compression;
   level: number;
+  format: MediaFormat;
+  /** store: content objects in flight at once. */
+  transfers: number;
 }
 
 export interface BackupSettings extends CommonSettings {
@@ -225,7 +232,21 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
       if (compression !== "none" && level > max) {
         problems.push(`${label("MEDIA_COMPRESSION_LEVEL")}: ${compression} levels are 1 to ${max} (got ${level})`);
       }
-      media = { dir: env.MEDIA_DIR.replace(/\/+$/, "") || "/", compression, level };
+      const format = env.MEDIA_FORMAT ?? DEFAULT_MEDIA_FORMAT;
+      // The key itself is read (and its file's length checked) by the backup's preflight.
+      if (format === "store" && env.MEDIA_STORE_KEY && env.MEDIA_STORE_KEY_FILE)
+        problems.push("MEDIA_STORE_KEY_FILE and MEDIA_STORE_KEY: set one of them, not both");
+      if (format === "store" && !env.MEDIA_STORE_KEY && !env.MEDIA_STORE_KEY_FILE && !merged.MEDIA_STORE_KEY)
+        problems.push(
+          "MEDIA_STORE_KEY_FILE (or MEDIA_STORE_KEY): required with MEDIA_FORMAT=store, the per-stack secret that names content objects (openssl rand -hex 32)",
+        );
+      media = {
+        dir: env.MEDIA_DIR.replace(/\/+$/, "") || "/",
+        compression,
+        level,
+        format,
+        transfers: env.MEDIA_STORE_TRANSFERS ?? 8,
+      };
     }
   }
 

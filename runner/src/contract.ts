@@ -482,7 +482,14 @@ export const DATABASE_CA_PATH = `${DATABASE_CA_DIR}/${DATABASE_CA_FILE}`;
  * would not know) and `pgRestoreMin`; a runner that reads only 1 and 2 refuses it by name.
  */
 export const MANIFEST_FORMAT_VERSION = 3;
-export const READABLE_MANIFEST_FORMATS = [1, 2, 3] as const;
+/**
+ * Format 4: a set whose media is in the content store (`media.format: "store"`, an index instead
+ * of an archive). Written only for such sets, so a tar set stays format 3 and every runner that
+ * reads format 3 keeps reading it; one that reads only 1-3 refuses a store set by name instead of
+ * handing an index to tar.
+ */
+export const STORE_MANIFEST_FORMAT_VERSION = 4;
+export const READABLE_MANIFEST_FORMATS = [1, 2, 3, 4] as const;
 
 /** The kinds of object inside one backup set. */
 export type ObjectKind = "database" | "media" | "index" | "names" | "manifest";

@@ -11,10 +11,17 @@
  * is read as it is (its dump is always pg_dump's own compression).
  */
 import { z } from "zod";
-import { COMPRESSIONS, MANIFEST_FORMAT_VERSION, READABLE_MANIFEST_FORMATS, TIERS, TRIGGERS } from "./contract.js";
+import {
+  COMPRESSIONS,
+  MANIFEST_FORMAT_VERSION,
+  READABLE_MANIFEST_FORMATS,
+  STORE_MANIFEST_FORMAT_VERSION,
+  TIERS,
+  TRIGGERS,
+} from "./contract.js";
 import { MAX_MISSING_PATHS } from "./references/media-paths.js";
 
-export { MANIFEST_FORMAT_VERSION };
+export { MANIFEST_FORMAT_VERSION, STORE_MANIFEST_FORMAT_VERSION };
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { message: "must be a hex sha256" });
 const bytes = z.number().int().nonnegative();
@@ -111,6 +118,20 @@ export const mediaEntrySchema = z.object({
   sourceBytes: bytes,
   /** Present when the backup checked reference columns (MEDIA_REFERENCES). */
   references: mediaReferencesEntrySchema.optional(),
+  /**
+   * Format 4: `store` when `key` is the set's media index (zstd JSON lines, see docs/MANIFEST.md)
+   * and the contents are content objects under store/objects/; absent for a tar archive.
+   */
+  format: z.literal("store").optional(),
+  /** Store format: distinct content objects the index references, and how many this run uploaded. */
+  store: z
+    .object({
+      objects: count,
+      uploadedObjects: count,
+      uploadedBytes: bytes,
+      reusedObjects: count,
+    })
+    .optional(),
 });
 export type MediaEntry = z.infer<typeof mediaEntrySchema>;
 
@@ -139,7 +160,11 @@ const header = {
 export const manifestSchema = z
   .object({
     // Format 2 is format 3 without the dump's compression, so one schema reads both.
-    formatVersion: z.union([z.literal(2), z.literal(MANIFEST_FORMAT_VERSION)]),
+    formatVersion: z.union([
+      z.literal(2),
+      z.literal(MANIFEST_FORMAT_VERSION),
+      z.literal(STORE_MANIFEST_FORMAT_VERSION),
+    ]),
     ...header,
     encryption: encryptionSchema.optional(),
     database: databaseEntrySchema.nullable(),
@@ -166,7 +191,15 @@ export const manifestSchema = z
         path: ["media", "references"],
         message: "needs columns and missingPaths (the set is not encrypted)",
       });
-    if (m.formatVersion === MANIFEST_FORMAT_VERSION && m.database && m.database.compression === undefined)
+    if ((m.media?.format === "store") !== (m.formatVersion === STORE_MANIFEST_FORMAT_VERSION))
+      ctx.addIssue({
+        code: "custom",
+        path: ["formatVersion"],
+        message: `format ${STORE_MANIFEST_FORMAT_VERSION} is exactly the sets whose media is in the store (media.format "store")`,
+      });
+    if ((m.media?.format === "store") !== (m.media?.store !== undefined))
+      ctx.addIssue({ code: "custom", path: ["media", "store"], message: 'goes with media.format "store"' });
+    if (m.formatVersion >= MANIFEST_FORMAT_VERSION && m.database && m.database.compression === undefined)
       ctx.addIssue({ code: "custom", path: ["database", "compression"], message: "required in format 3" });
     if (!m.encryption && m.database && !tables)
       ctx.addIssue({ code: "custom", path: ["database", "tables"], message: "required (the set is not encrypted)" });

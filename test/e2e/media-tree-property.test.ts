@@ -2,7 +2,10 @@
 // verify, drill and restore into a new folder, and comes back byte for byte: names as bytes,
 // contents, modes, mtimes (whole seconds), link targets, hard-link groups. The runner runs as
 // uid 10001, as in the pod, so restricted folders mean something even though CI runs as root.
-// PROPERTY_RUNS raises the number of generated trees (default 8, for CI time: about 10 s per tree).
+// Each tree goes through both media formats: the tar archive and the content store
+// (MEDIA_FORMAT=store, encrypted with age for some trees), the store on a second backup too, which
+// must upload nothing and still restore the same tree.
+// PROPERTY_RUNS raises the number of generated trees (default 8, for CI time: about 20 s per tree).
 import { mkdir, mkdtemp, chown, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,6 +14,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runRunner, type RunAs, type RunnerResult } from "../helpers/runner-cli.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 import { materializeTree, mediaTreeArb, snapshotTree } from "../helpers/media-trees.js";
+import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
+
+type Variant = { format: "tar" } | { format: "store"; encrypted: boolean };
 
 const s3Endpoint = inject("s3Endpoint");
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 8);
@@ -21,15 +27,18 @@ let bucket: TestBucket;
 let work: string;
 let home: string;
 let runNo = 0;
+let age: AgeKeyPair;
 
 beforeAll(async () => {
   bucket = await createTestBucket(s3Endpoint);
   work = await mkdtemp(path.join(tmpdir(), "edms-prop-"));
   home = path.join(work, "home");
   await mkdir(home);
+  age = await newAgeKey(work);
   if (asRoot) {
     await chown(work, POD.uid, POD.gid);
     await chown(home, POD.uid, POD.gid);
+    await chown(age.file, POD.uid, POD.gid);
   }
 });
 
@@ -46,7 +55,7 @@ describe("media trees as users have them (property)", () => {
     `round-trips ${RUNS} generated trees through backup, verify, drill and restore as uid ${POD.uid}`,
     async () => {
       await fc.assert(
-        fc.asyncProperty(mediaTreeArb, async (tree) => {
+        fc.asyncProperty(mediaTreeArb, fc.boolean(), async (tree, encrypted) => {
           runNo += 1;
           const base = path.join(work, `run-${runNo}`);
           const media = path.join(base, "media");
@@ -60,27 +69,62 @@ describe("media trees as users have them (property)", () => {
           try {
             await materializeTree(media, tree, asRoot ? POD : undefined);
             const before = await snapshotTree(media);
-            const env = {
-              ...bucket.env(`prop-${runNo}`),
-              HOME: home,
-              BACKUP_DATABASE: "false",
-              MEDIA_DIR: media,
-            };
-            expectOk("backup", await runRunner(["backup", "--tier", "adhoc"], env, POD));
-            expectOk("verify", await runRunner(["verify", "latest", "--tier", "adhoc"], env, POD));
-            expectOk("drill", await runRunner(["drill", "latest", "--tier", "adhoc"], env, POD));
-            const target = path.join(restoredParent, "media");
-            expectOk(
-              "restore",
-              await runRunner(
-                ["restore", "latest", "--tier", "adhoc", "--media-only", "--media-dir", target, "--yes"],
-                env,
-                POD,
-              ),
-            );
-            // The source must be untouched too (the backup reads it only).
-            expect(await snapshotTree(media)).toEqual(before);
-            expect(await snapshotTree(target)).toEqual(before);
+            const variants: Variant[] = [{ format: "tar" }, { format: "store", encrypted }];
+            for (const variant of variants) {
+              const name = variant.format === "tar" ? "tar" : `store${variant.encrypted ? "-age" : ""}`;
+              const env = {
+                ...bucket.env(`prop-${runNo}-${name}`),
+                HOME: home,
+                BACKUP_DATABASE: "false",
+                MEDIA_DIR: media,
+                MEDIA_FORMAT: variant.format,
+                ...(variant.format === "store"
+                  ? {
+                      MEDIA_STORE_KEY: "property-test-store-key-0123456789abcdef",
+                      ...(variant.encrypted
+                        ? { ENCRYPTION_RECIPIENTS: age.recipient, AGE_IDENTITY_FILE: age.file }
+                        : {}),
+                    }
+                  : {}),
+              };
+              const backups = variant.format === "store" ? 2 : 1;
+              for (let n = 1; n <= backups; n += 1) {
+                const backup = await runRunner(["backup", "--tier", "adhoc"], env, POD);
+                expectOk(`${name} backup ${n}`, backup);
+                const done = backup.logs.find((l) => l.stage === "done");
+                expect(done, `${name} backup ${n}`).toBeDefined();
+              }
+              expectOk(`${name} verify`, await runRunner(["verify", "latest", "--tier", "adhoc", "--full"], env, POD));
+              expectOk(`${name} drill`, await runRunner(["drill", "latest", "--tier", "adhoc"], env, POD));
+              const target = path.join(restoredParent, name);
+              expectOk(
+                `${name} restore`,
+                await runRunner(
+                  ["restore", "latest", "--tier", "adhoc", "--media-only", "--media-dir", target, "--yes"],
+                  env,
+                  POD,
+                ),
+              );
+              // The source must be untouched too (the backup reads it only).
+              expect(await snapshotTree(media), name).toEqual(before);
+              expect(await snapshotTree(target), name).toEqual(before);
+              if (variant.format === "store") {
+                // The second set reuses every object of the first: none uploaded, none stored twice.
+                const prefix = `prop-${runNo}-${name}/`;
+                const keys = (await bucket.keys()).filter((k) => k.startsWith(prefix));
+                const manifests = keys.filter((k) => k.endsWith("/manifest.json")).sort();
+                expect(manifests).toHaveLength(2);
+                const second = JSON.parse((await bucket.get(manifests[1]!)).toString()) as {
+                  formatVersion: number;
+                  media: { format: string; store: { objects: number; uploadedObjects: number } };
+                };
+                expect(second.formatVersion).toBe(4);
+                expect(second.media.format).toBe("store");
+                expect(second.media.store.uploadedObjects).toBe(0);
+                const objects = keys.filter((k) => k.startsWith(`${prefix}store/objects/`));
+                expect(objects).toHaveLength(second.media.store.objects);
+              }
+            }
           } finally {
             await rm(base, { recursive: true, force: true });
           }

@@ -37,7 +37,7 @@ describe("backup configuration", () => {
       PGPASSWORD: "s3cret",
       PGDATABASE: "edms",
     });
-    expect(s.media).toEqual({ dir: "/media", compression: "zstd", level: 1 });
+    expect(s.media).toEqual({ dir: "/media", compression: "zstd", level: 1, format: "tar", transfers: 8 });
     expect(s).toMatchObject({ tier: "daily", trigger: "manual", logFormat: "json", queueSize: 2 });
   });
 
@@ -174,5 +174,45 @@ describe("backup configuration", () => {
     expect(missing.stderr).toMatch(
       /^edms-backup: invalid configuration:\n {2}- BACKUP_DESTINATION.*\n {2}- DATABASE_URL.*\n {2}- MEDIA_DIR .*must be an absolute path/,
     );
+  });
+});
+
+describe("backup configuration: the media store (MEDIA_FORMAT=store)", () => {
+  const base = {
+    BACKUP_DESTINATION: "file:///backups",
+    BACKUP_TIER: "daily",
+    BACKUP_DATABASE: "false",
+    MEDIA_DIR: "/media",
+  };
+  const load = (env: Record<string, string>) =>
+    loadBackupSettings({ processEnv: { ...base, ...env }, overrides: {}, isTty: false });
+  const problems = (env: Record<string, string>): string[] => {
+    try {
+      load(env);
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems;
+    }
+  };
+
+  it("needs the per-stack key, once, and long enough; never echoes it", () => {
+    expect(problems({ MEDIA_FORMAT: "store" }).join("\n")).toMatch(
+      /MEDIA_STORE_KEY_FILE \(or MEDIA_STORE_KEY\): required/,
+    );
+    const short = problems({ MEDIA_FORMAT: "store", MEDIA_STORE_KEY: "s3cr3t-but-short" });
+    expect(short.join("\n")).toMatch(/MEDIA_STORE_KEY: must be at least 32 characters/);
+    expect(short.join("\n")).not.toContain("s3cr3t-but-short");
+    expect(
+      problems({ MEDIA_FORMAT: "store", MEDIA_STORE_KEY: "k".repeat(32), MEDIA_STORE_KEY_FILE: "/k" }).join("\n"),
+    ).toMatch(/set one of them, not both/);
+    expect(problems({ MEDIA_FORMAT: "zip" }).join("\n")).toMatch(
+      /MEDIA_FORMAT \(--media-format\): must be one of tar, store/,
+    );
+    expect(
+      load({ MEDIA_FORMAT: "store", MEDIA_STORE_KEY: "k".repeat(32), MEDIA_STORE_TRANSFERS: "3" }).media,
+    ).toMatchObject({
+      format: "store",
+      transfers: 3,
+    });
   });
 });

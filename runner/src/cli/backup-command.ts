@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { COMPRESSIONS, TIERS, TRIGGERS, type RunnerEnv } from "../contract.js";
+import { COMPRESSIONS, MEDIA_FORMATS, TIERS, TRIGGERS, type RunnerEnv } from "../contract.js";
 import { loadBackupSettings } from "../config.js";
 import { formatBytes, formatDuration } from "../format.js";
 import type { Manifest } from "../manifest.js";
@@ -29,6 +29,7 @@ interface BackupFlags extends DestinationFlags {
   media: boolean;
   database: boolean;
   encryptTo?: string;
+  mediaFormat?: string;
 }
 
 async function backupAction(flags: BackupFlags): Promise<void> {
@@ -43,6 +44,7 @@ async function backupAction(flags: BackupFlags): Promise<void> {
     MEDIA_COMPRESSION_LEVEL: flags.compressionLevel,
     MEDIA_REFERENCES: flags.mediaReferences,
     ENCRYPTION_RECIPIENTS: flags.encryptTo,
+    MEDIA_FORMAT: flags.mediaFormat,
     ...(flags.media ? {} : { BACKUP_MEDIA: "false" }),
     ...(flags.database ? {} : { BACKUP_DATABASE: "false" }),
   };
@@ -82,7 +84,10 @@ export function backupSummary(m: Manifest, destination: string | undefined): str
     `backed up ${m.tier}/${m.backupId} in ${formatDuration(seconds)}${destination ? ` to ${destination}` : ""}`,
     m.database &&
       `  database ${m.database.name}: ${m.database.tableCount} tables, ${formatBytes(m.database.bytes)} of dump${m.encryption ? " (age-encrypted)" : ""}`,
-    m.media && `  media: ${m.media.files} files, ${formatBytes(m.media.bytes)} of archive`,
+    m.media &&
+      (m.media.store
+        ? `  media: ${m.media.files} files in ${m.media.store.objects} content objects (${m.media.store.uploadedObjects} new, ${formatBytes(m.media.store.uploadedBytes)} uploaded; ${m.media.store.reusedObjects} already stored), ${formatBytes(m.media.bytes)} of index`
+        : `  media: ${m.media.files} files, ${formatBytes(m.media.bytes)} of archive`),
   ]
     .filter(Boolean)
     .join("\n");
@@ -99,6 +104,11 @@ export function registerBackupCommand(program: Command): void {
     .option("--media-dir <path>", "media folder (env MEDIA_DIR)")
     .option("--database-url <url>", "postgres:// URL (env DATABASE_URL; prefer the env, flags are visible in ps)")
     .option("--app-version <version>", "application version for the manifest (env APP_VERSION)")
+    .addOption(
+      new Option("--media-format <format>", "tar (one archive) or store (content store) (env MEDIA_FORMAT)").choices(
+        MEDIA_FORMATS,
+      ),
+    )
     .addOption(new Option("--compression <kind>", "media compression (env MEDIA_COMPRESSION)").choices(COMPRESSIONS))
     .option("--compression-level <n>", "media compression level (env MEDIA_COMPRESSION_LEVEL)")
     .option(

@@ -31,6 +31,7 @@ function identityFromEnv(): IdentitySettings | undefined {
 interface VerifyFlags extends DestinationFlags {
   tier?: Tier;
   json?: boolean;
+  full?: boolean;
 }
 
 async function verifyAction(ref: string, flags: VerifyFlags): Promise<void> {
@@ -46,7 +47,8 @@ async function verifyAction(ref: string, flags: VerifyFlags): Promise<void> {
     store,
     set,
     identity,
-    (unlocked, open) => verifyBackup(unlocked, { store, log, pgBinDir: settings.pgBinDir, identity: open }),
+    (unlocked, open) =>
+      verifyBackup(unlocked, { store, log, pgBinDir: settings.pgBinDir, identity: open, full: flags.full }),
     { required: false },
   );
   if (flags.json) printOut(JSON.stringify(report));
@@ -74,5 +76,9 @@ export function registerVerifyCommand(program: Command): void {
       .addOption(tierOption("tier to pick 'latest' from")),
   )
     .option("--json", "print the report as JSON")
+    .option(
+      "--full",
+      "store-format media: read every content object and check its sha256 (default: each is present with its size)",
+    )
     .action((ref: string, flags: VerifyFlags) => verifyAction(ref, flags));
 }

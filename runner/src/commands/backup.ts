@@ -23,7 +23,15 @@ import { referencesEntry } from "../references/references-entry.js";
 import { readReferencedPaths, resolveReferenceColumns, type ResolvedColumn } from "../references/reference-columns.js";
 import { rate, type Logger } from "../logger.js";
 import { startProgress, type LiveArea } from "../progress.js";
-import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest, type TableRowCount } from "../manifest.js";
+import {
+  MANIFEST_FORMAT_VERSION,
+  STORE_MANIFEST_FORMAT_VERSION,
+  serializeManifest,
+  type Manifest,
+  type TableRowCount,
+} from "../manifest.js";
+import { loadStoreKey } from "../media-store/object-names.js";
+import { writeStoreMedia, type StoreUpload } from "../media-store/store-writer.js";
 import { namesOf, storeNames, withoutNames } from "../encryption/names.js";
 import { checkRecipients } from "../encryption/recipients.js";
 import { encryptSource } from "../stages/age-encrypt.js";
@@ -152,12 +160,18 @@ async function preflight(
     if (problem) throw new ConfigError([problem]);
   }
   const media = settings.media ? await walkMedia(settings.media.dir) : undefined;
+  let storeKey;
+  if (settings.media?.format === "store") {
+    const loaded = await loadStoreKey(settings.env);
+    if ("problems" in loaded) throw new ConfigError(loaded.problems);
+    storeKey = loaded;
+  }
   for await (const existing of store.list(`${prefix}/`)) {
     throw new RunnerError(
       `backup set ${prefix} already has ${existing.key}; refusing to overwrite (clock or id collision)`,
     );
   }
-  return { media, database: await openDatabase(settings, log) };
+  return { media, storeKey, database: await openDatabase(settings, log) };
 }
 
 export async function runBackup(settings: BackupSettings, deps: BackupDeps): Promise<Manifest> {
@@ -201,7 +215,12 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const dumpCompression = settings.pgDumpCompression;
   const dumpStage = databaseStreamCompression(dumpCompression);
   const databaseKey = objectName("database", { compression: dumpStage, encrypted });
-  const mediaKey = settings.media && objectName("media", { compression: settings.media.compression, encrypted });
+  // The store format's index is zstd JSON lines; the tar format's archive uses MEDIA_COMPRESSION.
+  const inStore = settings.media?.format === "store";
+  const mediaCompression = inStore ? "zstd" : settings.media?.compression;
+  const mediaKey =
+    settings.media && objectName(inStore ? "index" : "media", { compression: mediaCompression, encrypted });
+  let storeUpload: StoreUpload | undefined;
 
   const streams: UploadStream[] = [];
   // pg_dump's warnings ("subscriptions not dumped because current user is not a superuser"):
@@ -274,7 +293,21 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
         referencesRead.catch(() => undefined);
       }
     }
-    if (settings.media) {
+    if (settings.media && checked.storeKey) {
+      storeUpload = writeStoreMedia({
+        dir: settings.media.dir,
+        store,
+        key: checked.storeKey,
+        backupId,
+        indexKey: `${prefix}/${mediaKey}`,
+        recipients,
+        transfers: settings.media.transfers,
+        lock,
+        partSizeMiB: settings.partSizeMiB,
+        inspector,
+      });
+      streams.push(track(storeUpload, "store"));
+    } else if (settings.media) {
       const { dir, compression, level } = settings.media;
       const estimate = checked.media?.sourceBytes ?? 0;
       const tar = spawnMediaArchive(dir, compression, level, inspector);
@@ -326,7 +359,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     if (deps.signal?.aborted) throw new InterruptedError(deps.signal.reason as NodeJS.Signals);
 
     const full: Manifest = {
-      formatVersion: MANIFEST_FORMAT_VERSION,
+      formatVersion: storeUpload ? STORE_MANIFEST_FORMAT_VERSION : MANIFEST_FORMAT_VERSION,
       backupId,
       tier: settings.tier,
       trigger: settings.trigger,
@@ -363,7 +396,8 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
               key: mediaKey!,
               bytes: mediaResult.bytes,
               sha256: mediaResult.sha256,
-              compression: settings.media.compression,
+              compression: mediaCompression!,
+              ...(storeUpload ? { format: "store" as const, store: { ...storeUpload.stats } } : {}),
               files: tally.files,
               sourceBytes: tally.sourceBytes,
               ...(referenceColumns.length

@@ -11,6 +11,7 @@ import { setKey } from "../catalog.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { DatabaseEntry, MediaEntry, MediaReferencesEntry } from "../manifest.js";
+import { verifyStoreMedia } from "../media-store/store-reader.js";
 import { pgBinary } from "../pg/versions.js";
 import { EntryInspector } from "../archive/inspector.js";
 import { spawnTarSink, tarListArgs } from "../restore/tar-args.js";
@@ -149,7 +150,14 @@ async function verifyStoredBytes(store: ObjectStore, prefix: string, entry: Expe
  */
 export async function verifyBackup(
   set: CompleteBackupSet,
-  deps: { store: ObjectStore; log: Logger; pgBinDir?: string; identity?: OpenIdentity },
+  deps: {
+    store: ObjectStore;
+    log: Logger;
+    pgBinDir?: string;
+    identity?: OpenIdentity;
+    /** Store format: read every content object and check its sha256 (else: present with its size). */
+    full?: boolean;
+  },
 ): Promise<VerifyReport> {
   const { manifest } = set;
   const prefix = setKey(set.tier, set.backupId);
@@ -175,13 +183,19 @@ export async function verifyBackup(
       ? undefined
       : sealed
         ? verifyStoredBytes(deps.store, prefix, manifest.media)
-        : verifyMedia(deps.store, prefix, manifest.media, decrypt),
+        : manifest.media.format === "store"
+          ? verifyStoreMedia(
+              { store: deps.store, setPrefix: prefix, backupId: set.backupId, decrypt },
+              manifest.media,
+              { full: deps.full ?? false },
+            )
+          : verifyMedia(deps.store, prefix, manifest.media, decrypt),
     // Unlocking already decrypted and checked it; without the identity its bytes are checked here.
     sealed ? verifyStoredBytes(deps.store, prefix, manifest.encryption!.names) : undefined,
   ]);
   if (sealed)
     report.notes.push(
-      `encrypted (age) to ${manifest.encryption!.recipients.join(", ")}: only the stored bytes were checked; set AGE_IDENTITY_FILE (or AGE_IDENTITY) for the deeper checks (decryption, pg_restore --list, tar --list, counts)`,
+      `encrypted (age) to ${manifest.encryption!.recipients.join(", ")}: only the stored bytes were checked; set AGE_IDENTITY_FILE (or AGE_IDENTITY) for the deeper checks (decryption, pg_restore --list, tar --list, counts${manifest.media?.format === "store" ? ", the content objects the media index references" : ""})`,
     );
   for (const [what, problems] of [
     ["database", db],

@@ -23,6 +23,7 @@ import { spawnTarSink, tarExtractArgs } from "./tar-args.js";
 import { feedVerified } from "./verified-feed.js";
 import { dumpDecodeSteps } from "./dump-decoder.js";
 import { zstdDecompressTo } from "../stages/zstd.js";
+import { restoreStoreMedia } from "../media-store/store-reader.js";
 
 export interface PartContext {
   store: ObjectStore;
@@ -132,6 +133,8 @@ async function restoreFromScratchCopy(
  * refusing unsafe entries and checking the file count and bytes against the manifest.
  */
 export async function restoreMediaPart(ctx: PartContext, entry: MediaEntry, dir: string): Promise<ArchiveTally> {
+  if (entry.format === "store")
+    return restoreStoreMedia({ ...ctx, backupId: ctx.setPrefix.split("/")[1] ?? "" }, entry, dir);
   const inspector = new EntryInspector();
   const sink = spawnTarSink(entry.compression, tarExtractArgs(dir), "tar --extract", inspector);
   stopOnAbort(ctx.signal, sink.stop);

@@ -1,0 +1,62 @@
+/**
+ * Content objects' names (MEDIA_FORMAT=store). A name is HMAC-SHA256 over the content's sha256
+ * and how the object is stored, keyed with the per-stack secret MEDIA_STORE_KEY: whoever can list
+ * the bucket but lacks the key cannot compute the name of a known document, so cannot test
+ * whether it is stored. The same content stored the same way always gets the same name (that is
+ * the deduplication); stored for other recipients it gets another one, so a set encrypted to new
+ * keys never points at objects only the old keys open.
+ */
+import { createHmac } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { storeObjectKey } from "../contract.js";
+
+/** What decides an object's bytes besides its content: the recipients it is encrypted to, if any. */
+export interface ObjectSealing {
+  recipients?: readonly string[];
+}
+
+export class StoreKey {
+  constructor(private readonly secret: Buffer) {}
+
+  /** The keyed name (64 hex digits) of content `sha256` (hex) stored as `sealing` says. */
+  nameOf(sha256: string, sealing: ObjectSealing): string {
+    const recipients = sealing.recipients ? [...sealing.recipients].sort().join(",") : "";
+    return createHmac("sha256", this.secret).update(`edms-media-object-v1\0${sha256}\0${recipients}`).digest("hex");
+  }
+
+  /** The object's key below the destination. */
+  keyOf(sha256: string, sealing: ObjectSealing): string {
+    return storeObjectKey(this.nameOf(sha256, sealing), sealing.recipients !== undefined);
+  }
+}
+
+/**
+ * The key from MEDIA_STORE_KEY_FILE or MEDIA_STORE_KEY (exactly one), or the problems with them.
+ * The file's surrounding whitespace is ignored (a Secret written with a trailing newline).
+ */
+export async function loadStoreKey(env: {
+  MEDIA_STORE_KEY?: string;
+  MEDIA_STORE_KEY_FILE?: string;
+}): Promise<StoreKey | { problems: string[] }> {
+  const { MEDIA_STORE_KEY: inline, MEDIA_STORE_KEY_FILE: file } = env;
+  if (inline && file) return { problems: ["MEDIA_STORE_KEY_FILE and MEDIA_STORE_KEY: set one of them, not both"] };
+  let text = inline;
+  if (file) {
+    try {
+      text = (await readFile(file, "utf8")).trim();
+    } catch (error) {
+      return {
+        problems: [`MEDIA_STORE_KEY_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`],
+      };
+    }
+    if (text.length < 32)
+      return { problems: [`MEDIA_STORE_KEY_FILE: ${file} holds fewer than 32 characters (openssl rand -hex 32)`] };
+  }
+  if (!text)
+    return {
+      problems: [
+        "MEDIA_STORE_KEY_FILE (or MEDIA_STORE_KEY): required with MEDIA_FORMAT=store, the per-stack secret that names content objects (openssl rand -hex 32; keep it: a new key stores every file again)",
+      ],
+    };
+  return new StoreKey(Buffer.from(text, "utf8"));
+}

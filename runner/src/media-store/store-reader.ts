@@ -1,0 +1,308 @@
+/**
+ * Reading a store-format set's media: the index streamed (hashed against the manifest while it
+ * is read, then decrypted and decompressed), and the content objects it names. Restore writes
+ * every entry into an empty staging folder, objects `transfers` at a time, each checked against
+ * its sha256 and size before the restore can succeed; the caller swaps the folder in only then.
+ * Verify checks every referenced object against one listing of the store (and with `full`,
+ * rehashes each).
+ */
+import { createWriteStream } from "node:fs";
+import { chmod, lchown, link, lutimes, mkdir, rename, symlink } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { pipeline, type Readable } from "node:stream";
+import { pipeline as pipelineAsync } from "node:stream/promises";
+import { finished } from "node:stream/promises";
+import { EntryInspector, type ArchiveTally } from "../archive/inspector.js";
+import { components, joinComponents, quoteName } from "../archive/entry-name.js";
+import { STORE_OBJECT_KEY_RE } from "../contract.js";
+import { RunnerError, errorMessage } from "../errors.js";
+import type { MediaEntry } from "../manifest.js";
+import { ChecksumError, checksumProblem } from "../restore/verified-feed.js";
+import { composeSources } from "../stages/child-filter.js";
+import type { ChildSource } from "../stages/child-source.js";
+import { DigestMeter } from "../stages/digest-meter.js";
+import { zstdDecompressStream } from "../stages/zstd.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { parseEntryLine, parseHeader, typeLetter, type IndexEntry } from "./media-index.js";
+import { listStoreObjects } from "./store-writer.js";
+
+export interface StoreReadContext {
+  store: ObjectStore;
+  /** `<tier>/<backupId>` */
+  setPrefix: string;
+  backupId: string;
+  decrypt?: (input: Readable) => ChildSource;
+  onMeter?: (meter: DigestMeter) => void;
+  signal?: AbortSignal;
+  /** Objects downloaded at once (default 8). */
+  transfers?: number;
+}
+
+const DEFAULT_TRANSFERS = 8;
+/** How many problems verify names before it counts the rest. */
+const NAMED = 5;
+
+/** Splits a byte stream into lines (the index is ASCII JSON, one entry a line). */
+async function* linesOf(stream: Readable): AsyncGenerator<string> {
+  let rest = "";
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const text = rest + chunk.toString("latin1");
+    const parts = text.split("\n");
+    rest = parts.pop()!;
+    yield* parts;
+  }
+  if (rest !== "") yield rest;
+}
+
+/**
+ * The index's entries, in order. The stored bytes are hashed as they are read; after the last
+ * entry the generator throws unless they match the manifest (size and sha256), so nothing read
+ * from a tampered or truncated index is trusted by a caller that runs it to the end.
+ */
+export async function* readIndex(ctx: StoreReadContext, entry: MediaEntry): AsyncGenerator<IndexEntry> {
+  const where = `${ctx.setPrefix}/${entry.key}`;
+  const meter = new DigestMeter();
+  ctx.onMeter?.(meter);
+  pipeline(await ctx.store.get(where), meter, () => undefined);
+  const decrypted = ctx.decrypt?.(meter);
+  const plain = zstdDecompressStream(decrypted ? decrypted.stream : meter);
+  const decoded = decrypted ? composeSources(decrypted, plain) : plain;
+  let lineNo = 0;
+  try {
+    for await (const line of linesOf(decoded.stream)) {
+      lineNo += 1;
+      if (lineNo === 1) {
+        const header = parseHeader(line, where);
+        if (header.backupId !== ctx.backupId)
+          throw new RunnerError(`${where}: the index belongs to backup ${header.backupId}, not ${ctx.backupId}`);
+        continue;
+      }
+      yield parseEntryLine(line, where, lineNo);
+    }
+    if (lineNo === 0) throw new RunnerError(`${where}: the index is empty`);
+  } catch (error) {
+    decoded.stop();
+    // A checksum mismatch explains a decoding failure better than the decoder's own message.
+    await finished(meter).catch(() => undefined);
+    const problem = meter.finished ? checksumProblem(where, entry, meter.bytes, meter.sha256) : undefined;
+    if (problem) throw new ChecksumError(problem);
+    throw error;
+  }
+  await finished(meter).catch(() => undefined);
+  const problem = meter.finished
+    ? checksumProblem(where, entry, meter.bytes, meter.sha256)
+    : `${where}: the download ended before the whole index was read`;
+  if (problem) throw new ChecksumError(problem);
+}
+
+/** The checks every reader makes of an entry before it acts on it (restore, verify). */
+class EntryJudge {
+  readonly inspector = new EntryInspector();
+  private readonly dirs = new Set<string>([""]);
+  private first = true;
+
+  constructor(private readonly where: string) {}
+
+  judge(e: IndexEntry): Buffer[] {
+    const root = this.first && e.name.length === 0;
+    this.first = false;
+    const parts = components(e.name);
+    const shown = quoteName(e.name);
+    if (root) {
+      if (e.type !== "dir") throw new RunnerError(`${this.where}: the root entry is not a folder`);
+      return parts;
+    }
+    // The canonical form only ("a/b"): no "./", "//", trailing "/" or empty name.
+    if (parts.length === 0 || !joinComponents(parts).equals(e.name))
+      throw new RunnerError(`refusing the media index ${this.where}: entry ${shown} is not a plain relative name`);
+    this.inspector.add({ type: typeLetter(e.type), size: e.size ?? 0, name: e.name, linkTarget: e.target });
+    const unsafe = this.inspector.unsafeSummary();
+    if (unsafe) throw new RunnerError(`refusing the media index ${this.where}: unsafe entries: ${unsafe}`);
+    const parent = joinComponents(parts.slice(0, -1)).toString("latin1");
+    if (!this.dirs.has(parent))
+      throw new RunnerError(
+        `refusing the media index ${this.where}: ${shown} comes before its folder or is not inside one`,
+      );
+    if (e.type === "dir") this.dirs.add(e.name.toString("latin1"));
+    if (e.type === "file" && !STORE_OBJECT_KEY_RE.test(e.object ?? ""))
+      throw new RunnerError(
+        `refusing the media index ${this.where}: ${shown} names the object ${e.object ?? "?"}, which is not a content object`,
+      );
+    return parts;
+  }
+}
+
+/** Runs tasks `limit` at a time; the first failure stops new ones and is what `drain` throws. */
+class Pool {
+  private readonly running = new Set<Promise<void>>();
+  private failure: unknown;
+  constructor(private readonly limit: number) {}
+
+  async add(task: () => Promise<void>): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    if (this.failure !== undefined) throw this.failure;
+    const p: Promise<void> = task()
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => this.running.delete(p));
+    this.running.add(p);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    if (this.failure !== undefined) throw this.failure;
+  }
+}
+
+/** Reads one content object (decrypted), checks it against the entry and hands it to `sink`. */
+async function fetchObject(
+  ctx: StoreReadContext,
+  e: IndexEntry,
+  sink: (plain: Readable) => Promise<void>,
+): Promise<void> {
+  const where = `${e.object} (${quoteName(e.name)})`;
+  const stored = new DigestMeter();
+  pipeline(await ctx.store.get(e.object!), stored, () => undefined);
+  const decrypted = ctx.decrypt?.(stored);
+  const content = new DigestMeter();
+  pipeline(decrypted ? decrypted.stream : stored, content, () => undefined);
+  let sinkError: unknown;
+  await sink(content).catch((error: unknown) => (sinkError = error));
+  await Promise.all([finished(content).catch(() => undefined), finished(stored).catch(() => undefined)]);
+  if (stored.finished && stored.bytes !== e.objectBytes)
+    throw new ChecksumError(
+      `${where}: ${stored.bytes} bytes stored, the index says ${e.objectBytes} (truncated or replaced)`,
+    );
+  const problem = content.finished
+    ? checksumProblem(where, { key: e.object!, bytes: e.size!, sha256: e.sha256! }, content.bytes, content.sha256)
+    : undefined;
+  if (problem) throw new ChecksumError(problem.replace("the manifest", "the index"));
+  if (sinkError !== undefined) throw sinkError;
+  if (!content.finished) throw new RunnerError(`${where}: the download ended before the whole object was read`);
+}
+
+const execFileAsync = promisify(execFile);
+const SLASH = Buffer.from("/");
+
+/**
+ * Writes the set's media into the empty folder `dir` (a staging folder; the caller removes it
+ * on failure and swaps it in on success). Modes, mtimes, links and hard links as the index
+ * records them; owners too when running as root (as tar does). Returns the tally, checked
+ * against the manifest.
+ */
+export async function restoreStoreMedia(ctx: StoreReadContext, entry: MediaEntry, dir: string): Promise<ArchiveTally> {
+  const where = `${ctx.setPrefix}/${entry.key}`;
+  const judge = new EntryJudge(where);
+  const root = Buffer.from(dir);
+  const pathOf = (parts: Buffer[]) => (parts.length ? Buffer.concat([root, SLASH, joinComponents(parts)]) : root);
+  const asRoot = process.getuid?.() === 0;
+  const folders: Array<{ path: Buffer; depth: number; e: IndexEntry }> = [];
+  const hardLinks: Array<{ path: Buffer; first: Buffer }> = [];
+  const pool = new Pool(ctx.transfers ?? DEFAULT_TRANSFERS);
+  const times = (e: IndexEntry) => {
+    // lutimes takes seconds; whole seconds are exact, the fraction as close as a double allows.
+    const seconds = Number(e.mtimeNs / 1_000_000_000n) + Number(e.mtimeNs % 1_000_000_000n) / 1e9;
+    return [seconds, seconds] as const;
+  };
+  const finish = async (path: Buffer, e: IndexEntry) => {
+    if (asRoot) await lchown(path, e.uid, e.gid);
+    if (e.type !== "symlink") await chmod(path, e.mode);
+    await lutimes(path, ...times(e));
+  };
+  for await (const e of readIndex(ctx, entry)) {
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
+    const parts = judge.judge(e);
+    const path = pathOf(parts);
+    if (e.type === "dir") {
+      if (parts.length) await mkdir(path, { mode: 0o700 });
+      folders.push({ path, depth: parts.length, e });
+    } else if (e.type === "symlink") {
+      await symlink(e.target!, path);
+      if (asRoot) await lchown(path, e.uid, e.gid);
+      await lutimes(path, ...times(e));
+    } else if (e.type === "hardlink") {
+      hardLinks.push({ path, first: pathOf(components(e.target!)) });
+    } else if (e.type === "fifo") {
+      // mkfifo(1) takes its name as text; made under an ASCII name in the staging folder and
+      // renamed, a FIFO's name can be any bytes.
+      const made = `${dir}/.edms-fifo-${folders.length}-${hardLinks.length}-${Date.now()}`;
+      await execFileAsync("mkfifo", ["--", made]).catch(() => {
+        throw new RunnerError(`could not create the FIFO ${quoteName(e.name)}`);
+      });
+      await rename(made, path);
+      await finish(path, e);
+    } else {
+      await pool.add(async () => {
+        await fetchObject(ctx, e, (plain) =>
+          pipelineAsync(plain, createWriteStream(path, { flags: "wx", mode: 0o600 })),
+        );
+        await finish(path, e);
+      });
+    }
+  }
+  await pool.drain();
+  // A hard link's first name is written by now; link(2) changes neither its mode nor its mtime.
+  for (const h of hardLinks) await link(h.first, h.path);
+  // Folders last, deepest first: writing into a folder changes its mtime, and a read-only one
+  // could not be written into.
+  for (const f of folders.sort((a, b) => b.depth - a.depth)) await finish(f.path, f.e);
+  const { tally } = judge.inspector;
+  if (tally.files !== entry.files || tally.sourceBytes !== entry.sourceBytes)
+    throw new RunnerError(
+      `restored media does not match the manifest: ${tally.files} files / ${tally.sourceBytes} bytes in the index, the manifest says ${entry.files} / ${entry.sourceBytes}`,
+    );
+  return tally;
+}
+
+/**
+ * Checks a store-format set's media: the index against the manifest, its entries' safety and
+ * tally, and every object it references against one listing of the store (present, with the
+ * size the index records); with `full`, every object is read and its content's sha256 checked.
+ */
+export async function verifyStoreMedia(
+  ctx: StoreReadContext,
+  entry: MediaEntry,
+  options: { full: boolean },
+): Promise<string[]> {
+  const where = `${ctx.setPrefix}/${entry.key}`;
+  const judge = new EntryJudge(where);
+  const problems: string[] = [];
+  let missing = 0;
+  const note = (problem: string) => {
+    missing += 1;
+    if (problems.length < NAMED) problems.push(problem);
+  };
+  const checked = new Set<string>();
+  try {
+    const known = await listStoreObjects(ctx.store);
+    const pool = new Pool(ctx.transfers ?? DEFAULT_TRANSFERS);
+    for await (const e of readIndex(ctx, entry)) {
+      judge.judge(e);
+      if (e.type !== "file" || checked.has(e.object!)) continue;
+      checked.add(e.object!);
+      const bytes = known.get(e.object!);
+      if (bytes === undefined) note(`${e.object} (${quoteName(e.name)}): missing from the store`);
+      else if (bytes !== e.objectBytes)
+        note(`${e.object} (${quoteName(e.name)}): ${bytes} bytes stored, the index says ${e.objectBytes}`);
+      else if (options.full)
+        await pool.add(() =>
+          fetchObject(ctx, e, async (plain) => {
+            for await (const _ of plain as AsyncIterable<Buffer>) void _;
+          }).catch((error: unknown) => note(errorMessage(error))),
+        );
+    }
+    await pool.drain();
+  } catch (error) {
+    return [...problems, errorMessage(error)];
+  }
+  if (missing > problems.length) problems.push(`(and ${missing - problems.length} more objects)`);
+  const { tally } = judge.inspector;
+  if (tally.files !== entry.files || tally.sourceBytes !== entry.sourceBytes)
+    problems.push(
+      `${where}: the index lists ${tally.files} files / ${tally.sourceBytes} bytes, the manifest says ${entry.files} / ${entry.sourceBytes}`,
+    );
+  return problems;
+}

@@ -1,0 +1,316 @@
+/**
+ * A store-format backup's media part (MEDIA_FORMAT=store): the folder walked in order, each
+ * regular file's content stored once under its keyed name (store/objects/...) unless the store
+ * already holds it, and the index streamed (zstd, then age when encrypted) into the set as it is
+ * written. Objects already in the store (from one listing at the start) are reused, so a run
+ * after an interrupted one uploads only what the interrupted one had not stored yet.
+ *
+ * A file is read once to learn its sha256 (its object's name) and, only when the object is new,
+ * again to upload it; the second read is hashed too and the upload fails (leaving nothing under
+ * the name) when the content changed in between, and the file is read afresh. Files up to
+ * SMALL_FILE bytes are read into memory once instead. Files are opened with O_NOFOLLOW: a file
+ * swapped for a symlink after the walk is refused, never followed out of the folder.
+ */
+import { createHash } from "node:crypto";
+import { constants } from "node:fs";
+import { lstat, open } from "node:fs/promises";
+import { PassThrough, Readable, Transform, pipeline } from "node:stream";
+import { once } from "node:events";
+import { walkTree, type WalkedEntry } from "../archive/directory-walk.js";
+import type { EntryInspector } from "../archive/inspector.js";
+import { quoteName } from "../archive/entry-name.js";
+import { STORE_OBJECT_KEY_RE, STORE_OBJECTS_PREFIX, excludedFromArchive } from "../contract.js";
+import { RunnerError } from "../errors.js";
+import { choosePartSize } from "../part-size.js";
+import { encryptSource, encryptStream } from "../stages/age-encrypt.js";
+import { spawnChildFilter } from "../stages/child-filter.js";
+import { DigestMeter } from "../stages/digest-meter.js";
+import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
+import { ZSTD_BINARY, zstdCompressArgs } from "../stages/zstd.js";
+import { AlreadyExistsError, type ObjectStore, type PutStreamOptions } from "../store/object-store.js";
+import { entryLine, headerLine, typeOfLetter, type IndexEntry } from "./media-index.js";
+import type { StoreKey } from "./object-names.js";
+
+/** Files up to this size are read once, into memory (at most `transfers` of them at a time). */
+export const SMALL_FILE = 1024 * 1024;
+/** Times a file that keeps changing while it is read is tried before the backup fails. */
+const READ_ATTEMPTS = 3;
+/** The index's zstd level: it is small and written once; -3 is zstd's default. */
+const INDEX_ZSTD_LEVEL = 3;
+
+export interface StoreWriteStats {
+  /** Regular files' contents referenced by the index (distinct objects). */
+  objects: number;
+  /** Objects this run uploaded, and their stored bytes. */
+  uploadedObjects: number;
+  uploadedBytes: number;
+  /** Objects found in the store and reused. */
+  reusedObjects: number;
+}
+
+export interface StoreWriteOptions {
+  dir: string;
+  store: ObjectStore;
+  key: StoreKey;
+  backupId: string;
+  /** The index's key, `<tier>/<backupId>/media-index.jsonl.zst[.age]`. */
+  indexKey: string;
+  recipients?: readonly string[];
+  transfers: number;
+  lock?: PutStreamOptions["lock"];
+  partSizeMiB?: number;
+  /** Judges every entry (unsafe ones, the tally, the reference check's file names). */
+  inspector: EntryInspector;
+}
+
+export type StoreUpload = UploadStream & { readonly stats: StoreWriteStats };
+
+class ContentChanged extends Error {}
+
+/** The keys and sizes of every content object in the store, from one listing. */
+export async function listStoreObjects(store: ObjectStore): Promise<Map<string, number>> {
+  const known = new Map<string, number>();
+  for await (const o of store.list(STORE_OBJECTS_PREFIX))
+    if (STORE_OBJECT_KEY_RE.test(o.key)) known.set(o.key, o.bytes);
+  return known;
+}
+
+/** A pass-through that fails at its end, before the consumer sees a clean end, when the bytes are not `sha256`. */
+function expectContent(sha256: string, size: number): Transform {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+    flush(callback) {
+      const digest = hash.digest("hex");
+      callback(digest === sha256 && bytes === size ? null : new ContentChanged("changed while it was read"));
+    },
+  });
+}
+
+async function openNoFollow(entry: WalkedEntry) {
+  const handle = await open(entry.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const info = await handle.stat();
+  if (!info.isFile()) {
+    await handle.close();
+    throw new RunnerError(
+      `${quoteName(entry.name)} is no longer a regular file (the media folder changed during the backup)`,
+    );
+  }
+  return handle;
+}
+
+/** The file's content as it is now: its sha256 and size, and a way to read exactly that again. */
+async function readContent(
+  entry: WalkedEntry,
+): Promise<{ sha256: string; size: number; body: () => Promise<Readable> }> {
+  const handle = await openNoFollow(entry);
+  try {
+    if (Number(entry.stats.size) <= SMALL_FILE) {
+      const bytes = await handle.readFile();
+      const sha256 = createHash("sha256").update(bytes).digest("hex");
+      return { sha256, size: bytes.length, body: async () => Readable.from([bytes]) };
+    }
+    const hash = createHash("sha256");
+    let size = 0;
+    for await (const chunk of handle.createReadStream({
+      autoClose: false,
+      highWaterMark: 256 * 1024,
+    }) as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      hash.update(chunk);
+    }
+    const sha256 = hash.digest("hex");
+    return {
+      sha256,
+      size,
+      body: async () => {
+        const again = await openNoFollow(entry);
+        const check = expectContent(sha256, size);
+        pipeline(again.createReadStream({ highWaterMark: 256 * 1024 }), check, () => undefined);
+        return check;
+      },
+    };
+  } finally {
+    await handle.close();
+  }
+}
+
+export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
+  const { store, key, recipients, inspector } = options;
+  const stats: StoreWriteStats = { objects: 0, uploadedObjects: 0, uploadedBytes: 0, reusedObjects: 0 };
+  const referenced = new Set<string>();
+  const lines = new PassThrough();
+  const compressed = spawnChildFilter(ZSTD_BINARY, zstdCompressArgs(INDEX_ZSTD_LEVEL), lines, {
+    label: "zstd (media index)",
+  });
+  const source = recipients ? encryptSource(compressed, recipients) : compressed;
+  const index = uploadChildOutput("media", source, store, options.indexKey, {
+    partSize: choosePartSize(0, options.partSizeMiB),
+    queueSize: 1,
+    contentType: "application/octet-stream",
+    lock: options.lock,
+  });
+  let failure: Error | undefined;
+  const active = new Set<Readable>();
+  const cancel = (reason: Error) => {
+    failure ??= reason;
+    for (const body of active) body.destroy(reason);
+    lines.destroy(reason);
+    index.cancel(reason);
+  };
+
+  let known: Map<string, number> | undefined;
+
+  /** Stores one content object (unless the store has it); returns its key and stored size. */
+  const storeObject = async (objectKey: string, size: number, body: () => Promise<Readable>): Promise<number> => {
+    const have = known!.get(objectKey);
+    if (have !== undefined) {
+      if (!referenced.has(objectKey)) stats.reusedObjects += 1;
+      return have;
+    }
+    const plain = await body();
+    active.add(plain);
+    const sealed = recipients ? encryptStream(plain, recipients) : undefined;
+    const meter = new DigestMeter();
+    pipeline(sealed ? sealed.stream : plain, meter, () => undefined);
+    try {
+      await Promise.all([
+        store.putStream(objectKey, meter, {
+          partSize: choosePartSize(size * 1.01 + 4096, options.partSizeMiB),
+          queueSize: 1,
+          contentType: "application/octet-stream",
+          lock: options.lock,
+        }),
+        sealed?.exited,
+      ]);
+    } catch (error) {
+      sealed?.stop();
+      if (!(error instanceof AlreadyExistsError)) throw error;
+      // Stored meanwhile (two names with one content, or another run): the store's copy is used.
+      const head = await store.head(objectKey);
+      if (!head) throw error;
+      known!.set(objectKey, head.bytes);
+      return head.bytes;
+    } finally {
+      active.delete(plain);
+    }
+    stats.uploadedObjects += 1;
+    stats.uploadedBytes += meter.bytes;
+    known!.set(objectKey, meter.bytes);
+    return meter.bytes;
+  };
+
+  const fileLine = async (entry: WalkedEntry, common: Omit<IndexEntry, "type">): Promise<string> => {
+    for (let attempt = 1; ; attempt += 1) {
+      const content = await readContent(entry);
+      const objectKey = key.keyOf(content.sha256, { recipients });
+      try {
+        const objectBytes = await storeObject(objectKey, content.size, content.body);
+        if (!referenced.has(objectKey)) {
+          referenced.add(objectKey);
+          stats.objects += 1;
+        }
+        // The tally counts what the index records (the content read), not the walk's size.
+        inspector.add({ type: "-", size: content.size, name: entry.name });
+        return entryLine({
+          ...common,
+          type: "file",
+          size: content.size,
+          sha256: content.sha256,
+          object: objectKey,
+          objectBytes,
+        });
+      } catch (error) {
+        if (!(error instanceof ContentChanged) || attempt >= READ_ATTEMPTS) {
+          if (error instanceof ContentChanged)
+            throw new RunnerError(
+              `${quoteName(entry.name)} changed every time it was read (${READ_ATTEMPTS} times); run the backup again when it is quiet`,
+            );
+          throw error;
+        }
+      }
+    }
+  };
+
+  const produce = async (): Promise<void> => {
+    known = await listStoreObjects(store);
+    if (!lines.write(headerLine({ edmsMediaIndex: 1, backupId: options.backupId }))) await once(lines, "drain");
+    // Lines go out in walk order; files are read and stored `transfers` at a time.
+    const pending: Array<Promise<string>> = [];
+    const flushOne = async () => {
+      const line = await pending.shift()!;
+      if (failure) throw failure;
+      if (!lines.write(line)) await once(lines, "drain");
+    };
+    // The folder itself first (its mode and mtime, as tar's "./"), under the empty name.
+    const top = await lstat(options.dir, { bigint: true });
+    pending.push(
+      Promise.resolve(
+        entryLine({
+          name: Buffer.alloc(0),
+          type: "dir",
+          mode: Number(top.mode & 0o7777n),
+          uid: Number(top.uid),
+          gid: Number(top.gid),
+          mtimeNs: top.mtimeNs,
+        }),
+      ),
+    );
+    for await (const entry of walkTree(options.dir, { skipTopLevel: excludedFromArchive })) {
+      if (failure) throw failure;
+      const type = typeOfLetter(entry.type);
+      // Sockets are left out, as tar leaves them out; devices are refused by the inspector.
+      if (type === undefined && entry.type === "s") continue;
+      const st = entry.stats;
+      const common = {
+        name: entry.name,
+        mode: Number(st.mode & 0o7777n),
+        uid: Number(st.uid),
+        gid: Number(st.gid),
+        mtimeNs: st.mtimeNs,
+      };
+      if (type === "file") {
+        const line = fileLine(entry, common);
+        line.catch((error: unknown) => cancel(error instanceof Error ? error : new Error(String(error))));
+        pending.push(line);
+      } else {
+        inspector.add({ type: entry.type, size: 0, name: entry.name, linkTarget: entry.linkTarget });
+        if (type === undefined) continue; // a device: the inspector reported it, the run stops
+        pending.push(Promise.resolve(entryLine({ ...common, type, target: entry.linkTarget })));
+      }
+      while (pending.length >= options.transfers) await flushOne();
+    }
+    while (pending.length) await flushOne();
+    lines.end();
+  };
+
+  const produced = produce().catch((error: unknown) => {
+    const reason = error instanceof Error ? error : new Error(String(error));
+    cancel(reason);
+    throw reason;
+  });
+  produced.catch(() => undefined);
+  const done: Promise<StreamResult> = Promise.allSettled([produced, index.done]).then(([p, i]) => {
+    if (failure) throw failure;
+    if (p.status === "rejected") throw p.reason;
+    if (i.status === "rejected") throw i.reason;
+    return i.value;
+  });
+  return {
+    stage: "media",
+    meter: index.meter,
+    done,
+    stats,
+    cancel: (reason) => cancel(reason),
+  };
+}
+
+/** For messages: what a run stored. */
+export function describeStats(s: StoreWriteStats): string {
+  return `${s.objects} objects (${s.uploadedObjects} uploaded, ${s.reusedObjects} reused)`;
+}
