@@ -623,13 +623,24 @@ export const DEFAULT_KEEP_PREVIOUS_HOURS = 24;
 /**
  * Marker objects under `<prefix>/restores/`: a restore (or undo) that keeps previous copies writes
  * `<runId>.kept.json` with what it kept and their row counts and file tally; `cleanup` (or an
- * undo that put them back) writes `<runId>.released.json`. The runner cannot delete objects, so a
+ * undo that put them back) writes `<runId>.released.json` (`.released.database.json` or
+ * `.released.media.json` for one half). The runner cannot delete objects, so a
  * second marker closes the first; `status` reads them where it cannot see the database or media.
  */
 export const RESTORE_MARKERS_PREFIX = "restores";
 export function keptMarkerKey(runId: string): string {
   return `${RESTORE_MARKERS_PREFIX}/${runId}.kept.json`;
 }
-export function releasedMarkerKey(runId: string): string {
-  return `${RESTORE_MARKERS_PREFIX}/${runId}.released.json`;
+/** `part`: only that half of the record was released (a `--database-only` or `--media-only` undo). */
+export function releasedMarkerKey(runId: string, part?: "database" | "media"): string {
+  return `${RESTORE_MARKERS_PREFIX}/${runId}.released${part ? `.${part}` : ""}.json`;
+}
+/**
+ * `<undo run id>.undo.json`, written by `undo-restore` before its first rename: which copies it
+ * swaps and under which names, so a rerun after any interruption (SIGKILL included) can finish the
+ * swap and `status` can say one is unfinished. It is finished once `<undo run id>.kept.json` (the
+ * swap completed) or `.released.json` (it was rolled back) exists.
+ */
+export function undoJournalKey(runId: string): string {
+  return `${RESTORE_MARKERS_PREFIX}/${runId}.undo.json`;
 }

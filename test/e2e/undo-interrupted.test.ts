@@ -3,15 +3,15 @@
 // name `status` lists), the live names are back or the rerun finishes them, and the run's one
 // message says where each copy is and which command finishes. Real PostgreSQL, real folders, the
 // bundled CLI; the media swap fails for a real reason (the media folder is a mount point).
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { run } from "../helpers/exec.js";
 import { fileDatabases } from "../helpers/file-databases.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
 import { sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
-import { dailyBackup, runRunner } from "../helpers/runner-cli.js";
+import { dailyBackup, runRunner, startRunner, type RunnerResult } from "../helpers/runner-cli.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
 
 const pg = inject("pg");
@@ -81,13 +81,27 @@ async function contents(names: string[]): Promise<unknown[]> {
 
 interface StatusJson {
   keptPrevious: Array<{ database: string | null; media: string | null }>;
+  unfinishedUndos: Array<{
+    database: { kept: string; displaced: string } | null;
+    media: { kept: string; displaced: string } | null;
+  }>;
   runCopies?: Array<{ kind: string; where: string; name: string }>;
 }
 
-async function status(env: Record<string, string>): Promise<{ json: StatusJson; text: string }> {
-  const j = await runRunner(["status", "--json"], { ...env, STATUS_TIERS: "daily" });
-  const t = await runRunner(["status"], { ...env, STATUS_TIERS: "daily" });
-  return { json: JSON.parse(j.stdout) as StatusJson, text: t.stdout };
+/** A database name as an entry of the file's list of databases to drop. */
+function dropper(name: string): TestDatabase {
+  return {
+    name,
+    drop: async () => void (await sql(connectionUrl(pg, "postgres"), `drop database if exists "${name}" with (force)`)),
+  } as TestDatabase;
+}
+
+async function status(env: Record<string, string>, withText = true): Promise<{ json: StatusJson; text: string }> {
+  const [j, t] = await Promise.all([
+    runRunner(["status", "--json"], { ...env, STATUS_TIERS: "daily" }),
+    withText ? runRunner(["status"], { ...env, STATUS_TIERS: "daily" }) : undefined,
+  ]);
+  return { json: JSON.parse(j.stdout) as StatusJson, text: t?.stdout ?? "" };
 }
 
 describe.skipIf(!asRoot)("an undo whose media swap fails (issue 21 item 1)", () => {
@@ -129,6 +143,154 @@ describe.skipIf(!asRoot)("an undo whose media swap fails (issue 21 item 1)", () 
             }) as TestDatabase,
         ),
       );
+    }
+  });
+});
+
+// Issue 21 items 1 and 4: every step of the undo, stopped by SIGTERM, SIGKILL or a failure. One
+// restore, then a chain of undos (each puts back what the previous one replaced), each stopped at
+// one step and then finished by the rerun the run (or status) names. After every stop: both
+// contents still exist under some name, status lists every copy and, when an undo is unfinished,
+// the command that finishes it; after the rerun the undo is complete.
+const POINTS = [
+  "undo.verified",
+  "undo.before-swap",
+  "undo.database-between",
+  "undo.media-before",
+  "undo.media-between",
+  "undo.after-swap",
+] as const;
+type How = "SIGTERM" | "SIGKILL" | "fail";
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Runs undo-restore stopped at `point`: paused there, then signalled (or failing there). */
+async function stoppedUndo(env: Record<string, string>, point: string, how: How, flag: string): Promise<RunnerResult> {
+  const spec = how === "fail" ? `${point}:fail` : `${point}:pause:${flag}`;
+  const running = await startRunner(["undo-restore", "--yes"], { ...env, EDMS_FAULT_POINT: spec });
+  if (how === "fail") return running.result;
+  let done = false;
+  void running.result.then(() => (done = true));
+  while (!(await exists(flag))) {
+    if (done) throw new Error(`the undo ended before ${point}: ${(await running.result).stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  running.child.kill(how);
+  if (how === "SIGTERM") {
+    // Let the handler run while the step is still paused, then let the step go on.
+    await new Promise((r) => setTimeout(r, 300));
+    await rm(flag, { force: true });
+  }
+  const result = await running.result;
+  await rm(flag, { force: true });
+  return result;
+}
+
+/** The contents under every name of the target (live and copies): tables by database, digests by folder. */
+async function everything(r: Restored) {
+  const names = await databasesOf(r.db);
+  const parent = path.dirname(r.media);
+  const folders = [
+    ...((await exists(r.media)) ? [r.media] : []),
+    ...(await readdir(parent)).filter((n) => n.startsWith(".media.edms-")).map((n) => path.join(parent, n)),
+  ];
+  return {
+    databases: names,
+    tables: await contents(names),
+    folders,
+    media: await Promise.all(folders.map((f) => mediaTreeDigest(f))),
+  };
+}
+
+describe("an undo stopped at each step (issue 21 item 4)", () => {
+  let r: Restored;
+  // What is live now (the restored copy) and what the undo puts back (the pre-restore copy).
+  let live: { tables: unknown; media: unknown };
+  let other: { tables: unknown; media: unknown };
+  let flag: string;
+  beforeAll(async () => {
+    r = await restored("undoint_steps");
+    live = { tables: backupTables, media: backupMedia };
+    other = { tables: r.liveTables, media: r.liveMedia };
+    flag = path.join(path.dirname(r.media), "pause-flag");
+  });
+  afterAll(async () => {
+    databases.push(...(await databasesOf(r.db)).map(dropper));
+  });
+
+  it.each(POINTS)("at %s: loses nothing, status tells the truth, and the rerun it names finishes", async (point) => {
+    for (const how of ["SIGTERM", "SIGKILL", "fail"] as const) {
+      const label = `${how} at ${point}`;
+      const result = await stoppedUndo(r.env, point, how, flag);
+      const all = await everything(r);
+      // Nothing lost: both contents exist under some name.
+      expect(all.tables, label).toContainEqual(live.tables);
+      expect(all.tables, label).toContainEqual(other.tables);
+      expect(all.media, label).toContainEqual(live.media);
+      expect(all.media, label).toContainEqual(other.media);
+      const { json, text } = await status(r.env);
+      const listed = new Set([
+        ...json.keptPrevious.flatMap((k) => [k.database, k.media]),
+        ...json.unfinishedUndos.flatMap((u) => [
+          u.database?.displaced,
+          u.database?.kept,
+          u.media?.displaced,
+          u.media?.kept,
+        ]),
+      ]);
+      for (const name of [...all.databases.filter((n) => n !== r.db.name), ...all.folders.filter((f) => f !== r.media)])
+        expect(listed.has(name), `${label}: ${name} is not listed by status:\n${text}`).toBe(true);
+      // (Other test files' copies on the shared server are listed too; only this target's count.)
+      const ours = [...all.databases, ...all.folders];
+      expect(
+        text.split("\n").filter((l) => l.startsWith("LEFT BEHIND") && ours.some((n) => l.includes(n))),
+        label,
+      ).toEqual([]);
+
+      const swapped = how === "SIGTERM" && point !== "undo.verified" && point !== "undo.before-swap";
+      const unfinished = how === "SIGKILL" && point !== "undo.verified";
+      if (how === "SIGTERM") {
+        expect(result.code, `${label}: ${result.stderr}`).toBe(swapped ? 0 : 143);
+        // One log line says what happened to the swap.
+        expect(
+          result.logs.some((l) =>
+            String(l.msg).includes(
+              swapped ? "finishing the swap that has started" : "before the swap: nothing was changed",
+            ),
+          ),
+          `${label}: ${result.stdout}`,
+        ).toBe(true);
+      } else if (how === "SIGKILL") expect(result.signal, label).toBe("SIGKILL");
+      else {
+        expect(result.code, label).toBe(1);
+        expect(result.stderr, label).toMatch(/nothing was lost|injected failure/);
+      }
+      expect(json.unfinishedUndos.length, `${label}:\n${text}`).toBe(unfinished ? 1 : 0);
+      if (unfinished) {
+        expect(text, label).toContain("UNFINISHED UNDO");
+        expect(text, label).toContain("edms-backup undo-restore --yes");
+        if (point === "undo.database-between") expect(text, label).toMatch(/MISSING: database .* undo-restore --yes/);
+        if (point === "undo.media-between") expect(text, label).toMatch(/MISSING: media folder .* undo-restore --yes/);
+      }
+      if (!swapped) {
+        // Stopped before (or rolled back, or killed): the rerun finishes the undo.
+        const again = await runRunner(["undo-restore", "--yes"], r.env);
+        expect(again.code, `${label}, rerun: ${again.stderr}`).toBe(0);
+      }
+      // The undo is complete: what was kept is live, what was live is kept and listed.
+      const after = await status(r.env, false);
+      expect(after.json.unfinishedUndos, label).toEqual([]);
+      expect(await tableChecksums(r.db.url), label).toEqual(other.tables);
+      expect(await mediaTreeDigest(r.media), label).toEqual(other.media);
+      const kept = after.json.keptPrevious[0]!;
+      expect(await tableChecksums(connectionUrl(pg, kept.database!)), label).toEqual(live.tables);
+      expect(await mediaTreeDigest(kept.media!), label).toEqual(live.media);
+      [live, other] = [other, live];
     }
   });
 });

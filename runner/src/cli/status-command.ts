@@ -17,13 +17,16 @@ interface StatusFlags extends DestinationFlags {
  * Where restores and drills may have left copies, from the settings the pod already has:
  * MEDIA_DIR (beside and inside it) and the database server (DATABASE_URL or PG*), when set.
  */
-async function copySites(env: ParsedRunnerEnv): Promise<CopySites> {
+async function copySites(
+  env: ParsedRunnerEnv,
+): Promise<{ sites: CopySites; targets: { database?: string; mediaDir?: string } }> {
   const connection = resolvePgConnection(env.DATABASE_URL, process.env);
   // The resolved folder, as restores use it (a link's target).
   const media = env.MEDIA_DIR?.startsWith("/") ? (await resolvePath(env.MEDIA_DIR)).real : undefined;
+  const pg = typeof connection === "string" ? undefined : connection;
   return {
-    connection: typeof connection === "string" ? undefined : connection,
-    folders: media && media !== "/" ? mediaCopySites(media) : [],
+    sites: { connection: pg, folders: media && media !== "/" ? mediaCopySites(media) : [] },
+    targets: { database: pg?.database, mediaDir: media && media !== "/" ? media : undefined },
   };
 }
 
@@ -40,7 +43,8 @@ async function statusAction(flags: StatusFlags): Promise<void> {
   const statusSettings = statusSettingsFromEnv(settings.env);
   const firstRunsWrong = firstRunProblems(statusSettings, now);
   if (firstRunsWrong.length) throw new ConfigError(firstRunsWrong);
-  const report = await runStatus(store, statusSettings, now, await copySites(settings.env));
+  const { sites, targets } = await copySites(settings.env);
+  const report = await runStatus(store, statusSettings, now, sites, targets);
   if (flags.publishMetrics && namespace) {
     // Published before the verdict: a stale tier is exactly what the alarms need to see.
     report.published = await publishStatusMetrics(report, settings.appName, namespace);

@@ -8,10 +8,12 @@ import { openStore } from "../store/open-store.js";
 import { runCleanup } from "../commands/cleanup.js";
 import { describeUndo, planUndo, runUndoRestore } from "../commands/undo-restore.js";
 import { formatTime } from "../commands/list.js";
+import { acceptRestoreTarget } from "../restore/restore-target.js";
 import {
   addDestinationOptions,
   destinationOverrides,
   printOut,
+  signalController,
   type DestinationFlags,
   type ReplaceFlags,
 } from "./shared.js";
@@ -49,24 +51,30 @@ function settingsFor(flags: UndoFlags | CleanupFlags, scope: { databaseOnly?: bo
 async function undoAction(flags: UndoFlags): Promise<void> {
   const { settings, log, store } = settingsFor(flags, flags);
   if (flags.databaseOnly && flags.mediaOnly) throw new ConfigError(["--database-only and --media-only: choose one"]);
-  const plan = await planUndo(settings, flags, store);
+  // Installed before anything is read: SIGTERM must reach the undo's own handling (stop before the
+  // swap, finish a swap that has started), never end the process between two renames.
+  const signals = signalController();
+  const plan = await planUndo(settings, flags, store, log);
   await confirmOrRefuse(describeUndo(plan), Boolean(flags.yes));
-  const kept = await runUndoRestore(plan, settings, flags, { store, log });
+  const kept = await runUndoRestore(plan, settings, flags, { store, log, signal: signals.signal });
   if (process.stdout.isTTY)
     printOut(
-      `undid the restore of ${plan.record.replacedBy}; kept until ${formatTime(kept.keepUntil)}: ${[kept.database, kept.media].filter(Boolean).join(" and ")} (undo-restore again puts them back)`,
+      `undid the restore of ${plan.replacedBy}; kept until ${formatTime(kept.keepUntil)}: ${[kept.database, kept.media].filter(Boolean).join(" and ")} (undo-restore again puts them back)${kept.left.length ? `\n${kept.left.join("\n")}` : ""}`,
     );
 }
 
 async function cleanupAction(flags: CleanupFlags): Promise<void> {
   const { settings, log, store } = settingsFor(flags, {});
-  const olderThan = flags.olderThan === undefined ? settings.keepPreviousHours : Number(flags.olderThan);
+  // Without --older-than each kept record's own keepUntil (the time its restore printed) decides.
+  const olderThan = flags.olderThan === undefined ? undefined : Number(flags.olderThan);
   if (!/^\d+(\.\d+)?$/.test(flags.olderThan ?? "0"))
     throw new ConfigError([`--older-than: must be a number of hours (got "${flags.olderThan}")`]);
   const targets = {
     connection: settings.database ?? undefined,
     database: settings.database ? settings.targetDatabase : undefined,
-    mediaDir: settings.mediaDir,
+    // Resolved as restore, undo and status resolve it (a link's target, no trailing slash): the
+    // kept records name the resolved folder.
+    mediaDir: settings.mediaDir ? (await acceptRestoreTarget(settings.mediaDir, {})).dir : undefined,
   };
   if (!targets.database && !targets.mediaDir)
     throw new ConfigError(["DATABASE_URL or MEDIA_DIR (--database-url, --media-dir): name what to clean up beside"]);
@@ -99,10 +107,13 @@ export function registerUndoCommands(program: Command): void {
     program
       .command("cleanup")
       .description(
-        "drop kept copies of earlier restores older than the window (env KEEP_PREVIOUS_HOURS, default 24) and staging copies of killed runs",
+        "drop kept copies of earlier restores whose keep window (printed by the restore) is over, and staging copies of killed runs",
       ),
   )
-    .option("--older-than <hours>", "drop kept copies older than this many hours (0: all)")
+    .option(
+      "--older-than <hours>",
+      "drop kept copies kept at least this many hours ago, whatever their window (0: all)",
+    )
     .option("--dry-run", "only list what would be removed")
     .option("--target-db <name>", "the database whose copies to drop (default: the connection's database)")
     .option("--media-dir <path>", "the media folder whose copies to drop (env MEDIA_DIR)")

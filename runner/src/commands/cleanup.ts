@@ -11,7 +11,13 @@
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { PgConnection } from "../pg/connection.js";
-import { openKeptRecords, writeReleasedMarker, type KeptRecord } from "../restore/kept-copies.js";
+import {
+  readKeptState,
+  unreadableWarning,
+  writeReleasedMarker,
+  type KeptRecord,
+  type UndoJournal,
+} from "../restore/kept-copies.js";
 import {
   findRunCopies,
   isStaleStaging,
@@ -42,19 +48,36 @@ function recordParts(record: KeptRecord, targets: CleanupTargets): { database: b
 }
 
 /**
+ * Records an unfinished undo is swapping (its own and the one it puts back): their copies may be
+ * under each other's names until a rerun finishes it, so cleanup leaves them alone.
+ */
+export function withoutUnfinishedUndos(
+  records: readonly KeptRecord[],
+  unfinished: readonly UndoJournal[],
+): KeptRecord[] {
+  const busy = new Set(unfinished.flatMap((j) => [j.runId, j.undoOf]));
+  return records.filter((r) => !busy.has(r.runId));
+}
+
+/**
  * Pure: the kept previous copies that go. A copy goes when a record for these targets names it,
- * the record was kept at least `olderThanHours` ago, and no live run holds the copy.
+ * its keep window is over (the record's own `keepUntil`, the time the restore printed; or, with
+ * `--older-than`, it was kept at least that many hours ago), and no live run holds the copy.
  */
 export function expiredKeptCopies(
   found: readonly RunCopy[],
   records: readonly KeptRecord[],
   targets: CleanupTargets,
   now: Date,
-  olderThanHours: number,
+  olderThanHours?: number,
 ): RunCopy[] {
   const due = new Set<string>();
   for (const r of records) {
-    if (now.getTime() - Date.parse(r.keptAt) < olderThanHours * 3_600_000) continue;
+    const expired =
+      olderThanHours === undefined
+        ? now.getTime() >= Date.parse(r.keepUntil)
+        : now.getTime() - Date.parse(r.keptAt) >= olderThanHours * 3_600_000;
+    if (!expired) continue;
     const parts = recordParts(r, targets);
     if (parts.database) due.add(copyKey("database", r.database!.previous));
     if (parts.media) due.add(copyKey("folder", r.media!.previous));
@@ -89,7 +112,8 @@ export interface CleanupResult {
 
 export async function runCleanup(
   targets: CleanupTargets,
-  options: { olderThanHours: number; dryRun?: boolean; now?: Date },
+  /** olderThanHours: `--older-than`; without it each record's own keepUntil decides. */
+  options: { olderThanHours?: number; dryRun?: boolean; now?: Date },
   deps: { log: Logger; store?: ObjectStore },
 ): Promise<CleanupResult> {
   const sites: CopySites = {
@@ -101,14 +125,23 @@ export async function runCleanup(
   const found = await findRunCopies(sites);
   // Without the markers nothing says a previous copy was kept on purpose: none is removed.
   let records: KeptRecord[] = [];
-  if (deps.store)
-    records = await openKeptRecords(deps.store).catch((error: unknown) => {
+  if (deps.store) {
+    const state = await readKeptState(deps.store).catch((error: unknown) => {
       deps.log.warn(
         { stage: "cleanup", error: errorMessage(error) },
         "could not read the kept-copy markers: previous copies are left in place",
       );
-      return [];
+      return undefined;
     });
+    const warning = state && unreadableWarning(state.unreadable);
+    if (warning) deps.log.warn({ stage: "cleanup", unreadable: state.unreadable }, warning);
+    if (state?.unfinished.length)
+      deps.log.warn(
+        { stage: "cleanup", undoRuns: state.unfinished.map((j) => j.runId) },
+        "an undo-restore was interrupted during its swap: its copies are left in place until `edms-backup undo-restore --yes` finishes it",
+      );
+    records = state ? withoutUnfinishedUndos(state.records, state.unfinished) : [];
+  }
   const expired = expiredKeptCopies(found, records, targets, options.now ?? new Date(), options.olderThanHours);
   if (options.dryRun) {
     const removed = [...found.filter(isStaleStaging), ...expired];

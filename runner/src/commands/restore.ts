@@ -218,7 +218,8 @@ export async function runRestore(
       database: database?.target,
       mediaDir: media?.dir,
     },
-    { olderThanHours: settings.keepPreviousHours },
+    // Each record's own keepUntil decides: a copy kept with a longer window stays for it.
+    {},
     { log, store: deps.markerStore },
   );
   // Where the staging copy goes (beside the folder, or inside a mount point), decided once.

@@ -23,7 +23,13 @@ import { alignColumns, formatTime } from "./list.js";
 import { newestAndFutureSets } from "../catalog.js";
 import { findRunCopies, type CopySites, type RunCopy } from "../restore/run-copies.js";
 import { checkUnfinishedUploads, unfinishedUploadsLines, type UnfinishedUploadsReport } from "../unfinished-uploads.js";
-import { openKeptRecords } from "../restore/kept-copies.js";
+import { readKeptState, unreadableWarning, type KeptState } from "../restore/kept-copies.js";
+import { FINISH_UNDO } from "./undo-restore.js";
+import { lstat } from "node:fs/promises";
+import { existingDatabases } from "../restore/database-staging.js";
+import type { UndoJournal } from "../restore/kept-copies.js";
+import { copyDatabaseName } from "../contract.js";
+import { copyPath } from "../restore/media-staging.js";
 
 /** A restore's kept copies, from its marker object (status sees neither database nor volume). */
 export interface KeptPrevious {
@@ -36,6 +42,13 @@ export interface KeptPrevious {
   media: string | null;
   /** Bytes of the kept media folder (its files' sizes). */
   mediaBytes: number | null;
+  /** The run id of an unfinished undo that is putting these copies back (they may have moved). */
+  beingPutBackBy?: string;
+}
+
+/** An undo-restore interrupted during its swap (its journal), and the command that finishes it. */
+export interface UnfinishedUndo extends UndoJournal {
+  finish: string;
 }
 
 export interface StatusReport extends StatusResult, UnfinishedUploadsReport {
@@ -51,6 +64,12 @@ export interface StatusReport extends StatusResult, UnfinishedUploadsReport {
   drill?: DrillStatus;
   /** Copies restores kept for an undo and no cleanup released yet. */
   keptPrevious: KeptPrevious[];
+  /** Undos interrupted during their swap: some copies are under other names until one is rerun. */
+  unfinishedUndos: UnfinishedUndo[];
+  /** The live database or media folder is missing while copies of it exist (a swap stopped between its renames). */
+  missingTargets?: string[];
+  /** Marker objects that could not be read (skipped). */
+  markerWarnings?: string[];
   /** What `--publish-metrics` sent to CloudWatch. */
   published?: PublishedAges;
 }
@@ -60,6 +79,8 @@ export async function runStatus(
   settings: StatusSettings,
   now: Date = new Date(),
   sites?: CopySites,
+  /** The live database and media folder the sites belong to (to say when one is missing). */
+  targets: { database?: string; mediaDir?: string } = {},
 ): Promise<StatusReport> {
   // Only the newest complete set of each tier matters: a few manifest reads, whatever the history.
   const { newest, future } = await newestAndFutureSets(store, undefined, now).catch((error: unknown) => {
@@ -67,12 +88,22 @@ export async function runStatus(
   });
   const result = assessStatus(now, [...newest, ...future], settings);
   // Unfinished uploads are reported, never judged: they cost money but say nothing about freshness.
-  const kept = await openKeptRecords(store).catch(() => []);
+  const markers: KeptState = await readKeptState(store).catch((error: unknown) => ({
+    records: [],
+    unfinished: [],
+    unreadable: [`${store.display}/restores/ (${errorMessage(error)})`],
+  }));
+  const kept = markers.records;
+  const putBackBy = new Map(markers.unfinished.map((j) => [j.undoOf, j.runId]));
+  const warning = unreadableWarning(markers.unreadable);
   const report: StatusReport = {
     ...result,
     destination: store.display,
     ...(await checkUnfinishedUploads(store, now)),
+    unfinishedUndos: markers.unfinished.map((j) => ({ ...j, finish: FINISH_UNDO })),
+    ...(warning ? { markerWarnings: [warning] } : {}),
     keptPrevious: kept.map((r) => ({
+      ...(putBackBy.has(r.runId) ? { beingPutBackBy: putBackBy.get(r.runId) } : {}),
       runId: r.runId,
       replacedBy: r.replacedBy,
       keptAt: r.keptAt,
@@ -88,6 +119,8 @@ export async function runStatus(
       report.runCopiesProblem = `could not look for staging copies: ${errorMessage(error)}`;
       return [];
     });
+    const missing = await missingTargets(report, sites, targets);
+    if (missing.length) report.missingTargets = missing;
   }
   if (settings.drillMaxAgeHours !== undefined) {
     const history = await readDrillHistory(store).catch((error: unknown) => {
@@ -101,6 +134,60 @@ export async function runStatus(
     report.healthy &&= isDrillHealthy(report.drill.state);
   }
   return report;
+}
+
+/**
+ * The live database or media folder that does not exist while a previous copy of it does: a swap
+ * stopped between its two renames (SIGKILL). One line each, with the command that finishes.
+ */
+async function missingTargets(
+  report: StatusReport,
+  sites: CopySites,
+  targets: { database?: string; mediaDir?: string },
+): Promise<string[]> {
+  const lines: string[] = [];
+  const copies = report.runCopies ?? [];
+  const undoFor = (where: "database" | "media", target: string) =>
+    report.unfinishedUndos.find((u) => u[where]?.target === target);
+  const media = targets.mediaDir;
+  if (
+    media &&
+    !(await lstat(media).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    const beside = copies.filter((c) => c.where === "folder" && c.name === copyPath(c.kind, media, c.runId, "beside"));
+    const previous = beside.filter((c) => c.kind === "previous").map((c) => c.name);
+    if (beside.length || undoFor("media", media)) {
+      const undo = undoFor("media", media);
+      lines.push(
+        undo
+          ? `MISSING: media folder ${media} does not exist: undo ${undo.runId} stopped between its renames; ${FINISH_UNDO} (same settings) finishes it`
+          : `MISSING: media folder ${media} does not exist: a restore stopped between its renames${previous.length ? `; its previous contents are in ${previous.join(", ")}: put them back with mv ${previous.at(-1)} ${media}` : ""}, or run the restore again (docs/RUNBOOK.md)`,
+      );
+    }
+  }
+  const db = targets.database;
+  if (db && sites.connection) {
+    const exists = await existingDatabases(sites.connection, [db]).then(
+      (s) => s.has(db),
+      () => true,
+    );
+    const undo = undoFor("database", db);
+    const previous = copies
+      .filter(
+        (c) => c.where === "database" && c.kind === "previous" && c.name === copyDatabaseName("previous", db, c.runId),
+      )
+      .map((c) => c.name);
+    if (!exists && (undo || previous.length))
+      lines.push(
+        undo
+          ? `MISSING: database ${db} does not exist: undo ${undo.runId} stopped between its renames; ${FINISH_UNDO} (same settings) finishes it`
+          : `MISSING: database ${db} does not exist: a restore stopped between its renames; its previous contents are in ${previous.join(", ")}: put them back with ALTER DATABASE "${previous.at(-1)}" RENAME TO "${db}", or run the restore again (docs/RUNBOOK.md)`,
+      );
+  }
+  return lines;
 }
 
 function describeDrill(d: DrillStatus): string {
@@ -154,7 +241,11 @@ export function renderStatusTable(report: StatusReport): string {
   ]);
   const kept = report.keptPrevious.map(
     (k) =>
-      `KEPT: ${[k.database && `database ${k.database}`, k.media && `folder ${k.media} (${formatBytes(k.mediaBytes ?? 0)})`].filter(Boolean).join(", ")}, ${formatDuration(k.ageSeconds)} old, until ${formatTime(k.keepUntil)} (edms-backup cleanup drops it)`,
+      `KEPT: ${[k.database && `database ${k.database}`, k.media && `folder ${k.media} (${formatBytes(k.mediaBytes ?? 0)})`].filter(Boolean).join(", ")}, ${formatDuration(k.ageSeconds)} old, until ${formatTime(k.keepUntil)} ${k.beingPutBackBy ? `(being put back by the unfinished undo ${k.beingPutBackBy}: it may be under the live name now)` : "(edms-backup cleanup drops it)"}`,
+  );
+  const unfinished = report.unfinishedUndos.map(
+    (u) =>
+      `UNFINISHED UNDO: the undo of ${u.replacedBy} (run ${u.runId}, started ${formatTime(u.startedAt)}) stopped during its swap; ${u.finish} (same settings) finishes it. Each copy is under one of these names: ${[u.database && `database ${u.database.target} / ${u.database.kept} (pre-restore) / ${u.database.displaced} (restored)`, u.media && `folder ${u.media.target} / ${u.media.kept} (pre-restore) / ${u.media.displaced} (restored)`].filter(Boolean).join("; ")}`,
   );
   const lines = [
     table,
@@ -162,17 +253,25 @@ export function renderStatusTable(report: StatusReport): string {
     ...futureLines(report.futureSets),
     ...copyLines(report),
     ...unfinishedUploadsLines(report, report.destination),
+    ...(report.missingTargets ?? []),
+    ...unfinished,
     ...kept,
+    ...(report.markerWarnings ?? []).map((w) => `WARNING: ${w}`),
   ];
   return `${lines.join("\n")}\n${verdict}: ${report.destination} checked at ${formatTime(report.checkedAt)}`;
 }
 
 /** One line per staging or previous copy left by a restore or drill. */
 export function copyLines(
-  report: Pick<StatusReport, "runCopies" | "runCopiesProblem"> & Partial<Pick<StatusReport, "keptPrevious">>,
+  report: Pick<StatusReport, "runCopies" | "runCopiesProblem"> &
+    Partial<Pick<StatusReport, "keptPrevious" | "unfinishedUndos">>,
 ): string[] {
-  // A copy a restore kept for an undo has its own KEPT line, with the window and how to drop it.
-  const kept = new Set((report.keptPrevious ?? []).flatMap((k) => [k.database, k.media]));
+  // A copy a restore kept for an undo has its own KEPT line, with the window and how to drop it;
+  // one an unfinished undo swaps has its UNFINISHED UNDO line, with the command that finishes.
+  const kept = new Set([
+    ...(report.keptPrevious ?? []).flatMap((k) => [k.database, k.media]),
+    ...(report.unfinishedUndos ?? []).flatMap((u) => [u.database?.displaced, u.media?.displaced]),
+  ]);
   const lines = (report.runCopies ?? [])
     .filter((c) => c.held || !kept.has(c.name))
     .map((c) => {

@@ -125,6 +125,32 @@ export async function createDatabase(connection: PgConnection, name: string): Pr
   );
 }
 
+/** ALTER DATABASE ... RENAME, from a maintenance session that is in neither database. */
+export async function renameDatabase(connection: PgConnection, from: string, to: string): Promise<void> {
+  await withAdminClient(
+    connection,
+    async (client) => {
+      await client.query(`alter database ${pg.escapeIdentifier(from)} rename to ${pg.escapeIdentifier(to)}`);
+    },
+    [from, to],
+  );
+}
+
+/** Which of `names` exist on the server. */
+export async function existingDatabases(connection: PgConnection, names: readonly string[]): Promise<Set<string>> {
+  return withAdminClient(
+    connection,
+    async (client) => {
+      const rows = await client.query<{ datname: string }>(
+        "select datname from pg_database where datname = any($1::text[])",
+        [names],
+      );
+      return new Set(rows.rows.map((r) => r.datname));
+    },
+    names,
+  );
+}
+
 export async function dropDatabase(connection: PgConnection, name: string): Promise<void> {
   await withAdminClient(
     connection,
@@ -196,13 +222,18 @@ export interface DatabaseSwap {
   rollback(): Promise<void>;
 }
 
-/** Renames `staging` to `target`, keeping the old target under its previous-copy name until commit. */
+/**
+ * Renames `staging` to `target`, keeping the old target under its previous-copy name until commit.
+ * `between` runs between the two renames (a fault point of the undo's tests); when it throws, the
+ * first rename is undone like a failed second one.
+ */
 export async function swapInDatabase(
   connection: PgConnection,
   staging: string,
   target: string,
   runId: string,
   terminate: boolean,
+  between?: () => Promise<void>,
 ): Promise<DatabaseSwap> {
   const previous = copyDatabaseName("previous", target, runId);
   const rename = (c: pg.Client, from: string, to: string) =>
@@ -217,6 +248,7 @@ export async function swapInDatabase(
       await rename(client, target, previous);
     }
     try {
+      await between?.();
       await rename(client, staging, target);
     } catch (error) {
       if (existed)

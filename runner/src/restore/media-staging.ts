@@ -175,7 +175,16 @@ async function makeOwnFoldersWritable(dir: string | Buffer): Promise<void> {
   for (const name of names) await makeOwnFoldersWritable(childPath(dir, name));
 }
 
-export async function swapInMedia(staging: MediaStaging, target: string, runId: string): Promise<MediaSwap> {
+/**
+ * Swaps `staging` in at `target`; `between` runs between moving the old contents out and the new
+ * ones in (a fault point of the undo's tests), and a throw there puts the old contents back.
+ */
+export async function swapInMedia(
+  staging: MediaStaging,
+  target: string,
+  runId: string,
+  between?: () => Promise<void>,
+): Promise<MediaSwap> {
   const previous = copyPath("previous", target, runId, staging.layout);
   if (staging.layout === "beside") {
     const existed = await lstat(target).then(
@@ -184,6 +193,7 @@ export async function swapInMedia(staging: MediaStaging, target: string, runId: 
     );
     if (existed) await rename(target, previous);
     try {
+      await between?.();
       await rename(staging.dir, target);
     } catch (error) {
       if (existed)
@@ -221,6 +231,7 @@ export async function swapInMedia(staging: MediaStaging, target: string, runId: 
     throw error;
   });
   try {
+    await between?.();
     restored = await moveEntries(staging.dir, target);
   } catch (error) {
     const stuck = await moveBack(previous, target, earlier);
