@@ -15,6 +15,7 @@ import { FirstDeployStamp, firstRunsEnv } from "./components/first-deploy.js";
 import { commonLabels, objectNames, workloadLabels } from "./components/naming.js";
 import { operatorCommands } from "./components/operator-commands.js";
 import { RunnerImage } from "./components/runner-image.js";
+import { RunSummaryTopic } from "./components/run-summary-topic.js";
 import { backupDestination as destinationOf } from "./components/runner-env.js";
 import { runnerPod, type StatusSettings } from "./components/runner-pod.js";
 import { longestIntervalDays } from "./components/schedules.js";
@@ -71,6 +72,11 @@ const image = new RunnerImage(
       },
 );
 
+// A mail on every run, when asked: backups and drills publish their summaries here.
+const runSummary = config.runSummary
+  ? new RunSummaryTopic(`${base}-run-summary`, { appName: app, emails: config.runSummary.emails })
+  : undefined;
+
 const identity = new BackupIdentity(
   `${base}-identity`,
   {
@@ -83,6 +89,7 @@ const identity = new BackupIdentity(
     kmsKeyArn: storage.kmsKeyArn,
     objectLock: config.objectLock !== undefined,
     cloudwatchNamespace: config.cloudwatchNamespace,
+    runSummaryTopicArn: runSummary?.topic.arn,
   },
   k8sOpts,
 );
@@ -171,6 +178,7 @@ const schedule = new BackupSchedule(
       region,
       logLevel: config.logLevel,
       cloudwatchNamespace: config.cloudwatchNamespace,
+      runSummaryTopicArn: runSummary?.topic.arn,
       mediaReferences: config.media?.references,
       encryptionRecipients: config.encryption?.recipients,
       firstDeploy: firstDeployEnv,
@@ -212,6 +220,7 @@ const alarms = config.cloudwatchNamespace
 export const namespace = config.namespace;
 export const alertTopicArn = alarms?.topic.arn;
 export const alarmNames = alarms?.alarmNames;
+export const runSummaryTopicArn = runSummary?.topic.arn;
 export const bucketName = storage.bucketName;
 export const backupDestination = storage.bucketName.apply((bucket) => destinationOf(bucket, keyPrefix));
 export const imageRef = image.imageRef;

@@ -8,6 +8,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { ScheduledTier } from "../runner/src/contract.js";
 import { ageAlarmRule, drillAlarmRules, type StatusEveryHours } from "./alarm-rules.js";
+import { subscribeEmails } from "./email-subscriptions.js";
 
 export interface BackupAlarmsArgs {
   appName: string;
@@ -39,15 +40,7 @@ export class BackupAlarms extends pulumi.ComponentResource {
       },
       parent,
     );
-    for (const email of args.emails) {
-      // Named by address, not position: removing one address must not replace the others
-      // (each replacement sends a new confirmation email).
-      new aws.sns.TopicSubscription(
-        `${name}-email-${email}`,
-        { topic: this.topic.arn, protocol: "email", endpoint: email },
-        parent,
-      );
-    }
+    subscribeEmails(name, this.topic, args.emails, parent);
 
     this.alarmNames = {};
     for (const [tier, intervalSeconds] of Object.entries(args.intervals) as Array<[ScheduledTier, number]>) {

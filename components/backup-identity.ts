@@ -20,6 +20,7 @@ export interface BackupIdentityArgs {
   kmsKeyArn: pulumi.Input<string>;
   objectLock: boolean;
   cloudwatchNamespace?: string;
+  runSummaryTopicArn?: pulumi.Input<string>;
 }
 
 export class BackupIdentity extends pulumi.ComponentResource {
@@ -65,18 +66,21 @@ export class BackupIdentity extends pulumi.ComponentResource {
       `${name}-policy`,
       {
         role: this.role.id,
-        policy: pulumi.all([args.bucketArn, args.kmsKeyArn, region]).apply(([bucketArn, kmsKeyArn, r]) =>
-          JSON.stringify(
-            runnerPolicy({
-              bucketArn,
-              kmsKeyArn,
-              region: r,
-              keyPrefix: args.keyPrefix,
-              objectLock: args.objectLock,
-              cloudwatchNamespace: args.cloudwatchNamespace,
-            }),
+        policy: pulumi
+          .all([args.bucketArn, args.kmsKeyArn, region, args.runSummaryTopicArn])
+          .apply(([bucketArn, kmsKeyArn, r, runSummaryTopicArn]) =>
+            JSON.stringify(
+              runnerPolicy({
+                bucketArn,
+                kmsKeyArn,
+                region: r,
+                keyPrefix: args.keyPrefix,
+                objectLock: args.objectLock,
+                cloudwatchNamespace: args.cloudwatchNamespace,
+                runSummaryTopicArn,
+              }),
+            ),
           ),
-        ),
       },
       parent,
     );

@@ -42,9 +42,10 @@ export interface BackupScheduleArgs {
   status?: { schedule: string; settings: StatusSettings };
   /** What every runner pod shares. */
   pod: RunnerPodInputs;
-  runner: Omit<RunnerSettingsInput, "bucketName" | "region" | "mediaDir" | "firstDeploy"> & {
+  runner: Omit<RunnerSettingsInput, "bucketName" | "region" | "mediaDir" | "firstDeploy" | "runSummaryTopicArn"> & {
     bucketName: pulumi.Input<string>;
     region: pulumi.Input<string>;
+    runSummaryTopicArn?: pulumi.Input<string>;
     firstDeploy?: pulumi.Input<NonNullable<RunnerSettingsInput["firstDeploy"]>>;
   };
   database: { port: number; cidr?: string; podSelector?: Record<string, string> };
@@ -69,9 +70,16 @@ export class BackupSchedule extends pulumi.ComponentResource {
       {
         metadata: { name: names.configMap, namespace, labels: commonLabels(args.appName) },
         data: pulumi
-          .all([args.runner.bucketName, args.runner.region, args.runner.firstDeploy])
-          .apply(([bucketName, region, firstDeploy]) =>
-            configMapData({ ...args.runner, bucketName, region, firstDeploy, mediaDir: args.pod.media?.mountPath }),
+          .all([args.runner.bucketName, args.runner.region, args.runner.firstDeploy, args.runner.runSummaryTopicArn])
+          .apply(([bucketName, region, firstDeploy, runSummaryTopicArn]) =>
+            configMapData({
+              ...args.runner,
+              bucketName,
+              region,
+              firstDeploy,
+              runSummaryTopicArn,
+              mediaDir: args.pod.media?.mountPath,
+            }),
           ),
       },
       childOpts,

@@ -29,6 +29,8 @@ export interface RunnerPolicySettings {
   /** With Object Lock, PutObject carrying a retain-until date also needs s3:PutObjectRetention. */
   objectLock: boolean;
   cloudwatchNamespace?: string;
+  /** The run-summary topic (stack config runSummary); unset = no SNS grant at all. */
+  runSummaryTopicArn?: string;
 }
 
 /** Actions the runner must never have, whatever else is attached to its role. */
@@ -92,6 +94,16 @@ export function runnerPolicy(s: RunnerPolicySettings): PolicyDocument {
       Action: "cloudwatch:PutMetricData",
       Resource: "*",
       Condition: { StringEquals: { "cloudwatch:namespace": s.cloudwatchNamespace } },
+    });
+  }
+  if (s.runSummaryTopicArn) {
+    // Publish to that one topic: not Subscribe (who gets the mail is the stack's to say), nor any
+    // other topic (the alarms' topic is CloudWatch's to publish to).
+    statements.push({
+      Sid: "PublishRunSummaries",
+      Effect: "Allow",
+      Action: "sns:Publish",
+      Resource: s.runSummaryTopicArn,
     });
   }
   statements.push({

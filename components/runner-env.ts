@@ -54,6 +54,8 @@ export interface RunnerSettingsInput {
   mediaReferences?: readonly string[];
   logLevel: NonNullable<RunnerEnv["LOG_LEVEL"]>;
   cloudwatchNamespace?: string;
+  /** The run-summary SNS topic backups and drills publish to (stack config runSummary). */
+  runSummaryTopicArn?: string;
   /** age X25519 recipients every backup encrypts to (public keys); unset = no client-side encryption. */
   encryptionRecipients?: string[];
   database: { host: string; port: number; name: string; user: string; sslMode: string; caBundle?: boolean };
@@ -81,6 +83,7 @@ export function sharedRunnerEnv(s: RunnerSettingsInput): { runner: RunnerEnv; li
   if (s.mediaDir && s.mediaReferences?.length) runner.MEDIA_REFERENCES = s.mediaReferences.join(",");
   if (s.appVersion) runner.APP_VERSION = s.appVersion;
   if (s.cloudwatchNamespace) runner.CLOUDWATCH_NAMESPACE = s.cloudwatchNamespace;
+  if (s.runSummaryTopicArn) runner.RUN_SUMMARY_TOPIC_ARN = s.runSummaryTopicArn;
   if (s.encryptionRecipients?.length) runner.ENCRYPTION_RECIPIENTS = s.encryptionRecipients.join(",");
   if (s.firstDeploy) {
     runner.STACK_CREATED_AT = s.firstDeploy.createdAt;

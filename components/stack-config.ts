@@ -368,6 +368,18 @@ export const stackConfigSchema = z
       })
       .prefault({}),
     /**
+     * A mail on every run: each address is subscribed (by email, each confirms once) to an SNS
+     * topic that receives one summary per backup and drill, success or failure (tier, id, sizes,
+     * duration, warnings; never a secret). Independent of the alarms: no cloudwatchNamespace needed.
+     */
+    runSummary: z
+      .strictObject({
+        emails: z
+          .array(z.string().email({ message: "must be an email address" }))
+          .min(1, { message: "needs at least one address (or leave runSummary out)" }),
+      })
+      .optional(),
+    /**
      * An existing Secret holding notification URLs (they carry tokens, so not in the ConfigMap):
      * key `webhook-url` (NOTIFY_WEBHOOK_URL, every tier) and `healthcheck-url-<tier>`
      * (HEALTHCHECK_URL of that tier). Every key is optional; so is the Secret itself.

@@ -86,6 +86,9 @@ const TIER_NAME = `(${TIERS.join("|")})`;
 /** `item(,item)*`, the whole value: the comma-separated lists the variables below hold. */
 const commaList = (item: string) => new RegExp(`^${item}(,${item})*$`);
 
+/** arn:<partition>:sns:<region>:<account>:<topic name>: a standard topic (a FIFO one needs a message group). */
+export const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$/;
+
 const positiveInt = (what: string) =>
   z
     .string()
@@ -429,6 +432,16 @@ export const runnerEnvShape = {
   AGE_IDENTITY: z.string().optional(),
   /** CloudWatch namespace for metrics; no metrics are sent when unset. */
   CLOUDWATCH_NAMESPACE: z.string().min(1).optional(),
+  /**
+   * An SNS topic that receives one run summary per backup and drill, success or failure (the
+   * stack's runSummary topic, mailed to its subscribers); nothing is published when unset.
+   */
+  RUN_SUMMARY_TOPIC_ARN: z
+    .string()
+    .regex(SNS_TOPIC_ARN, {
+      message: "must be an SNS topic ARN such as arn:aws:sns:ap-southeast-1:123456789012:edms-runs",
+    })
+    .optional(),
 } as const;
 
 export type RunnerEnvName = keyof typeof runnerEnvShape;

@@ -22,7 +22,14 @@ export interface LoggerOptions {
   area?: LiveArea;
   /** Colours in the pretty view; default: on a terminal, unless NO_COLOR is set (no-color.org). */
   color?: boolean;
+  /**
+   * Told each warning line's message, redacted: the run summary lists them (an error ends the run
+   * and is reported as the run's error).
+   */
+  onWarn?: (message: string) => void;
 }
+
+const WARN_LEVEL = 40;
 
 const asNumber = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 
@@ -121,12 +128,16 @@ export function createLogger(options: LoggerOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (level) => ({ level }) },
       hooks: {
-        logMethod(args, method) {
+        logMethod(args, method, level) {
           const cleaned = args.map((arg) =>
             arg && typeof arg === "object" && !(arg instanceof Error)
               ? Object.fromEntries(Object.entries(arg).map(([k, v]) => [k, clean(v)]))
               : clean(arg),
           ) as Parameters<typeof method>;
+          if (options.onWarn && level === WARN_LEVEL) {
+            const message = cleaned.find((arg): arg is string => typeof arg === "string");
+            if (message) options.onWarn(message);
+          }
           method.apply(this, cleaned);
         },
       },

@@ -103,7 +103,9 @@ describe("the prod stack's alarms", () => {
     expect(topic.namePrefix).toBe("edms-backup-alarms-");
     expect(topic.kmsMasterKeyId).toBeUndefined();
     expect(run.outputs.alertTopicArn).toBe(`arn:aws:sns:${REGION}:${ACCOUNT}:edms-backup-alarms-20260111abcdef`);
-    const subscriptions = ofType(run, "aws:sns/topicSubscription:TopicSubscription").map((r) => r.inputs);
+    const subscriptions = ofType(run, "aws:sns/topicSubscription:TopicSubscription")
+      .filter((r) => r.name.startsWith("edms-backup-alarms-"))
+      .map((r) => r.inputs);
     expect(subscriptions).toEqual([
       { topic: run.outputs.alertTopicArn, protocol: "email", endpoint: "ops@example.com" },
     ]);

@@ -17,6 +17,7 @@
  * - SSE-KMS on the bucket: S3 calls kms:GenerateDataKey (writes) and kms:Decrypt (reads, and parts
  *   of a multipart upload) with the caller's permissions, via S3, with the bucket as context.
  * - notify/metrics.ts putMetrics: CloudWatch PutMetricData in the stack's namespace.
+ * - notify/run-summary.ts publishRunSummary: SNS Publish to the run-summary topic.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PolicyDocument } from "../../components/iam-policies.js";
@@ -82,6 +83,11 @@ function kms(action: string, context: Record<string, string | string[]>, resourc
 function putMetricData(namespace: string): Promise<Decision> {
   const context = { "aws:SecureTransport": "true", "cloudwatch:namespace": namespace };
   return decide(SESSION, ACCOUNT, { action: "cloudwatch:PutMetricData", resource: "*", context }, { identityPolicy });
+}
+/** SNS Publish, as the run summary sends it (same account: the topic's default policy defers to IAM). */
+function publish(topicArn: string): Promise<Decision> {
+  const context = { "aws:SecureTransport": "true", "aws:PrincipalArn": ROLE_ARN, "aws:RequestedRegion": REGION };
+  return decide(SESSION, ACCOUNT, { action: "sns:Publish", resource: topicArn, context }, { identityPolicy });
 }
 function viaS3(extra: Record<string, string | string[]> = {}): Record<string, string | string[]> {
   return {
@@ -162,6 +168,11 @@ describe("every AWS call the runner makes is allowed", () => {
 
   it("CloudWatch PutMetricData in the stack's namespace (backup results, status ages)", async () => {
     expect(await putMetricData("EDMS/Backup")).toBe("Allowed");
+  });
+
+  it("SNS Publish to the run-summary topic (one summary per backup and drill)", async () => {
+    expect(String(run.outputs.runSummaryTopicArn)).toMatch(/^arn:aws:sns:/);
+    expect(await publish(String(run.outputs.runSummaryTopicArn))).toBe("Allowed");
   });
 
   it("the pod's service account may assume the role through the cluster's OIDC provider (IRSA)", () => {
@@ -269,6 +280,24 @@ describe("everything that could destroy, shorten, reconfigure or leak is denied"
     );
     for (const action of ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy", "kms:Encrypt"]) {
       expect(await kms(action, viaS3()), action).toBe("ImplicitlyDenied");
+    }
+  });
+
+  it("SNS beyond publishing run summaries: the alarms' topic, other topics, subscribing, changing the topic", async () => {
+    const topic = String(run.outputs.runSummaryTopicArn);
+    expect(await publish(String(run.outputs.alertTopicArn))).toBe("ImplicitlyDenied");
+    expect(await publish(`arn:aws:sns:${REGION}:${ACCOUNT}:another-app-topic`)).toBe("ImplicitlyDenied");
+    expect(await publish(topic.replace(`:${ACCOUNT}:`, ":210987654321:"))).toBe("ImplicitlyDenied");
+    const context = { "aws:SecureTransport": "true", "aws:PrincipalArn": ROLE_ARN };
+    for (const action of [
+      "sns:Subscribe",
+      "sns:SetTopicAttributes",
+      "sns:DeleteTopic",
+      "sns:ListSubscriptionsByTopic",
+    ]) {
+      expect(await decide(SESSION, ACCOUNT, { action, resource: topic, context }, { identityPolicy }), action).toBe(
+        "ImplicitlyDenied",
+      );
     }
   });
 

@@ -73,11 +73,14 @@ const EXPECTED = [
   "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration edms-backup-encryption",
   "aws:s3/bucketVersioning:BucketVersioning edms-backup-versioning",
   "aws:sns/topic:Topic edms-backup-alarms-topic",
+  "aws:sns/topic:Topic edms-backup-run-summary-topic",
   "aws:sns/topicSubscription:TopicSubscription edms-backup-alarms-email-ops@example.com",
+  "aws:sns/topicSubscription:TopicSubscription edms-backup-run-summary-email-backups@example.com",
   "docker:index/image:Image edms-backup-runner-image",
   "edms-backup:alarms:BackupAlarms edms-backup-alarms",
   "edms-backup:identity:BackupIdentity edms-backup-identity",
   "edms-backup:image:RunnerImage edms-backup-runner",
+  "edms-backup:notify:RunSummaryTopic edms-backup-run-summary",
   "edms-backup:schedule:BackupSchedule edms-backup-schedule",
   "edms-backup:schedule:FirstDeployStamp edms-backup-first-deploy",
   "edms-backup:storage:BackupBucket edms-backup",
@@ -394,6 +397,7 @@ describe("the prod stack under mocks", () => {
           "kms:GenerateDataKey",
           "kms:Decrypt",
           "cloudwatch:PutMetricData",
+          "sns:Publish",
         ]),
       );
       const bucket = String(run.outputs.bucketName);
@@ -573,6 +577,8 @@ describe("the prod stack under mocks", () => {
         const parsed = runnerEnvSchema.strict().parse(contractPart);
         expect(parsed.BACKUP_DESTINATION).toBe(run.outputs.backupDestination);
         expect(parsed.MEDIA_DIR).toBe("/media");
+        // Every run summary goes to the stack's own topic (runSummary in Pulumi.prod.yaml).
+        expect(parsed.RUN_SUMMARY_TOPIC_ARN).toBe(run.outputs.runSummaryTopicArn);
         // Pulumi.prod.yaml's media.references, as columns the runner parses back.
         expect(parsed.MEDIA_REFERENCES).toEqual([
           { table: "documents_document", column: "file" },

@@ -279,3 +279,22 @@ describe("alert settings", () => {
     );
   });
 });
+
+describe("run summary settings", () => {
+  it("are off by default, and need no CloudWatch namespace when on", () => {
+    expect(parseStackConfig(minimal).runSummary).toBeUndefined();
+    expect(parseStackConfig({ ...minimal, runSummary: { emails: ["ops@example.com"] } }).runSummary).toEqual({
+      emails: ["ops@example.com"],
+    });
+  });
+
+  it("reject an empty list, bad addresses and unknown keys, all at once", () => {
+    expect(problems({ ...minimal, runSummary: { emails: [] } })).toEqual([
+      "edms-backup:runSummary.emails needs at least one address (or leave runSummary out)",
+    ]);
+    const all = problems({ ...minimal, runSummary: { emails: ["ops@example.com", "not-an-address"], topic: "x" } });
+    expect(all).toHaveLength(2);
+    expect(all).toContain("edms-backup:runSummary.emails.1 must be an email address");
+    expect(all.some((p) => p.startsWith("edms-backup:runSummary") && /topic/.test(p))).toBe(true);
+  });
+});

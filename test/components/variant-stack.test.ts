@@ -2,7 +2,8 @@
  * index.ts with the opposite of every prod choice: a given image instead of a build, Pod Identity
  * instead of IRSA, no Object Lock, no media, the weekly tier disabled, an RDS-style database (CIDR,
  * sslmode verify-full with the RDS CA bundle from a ConfigMap), the ambient kubeconfig, no
- * client-side encryption, and no metrics (so no alarms, no status CronJob, no notifications Secret). Its own file, so index.ts is evaluated afresh under these mocks.
+ * client-side encryption, no metrics (so no alarms, no status CronJob, no notifications Secret) and no
+ * run summary. Its own file, so index.ts is evaluated afresh under these mocks.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_CA_DIR, DATABASE_CA_PATH, runnerEnvSchema } from "../../runner/src/contract.js";
@@ -35,6 +36,7 @@ beforeAll(async () => {
     cloudwatchNamespace: undefined,
     alertEmails: undefined,
     notifications: undefined,
+    runSummary: undefined,
   });
 });
 
@@ -86,6 +88,11 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
     expect(JSON.stringify(doc)).not.toContain("cloudwatch");
     expect(run.resources.filter((r) => /cloudwatch|sns|alarms/i.test(r.type))).toEqual([]);
     expect(run.outputs.alertTopicArn).toBeUndefined();
+    // No run summary either: no topic (above), no grant (no "sns:" at all), no setting.
+    expect(JSON.stringify(doc)).not.toContain("sns:");
+    expect(run.outputs.runSummaryTopicArn).toBeUndefined();
+    const data = one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs.data as object;
+    expect(Object.keys(data)).not.toContain("RUN_SUMMARY_TOPIC_ARN");
     for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
       const env = at(
         cronJob.inputs,

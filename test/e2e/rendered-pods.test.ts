@@ -3,7 +3,7 @@
  * CronJob it declares (each tier, adhoc, the drill, status) is run with exactly its container's
  * args and environment: ConfigMap envFrom, env, secretKeyRefs filled from test Secrets, volume
  * mounts as folders, as the pod's runAsUser; the bundled runner against a PostgreSQL without TLS
- * and one with TLS from a private CA, and moto for S3 and CloudWatch.
+ * and one with TLS from a private CA, and moto for S3, CloudWatch and SNS (the run summaries).
  *
  * libpq is the oracle: `psql`, run as the same user with the same environment, decides whether a
  * pod can connect, and the runner must then connect and succeed, or else fail with a clear message
@@ -15,7 +15,7 @@
  *   contents the test varies (the CA that signed the server, or an unrelated one);
  * - the other sslmodes: the ConfigMap's PGSSLMODE set to each mode, which is exactly what the stack
  *   renders for that `sslMode` (asserted below against the stack's own builder);
- * - added to every pod's environment: S3_ENDPOINT and AWS_ENDPOINT_URL_CLOUDWATCH (moto), AWS
+ * - added to every pod's environment: S3_ENDPOINT, AWS_ENDPOINT_URL_CLOUDWATCH and _SNS (moto), AWS
  *   credentials (what IRSA injects), and the image's PATH and PG_BIN_DIR.
  */
 import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
@@ -37,6 +37,7 @@ import { sql } from "../helpers/pg-test-db.js";
 import { asPodUser, preparePod, type ClusterObjects, type PreparedPod } from "../helpers/rendered-pod.js";
 import { BUNDLE } from "../helpers/runner-cli.js";
 import { testS3Client } from "../helpers/s3-bucket.js";
+import { createTestTopic, type TestTopic } from "../helpers/sns-topic.js";
 import { startForwarder, type Forwarder } from "../helpers/tcp-forwarder.js";
 
 const plainServer = inject("pg");
@@ -55,6 +56,8 @@ let prodDatabase: Record<string, unknown>;
 /** The stack's encryption with a recipient made here, and the identity its Secret then holds. */
 let encryption: { identitySecret: { name: string; key: string } };
 let ageKey: AgeKeyPair;
+/** The stack's run-summary topic, made on moto under the ARN the stack renders. */
+let runSummary: TestTopic;
 const password = randomBytes(12).toString("hex");
 /** A file of the test media volume, relative to its root: what the application's rows name. */
 const MEDIA_FILE = "documents/2026/scan 1.pdf";
@@ -132,6 +135,7 @@ beforeAll(async () => {
   await testS3Client(s3Endpoint).send(
     new CreateBucketCommand({ Bucket: String(stack.outputs.bucketName), ObjectLockEnabledForBucket: true }),
   );
+  runSummary = await createTestTopic(s3Endpoint, String(stack.outputs.runSummaryTopicArn));
 });
 
 afterAll(async () => {
@@ -188,6 +192,7 @@ function deviations(): Record<string, string> {
   return {
     S3_ENDPOINT: s3Endpoint,
     AWS_ENDPOINT_URL_CLOUDWATCH: s3Endpoint,
+    AWS_ENDPOINT_URL_SNS: s3Endpoint,
     AWS_ACCESS_KEY_ID: "test",
     AWS_SECRET_ACCESS_KEY: "test",
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
@@ -364,6 +369,16 @@ describe("every rendered CronJob runs as rendered, and connects exactly where li
       }
     },
   );
+
+  it("each backup CronJob and the drill mailed a run summary to the stack's topic, without the password", async () => {
+    const published = await runSummary.published();
+    const succeeded = (subject: string | null) =>
+      /^\[(ok|warning)\] edms (\w+) backup \S+ succeeded/.exec(subject ?? "")?.[2];
+    const tiers = published.map((p) => succeeded(p.subject)).filter((tier) => tier !== undefined);
+    expect(new Set(tiers)).toEqual(new Set(["daily", "weekly", "monthly", "adhoc"]));
+    expect(published.some((p) => /^\[ok\] edms restore drill of \w+\/\S+ passed$/.test(p.subject ?? ""))).toBe(true);
+    for (const p of published) expect(JSON.stringify(p)).not.toContain(password);
+  });
 
   it("status published each tier's newest-backup age to CloudWatch", async () => {
     const cloudwatch = new CloudWatchClient({

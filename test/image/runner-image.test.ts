@@ -166,6 +166,8 @@ function podmanRun(pod: IPodSpec, opts: PodOptions = {}): Promise<PodRun> {
       AWS_SECRET_ACCESS_KEY: "test",
       S3_ENDPOINT: s3Endpoint,
       AWS_ENDPOINT_URL_CLOUDWATCH: s3Endpoint,
+      // The run summaries (Pulumi.prod.yaml's runSummary): to moto, never to AWS.
+      AWS_ENDPOINT_URL_SNS: s3Endpoint,
     },
   });
 }

@@ -1,6 +1,6 @@
 // The bundle as Node loads it (BENCHMARKS.md, start-up): ASCII only, because one non-ASCII byte
 // makes V8 hold and scan the whole source as UTF-16; and the AWS SDK carried as a string that is
-// compiled only when a command needs it (an S3 destination, CloudWatch), so the others never
+// compiled only when a command needs it (an S3 destination, CloudWatch, the SNS run summary), so the others never
 // parse it. Watched from outside: a preload script reports each compile of the SDK's chunk.
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,6 +8,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { BUNDLE, runRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
+import { createTestTopic } from "../helpers/sns-topic.js";
 
 const s3Endpoint = inject("s3Endpoint");
 const MARK = "EDMS-TEST: aws-sdk chunk compiled";
@@ -44,6 +45,28 @@ describe("the runner's bundle", () => {
     const list = await runRunner(["list"], { ...watched(), BACKUP_DESTINATION: `file://${root}` });
     expect(list.code, list.stderr).toBe(0);
     expect(compiles(list.stderr)).toBe(0);
+  });
+
+  it("compiles it for a file:// backup only when it publishes a run summary, once, and it works", async () => {
+    const media = await mkdtemp(path.join(tmpdir(), "edms-bundle-load-media-"));
+    await writeFile(path.join(media, "a.txt"), "a");
+    const backup = (extra: Record<string, string>) =>
+      mkdtemp(path.join(tmpdir(), "edms-bundle-load-dest-")).then((root) =>
+        runRunner(["backup", "--tier", "daily", "--no-database"], {
+          ...watched(),
+          BACKUP_DESTINATION: `file://${root}`,
+          MEDIA_DIR: media,
+          ...extra,
+        }),
+      );
+    const silent = await backup({});
+    expect(silent.code, silent.stderr).toBe(0);
+    expect(compiles(silent.stderr)).toBe(0);
+    const topic = await createTestTopic(s3Endpoint);
+    const summarised = await backup(topic.env());
+    expect(summarised.code, summarised.stderr).toBe(0);
+    expect(compiles(summarised.stderr)).toBe(1);
+    expect(await topic.published()).toHaveLength(1);
   });
 
   it("compiles it once, and it works, for an S3 destination", async () => {

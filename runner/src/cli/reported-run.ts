@@ -43,8 +43,11 @@ export async function reportedRun<S extends ReportedSettings, R, P>(spec: Report
   const targets = notifyTargetsFromEnv(raw);
   const reporter = new RunReporter(targets, spec.kind);
   const isTty = Boolean(spec.logTo.isTTY);
-  const logger = (format: "json" | "pretty", level: string, secrets?: readonly string[]) =>
-    createLogger({ format, level, secrets, destination: spec.logTo, area: spec.area });
+  // The run's warnings, for the run summary (each already redacted by the logger).
+  const warnings: string[] = [];
+  const onWarn = (message: string) => warnings.push(message);
+  const logger = (format: "json" | "pretty", level: string) =>
+    createLogger({ format, level, destination: spec.logTo, area: spec.area, onWarn });
   // The same choice the settings make (config.ts), from the raw value: pretty on a terminal.
   const provisional = raw.LOG_FORMAT === "json" || raw.LOG_FORMAT === "pretty" ? raw.LOG_FORMAT : undefined;
   let log = logger(provisional ?? (isTty ? "pretty" : "json"), "info");
@@ -55,16 +58,16 @@ export async function reportedRun<S extends ReportedSettings, R, P>(spec: Report
   try {
     const settings = spec.settings({ processEnv: process.env, overrides: spec.overrides, isTty });
     secrets = restoreSecrets(settings);
-    log = settingsLogger(settings, { secrets, destination: spec.logTo, area: spec.area });
+    log = settingsLogger(settings, { secrets, destination: spec.logTo, area: spec.area, onWarn });
     result = await spec.run(settings, log);
   } catch (error) {
     const message = redact(errorMessage(error), secrets);
     // The same redacted message ends the process (cli.ts prints it, and knows no database secrets).
     if (error instanceof Error) error.message = message;
     logCauses(log, error);
-    await reporter.finish(spec.failed(message, targets, raw), log);
+    await reporter.finish(spec.failed(message, targets, raw), log, { warnings, secrets });
     throw error;
   }
-  await reporter.finish(spec.succeeded(result, targets), log);
+  await reporter.finish(spec.succeeded(result, targets), log, { warnings, secrets });
   return result;
 }

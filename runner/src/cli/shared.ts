@@ -53,7 +53,7 @@ export interface CommandContext {
  */
 export function settingsLogger(
   settings: { logFormat: "json" | "pretty"; logLevel: string; ignored: readonly string[] },
-  options: Pick<LoggerOptions, "secrets" | "destination" | "area"> = {},
+  options: Pick<LoggerOptions, "secrets" | "destination" | "area" | "onWarn"> = {},
 ): Logger {
   const log = createLogger({ format: settings.logFormat, level: settings.logLevel, ...options });
   if (settings.ignored.length)

@@ -5,6 +5,7 @@
  */
 import type { DrillReport } from "../drill-record.js";
 import type { ReportKind } from "./run-reporter.js";
+import { drillSummary } from "./run-summary.js";
 
 export interface DrillWebhookPayload {
   text: string;
@@ -43,8 +44,9 @@ export function drillPayload(
   };
 }
 
-/** Drills: the drill payload as the webhook body (event "drill"); no metrics. */
+/** Drills: the drill payload as the webhook body (event "drill") and the run summary; no metrics. */
 export const drillReport: ReportKind<DrillWebhookPayload> = {
   status: (payload) => payload.status,
   webhookBody: (payload) => payload,
+  summary: drillSummary,
 };

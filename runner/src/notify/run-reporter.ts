@@ -10,6 +10,7 @@ import { pingHealthcheck } from "./healthcheck.js";
 import type { DeliveryOptions } from "./http-delivery.js";
 import { publishRunMetrics } from "./metrics.js";
 import type { RunOutcome } from "./outcome.js";
+import { backupSummary, publishRunSummary, type RunFacts, type RunSummary } from "./run-summary.js";
 import { postJson, webhookPayload } from "./webhook.js";
 
 export interface NotifyTargets {
@@ -17,6 +18,7 @@ export interface NotifyTargets {
   healthcheckUrl?: string;
   webhookUrl?: string;
   cloudwatchNamespace?: string;
+  runSummaryTopicArn?: string;
 }
 
 /**
@@ -39,6 +41,7 @@ export function notifyTargetsFromEnv(raw: RunnerEnv): NotifyTargets {
     healthcheckUrl: valid(runnerEnvShape.HEALTHCHECK_URL, raw.HEALTHCHECK_URL),
     webhookUrl: valid(runnerEnvShape.NOTIFY_WEBHOOK_URL, raw.NOTIFY_WEBHOOK_URL),
     cloudwatchNamespace: valid(runnerEnvShape.CLOUDWATCH_NAMESPACE, raw.CLOUDWATCH_NAMESPACE),
+    runSummaryTopicArn: valid(runnerEnvShape.RUN_SUMMARY_TOPIC_ARN, raw.RUN_SUMMARY_TOPIC_ARN),
   };
 }
 
@@ -49,6 +52,8 @@ export interface ReportKind<P> {
   webhookBody(payload: P): object;
   /** CloudWatch metrics, for the kinds that publish them. */
   publishMetrics?(namespace: string, payload: P, log: Logger): Promise<unknown>;
+  /** The run summary mailed through SNS (RUN_SUMMARY_TOPIC_ARN). */
+  summary(payload: P, facts: RunFacts): RunSummary;
 }
 
 /** Backups: the RunOutcome, posted as the backup webhook payload and published as metrics. */
@@ -56,10 +61,18 @@ export const backupReport: ReportKind<RunOutcome> = {
   status: (outcome) => outcome.status,
   webhookBody: webhookPayload,
   publishMetrics: publishRunMetrics,
+  summary: backupSummary,
 };
+
+/** What the run adds to its payload for the summary: its warnings, and the secrets to keep out. */
+export interface RunExtras {
+  warnings: readonly string[];
+  secrets: readonly string[];
+}
 
 export class RunReporter<P> {
   private startPing: Promise<unknown> = Promise.resolve();
+  private startedAt = Date.now();
 
   constructor(
     private readonly targets: NotifyTargets,
@@ -69,13 +82,14 @@ export class RunReporter<P> {
 
   /** Sends the start ping in the background; the final ping waits for it, so they arrive in order. */
   start(log: Logger): void {
+    this.startedAt = Date.now();
     const url = this.targets.healthcheckUrl;
     if (url) this.startPing = pingHealthcheck(url, "start", log, this.delivery);
   }
 
-  /** Sends the final ping, the webhook and the metrics of a finished (or failed) run. */
-  async finish(payload: P, log: Logger): Promise<void> {
-    const { healthcheckUrl, webhookUrl, cloudwatchNamespace } = this.targets;
+  /** Sends the final ping, the webhook, the metrics and the run summary of a finished (or failed) run. */
+  async finish(payload: P, log: Logger, extras: RunExtras = { warnings: [], secrets: [] }): Promise<void> {
+    const { healthcheckUrl, webhookUrl, cloudwatchNamespace, runSummaryTopicArn } = this.targets;
     const status = this.kind.status(payload);
     await this.startPing;
     const sends: Array<Promise<unknown>> = [];
@@ -84,6 +98,10 @@ export class RunReporter<P> {
     if (webhookUrl) sends.push(postJson(webhookUrl, this.kind.webhookBody(payload), status, log, this.delivery));
     if (cloudwatchNamespace && this.kind.publishMetrics)
       sends.push(this.kind.publishMetrics(cloudwatchNamespace, payload, log));
+    if (runSummaryTopicArn) {
+      const facts = { warnings: extras.warnings, durationSeconds: (Date.now() - this.startedAt) / 1000 };
+      sends.push(publishRunSummary(runSummaryTopicArn, this.kind.summary(payload, facts), log, extras.secrets));
+    }
     // Each sender catches its own errors; allSettled is a second net so nothing can escape.
     await Promise.allSettled(sends);
   }
