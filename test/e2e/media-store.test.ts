@@ -229,7 +229,11 @@ describe("the media store: damage is found and refused", () => {
   });
 
   it("restore refuses a damaged object and leaves the target folder exactly as it was", async () => {
-    for (const extra of [{}, { ENCRYPTION_RECIPIENTS: age.recipient, AGE_IDENTITY_FILE: age.file }]) {
+    const variants: Array<Record<string, string>> = [
+      {},
+      { ENCRYPTION_RECIPIENTS: age.recipient, AGE_IDENTITY_FILE: age.file },
+    ];
+    for (const extra of variants) {
       const { env, objects } = await backedUp(extra);
       const victim = objects[3]!;
       const bytes = await readFile(victim);
