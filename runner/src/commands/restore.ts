@@ -42,6 +42,7 @@ import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.
 import { acceptRestoreTarget } from "../restore/restore-target.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
 import { runCleanup } from "./cleanup.js";
+import { faultPoint } from "../fault-points.js";
 import { checkSpace, keepPrevious, type KeptSummary } from "../restore/keep-previous.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { OpenIdentity } from "../encryption/identity.js";
@@ -319,7 +320,7 @@ export async function runRestore(
       );
     if (media && staging) {
       try {
-        mediaSwap = await swapInMedia(staging, media.dir, runId);
+        mediaSwap = await swapInMedia(staging, media.dir, runId, () => faultPoint("restore.media-between"));
       } catch (error) {
         const swapped = dbSwap;
         dbSwap = undefined;

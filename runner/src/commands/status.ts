@@ -164,7 +164,7 @@ async function missingTargets(
       lines.push(
         undo
           ? `MISSING: media folder ${media} does not exist: undo ${undo.runId} stopped between its renames; ${FINISH_UNDO} (same settings) finishes it`
-          : `MISSING: media folder ${media} does not exist: a restore stopped between its renames${previous.length ? `; its previous contents are in ${previous.join(", ")}: put them back with mv ${previous.at(-1)} ${media}` : ""}, or run the restore again (docs/RUNBOOK.md)`,
+          : `MISSING: media folder ${media} does not exist: a restore stopped between its renames${previous.length ? `; its previous contents are in ${previous.join(", ")}: put them back with \`mv ${previous.at(-1)} ${media}\`` : ""} or run the restore again (docs/RUNBOOK.md)`,
       );
     }
   }
@@ -184,7 +184,7 @@ async function missingTargets(
       lines.push(
         undo
           ? `MISSING: database ${db} does not exist: undo ${undo.runId} stopped between its renames; ${FINISH_UNDO} (same settings) finishes it`
-          : `MISSING: database ${db} does not exist: a restore stopped between its renames; its previous contents are in ${previous.join(", ")}: put them back with ALTER DATABASE "${previous.at(-1)}" RENAME TO "${db}", or run the restore again (docs/RUNBOOK.md)`,
+          : `MISSING: database ${db} does not exist: a restore stopped between its renames; its previous contents are in ${previous.join(", ")}: put them back with \`ALTER DATABASE "${previous.at(-1)}" RENAME TO "${db}"\` or run the restore again (docs/RUNBOOK.md)`,
       );
   }
   return lines;
