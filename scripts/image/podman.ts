@@ -47,7 +47,7 @@ export function runCommand(
 }
 
 export const INSTALL_HINT =
-  "apt-get install -y podman buildah mmdebstrap runc uidmap slirp4netns fuse-overlayfs (bash .ci/run does it)";
+  "apt-get install -y podman buildah mmdebstrap runc uidmap slirp4netns fuse-overlayfs (bash scripts/setup.sh --image-tools does it)";
 
 /** podman with this project's containers.conf; throws with podman's message on failure. */
 export async function podman(args: readonly string[], opts: { echo?: boolean } = {}): Promise<string> {

@@ -1,5 +1,5 @@
 // One age X25519 key pair made by the real age-keygen, for tests that encrypt or render a stack
-// with a recipient. (.ci/run installs age; a missing binary fails here, saying so.)
+// with a recipient. (scripts/setup.sh installs age; a missing binary fails here, saying so.)
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { run } from "./exec.js";
