@@ -211,6 +211,7 @@ const alarms = config.cloudwatchNamespace
         emails: config.alertEmails,
         topicKmsKeyArn: config.alerts.topicKmsKeyArn,
         drill: config.drill.enabled ? { maxAgeHours: DRILL_MAX_AGE_HOURS } : undefined,
+        referenceCheck: Boolean(config.media?.references?.length),
       },
       // Created after the first status run has published (see BackupSchedule.firstStatusRun).
       { dependsOn: schedule.firstStatusRun ? [schedule.firstStatusRun] : [] },

@@ -15,6 +15,7 @@ import {
   METRIC_DRILL_SUCCEEDED,
   METRIC_LAST_PASSING_DRILL_AGE,
   METRIC_NEWEST_BACKUP_AGE,
+  METRIC_REFERENCE_CHECK_NOT_RUN,
 } from "../runner/src/metric-names.js";
 import type { ScheduledTier } from "../runner/src/contract.js";
 
@@ -159,5 +160,29 @@ export function drillAlarmRules(s: {
       alarmDescription: `The last restore drill of ${s.appName} failed, or none passed for ${maxAgeHours / 24} days. See docs/RUNBOOK.md.`,
       alarmRule: `ALARM("${failed.name}") OR ALARM("${overdue.name}")`,
     },
+  };
+}
+
+/**
+ * The media reference check could not run (MEDIA_REFERENCES names a column the database no longer
+ * has): the backups are still taken, so no other alarm fires; this one does, on the first run
+ * that publishes a 1, and clears on the first that publishes a 0 (the column fixed). Between
+ * runs there is no data and the last verdict stands ("ignore"), as for the failed drill.
+ */
+export function referenceCheckAlarmRule(s: { appName: string; namespace: string }) {
+  return {
+    name: `${s.appName}-media-reference-check-not-run`,
+    alarmDescription:
+      `The last backup of ${s.appName} could not run its media reference check: MEDIA_REFERENCES names a column the ` +
+      "database does not have (a migration renamed it?). The backup itself is complete. See docs/RUNBOOK.md.",
+    namespace: s.namespace,
+    metricName: METRIC_REFERENCE_CHECK_NOT_RUN,
+    dimensions: { [DIMENSION_APP]: s.appName },
+    statistic: "Maximum" as const,
+    period: 3600,
+    evaluationPeriods: 1 as const,
+    threshold: 1 as const,
+    comparisonOperator: "GreaterThanOrEqualToThreshold" as const,
+    treatMissingData: "ignore" as const,
   };
 }

@@ -7,7 +7,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { ScheduledTier } from "../runner/src/contract.js";
-import { ageAlarmRule, drillAlarmRules, type StatusEveryHours } from "./alarm-rules.js";
+import { ageAlarmRule, drillAlarmRules, referenceCheckAlarmRule, type StatusEveryHours } from "./alarm-rules.js";
 import { subscribeEmails } from "./email-subscriptions.js";
 
 export interface BackupAlarmsArgs {
@@ -21,6 +21,8 @@ export interface BackupAlarmsArgs {
   topicKmsKeyArn?: string;
   /** Watch the restore drill (failed, or none passed for maxAgeHours); unset = no drill alarm. */
   drill?: { maxAgeHours: number };
+  /** MEDIA_REFERENCES is set: alarm when a backup could not run its reference check. */
+  referenceCheck?: boolean;
 }
 
 export class BackupAlarms extends pulumi.ComponentResource {
@@ -80,6 +82,15 @@ export class BackupAlarms extends pulumi.ComponentResource {
         { ...parent, dependsOn: [overdue, failed] },
       );
       this.alarmNames.drill = rules.composite.alarmName;
+    }
+    if (args.referenceCheck) {
+      const rule = referenceCheckAlarmRule({ appName: args.appName, namespace: args.namespace });
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-reference-check`,
+        { ...rule, alarmActions: [this.topic.arn], okActions: [this.topic.arn] },
+        parent,
+      );
+      this.alarmNames.referenceCheck = rule.name;
     }
     this.registerOutputs({ topicArn: this.topic.arn, alarmNames: this.alarmNames });
   }

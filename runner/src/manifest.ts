@@ -132,6 +132,11 @@ export const mediaEntrySchema = z.object({
       reusedObjects: count,
     })
     .optional(),
+  /**
+   * Present when MEDIA_REFERENCES was set but the check could not run (a configured column is
+   * gone, not text, or not readable): the set is complete, only the check is missing.
+   */
+  referencesNotRun: z.object({ reason: z.string().min(1) }).optional(),
 });
 export type MediaEntry = z.infer<typeof mediaEntrySchema>;
 

@@ -13,6 +13,12 @@ export const METRIC_BACKUP_BYTES = "BackupBytes";
 export const METRIC_BACKUP_DURATION = "BackupDurationSeconds";
 /** Referenced media files (MEDIA_REFERENCES) the backup's archive does not hold; sent when checked. */
 export const METRIC_MISSING_MEDIA_FILES = "MissingMediaFiles";
+/**
+ * Published by `backup` when MEDIA_REFERENCES is set, dimension App only: 1 when the reference
+ * check could not run (a configured column is gone: a migration renamed it), 0 when it ran. The
+ * reference-check alarm fires on a 1 and clears on the next 0 (components/alarm-rules.ts).
+ */
+export const METRIC_REFERENCE_CHECK_NOT_RUN = "ReferenceCheckNotRun";
 
 /**
  * Published by `status --publish-metrics`: seconds since the newest complete backup of a tier

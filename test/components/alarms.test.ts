@@ -13,6 +13,8 @@ import { validateKubernetesObject } from "./k8s-validation.js";
 import { ofType, one, REGION, ACCOUNT, runStack, type StackRun } from "./stack-harness.js";
 import { runnerEnvSchema } from "../../runner/src/contract.js";
 import { statusSettingsFromEnv } from "../../runner/src/staleness.js";
+import { METRIC_REFERENCE_CHECK_NOT_RUN } from "../../runner/src/metric-names.js";
+import { runMetricData } from "../../runner/src/notify/metrics.js";
 
 const DAY = 86_400;
 const LIMIT = 604_800;
@@ -95,7 +97,38 @@ describe("the prod stack's alarms", () => {
       weekly: "edms-backup-weekly-overdue",
       monthly: "edms-backup-monthly-overdue",
       drill: "edms-restore-drill",
+      referenceCheck: "edms-media-reference-check-not-run",
     });
+  });
+
+  it("alarms when a backup could not run its media reference check (MEDIA_REFERENCES set): 1 fires, the next 0 clears", () => {
+    const topicArn = `arn:aws:sns:${REGION}:${ACCOUNT}:edms-backup-alarms-20260111abcdef`;
+    const inputs = one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", "edms-backup-alarms-reference-check").inputs;
+    expect(inputs).toMatchObject({
+      name: "edms-media-reference-check-not-run",
+      namespace: "EDMS/Backup",
+      metricName: METRIC_REFERENCE_CHECK_NOT_RUN,
+      dimensions: { App: "edms" },
+      statistic: "Maximum",
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      treatMissingData: "ignore",
+      alarmActions: [topicArn],
+      okActions: [topicArn],
+    });
+    // The dimensions the runner publishes with are exactly the alarm's.
+    const data = runMetricData({
+      app: "edms",
+      tier: "daily",
+      status: "success",
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationSeconds: 1,
+      referenceCheck: "not-run",
+    }).find((d) => d.MetricName === METRIC_REFERENCE_CHECK_NOT_RUN)!;
+    expect(Object.fromEntries(data.Dimensions!.map((d) => [d.Name, d.Value]))).toEqual(inputs.dimensions);
+    expect(data.Value).toBeGreaterThanOrEqual(Number(inputs.threshold));
+    expect(String(inputs.alarmDescription)).toContain("RUNBOOK");
   });
 
   it("sends them to an SNS topic with the configured email subscriptions", () => {

@@ -18,8 +18,16 @@ import { sha256 } from "../helpers/craft-set.js";
 import { run } from "../helpers/exec.js";
 import { sql, type TestDatabase } from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
+import { randomBytes } from "node:crypto";
+import { GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
+import { METRIC_REFERENCE_CHECK_NOT_RUN } from "../../runner/src/metric-names.js";
+import type { WebhookPayload } from "../../runner/src/notify/webhook.js";
+import { awsTestEnv } from "../helpers/moto.js";
+import { startReceiver, testCloudWatch } from "../helpers/notify-receiver.js";
+import { newAgeKey } from "../helpers/age-key.js";
 
 const pg = inject("pg");
+const s3Endpoint = inject("s3Endpoint");
 const { create: newDatabase } = fileDatabases(pg);
 const BAD = Buffer.from([0x64, 0x6f, 0x63, 0x73, 0x2f, 0x62, 0x61, 0x64, 0xff, 0x2e, 0x70, 0x64, 0x66]); // docs/bad\xff.pdf
 const ODD_TABLE = "odd'; drop table documents_document;--";
@@ -200,26 +208,93 @@ describe("media references in the manifest", () => {
 });
 
 describe("bad reference columns", () => {
-  it("are refused with exit 2, naming each, before anything is written", async () => {
-    const empty = await mkdtemp(path.join(tmpdir(), "edms-refs-bad-"));
-    const result = await runRunner(["backup", "--tier", "daily"], {
-      BACKUP_DESTINATION: `file://${empty}`,
+  it("never cost the backup: the set is complete, the manifest, log, webhook and metric say the check did not run", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "edms-refs-bad-"));
+    const receiver = await startReceiver();
+    const ns = `EdmsTest/${randomBytes(4).toString("hex")}`;
+    const env = {
+      ...awsTestEnv(),
+      AWS_ENDPOINT_URL_CLOUDWATCH: s3Endpoint,
+      CLOUDWATCH_NAMESPACE: ns,
+      APP_NAME: "edms",
+      BACKUP_DESTINATION: `file://${dir}`,
       DATABASE_URL: db.url,
       MEDIA_DIR: media,
       PG_BIN_DIR: pg.binDir,
-      MEDIA_REFERENCES: `nosuch.file,documents_document.nope,documents_document.pages,"no schema".t.c,"${ODD_TABLE}".x`,
-    });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('nosuch.file: table "nosuch" does not exist in the search path');
-    expect(result.stderr).toContain('documents_document.nope: table public.documents_document has no column "nope"');
-    expect(result.stderr).toContain(
-      "documents_document.pages: column public.documents_document.pages is of type integer, not a text column",
-    );
-    expect(result.stderr).toContain('"no schema".t.c: schema "no schema" does not exist');
-    expect(result.stderr).toContain(`does not exist in the search path`);
-    expect(await readdir(empty)).toEqual([]);
+      NOTIFY_WEBHOOK_URL: `${receiver.url}/hook`,
+    };
+    try {
+      // A migration renamed documents_document.file: every configured kind of unusable column at once.
+      const result = await runRunner(["backup", "--tier", "daily"], {
+        ...env,
+        MEDIA_REFERENCES: `nosuch.file,documents_document.nope,documents_document.pages,"no schema".t.c,"${ODD_TABLE}".x`,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const [id] = await readdir(path.join(dir, "daily"));
+      const written = JSON.parse(await readFile(path.join(dir, "daily", id!, "manifest.json"), "utf8")) as Manifest;
+      expect(written.media?.references).toBeUndefined();
+      const reason = written.media?.referencesNotRun?.reason ?? "";
+      expect(reason).toContain('nosuch.file: table "nosuch" does not exist in the search path');
+      expect(reason).toContain('documents_document.nope: table public.documents_document has no column "nope"');
+      expect(reason).toContain(
+        "documents_document.pages: column public.documents_document.pages is of type integer, not a text column",
+      );
+      expect(reason).toContain('"no schema".t.c: schema "no schema" does not exist');
+      // The set is complete and restorable: verify reads every object.
+      const verify = await runRunner(["verify", id!], env);
+      expect(verify.code, verify.stderr).toBe(0);
+      // Log: one warning that names the problems.
+      const warning = result.logs.find((l) => l.stage === "references" && l.referenceCheck === "not-run");
+      expect(warning?.msg).toMatch(/media reference check will not run: .*the backup goes ahead without it/);
+      // Webhook: a field and the text.
+      const payload = JSON.parse(receiver.requests.find((r) => r.method === "POST")!.body) as WebhookPayload;
+      expect(payload.status).toBe("success");
+      expect(payload.referenceCheckNotRun).toContain('table public.documents_document has no column "nope"');
+      expect(payload.text).toMatch(/^:warning: .*WARNING: the media reference check did not run/);
+      // Metric: ReferenceCheckNotRun = 1 (App only), what the stack's alarm watches; a good run publishes 0.
+      const good = await runRunner(["backup", "--tier", "daily"], { ...env, MEDIA_REFERENCES: REFERENCES });
+      expect(good.code, good.stderr).toBe(0);
+      const cw = testCloudWatch(s3Endpoint);
+      const points = await cw.send(
+        new GetMetricStatisticsCommand({
+          Namespace: ns,
+          MetricName: METRIC_REFERENCE_CHECK_NOT_RUN,
+          Dimensions: [{ Name: "App", Value: "edms" }],
+          StartTime: new Date(Date.now() - 3600_000),
+          EndTime: new Date(Date.now() + 3600_000),
+          Period: 60,
+          Statistics: ["Maximum", "Minimum", "SampleCount"],
+        }),
+      );
+      const all = points.Datapoints ?? [];
+      expect(all.reduce((n, d) => n + (d.SampleCount ?? 0), 0)).toBe(2);
+      expect(Math.max(...all.map((d) => d.Maximum ?? 0))).toBe(1);
+      expect(Math.min(...all.map((d) => d.Minimum ?? 1))).toBe(0);
+    } finally {
+      await receiver.close();
+    }
     // The hostile table name was a lookup value, never SQL: the table is still there.
     expect(await sql(db.url, "select count(*)::int as n from documents_document")).toEqual([{ n: 8 }]);
+  });
+
+  it("an encrypted set's plain manifest says the check did not run without naming a column", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "edms-refs-bad-age-"));
+    const key = await newAgeKey(dir, "refs");
+    const result = await runRunner(["backup", "--tier", "daily"], {
+      BACKUP_DESTINATION: `file://${dir}`,
+      DATABASE_URL: db.url,
+      MEDIA_DIR: media,
+      PG_BIN_DIR: pg.binDir,
+      ENCRYPTION_RECIPIENTS: key.recipient,
+      MEDIA_REFERENCES: "documents_document.renamed_file",
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const [id] = await readdir(path.join(dir, "daily"));
+    const text = await readFile(path.join(dir, "daily", id!, "manifest.json"), "utf8");
+    expect((JSON.parse(text) as Manifest).media?.referencesNotRun?.reason).toMatch(
+      /names a column the database cannot check/,
+    );
+    expect(text).not.toContain("renamed_file");
   });
 
   it("a syntax error is exit 2 without touching the database", async () => {

@@ -71,6 +71,7 @@ describe("webhook payload", () => {
       mediaBytes: 2048,
       totalBytes: 3048,
       missingMediaFiles: null,
+      referenceCheckNotRun: null,
       error: null,
       destination: "s3://b/edms",
     });

@@ -80,7 +80,13 @@ async function checkMediaDir(dir: string): Promise<void> {
 async function openDatabase(
   settings: BackupSettings,
   log: Logger,
-): Promise<{ session: SnapshotSession; pgDumpVersion: string; referenceColumns: ResolvedColumn[] } | null> {
+): Promise<{
+  session: SnapshotSession;
+  pgDumpVersion: string;
+  referenceColumns: ResolvedColumn[];
+  /** Why the reference check will not run (a configured column is gone, not text, not readable). */
+  referencesNotRun?: string;
+} | null> {
   const db = settings.database;
   if (!db) return null;
   const pgDumpVersion = await toolVersion(pgBinary("pg_dump", settings.pgBinDir));
@@ -106,22 +112,38 @@ async function openDatabase(
     await session.close();
     throw new RunnerError(problem);
   }
-  // Bad reference columns are bad input: refused before a byte is streamed.
+  // A malformed MEDIA_REFERENCES is bad input (the contract refuses it); a column the database no
+  // longer has (a migration renamed it) must not cost the backup: the set is taken without the
+  // check, and the run says so in its log, webhook, metric and manifest.
   const references = await session
     .inSnapshot((client) => resolveReferenceColumns(client, settings.mediaReferences))
     .catch(async (error: unknown) => {
       await session.close();
       throw error;
     });
+  let referencesNotRun: string | undefined;
   if (references.problems.length) {
-    await session.close();
-    throw new ConfigError(references.problems.map((p) => `MEDIA_REFERENCES (--media-references): ${p}`));
+    referencesNotRun = referencesNotRunReason(references.problems);
+    log.warn(
+      { stage: "references", referenceCheck: "not-run", problems: references.problems },
+      `the media reference check will not run: ${referencesNotRun}; the backup goes ahead without it`,
+    );
   }
   log.info(
     { stage: "database", pgDumpVersion, serverVersion: session.serverVersion, estimateBytes: session.databaseBytes },
     "database snapshot exported",
   );
-  return { session, pgDumpVersion, referenceColumns: references.columns };
+  return {
+    session,
+    pgDumpVersion,
+    referenceColumns: referencesNotRun ? [] : references.columns,
+    ...(referencesNotRun ? { referencesNotRun } : {}),
+  };
+}
+
+/** The manifest's and the messages' reason for a reference check that did not run. */
+function referencesNotRunReason(problems: readonly string[]): string {
+  return `MEDIA_REFERENCES names ${problems.length === 1 ? "a column" : "columns"} the database cannot check (${problems.join("; ")}); update MEDIA_REFERENCES to the columns' current names (a migration renamed or removed them?)`;
 }
 
 const UNSAFE_ADVICE =
@@ -403,6 +425,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
               ...(referenceColumns.length
                 ? { references: referencesEntry(referenceColumns, referenced, archived) }
                 : {}),
+              ...(database?.referencesNotRun ? { referencesNotRun: { reason: database.referencesNotRun } } : {}),
             }
           : null,
     };

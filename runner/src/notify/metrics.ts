@@ -20,6 +20,7 @@ import {
   METRIC_DRILL_SUCCEEDED,
   METRIC_LAST_PASSING_DRILL_AGE,
   METRIC_NEWEST_BACKUP_AGE,
+  METRIC_REFERENCE_CHECK_NOT_RUN,
 } from "../metric-names.js";
 import type { RunOutcome } from "./outcome.js";
 
@@ -41,6 +42,15 @@ export function runMetricData(o: RunOutcome): MetricDatum[] {
     { MetricName: METRIC_BACKUP_BYTES, Dimensions, Timestamp, Value: o.totalBytes ?? 0, Unit: "Bytes" },
     { MetricName: METRIC_BACKUP_DURATION, Dimensions, Timestamp, Value: o.durationSeconds, Unit: "Seconds" },
   ];
+  if (o.referenceCheck)
+    data.push({
+      MetricName: METRIC_REFERENCE_CHECK_NOT_RUN,
+      // App only: one alarm for the application, whichever tier's run found the column gone.
+      Dimensions: [{ Name: DIMENSION_APP, Value: o.app }],
+      Timestamp,
+      Value: o.referenceCheck === "not-run" ? 1 : 0,
+      Unit: "Count",
+    });
   // Zero is a data point too: an alarm on it must see a checked run with nothing missing.
   if (o.missingMediaFiles !== undefined)
     data.push({

@@ -22,6 +22,10 @@ export interface RunOutcome {
   tables?: number;
   /** Referenced media files the archive does not hold (MEDIA_REFERENCES); absent when not checked. */
   missingMediaFiles?: number;
+  /** MEDIA_REFERENCES was set: whether its check ran; absent when it was not set. */
+  referenceCheck?: "ran" | "not-run";
+  /** Why the reference check did not run (the manifest's referencesNotRun.reason). */
+  referenceCheckProblem?: string;
   /** The runner's own one-line message (already redacted) when it failed. */
   error?: string;
   destination?: string;
@@ -48,6 +52,11 @@ export function successOutcome(app: string, manifest: Manifest, destination?: st
     mediaFiles: manifest.media?.files,
     tables: manifest.database?.tableCount,
     missingMediaFiles: manifest.media?.references?.missing,
+    ...(manifest.media?.referencesNotRun
+      ? { referenceCheck: "not-run" as const, referenceCheckProblem: manifest.media.referencesNotRun.reason }
+      : manifest.media?.references
+        ? { referenceCheck: "ran" as const }
+        : {}),
     destination,
   };
 }

@@ -23,6 +23,8 @@ export interface WebhookPayload {
   totalBytes: number | null;
   /** Referenced media files missing from the backup (MEDIA_REFERENCES); null when not checked. */
   missingMediaFiles: number | null;
+  /** Why the media reference check (MEDIA_REFERENCES) did not run; null when it ran or is not set. */
+  referenceCheckNotRun: string | null;
   error: string | null;
   destination: string | null;
 }
@@ -34,8 +36,12 @@ export function webhookText(o: RunOutcome): string {
     const missing = o.missingMediaFiles
       ? `; WARNING: ${o.missingMediaFiles} referenced media file${o.missingMediaFiles === 1 ? " is" : "s are"} missing`
       : "";
-    const icon = o.missingMediaFiles ? ":warning:" : ":white_check_mark:";
-    return `${icon} ${what} ${o.backupId ?? ""} succeeded: ${formatBytes(o.totalBytes ?? 0)} in ${duration}${missing}`.replace(
+    const notRun =
+      o.referenceCheck === "not-run"
+        ? `; WARNING: the media reference check did not run: ${o.referenceCheckProblem}`
+        : "";
+    const icon = o.missingMediaFiles || notRun ? ":warning:" : ":white_check_mark:";
+    return `${icon} ${what} ${o.backupId ?? ""} succeeded: ${formatBytes(o.totalBytes ?? 0)} in ${duration}${missing}${notRun}`.replace(
       "  ",
       " ",
     );
@@ -59,6 +65,7 @@ export function webhookPayload(o: RunOutcome): WebhookPayload {
     mediaBytes: o.mediaBytes ?? null,
     totalBytes: o.totalBytes ?? null,
     missingMediaFiles: o.missingMediaFiles ?? null,
+    referenceCheckNotRun: o.referenceCheck === "not-run" ? (o.referenceCheckProblem ?? "") : null,
     error: o.error ?? null,
     destination: o.destination ?? null,
   };
