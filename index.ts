@@ -140,6 +140,10 @@ const podBase = {
   configMapName: names.configMap,
   databaseCa: config.database.caBundle,
   passwordSecret: { name: config.database.secretName, key: config.database.passwordKey },
+  restoreRole: config.database.restoreRole && {
+    user: config.database.restoreRole.user,
+    passwordSecret: { name: config.database.restoreRole.secretName, key: config.database.restoreRole.passwordKey },
+  },
   media,
   // The private key of encrypted backups, for the pods that read them (drill, restore Job) only.
   ageIdentity: config.encryption?.identitySecret

@@ -42,6 +42,11 @@ export interface PodSettings {
   /** The database password's Secret; unset for pods that never connect (the status CronJob). */
   passwordSecret?: { name: string; key: string };
   /**
+   * The role to connect as, when it is not the ConfigMap's PGUSER (the restore Job's own role);
+   * its password comes from `passwordSecret`.
+   */
+  databaseUser?: string;
+  /**
    * Runner variables read from a Secret (URLs that carry tokens). `optional`: the pod starts even
    * when the Secret or the key does not exist, and the variable is then simply unset.
    */
@@ -150,6 +155,8 @@ export function podSpec(s: PodSettings): IPodSpec {
             name: e.name,
             valueFrom: { secretKeyRef: { name: e.secretName, key: e.key, optional: e.optional } },
           })),
+          // A container's env wins over its envFrom: the restore Job's role replaces the ConfigMap's.
+          ...(s.databaseUser ? [{ name: "PGUSER", value: s.databaseUser }] : []),
           ...(s.passwordSecret
             ? [
                 {

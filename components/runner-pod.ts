@@ -29,6 +29,12 @@ export interface RunnerPodBase {
   configMapName: string;
   /** The database password's Secret (a secretKeyRef); pods that never connect leave it out. */
   passwordSecret: { name: string; key: string };
+  /**
+   * The role restores run as (usually the application's owner role) and its own Secret: a restore
+   * creates, renames and owns databases, which the backup role must not be able to do. Unset =
+   * restores run as the backup role (docs/DEPLOY.md, "Database roles").
+   */
+  restoreRole?: { user: string; passwordSecret: { name: string; key: string } };
   /** The database's CA bundle, mounted in every pod (see podSpec). */
   databaseCa?: DatabaseCa;
   /** The application's media volume as backups see it (read-only, next to the application pod). */
@@ -119,7 +125,9 @@ export function runnerPod(base: RunnerPodBase, w: RunnerWorkload): IPodSpec {
         ...shared,
         args: w.args,
         env: {},
-        passwordSecret: base.passwordSecret,
+        // The restore's own role and password; without one, the backup role's.
+        passwordSecret: base.restoreRole?.passwordSecret ?? base.passwordSecret,
+        databaseUser: base.restoreRole?.user,
         // The media volume read-write, and no affinity to the application pod: the application is
         // scaled to 0 for a restore, so that pod does not exist (see docs/RUNBOOK.md).
         media: base.media ? { ...base.media, colocateWith: undefined, readOnly: false } : undefined,

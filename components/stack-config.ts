@@ -121,6 +121,18 @@ const databaseSchema = z.strictObject({
   /** Name of an existing Secret in the namespace holding the password. */
   secretName: dnsLabel("an existing Kubernetes Secret holding the database password, e.g. edms-db", 253),
   passwordKey: text("must name the key of the password in the Secret").default("password"),
+  /**
+   * The role restores run as (the restore Job, undo and cleanup), with its own existing Secret:
+   * usually the application's owner role, which owns the database and may create and rename
+   * databases. The backup role (`user`) only reads. Unset: restores run as `user`.
+   */
+  restoreRole: z
+    .strictObject({
+      user: text("is required: the role restores run as (usually the application's owner role)"),
+      secretName: dnsLabel("an existing Kubernetes Secret holding the restore role's password", 253),
+      passwordKey: text("must name the key of the password in the Secret").default("password"),
+    })
+    .optional(),
   /** libpq sslmode (disable, allow, prefer, require, verify-ca, verify-full). */
   sslMode: z.enum(SSL_MODES).default("prefer"),
   /** The server's CA bundle for verify-ca / verify-full (without it libpq has nothing to verify against). */

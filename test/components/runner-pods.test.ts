@@ -109,8 +109,10 @@ describe("every runner pod the stack renders", () => {
         ).toHaveLength(1);
         if (e.value !== undefined) continue;
         // A variable from a Secret is the same reference in every pod that has it, but for the
-        // healthcheck URL's key: one per workload (healthcheckUrlKey).
+        // healthcheck URL's key: one per workload (healthcheckUrlKey), and the restore Job's
+        // password: its own role's Secret (database.restoreRole), checked below.
         const secretKeyRef = e.valueFrom?.secretKeyRef;
+        if (e.name === "PGPASSWORD" && p.what.startsWith("the restore Job")) continue;
         if (e.name === "HEALTHCHECK_URL")
           expect(secretKeyRef?.key, p.what).toMatch(/^healthcheck-url-(daily|weekly|monthly|adhoc|drill)$/);
         const ref = canonical(e.name === "HEALTHCHECK_URL" ? { ...secretKeyRef, key: "-" } : e.valueFrom);
@@ -121,6 +123,22 @@ describe("every runner pod the stack renders", () => {
       expect(env.find((e) => e.name === "PGPASSWORD")?.value, p.what).toBeUndefined();
     }
     expect([...secretRefs.keys()].sort()).toEqual(["HEALTHCHECK_URL", "NOTIFY_WEBHOOK_URL", "PGPASSWORD"]);
+  });
+
+  it("the restore Job alone connects as the restore role, with that role's own Secret", () => {
+    for (const p of pods) {
+      const env = container(p.spec).env ?? [];
+      const user = env.find((e) => e.name === "PGUSER");
+      const password = env.find((e) => e.name === "PGPASSWORD")?.valueFrom?.secretKeyRef;
+      if (p.what.startsWith("the restore Job")) {
+        expect(user).toEqual({ name: "PGUSER", value: "edms" });
+        expect(password).toEqual({ name: "edms-db-owner", key: "password" });
+      } else {
+        // Everything else is the backup role of the ConfigMap (edms_backup) and the edms-db Secret.
+        expect(user, p.what).toBeUndefined();
+        if (password) expect(password, p.what).toEqual({ name: "edms-db", key: "password" });
+      }
+    }
   });
 
   it("the operator's `status` judges staleness as the status CronJob does (drill included)", () => {

@@ -62,19 +62,34 @@ const password = randomBytes(12).toString("hex");
 /** A file of the test media volume, relative to its root: what the application's rows name. */
 const MEDIA_FILE = "documents/2026/scan 1.pdf";
 
-/** Per server: set up the application's role and database as the stack's config names them. */
+/** The restore role of the stack's config (database.restoreRole): the application's owner role. */
+function restoreRole(): { user: string; secretName: string; passwordKey?: string } {
+  const role = (prodDatabase as { restoreRole?: { user: string; secretName: string; passwordKey?: string } })
+    .restoreRole;
+  if (!role) throw new Error("Pulumi.prod.yaml no longer names database.restoreRole");
+  return role;
+}
+
+/**
+ * Per server: the application's roles and database as docs/DEPLOY.md ("Database roles") creates
+ * them: the owner role (the restore role) owns the database and its tables; the backup role
+ * only reads (pg_read_all_data) and may create the drill's scratch database.
+ */
 async function prepareServer(server: PgConnectionInfo): Promise<void> {
   const db = prodDatabase as { name: string; user: string };
-  const [name, user] = [pg.escapeIdentifier(db.name), pg.escapeIdentifier(db.user)];
+  const [name, user, owner] = [db.name, db.user, restoreRole().user].map((n) => pg.escapeIdentifier(n));
   // One statement per call: DROP/CREATE DATABASE cannot run in a multi-statement (transaction) block.
   for (const statement of [
     `drop database if exists ${name} with (force)`,
     `drop role if exists ${user}`,
+    `drop role if exists ${owner}`,
+    `create role ${owner} login createdb password '${password}'`,
+    `create database ${name} owner ${owner}`,
     `create role ${user} login createdb password '${password}'`,
-    `create database ${name} owner ${user}`,
+    `grant pg_read_all_data to ${user}`,
   ])
     await sql(connectionUrl(server), statement);
-  const app = connectionUrl({ ...server, user: db.user, password }, db.name);
+  const app = connectionUrl({ ...server, user: restoreRole().user, password }, db.name);
   await sql(
     app,
     "create table documents (id serial primary key, title text not null); " +
@@ -177,6 +192,7 @@ async function objectsFor(mode: SslMode, ca: CaChoice): Promise<ClusterObjects> 
     configMaps: maps,
     secrets: {
       [db.secretName]: { [db.passwordKey ?? "password"]: password },
+      [restoreRole().secretName]: { [restoreRole().passwordKey ?? "password"]: password },
       [CA_SECRET.secretName]: {
         [CA_SECRET.key]: await readFile(ca === "right" ? tlsServer.caFile : tlsServer.otherCaFile, "utf8"),
       },
@@ -378,6 +394,40 @@ describe("every rendered CronJob runs as rendered, and connects exactly where li
     expect(new Set(tiers)).toEqual(new Set(["daily", "weekly", "monthly", "adhoc"]));
     expect(published.some((p) => /^\[ok\] edms restore drill of \w+\/\S+ passed$/.test(p.subject ?? ""))).toBe(true);
     for (const p of published) expect(JSON.stringify(p)).not.toContain(password);
+  });
+
+  it("the exported restore Job restores as the restore role: the application keeps owning its tables", async () => {
+    forwarder.setTarget(plainServer.port);
+    const db = prodDatabase as { name: string; user: string };
+    const owner = connectionUrl({ ...plainServer, user: restoreRole().user, password }, db.name);
+    const before = await sql<{ n: string }>(owner, "select count(*)::text as n from documents");
+    await sql(owner, "delete from documents where id > 10");
+    const command = (stack.outputs.commands as Record<string, string>).startRestore!;
+    const job = JSON.parse(
+      command.split("\n")[1]!.replaceAll("$JOB", "edms-restore-test").replaceAll("$BACKUP_ID", "latest"),
+    );
+    const podRoot = await mkdtemp(path.join(root, "pod-"));
+    await chmod(podRoot, 0o755);
+    const objects = await objectsFor(prodDatabase.sslMode as SslMode, "right");
+    // The media volume read-write, as the restore Job mounts it: a copy the pod's user owns.
+    const volume = path.join(podRoot, "media-rw");
+    await exec("cp", ["-a", media, volume]);
+    const spec = at(job, "spec", "template", "spec");
+    const uid = Number(at(spec, "securityContext", "runAsUser"));
+    await exec("chown", ["-R", `${uid}:${uid}`, volume]);
+    const claim = String((stack.config["edms-backup:media"] as { pvcName: string }).pvcName);
+    const pod = await preparePod(spec, { ...objects, claims: { [claim]: volume } }, podRoot);
+    expect(pod.env.PGUSER).toBe(restoreRole().user);
+    const result = await inPod(pod, [process.execPath, bundle, ...pod.args]);
+    expect(result.code, `${result.stdout.slice(-3000)}\n${result.stderr}`).toBe(0);
+    expect(await sql<{ n: string }>(owner, "select count(*)::text as n from documents")).toEqual(before);
+    // Owned by the application's role, not by the backup role: the application can write them.
+    const owners = await sql<{ o: string }>(
+      owner,
+      "select distinct tableowner as o from pg_tables where schemaname = 'public'",
+    );
+    expect(owners).toEqual([{ o: restoreRole().user }]);
+    await sql(owner, "insert into documents (title) values ('written after the restore')");
   });
 
   it("status published each tier's newest-backup age to CloudWatch", async () => {

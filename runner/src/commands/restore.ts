@@ -38,6 +38,7 @@ import {
   type MediaSwap,
 } from "../restore/media-staging.js";
 import { holdRun } from "../restore/run-copies.js";
+import { restorePrivilegeProblem } from "../restore/restore-privileges.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
 import { acceptRestoreTarget } from "../restore/restore-target.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
@@ -189,6 +190,9 @@ async function preflight(database: RestorePlan["database"], options: RestoreOpti
     async (client) => {
       const problem = await targetDatabaseProblem(client, target);
       if (problem) throw new ConfigError([problem]);
+      // Every privilege the restore will need, before a byte is downloaded (restore-privileges.ts).
+      const lacking = await restorePrivilegeProblem(client, database.connection, target);
+      if (lacking) throw new RunnerError(lacking);
       if (!options.terminateConnections && (await databaseExists(client, target))) {
         const open = await settledConnections(client, target);
         if (open > 0) throw new RunnerError(connectionsProblem(target, open));
