@@ -252,3 +252,15 @@ export const commands = pulumi.all([image.imageRef, identity.serviceAccount.meta
     },
   });
 });
+
+// The same commands inside the cluster, for an operator with kubectl but without the Pulumi state
+// at hand (docs/RUNBOOK.md, "Without pulumi"):
+//   eval "$(kubectl -n edms get configmap edms-backup-commands -o jsonpath='{.data.startRestore}')"
+new k8s.core.v1.ConfigMap(
+  `${base}-commands`,
+  {
+    metadata: { name: names.commandsConfigMap, namespace: config.namespace, labels: commonLabels(app) },
+    data: commands,
+  },
+  k8sProvider ? { provider: k8sProvider } : {},
+);

@@ -24,6 +24,8 @@ export function objectNames(appName: string) {
     firstStatusJob: `${appName}-backup-status-first`,
     firstDeployStamp: `${appName}-backup-first-deploy`,
     restoreJob: `${appName}-restore`,
+    /** The exported operator commands, as a ConfigMap in the namespace (kubectl-only operation). */
+    commandsConfigMap: `${appName}-backup-commands`,
   };
 }
 

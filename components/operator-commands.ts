@@ -32,16 +32,26 @@ export function restoreArgs(backupRef: string): string[] {
   return ["restore", backupRef, "--yes", "--terminate-connections"];
 }
 
+/** Runner args of the in-cluster undo: the newest restore of the live target, put back. */
+export const UNDO_ARGS = ["undo-restore", "--yes", "--terminate-connections"];
+
+export const OLDER_THAN_PLACEHOLDER = "$OLDER_THAN_HOURS";
+
+/** Runner args of the in-cluster cleanup: kept copies older than $OLDER_THAN_HOURS (0 = all). */
+export const CLEANUP_ARGS = ["cleanup", "--older-than", OLDER_THAN_PLACEHOLDER, "--yes"];
+
 /**
- * A one-shot restore Job. Never retried (backoffLimit 0): a restore that failed left the live data
- * as it was, and a person should read why before running it again. Kept a week for its logs.
+ * A one-shot Job on the restore Job's pod (restore, undo, cleanup). Never retried (backoffLimit 0):
+ * a restore that failed left the live data as it was, and a person should read why before running
+ * it again. Kept a week for its logs.
  */
 export function restoreJob(
   s: NonNullable<OperatorCommandSettings["restorePod"]>,
   namespace: string,
   jobName: string,
-  backupRef: string,
+  backupRefOrArgs: string | string[],
 ): IJob {
+  const args = typeof backupRefOrArgs === "string" ? restoreArgs(backupRefOrArgs) : backupRefOrArgs;
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -50,7 +60,7 @@ export function restoreJob(
       backoffLimit: 0,
       activeDeadlineSeconds: s.activeDeadlineSeconds,
       ttlSecondsAfterFinished: 7 * 86_400,
-      template: { metadata: { labels: s.labels }, spec: s.spec(restoreArgs(backupRef)) },
+      template: { metadata: { labels: s.labels }, spec: s.spec(args) },
     },
   };
 }
@@ -84,14 +94,24 @@ export function operatorCommands(s: OperatorCommandSettings): Record<string, str
     status: oneOffRunnerCommand(s.namespace, s.oneOffPod(["status"])),
   };
   if (s.restorePod) {
-    // An unquoted heredoc: the shell substitutes $JOB and $BACKUP_ID inside the manifest (the JSON
-    // holds no other $, backslash or backquote). Set BACKUP_ID first; "latest" = newest complete set.
-    const manifest = JSON.stringify(restoreJob(s.restorePod, s.namespace, JOB_PLACEHOLDER, BACKUP_ID_PLACEHOLDER));
-    if (/[`\\]|\$(?!JOB\b|BACKUP_ID\b)/.test(manifest))
-      throw new Error("the restore manifest holds a character the shell would expand");
-    commands.startRestore =
-      `JOB=${s.restorePod.namePrefix}-${stamp} && BACKUP_ID="\${BACKUP_ID:-latest}" && ` +
-      `kubectl ${ns} create -f - <<EOF\n${manifest}\nEOF`;
+    const pod = s.restorePod;
+    // An unquoted heredoc: the shell substitutes $JOB and the named variables inside the manifest
+    // (the JSON holds no other $, backslash or backquote).
+    const jobCommand = (namePrefix: string, args: string | string[], variables: string) => {
+      const manifest = JSON.stringify(restoreJob(pod, s.namespace, JOB_PLACEHOLDER, args));
+      if (/[`\\]|\$(?!JOB\b|BACKUP_ID\b|OLDER_THAN_HOURS\b)/.test(manifest))
+        throw new Error("the restore manifest holds a character the shell would expand");
+      return `JOB=${namePrefix}-${stamp} && ${variables}kubectl ${ns} create -f - <<EOF\n${manifest}\nEOF`;
+    };
+    // Set BACKUP_ID first; "latest" = newest complete set.
+    commands.startRestore = jobCommand(pod.namePrefix, BACKUP_ID_PLACEHOLDER, `BACKUP_ID="\${BACKUP_ID:-latest}" && `);
+    commands.startUndoRestore = jobCommand(`${pod.namePrefix}-undo`, UNDO_ARGS, "");
+    // Kept copies older than OLDER_THAN_HOURS (default the restore's keep window, 24 h; 0 = all now).
+    commands.startCleanup = jobCommand(
+      `${pod.namePrefix}-cleanup`,
+      CLEANUP_ARGS,
+      `OLDER_THAN_HOURS="\${OLDER_THAN_HOURS:-24}" && `,
+    );
   }
   if (s.drillCronJob) {
     commands.startDrill = `JOB=${s.drillCronJob}-${stamp} && kubectl ${ns} create job --from=cronjob/${s.drillCronJob} "$JOB"`;

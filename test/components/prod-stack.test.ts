@@ -91,6 +91,7 @@ const EXPECTED = [
   "kubernetes:batch/v1:CronJob edms-backup-schedule-status",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-weekly",
   "kubernetes:batch/v1:Job edms-backup-schedule-status-first",
+  "kubernetes:core/v1:ConfigMap edms-backup-commands",
   "kubernetes:core/v1:ConfigMap edms-backup-first-deploy-stamp",
   "kubernetes:core/v1:ConfigMap edms-backup-schedule-config",
   "kubernetes:core/v1:ServiceAccount edms-backup-identity-service-account",
@@ -175,6 +176,41 @@ describe("the prod stack under mocks", () => {
       "app.kubernetes.io/instance": "edms-backup",
       "app.kubernetes.io/component": "restore",
     });
+  });
+
+  it("exports undo and cleanup Jobs on the restore Job's pod, and every command in a ConfigMap for kubectl-only use", () => {
+    const commands = run.outputs.commands as Record<string, string>;
+    const podOf = (name: string, vars: Record<string, string>) => {
+      const [head, manifestLine, end] = commands[name]!.split("\n");
+      expect(end).toBe("EOF");
+      let text = manifestLine!;
+      for (const [k, v] of Object.entries(vars)) text = text.replaceAll(`$${k}`, v);
+      expect(text).not.toContain("$");
+      const job = JSON.parse(text) as Record<string, unknown>;
+      validateKubernetesObject("kubernetes:batch/v1:Job", job);
+      expect(at(job, "spec", "backoffLimit")).toBe(0);
+      return { head: head!, pod: at(job, "spec", "template", "spec") as Record<string, unknown> };
+    };
+    const restore = podOf("startRestore", { JOB: "j", BACKUP_ID: "latest" });
+    const undo = podOf("startUndoRestore", { JOB: "j" });
+    const cleanup = podOf("startCleanup", { JOB: "j", OLDER_THAN_HOURS: "0" });
+    expect(undo.head).toBe(
+      "JOB=edms-restore-undo-$(date -u +%Y%m%d-%H%M%S) && kubectl --namespace edms create -f - <<EOF",
+    );
+    expect(cleanup.head).toBe(
+      'JOB=edms-restore-cleanup-$(date -u +%Y%m%d-%H%M%S) && OLDER_THAN_HOURS="${OLDER_THAN_HOURS:-24}" && kubectl --namespace edms create -f - <<EOF',
+    );
+    expect(at(undo.pod, "containers", 0, "args")).toEqual(["undo-restore", "--yes", "--terminate-connections"]);
+    expect(at(cleanup.pod, "containers", 0, "args")).toEqual(["cleanup", "--older-than", "0", "--yes"]);
+    // The same pod as the restore's, but for its args.
+    const withoutArgs = (pod: Record<string, unknown>) =>
+      JSON.stringify({ ...pod, containers: [{ ...(at(pod, "containers", 0) as object), args: [] }] });
+    expect(withoutArgs(undo.pod)).toBe(withoutArgs(restore.pod));
+    expect(withoutArgs(cleanup.pod)).toBe(withoutArgs(restore.pod));
+    const configMap = one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-commands");
+    expect(at(configMap.inputs, "metadata", "name")).toBe("edms-backup-commands");
+    expect(at(configMap.inputs, "metadata", "namespace")).toBe("edms");
+    expect(at(configMap.inputs, "data")).toEqual(commands);
   });
 
   describe("client-side encryption", () => {
@@ -419,7 +455,7 @@ describe("the prod stack under mocks", () => {
     const kubernetes = () => run.resources.filter((r) => r.type.startsWith("kubernetes:"));
 
     it("are all valid against the Kubernetes OpenAPI schema", () => {
-      expect(kubernetes()).toHaveLength(11);
+      expect(kubernetes()).toHaveLength(12);
       for (const object of kubernetes()) validateKubernetesObject(object.type, object.inputs);
     });
 

@@ -39,10 +39,10 @@ beforeAll(async () => {
       what: `Job ${j.name}`,
       spec: at(j.inputs, "spec", "template", "spec") as IPodSpec,
     })),
-    {
-      what: "the restore Job (commands.startRestore)",
-      spec: at(JSON.parse(commands.startRestore!.split("\n")[1]!), "spec", "template", "spec") as IPodSpec,
-    },
+    ...["startRestore", "startUndoRestore", "startCleanup"].map((name) => ({
+      what: `the restore Job (commands.${name})`,
+      spec: at(JSON.parse(commands[name]!.split("\n")[1]!), "spec", "template", "spec") as IPodSpec,
+    })),
     { what: "commands.listBackups", spec: overridesPod(commands.listBackups!) },
     { what: "commands.status", spec: overridesPod(commands.status!) },
   ];
@@ -65,8 +65,8 @@ function distinct(pick: (spec: IPodSpec) => unknown): string[] {
 const container = (spec: IPodSpec) => spec.containers[0]!;
 
 describe("every runner pod the stack renders", () => {
-  it("is found: six CronJobs, the first status Job, the restore Job and two one-off commands", () => {
-    expect(pods).toHaveLength(10);
+  it("is found: six CronJobs, the first status Job, the restore, undo and cleanup Jobs and two one-off commands", () => {
+    expect(pods).toHaveLength(12);
     for (const p of pods) expect(p.spec.containers, p.what).toHaveLength(1);
   });
 

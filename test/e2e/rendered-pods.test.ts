@@ -158,6 +158,49 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
+/**
+ * Runs an exported Job command (commands.startRestore, ...) exactly as an operator pastes it, in
+ * `sh` with `vars` set and a `kubectl` that keeps the manifest it is handed; then runs that Job's
+ * pod as rendered on the plain server, with a copy of the media volume its user owns (read-write).
+ */
+async function runExportedJob(name: string, vars: Record<string, string>): Promise<Outcome> {
+  forwarder.setTarget(plainServer.port);
+  const podRoot = await mkdtemp(path.join(root, "pod-"));
+  await chmod(podRoot, 0o755);
+  const bin = path.join(podRoot, "bin");
+  await mkdir(bin);
+  await writeFile(
+    path.join(bin, "kubectl"),
+    `#!/bin/sh\necho "$@" > "${podRoot}/kubectl-args"\ncat > "${podRoot}/job.json"\n`,
+    {
+      mode: 0o755,
+    },
+  );
+  const command = (stack.outputs.commands as Record<string, string>)[name];
+  if (!command) throw new Error(`the stack exports no ${name}`);
+  const shell = await exec("sh", ["-c", command], {
+    env: { PATH: `${bin}:${process.env.PATH}`, ...vars },
+    timeoutMs: 30_000,
+  });
+  if (shell.code !== 0) throw new Error(`${name}: sh exited ${shell.code}: ${shell.stderr}`);
+  expect(await readFile(path.join(podRoot, "kubectl-args"), "utf8")).toMatch(/^--namespace \S+ create -f -\n$/);
+  const job = JSON.parse(await readFile(path.join(podRoot, "job.json"), "utf8")) as Record<string, unknown>;
+  const spec = at(job, "spec", "template", "spec");
+  // One read-write copy for the restore, the undo and the cleanup: the undo needs what the restore kept.
+  const volume = path.join(root, "media-rw", "media");
+  if (!(await stat(volume).catch(() => undefined))) {
+    await mkdir(path.dirname(volume));
+    await exec("cp", ["-a", media, volume]);
+    const uid = Number(at(spec, "securityContext", "runAsUser"));
+    await exec("chown", ["-R", `${uid}:${uid}`, path.dirname(volume)]);
+  }
+  const claim = String((stack.config["edms-backup:media"] as { pvcName: string }).pvcName);
+  const objects = await objectsFor(prodDatabase.sslMode as SslMode, "right");
+  const pod = await preparePod(spec, { ...objects, claims: { [claim]: volume } }, podRoot);
+  expect(pod.env.PGUSER, name).toBe(restoreRole().user);
+  return inPod(pod, [process.execPath, bundle, ...pod.args]);
+}
+
 function cronJobs(): Recorded[] {
   return ofType(stack, "kubernetes:batch/v1:CronJob");
 }
@@ -402,23 +445,7 @@ describe("every rendered CronJob runs as rendered, and connects exactly where li
     const owner = connectionUrl({ ...plainServer, user: restoreRole().user, password }, db.name);
     const before = await sql<{ n: string }>(owner, "select count(*)::text as n from documents");
     await sql(owner, "delete from documents where id > 10");
-    const command = (stack.outputs.commands as Record<string, string>).startRestore!;
-    const job = JSON.parse(
-      command.split("\n")[1]!.replaceAll("$JOB", "edms-restore-test").replaceAll("$BACKUP_ID", "latest"),
-    );
-    const podRoot = await mkdtemp(path.join(root, "pod-"));
-    await chmod(podRoot, 0o755);
-    const objects = await objectsFor(prodDatabase.sslMode as SslMode, "right");
-    // The media volume read-write, as the restore Job mounts it: a copy the pod's user owns.
-    const volume = path.join(podRoot, "media-rw");
-    await exec("cp", ["-a", media, volume]);
-    const spec = at(job, "spec", "template", "spec");
-    const uid = Number(at(spec, "securityContext", "runAsUser"));
-    await exec("chown", ["-R", `${uid}:${uid}`, volume]);
-    const claim = String((stack.config["edms-backup:media"] as { pvcName: string }).pvcName);
-    const pod = await preparePod(spec, { ...objects, claims: { [claim]: volume } }, podRoot);
-    expect(pod.env.PGUSER).toBe(restoreRole().user);
-    const result = await inPod(pod, [process.execPath, bundle, ...pod.args]);
+    const result = await runExportedJob("startRestore", {});
     expect(result.code, `${result.stdout.slice(-3000)}\n${result.stderr}`).toBe(0);
     expect(await sql<{ n: string }>(owner, "select count(*)::text as n from documents")).toEqual(before);
     // Owned by the application's role, not by the backup role: the application can write them.
@@ -428,6 +455,23 @@ describe("every rendered CronJob runs as rendered, and connects exactly where li
     );
     expect(owners).toEqual([{ o: restoreRole().user }]);
     await sql(owner, "insert into documents (title) values ('written after the restore')");
+  });
+
+  it("the exported undo Job puts back what the restore replaced; the cleanup Job drops the kept copies", async () => {
+    const db = prodDatabase as { name: string };
+    const owner = connectionUrl({ ...plainServer, user: restoreRole().user, password }, db.name);
+    const undo = await runExportedJob("startUndoRestore", {});
+    expect(undo.code, `${undo.stdout.slice(-3000)}\n${undo.stderr}`).toBe(0);
+    // The state before the restore: the rows deleted then are gone again, the row written after is not there.
+    expect(await sql<{ n: string }>(owner, "select count(*)::text as n from documents")).toEqual([{ n: "10" }]);
+    const kept = () =>
+      sql<{ datname: string }>(connectionUrl(plainServer), "select datname from pg_database where datname like $1", [
+        `${db.name}\\_\\_edms\\_previous\\_%`,
+      ]);
+    expect((await kept()).length).toBeGreaterThan(0);
+    const cleanup = await runExportedJob("startCleanup", { OLDER_THAN_HOURS: "0" });
+    expect(cleanup.code, `${cleanup.stdout.slice(-3000)}\n${cleanup.stderr}`).toBe(0);
+    expect(await kept()).toEqual([]);
   });
 
   it("status published each tier's newest-backup age to CloudWatch", async () => {
