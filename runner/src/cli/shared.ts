@@ -52,12 +52,18 @@ export interface CommandContext {
  * (an S3_ENDPOINT beside a file:// destination) were ignored; that is said at debug level.
  */
 export function settingsLogger(
-  settings: { logFormat: "json" | "pretty"; logLevel: string; ignored: readonly string[] },
+  settings: {
+    logFormat: "json" | "pretty";
+    logLevel: string;
+    ignored: readonly string[];
+    identity?: { warning?: string };
+  },
   options: Pick<LoggerOptions, "secrets" | "destination" | "area" | "onWarn"> = {},
 ): Logger {
   const log = createLogger({ format: settings.logFormat, level: settings.logLevel, ...options });
   if (settings.ignored.length)
     log.debug({ ignored: settings.ignored }, "environment variables that do not apply to this run were ignored");
+  if (settings.identity?.warning) log.warn({ stage: "identity" }, settings.identity.warning);
   return log;
 }
 

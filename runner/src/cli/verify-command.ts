@@ -41,6 +41,7 @@ async function verifyAction(ref: string, flags: VerifyFlags): Promise<void> {
     {},
     { logToStderr: flags.json, secrets: identity ? [identity.secret] : [] },
   );
+  if (identity?.warning) log.warn({ stage: "identity" }, identity.warning);
   const set = await resolveBackup(store, ref, flags.tier);
   // Without an identity an encrypted set is still verified, down to its stored bytes.
   const report = await withUnlockedSet(

@@ -4,7 +4,7 @@
  * it is never logged, never echoed in a message and never put in a child's environment.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,6 +20,27 @@ export interface IdentitySettings {
   file?: string;
   /** The identity file's text: secret. */
   secret: string;
+  /** Why the identity file is not private enough (looseIdentityFile); the run logs it as a warning. */
+  warning?: string;
+}
+
+/**
+ * ssh's rule for private keys, as a warning: a key file that its group or others may read (or
+ * write) lets them decrypt every backup. A Kubernetes Secret volume is the exception: the kubelet
+ * writes it as `<name> -> ..data/<name>` with the volume's defaultMode (the stack's 0444, so the
+ * non-root runner can read a root-owned file); there the pod, one container, is the boundary.
+ */
+export function looseIdentityFile(file: string): string | undefined {
+  try {
+    const link = lstatSync(file);
+    if (link.isSymbolicLink() && readlinkSync(file).startsWith("..data/")) return undefined;
+    const mode = statSync(file).mode & 0o777;
+    if ((mode & 0o077) === 0) return undefined;
+    const octal = mode.toString(8).padStart(4, "0");
+    return `AGE_IDENTITY_FILE ${file} is readable by others (mode ${octal}): anyone who can read it can decrypt every backup; run chmod 600 ${file} (ssh refuses a private key like this)`;
+  } catch {
+    return undefined; // read already succeeded; a file that vanished since is found by age
+  }
 }
 
 const SECRET_KEY = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/;
@@ -55,7 +76,13 @@ export function loadIdentity(env: ParsedRunnerEnv, problems: string[]): Identity
       return undefined;
     }
     try {
-      identity = { source: `AGE_IDENTITY_FILE (${file})`, file, secret: readFileSync(file, "utf8") };
+      const warning = looseIdentityFile(file);
+      identity = {
+        source: `AGE_IDENTITY_FILE (${file})`,
+        file,
+        secret: readFileSync(file, "utf8"),
+        ...(warning ? { warning } : {}),
+      };
     } catch (error) {
       problems.push(
         `AGE_IDENTITY_FILE: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`,
