@@ -654,6 +654,14 @@ export function releasedMarkerKey(runId: string, part?: "database" | "media"): s
  * swap and `status` can say one is unfinished. It is finished once `<undo run id>.kept.json` (the
  * swap completed) or `.released.json` (it was rolled back) exists.
  */
+/**
+ * `<run id>.fingerprints.json`, written with the kept marker: per-table row counts of the database
+ * and per-entry size, inode, mtime and ctime of the folder the run swapped in (to tell, at undo,
+ * whether they changed since), and the same per entry for the kept folder (to verify it).
+ */
+export function fingerprintsKey(runId: string): string {
+  return `${RESTORE_MARKERS_PREFIX}/${runId}.fingerprints.json`;
+}
 export function undoJournalKey(runId: string): string {
   return `${RESTORE_MARKERS_PREFIX}/${runId}.undo.json`;
 }

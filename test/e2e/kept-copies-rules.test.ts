@@ -238,3 +238,59 @@ describe("a restore killed between its two media renames (item 9)", () => {
     }
   });
 });
+
+describe("changes since the restore (item 3)", () => {
+  it("undo refuses when rows or files changed since the restore, naming them; --discard-changes keeps them", async () => {
+    const t = await target("keptrules_changed");
+    try {
+      const restore = await runRunner(["restore", "latest", "--yes"], t.env);
+      expect(restore.code, restore.stderr).toBe(0);
+      const [kept] = (await statusOf(t.env)).kept;
+      // Written after the restore: one row, one new file, one file rewritten with the same size.
+      await sql(t.db.url, "insert into docs values (3)");
+      await writeFile(path.join(t.media, "written-after.txt"), "new\n");
+      await writeFile(path.join(t.media, "from-backup.txt"), "BACKUP\n");
+      const changed = { tables: await tableChecksums(t.db.url), media: await mediaTreeDigest(t.media) };
+      const undo = await runRunner(["undo-restore", "--yes"], t.env);
+      expect(undo.code).toBe(1);
+      expect(undo.stderr).toMatch(/table public\.docs has 3 rows, the restore recorded says 2|docs.*3 rows/);
+      expect(undo.stderr).toMatch(/1 added \("written-after\.txt"\)/);
+      expect(undo.stderr).toMatch(/1 changed \("from-backup\.txt"\)/);
+      expect(undo.stderr).toContain("--discard-changes");
+      // Nothing was swapped.
+      expect(await tableChecksums(t.db.url)).toEqual(changed.tables);
+      expect(await mediaTreeDigest(t.media)).toEqual(changed.media);
+      expect(await tableChecksums(connectionUrl(pg, kept!.database!))).toEqual(t.liveTables);
+      // With the flag the undo goes ahead, and the discarded copies are kept like any replaced copy.
+      const anyway = await runRunner(["undo-restore", "--yes", "--discard-changes"], t.env);
+      expect(anyway.code, anyway.stderr).toBe(0);
+      expect(await tableChecksums(t.db.url)).toEqual(t.liveTables);
+      expect(await mediaTreeDigest(t.media)).toEqual(t.liveMedia);
+      const [discarded] = (await statusOf(t.env)).kept;
+      expect(await tableChecksums(connectionUrl(pg, discarded!.database!))).toEqual(changed.tables);
+      expect(await mediaTreeDigest(discarded!.media!)).toEqual(changed.media);
+    } finally {
+      await dropCopiesAfter(t.db);
+    }
+  });
+
+  it("a kept file rewritten with the same size is caught before it goes back", async () => {
+    const t = await target("keptrules_keptedit");
+    try {
+      const restore = await runRunner(["restore", "latest", "--yes"], t.env);
+      expect(restore.code, restore.stderr).toBe(0);
+      const [kept] = (await statusOf(t.env)).kept;
+      const restored = await mediaTreeDigest(t.media);
+      await writeFile(path.join(kept!.media!, "live.txt"), "LIVE\n");
+      const undo = await runRunner(["undo-restore", "--yes"], t.env);
+      expect(undo.code).toBe(1);
+      expect(undo.stderr).toMatch(
+        /the kept copies changed since they were kept; nothing was swapped: .*1 changed \("live\.txt"\)/,
+      );
+      expect(await mediaTreeDigest(t.media)).toEqual(restored);
+      expect(await tableChecksums(t.db.url)).toEqual(backupTables);
+    } finally {
+      await dropCopiesAfter(t.db);
+    }
+  });
+});

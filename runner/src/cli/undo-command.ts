@@ -18,7 +18,7 @@ import {
   type ReplaceFlags,
 } from "./shared.js";
 
-type UndoFlags = ReplaceFlags;
+type UndoFlags = ReplaceFlags & { discardChanges?: boolean };
 
 interface CleanupFlags extends DestinationFlags {
   targetDb?: string;
@@ -101,6 +101,10 @@ export function registerUndoCommands(program: Command): void {
     .option("--media-dir <path>", "the media folder the restore replaced (env MEDIA_DIR)")
     .option("--database-url <url>", "postgres:// URL of the server (env DATABASE_URL)")
     .option("--terminate-connections", "disconnect sessions still using the database at swap time")
+    .option(
+      "--discard-changes",
+      "undo although rows or files changed since the restore (the current contents are kept like any replaced copy)",
+    )
     .option("--yes", "do not ask for confirmation (required without a terminal)")
     .action((flags: UndoFlags) => undoAction(flags));
   addDestinationOptions(

@@ -31,7 +31,9 @@ import {
 } from "../restore/database-staging.js";
 import { keepPrevious, type KeptSummary } from "../restore/keep-previous.js";
 import {
+  readFingerprints,
   readKeptState,
+  type Fingerprints,
   unreadableWarning,
   writeReleasedMarker,
   writeUndoJournal,
@@ -41,12 +43,15 @@ import {
 import { copyPath, swapInMedia, removeTree, type MediaSwap } from "../restore/media-staging.js";
 import { acceptRestoreTarget } from "../restore/restore-target.js";
 import { directoryTally } from "../archive/directory-walk.js";
+import { describeTreeChanges, fingerprintTree, treeChanges } from "../restore/tree-fingerprint.js";
 import { AlreadyExistsError, type ObjectStore } from "../store/object-store.js";
 
 export interface UndoOptions {
   databaseOnly?: boolean;
   mediaOnly?: boolean;
   terminateConnections?: boolean;
+  /** Undo although the live copies changed since the restore (they are kept like any replaced copy). */
+  discardChanges?: boolean;
 }
 
 export interface UndoPlan {
@@ -158,6 +163,7 @@ function halvesLeft(plan: UndoPlan): string[] {
 async function verifyKept(
   plan: UndoPlan,
   settings: RestoreSettings,
+  fingerprints: Fingerprints | undefined,
   only: { database: boolean; media: boolean } = { database: true, media: true },
 ): Promise<void> {
   const problems: string[] = [];
@@ -187,9 +193,41 @@ async function verifyKept(
       problems.push(
         `folder ${plan.media.kept} holds ${tally.files} files / ${tally.sourceBytes} bytes, ${recorded.files} / ${recorded.sourceBytes} were kept`,
       );
+    else if (tally && fingerprints?.kept.media) {
+      const changed = describeTreeChanges(treeChanges(fingerprints.kept.media, await fingerprintTree(plan.media.kept)));
+      if (changed) problems.push(`folder ${plan.media.kept}: ${changed} since it was kept`);
+    }
   }
   if (problems.length)
     throw new RunnerError(`the kept copies changed since they were kept; nothing was swapped: ${problems.join("; ")}`);
+}
+
+/**
+ * What changed in the live copies since the restore swapped them in (its fingerprints): tables
+ * whose row counts differ, entries added, changed or removed. Empty when nothing did, or when the
+ * restore recorded no fingerprints (a marker from an older runner: nothing to compare).
+ */
+async function changesSinceRestore(
+  plan: UndoPlan,
+  settings: RestoreSettings,
+  fingerprints: Fingerprints | undefined,
+): Promise<string[]> {
+  const changes: string[] = [];
+  const db = fingerprints?.installed.database;
+  if (plan.database && db && db.target === plan.database.target) {
+    const now = await countRowsIn(settings.database!, plan.database.target);
+    changes.push(
+      ...rowCountDifferences(db.tables, now, "the restore recorded").map(
+        (p) => `database ${plan.database!.target}: ${p}`,
+      ),
+    );
+  }
+  const media = fingerprints?.installed.media;
+  if (plan.media && media && media.target === plan.media.target) {
+    const changed = describeTreeChanges(treeChanges(media.entries, await fingerprintTree(plan.media.target)));
+    if (changed) changes.push(`media folder ${plan.media.target}: ${changed}`);
+  }
+  return changes;
 }
 
 async function pathExists(p: string): Promise<boolean> {
@@ -358,8 +396,25 @@ export async function runUndoRestore(
     log.warn({ signal }, `interrupted by ${signal} before the swap: nothing was changed`);
     throw new InterruptedError(signal);
   };
+  const fingerprints = await readFingerprints(deps.store, plan.undoOf).catch((error: unknown) => {
+    log.warn(
+      { error: errorMessage(error) },
+      "could not read the restore's fingerprints: comparing row counts and file tallies only",
+    );
+    return undefined;
+  });
   if (!journal) {
-    await verifyKept(plan, settings);
+    const changes = await changesSinceRestore(plan, settings, fingerprints);
+    if (changes.length && !options.discardChanges)
+      throw new RunnerError(
+        `the live copies changed since the restore of ${plan.replacedBy}; an undo would set these changes aside: ${changes.join("; ")}. Nothing was swapped. To undo anyway, rerun with --discard-changes (the current contents are then kept like any replaced copy, until cleanup)`,
+      );
+    if (changes.length)
+      log.warn(
+        { changes },
+        "the live copies changed since the restore; undoing anyway (--discard-changes): the current contents are kept like any replaced copy",
+      );
+    await verifyKept(plan, settings, fingerprints);
     await faultPoint("undo.verified");
     stopIfSignalled();
     const runId = newRunId();
@@ -403,7 +458,7 @@ export async function runUndoRestore(
       await faultPoint("undo.before-swap");
       if (plan.resume) {
         // Only the halves that have not moved can be checked; the others were checked first time.
-        await verifyKept(plan, settings, {
+        await verifyKept(plan, settings, fingerprints, {
           database: Boolean(j.database && (await existingDatabases(connection!, [j.database.displaced])).size === 0),
           media: Boolean(j.media && !(await pathExists(j.media.displaced))),
         });

@@ -33,18 +33,23 @@ export async function countTableRows(client: pg.Client, inherited = false): Prom
 }
 
 /** Differences between two sets of counts, as sentences; empty when they agree. */
-export function rowCountDifferences(expected: readonly TableRowCount[], actual: readonly TableRowCount[]): string[] {
+export function rowCountDifferences(
+  expected: readonly TableRowCount[],
+  actual: readonly TableRowCount[],
+  /** Where `expected` comes from, in the messages. */
+  source = "the manifest",
+): string[] {
   const key = (t: TableRowCount) => JSON.stringify([t.schema, t.table]);
   const got = new Map(actual.map((t) => [key(t), t]));
   const problems: string[] = [];
   for (const t of expected) {
     const rows = got.get(key(t))?.rows;
     const name = qualifiedName(t.schema, t.table);
-    if (rows === undefined) problems.push(`table ${name} is missing (manifest: ${t.rows} rows)`);
-    else if (rows !== t.rows) problems.push(`table ${name} has ${rows} rows, the manifest says ${t.rows}`);
+    if (rows === undefined) problems.push(`table ${name} is missing (${source}: ${t.rows} rows)`);
+    else if (rows !== t.rows) problems.push(`table ${name} has ${rows} rows, ${source} says ${t.rows}`);
     got.delete(key(t));
   }
   for (const t of got.values())
-    problems.push(`table ${qualifiedName(t.schema, t.table)} (${t.rows} rows) is not in the manifest`);
+    problems.push(`table ${qualifiedName(t.schema, t.table)} (${t.rows} rows) is not in ${source}`);
   return problems;
 }

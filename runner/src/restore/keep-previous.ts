@@ -13,7 +13,8 @@ import { directoryTally } from "../archive/directory-walk.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { countRowsIn } from "./database-staging.js";
 import { freeSpace, spaceVerdict } from "./free-space.js";
-import { writeKeptMarker, type KeptRecord } from "./kept-copies.js";
+import { writeFingerprints, writeKeptMarker, type Fingerprints, type KeptRecord } from "./kept-copies.js";
+import { fingerprintTree } from "./tree-fingerprint.js";
 import type { StagingLayout } from "./media-staging.js";
 
 async function exists(p: string): Promise<boolean> {
@@ -74,12 +75,52 @@ export async function keepPrevious(
   };
   if (!store)
     log.warn({ stage: "kept" }, "no destination to write the kept-copy marker to: `status` will not list these copies");
-  else
+  else {
+    // Before the kept marker: whoever sees the marker finds the fingerprints an undo compares.
+    await writeFingerprints(store, await fingerprintsNow(run.runId, database, media, log)).catch((error: unknown) =>
+      log.warn(
+        { stage: "kept", error: errorMessage(error) },
+        "could not record the fingerprints of the swapped-in and kept copies: undo-restore will compare only row counts and file tallies",
+      ),
+    );
     await writeKeptMarker(store, record).catch((error: unknown) =>
       log.warn(
         { stage: "kept", error: errorMessage(error) },
         "could not write the kept-copy marker to the destination: `status` without database and media access will not list these copies, and undo-restore cannot verify them",
       ),
     );
+  }
   return { runId: run.runId, database: database.previous, media: media.previous, keepUntil };
+}
+
+/**
+ * What the run swapped in (row counts; per-entry fingerprints of the folder) and the kept folder's
+ * per-entry fingerprints, taken now, right after the swap, before anything else writes.
+ */
+async function fingerprintsNow(
+  runId: string,
+  database: { connection?: PgConnection; target?: string; previous?: string },
+  media: { target?: string; previous?: string },
+  log: Logger,
+): Promise<Fingerprints> {
+  const tables =
+    database.previous && database.connection && database.target
+      ? await countRowsIn(database.connection, database.target).catch((error: unknown) => {
+          log.warn(
+            { stage: "kept", error: errorMessage(error) },
+            "could not count the rows of the swapped-in database",
+          );
+          return undefined;
+        })
+      : undefined;
+  return {
+    formatVersion: 1,
+    runId,
+    installed: {
+      database: tables ? { target: database.target!, tables } : null,
+      media:
+        media.previous && media.target ? { target: media.target, entries: await fingerprintTree(media.target) } : null,
+    },
+    kept: { media: media.previous ? await fingerprintTree(media.previous) : null },
+  };
 }

@@ -6,7 +6,13 @@
  */
 import { text } from "node:stream/consumers";
 import { z } from "zod";
-import { RESTORE_MARKERS_PREFIX, keptMarkerKey, releasedMarkerKey, undoJournalKey } from "../contract.js";
+import {
+  RESTORE_MARKERS_PREFIX,
+  fingerprintsKey,
+  keptMarkerKey,
+  releasedMarkerKey,
+  undoJournalKey,
+} from "../contract.js";
 import { tableRowCountSchema } from "../manifest.js";
 import type { ObjectStore } from "../store/object-store.js";
 
@@ -75,6 +81,34 @@ export const undoJournalSchema = z.object({
 export type UndoJournal = z.infer<typeof undoJournalSchema>;
 
 type ReleasedBy = z.infer<typeof releasedSchema>["by"];
+
+const entryFingerprintSchema = z.tuple([z.string(), z.string()]).rest(z.string());
+
+/** What a run swapped in and what it kept, to detect changes (contract: fingerprintsKey). */
+export const fingerprintsSchema = z.object({
+  formatVersion: z.literal(1),
+  runId: z.string(),
+  installed: z.object({
+    database: z.object({ target: z.string(), tables: z.array(tableRowCountSchema) }).nullable(),
+    media: z.object({ target: z.string(), entries: z.array(entryFingerprintSchema) }).nullable(),
+  }),
+  kept: z.object({ media: z.array(entryFingerprintSchema).nullable() }),
+});
+export type Fingerprints = z.infer<typeof fingerprintsSchema>;
+
+export async function writeFingerprints(store: ObjectStore, fingerprints: Fingerprints): Promise<void> {
+  // Compact: it lists every file of the media folder.
+  await store.putSmall(fingerprintsKey(fingerprints.runId), JSON.stringify(fingerprintsSchema.parse(fingerprints)), {
+    contentType: "application/json",
+  });
+}
+
+/** The fingerprints of a run, or undefined when it has none (a marker from an older runner). */
+export async function readFingerprints(store: ObjectStore, runId: string): Promise<Fingerprints | undefined> {
+  const head = await store.head(fingerprintsKey(runId));
+  if (!head) return undefined;
+  return fingerprintsSchema.parse(await readJson(store, fingerprintsKey(runId)));
+}
 
 function putJson(store: ObjectStore, key: string, body: unknown): Promise<void> {
   return store.putSmall(key, `${JSON.stringify(body, null, 2)}\n`, { contentType: "application/json" });
