@@ -130,6 +130,8 @@ export const mediaEntrySchema = z.object({
       uploadedObjects: count,
       uploadedBytes: bytes,
       reusedObjects: count,
+      /** Files the previous set's stat cache showed unchanged (size, mtime, ctime, inode): not read. */
+      unchangedFiles: count.optional(),
     })
     .optional(),
   /**

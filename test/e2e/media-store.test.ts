@@ -2,7 +2,7 @@
 // test can damage objects) and on moto: names that reveal nothing, uploads of only what changed,
 // a killed run's objects reused, damage found by verify and refused by restore, bad keys refused.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, readdir, rm, truncate, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, unlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -29,11 +29,18 @@ afterAll(async () => {
 interface StoreManifest {
   formatVersion: number;
   backupId: string;
+  startedAt: string;
   media: {
     key: string;
     format: string;
     files: number;
-    store: { objects: number; uploadedObjects: number; uploadedBytes: number; reusedObjects: number };
+    store: {
+      objects: number;
+      uploadedObjects: number;
+      uploadedBytes: number;
+      reusedObjects: number;
+      unchangedFiles?: number;
+    };
   };
 }
 
@@ -77,9 +84,11 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
+/** The destination's manifests, oldest first (by start time: two ids of one second sort at random). */
 async function manifests(dest: string): Promise<StoreManifest[]> {
-  const files = (await filesUnder(dest)).filter((f) => f.endsWith("/manifest.json")).sort();
-  return Promise.all(files.map(async (f) => JSON.parse(await readFile(f, "utf8")) as StoreManifest));
+  const files = (await filesUnder(dest)).filter((f) => f.endsWith("/manifest.json"));
+  const all = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, "utf8")) as StoreManifest));
+  return all.sort((a, b) => (a.startedAt < b.startedAt ? -1 : 1));
 }
 
 async function objectFiles(dest: string): Promise<string[]> {
@@ -298,5 +307,67 @@ describe("the media store: bad input", () => {
     expect(files).toEqual(["manifest.json", "storage.tar.zst"]);
     const [m] = await manifests(dest);
     expect(m!.formatVersion).toBe(3);
+  });
+});
+
+describe("the media store: change detection (the sealed stat cache)", () => {
+  it("unchanged files are not read again; a rewrite that keeps size and mtime is still caught; --rehash and monthly read all", async () => {
+    const variants: Array<Record<string, string>> = [
+      {},
+      { ENCRYPTION_RECIPIENTS: age.recipient, AGE_IDENTITY_FILE: age.file },
+    ];
+    for (const extra of variants) {
+      const { media } = await makeMedia(6);
+      const dest = path.join(work, `dest-${n}`);
+      const env = fileEnv(dest, media, extra);
+      const victim = path.join(media, "docs", "doc-0.pdf");
+      await utimes(victim, 1_700_000_000, 1_700_000_000);
+      const newest = async () => (await manifests(dest)).sort((a, b) => (a.startedAt < b.startedAt ? -1 : 1)).at(-1)!;
+      ok("first", await runRunner(["backup", "--tier", "daily"], env));
+      expect((await newest()).media.store.unchangedFiles).toBe(0);
+      ok("second", await runRunner(["backup", "--tier", "daily"], env));
+      expect((await newest()).media.store).toMatchObject({ unchangedFiles: 8, uploadedObjects: 0 });
+
+      // Same size, same mtime, other bytes: only the ctime (and the content) tell.
+      const before = await stat(victim);
+      await writeFile(victim, randomBytes(2000));
+      await utimes(victim, 1_700_000_000, 1_700_000_000);
+      expect((await stat(victim)).mtimeMs).toBe(before.mtimeMs);
+      ok("third", await runRunner(["backup", "--tier", "daily"], env));
+      expect((await newest()).media.store).toMatchObject({ unchangedFiles: 7, uploadedObjects: 1 });
+      const target = path.join(work, `restored-${n}-${Object.keys(extra).length}`);
+      ok("restore", await runRunner(["restore", "latest", "--media-only", "--media-dir", target, "--yes"], env));
+      expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
+
+      ok("--rehash", await runRunner(["backup", "--tier", "daily", "--rehash"], env));
+      expect((await newest()).media.store).toMatchObject({ unchangedFiles: 0, uploadedObjects: 0 });
+      ok("monthly", await runRunner(["backup", "--tier", "monthly"], env));
+      expect((await newest()).media.store).toMatchObject({ unchangedFiles: 0, uploadedObjects: 0 });
+    }
+  });
+
+  it("the cache names no file to a bucket reader, and a damaged one is not trusted", async () => {
+    const { media } = await makeMedia(6);
+    const dest = path.join(work, `dest-${n}`);
+    const env = fileEnv(dest, media);
+    ok("first", await runRunner(["backup", "--tier", "daily"], env));
+    const cacheFile = (await filesUnder(dest)).find((f) => f.endsWith("media-stat-cache.sealed"))!;
+    const sealed = await readFile(cacheFile);
+    for (const name of ["doc-1.pdf", "same-1.txt", "docs"]) {
+      expect(sealed.includes(Buffer.from(name))).toBe(false);
+      expect(sealed.includes(Buffer.from(Buffer.from(`docs/${name}`).toString("base64").slice(0, 8)))).toBe(false);
+    }
+    sealed[sealed.length - 20] = sealed[sealed.length - 20]! ^ 0x01;
+    await writeFile(cacheFile, sealed);
+    // Content changed under the same stat would be invisible to a forged cache; the damaged one
+    // is refused, so every file is read and the backup is still right.
+    const second = await runRunner(["backup", "--tier", "daily"], { ...env, LOG_LEVEL: "warn" });
+    ok("second", second);
+    expect(second.stdout).toMatch(/previous stat cache could not be read to the end/);
+    const latest = (await manifests(dest)).sort((a, b) => (a.startedAt < b.startedAt ? -1 : 1)).at(-1)!;
+    expect(latest.media.store.unchangedFiles).toBe(0);
+    const target = path.join(work, `restored-${n}`);
+    ok("restore", await runRunner(["restore", "latest", "--media-only", "--media-dir", target, "--yes"], env));
+    expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
   });
 });

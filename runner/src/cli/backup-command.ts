@@ -30,6 +30,7 @@ interface BackupFlags extends DestinationFlags {
   database: boolean;
   encryptTo?: string;
   mediaFormat?: string;
+  rehash?: boolean;
 }
 
 async function backupAction(flags: BackupFlags): Promise<void> {
@@ -68,6 +69,7 @@ async function backupAction(flags: BackupFlags): Promise<void> {
         signal: signalController().signal,
         onBackupId: (id) => (backupId = id),
         area,
+        rehash: flags.rehash,
       });
     },
     succeeded: (result, { app }) => successOutcome(app, result, destination),
@@ -118,6 +120,10 @@ export function registerBackupCommand(program: Command): void {
     .option(
       "--encrypt-to <recipients>",
       "encrypt every object with age to these X25519 recipients, comma-separated (env ENCRYPTION_RECIPIENTS)",
+    )
+    .option(
+      "--rehash",
+      "store format: read every media file, even those the previous set's stat cache shows unchanged (the monthly tier always does)",
     )
     .option("--no-media", "skip the media folder (env BACKUP_MEDIA=false)")
     .option("--no-database", "skip the database (env BACKUP_DATABASE=false)")

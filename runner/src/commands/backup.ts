@@ -7,9 +7,10 @@
 import { access, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { newBackupId } from "../backup-id.js";
-import { setKey } from "../catalog.js";
+import { isComplete, listBackupSets, setKey } from "../catalog.js";
 import {
   MANIFEST_OBJECT,
+  TIERS,
   databaseStreamCompression,
   excludedFromArchive,
   formatDatabaseCompression,
@@ -32,6 +33,12 @@ import {
 } from "../manifest.js";
 import { loadStoreKey } from "../media-store/object-names.js";
 import { writeStoreMedia, type StoreUpload } from "../media-store/store-writer.js";
+import {
+  STAT_CACHE_OBJECT,
+  STAT_CACHE_PURPOSE,
+  openStatCache,
+  type StatCacheCursor,
+} from "../media-store/stat-cache.js";
 import { namesOf, storeNames, withoutNames } from "../encryption/names.js";
 import { checkRecipients } from "../encryption/recipients.js";
 import { encryptSource } from "../stages/age-encrypt.js";
@@ -61,6 +68,8 @@ export interface BackupDeps {
   area?: LiveArea;
   /** Called once the database snapshot is exported, before any stream starts (tests change data here). */
   onSnapshot?: () => Promise<void>;
+  /** Store format: read every file, ignoring the previous stat cache (`--rehash`; the monthly tier always does). */
+  rehash?: boolean;
 }
 
 async function checkMediaDir(dir: string): Promise<void> {
@@ -316,7 +325,19 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       }
     }
     if (settings.media && checked.storeKey) {
+      const sealKey = checked.storeKey.derive(STAT_CACHE_PURPOSE);
+      const rehash = deps.rehash || settings.tier === "monthly";
+      const previous = rehash ? undefined : await previousStatCache(store, sealKey, log);
+      log.info(
+        { stage: "stat-cache", rehash, previous: previous?.where },
+        rehash
+          ? "every media file is read (--rehash or the monthly tier)"
+          : previous
+            ? `files unchanged since ${previous.where} are not read again`
+            : "no earlier store-format set: every media file is read",
+      );
       storeUpload = writeStoreMedia({
+        statCache: { previous: previous?.cursor, sealKey, objectKey: `${prefix}/${STAT_CACHE_OBJECT}` },
         dir: settings.media.dir,
         store,
         key: checked.storeKey,
@@ -485,4 +506,27 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     deps.signal?.removeEventListener("abort", onSignal);
     await database?.session.close();
   }
+}
+
+/**
+ * The stat cache of the newest complete store-format set of any tier (they all back up the same
+ * folder), or undefined when there is none.
+ */
+async function previousStatCache(
+  store: ObjectStore,
+  sealKey: Buffer,
+  log: Logger,
+): Promise<{ cursor: StatCacheCursor; where: string } | undefined> {
+  // By start time: ids of one second sort by their random suffix.
+  let newest: { key: string; startedAt: string } | undefined;
+  for (const tier of TIERS)
+    for (const set of await listBackupSets(store, tier)) {
+      const key = `${setKey(set.tier, set.backupId)}/${STAT_CACHE_OBJECT}`;
+      if (!isComplete(set) || set.manifest.media?.format !== "store") continue;
+      if (!set.objects.some((o) => o.key === key)) continue;
+      if (!newest || set.manifest.startedAt > newest.startedAt) newest = { key, startedAt: set.manifest.startedAt };
+    }
+  if (!newest) return undefined;
+  const cursor = await openStatCache(store, newest.key, sealKey, log);
+  return cursor && { cursor, where: newest.key.slice(0, -STAT_CACHE_OBJECT.length - 1) };
 }

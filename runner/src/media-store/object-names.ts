@@ -24,6 +24,11 @@ export class StoreKey {
     return createHmac("sha256", this.secret).update(`edms-media-object-v1\0${sha256}\0${recipients}`).digest("hex");
   }
 
+  /** A key for another purpose (the stat cache's seal), derived so it never equals a name. */
+  derive(purpose: string): Buffer {
+    return createHmac("sha256", this.secret).update(`edms-derive-v1\0${purpose}`).digest();
+  }
+
   /** The object's key below the destination. */
   keyOf(sha256: string, sealing: ObjectSealing): string {
     return storeObjectKey(this.nameOf(sha256, sealing), sealing.recipients !== undefined);

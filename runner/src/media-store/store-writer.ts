@@ -30,6 +30,7 @@ import { ZSTD_BINARY, zstdCompressArgs } from "../stages/zstd.js";
 import { AlreadyExistsError, type ObjectStore, type PutStreamOptions } from "../store/object-store.js";
 import { entryLine, headerLine, typeOfLetter, type IndexEntry } from "./media-index.js";
 import type { StoreKey } from "./object-names.js";
+import { recordLine, statCacheWriter, statMatches, type StatCacheCursor, type StatRecord } from "./stat-cache.js";
 
 /** Files up to this size are read once, into memory (at most `transfers` of them at a time). */
 export const SMALL_FILE = 1024 * 1024;
@@ -46,6 +47,8 @@ export interface StoreWriteStats {
   uploadedBytes: number;
   /** Objects found in the store and reused. */
   reusedObjects: number;
+  /** Files the previous stat cache showed unchanged, so not read again. */
+  unchangedFiles: number;
 }
 
 export interface StoreWriteOptions {
@@ -61,11 +64,19 @@ export interface StoreWriteOptions {
   partSizeMiB?: number;
   /** Judges every entry (unsafe ones, the tally, the reference check's file names). */
   inspector: EntryInspector;
+  /** Change detection: the previous set's cache (absent: read every file) and where this run's goes. */
+  statCache: { previous?: StatCacheCursor; sealKey: Buffer; objectKey: string };
 }
 
 export type StoreUpload = UploadStream & { readonly stats: StoreWriteStats };
 
 class ContentChanged extends Error {}
+
+/** One entry's index line, and a file's stat-cache record. */
+interface Written {
+  line: string;
+  record?: StatRecord;
+}
 
 /** The keys and sizes of every content object in the store, from one listing. */
 export async function listStoreObjects(store: ObjectStore): Promise<Map<string, number>> {
@@ -142,7 +153,21 @@ async function readContent(
 
 export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const { store, key, recipients, inspector } = options;
-  const stats: StoreWriteStats = { objects: 0, uploadedObjects: 0, uploadedBytes: 0, reusedObjects: 0 };
+  const stats: StoreWriteStats = {
+    objects: 0,
+    uploadedObjects: 0,
+    uploadedBytes: 0,
+    reusedObjects: 0,
+    unchangedFiles: 0,
+  };
+  const cacheOut = statCacheWriter(options.statCache.sealKey);
+  const cacheStored = store.putStream(options.statCache.objectKey, cacheOut.sealed, {
+    partSize: choosePartSize(0, options.partSizeMiB),
+    queueSize: 1,
+    contentType: "application/octet-stream",
+    lock: options.lock,
+  });
+  cacheStored.catch(() => undefined);
   const referenced = new Set<string>();
   const lines = new PassThrough();
   const compressed = spawnChildFilter(ZSTD_BINARY, zstdCompressArgs(INDEX_ZSTD_LEVEL), lines, {
@@ -161,6 +186,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     failure ??= reason;
     for (const body of active) body.destroy(reason);
     lines.destroy(reason);
+    cacheOut.lines.destroy(reason);
+    options.statCache.previous?.close();
     index.cancel(reason);
   };
 
@@ -205,7 +232,27 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     return meter.bytes;
   };
 
-  const fileLine = async (entry: WalkedEntry, common: Omit<IndexEntry, "type">): Promise<string> => {
+  const fileLine = async (
+    entry: WalkedEntry,
+    common: Omit<IndexEntry, "type">,
+    unchanged: StatRecord | undefined,
+  ): Promise<Written> => {
+    if (unchanged) {
+      const objectKey = key.keyOf(unchanged.sha256, { recipients });
+      const objectBytes = known!.get(objectKey)!;
+      if (!referenced.has(objectKey)) {
+        referenced.add(objectKey);
+        stats.objects += 1;
+        stats.reusedObjects += 1;
+      }
+      stats.unchangedFiles += 1;
+      const size = Number(unchanged.size);
+      inspector.add({ type: "-", size, name: entry.name });
+      return {
+        line: entryLine({ ...common, type: "file", size, sha256: unchanged.sha256, object: objectKey, objectBytes }),
+        record: unchanged,
+      };
+    }
     for (let attempt = 1; ; attempt += 1) {
       const content = await readContent(entry);
       const objectKey = key.keyOf(content.sha256, { recipients });
@@ -217,14 +264,26 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         }
         // The tally counts what the index records (the content read), not the walk's size.
         inspector.add({ type: "-", size: content.size, name: entry.name });
-        return entryLine({
-          ...common,
-          type: "file",
-          size: content.size,
-          sha256: content.sha256,
-          object: objectKey,
-          objectBytes,
-        });
+        const st = entry.stats;
+        return {
+          line: entryLine({
+            ...common,
+            type: "file",
+            size: content.size,
+            sha256: content.sha256,
+            object: objectKey,
+            objectBytes,
+          }),
+          // The walk's stat: a change after it makes the next run's stat differ, so it reads again.
+          record: {
+            name: entry.name,
+            size: BigInt(content.size),
+            mtimeNs: st.mtimeNs,
+            ctimeNs: st.ctimeNs,
+            ino: st.ino,
+            sha256: content.sha256,
+          },
+        };
       } catch (error) {
         if (!(error instanceof ContentChanged) || attempt >= READ_ATTEMPTS) {
           if (error instanceof ContentChanged)
@@ -241,17 +300,18 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     known = await listStoreObjects(store);
     if (!lines.write(headerLine({ edmsMediaIndex: 1, backupId: options.backupId }))) await once(lines, "drain");
     // Lines go out in walk order; files are read and stored `transfers` at a time.
-    const pending: Array<Promise<string>> = [];
+    const pending: Array<Promise<Written>> = [];
     const flushOne = async () => {
-      const line = await pending.shift()!;
+      const { line, record } = await pending.shift()!;
       if (failure) throw failure;
       if (!lines.write(line)) await once(lines, "drain");
+      if (record && !cacheOut.lines.write(recordLine(record))) await once(cacheOut.lines, "drain");
     };
     // The folder itself first (its mode and mtime, as tar's "./"), under the empty name.
     const top = await lstat(options.dir, { bigint: true });
     pending.push(
-      Promise.resolve(
-        entryLine({
+      Promise.resolve({
+        line: entryLine({
           name: Buffer.alloc(0),
           type: "dir",
           mode: Number(top.mode & 0o7777n),
@@ -259,7 +319,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
           gid: Number(top.gid),
           mtimeNs: top.mtimeNs,
         }),
-      ),
+      }),
     );
     for await (const entry of walkTree(options.dir, { skipTopLevel: excludedFromArchive })) {
       if (failure) throw failure;
@@ -275,18 +335,27 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         mtimeNs: st.mtimeNs,
       };
       if (type === "file") {
-        const line = fileLine(entry, common);
+        // In walk order, before any later entry: the cache is a stream sorted the same way.
+        const previous = await options.statCache.previous?.lookup(entry.name);
+        const unchanged =
+          previous && statMatches(previous, st) && known.has(key.keyOf(previous.sha256, { recipients }))
+            ? previous
+            : undefined;
+        const line = fileLine(entry, common, unchanged);
         line.catch((error: unknown) => cancel(error instanceof Error ? error : new Error(String(error))));
         pending.push(line);
       } else {
         inspector.add({ type: entry.type, size: 0, name: entry.name, linkTarget: entry.linkTarget });
         if (type === undefined) continue; // a device: the inspector reported it, the run stops
-        pending.push(Promise.resolve(entryLine({ ...common, type, target: entry.linkTarget })));
+        pending.push(Promise.resolve({ line: entryLine({ ...common, type, target: entry.linkTarget }) }));
       }
       while (pending.length >= options.transfers) await flushOne();
     }
     while (pending.length) await flushOne();
     lines.end();
+    cacheOut.lines.end();
+    options.statCache.previous?.close();
+    await cacheStored;
   };
 
   const produced = produce().catch((error: unknown) => {

@@ -1,0 +1,158 @@
+/**
+ * Change detection for store-format backups. A backup pod cannot read an encrypted set's index
+ * (it holds no identity), so each store-format set also carries a stat cache the pod can read:
+ * for every regular file, its name, size, mtime, ctime and inode and its content's sha256,
+ * deflated and sealed (sealed-stream.ts) with a key derived from MEDIA_STORE_KEY. It tells the
+ * pod nothing it cannot see in the mounted folder, and a bucket reader without the key nothing
+ * at all (not even the names). The next backup walks the folder in the same order and reads the
+ * previous cache beside the walk (a merge of two sorted streams, so memory does not grow with the
+ * tree): a file whose size, mtime, ctime and inode all match is not read again, and its object is
+ * reused once the store's listing has it. `--rehash` and the monthly tier read everything.
+ *
+ * A cache that does not authenticate (damaged, forged, another key) is used only up to the last
+ * chunk that did, and the backup reads the rest; a cache is an optimisation, never a source of
+ * truth the backup cannot check: entries come only from authenticated chunks written by a pod
+ * holding the key.
+ */
+import { createDeflateRaw, createInflateRaw } from "node:zlib";
+import { PassThrough, pipeline, type Readable } from "node:stream";
+import type { BigIntStats } from "node:fs";
+import { components } from "../archive/entry-name.js";
+import type { Logger } from "../logger.js";
+import { errorMessage } from "../errors.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { openStream, sealStream } from "./sealed-stream.js";
+
+/** The cache's name inside a set's folder. */
+export const STAT_CACHE_OBJECT = "media-stat-cache.sealed";
+export const STAT_CACHE_PURPOSE = "stat-cache-v1";
+
+export interface StatRecord {
+  name: Buffer;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  ino: bigint;
+  sha256: string;
+}
+
+export function recordLine(r: StatRecord): string {
+  return `${JSON.stringify([r.name.toString("base64"), `${r.size}`, `${r.mtimeNs}`, `${r.ctimeNs}`, `${r.ino}`, r.sha256])}\n`;
+}
+
+export function statMatches(r: StatRecord, st: BigIntStats): boolean {
+  return r.size === st.size && r.mtimeNs === st.mtimeNs && r.ctimeNs === st.ctimeNs && r.ino === st.ino;
+}
+
+/** The walk's order: names compared component by component, bytes within a component. */
+export function compareWalkOrder(a: Buffer, b: Buffer): number {
+  const x = components(a);
+  const y = components(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i += 1) {
+    const c = Buffer.compare(x[i]!, y[i]!);
+    if (c) return c;
+  }
+  return x.length - y.length;
+}
+
+/** The writing side: lines in, a sealed deflated stream out (the caller stores it). */
+export function statCacheWriter(key: Buffer): { lines: PassThrough; sealed: Readable } {
+  const lines = new PassThrough();
+  const deflate = createDeflateRaw({ level: 6 });
+  const seal = sealStream(key);
+  pipeline(lines, deflate, seal, () => undefined);
+  return { lines, sealed: seal };
+}
+
+/**
+ * The previous cache as a cursor the walk advances: `lookup(name)` must be called in walk order
+ * and returns the record for `name`, if the cache has one.
+ */
+export class StatCacheCursor {
+  private readonly records: AsyncIterator<StatRecord>;
+  private current: StatRecord | undefined;
+  private done = false;
+  /** Files found unchanged (not read again). */
+  hits = 0;
+
+  constructor(
+    body: Readable,
+    key: Buffer,
+    private readonly log: Logger,
+  ) {
+    const open = openStream(key);
+    const inflate = createInflateRaw();
+    pipeline(body, open, inflate, () => undefined);
+    this.records = parseRecords(inflate);
+  }
+
+  private async next(): Promise<void> {
+    try {
+      const r = await this.records.next();
+      if (r.done) this.done = true;
+      else this.current = r.value;
+    } catch (error) {
+      this.done = true;
+      this.current = undefined;
+      this.log.warn(
+        { stage: "stat-cache", error: errorMessage(error) },
+        "the previous stat cache could not be read to the end; the files after that point are read again",
+      );
+    }
+  }
+
+  async lookup(name: Buffer): Promise<StatRecord | undefined> {
+    if (!this.current && !this.done) await this.next();
+    while (this.current && compareWalkOrder(this.current.name, name) < 0) {
+      this.current = undefined;
+      await this.next();
+    }
+    if (this.current && compareWalkOrder(this.current.name, name) === 0) return this.current;
+    return undefined;
+  }
+
+  close(): void {
+    void this.records.return?.();
+  }
+}
+
+async function* parseRecords(stream: Readable): AsyncGenerator<StatRecord> {
+  let rest = "";
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const parts = (rest + chunk.toString("latin1")).split("\n");
+    rest = parts.pop()!;
+    for (const line of parts) yield parseRecord(line);
+  }
+  if (rest) yield parseRecord(rest);
+}
+
+function parseRecord(line: string): StatRecord {
+  const a = JSON.parse(line) as unknown;
+  if (!Array.isArray(a) || a.length !== 6 || !a.every((x) => typeof x === "string"))
+    throw new Error("a stat cache line is malformed");
+  const [name, size, mtimeNs, ctimeNs, ino, sha256] = a as string[];
+  if (!/^[0-9a-f]{64}$/.test(sha256!)) throw new Error("a stat cache line has no sha256");
+  return {
+    name: Buffer.from(name!, "base64"),
+    size: BigInt(size!),
+    mtimeNs: BigInt(mtimeNs!),
+    ctimeNs: BigInt(ctimeNs!),
+    ino: BigInt(ino!),
+    sha256: sha256!,
+  };
+}
+
+/** Opens the cache at `key` (a set's STAT_CACHE_OBJECT), or undefined when it cannot be read. */
+export async function openStatCache(
+  store: ObjectStore,
+  objectKey: string,
+  sealKey: Buffer,
+  log: Logger,
+): Promise<StatCacheCursor | undefined> {
+  try {
+    return new StatCacheCursor(await store.get(objectKey), sealKey, log);
+  } catch (error) {
+    log.warn({ stage: "stat-cache", error: errorMessage(error) }, "no previous stat cache; every file is read");
+    return undefined;
+  }
+}
