@@ -20,7 +20,7 @@ export interface ReportedSettings {
   ignored: string[];
   database?: { secrets: readonly string[] } | null;
   /** The age identity of restores and drills: as secret as the password. */
-  identity?: { secret: string };
+  identity?: { secret: string; warning?: string };
 }
 
 export interface ReportedRunSpec<S extends ReportedSettings, R, P> {
