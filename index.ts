@@ -11,6 +11,7 @@ import { BackupAlarms } from "./components/backup-alarms.js";
 import { BackupBucket } from "./components/backup-bucket.js";
 import { BackupIdentity } from "./components/backup-identity.js";
 import { BackupSchedule } from "./components/backup-schedule.js";
+import { examplePlaceholders, examplesAllowed } from "./components/example-values.js";
 import { FirstDeployStamp, firstRunsEnv } from "./components/first-deploy.js";
 import { commonLabels, objectNames, workloadLabels } from "./components/naming.js";
 import { operatorCommands } from "./components/operator-commands.js";
@@ -24,7 +25,12 @@ import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from 
 
 function loadConfig() {
   try {
-    return parseStackConfig(projectConfig(pulumi.runtime.allConfig(), pulumi.getProject()));
+    const raw = projectConfig(pulumi.runtime.allConfig(), pulumi.getProject());
+    const config = parseStackConfig(raw);
+    // The repository's example values deploy backups nobody can decrypt: refused (example-values.ts).
+    const examples = examplesAllowed() ? [] : examplePlaceholders(raw, pulumi.getProject());
+    if (examples.length) throw new StackConfigError(examples);
+    return config;
   } catch (error) {
     // A RunError prints its message without a stack trace: the message is the whole story.
     if (error instanceof StackConfigError) throw new pulumi.RunError(error.message);

@@ -73,6 +73,7 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
       "kubernetes:batch/v1:CronJob edms-backup-schedule-daily",
       "kubernetes:batch/v1:CronJob edms-backup-schedule-monthly",
       "kubernetes:batch/v1:CronJob edms-backup-schedule-restore-drill",
+      "kubernetes:core/v1:ConfigMap edms-backup-commands",
       "kubernetes:core/v1:ConfigMap edms-backup-first-deploy-stamp",
       "kubernetes:core/v1:ConfigMap edms-backup-schedule-config",
       "kubernetes:core/v1:ServiceAccount edms-backup-identity-service-account",
