@@ -107,7 +107,7 @@ describe("drill notifications", () => {
     });
     expect(result.code).toBe(1);
     const { payload } = received("secret");
-    expect(payload!.error).toMatch(/no complete backup at file:\/\/\S+\/backups-\*\*\*/);
+    expect(payload!.error).toMatch(/no complete backup( of tier [a-z, ]+)? at file:\/\/\S+\/backups-\*\*\*/);
     expect(JSON.stringify(payload)).not.toContain(password);
     expect(result.stderr).toMatch(/no complete backup/);
     expect(result.stdout + result.stderr).not.toContain(password);
