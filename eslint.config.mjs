@@ -3,7 +3,7 @@
 import tseslint from "typescript-eslint";
 
 /** The modules the Pulumi program imports from the runner (see test/runner/contract.test.ts). */
-const CONTRACT_MODULES = ["runner/src/contract.ts", "runner/src/metric-names.ts"];
+const CONTRACT_MODULES = ["runner/src/contract.ts", "runner/src/metric-names.ts", "runner/src/prometheus-names.ts"];
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", ".demo/", ".bench/", "**/*.mjs", "**/*.mts", "**/*.cjs"] },

@@ -15,6 +15,7 @@ import { registerListCommand } from "./cli/list-command.js";
 import { registerStatusCommand } from "./cli/status-command.js";
 import { registerPruneCommand } from "./cli/prune-command.js";
 import { registerUndoCommands } from "./cli/undo-command.js";
+import { registerExporterCommand } from "./cli/exporter-command.js";
 import { RUNNER_VERSION } from "./version.js";
 import { finalLine, finalLogFormat, type LogFormat } from "./exit-line.js";
 
@@ -45,6 +46,7 @@ export function buildProgram(format: LogFormat = "pretty"): Command {
   registerStatusCommand(program);
   registerPruneCommand(program);
   registerUndoCommands(program);
+  registerExporterCommand(program);
   return program;
 }
 

@@ -43,6 +43,8 @@ export const FLAG_FOR_ENV: Partial<Record<RunnerEnvName, string>> = {
   ENCRYPTION_RECIPIENTS: "--encrypt-to",
   RESTORE_SCRATCH_DIR: "--scratch-dir",
   RESTORE_JOBS: "--jobs",
+  EXPORTER_LISTEN: "--listen",
+  EXPORTER_REFRESH_SECONDS: "--refresh-seconds",
 };
 
 export interface CommonSettings {

@@ -442,7 +442,23 @@ export const runnerEnvShape = {
       message: "must be an SNS topic ARN such as arn:aws:sns:ap-southeast-1:123456789012:edms-runs",
     })
     .optional(),
+  /** `exporter`: where /metrics is served, HOST:PORT or [IPv6]:PORT (default DEFAULT_EXPORTER_LISTEN). */
+  EXPORTER_LISTEN: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$/, {
+      message: "must be HOST:PORT, e.g. 0.0.0.0:9863 or [::]:9863",
+    })
+    .refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65535, { message: "port must be 0-65535" })
+    .optional(),
+  /** `exporter`: seconds between two readings of the destination (default DEFAULT_EXPORTER_REFRESH_SECONDS). */
+  EXPORTER_REFRESH_SECONDS: positiveInt("seconds").optional(),
 } as const;
+
+/** Where `edms-backup exporter` listens by default (the stack's Service targets this port). */
+export const DEFAULT_EXPORTER_PORT = 9863;
+export const DEFAULT_EXPORTER_LISTEN = `0.0.0.0:${DEFAULT_EXPORTER_PORT}`;
+/** A listing and a few manifest reads a minute: cheap on S3, fresh enough for alerts measured in hours. */
+export const DEFAULT_EXPORTER_REFRESH_SECONDS = 60;
 
 export type RunnerEnvName = keyof typeof runnerEnvShape;
 /** What a CronJob (or anything else) may pass: raw strings keyed by the contract's names. */

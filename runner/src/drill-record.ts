@@ -36,6 +36,8 @@ const drillRecordSchema = z.object({
   ok: z.boolean(),
   tier: z.string().nullable(),
   backupId: z.string().nullable(),
+  /** How long the restore took (absent when the drill could not run, and in older records). */
+  restoreSeconds: z.number().nonnegative().optional(),
 });
 export type DrillRecord = z.infer<typeof drillRecordSchema>;
 

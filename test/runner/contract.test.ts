@@ -14,7 +14,7 @@ import {
 } from "../../runner/src/contract.js";
 
 /** The modules the Pulumi program imports from the runner: nothing but zod may come with them. */
-const CONTRACT_MODULES = ["runner/src/contract.ts", "runner/src/metric-names.ts"];
+const CONTRACT_MODULES = ["runner/src/contract.ts", "runner/src/metric-names.ts", "runner/src/prometheus-names.ts"];
 
 /** Every module a file names: imports, re-exports, `import type`, dynamic import() and require(). */
 function importedModules(path: string): string[] {

@@ -64,7 +64,12 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
         await recordOutcome(store, settings, { ok: false, tier }, log);
         throw error;
       }
-      await recordOutcome(store, settings, { ok: report.ok, tier: report.tier, backupId: report.backupId }, log);
+      await recordOutcome(
+        store,
+        settings,
+        { ok: report.ok, tier: report.tier, backupId: report.backupId, restoreSeconds: report.restoreSeconds },
+        log,
+      );
       return report;
     },
     succeeded: (result, { app }) => drillPayload(app, { report: result }),
@@ -128,7 +133,7 @@ async function firstRotatingSet(
 async function recordOutcome(
   store: ObjectStore,
   settings: RestoreSettings,
-  outcome: { ok: boolean; tier?: string; backupId?: string },
+  outcome: { ok: boolean; tier?: string; backupId?: string; restoreSeconds?: number },
   log: Logger,
 ): Promise<void> {
   const finishedAt = new Date();
@@ -138,6 +143,8 @@ async function recordOutcome(
     ok: outcome.ok,
     tier: outcome.tier ?? null,
     backupId: outcome.backupId ?? null,
+    // The exporter's edms_backup_drill_last_restore_seconds.
+    ...(outcome.restoreSeconds !== undefined ? { restoreSeconds: outcome.restoreSeconds } : {}),
   }).catch((error: unknown) =>
     log.warn({ stage: "notify", problem: errorMessage(error) }, "could not write the drill record"),
   );
