@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DRILL_MAX_AGE_HOURS, statusSchedule } from "./components/alarm-rules.js";
 import { BackupAlarms } from "./components/backup-alarms.js";
 import { BackupBucket } from "./components/backup-bucket.js";
+import { BackupDashboard } from "./components/backup-dashboard.js";
+import { BackupExporter } from "./components/backup-exporter.js";
 import { BackupIdentity } from "./components/backup-identity.js";
 import { BackupSchedule } from "./components/backup-schedule.js";
 import { examplePlaceholders, examplesAllowed } from "./components/example-values.js";
@@ -20,7 +22,7 @@ import { RunSummaryTopic } from "./components/run-summary-topic.js";
 import { backupDestination as destinationOf } from "./components/runner-env.js";
 import { runnerPod, type StatusSettings } from "./components/runner-pod.js";
 import { longestIntervalDays } from "./components/schedules.js";
-import type { ScheduledTier } from "./runner/src/contract.js";
+import { DEFAULT_EXPORTER_PORT, type ScheduledTier } from "./runner/src/contract.js";
 import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from "./components/stack-config.js";
 
 function loadConfig() {
@@ -208,6 +210,34 @@ const schedule = new BackupSchedule(
   k8sOpts,
 );
 
+// Opt-in: `edms-backup exporter` for Prometheus, under its own read-only identity.
+const exporter = config.exporter.enabled
+  ? new BackupExporter(
+      `${base}-exporter`,
+      {
+        appName: app,
+        namespace: config.namespace,
+        port: DEFAULT_EXPORTER_PORT,
+        refreshSeconds: config.exporter.refreshSeconds,
+        status: statusSettings,
+        pod: { ...podBase, image: image.imageRef },
+        identity: {
+          identity: config.identity,
+          namespace: config.namespace,
+          labels: commonLabels(app),
+          bucketArn: storage.bucketArn,
+          keyPrefix,
+          kmsKeyArn: storage.kmsKeyArn,
+        },
+        configMap: schedule.configMap,
+        monitoring: config.exporter.serviceMonitor
+          ? { scrapeInterval: config.exporter.scrapeInterval, labels: config.exporter.prometheusLabels }
+          : undefined,
+      },
+      k8sOpts,
+    )
+  : undefined;
+
 // In CloudWatch, outside the cluster: they fire even when the CronJobs or the cluster are gone.
 const alarms = config.cloudwatchNamespace
   ? new BackupAlarms(
@@ -228,6 +258,23 @@ const alarms = config.cloudwatchNamespace
     )
   : undefined;
 
+// The same picture as the Grafana dashboard, from the runner's CloudWatch metrics (on by default with them).
+const dashboard =
+  config.cloudwatchNamespace && (config.cloudwatchDashboard ?? true)
+    ? new BackupDashboard(`${base}-dashboard`, {
+        appName: app,
+        namespace: config.cloudwatchNamespace,
+        region,
+        maxAgeSeconds: Object.fromEntries(
+          Object.entries(intervalHours).map(([tier, hours]) => [
+            tier,
+            Math.ceil(hours * 3600) + config.alerts.graceHours * 3600,
+          ]),
+        ),
+        drill: config.drill.enabled ? { maxAgeSeconds: DRILL_MAX_AGE_HOURS * 3600 } : undefined,
+      })
+    : undefined;
+
 export const namespace = config.namespace;
 export const alertTopicArn = alarms?.topic.arn;
 export const alarmNames = alarms?.alarmNames;
@@ -237,6 +284,8 @@ export const backupDestination = storage.bucketName.apply((bucket) => destinatio
 export const imageRef = image.imageRef;
 export const runnerRoleArn = identity.role.arn;
 export const cronJobNames = schedule.cronJobNames;
+export const exporterService = exporter?.serviceName;
+export const dashboardName = dashboard?.dashboardName;
 export const commands = pulumi.all([image.imageRef, identity.serviceAccount.metadata.name]).apply(([img, sa]) => {
   const pod = { ...podBase, image: img, serviceAccountName: sa };
   return operatorCommands({

@@ -6,7 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { eksClusterArn, irsaTrustPolicy, podIdentityTrustPolicy, runnerPolicy } from "./iam-policies.js";
+import { eksClusterArn, irsaTrustPolicy, podIdentityTrustPolicy, readerPolicy, runnerPolicy } from "./iam-policies.js";
 
 export type IdentityKind = { kind: "irsa"; oidcProviderArn: string } | { kind: "podIdentity"; clusterName: string };
 
@@ -21,6 +21,8 @@ export interface BackupIdentityArgs {
   objectLock: boolean;
   cloudwatchNamespace?: string;
   runSummaryTopicArn?: pulumi.Input<string>;
+  /** `read-only`: the exporter's identity (readerPolicy); default the runner's (runnerPolicy). */
+  access?: "runner" | "read-only";
 }
 
 export class BackupIdentity extends pulumi.ComponentResource {
@@ -56,7 +58,7 @@ export class BackupIdentity extends pulumi.ComponentResource {
     this.role = new aws.iam.Role(
       `${name}-role`,
       {
-        description: `edms-backup runner in ${args.namespace}/${args.serviceAccountName}`,
+        description: `edms-backup ${args.access === "read-only" ? "exporter (read-only)" : "runner"} in ${args.namespace}/${args.serviceAccountName}`,
         assumeRolePolicy,
         maxSessionDuration: 3600,
       },
@@ -70,15 +72,17 @@ export class BackupIdentity extends pulumi.ComponentResource {
           .all([args.bucketArn, args.kmsKeyArn, region, args.runSummaryTopicArn])
           .apply(([bucketArn, kmsKeyArn, r, runSummaryTopicArn]) =>
             JSON.stringify(
-              runnerPolicy({
-                bucketArn,
-                kmsKeyArn,
-                region: r,
-                keyPrefix: args.keyPrefix,
-                objectLock: args.objectLock,
-                cloudwatchNamespace: args.cloudwatchNamespace,
-                runSummaryTopicArn,
-              }),
+              args.access === "read-only"
+                ? readerPolicy({ bucketArn, kmsKeyArn, region: r, keyPrefix: args.keyPrefix })
+                : runnerPolicy({
+                    bucketArn,
+                    kmsKeyArn,
+                    region: r,
+                    keyPrefix: args.keyPrefix,
+                    objectLock: args.objectLock,
+                    cloudwatchNamespace: args.cloudwatchNamespace,
+                    runSummaryTopicArn,
+                  }),
             ),
           ),
       },

@@ -115,6 +115,47 @@ export function runnerPolicy(s: RunnerPolicySettings): PolicyDocument {
   return { Version: "2012-10-17", Statement: statements };
 }
 
+/**
+ * The exporter's read-only identity: what `edms-backup exporter` calls (ListObjectsV2 under the
+ * prefix, GetObject of manifests and records, ListMultipartUploads and ListParts for the unfinished
+ * uploads, kms:Decrypt through S3) and nothing that writes; writes are denied outright as well.
+ */
+export function readerPolicy(s: Omit<RunnerPolicySettings, "objectLock" | "cloudwatchNamespace">): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "ListBackupPrefix",
+        Effect: "Allow",
+        Action: "s3:ListBucket",
+        Resource: s.bucketArn,
+        Condition: { StringLike: { "s3:prefix": [`${s.keyPrefix}/*`] } },
+      },
+      // No s3:prefix key on this action (see runnerPolicy): the bucket's in-progress upload keys only.
+      { Sid: "ListUnfinishedUploads", Effect: "Allow", Action: "s3:ListBucketMultipartUploads", Resource: s.bucketArn },
+      {
+        Sid: "ReadBackups",
+        Effect: "Allow",
+        Action: ["s3:GetObject", "s3:ListMultipartUploadParts"],
+        Resource: `${s.bucketArn}/${s.keyPrefix}/*`,
+      },
+      {
+        Sid: "DecryptThroughS3",
+        Effect: "Allow",
+        Action: "kms:Decrypt",
+        Resource: s.kmsKeyArn,
+        Condition: { StringEquals: { "kms:ViaService": `s3.${s.region}.amazonaws.com` } },
+      },
+      {
+        Sid: "NeverWrite",
+        Effect: "Deny",
+        Action: [...DENIED_ACTIONS, "s3:PutObject", "s3:PutObjectRetention", "s3:AbortMultipartUpload"],
+        Resource: [s.bucketArn, `${s.bucketArn}/*`],
+      },
+    ],
+  };
+}
+
 /** The OIDC issuer (host/path) an IRSA trust policy's condition keys are named after. */
 export function oidcIssuerFromProviderArn(oidcProviderArn: string): string {
   const marker = ":oidc-provider/";

@@ -10,7 +10,7 @@ export const TIER_LABEL = "backup.edms.io/tier";
  * What a pod of this stack does; the drill restores into a scratch database, `status` publishes
  * the ages the alarms watch, `restore` is an operator's restore Job.
  */
-export type Workload = Tier | "restore-drill" | "runner" | "status" | "restore";
+export type Workload = Tier | "restore-drill" | "runner" | "status" | "restore" | "exporter";
 
 export function objectNames(appName: string) {
   return {
@@ -26,6 +26,8 @@ export function objectNames(appName: string) {
     restoreJob: `${appName}-restore`,
     /** The exported operator commands, as a ConfigMap in the namespace (kubectl-only operation). */
     commandsConfigMap: `${appName}-backup-commands`,
+    /** The exporter's Deployment, Service, ServiceMonitor, PrometheusRule and ServiceAccount. */
+    exporter: `${appName}-backup-exporter`,
   };
 }
 

@@ -69,7 +69,9 @@ export type RunnerWorkload =
   /** A one-off command (`list`, `status`) through `kubectl run`. */
   | { kind: "command"; args: string[]; status: StatusSettings }
   /** The operator's restore Job. */
-  | { kind: "restore"; args: string[] };
+  | { kind: "restore"; args: string[] }
+  /** `edms-backup exporter` (a Deployment, see exporter-spec.ts): reads the destination, judges as `status`. */
+  | { kind: "exporter"; status: StatusSettings; refreshSeconds: number; port: number };
 
 export function runnerPod(base: RunnerPodBase, w: RunnerWorkload): IPodSpec {
   const shared = {
@@ -133,6 +135,13 @@ export function runnerPod(base: RunnerPodBase, w: RunnerWorkload): IPodSpec {
         media: base.media ? { ...base.media, colocateWith: undefined, readOnly: false } : undefined,
         // A restore decrypts encrypted sets: the Job mounts the identity, like the drill.
         ageIdentity: base.ageIdentity,
+      });
+    case "exporter":
+      // Reads the bucket listing and a few small objects: no database password, no media, no key.
+      return podSpec({
+        ...shared,
+        args: ["exporter", "--listen", `0.0.0.0:${w.port}`],
+        env: { ...statusSettingsEnv(w.status), EXPORTER_REFRESH_SECONDS: String(w.refreshSeconds) },
       });
   }
 }

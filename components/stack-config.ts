@@ -9,6 +9,7 @@
 import { z } from "zod";
 import {
   DEFAULT_RETENTION_DAYS,
+  DEFAULT_EXPORTER_REFRESH_SECONDS,
   DEFAULT_STATUS_GRACE_HOURS,
   parseMediaReferences,
   OBJECT_LOCK_MODES,
@@ -392,6 +393,30 @@ export const stackConfigSchema = z
       })
       .optional(),
     /**
+     * `edms-backup exporter` for Prometheus (docs/RUNBOOK.md, Prometheus): a Deployment + Service
+     * under a read-only identity; with `serviceMonitor`, a ServiceMonitor and a PrometheusRule for
+     * the Prometheus Operator (its CRDs must be installed).
+     */
+    exporter: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        serviceMonitor: z.boolean().default(true),
+        /** Labels the cluster's Prometheus selects ServiceMonitors and PrometheusRules by (e.g. release: kube-prometheus-stack). */
+        prometheusLabels: z.record(z.string().min(1), z.string()).default({}),
+        /** Seconds between readings of the bucket (a listing per tier and the new sets' manifests). */
+        refreshSeconds: z.number().int().min(10).max(3600).default(DEFAULT_EXPORTER_REFRESH_SECONDS),
+        scrapeInterval: z
+          .string()
+          .regex(/^[1-9][0-9]*(s|m)$/, { message: "must be a Prometheus duration in seconds or minutes, e.g. 60s" })
+          .default("60s"),
+      })
+      .prefault({}),
+    /**
+     * A CloudWatch dashboard over the runner's metrics (docs/RUNBOOK.md, CloudWatch dashboard);
+     * default on when cloudwatchNamespace is set.
+     */
+    cloudwatchDashboard: z.boolean().optional(),
+    /**
      * An existing Secret holding notification URLs (they carry tokens, so not in the ConfigMap):
      * key `webhook-url` (NOTIFY_WEBHOOK_URL, every tier) and `healthcheck-url-<tier>`
      * (HEALTHCHECK_URL of that tier). Every key is optional; so is the Secret itself.
@@ -468,6 +493,13 @@ export const stackConfigSchema = z
         code: "custom",
         path: ["alertEmails"],
         message: "needs cloudwatchNamespace: the alarms watch the runner's metrics in that namespace",
+      });
+    }
+    if (config.cloudwatchDashboard && !config.cloudwatchNamespace) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["cloudwatchDashboard"],
+        message: "needs cloudwatchNamespace: the dashboard shows the runner's metrics in that namespace",
       });
     }
     if (config.encryption && config.drill.enabled && !config.encryption.identitySecret) {

@@ -4,6 +4,7 @@
  * Its own file, so index.ts is evaluated afresh under these mocks.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import type { DashboardBody as CloudWatchDashboard, MetricWidget } from "../../components/cloudwatch-dashboard.js";
 import { ofType, one, runStack, type StackRun } from "./stack-harness.js";
 
 const KEY = "arn:aws:kms:ap-southeast-1:123456789012:key/0d9a4a6b-8e3f-1c0d-2a4b-6c8e5c2b7e1f";
@@ -47,5 +48,21 @@ describe("alarms for a stack without the weekly tier, checked daily", () => {
     expect(JSON.stringify(cronJob)).toContain('"schedule":"17 0 * * *"');
     expect(JSON.stringify(cronJob)).toContain('{"name":"STATUS_TIERS","value":"daily,monthly"}');
     expect(JSON.stringify(cronJob)).toContain('{"name":"STATUS_GRACE_HOURS","value":"12"}');
+  });
+
+  it("draws the CloudWatch dashboard's age limits at the alarms' thresholds, for the tiers that run", () => {
+    const body = JSON.parse(
+      String(one(run, "aws:cloudwatch/dashboard:Dashboard", "edms-backup-dashboard-dashboard").inputs.dashboardBody),
+    ) as CloudWatchDashboard;
+    const ages = body.widgets
+      .filter((w): w is MetricWidget => w.type === "metric")
+      .find((w) => w.properties.metrics.some((m) => m[1] === "NewestBackupAgeSeconds"))!;
+    const limits = Object.fromEntries(ages.properties.annotations!.horizontal.map((h) => [h.label, h.value]));
+    const threshold = (tier: string) =>
+      one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", `edms-backup-alarms-${tier}-age`).inputs.threshold;
+    expect(limits).toEqual({ "daily limit": threshold("daily"), "monthly limit": threshold("monthly") });
+    // The exporter's deadlines (and so the PrometheusRule) use the same grace.
+    const exporter = one(run, "kubernetes:apps/v1:Deployment", "edms-backup-exporter-deployment").inputs;
+    expect(JSON.stringify(exporter)).toContain('{"name":"STATUS_GRACE_HOURS","value":"12"}');
   });
 });

@@ -3,8 +3,10 @@
  * (kubernetes-models). It catches wrong types, bad enums, missing fields and bad quantities; unknown
  * fields are caught by the builders' types instead.
  */
+import { PrometheusRule, ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
+import { Deployment } from "kubernetes-models/apps/v1";
 import { CronJob, Job } from "kubernetes-models/batch/v1";
-import { ConfigMap, ServiceAccount } from "kubernetes-models/v1";
+import { ConfigMap, Service, ServiceAccount } from "kubernetes-models/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 
 type Validator = (object: Record<string, unknown>) => void;
@@ -17,6 +19,14 @@ const validators: Record<string, Validator> = {
     new ConfigMap(o as unknown as ConstructorParameters<typeof ConfigMap>[0]).validate(),
   "kubernetes:core/v1:ServiceAccount": (o) =>
     new ServiceAccount(o as unknown as ConstructorParameters<typeof ServiceAccount>[0]).validate(),
+  "kubernetes:apps/v1:Deployment": (o) =>
+    new Deployment(o as unknown as ConstructorParameters<typeof Deployment>[0]).validate(),
+  "kubernetes:core/v1:Service": (o) => new Service(o as unknown as ConstructorParameters<typeof Service>[0]).validate(),
+  // The Prometheus Operator's CRDs (@kubernetes-models/prometheus-operator), as Pulumi CustomResources.
+  "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": (o) =>
+    new ServiceMonitor(o as unknown as ConstructorParameters<typeof ServiceMonitor>[0]).validate(),
+  "kubernetes:monitoring.coreos.com/v1:PrometheusRule": (o) =>
+    new PrometheusRule(o as unknown as ConstructorParameters<typeof PrometheusRule>[0]).validate(),
   "kubernetes:networking.k8s.io/v1:NetworkPolicy": (o) =>
     new NetworkPolicy(o as unknown as ConstructorParameters<typeof NetworkPolicy>[0]).validate(),
 };

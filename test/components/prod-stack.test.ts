@@ -53,6 +53,7 @@ function actions(statement: PolicyDocument["Statement"][number]): string[] {
 
 const EXPECTED = [
   "aws:cloudwatch/compositeAlarm:CompositeAlarm edms-backup-alarms-drill",
+  "aws:cloudwatch/dashboard:Dashboard edms-backup-dashboard-dashboard",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-daily-age",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-drill-failed",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-drill-overdue",
@@ -60,7 +61,9 @@ const EXPECTED = [
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-weekly-age",
   "aws:ecr/lifecyclePolicy:LifecyclePolicy edms-backup-runner-repo-lifecycle",
   "aws:ecr/repository:Repository edms-backup-runner-repo",
+  "aws:iam/role:Role edms-backup-exporter-identity-role",
   "aws:iam/role:Role edms-backup-identity-role",
+  "aws:iam/rolePolicy:RolePolicy edms-backup-exporter-identity-policy",
   "aws:iam/rolePolicy:RolePolicy edms-backup-identity-policy",
   "aws:kms/alias:Alias edms-backup-key-alias",
   "aws:kms/key:Key edms-backup-key",
@@ -78,12 +81,16 @@ const EXPECTED = [
   "aws:sns/topicSubscription:TopicSubscription edms-backup-run-summary-email-backups@example.com",
   "docker:index/image:Image edms-backup-runner-image",
   "edms-backup:alarms:BackupAlarms edms-backup-alarms",
+  "edms-backup:dashboard:BackupDashboard edms-backup-dashboard",
+  "edms-backup:exporter:BackupExporter edms-backup-exporter",
+  "edms-backup:identity:BackupIdentity edms-backup-exporter-identity",
   "edms-backup:identity:BackupIdentity edms-backup-identity",
   "edms-backup:image:RunnerImage edms-backup-runner",
   "edms-backup:notify:RunSummaryTopic edms-backup-run-summary",
   "edms-backup:schedule:BackupSchedule edms-backup-schedule",
   "edms-backup:schedule:FirstDeployStamp edms-backup-first-deploy",
   "edms-backup:storage:BackupBucket edms-backup",
+  "kubernetes:apps/v1:Deployment edms-backup-exporter-deployment",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-adhoc",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-daily",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-monthly",
@@ -94,7 +101,12 @@ const EXPECTED = [
   "kubernetes:core/v1:ConfigMap edms-backup-commands",
   "kubernetes:core/v1:ConfigMap edms-backup-first-deploy-stamp",
   "kubernetes:core/v1:ConfigMap edms-backup-schedule-config",
+  "kubernetes:core/v1:Service edms-backup-exporter-service",
+  "kubernetes:core/v1:ServiceAccount edms-backup-exporter-identity-service-account",
   "kubernetes:core/v1:ServiceAccount edms-backup-identity-service-account",
+  "kubernetes:monitoring.coreos.com/v1:PrometheusRule edms-backup-exporter-rules",
+  "kubernetes:monitoring.coreos.com/v1:ServiceMonitor edms-backup-exporter-service-monitor",
+  "kubernetes:networking.k8s.io/v1:NetworkPolicy edms-backup-exporter-ingress",
   "kubernetes:networking.k8s.io/v1:NetworkPolicy edms-backup-schedule-egress",
   "pulumi:providers:kubernetes edms-backup-k8s",
 ];
@@ -455,7 +467,7 @@ describe("the prod stack under mocks", () => {
     const kubernetes = () => run.resources.filter((r) => r.type.startsWith("kubernetes:"));
 
     it("are all valid against the Kubernetes OpenAPI schema", () => {
-      expect(kubernetes()).toHaveLength(12);
+      expect(kubernetes()).toHaveLength(18);
       for (const object of kubernetes()) validateKubernetesObject(object.type, object.inputs);
     });
 

@@ -37,6 +37,7 @@ beforeAll(async () => {
     alertEmails: undefined,
     notifications: undefined,
     runSummary: undefined,
+    exporter: undefined,
   });
 });
 
@@ -88,6 +89,8 @@ describe("a stack with a given image, Pod Identity, no Object Lock, no media and
     ) as PolicyDocument;
     expect(JSON.stringify(doc)).not.toContain("cloudwatch");
     expect(run.resources.filter((r) => /cloudwatch|sns|alarms/i.test(r.type))).toEqual([]);
+    // No exporter unless asked for (stack config exporter.enabled), no dashboard without metrics.
+    expect(run.resources.filter((r) => /exporter|dashboard/i.test(`${r.type} ${r.name}`))).toEqual([]);
     expect(run.outputs.alertTopicArn).toBeUndefined();
     // No run summary either: no topic (above), no grant (no "sns:" at all), no setting.
     expect(JSON.stringify(doc)).not.toContain("sns:");
