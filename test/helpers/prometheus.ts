@@ -3,11 +3,9 @@
 // back through its HTTP API, as Grafana reads them.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-
-export const PROMETHEUS_INSTALL = "apt-get install -y prometheus";
+import { freePort } from "./pg-cluster.js";
 
 /** The binary, or an error naming the command that installs it (a test must fail, not skip). */
 export function requireTool(tool: "prometheus" | "promtool" | "chromium"): string {
@@ -17,17 +15,6 @@ export function requireTool(tool: "prometheus" | "promtool" | "chromium"): strin
     throw new Error(`${tool} is not installed: run \`apt-get install -y ${pkg}\` (bash .ci/run installs it)`);
   }
   return found;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface PromSample {
