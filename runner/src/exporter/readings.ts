@@ -8,7 +8,7 @@ import { MANIFEST_OBJECT, TIERS, type Tier } from "../contract.js";
 import { readDrillHistory } from "../drill-record.js";
 import { errorMessage } from "../errors.js";
 import type { Manifest } from "../manifest.js";
-import { openKeptRecords } from "../restore/kept-copies.js";
+import { readKeptState } from "../restore/kept-copies.js";
 import { assessStatus, startedAt, type StatusSettings } from "../staleness.js";
 import type { ObjectStore, StoredObject } from "../store/object-store.js";
 import { checkUnfinishedUploads } from "../unfinished-uploads.js";
@@ -150,14 +150,17 @@ export interface KeptReading {
   databases: number;
   mediaFolders: number;
   mediaBytes: number;
+  /** Marker objects that could not be read (named in the scrape error). */
+  unreadable: string[];
 }
 
 export async function readKeptCopies(store: ObjectStore): Promise<KeptReading> {
-  const records = await openKeptRecords(store);
+  const { records, unreadable } = await readKeptState(store);
   return {
     databases: records.filter((r) => r.database).length,
     mediaFolders: records.filter((r) => r.media).length,
     mediaBytes: records.reduce((sum, r) => sum + (r.media?.sourceBytes ?? 0), 0),
+    unreadable,
   };
 }
 

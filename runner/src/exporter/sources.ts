@@ -11,6 +11,7 @@
 import { Gauge, type Registry } from "prom-client";
 import * as n from "../prometheus-names.js";
 import type { ExporterSourceName } from "../prometheus-names.js";
+import { unreadableWarning } from "../restore/kept-copies.js";
 import type { StatusSettings } from "../staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
 import {
@@ -186,6 +187,9 @@ function keptCopiesSource(registry: Registry): ExporterSource {
       copies.set({ component: "database" }, r.databases);
       copies.set({ component: "media" }, r.mediaFolders);
       bytes.set({ component: "media" }, r.mediaBytes);
+      // The readable markers are counted; an unreadable one needs a person: a scrape error names it.
+      const warning = unreadableWarning(r.unreadable);
+      if (warning) throw new Error(warning);
     },
   };
 }
