@@ -35,7 +35,8 @@ async function must(args: string[], env: Record<string, string>): Promise<void> 
 }
 
 async function main(): Promise<void> {
-  const chromium = requireTool("chromium");
+  const chromium = spawnSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).stdout.trim();
+  if (!chromium) throw new Error("chromium is not installed: run `apt-get install -y chromium`");
   requireTool("prometheus");
   const work = await mkdtemp(path.join(tmpdir(), "edms-metrics-capture-"));
   let cluster: PgCluster | undefined;

@@ -74,6 +74,8 @@ has openssl || apt_packages+=(openssl)
 has setpriv || apt_packages+=(util-linux)
 # test/setup-script.test.ts lints this script and .ci/run.
 has shellcheck || apt_packages+=(shellcheck)
+# The exporter's tests: a real Prometheus scrapes it and promtool tests its alert rules.
+{ has prometheus && has promtool; } || apt_packages+=(prometheus)
 if $image_tools; then
   # The image test (npm run test:image) builds and runs the runner image with podman as root; see
   # scripts/image/containers.conf for why runc.

@@ -51,7 +51,12 @@ describe("the quick start", () => {
   it("runs the demo after npm ci, and names every package the test helpers' install hints name", () => {
     const script = read(SETUP);
     expect(commandLines(script).slice(-2)).toEqual(["npm ci --no-audit --no-fund", "if $demo; then npm run demo; fi"]);
-    const hints = ["test/helpers/pg-cluster.ts", "test/helpers/tls-ca.ts", "scripts/image/podman.ts"].map(read);
+    const hints = [
+      "test/helpers/pg-cluster.ts",
+      "test/helpers/tls-ca.ts",
+      "test/helpers/prometheus.ts",
+      "scripts/image/podman.ts",
+    ].map(read);
     const packages = hints.flatMap((text) =>
       [...text.matchAll(/apt-get install -y ([a-z0-9. -]+)/g)].flatMap((m) => m[1]!.trim().split(/\s+/)),
     );
@@ -80,7 +85,18 @@ describe("scripts/setup.sh", () => {
     const r = setup(["--dry-run", "--image-tools", "--demo"], { PATH: bin, HOME: tmpdir() });
     expect(r.code, r.out).toBe(0);
     const planned = /would install: (.*)/.exec(r.out)![1]!.split(" ");
-    for (const name of ["zstd", "gzip", "tar", "procps", "bsdutils", "age", "openssl", "util-linux", "shellcheck"])
+    for (const name of [
+      "zstd",
+      "gzip",
+      "tar",
+      "procps",
+      "bsdutils",
+      "age",
+      "openssl",
+      "util-linux",
+      "shellcheck",
+      "prometheus",
+    ])
       expect(planned).toContain(name);
     for (const name of ["podman", "buildah", "mmdebstrap", "runc", "uidmap", "slirp4netns", "fuse-overlayfs", "pipx"])
       expect(planned).toContain(name);

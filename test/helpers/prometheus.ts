@@ -8,12 +8,12 @@ import path from "node:path";
 import { freePort } from "./pg-cluster.js";
 
 /** The binary, or an error naming the command that installs it (a test must fail, not skip). */
-export function requireTool(tool: "prometheus" | "promtool" | "chromium"): string {
+export function requireTool(tool: "prometheus" | "promtool"): string {
   const found = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim();
-  if (!found) {
-    const pkg = tool === "chromium" ? "chromium" : "prometheus";
-    throw new Error(`${tool} is not installed: run \`apt-get install -y ${pkg}\` (bash .ci/run installs it)`);
-  }
+  if (!found)
+    throw new Error(
+      `${tool} is not installed: run \`apt-get install -y prometheus\` (bash scripts/setup.sh installs it)`,
+    );
   return found;
 }
 
