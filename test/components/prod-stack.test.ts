@@ -58,6 +58,7 @@ const EXPECTED = [
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-drill-failed",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-drill-overdue",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-monthly-age",
+  "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-reference-check",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-weekly-age",
   "aws:ecr/lifecyclePolicy:LifecyclePolicy edms-backup-runner-repo-lifecycle",
   "aws:ecr/repository:Repository edms-backup-runner-repo",
