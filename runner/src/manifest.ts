@@ -20,6 +20,8 @@ import {
   TRIGGERS,
 } from "./contract.js";
 import { MAX_MISSING_PATHS } from "./references/media-paths.js";
+import { databasePropertiesSchema } from "./pg/database-properties.js";
+import { definerSchema } from "./pg/owners.js";
 
 export { MANIFEST_FORMAT_VERSION, STORE_MANIFEST_FORMAT_VERSION };
 
@@ -76,6 +78,12 @@ export const databaseEntrySchema = z.object({
   warningCount: count.optional(),
   /** Their text (in the names member of an encrypted set: a warning may name an object). */
   warnings: z.array(z.string()).optional(),
+  /** The roles owning the database's objects (pg_shdepend), so a restore can keep them. Named. */
+  owners: z.array(z.string()).optional(),
+  /** SECURITY DEFINER functions and their owners. Named. */
+  definers: z.array(definerSchema).optional(),
+  /** The database's own properties (owner, settings, ACL, comment); see database-properties.ts. Named. */
+  properties: databasePropertiesSchema.optional(),
   /**
    * Row counts per table, taken in the same snapshot that pg_dump exported. Absent from the plain
    * manifest of an encrypted set (names are in the encrypted names member).
@@ -185,6 +193,9 @@ export const manifestSchema = z
       [["database", "tables"], tables],
       [["database", "migrations"], m.database?.migrations],
       [["database", "warnings"], m.database?.warnings],
+      [["database", "owners"], m.database?.owners],
+      [["database", "definers"], m.database?.definers],
+      [["database", "properties"], m.database?.properties],
       [["media", "references", "columns"], refs?.columns],
       [["media", "references", "missingPaths"], refs?.missingPaths],
     ];

@@ -111,7 +111,7 @@ describe("item 9: row counts and the privilege pre-check", () => {
   });
 });
 
-describe.skip("item 1: owners", () => {
+describe("item 1: owners", () => {
   it("a superuser's restore keeps every owner (SECURITY DEFINER function included), as pg_dump | pg_restore does", async () => {
     const target = newName("owners");
     const result = await restore(target);
@@ -125,8 +125,9 @@ describe.skip("item 1: owners", () => {
     expect(definer).toEqual({ owner: fx.roles.definer, secdef: true });
     const baseline = newName("baseline");
     await plainDumpRestore(pg, fx.db.name, baseline);
-    expect(await schemaDump(pg, target)).toEqual(await schemaDump(pg, baseline));
-    expect(await schemaDump(pg, target)).toEqual(await schemaDump(pg, fx.db.name));
+    const restored = (await schemaDump(pg, target)).split("\n");
+    expect(restored).toEqual((await schemaDump(pg, baseline)).split("\n"));
+    expect(restored).toEqual((await schemaDump(pg, fx.db.name)).split("\n"));
   });
 
   it("a role that cannot keep them is told which owners change before the question, and a SECURITY DEFINER function's owner never changes silently", async () => {
@@ -145,7 +146,7 @@ describe.skip("item 1: owners", () => {
   });
 });
 
-describe.skip("item 2: the database's own properties", () => {
+describe("item 2: the database's own properties", () => {
   it("a restore into a new database applies the backup's owner, settings, per-role settings, ACL and comment, and says so", async () => {
     const target = newName("props");
     const result = await restore(target);
@@ -166,7 +167,7 @@ describe.skip("item 2: the database's own properties", () => {
   });
 });
 
-describe.skip("item 8: planner statistics", () => {
+describe("item 8: planner statistics", () => {
   it("the restored database has statistics for its tables, and the summary says how long ANALYZE took", async () => {
     const target = newName("stats");
     const result = await restore(target);
@@ -181,7 +182,7 @@ describe.skip("item 8: planner statistics", () => {
   });
 });
 
-describe.skip("item 4: subscriptions", () => {
+describe("item 4: subscriptions", () => {
   it("restored subscriptions are disabled and point at no slot", async () => {
     const target = newName("subs");
     const result = await restore(target);
@@ -208,7 +209,7 @@ describe.skip("item 4: subscriptions", () => {
   it("cleanup removes a staging copy that holds a subscription", async () => {
     const base = newName("cleanup");
     await sql(admin, `create database "${base}"`);
-    const copy = `${base}__edms_staging_20200101T000000Z-dead`;
+    const copy = `${base}__edms_staging_20200101T000000Z-00dead`;
     made.push(copy);
     await plainDumpRestore(pg, fx.db.name, copy);
     const result = await runRunner(["cleanup", "--yes", "--target-db", base], env(base));

@@ -165,7 +165,11 @@ export async function schemaDump(pg: PgConnectionInfo, name: string): Promise<st
     timeoutMs: 60_000,
   });
   if (result.code !== 0) throw new Error(`pg_dump --schema-only ${name}: ${result.stderr}`);
-  return result.stdout.split(name).join("<db>");
+  // \restrict's key is random per run (pg_dump's guard against psql meta-commands in names).
+  return result.stdout
+    .split(name)
+    .join("<db>")
+    .replace(/^\\(un)?restrict \S+$/gm, "\\$1restrict <key>");
 }
 
 /** The baseline the runner is held against: pg_dump -Fc | pg_restore into `target`, run by the superuser. */

@@ -5,12 +5,13 @@ import type { RunnerEnv, Tier } from "../contract.js";
 import { loadRestoreSettings, restoreSecrets } from "../config.js";
 import { confirmOrRefuse } from "../confirm.js";
 import { ConfigError } from "../errors.js";
-import { formatBytes } from "../format.js";
+import { formatBytes, safeName } from "../format.js";
 import { openLiveArea } from "../progress.js";
 import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } from "../legacy/seed-archive.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { describeRestore, planRestore, runRestore } from "../commands/restore.js";
+import { checkOwnership, describeRestore, planRestore, runRestore } from "../commands/restore.js";
+import { ownershipPreamble } from "../pg/owners.js";
 import { migrationPreamble } from "../references/migration-preamble.js";
 import {
   addDestinationOptions,
@@ -29,6 +30,7 @@ interface RestoreFlags extends ReplaceFlags {
   scratchDir?: string;
   jobs?: string;
   keepPrevious: boolean;
+  allowOwnerChange?: boolean;
 }
 
 /** The set to restore: from the destination, or a legacy backup-hybrid.sh archive file. */
@@ -85,7 +87,11 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
     );
     // Said before the question, so an operator restoring into another release knows about `migrate`.
     const preamble = plan.database
-      ? await migrationPreamble(plan.database.connection, plan.database.target, plan.database.entry.migrations)
+      ? [
+          ...(await migrationPreamble(plan.database.connection, plan.database.target, plan.database.entry.migrations)),
+          // Which owners change, before the question (a SECURITY DEFINER function's refuses, exit 2).
+          ...ownershipPreamble(await checkOwnership(plan.database, Boolean(flags.allowOwnerChange))),
+        ]
       : [];
     for (const line of preamble) log.warn({ stage: "migrations" }, line);
     const question = describeRestore(set, plan);
@@ -97,6 +103,7 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
       {
         terminateConnections: flags.terminateConnections,
         keepPreviousHours: flags.keepPrevious ? settings.keepPreviousHours : 0,
+        allowOwnerChange: flags.allowOwnerChange,
       },
       { store, markerStore: destinationStore, log, signal: signalController().signal, area, identity },
     );
@@ -105,7 +112,15 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
     const lines = [
       `restored ${flags.fromArchive ?? `${result.tier}/${result.backupId}`} in ${result.seconds.toFixed(1)} s`,
       result.database &&
-        `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${formatBytes(result.database.bytes)} of dump)`,
+        [
+          `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${formatBytes(result.database.bytes)} of dump), analyzed in ${result.database.analyzeSeconds.toFixed(1)} s, owners ${result.database.ownersKept ? "kept" : "not kept"}`,
+          ...result.database.properties.map((p) => `    ${p}`),
+          ...(result.database.subscriptions.length
+            ? [
+                `    ${result.database.subscriptions.length} subscription(s) restored disabled, without a slot: ${result.database.subscriptions.map(safeName).join(", ")}`,
+              ]
+            : []),
+        ].join("\n"),
       result.media &&
         `  media ${result.media.dir}: ${result.media.files} files (${formatBytes(result.media.bytes)} of archive)`,
       result.kept &&
@@ -144,6 +159,10 @@ export function registerRestoreCommand(program: Command): void {
     .option(
       "--no-keep-previous",
       "drop the replaced database and media folder at once instead of keeping them for undo-restore (env KEEP_PREVIOUS_HOURS, default 24)",
+    )
+    .option(
+      "--allow-owner-change",
+      "restore even when SECURITY DEFINER functions would change owner (the restoring role cannot keep their owners)",
     )
     .option("--yes", "do not ask for confirmation (required without a terminal)")
     .action((ref: string | undefined, flags: RestoreFlags) => restoreAction(ref, flags));

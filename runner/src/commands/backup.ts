@@ -46,6 +46,8 @@ import type { ChildSource } from "../stages/child-source.js";
 import { choosePartSize } from "../part-size.js";
 import { PgConnectError } from "../pg/connect.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
+import { readDatabaseProperties, type DatabaseProperties } from "../pg/database-properties.js";
+import { readOwnership, type Definer } from "../pg/owners.js";
 import { dumpVersionProblem, majorOf, pgBinary, toolVersion } from "../pg/versions.js";
 import { destinationInsideMedia } from "../restore/restore-target.js";
 import { inspectDirectory } from "../archive/directory-walk.js";
@@ -259,6 +261,8 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const dumpWarnings: string[] = [];
   let rowCounts: Promise<TableRowCount[]> | undefined;
   let migrations: Promise<MigrationState | null> | undefined;
+  let ownership:
+    Promise<{ owners: string[]; definers: Definer[]; properties: DatabaseProperties | undefined }> | undefined;
   // The reference check compares what the columns held in the dump's snapshot with the files the
   // archive actually holds (tar's listing), so both sides describe this backup set exactly.
   const referenceColumns = settings.media ? (database?.referenceColumns ?? []) : [];
@@ -317,6 +321,13 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       rowCounts.catch(() => undefined);
       migrations = database.session.inSnapshot(readMigrationState);
       migrations.catch(() => undefined);
+      // Who owns what, and the database's own properties: what pg_restore alone cannot restore.
+      const name = settings.database!.database;
+      ownership = database.session.inSnapshot(async (client) => ({
+        ...(await readOwnership(client)),
+        properties: await readDatabaseProperties(client, name),
+      }));
+      ownership.catch(() => undefined);
       if (referenceColumns.length) {
         referencesRead = database.session.inSnapshot((client) =>
           readReferencedPaths(client, referenceColumns, referenced),
@@ -373,6 +384,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     );
     const tables = rowCounts ? await rowCounts : [];
     const schemaState = migrations ? await migrations : null;
+    const owned = ownership ? await ownership : undefined;
     await referencesRead;
     if (cause) throw cause;
     const unreadable = inspector.unreadableSummary();
@@ -430,6 +442,8 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
               tables,
               warningCount: dumpWarnings.length,
               ...(dumpWarnings.length ? { warnings: dumpWarnings } : {}),
+              ...(owned && { owners: owned.owners, definers: owned.definers }),
+              ...(owned?.properties && { properties: owned.properties }),
               ...(schemaState ? { migrations: schemaState } : {}),
             }
           : null,

@@ -15,7 +15,9 @@ import type { RestoreSettings } from "../config.js";
 import { copyDatabaseName, copyFolderName } from "../contract.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { dropDatabase } from "../restore/database-staging.js";
+import { dropDatabase, withAdminClient } from "../restore/database-staging.js";
+import { ownershipPlan } from "../pg/owners.js";
+import { safeName } from "../format.js";
 import { removeTree } from "../restore/media-staging.js";
 import { checkRestoredReferences } from "../references/drill-references.js";
 import { holdAndSweep } from "../restore/run-copies.js";
@@ -82,13 +84,17 @@ export async function runDrill(
       return;
     }
     const counted = !manifest.importedFrom;
-    const counts = await restoreDatabasePart(ctx, manifest.database, connection, scratchDb!, settings.pgBinDir, {
+    // Owners kept as a restore would keep them (the drill proves what a restore does).
+    const ownership = await withAdminClient(connection, (c) => ownershipPlan(c, manifest.database!));
+    const restored = await restoreDatabasePart(ctx, manifest.database, connection, scratchDb!, settings.pgBinDir, {
       checkRowCounts: counted,
+      owners: { keep: ownership.keepOwners, subscriptions: ownership.superuser },
       onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
     });
     // Only a database this drill created is dropped afterwards (restoreDatabasePart drops its own
     // on failure): a --scratch-db naming an existing database fails to create and is left alone.
     created = true;
+    const { counts } = restored;
     const rows = counts.reduce((s, t) => s + t.rows, 0);
     checks.push({
       name: "database",
@@ -127,10 +133,16 @@ export async function runDrill(
       );
     }
   } finally {
+    // A scratch database left behind is a full copy of the data: the drill fails if it stays.
     if (created && scratchDb && connection)
-      await dropDatabase(connection, scratchDb).catch((e: unknown) =>
-        log.warn({ error: errorMessage(e) }, "could not drop the scratch database"),
-      );
+      await dropDatabase(connection, scratchDb).catch((e: unknown) => {
+        log.error({ error: errorMessage(e) }, "could not drop the scratch database");
+        checks.push({
+          name: "cleanup",
+          ok: false,
+          detail: `could not drop the scratch database ${safeName(scratchDb)} (${errorMessage(e)}); drop it by hand or run edms-backup cleanup`,
+        });
+      });
     if (scratchDir) await removeTree(scratchDir);
     await hold.release();
   }

@@ -48,12 +48,17 @@ import { checkSpace, keepPrevious, type KeptSummary } from "../restore/keep-prev
 import type { ObjectStore } from "../store/object-store.js";
 import type { OpenIdentity } from "../encryption/identity.js";
 import { decryptionFor } from "../encryption/names.js";
+import { describeProperties, readDatabaseProperties, type DatabaseProperties } from "../pg/database-properties.js";
+import { definerProblem, ownershipPlan, type OwnershipPlan } from "../pg/owners.js";
+import { finishStaging } from "../restore/staging-fixups.js";
 
 /** How the plan is carried out. */
 export interface RestoreOptions {
   terminateConnections?: boolean;
   /** Hours to keep what the restore replaces, for `undo-restore`; 0 (default) drops it at once. */
   keepPreviousHours?: number;
+  /** Restore even when SECURITY DEFINER functions change owner (--allow-owner-change). */
+  allowOwnerChange?: boolean;
 }
 
 export interface RestoreDeps {
@@ -71,7 +76,19 @@ export interface RestoreDeps {
 export interface RestoreResult {
   backupId: string;
   tier: string;
-  database?: { name: string; bytes: number; tables: number; rows: number };
+  database?: {
+    name: string;
+    bytes: number;
+    tables: number;
+    rows: number;
+    /** The database's own properties now (describeProperties), as applied from the backup. */
+    properties: string[];
+    analyzeSeconds: number;
+    /** Subscriptions restored disabled and without a slot. */
+    subscriptions: string[];
+    /** Whether the dump's owners were kept. */
+    ownersKept: boolean;
+  };
   media?: { dir: string; bytes: number; files: number };
   seconds: number;
   /** Previous copies that could not be removed after the restore completed (left for the operator). */
@@ -181,11 +198,29 @@ async function checkScratchDir(dir: string): Promise<void> {
   });
 }
 
+/**
+ * Whether the dump's owners can be kept by this restore (see pg/owners.ts): exit 2 when a
+ * SECURITY DEFINER function would change owner and the operator did not allow it.
+ */
+export async function checkOwnership(
+  database: NonNullable<RestorePlan["database"]>,
+  allowOwnerChange: boolean,
+): Promise<OwnershipPlan> {
+  const plan = await withAdminClient(database.connection, (c) => ownershipPlan(c, database.entry), [database.target]);
+  const problem = definerProblem(plan);
+  if (problem && !allowOwnerChange) throw new RunnerError(problem, 2);
+  return plan;
+}
+
 /** Refuses early, before minutes of restoring, when the database swap would fail anyway. */
-async function preflight(database: RestorePlan["database"], options: RestoreOptions): Promise<void> {
-  if (!database) return;
+async function preflight(
+  database: RestorePlan["database"],
+  options: RestoreOptions,
+): Promise<{ ownership: OwnershipPlan; targetProperties?: DatabaseProperties } | undefined> {
+  if (!database) return undefined;
   const { target } = database;
-  await withAdminClient(
+  const ownership = await checkOwnership(database, Boolean(options.allowOwnerChange));
+  return withAdminClient(
     database.connection,
     async (client) => {
       const problem = await targetDatabaseProblem(client, target);
@@ -197,6 +232,9 @@ async function preflight(database: RestorePlan["database"], options: RestoreOpti
         const open = await settledConnections(client, target);
         if (open > 0) throw new RunnerError(connectionsProblem(target, open));
       }
+      // A set of an earlier runner records no properties: the replaced database's are kept.
+      const targetProperties = database.entry.properties ? undefined : await readDatabaseProperties(client, target);
+      return { ownership, targetProperties };
     },
     [target],
   );
@@ -213,7 +251,7 @@ export async function runRestore(
   const { database, media } = plan;
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier });
   const runId = newRunId();
-  await preflight(database, options);
+  const checked = await preflight(database, options);
   const keepHours = options.keepPreviousHours ?? 0;
   // Expired kept copies and staging copies of killed runs of this same target go first: they
   // are what would otherwise fill the volume.
@@ -276,6 +314,7 @@ export async function runRestore(
   let mediaSwap: MediaSwap | undefined;
   let counts: Awaited<ReturnType<typeof restoreDatabasePart>> | undefined;
   let tally: Awaited<ReturnType<typeof restoreMediaPart>> | undefined;
+  let properties: DatabaseProperties | undefined;
   try {
     if (media) staging = await prepareMediaStaging(media.dir, runId, layout);
     const fail = (error: unknown) => {
@@ -295,6 +334,7 @@ export async function runRestore(
             {
               checkRowCounts: !set.manifest.importedFrom,
               scratch: database.scratch,
+              owners: checked && { keep: checked.ownership.keepOwners, subscriptions: checked.ownership.superuser },
               onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
             },
           )
@@ -310,6 +350,10 @@ export async function runRestore(
     if (cancel.signal.aborted) throw cancel.signal.reason;
     counts = dbPart.status === "fulfilled" ? dbPart.value : undefined;
     tally = mediaPart.status === "fulfilled" ? mediaPart.value : undefined;
+    if (database && stagingDb && counts) {
+      properties = database.entry.properties ?? checked?.targetProperties;
+      await finishStaging(database.connection, stagingDb, database.target, counts, properties, log);
+    }
     log.info({ stage: "verified" }, "staging copies match the manifest; swapping them in");
 
     // Each swap either completes or puts its own half back before it throws. The database goes
@@ -392,8 +436,12 @@ export async function runRestore(
         counts && {
           name: database.target,
           bytes: database.entry.bytes,
-          tables: counts.length,
-          rows: counts.reduce((s, t) => s + t.rows, 0),
+          tables: counts.counts.length,
+          rows: counts.counts.reduce((s, t) => s + t.rows, 0),
+          properties: properties ? describeProperties(properties) : [],
+          analyzeSeconds: counts.analyzeSeconds,
+          subscriptions: counts.subscriptions,
+          ownersKept: checked?.ownership.keepOwners ?? false,
         },
       media: media && tally && { dir: media.dir, bytes: media.entry.bytes, files: tally.files },
       seconds: (Date.now() - started) / 1000,

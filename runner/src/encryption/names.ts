@@ -21,6 +21,8 @@ import { uploadChildOutput } from "../stages/upload-stream.js";
 import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
 import type { ChildSource } from "../stages/child-source.js";
 import type { OpenIdentity } from "./identity.js";
+import { databasePropertiesSchema } from "../pg/database-properties.js";
+import { definerSchema } from "../pg/owners.js";
 
 export const NAMES_OBJECT = objectName("names", { encrypted: true });
 
@@ -31,6 +33,9 @@ export const namesSchema = z.object({
       tables: z.array(tableRowCountSchema),
       migrations: z.record(z.string(), z.string()).optional(),
       warnings: z.array(z.string()).optional(),
+      owners: z.array(z.string()).optional(),
+      definers: z.array(definerSchema).optional(),
+      properties: databasePropertiesSchema.optional(),
     })
     .nullable(),
   /** The names of the media reference check (MEDIA_REFERENCES), when there was one. */
@@ -50,6 +55,9 @@ export function namesOf(manifest: Manifest): NamesMember {
       tables: manifest.database.tables ?? [],
       ...(manifest.database.migrations && { migrations: manifest.database.migrations }),
       ...(manifest.database.warnings && { warnings: manifest.database.warnings }),
+      ...(manifest.database.owners && { owners: manifest.database.owners }),
+      ...(manifest.database.definers && { definers: manifest.database.definers }),
+      ...(manifest.database.properties && { properties: manifest.database.properties }),
     },
     media:
       refs?.columns && refs.missingPaths ? { referenceColumns: refs.columns, missingPaths: refs.missingPaths } : null,
@@ -76,7 +84,15 @@ export async function storeNames(
 
 /** The plain manifest's part of an encrypted set: counts and sizes, no names (see namesOf). */
 export function withoutNames(manifest: Manifest): Manifest {
-  const { tables: _tables, migrations: _migrations, warnings: _warnings, ...database } = manifest.database ?? {};
+  const {
+    tables: _tables,
+    migrations: _migrations,
+    warnings: _warnings,
+    owners: _owners,
+    definers: _definers,
+    properties: _properties,
+    ...database
+  } = manifest.database ?? {};
   const { columns: _columns, missingPaths: _paths, ...references } = manifest.media?.references ?? {};
   return {
     ...manifest,

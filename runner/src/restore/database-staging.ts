@@ -11,6 +11,7 @@ import type { TableRowCount } from "../manifest.js";
 import { connectPg, PgConnectError } from "../pg/connect.js";
 import { childEnv, withDatabase, type PgConnection } from "../pg/connection.js";
 import { countTableRows } from "../pg/row-counts.js";
+import { dropSubscriptions } from "./staging-fixups.js";
 import { pgBinary } from "../pg/versions.js";
 import type { PipelineStep } from "../stages/child-chain.js";
 import { spawnSinkChain, type ChildSink } from "../stages/child-sink.js";
@@ -155,6 +156,12 @@ export async function dropDatabase(connection: PgConnection, name: string): Prom
   await withAdminClient(
     connection,
     async (client) => {
+      // A restored subscription would make DROP DATABASE fail, even WITH (FORCE).
+      const subs = await client.query(
+        "select 1 from pg_subscription s join pg_database d on d.oid = s.subdbid where d.datname = $1",
+        [name],
+      );
+      if (subs.rowCount) await dropSubscriptions(connection, name);
       await client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
     },
     [name],
@@ -173,15 +180,18 @@ export function spawnPgRestore(
   binDir: string | undefined,
   input: { file: string; jobs: number } | { decode: readonly PipelineStep[] },
   onWarning?: (warning: string) => void,
+  owners: { keep: boolean; subscriptions: boolean } = { keep: false, subscriptions: true },
 ): ChildSink {
   const fromFile = "file" in input ? input : undefined;
   const pgRestore: PipelineStep = {
     command: pgBinary("pg_restore", binDir),
-    // Ownership is the restoring role's: the roles of the source server need not exist here.
+    // Owners are kept when the restoring role can set them (ownershipPlan); otherwise every
+    // object is the restoring role's. Subscriptions need a superuser to be created at all.
     args: [
       "--dbname",
       database,
-      "--no-owner",
+      ...(owners.keep ? [] : ["--no-owner"]),
+      ...(owners.subscriptions ? [] : ["--no-subscriptions"]),
       "--exit-on-error",
       "--no-password",
       ...(fromFile ? [`--jobs=${fromFile.jobs}`, "--", fromFile.file] : []),

@@ -24,6 +24,7 @@ import { feedVerified } from "./verified-feed.js";
 import { dumpDecodeSteps } from "./dump-decoder.js";
 import { zstdDecompressTo } from "../stages/zstd.js";
 import { restoreStoreMedia } from "../media-store/store-reader.js";
+import { analyzeDatabase, detachSubscriptions } from "./staging-fixups.js";
 
 export interface PartContext {
   store: ObjectStore;
@@ -41,6 +42,14 @@ function stopOnAbort(signal: AbortSignal | undefined, stop: () => void): void {
   signal?.addEventListener("abort", stop, { once: true });
 }
 
+export interface RestoredDatabase {
+  counts: TableRowCount[];
+  /** Subscriptions restored, each left disabled and detached from its slot (staging-fixups.ts). */
+  subscriptions: string[];
+  /** How long ANALYZE of the restored database took. */
+  analyzeSeconds: number;
+}
+
 /**
  * Creates `database`, restores the dump into it and checks every table's row count against the
  * manifest. On any failure the database is dropped again. Returns the counts found.
@@ -56,8 +65,10 @@ export async function restoreDatabasePart(
     scratch?: { dir: string; jobs: number };
     /** Each warning pg_restore prints (logged by the caller). */
     onWarning?: (warning: string) => void;
+    /** Keep the dump's owners; restore its subscriptions (both need the right role). */
+    owners?: { keep: boolean; subscriptions: boolean };
   },
-): Promise<TableRowCount[]> {
+): Promise<RestoredDatabase> {
   // The version probe runs while the server creates the staging database (both take tens of
   // milliseconds that would otherwise add up); a pg_restore that cannot read the dump still
   // fails first, and the database it no longer needs is dropped.
@@ -71,11 +82,19 @@ export async function restoreDatabasePart(
   }
   if (made.status === "rejected") throw made.reason;
   try {
+    const restoreOptions = { onWarning: options.onWarning, owners: options.owners };
     if (options.scratch)
-      await restoreFromScratchCopy(ctx, entry, connection, database, binDir, options.scratch, options.onWarning);
+      await restoreFromScratchCopy(ctx, entry, connection, database, binDir, options.scratch, restoreOptions);
     else {
       // The runner hashes (and decrypts) the stored bytes; zstd -d | pg_restore is an OS pipe.
-      const sink = spawnPgRestore(connection, database, binDir, { decode: dumpDecodeSteps(entry) }, options.onWarning);
+      const sink = spawnPgRestore(
+        connection,
+        database,
+        binDir,
+        { decode: dumpDecodeSteps(entry) },
+        options.onWarning,
+        options.owners,
+      );
       stopOnAbort(ctx.signal, sink.stop);
       await feedVerified(ctx.store, ctx.setPrefix, entry, sink, ctx.onMeter, ctx.decrypt);
     }
@@ -83,7 +102,9 @@ export async function restoreDatabasePart(
     const problems = options.checkRowCounts ? rowCountDifferences(entry.tables ?? [], counts) : [];
     if (problems.length)
       throw new RunnerError(`restored database does not match the manifest: ${problems.slice(0, 5).join("; ")}`);
-    return counts;
+    const subscriptions = await detachSubscriptions(connection, database);
+    const analyzeSeconds = await analyzeDatabase(connection, database);
+    return { counts, subscriptions, analyzeSeconds };
   } catch (error) {
     await dropDatabase(connection, database).catch(() => undefined);
     throw error;
@@ -102,7 +123,7 @@ async function restoreFromScratchCopy(
   database: string,
   binDir: string | undefined,
   scratch: { dir: string; jobs: number },
-  onWarning?: (warning: string) => void,
+  options: { onWarning?: (warning: string) => void; owners?: { keep: boolean; subscriptions: boolean } },
 ): Promise<void> {
   const work = await mkdtemp(path.join(scratch.dir, "edms-restore-"));
   try {
@@ -120,7 +141,14 @@ async function restoreFromScratchCopy(
     stopOnAbort(ctx.signal, copy.stop);
     await feedVerified(ctx.store, ctx.setPrefix, entry, copy, ctx.onMeter, ctx.decrypt);
     if (ctx.signal?.aborted) throw ctx.signal.reason;
-    const sink = spawnPgRestore(connection, database, binDir, { file, jobs: scratch.jobs }, onWarning);
+    const sink = spawnPgRestore(
+      connection,
+      database,
+      binDir,
+      { file, jobs: scratch.jobs },
+      options.onWarning,
+      options.owners,
+    );
     stopOnAbort(ctx.signal, sink.stop);
     await sink.feed(Readable.from([]));
   } finally {
