@@ -89,6 +89,7 @@ export async function runDrill(
     const restored = await restoreDatabasePart(ctx, manifest.database, connection, scratchDb!, settings.pgBinDir, {
       checkRowCounts: counted,
       owners: { keep: ownership.keepOwners, subscriptions: ownership.superuser },
+      databaseOwner: manifest.database.properties?.owner,
       onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
     });
     // Only a database this drill created is dropped afterwards (restoreDatabasePart drops its own

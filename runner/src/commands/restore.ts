@@ -335,6 +335,7 @@ export async function runRestore(
               checkRowCounts: !set.manifest.importedFrom,
               scratch: database.scratch,
               owners: checked && { keep: checked.ownership.keepOwners, subscriptions: checked.ownership.superuser },
+              databaseOwner: database.entry.properties?.owner,
               onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
             },
           )

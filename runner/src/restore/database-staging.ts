@@ -152,6 +152,16 @@ export async function existingDatabases(connection: PgConnection, names: readonl
   );
 }
 
+export async function setDatabaseOwner(connection: PgConnection, name: string, owner: string): Promise<void> {
+  await withAdminClient(
+    connection,
+    async (client) => {
+      await client.query(`alter database ${pg.escapeIdentifier(name)} owner to ${pg.escapeIdentifier(owner)}`);
+    },
+    [name],
+  );
+}
+
 export async function dropDatabase(connection: PgConnection, name: string): Promise<void> {
   await withAdminClient(
     connection,

@@ -18,7 +18,7 @@ import type { ChildSource } from "../stages/child-source.js";
 import { Readable } from "node:stream";
 import { EntryInspector, type ArchiveTally } from "../archive/inspector.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { countRowsIn, createDatabase, dropDatabase, spawnPgRestore } from "./database-staging.js";
+import { countRowsIn, createDatabase, dropDatabase, setDatabaseOwner, spawnPgRestore } from "./database-staging.js";
 import { spawnTarSink, tarExtractArgs } from "./tar-args.js";
 import { feedVerified } from "./verified-feed.js";
 import { dumpDecodeSteps } from "./dump-decoder.js";
@@ -67,6 +67,12 @@ export async function restoreDatabasePart(
     onWarning?: (warning: string) => void;
     /** Keep the dump's owners; restore its subscriptions (both need the right role). */
     owners?: { keep: boolean; subscriptions: boolean };
+    /**
+     * The source database's owner, given to the new database before pg_restore when owners are
+     * kept: ALTER ... OWNER TO a role needs that role to have CREATE on the schema, and in the
+     * public schema only the database's owner has it (a superuser is not asked).
+     */
+    databaseOwner?: string;
   },
 ): Promise<RestoredDatabase> {
   // The version probe runs while the server creates the staging database (both take tens of
@@ -82,6 +88,9 @@ export async function restoreDatabasePart(
   }
   if (made.status === "rejected") throw made.reason;
   try {
+    // Best effort: when it cannot be set, pg_restore's own ALTER ... OWNER names what failed.
+    if (options.owners?.keep && options.databaseOwner)
+      await setDatabaseOwner(connection, database, options.databaseOwner).catch(() => undefined);
     const restoreOptions = { onWarning: options.onWarning, owners: options.owners };
     if (options.scratch)
       await restoreFromScratchCopy(ctx, entry, connection, database, binDir, options.scratch, restoreOptions);
