@@ -5,7 +5,7 @@
 // renames is reported with the command that puts the folder back. Real PostgreSQL, real folders,
 // the bundled CLI, a file:// destination (whose marker files the tests read and age by hand).
 import { execFileSync } from "node:child_process";
-import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
@@ -14,6 +14,7 @@ import { connectionUrl } from "../helpers/pg-cluster.js";
 import { sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { dailyBackup, runRunner, startRunner } from "../helpers/runner-cli.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
+import { databasesOf, dropper, undoTarget, type UndoTarget } from "../helpers/undo-target.js";
 
 const pg = inject("pg");
 const { all: databases, create: newDatabase } = fileDatabases(pg);
@@ -36,45 +37,18 @@ beforeAll(async () => {
   backupTables = await tableChecksums(source.url);
 });
 
-interface Target {
-  db: TestDatabase;
-  media: string;
-  dest: string;
-  env: Record<string, string>;
-  liveTables: unknown;
-  liveMedia: unknown;
-}
+type Target = UndoTarget & { dest: string };
 
 /** A live database and folder with their own destination (a copy of the backup). */
 async function target(prefix: string): Promise<Target> {
-  const db = await newDatabase(prefix);
-  await sql(db.url, "create table live (id int primary key); insert into live select generate_series(1, 5)");
-  const parent = await mkdtemp(path.join(tmpdir(), `edms-${prefix}-`));
-  const media = path.join(parent, "media");
-  await mkdir(media);
-  await writeFile(path.join(media, "live.txt"), "live\n");
   const dest = await mkdtemp(path.join(tmpdir(), `edms-${prefix}-dest-`));
   await cp(baseDest, dest, { recursive: true });
-  return {
-    db,
-    media,
-    dest,
-    env: { BACKUP_DESTINATION: `file://${dest}`, DATABASE_URL: db.url, MEDIA_DIR: media, PG_BIN_DIR: pg.binDir },
-    liveTables: await tableChecksums(db.url),
-    liveMedia: await mediaTreeDigest(media),
-  };
+  return { ...(await undoTarget(pg, newDatabase, prefix, dest)), dest };
 }
 
 /** Every copy database of `db` goes into the file's list of databases to drop. */
 async function dropCopiesAfter(db: TestDatabase): Promise<void> {
-  const rows = await sql<{ datname: string }>(connectionUrl(pg, "postgres"), "select datname from pg_database");
-  for (const { datname } of rows)
-    if (datname.includes("__edms_") && db.name.startsWith(datname.split("__edms_")[0]!))
-      databases.push({
-        name: datname,
-        drop: async () =>
-          void (await sql(connectionUrl(pg, "postgres"), `drop database if exists "${datname}" with (force)`)),
-      } as TestDatabase);
+  for (const name of await databasesOf(pg, db)) if (name !== db.name) databases.push(dropper(pg, name));
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -3,7 +3,7 @@
 // name `status` lists), the live names are back or the rerun finishes them, and the run's one
 // message says where each copy is and which command finishes. Real PostgreSQL, real folders, the
 // bundled CLI; the media swap fails for a real reason (the media folder is a mount point).
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -13,6 +13,12 @@ import { connectionUrl } from "../helpers/pg-cluster.js";
 import { sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { dailyBackup, runRunner, startRunner, type RunnerResult } from "../helpers/runner-cli.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";
+import {
+  databasesOf as copyDatabases,
+  dropper as dropDatabaseLater,
+  undoTarget,
+  type UndoTarget,
+} from "../helpers/undo-target.js";
 
 const pg = inject("pg");
 const { all: databases, create: newDatabase } = fileDatabases(pg);
@@ -41,38 +47,18 @@ beforeAll(async () => {
   backupMedia = await mediaTreeDigest(media);
 });
 
-export interface Restored {
-  db: TestDatabase;
-  media: string;
-  env: Record<string, string>;
-  liveTables: unknown;
-  liveMedia: unknown;
-}
+type Restored = UndoTarget;
 
 /** A live database and folder, restored over (keeping the replaced copies). */
 async function restored(prefix: string): Promise<Restored> {
-  const db = await newDatabase(prefix);
-  await sql(db.url, "create table live (id int primary key); insert into live select generate_series(1, 7)");
-  const parent = await mkdtemp(path.join(tmpdir(), `edms-${prefix}-`));
-  const media = path.join(parent, "media");
-  await mkdir(media);
-  await writeFile(path.join(media, "live.txt"), "live\n");
-  const liveTables = await tableChecksums(db.url);
-  const liveMedia = await mediaTreeDigest(media);
-  const env = { BACKUP_DESTINATION: `file://${dest}`, DATABASE_URL: db.url, MEDIA_DIR: media, PG_BIN_DIR: pg.binDir };
-  const restore = await runRunner(["restore", "latest", "--yes"], env);
+  const t = await undoTarget(pg, newDatabase, prefix, dest);
+  const restore = await runRunner(["restore", "latest", "--yes"], t.env);
   expect(restore.code, restore.stderr).toBe(0);
-  expect(await tableChecksums(db.url)).toEqual(backupTables);
-  return { db, media, env, liveTables, liveMedia };
+  expect(await tableChecksums(t.db.url)).toEqual(backupTables);
+  return t;
 }
 
-/** Every database on the server whose name starts like `db`'s (the copies shorten the base). */
-async function databasesOf(db: TestDatabase): Promise<string[]> {
-  const rows = await sql<{ datname: string }>(connectionUrl(pg, "postgres"), "select datname from pg_database");
-  return rows
-    .map((r) => r.datname)
-    .filter((n) => n === db.name || (n.includes("__edms_") && db.name.startsWith(n.split("__edms_")[0]!)));
-}
+const databasesOf = (db: TestDatabase) => copyDatabases(pg, db);
 
 /** The tables of each of `names`, keyed by name. */
 async function contents(names: string[]): Promise<unknown[]> {
@@ -88,13 +74,7 @@ interface StatusJson {
   runCopies?: Array<{ kind: string; where: string; name: string }>;
 }
 
-/** A database name as an entry of the file's list of databases to drop. */
-function dropper(name: string): TestDatabase {
-  return {
-    name,
-    drop: async () => void (await sql(connectionUrl(pg, "postgres"), `drop database if exists "${name}" with (force)`)),
-  } as TestDatabase;
-}
+const dropper = (name: string) => dropDatabaseLater(pg, name);
 
 async function status(env: Record<string, string>, withText = true): Promise<{ json: StatusJson; text: string }> {
   const [j, t] = await Promise.all([
