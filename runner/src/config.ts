@@ -41,6 +41,7 @@ export const FLAG_FOR_ENV: Partial<Record<RunnerEnvName, string>> = {
   MEDIA_REFERENCES: "--media-references",
   LOG_FORMAT: "--log-format",
   ENCRYPTION_RECIPIENTS: "--encrypt-to",
+  ALLOW_PLAINTEXT: "--allow-plaintext",
   RESTORE_SCRATCH_DIR: "--scratch-dir",
   RESTORE_JOBS: "--jobs",
   EXPORTER_LISTEN: "--listen",

@@ -423,6 +423,12 @@ export const runnerEnvShape = {
       for (const message of recipientProblems(value)) ctx.addIssue({ code: "custom", message });
     })
     .optional(),
+  /**
+   * backup and import without ENCRYPTION_RECIPIENTS into a destination whose newest set is
+   * encrypted are refused (exit 2): a laptop run that forgot the recipients would store the
+   * database in plaintext beside encrypted sets. `true` (flag --allow-plaintext) stores it anyway.
+   */
+  ALLOW_PLAINTEXT: bool.optional(),
   /** A file holding the age identity (private key) that restore, drill and verify decrypt with. */
   AGE_IDENTITY_FILE: z.string().optional(),
   /**

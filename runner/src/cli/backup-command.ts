@@ -29,6 +29,7 @@ interface BackupFlags extends DestinationFlags {
   media: boolean;
   database: boolean;
   encryptTo?: string;
+  allowPlaintext?: boolean;
   mediaFormat?: string;
   rehash?: boolean;
 }
@@ -45,6 +46,7 @@ async function backupAction(flags: BackupFlags): Promise<void> {
     MEDIA_COMPRESSION_LEVEL: flags.compressionLevel,
     MEDIA_REFERENCES: flags.mediaReferences,
     ENCRYPTION_RECIPIENTS: flags.encryptTo,
+    ALLOW_PLAINTEXT: flags.allowPlaintext ? "true" : undefined,
     MEDIA_FORMAT: flags.mediaFormat,
     ...(flags.media ? {} : { BACKUP_MEDIA: "false" }),
     ...(flags.database ? {} : { BACKUP_DATABASE: "false" }),
@@ -124,6 +126,10 @@ export function registerBackupCommand(program: Command): void {
     .option(
       "--rehash",
       "store format: read every media file, even those the previous set's stat cache shows unchanged (the monthly tier always does)",
+    )
+    .option(
+      "--allow-plaintext",
+      "store this backup unencrypted even though the destination's newest set is encrypted (env ALLOW_PLAINTEXT)",
     )
     .option("--no-media", "skip the media folder (env BACKUP_MEDIA=false)")
     .option("--no-database", "skip the database (env BACKUP_DATABASE=false)")

@@ -40,7 +40,7 @@ import {
   type StatCacheCursor,
 } from "../media-store/stat-cache.js";
 import { namesOf, storeNames, withoutNames } from "../encryption/names.js";
-import { checkRecipients } from "../encryption/recipients.js";
+import { checkRecipients, refusePlaintextBesideEncrypted } from "../encryption/recipients.js";
 import { encryptSource } from "../stages/age-encrypt.js";
 import type { ChildSource } from "../stages/child-source.js";
 import { choosePartSize } from "../part-size.js";
@@ -188,6 +188,7 @@ async function preflight(
   if (signal?.aborted) throw new InterruptedError(signal.reason as NodeJS.Signals);
   if (settings.media) await checkMediaDir(settings.media.dir);
   if (settings.encryption) await checkRecipients(settings.encryption.recipients);
+  await refusePlaintextBesideEncrypted(store, settings.encryption?.recipients, settings.env.ALLOW_PLAINTEXT);
   if (settings.media && settings.destination.kind === "file") {
     const problem = await destinationInsideMedia(settings.media.dir, settings.destination.root);
     if (problem) throw new ConfigError([problem]);
