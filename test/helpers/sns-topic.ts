@@ -1,14 +1,17 @@
-// An SNS topic on the shared moto_server, and what was published to it, read back from moto's
-// own record of the topic (its /moto-api/data.json model dump: sns.Topic.sent_notifications), so
-// a test sees exactly the Publish calls the server accepted. No vitest imports.
+// An SNS topic on the shared moto_server, and what was published to it, read the way a subscriber
+// reads it: an SQS queue subscribed to the topic receives every message SNS delivers (the standard
+// JSON envelope: Message, Subject, MessageAttributes). No vitest imports.
+// (moto's /moto-api/data.json dump also lists a topic's messages, but it answers 500 once another
+// test has left a model it cannot serialise; a subscribed queue is the real delivery path anyway.)
 import { randomBytes } from "node:crypto";
-import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { awsTestEnv } from "./moto.js";
 
 export interface Published {
   subject: string | null;
   message: string;
-  /** Message attributes by name, as moto keeps them. */
+  /** Message attributes by name, as the SNS envelope carries them. */
   attributes: Record<string, { Type: string; Value: string }>;
 }
 
@@ -16,38 +19,49 @@ export interface TestTopic {
   arn: string;
   /** Environment for the runner: the topic, moto as SNS, dummy credentials. */
   env(): Record<string, string>;
+  /** Everything delivered so far, in order (each call adds what arrived since the last). */
   published(): Promise<Published[]>;
 }
 
-type SentNotification = [string, string, string | null, Published["attributes"] | null, string | null];
+interface Envelope {
+  Type: string;
+  Message: string;
+  Subject?: string;
+  MessageAttributes?: Published["attributes"];
+}
 
 /** A new topic; `arn` makes the one a rendered stack names (moto's account, that region and name). */
 export async function createTestTopic(endpoint: string, arn?: string): Promise<TestTopic> {
-  const [, , , region, , named] = arn?.split(":") ?? [];
-  const client = new SNSClient({
-    endpoint,
-    region: region ?? "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
-  const name = named ?? `edms-runs-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-  const { TopicArn } = await client.send(new CreateTopicCommand({ Name: name }));
+  const [, , , region = "us-east-1", account, named] = arn?.split(":") ?? [];
+  const config = { endpoint, region, credentials: { accessKeyId: "test", secretAccessKey: "test" } };
+  const sns = new SNSClient(config);
+  const sqs = new SQSClient(config);
+  const suffix = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: named ?? `edms-runs-${suffix}` }));
   if (!TopicArn || (arn && TopicArn !== arn)) throw new Error(`moto created ${TopicArn}, not ${arn ?? "a topic"}`);
+  const queueName = `edms-runs-inbox-${suffix}`;
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: queueName }));
+  const queueArn = `arn:aws:sqs:${region}:${account ?? TopicArn.split(":")[4]}:${queueName}`;
+  await sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: queueArn }));
+  const received: Published[] = [];
   return {
     arn: TopicArn,
     env: () => ({ ...awsTestEnv(), RUN_SUMMARY_TOPIC_ARN: TopicArn, AWS_ENDPOINT_URL_SNS: endpoint }),
     async published() {
-      const response = await fetch(`${endpoint}/moto-api/data.json`);
-      if (!response.ok) throw new Error(`moto-api/data.json: HTTP ${response.status}`);
-      const data = (await response.json()) as {
-        sns?: { Topic?: Array<{ arn: string; sent_notifications: SentNotification[] }> };
-      };
-      const topic = data.sns?.Topic?.find((t) => t.arn === TopicArn);
-      if (!topic) throw new Error(`moto has no topic ${TopicArn}`);
-      return topic.sent_notifications.map(([, message, subject, attributes]) => ({
-        subject,
-        message,
-        attributes: attributes ?? {},
-      }));
+      for (;;) {
+        const batch = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+        if (!batch.Messages?.length) return [...received];
+        for (const m of batch.Messages) {
+          const envelope = JSON.parse(m.Body ?? "{}") as Envelope;
+          if (envelope.Type === "Notification")
+            received.push({
+              subject: envelope.Subject ?? null,
+              message: envelope.Message,
+              attributes: envelope.MessageAttributes ?? {},
+            });
+          await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle }));
+        }
+      }
     },
   };
 }
