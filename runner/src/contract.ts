@@ -631,22 +631,44 @@ export const COPY_DATABASE_RE: Readonly<Record<CopyKind, RegExp>> = {
   previous: new RegExp(`^(?<base>.*)__edms_previous_(?<runId>${RUN_ID_PATTERN})$`, "s"),
 };
 
+/** A run's holder file beside each folder it creates (restore/run-copies.ts): `<folder>.holder`. */
+export const COPY_HOLDER_SUFFIX = ".holder";
+
+/** RUN_ID_PATTERN as a tar (fnmatch) glob: every character class spelled out, no `*`. */
+const RUN_ID_GLOB = `${"[0-9]".repeat(8)}T${"[0-9]".repeat(6)}Z-${"[0-9a-f]".repeat(6)}`;
+
+/** Exactly the names the runner gives its own copies inside a folder, and their holder files. */
+const OWN_COPY_RE = new RegExp(
+  `^\\.(${STAGING_MARK}|${PREVIOUS_MARK})-${RUN_ID_PATTERN}(${COPY_HOLDER_SUFFIX.replace(".", "\\.")})?$`,
+);
+
 /**
  * GNU tar options that keep the runner's own copies inside a media folder (a staging or previous
- * copy when the folder is a mount point) out of its archive. Anchored at the archive's top level
- * (`./`), so a user's file of a similar name deeper in the tree is still archived.
+ * copy when the folder is a mount point, and their holder files) out of its archive: recognised
+ * exactly (mark, run id, optional holder suffix), so a user's `.edms-previous-notes.txt` is
+ * archived. Anchored at the archive's top level (`./`): a similar name deeper in the tree is too.
  */
 export const ARCHIVE_EXCLUDE_ARGS: readonly string[] = [
   "--anchored",
-  `--exclude=./.${STAGING_MARK}-*`,
-  `--exclude=./.${PREVIOUS_MARK}-*`,
+  ...[STAGING_MARK, PREVIOUS_MARK].flatMap((mark) => [
+    `--exclude=./.${mark}-${RUN_ID_GLOB}`,
+    `--exclude=./.${mark}-${RUN_ID_GLOB}${COPY_HOLDER_SUFFIX}`,
+  ]),
   "--no-anchored",
 ];
 
 /** The same exclusion for a walk of the media folder: a top-level name (bytes) tar leaves out. */
 export function excludedFromArchive(topLevelName: Uint8Array): boolean {
-  const text = String.fromCharCode(...topLevelName.subarray(0, 32));
-  return [STAGING_MARK, PREVIOUS_MARK].some((mark) => text.startsWith(`.${mark}-`));
+  if (topLevelName.length > 64) return false;
+  return OWN_COPY_RE.test(String.fromCharCode(...topLevelName));
+}
+
+/**
+ * A top-level name that looks like one of the runner's (`.edms-...`) but is not exactly one: it is
+ * archived like any other file, and the backup says so, since an older runner left it out.
+ */
+export function looksLikeRunnerCopy(topLevelName: Uint8Array): boolean {
+  return !excludedFromArchive(topLevelName) && String.fromCharCode(...topLevelName.subarray(0, 6)) === ".edms-";
 }
 
 /** Databases a restore never replaces: the server's templates (CREATE DATABASE copies them). */

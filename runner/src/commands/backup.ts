@@ -4,7 +4,7 @@
  * children exited 0 and the store holds every byte. Any failure or signal stops everything,
  * aborts the uploads and leaves no manifest.
  */
-import { access, stat } from "node:fs/promises";
+import { access, readdir, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { newBackupId } from "../backup-id.js";
 import { isComplete, listBackupSets, setKey } from "../catalog.js";
@@ -13,6 +13,7 @@ import {
   TIERS,
   databaseStreamCompression,
   excludedFromArchive,
+  looksLikeRunnerCopy,
   formatDatabaseCompression,
   objectName,
 } from "../contract.js";
@@ -177,6 +178,20 @@ async function walkMedia(dir: string): Promise<{ sourceBytes: number }> {
   return walked.tally;
 }
 
+/**
+ * Top-level names that look like the runner's copies (`.edms-...`) but are not exactly one are
+ * archived like any other file; said once, since earlier runners left them out without a word.
+ */
+async function warnLookAlikes(dir: string, log: Logger): Promise<void> {
+  const names = (await readdir(dir, { encoding: "buffer" })).filter((n) => looksLikeRunnerCopy(n));
+  if (names.length)
+    log.warn(
+      { stage: "media", lookAlikes: names.slice(0, 10).map((n) => n.toString("utf8")), count: names.length },
+      `${names.length} top-level entr${names.length === 1 ? "y is" : "ies are"} named like the runner's own copies but ` +
+        "not exactly one (.edms-staging-<run id>, .edms-previous-<run id>): archived like any other file",
+    );
+}
+
 /** Everything checked before a byte is streamed: signal, media folder, a free set name, the database. */
 async function preflight(
   settings: BackupSettings,
@@ -194,6 +209,7 @@ async function preflight(
     if (problem) throw new ConfigError([problem]);
   }
   const media = settings.media ? await walkMedia(settings.media.dir) : undefined;
+  if (settings.media) await warnLookAlikes(settings.media.dir, log);
   let storeKey;
   if (settings.media?.format === "store") {
     const loaded = await loadStoreKey(settings.env);

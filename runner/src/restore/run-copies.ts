@@ -24,14 +24,14 @@ import os from "node:os";
 import path from "node:path";
 import type pg from "pg";
 import { backupIdTime } from "../backup-id.js";
-import { COPY_DATABASE_RE, COPY_FOLDER_RE, type CopyKind } from "../contract.js";
+import { COPY_DATABASE_RE, COPY_FOLDER_RE, COPY_HOLDER_SUFFIX, type CopyKind } from "../contract.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { PgConnection } from "../pg/connection.js";
 import { dropDatabase, withAdminClient } from "./database-staging.js";
 import { removeTree } from "./media-staging.js";
 
-export const HOLDER_SUFFIX = ".holder";
+export const HOLDER_SUFFIX = COPY_HOLDER_SUFFIX;
 const HEARTBEAT_MS = 30_000;
 /** A holder from another host not touched for this long belongs to a dead run. */
 export const HOLDER_EXPIRY_MS = 10 * 60_000;
