@@ -274,3 +274,46 @@ describe("an undo stopped at each step (issue 21 item 4)", () => {
     }
   });
 });
+
+/** A media folder's own entries (not the runner's copies inside a mounted volume). */
+async function ownEntries(dir: string) {
+  return (await mediaTreeDigest(dir)).filter((e) => !e.path.startsWith(".edms-"));
+}
+
+// The media folder as Kubernetes mounts it: a mount point, so the restore stages inside it and the
+// swaps move entries instead of renaming the folder. A SIGKILL at each media step of the undo,
+// then the rerun that status names.
+describe.skipIf(!asRoot)("an undo in a mounted media volume, killed at each media step (issue 21 item 4)", () => {
+  it("loses nothing and the rerun finishes the entry moves", async () => {
+    const t = await undoTarget(pg, newDatabase, "undoint_vol", dest);
+    // A filesystem of its own, as a volume is (a bind mount of the same filesystem is not
+    // recognised as a mount point by the restore's layout choice: see the closing note of issue 21).
+    expect((await run("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", t.media])).code).toBe(0);
+    await writeFile(path.join(t.media, "live.txt"), "live\n");
+    const flag = path.join(path.dirname(t.media), "pause-flag");
+    try {
+      const restore = await runRunner(["restore", "latest", "--yes"], t.env);
+      expect(restore.code, restore.stderr).toBe(0);
+      let live: unknown = await ownEntries(t.media);
+      let other: unknown = t.liveMedia;
+      for (const point of ["undo.media-before", "undo.media-between", "undo.after-swap"]) {
+        const result = await stoppedUndo(t.env, point, "SIGKILL", flag);
+        expect(result.signal, point).toBe("SIGKILL");
+        const { json, text } = await status(t.env);
+        expect(json.unfinishedUndos.length, `${point}:\n${text}`).toBe(1);
+        expect(text, point).toContain("edms-backup undo-restore --yes");
+        const again = await runRunner(["undo-restore", "--yes"], t.env);
+        expect(again.code, `${point}, rerun: ${again.stderr}`).toBe(0);
+        expect(await ownEntries(t.media), point).toEqual(other);
+        const [kept] = (await status(t.env, false)).json.keptPrevious;
+        expect(kept!.media!.startsWith(`${t.media}/.edms-previous-`), point).toBe(true);
+        expect(await mediaTreeDigest(kept!.media!), point).toEqual(live);
+        [live, other] = [other, live];
+      }
+    } finally {
+      await rm(flag, { force: true });
+      await run("umount", [t.media]);
+      databases.push(...(await databasesOf(t.db)).filter((n) => n !== t.db.name).map(dropper));
+    }
+  });
+});

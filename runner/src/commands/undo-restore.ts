@@ -40,7 +40,7 @@ import {
   type KeptRecord,
   type UndoJournal,
 } from "../restore/kept-copies.js";
-import { copyPath, swapInMedia, removeTree, type MediaSwap } from "../restore/media-staging.js";
+import { copyPath, finishInsideSwap, swapInMedia, removeTree, type MediaSwap } from "../restore/media-staging.js";
 import { acceptRestoreTarget } from "../restore/restore-target.js";
 import { directoryTally } from "../archive/directory-walk.js";
 import { describeTreeChanges, fingerprintTree, treeChanges } from "../restore/tree-fingerprint.js";
@@ -298,6 +298,7 @@ async function finishMediaHalf(
       faultPoint("undo.media-between"),
     );
   } else if (j.layout === "beside" && !t && k && d) await rename(j.kept, j.target);
+  else if (j.layout === "inside" && k && d && (await finishInsideSwap(j.kept, j.target))) return;
   else if (!done)
     throw new RunnerError(
       j.layout === "inside" && k && d

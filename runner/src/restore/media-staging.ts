@@ -139,6 +139,21 @@ async function moveEntries(from: string, to: string, skip: ReadonlySet<string> =
   }
 }
 
+/**
+ * Finishes an inside-layout swap that stopped between its two phases (the old entries all moved
+ * out, none of the new ones in): moves every entry of `from` into `target`, then removes the empty
+ * `from`. `target` must hold none of the application's entries (only the runner's own names).
+ * Returns false, touching nothing, when it does: then the stop was inside a phase, and which entry
+ * belongs where cannot be told by name.
+ */
+export async function finishInsideSwap(from: string, target: string): Promise<boolean> {
+  const own = (await readdir(target, { encoding: "buffer" })).filter((n) => !excludedFromArchive(n));
+  if (own.length) return false;
+  await moveEntries(from, target);
+  await rmdir(from);
+  return true;
+}
+
 function childPath(dir: string | Buffer, name: Buffer): Buffer {
   return Buffer.concat([Buffer.from(dir), Buffer.from("/"), name]);
 }
