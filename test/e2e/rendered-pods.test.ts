@@ -20,6 +20,7 @@
  */
 import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -492,5 +493,51 @@ describe("every rendered CronJob runs as rendered, and connects exactly where li
         .map((m) => m.Dimensions?.find((d) => d.Name === "Tier")?.Value),
     );
     expect([...tiers].sort()).toEqual(["daily", "monthly", "weekly"]);
+  });
+
+  it("the exporter Deployment's pod, run as rendered, serves what the bucket holds and stops on SIGTERM", async () => {
+    const deployment = ofType(stack, "kubernetes:apps/v1:Deployment")[0];
+    if (!deployment) throw new Error("Pulumi.prod.yaml no longer enables the exporter");
+    const podRoot = await mkdtemp(path.join(root, "pod-"));
+    await chmod(podRoot, 0o755);
+    const spec = at(deployment.inputs, "spec", "template", "spec");
+    const pod = await preparePod(spec, await objectsFor(prodDatabase.sslMode as SslMode, "right"), podRoot);
+    // Its args as rendered (the listen address is the Service's target port, fixed).
+    const port = Number(/:(\d+)$/.exec(pod.args[pod.args.indexOf("--listen") + 1] ?? "")?.[1]);
+    const { file, args } = asPodUser(pod, [process.execPath, bundle, ...pod.args]);
+    const child = spawn(file, args, {
+      env: { ...pod.env, ...deviations() },
+      cwd: pod.mapPath("/tmp"),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+    try {
+      let body = "";
+      for (let i = 0; i < 100 && !body; i++) {
+        body = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+          (r) => r.text(),
+          () => "",
+        );
+        if (!body) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(body, `no /metrics on port ${port} (taken by something else?): ${output}`).not.toBe("");
+      const value = (series: string) =>
+        Number(new RegExp(`^${series.replace(/[{}"]/g, "\\$&")} (\\S+)$`, "m").exec(body)?.[1]);
+      // The CronJobs above backed up each tier into the bucket; the exporter read it with the pod's environment.
+      for (const tier of ["daily", "weekly", "monthly", "adhoc"])
+        expect(value(`edms_backup_complete_sets{tier="${tier}"}`), tier).toBeGreaterThan(0);
+      for (const source of ["backup_sets", "drills", "kept_copies", "unfinished_uploads"])
+        expect(value(`edms_backup_exporter_scrape_errors_total{source="${source}"}`), `${source}: ${output}`).toBe(0);
+      // The drills above ran under every sslmode, some of them failing on purpose: the last one's result is 0 or 1.
+      expect([0, 1]).toContain(value("edms_backup_drill_last_success"));
+      expect(value("edms_backup_drill_last_timestamp_seconds")).toBeGreaterThan(0);
+      expect(body).not.toContain(password);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(143);
   });
 });
