@@ -8,6 +8,7 @@ import { ConfigError, RunnerError, errorMessage } from "./errors.js";
 import { redact } from "./redact.js";
 import { registerBackupCommand } from "./cli/backup-command.js";
 import { registerVerifyCommand } from "./cli/verify-command.js";
+import { registerFilesCommand } from "./cli/files-command.js";
 import { registerRestoreCommand } from "./cli/restore-command.js";
 import { registerDrillCommand } from "./cli/drill-command.js";
 import { registerImportCommand } from "./cli/import-command.js";
@@ -39,6 +40,7 @@ export function buildProgram(format: LogFormat = "pretty"): Command {
     });
   registerBackupCommand(program);
   registerVerifyCommand(program);
+  registerFilesCommand(program);
   registerRestoreCommand(program);
   registerDrillCommand(program);
   registerImportCommand(program);

@@ -17,7 +17,7 @@ import {
 } from "./shared.js";
 
 /** The identity for encrypted sets, when one is configured (bad ones: exit 2). */
-function identityFromEnv(): IdentitySettings | undefined {
+export function identityFromEnv(): IdentitySettings | undefined {
   const problems: string[] = [];
   const raw = mergeEnv(process.env, {});
   const identity = loadIdentity(
