@@ -13,22 +13,20 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { newAgeKey } from "../helpers/age-key.js";
 import { run } from "../helpers/exec.js";
-import { fileDatabases } from "../helpers/file-databases.js";
 import { startPgCluster, type PgCluster } from "../helpers/pg-cluster.js";
-import { tableChecksums } from "../helpers/pg-test-db.js";
+import { sql, tableChecksums } from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../helpers/sample-data.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
-const pg = inject("pg");
 const s3Endpoint = inject("s3Endpoint");
-const dbs = fileDatabases(pg);
 
 let work: string;
 let media: string;
 let bucket: TestBucket;
 let fresh: PgCluster;
+let old: PgCluster;
 let sourceUrl: string;
 
 /** The block of RUNBOOK.md that starts with `# total-loss procedure`. */
@@ -42,10 +40,14 @@ async function procedure(): Promise<string> {
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), "edms-total-loss-"));
-  // What was backed up: the application's database and media, encrypted to two recipients.
-  const source = await dbs.create("total_loss_source");
-  sourceUrl = source.url;
-  await seedEdmsDatabase(source.url);
+  // What was backed up: the application's database, owned by its role `edms` as in a real
+  // deployment (the old server is a cluster of its own, so the role name is free), and its media,
+  // encrypted to two recipients.
+  old = await startPgCluster({ dir: tmpdir() });
+  await sql(old.url(), "create role edms login password 'old-app-password'");
+  await sql(old.url(), "create database edms owner edms");
+  sourceUrl = `postgres://edms:old-app-password@${old.host}:${old.port}/edms`;
+  await seedEdmsDatabase(sourceUrl);
   media = path.join(work, "media");
   await makeMediaTree(media);
   const inCluster = await newAgeKey(work, "in-cluster");
@@ -53,7 +55,7 @@ beforeAll(async () => {
   bucket = await createTestBucket(s3Endpoint);
   const backup = await runRunner(["backup", "--tier", "daily"], {
     ...bucket.env("edms"),
-    DATABASE_URL: source.url,
+    DATABASE_URL: sourceUrl,
     MEDIA_DIR: media,
     ENCRYPTION_RECIPIENTS: `${inCluster.recipient},${offline.recipient}`,
   });
@@ -67,6 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fresh?.stop();
+  await old?.stop();
 });
 
 describe("RUNBOOK section 13: total loss", () => {

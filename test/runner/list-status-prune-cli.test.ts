@@ -289,7 +289,7 @@ describe("status", () => {
     const result = await runRunner(["status", "--json"], fileEnv(root));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
-      /weekly is 8d 00h old \(limit 7d 06h\); monthly has no complete backup; check the backup CronJobs/,
+      /weekly is 8d 00h old \(limit 7d 06h\); monthly has no complete backup; check whatever runs the backups into this folder/,
     );
     const report = JSON.parse(result.stdout) as StatusReport;
     expect(report).toMatchObject({ destination: `file://${root}`, healthy: false });

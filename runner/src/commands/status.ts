@@ -297,11 +297,12 @@ export function unhealthyMessage(report: StatusReport): string | undefined {
   const bad = report.tiers.filter((t) => !isHealthy(t.state)).map(describe);
   if (report.drill && !isDrillHealthy(report.drill.state)) bad.push(describeDrill(report.drill));
   if (bad.length === 0) return undefined;
-  return (
-    `backups are overdue at ${report.destination}: ${bad.join("; ")}; ` +
-    "check the backup CronJobs and their last Jobs (kubectl get cronjobs,jobs; kubectl logs job/<name>) " +
-    "and `edms-backup list` for incomplete runs"
-  );
+  // A folder destination is written by whatever runs the runner there (cron, a timer, a person),
+  // not by the stack's CronJobs: no kubectl advice for it.
+  const where = report.destination.startsWith("file://")
+    ? "check whatever runs the backups into this folder (cron, a systemd timer) and its last run's output"
+    : "check the backup CronJobs and their last Jobs (kubectl get cronjobs,jobs; kubectl logs job/<name>)";
+  return `backups are overdue at ${report.destination}: ${bad.join("; ")}; ${where} and \`edms-backup list\` for incomplete runs`;
 }
 
 export interface PublishedAges {
