@@ -249,6 +249,11 @@ export const mediaReferencesSchema = z.string().transform((text, ctx) => {
 export const runnerEnvShape = {
   /** postgres://user:password@host:port/db?sslmode=...; libpq's PG* variables work instead. */
   DATABASE_URL: z.string().optional(),
+  /**
+   * The server a drill restores onto, when not DATABASE_URL's (another server, so that "total
+   * loss of the server" is drilled: roles are created there, docs/RUNBOOK.md). Same syntax.
+   */
+  DRILL_DATABASE_URL: z.string().optional(),
   /** The media folder to archive (read-only is enough). */
   MEDIA_DIR: z.string().optional(),
   /** s3://bucket/prefix or file:///absolute/path. */

@@ -22,6 +22,7 @@ import {
 import { MAX_MISSING_PATHS } from "./references/media-paths.js";
 import { databasePropertiesSchema } from "./pg/database-properties.js";
 import { definerSchema } from "./pg/owners.js";
+import { roleSchema } from "./pg/globals.js";
 
 export { MANIFEST_FORMAT_VERSION, STORE_MANIFEST_FORMAT_VERSION };
 
@@ -84,6 +85,10 @@ export const databaseEntrySchema = z.object({
   definers: z.array(definerSchema).optional(),
   /** The database's own properties (owner, settings, ACL, comment); see database-properties.ts. Named. */
   properties: databasePropertiesSchema.optional(),
+  /** The roles the dump needs (attributes and memberships, never a password); see pg/globals.ts. Named. */
+  roles: z.array(roleSchema).optional(),
+  /** The tablespaces its objects live in (other than the default ones). Named. */
+  tablespaces: z.array(z.string()).optional(),
   /**
    * Row counts per table, taken in the same snapshot that pg_dump exported. Absent from the plain
    * manifest of an encrypted set (names are in the encrypted names member).
@@ -196,6 +201,8 @@ export const manifestSchema = z
       [["database", "owners"], m.database?.owners],
       [["database", "definers"], m.database?.definers],
       [["database", "properties"], m.database?.properties],
+      [["database", "roles"], m.database?.roles],
+      [["database", "tablespaces"], m.database?.tablespaces],
       [["media", "references", "columns"], refs?.columns],
       [["media", "references", "missingPaths"], refs?.missingPaths],
     ];

@@ -4,11 +4,11 @@
 // with the built runner; each outcome is read from PostgreSQL's own catalogs and from
 // `pg_dump --schema-only` diffs against the source and against a plain pg_dump | pg_restore.
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { connectionUrl } from "../helpers/pg-cluster.js";
+import { connectionUrl, startPgCluster } from "../helpers/pg-cluster.js";
 import {
   createFidelityFixture,
   databaseProperties,
@@ -236,6 +236,12 @@ describe("item 7: pg_restore's statement text never travels", () => {
       BACKUP_DESTINATION: `file://${out}`,
     });
     expect(backup.code, backup.stderr).toBe(0);
+    // As a set of an earlier runner: no roles recorded, so the restore cannot create the missing one.
+    const [id] = await readdir(path.join(out, "daily"));
+    const manifestFile = path.join(out, "daily", id!, "manifest.json");
+    const manifest = JSON.parse(await readFile(manifestFile, "utf8")) as { database: Record<string, unknown> };
+    delete manifest.database.roles;
+    await writeFile(manifestFile, JSON.stringify(manifest));
     await sql(db.url, `drop user mapping for "${gone}" server sv`);
     await sql(admin, `drop role "${gone}"`);
     const receiver = await startReceiver();
@@ -300,5 +306,42 @@ describe("item 5: pg_dump's warnings", () => {
     expect(JSON.parse(verify.stdout).warnings.join("\n")).toMatch(/subscriptions not dumped/);
     const status = await runRunner(["status"], where);
     expect(status.stdout + status.stderr).toMatch(/pg_dump printed 1 warning/);
+  });
+});
+
+describe("item 3: recovery onto a new server", () => {
+  it("a restore onto a server without the roles creates them without passwords, keeps every owner and says how to set passwords; the drill can target that server", async () => {
+    const fresh = await startPgCluster();
+    try {
+      const url = connectionUrl(fresh, "postgres");
+      const manifest = await manifestOf(dest);
+      const recorded = (manifest.database as { roles: Array<{ name: string }> }).roles.map((r) => r.name);
+      expect(recorded.sort()).toEqual(Object.values(fx.roles).sort());
+      const target = fx.db.name;
+      const result = await restore(target, [], url);
+      expect(result.code, result.stderr).toBe(0);
+      const warned = result.logs.find((l) => l.stage === "roles");
+      expect(String(warned?.msg)).toMatch(/without passwords/);
+      expect(String(warned?.msg)).toMatch(/ALTER ROLE .* PASSWORD/);
+      const roles = await sql<{ rolname: string; rolpassword: string | null }>(
+        url,
+        "select rolname, rolpassword from pg_authid where rolname = any($1) order by 1",
+        [Object.values(fx.roles)],
+      );
+      expect(roles.map((r) => r.rolname)).toEqual(Object.values(fx.roles).sort());
+      expect(roles.every((r) => r.rolpassword === null)).toBe(true);
+      expect(await objectOwners(connectionUrl(fresh, target))).toEqual(await objectOwners(fx.db.url));
+      expect(await databaseProperties(fresh, target)).toEqual(await databaseProperties(pg, fx.db.name));
+      const drill = await runRunner(["drill", "latest"], {
+        DATABASE_URL: fx.db.url,
+        DRILL_DATABASE_URL: url,
+        BACKUP_DESTINATION: `file://${dest}`,
+      });
+      expect(drill.code, drill.stderr).toBe(0);
+      const left = await sql(url, "select datname from pg_database where datname like '%edms_staging%'");
+      expect(left).toEqual([]);
+    } finally {
+      await fresh.stop();
+    }
   });
 });

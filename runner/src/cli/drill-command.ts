@@ -32,7 +32,11 @@ interface DrillFlags extends DestinationFlags {
 }
 
 async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<void> {
-  const overrides: RunnerEnv = { ...destinationOverrides(flags), DATABASE_URL: flags.databaseUrl };
+  // DRILL_DATABASE_URL: drill onto another server than the one backed up (a new-server drill).
+  const overrides: RunnerEnv = {
+    ...destinationOverrides(flags),
+    DATABASE_URL: flags.databaseUrl ?? (process.env.DRILL_DATABASE_URL || undefined),
+  };
   let tier = flags.tier;
   const report = await reportedRun({
     overrides,
@@ -174,7 +178,7 @@ export function registerDrillCommand(program: Command): void {
   )
     .option(
       "--database-url <url>",
-      "postgres:// URL of the server to restore the scratch database on (env DATABASE_URL)",
+      "postgres:// URL of the server to restore the scratch database on (env DRILL_DATABASE_URL, else DATABASE_URL)",
     )
     .option("--scratch-db <name>", "name of the scratch database (default <database>__edms_staging_<run id>)")
     .option("--scratch-dir <path>", "folder for the temporary media copy (default the system temp folder)")

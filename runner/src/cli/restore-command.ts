@@ -115,6 +115,11 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
         [
           `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${formatBytes(result.database.bytes)} of dump), analyzed in ${result.database.analyzeSeconds.toFixed(1)} s, owners ${result.database.ownersKept ? "kept" : "not kept"}`,
           ...result.database.properties.map((p) => `    ${p}`),
+          ...(result.database.createdRoles.length
+            ? [
+                `    created role(s) without passwords: ${result.database.createdRoles.map(safeName).join(", ")} (ALTER ROLE ... PASSWORD '...' for each that logs in)`,
+              ]
+            : []),
           ...(result.database.subscriptions.length
             ? [
                 `    ${result.database.subscriptions.length} subscription(s) restored disabled, without a slot: ${result.database.subscriptions.map(safeName).join(", ")}`,

@@ -49,6 +49,7 @@ import { PgConnectError } from "../pg/connect.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
 import { readDatabaseProperties, type DatabaseProperties } from "../pg/database-properties.js";
 import { readOwnership, type Definer } from "../pg/owners.js";
+import { readGlobals, type RoleEntry } from "../pg/globals.js";
 import { dumpVersionProblem, majorOf, pgBinary, toolVersion } from "../pg/versions.js";
 import { destinationInsideMedia } from "../restore/restore-target.js";
 import { inspectDirectory } from "../archive/directory-walk.js";
@@ -279,7 +280,14 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   let rowCounts: Promise<TableRowCount[]> | undefined;
   let migrations: Promise<MigrationState | null> | undefined;
   let ownership:
-    Promise<{ owners: string[]; definers: Definer[]; properties: DatabaseProperties | undefined }> | undefined;
+    | Promise<{
+        owners: string[];
+        definers: Definer[];
+        roles: RoleEntry[];
+        tablespaces: string[];
+        properties: DatabaseProperties | undefined;
+      }>
+    | undefined;
   // The reference check compares what the columns held in the dump's snapshot with the files the
   // archive actually holds (tar's listing), so both sides describe this backup set exactly.
   const referenceColumns = settings.media ? (database?.referenceColumns ?? []) : [];
@@ -342,6 +350,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
       const name = settings.database!.database;
       ownership = database.session.inSnapshot(async (client) => ({
         ...(await readOwnership(client)),
+        ...(await readGlobals(client)),
         properties: await readDatabaseProperties(client, name),
       }));
       ownership.catch(() => undefined);
@@ -459,7 +468,12 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
               tables,
               warningCount: dumpWarnings.length,
               ...(dumpWarnings.length ? { warnings: dumpWarnings } : {}),
-              ...(owned && { owners: owned.owners, definers: owned.definers }),
+              ...(owned && {
+                owners: owned.owners,
+                definers: owned.definers,
+                roles: owned.roles,
+                tablespaces: owned.tablespaces,
+              }),
               ...(owned?.properties && { properties: owned.properties }),
               ...(schemaState ? { migrations: schemaState } : {}),
             }

@@ -17,6 +17,7 @@ import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { dropDatabase, withAdminClient } from "../restore/database-staging.js";
 import { ownershipPlan } from "../pg/owners.js";
+import { prepareGlobals } from "../restore/restore-globals.js";
 import { safeName } from "../format.js";
 import { removeTree } from "../restore/media-staging.js";
 import { checkRestoredReferences } from "../references/drill-references.js";
@@ -86,9 +87,10 @@ export async function runDrill(
     const counted = !manifest.importedFrom;
     // Owners kept as a restore would keep them (the drill proves what a restore does).
     const ownership = await withAdminClient(connection, (c) => ownershipPlan(c, manifest.database!));
+    const globals = await prepareGlobals(connection, manifest.database, [], log);
     const restored = await restoreDatabasePart(ctx, manifest.database, connection, scratchDb!, settings.pgBinDir, {
       checkRowCounts: counted,
-      owners: { keep: ownership.keepOwners, subscriptions: ownership.superuser },
+      owners: { keep: ownership.keepOwners, subscriptions: ownership.superuser, noTablespaces: globals.noTablespaces },
       databaseOwner: manifest.database.properties?.owner,
       onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
     });

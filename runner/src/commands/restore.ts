@@ -51,6 +51,7 @@ import { decryptionFor } from "../encryption/names.js";
 import { describeProperties, readDatabaseProperties, type DatabaseProperties } from "../pg/database-properties.js";
 import { definerProblem, ownershipPlan, type OwnershipPlan } from "../pg/owners.js";
 import { finishStaging } from "../restore/staging-fixups.js";
+import { prepareGlobals } from "../restore/restore-globals.js";
 
 /** How the plan is carried out. */
 export interface RestoreOptions {
@@ -88,6 +89,8 @@ export interface RestoreResult {
     subscriptions: string[];
     /** Whether the dump's owners were kept. */
     ownersKept: boolean;
+    /** Roles created (without passwords) because the server lacked them. */
+    createdRoles: string[];
   };
   media?: { dir: string; bytes: number; files: number };
   seconds: number;
@@ -252,6 +255,8 @@ export async function runRestore(
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier });
   const runId = newRunId();
   const checked = await preflight(database, options);
+  // Roles and tablespaces the set needs and this server lacks (a new server): before pg_restore.
+  const globals = database && (await prepareGlobals(database.connection, database.entry, [database.target], log));
   const keepHours = options.keepPreviousHours ?? 0;
   // Expired kept copies and staging copies of killed runs of this same target go first: they
   // are what would otherwise fill the volume.
@@ -334,7 +339,11 @@ export async function runRestore(
             {
               checkRowCounts: !set.manifest.importedFrom,
               scratch: database.scratch,
-              owners: checked && { keep: checked.ownership.keepOwners, subscriptions: checked.ownership.superuser },
+              owners: checked && {
+                keep: checked.ownership.keepOwners,
+                subscriptions: checked.ownership.superuser,
+                noTablespaces: globals?.noTablespaces,
+              },
               databaseOwner: database.entry.properties?.owner,
               onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
             },
@@ -443,6 +452,7 @@ export async function runRestore(
           analyzeSeconds: counts.analyzeSeconds,
           subscriptions: counts.subscriptions,
           ownersKept: checked?.ownership.keepOwners ?? false,
+          createdRoles: globals?.createdRoles ?? [],
         },
       media: media && tally && { dir: media.dir, bytes: media.entry.bytes, files: tally.files },
       seconds: (Date.now() - started) / 1000,

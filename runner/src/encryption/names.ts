@@ -23,6 +23,7 @@ import type { ChildSource } from "../stages/child-source.js";
 import type { OpenIdentity } from "./identity.js";
 import { databasePropertiesSchema } from "../pg/database-properties.js";
 import { definerSchema } from "../pg/owners.js";
+import { roleSchema } from "../pg/globals.js";
 
 export const NAMES_OBJECT = objectName("names", { encrypted: true });
 
@@ -36,6 +37,8 @@ export const namesSchema = z.object({
       owners: z.array(z.string()).optional(),
       definers: z.array(definerSchema).optional(),
       properties: databasePropertiesSchema.optional(),
+      roles: z.array(roleSchema).optional(),
+      tablespaces: z.array(z.string()).optional(),
     })
     .nullable(),
   /** The names of the media reference check (MEDIA_REFERENCES), when there was one. */
@@ -58,6 +61,8 @@ export function namesOf(manifest: Manifest): NamesMember {
       ...(manifest.database.owners && { owners: manifest.database.owners }),
       ...(manifest.database.definers && { definers: manifest.database.definers }),
       ...(manifest.database.properties && { properties: manifest.database.properties }),
+      ...(manifest.database.roles && { roles: manifest.database.roles }),
+      ...(manifest.database.tablespaces && { tablespaces: manifest.database.tablespaces }),
     },
     media:
       refs?.columns && refs.missingPaths ? { referenceColumns: refs.columns, missingPaths: refs.missingPaths } : null,
@@ -91,6 +96,8 @@ export function withoutNames(manifest: Manifest): Manifest {
     owners: _owners,
     definers: _definers,
     properties: _properties,
+    roles: _roles,
+    tablespaces: _tablespaces,
     ...database
   } = manifest.database ?? {};
   const { columns: _columns, missingPaths: _paths, ...references } = manifest.media?.references ?? {};

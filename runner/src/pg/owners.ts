@@ -60,7 +60,7 @@ export interface OwnershipPlan {
  */
 export async function ownershipPlan(
   client: pg.Client,
-  recorded: { owners?: string[]; definers?: Definer[] },
+  recorded: { owners?: string[]; definers?: Definer[]; roles?: Array<{ name: string }> },
 ): Promise<OwnershipPlan> {
   const me = await client.query<{ restorer: string; superuser: boolean }>(
     "select current_user as restorer, rolsuper as superuser from pg_roles where rolname = current_user",
@@ -73,8 +73,10 @@ export async function ownershipPlan(
      from unnest($1::text[]) as r(role)`,
     [recorded.owners],
   );
+  // A superuser's restore creates the recorded roles the server lacks (pg/globals.ts) first.
+  const created = new Set(superuser ? (recorded.roles ?? []).map((r) => r.name) : []);
   const changes = rows.rows.flatMap((r) =>
-    !r.found
+    !r.found && !created.has(r.role)
       ? [`${safeName(r.role)} (does not exist on this server)`]
       : !superuser && !r.member
         ? [`${safeName(r.role)} (${safeName(restorer)} is not a member)`]

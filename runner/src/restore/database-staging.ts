@@ -178,6 +178,16 @@ export async function dropDatabase(connection: PgConnection, name: string): Prom
   );
 }
 
+/** What pg_restore restores beyond the data: owners, subscriptions, tablespaces. */
+export interface RestoreObjectOptions {
+  /** Keep the dump's owners (no --no-owner): see pg/owners.ts. */
+  keep: boolean;
+  /** Restore subscriptions (only a superuser can). */
+  subscriptions: boolean;
+  /** A tablespace the dump names is missing here: everything goes to the default one. */
+  noTablespaces?: boolean;
+}
+
 /**
  * pg_restore reading a custom-format dump into `database`: from a verified scratch copy `file`
  * with `jobs` parallel jobs (which pg_restore can only do from a file), or on stdin behind the
@@ -190,7 +200,7 @@ export function spawnPgRestore(
   binDir: string | undefined,
   input: { file: string; jobs: number } | { decode: readonly PipelineStep[] },
   onWarning?: (warning: string) => void,
-  owners: { keep: boolean; subscriptions: boolean } = { keep: false, subscriptions: true },
+  owners: RestoreObjectOptions = { keep: false, subscriptions: true },
 ): ChildSink {
   const fromFile = "file" in input ? input : undefined;
   const pgRestore: PipelineStep = {
@@ -202,6 +212,7 @@ export function spawnPgRestore(
       database,
       ...(owners.keep ? [] : ["--no-owner"]),
       ...(owners.subscriptions ? [] : ["--no-subscriptions"]),
+      ...(owners.noTablespaces ? ["--no-tablespaces"] : []),
       "--exit-on-error",
       "--no-password",
       ...(fromFile ? [`--jobs=${fromFile.jobs}`, "--", fromFile.file] : []),

@@ -18,7 +18,14 @@ import type { ChildSource } from "../stages/child-source.js";
 import { Readable } from "node:stream";
 import { EntryInspector, type ArchiveTally } from "../archive/inspector.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { countRowsIn, createDatabase, dropDatabase, setDatabaseOwner, spawnPgRestore } from "./database-staging.js";
+import {
+  countRowsIn,
+  createDatabase,
+  dropDatabase,
+  setDatabaseOwner,
+  spawnPgRestore,
+  type RestoreObjectOptions,
+} from "./database-staging.js";
 import { spawnTarSink, tarExtractArgs } from "./tar-args.js";
 import { feedVerified } from "./verified-feed.js";
 import { dumpDecodeSteps } from "./dump-decoder.js";
@@ -66,7 +73,7 @@ export async function restoreDatabasePart(
     /** Each warning pg_restore prints (logged by the caller). */
     onWarning?: (warning: string) => void;
     /** Keep the dump's owners; restore its subscriptions (both need the right role). */
-    owners?: { keep: boolean; subscriptions: boolean };
+    owners?: RestoreObjectOptions;
     /**
      * The source database's owner, given to the new database before pg_restore when owners are
      * kept: ALTER ... OWNER TO a role needs that role to have CREATE on the schema, and in the
@@ -132,7 +139,7 @@ async function restoreFromScratchCopy(
   database: string,
   binDir: string | undefined,
   scratch: { dir: string; jobs: number },
-  options: { onWarning?: (warning: string) => void; owners?: { keep: boolean; subscriptions: boolean } },
+  options: { onWarning?: (warning: string) => void; owners?: RestoreObjectOptions },
 ): Promise<void> {
   const work = await mkdtemp(path.join(scratch.dir, "edms-restore-"));
   try {
