@@ -5,7 +5,7 @@
 import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { fileDatabases } from "../helpers/file-databases.js";
 import { newAgeKey } from "../helpers/age-key.js";
 import { craftSet, readManifestFile } from "../helpers/craft-set.js";
@@ -188,5 +188,75 @@ describe("restore from a verified scratch copy with pg_restore --jobs", { timeou
       expect(result.stderr).toMatch(pattern);
     }
     expect(await live.fingerprint()).toEqual(before);
+  });
+});
+
+// Space (issue 21): a full scratch folder used to fail with zstd's "error 69 : Final skip error";
+// a media volume out of inodes passed the byte check and failed half-way through extracting.
+describe.skipIf(process.getuid?.() !== 0)("no space, said plainly", { timeout: 240_000 }, () => {
+  const mounts: string[] = [];
+  async function tmpfs(options: string): Promise<string> {
+    const dir = await mkdtemp(path.join(tmpdir(), "edms-space-"));
+    const mounted = await run("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir]);
+    expect(mounted.code, mounted.stderr).toBe(0);
+    mounts.push(dir);
+    return dir;
+  }
+  afterAll(async () => {
+    for (const m of mounts) await run("umount", [m]);
+  });
+
+  it("a scratch folder smaller than the stored dump is refused before anything is downloaded", async () => {
+    const scratch = await tmpfs("size=4k");
+    const live = await liveTarget();
+    const before = await live.fingerprint();
+    const result = await runRunner(
+      ["restore", backupId, "--yes", "--target-db", live.db.name, "--database-only", "--scratch-dir", scratch],
+      { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${dest}` },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`no space in RESTORE_SCRATCH_DIR (--scratch-dir) ${scratch}`);
+    expect(await live.fingerprint()).toEqual(before);
+  });
+
+  it("a scratch folder that fills up while the zstd dump decodes says 'no space left', not zstd's error 69", async () => {
+    const manifest = await readManifestFile(dest, "daily", backupId);
+    expect(manifest.database!.key).toBe("database.dump.zst");
+    const stored = manifest.database!.bytes;
+    const decoded = await run("sh", [
+      "-c",
+      `zstd -d -c "$1" | wc -c`,
+      "sh",
+      path.join(dest, "daily", backupId, "database.dump.zst"),
+    ]);
+    const decodedBytes = Number(decoded.stdout.trim());
+    expect(decodedBytes).toBeGreaterThan(stored + 16 * 1024);
+    // Room for the stored size, not for the decoded dump.
+    const scratch = await tmpfs(`size=${Math.ceil((stored + (decodedBytes - stored) / 2) / 4096) * 4}k`);
+    const live = await liveTarget();
+    const before = await live.fingerprint();
+    const result = await runRunner(
+      ["restore", backupId, "--yes", "--target-db", live.db.name, "--database-only", "--scratch-dir", scratch],
+      { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${dest}` },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `no space left in RESTORE_SCRATCH_DIR (--scratch-dir) ${scratch} while decoding the dump`,
+    );
+    expect(await live.fingerprint()).toEqual(before);
+    expect(await readdir(scratch)).toEqual([]);
+  });
+
+  it("a media volume with bytes to spare but no free inodes is refused before staging", async () => {
+    const manifest = await readManifestFile(dest, "daily", backupId);
+    expect(manifest.media!.files).toBeGreaterThan(2);
+    const volume = await tmpfs("size=64m,nr_inodes=3");
+    const result = await runRunner(
+      ["restore", backupId, "--yes", "--media-only", "--no-keep-previous", "--media-dir", volume],
+      { BACKUP_DESTINATION: `file://${dest}` },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/no space for the staging copy: it needs at least \d+ free inodes/);
+    expect(await readdir(volume)).toEqual([]);
   });
 });

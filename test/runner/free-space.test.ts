@@ -1,4 +1,5 @@
 // The free-space rule before a media restore stages anything, as a table of cases.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { spaceVerdict } from "../../runner/src/restore/free-space.js";
 
@@ -26,4 +27,31 @@ describe("space verdict", () => {
       if (keptBytes) expect(verdict.message).toContain("stays on the volume as the kept previous copy");
     },
   );
+});
+
+describe("space verdict, inodes", () => {
+  it("fits only when bytes fit and, on a filesystem with an inode limit, files + 1 inodes are free", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(10_000),
+        fc.nat(10_000),
+        fc.nat(10_000),
+        fc.boolean(),
+        (files, availableInodes, totalExtra, limited) => {
+          const totalInodes = limited ? availableInodes + totalExtra + 1 : 0;
+          const v = spaceVerdict({
+            available: 1e12,
+            blockSize: 4096,
+            files,
+            sourceBytes: files,
+            keptBytes: 0,
+            availableInodes,
+            totalInodes,
+          });
+          expect(v.fits).toBe(!limited || files + 1 <= availableInodes);
+          if (!v.fits) expect(v.message).toMatch(/^no space for the staging copy: it needs at least \d+ free inodes/);
+        },
+      ),
+    );
+  });
 });

@@ -16,6 +16,7 @@ import type { DatabaseEntry, MediaEntry } from "../manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { copyDatabaseName } from "../contract.js";
 import { ConfigError, InterruptedError, PartialSwapError, RunnerError, errorMessage } from "../errors.js";
+import { scratchSpaceProblem } from "../restore/free-space.js";
 import { formatDuration } from "../format.js";
 import { logCauses, rate, type Logger } from "../logger.js";
 import { startProgress, type LiveArea } from "../progress.js";
@@ -153,7 +154,11 @@ export async function planRestore(
   if (wanted.mediaOnly && !set.manifest.media) throw new RunnerError(`backup ${set.backupId} has no media archive`, 2);
   const plan: RestorePlan = {};
   if (database && settings.database && settings.targetDatabase) {
-    if (settings.scratch) await checkScratchDir(settings.scratch.dir);
+    if (settings.scratch) {
+      await checkScratchDir(settings.scratch.dir);
+      const noSpace = await scratchSpaceProblem(settings.scratch.dir, database.bytes);
+      if (noSpace) throw new RunnerError(noSpace);
+    }
     plan.database = {
       entry: database,
       connection: settings.database,

@@ -34,9 +34,17 @@ export async function checkSpace(
 ): Promise<void> {
   let where = layout === "inside" ? target : path.dirname(target);
   while (!(await exists(where)) && where !== path.dirname(where)) where = path.dirname(where);
-  const { available, blockSize } = await freeSpace(where);
+  const { available, blockSize, availableInodes, totalInodes } = await freeSpace(where);
   const keptBytes = keeping && (await exists(target)) ? (await directoryTally(target)).sourceBytes : 0;
-  const verdict = spaceVerdict({ available, blockSize, files: entry.files, sourceBytes: entry.sourceBytes, keptBytes });
+  const verdict = spaceVerdict({
+    available,
+    blockSize,
+    files: entry.files,
+    sourceBytes: entry.sourceBytes,
+    keptBytes,
+    availableInodes,
+    totalInodes,
+  });
   if (!verdict.fits) throw new RunnerError(`${where}: ${verdict.message}; nothing was changed`);
   log.info({ stage: "space", where, available, needs: verdict.stagingBytes }, verdict.message);
 }

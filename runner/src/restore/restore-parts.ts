@@ -3,7 +3,8 @@
  * and a media archive into an empty folder. Each checks what it restored against the manifest
  * (checksum while streaming, then row counts / file counts) and cleans up after itself on failure.
  */
-import { RunnerError } from "../errors.js";
+import { RunnerError, errorMessage } from "../errors.js";
+import { looksFull } from "./free-space.js";
 import { dumpStreamCompression, type DatabaseEntry, type MediaEntry, type TableRowCount } from "../manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { rowCountDifferences } from "../pg/row-counts.js";
@@ -155,7 +156,19 @@ async function restoreFromScratchCopy(
           feed: (source) => pipeline(source, createWriteStream(file, { flags: "wx", mode: 0o600 })),
         };
     stopOnAbort(ctx.signal, copy.stop);
-    await feedVerified(ctx.store, ctx.setPrefix, entry, copy, ctx.onMeter, ctx.decrypt);
+    await feedVerified(ctx.store, ctx.setPrefix, entry, copy, ctx.onMeter, ctx.decrypt).catch(
+      async (error: unknown) => {
+        // zstd says "error 69 : Final skip error", Node ENOSPC: either way, say what it is.
+        if (!(await looksFull(scratch.dir))) throw error;
+        throw new RunnerError(
+          `no space left in RESTORE_SCRATCH_DIR (--scratch-dir) ${scratch.dir} while decoding the dump (${entry.bytes} bytes stored; ` +
+            "a zstd dump decodes to more): choose a larger --scratch-dir, or restore without one (the dump then streams into pg_restore); " +
+            `the live database was not touched (${errorMessage(error)})`,
+          1,
+          { cause: error },
+        );
+      },
+    );
     if (ctx.signal?.aborted) throw ctx.signal.reason;
     const sink = spawnPgRestore(
       connection,
