@@ -43,26 +43,18 @@ async function main(): Promise<void> {
   for (let i = 0; i < FILES; i += 1) await writeFile(name(i), randomBytes(FILE_BYTES));
   const live = await treeBytes(media);
   const base = { BACKUP_DATABASE: "false", MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" };
+  /** The runner backing up to its own folder with `env` added. */
+  const runner = (dest: string, env: NodeJS.ProcessEnv) => ({
+    dest,
+    run: () =>
+      timed("node", [RUNNER, "backup", "--tier", "daily"], { ...base, BACKUP_DESTINATION: `file://${dest}`, ...env }),
+  });
   const approaches: Record<string, { dest: string; run: () => number }> = {
-    tar: {
-      dest: join(WORK, "tar"),
-      run: () =>
-        timed("node", [RUNNER, "backup", "--tier", "daily"], {
-          ...base,
-          BACKUP_DESTINATION: `file://${join(WORK, "tar")}`,
-          MEDIA_FORMAT: "tar",
-        }),
-    },
-    store: {
-      dest: join(WORK, "store"),
-      run: () =>
-        timed("node", [RUNNER, "backup", "--tier", "daily"], {
-          ...base,
-          BACKUP_DESTINATION: `file://${join(WORK, "store")}`,
-          MEDIA_FORMAT: "store",
-          MEDIA_STORE_KEY: "bench-store-key-0123456789abcdef0123456789",
-        }),
-    },
+    tar: runner(join(WORK, "tar"), { MEDIA_FORMAT: "tar" }),
+    store: runner(join(WORK, "store"), {
+      MEDIA_FORMAT: "store",
+      MEDIA_STORE_KEY: "bench-store-key-0123456789abcdef0123456789",
+    }),
     restic: {
       dest: join(WORK, "restic"),
       run: () => timed("restic", ["-q", "-r", join(WORK, "restic"), "backup", media], { RESTIC_PASSWORD: "bench" }),
