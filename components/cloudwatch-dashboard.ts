@@ -67,6 +67,40 @@ export interface DashboardBody {
 const HOUR = 3600;
 const DAY = 24 * HOUR;
 
+/** A metric widget at (x, y), `width` columns wide and 6 rows high, in the dashboard's region. */
+function metricWidget(
+  region: string,
+  [x, y, width]: [number, number, number],
+  title: string,
+  stat: string,
+  period: number,
+  metrics: MetricLine[],
+  extra: Partial<MetricWidget["properties"]> = {},
+): MetricWidget {
+  return {
+    type: "metric",
+    x,
+    y,
+    width,
+    height: 6,
+    properties: { title, region, view: "timeSeries", period, stat, metrics, ...extra },
+  };
+}
+
+/** What the dashboard shows and where to read how. */
+function headerWidget(s: CloudWatchDashboardSettings): TextWidget {
+  return {
+    type: "text",
+    x: 0,
+    y: 0,
+    width: 24,
+    height: 2,
+    properties: {
+      markdown: `## ${s.appName} backups\nFrom the runner's metrics in \`${s.namespace}\`: ages are published by the status CronJob every few hours, the rest when each backup and drill ends. How to read it: docs/RUNBOOK.md, "CloudWatch dashboard".`,
+    },
+  };
+}
+
 export function cloudwatchDashboardBody(s: CloudWatchDashboardSettings): DashboardBody {
   const tiers = Object.keys(s.maxAgeSeconds) as ScheduledTier[];
   const perTier = (metric: string, label: (tier: string) => string = (tier) => tier): MetricLine[] =>
@@ -76,30 +110,10 @@ export function cloudwatchDashboardBody(s: CloudWatchDashboardSettings): Dashboa
     x: number,
     y: number,
     width: number,
-    title: string,
-    stat: string,
-    period: number,
-    metrics: MetricLine[],
-    extra: Partial<MetricWidget["properties"]> = {},
-  ): MetricWidget => ({
-    type: "metric",
-    x,
-    y,
-    width,
-    height: 6,
-    properties: { title, region: s.region, view: "timeSeries", period, stat, metrics, ...extra },
-  });
+    ...rest: [string, string, number, MetricLine[], Partial<MetricWidget["properties"]>?]
+  ) => metricWidget(s.region, [x, y, width], ...rest);
   const widgets: DashboardBody["widgets"] = [
-    {
-      type: "text",
-      x: 0,
-      y: 0,
-      width: 24,
-      height: 2,
-      properties: {
-        markdown: `## ${s.appName} backups\nFrom the runner's metrics in \`${s.namespace}\`: ages are published by the status CronJob every few hours, the rest when each backup and drill ends. How to read it: docs/RUNBOOK.md, "CloudWatch dashboard".`,
-      },
-    },
+    headerWidget(s),
     widget(
       0,
       2,

@@ -34,6 +34,31 @@ async function must(args: string[], env: Record<string, string>): Promise<void> 
   process.stdout.write(`  edms-backup ${args.join(" ")}: ok\n`);
 }
 
+/** Prometheus's graph page as headless Chromium renders it (as root, no sandbox; no background networking on a closed network). */
+function screenshot(chromium: string, url: string, profile: string): void {
+  const shot = spawnSync(
+    chromium,
+    [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--hide-scrollbars",
+      `--user-data-dir=${profile}`,
+      "--window-size=1280,960",
+      "--virtual-time-budget=15000",
+      `--screenshot=${OUT}`,
+      url,
+    ],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+  if (shot.status !== 0) throw new Error(`chromium failed (${shot.status}): ${shot.stderr}`);
+}
+
 async function main(): Promise<void> {
   const chromium = spawnSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).stdout.trim();
   if (!chromium) throw new Error("chromium is not installed: run `apt-get install -y chromium`");
@@ -95,29 +120,8 @@ async function main(): Promise<void> {
     // One graph (the page scrolls to the last of several): each tier's newest backup as stored,
     // the dump, the media archive and the whole set; the daily tier grows with the data.
     const query = `g0.expr=${encodeURIComponent("edms_backup_last_success_bytes")}&g0.tab=0&g0.range_input=1m`;
-    const profile = path.join(work, "chromium");
     await rm(OUT, { force: true });
-    const shot = spawnSync(
-      chromium,
-      [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        `--user-data-dir=${profile}`,
-        "--window-size=1280,960",
-        "--virtual-time-budget=15000",
-        `--screenshot=${OUT}`,
-        `${prom.url}/graph?${query}`,
-      ],
-      { encoding: "utf8", timeout: 120_000 },
-    );
-    if (shot.status !== 0) throw new Error(`chromium failed (${shot.status}): ${shot.stderr}`);
+    screenshot(chromium, `${prom.url}/graph?${query}`, path.join(work, "chromium"));
     process.stdout.write(`wrote ${path.relative(ROOT, OUT)}\n`);
   } finally {
     await prom?.stop();
