@@ -205,15 +205,20 @@ describe.skipIf(process.getuid?.() !== 0)("no space, said plainly", { timeout: 2
   afterAll(async () => {
     for (const m of mounts) await run("umount", [m]);
   });
-
-  it("a scratch folder smaller than the stored dump is refused before anything is downloaded", async () => {
-    const scratch = await tmpfs("size=4k");
+  /** A database-only restore of the seeded set over a new live target, through `scratch`. */
+  async function restoreDatabaseVia(scratch: string) {
     const live = await liveTarget();
     const before = await live.fingerprint();
     const result = await runRunner(
       ["restore", backupId, "--yes", "--target-db", live.db.name, "--database-only", "--scratch-dir", scratch],
       { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${dest}` },
     );
+    return { result, live, before };
+  }
+
+  it("a scratch folder smaller than the stored dump is refused before anything is downloaded", async () => {
+    const scratch = await tmpfs("size=4k");
+    const { result, live, before } = await restoreDatabaseVia(scratch);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`no space in RESTORE_SCRATCH_DIR (--scratch-dir) ${scratch}`);
     expect(await live.fingerprint()).toEqual(before);
@@ -233,12 +238,7 @@ describe.skipIf(process.getuid?.() !== 0)("no space, said plainly", { timeout: 2
     expect(decodedBytes).toBeGreaterThan(stored + 16 * 1024);
     // Room for the stored size, not for the decoded dump.
     const scratch = await tmpfs(`size=${Math.ceil((stored + (decodedBytes - stored) / 2) / 4096) * 4}k`);
-    const live = await liveTarget();
-    const before = await live.fingerprint();
-    const result = await runRunner(
-      ["restore", backupId, "--yes", "--target-db", live.db.name, "--database-only", "--scratch-dir", scratch],
-      { DATABASE_URL: source.url, BACKUP_DESTINATION: `file://${dest}` },
-    );
+    const { result, live, before } = await restoreDatabaseVia(scratch);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
       `no space left in RESTORE_SCRATCH_DIR (--scratch-dir) ${scratch} while decoding the dump`,
