@@ -22,6 +22,9 @@ import { RunSummaryTopic } from "./components/run-summary-topic.js";
 import { backupDestination as destinationOf } from "./components/runner-env.js";
 import { runnerPod, type StatusSettings } from "./components/runner-pod.js";
 import { longestIntervalDays } from "./components/schedules.js";
+import { gcAlarmWindowHours, gcEnabled } from "./components/store-config.js";
+import { StoreGc } from "./components/store-gc.js";
+import { StoreKey } from "./components/store-key.js";
 import { DEFAULT_EXPORTER_PORT, type ScheduledTier } from "./runner/src/contract.js";
 import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from "./components/stack-config.js";
 
@@ -142,6 +145,21 @@ const firstDeployEnv = firstDeploy.createdAt.apply((createdAt) => ({
   ),
 }));
 
+// The content store's key, for the backup pods (mediaFormat store): from config, or generated once.
+const storeKey =
+  config.mediaFormat === "store"
+    ? new StoreKey(
+        `${base}-store-key`,
+        {
+          objectName: names.storeKeySecret,
+          namespace: config.namespace,
+          labels: commonLabels(app),
+          value: config.mediaStoreKey,
+        },
+        k8sOpts,
+      )
+    : undefined;
+
 // What every runner pod shares (see components/runner-pod.ts); the image and the service
 // account are known once those resources exist.
 const podBase = {
@@ -158,6 +176,7 @@ const podBase = {
     ? { secretName: config.encryption.identitySecret.name, key: config.encryption.identitySecret.key }
     : undefined,
   notificationsSecret: config.notifications?.secretName,
+  storeKey: storeKey ? { secretName: storeKey.secretName, key: storeKey.key } : undefined,
   resources: config.resources,
   tmpSizeLimit: config.tmpSizeLimit,
   runAsUser: config.runAsUser,
@@ -192,6 +211,8 @@ const schedule = new BackupSchedule(
       cloudwatchNamespace: config.cloudwatchNamespace,
       runSummaryTopicArn: runSummary?.topic.arn,
       mediaReferences: config.media?.references,
+      mediaFormat: config.mediaFormat,
+      storeTransfers: config.mediaStore.transfers,
       encryptionRecipients: config.encryption?.recipients,
       firstDeploy: firstDeployEnv,
       database: {
@@ -275,15 +296,47 @@ const dashboard =
       })
     : undefined;
 
+// The content store's gc: its own CronJob and role (the only one that may delete: content objects).
+const gc = gcEnabled(config)
+  ? new StoreGc(
+      `${base}-gc`,
+      {
+        appName: app,
+        namespace: config.namespace,
+        timeZone: config.timeZone,
+        schedule: config.mediaStore.gc.schedule,
+        graceHours: config.mediaStore.gc.graceHours,
+        policy: config.job,
+        identity: config.identity,
+        bucketArn: storage.bucketArn,
+        keyPrefix,
+        kmsKeyArn: storage.kmsKeyArn,
+        cloudwatchNamespace: config.cloudwatchNamespace,
+        pod: { ...podBase, image: image.imageRef, serviceAccountName: identity.serviceAccount.metadata.name },
+        configMap: schedule.configMap,
+        alarms:
+          alarms && config.cloudwatchNamespace
+            ? {
+                topicArn: alarms.topic.arn,
+                namespace: config.cloudwatchNamespace,
+                windowHours: gcAlarmWindowHours(config),
+              }
+            : undefined,
+      },
+      k8sOpts,
+    )
+  : undefined;
+
 export const namespace = config.namespace;
 export const alertTopicArn = alarms?.topic.arn;
-export const alarmNames = alarms?.alarmNames;
+export const alarmNames = alarms && { ...alarms.alarmNames, ...(gc?.alarmName ? { gc: gc.alarmName } : {}) };
 export const runSummaryTopicArn = runSummary?.topic.arn;
 export const bucketName = storage.bucketName;
 export const backupDestination = storage.bucketName.apply((bucket) => destinationOf(bucket, keyPrefix));
 export const imageRef = image.imageRef;
 export const runnerRoleArn = identity.role.arn;
-export const cronJobNames = schedule.cronJobNames;
+export const cronJobNames = { ...schedule.cronJobNames, ...(gc ? { gc: gc.cronJobName } : {}) };
+export const gcRoleArn = gc?.roleArn;
 export const exporterService = exporter?.serviceName;
 export const dashboardName = dashboard?.dashboardName;
 export const commands = pulumi.all([image.imageRef, identity.serviceAccount.metadata.name]).apply(([img, sa]) => {

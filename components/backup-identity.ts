@@ -6,7 +6,14 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { eksClusterArn, irsaTrustPolicy, podIdentityTrustPolicy, readerPolicy, runnerPolicy } from "./iam-policies.js";
+import {
+  eksClusterArn,
+  irsaTrustPolicy,
+  podIdentityTrustPolicy,
+  readerPolicy,
+  runnerPolicy,
+  type PolicyDocument,
+} from "./iam-policies.js";
 
 export type IdentityKind = { kind: "irsa"; oidcProviderArn: string } | { kind: "podIdentity"; clusterName: string };
 
@@ -23,6 +30,9 @@ export interface BackupIdentityArgs {
   runSummaryTopicArn?: pulumi.Input<string>;
   /** `read-only`: the exporter's identity (readerPolicy); default the runner's (runnerPolicy). */
   access?: "runner" | "read-only";
+  /** Another role's policy (the content store's gc) instead of the runner's; and what the role is for. */
+  policy?: (resolved: { bucketArn: string; kmsKeyArn: string; region: string }) => PolicyDocument;
+  purpose?: string;
 }
 
 export class BackupIdentity extends pulumi.ComponentResource {
@@ -58,7 +68,7 @@ export class BackupIdentity extends pulumi.ComponentResource {
     this.role = new aws.iam.Role(
       `${name}-role`,
       {
-        description: `edms-backup ${args.access === "read-only" ? "exporter (read-only)" : "runner"} in ${args.namespace}/${args.serviceAccountName}`,
+        description: `edms-backup ${args.purpose ?? (args.access === "read-only" ? "exporter (read-only)" : "runner")} in ${args.namespace}/${args.serviceAccountName}`,
         assumeRolePolicy,
         maxSessionDuration: 3600,
       },
@@ -72,17 +82,19 @@ export class BackupIdentity extends pulumi.ComponentResource {
           .all([args.bucketArn, args.kmsKeyArn, region, args.runSummaryTopicArn])
           .apply(([bucketArn, kmsKeyArn, r, runSummaryTopicArn]) =>
             JSON.stringify(
-              args.access === "read-only"
-                ? readerPolicy({ bucketArn, kmsKeyArn, region: r, keyPrefix: args.keyPrefix })
-                : runnerPolicy({
-                    bucketArn,
-                    kmsKeyArn,
-                    region: r,
-                    keyPrefix: args.keyPrefix,
-                    objectLock: args.objectLock,
-                    cloudwatchNamespace: args.cloudwatchNamespace,
-                    runSummaryTopicArn,
-                  }),
+              args.policy
+                ? args.policy({ bucketArn, kmsKeyArn, region: r })
+                : args.access === "read-only"
+                  ? readerPolicy({ bucketArn, kmsKeyArn, region: r, keyPrefix: args.keyPrefix })
+                  : runnerPolicy({
+                      bucketArn,
+                      kmsKeyArn,
+                      region: r,
+                      keyPrefix: args.keyPrefix,
+                      objectLock: args.objectLock,
+                      cloudwatchNamespace: args.cloudwatchNamespace,
+                      runSummaryTopicArn,
+                    }),
             ),
           ),
       },

@@ -18,7 +18,7 @@ import { configMapData, type DrillTier, type RunnerSettingsInput } from "./runne
  * TypeScript types (a Quantity is `string | number` in one, `string` in the other); the specs are
  * built and checked against the former, then handed over as the latter here, in one place.
  */
-function asCronJobSpec(spec: ICronJobSpec): k8s.types.input.batch.v1.CronJobSpec {
+export function asCronJobSpec(spec: ICronJobSpec): k8s.types.input.batch.v1.CronJobSpec {
   return spec as unknown as k8s.types.input.batch.v1.CronJobSpec;
 }
 

@@ -2,14 +2,15 @@
  * Pure builders for the backup bucket: one lifecycle rule per tier prefix (retention lives in S3,
  * so it holds even when no runner ever runs again) and a bucket policy that refuses plain HTTP.
  */
-import { TIERS, UNFINISHED_UPLOAD_ABORT_DAYS, type Tier } from "../runner/src/contract.js";
+import { STORE_OBJECTS_PREFIX, TIERS, UNFINISHED_UPLOAD_ABORT_DAYS, type Tier } from "../runner/src/contract.js";
 import type { PolicyDocument } from "./iam-policies.js";
 
 export interface LifecycleRule {
   id: string;
   status: "Enabled";
   filter: { prefix: string };
-  expiration: { days: number };
+  /** Tier folders: an age; the content store: none (gc frees objects), only orphaned delete markers. */
+  expiration: { days: number } | { expiredObjectDeleteMarker: true };
   noncurrentVersionExpiration: { noncurrentDays: number };
   abortIncompleteMultipartUpload: { daysAfterInitiation: number };
   transitions?: Array<{ days: number; storageClass: string }>;
@@ -33,7 +34,7 @@ export function tierPrefix(keyPrefix: string, tier: Tier): string {
  * kept a few days as an undo window.
  */
 export function lifecycleRules(s: LifecycleSettings): LifecycleRule[] {
-  return TIERS.map((tier) => {
+  const tiers = TIERS.map((tier) => {
     const rule: LifecycleRule = {
       id: `${tier}-retention`,
       status: "Enabled",
@@ -52,6 +53,32 @@ export function lifecycleRules(s: LifecycleSettings): LifecycleRule[] {
     }
     return rule;
   });
+  return [...tiers, storeObjectsRule(s)];
+}
+
+/** `<keyPrefix>/store/objects/`: the content store's objects, shared by sets of every tier. */
+export function storeObjectsPrefix(keyPrefix: string): string {
+  return `${keyPrefix}/${STORE_OBJECTS_PREFIX}`;
+}
+
+/**
+ * Content objects (MEDIA_FORMAT=store) never expire by age: a set of any tier may reference an
+ * object written years ago, and only `gc` knows which are unreferenced. gc deletes without a
+ * version id, so on this versioned bucket a delete leaves a delete marker and the object's bytes
+ * as a noncurrent version, which expires after noncurrentVersionDays like every other (an undo
+ * window for a gc mistake); a marker left with no version behind it is then removed too. Unfinished
+ * uploads of an interrupted backup are aborted as in the tier folders. The rule exists whatever
+ * the media format, so objects of earlier store sets keep this treatment after a switch to tar.
+ */
+export function storeObjectsRule(s: Pick<LifecycleSettings, "keyPrefix" | "noncurrentVersionDays">): LifecycleRule {
+  return {
+    id: "store-objects",
+    status: "Enabled",
+    filter: { prefix: storeObjectsPrefix(s.keyPrefix) },
+    expiration: { expiredObjectDeleteMarker: true },
+    noncurrentVersionExpiration: { noncurrentDays: s.noncurrentVersionDays },
+    abortIncompleteMultipartUpload: { daysAfterInitiation: UNFINISHED_UPLOAD_ABORT_DAYS },
+  };
 }
 
 /** Denies every request over plain HTTP or TLS older than 1.2, whoever makes it. */

@@ -5,6 +5,8 @@
  * broader policy attached to the same role by mistake cannot grant them.
  */
 
+import { STORE_OBJECTS_PREFIX } from "../runner/src/contract.js";
+
 export type ConditionBlock = Record<string, Record<string, string | string[]>>;
 
 export interface PolicyStatement {
@@ -13,6 +15,7 @@ export interface PolicyStatement {
   Principal?: "*" | Record<string, string | string[]>;
   Action: string | string[];
   Resource?: string | string[];
+  NotResource?: string | string[];
   Condition?: ConditionBlock;
 }
 
@@ -87,6 +90,16 @@ export function runnerPolicy(s: RunnerPolicySettings): PolicyDocument {
       Condition: { StringEquals: { "kms:ViaService": `s3.${s.region}.amazonaws.com` } },
     },
   ];
+  if (s.objectLock) {
+    // A backup that reuses a content object extends its retention, never shortens it: it reads
+    // the object's retain-until date first (HeadObject shows it only with this permission).
+    statements.push({
+      Sid: "ReadContentObjectRetention",
+      Effect: "Allow",
+      Action: "s3:GetObjectRetention",
+      Resource: `${s.bucketArn}/${s.keyPrefix}/${STORE_OBJECTS_PREFIX}*`,
+    });
+  }
   if (s.cloudwatchNamespace) {
     statements.push({
       Sid: "PublishRunnerMetrics",

@@ -8,9 +8,9 @@ export const TIER_LABEL = "backup.edms.io/tier";
 
 /**
  * What a pod of this stack does; the drill restores into a scratch database, `status` publishes
- * the ages the alarms watch, `restore` is an operator's restore Job.
+ * the ages the alarms watch, `restore` is an operator's restore Job, `gc` the content store's gc.
  */
-export type Workload = Tier | "restore-drill" | "runner" | "status" | "restore" | "exporter";
+export type Workload = Tier | "restore-drill" | "runner" | "status" | "restore" | "exporter" | "gc";
 
 export function objectNames(appName: string) {
   return {
@@ -28,6 +28,10 @@ export function objectNames(appName: string) {
     commandsConfigMap: `${appName}-backup-commands`,
     /** The exporter's Deployment, Service, ServiceMonitor, PrometheusRule and ServiceAccount. */
     exporter: `${appName}-backup-exporter`,
+    /** The content store's gc: its CronJob and its own service account (the only one that may delete). */
+    gcCronJob: `${appName}-backup-gc`,
+    gcServiceAccount: `${appName}-backup-gc`,
+    storeKeySecret: `${appName}-backup-store-key`,
   };
 }
 

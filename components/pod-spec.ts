@@ -66,11 +66,19 @@ export interface PodSettings {
    * by AGE_IDENTITY_FILE. Only pods that decrypt get it: the drill and the restore Job.
    */
   ageIdentity?: { secretName: string; key: string };
+  /**
+   * The content store's key (MEDIA_STORE_KEY), mounted from its Secret as a file and named by
+   * MEDIA_STORE_KEY_FILE. Only backup pods get it: it names new objects, nothing reads with it.
+   */
+  storeKey?: { secretName: string; key: string };
 }
 
 /** Where the age identity's Secret is mounted, and the file AGE_IDENTITY_FILE names. */
 export const AGE_IDENTITY_DIR = "/run/secrets/edms-age";
 export const AGE_IDENTITY_FILE = `${AGE_IDENTITY_DIR}/identity`;
+/** Where the store key's Secret is mounted, and the file MEDIA_STORE_KEY_FILE names. */
+export const STORE_KEY_DIR = "/run/secrets/edms-store-key";
+export const STORE_KEY_FILE = `${STORE_KEY_DIR}/key`;
 
 export interface SecretEnv {
   name: RunnerEnvName;
@@ -105,18 +113,17 @@ export function podSpec(s: PodSettings): IPodSpec {
     );
     mounts.push({ name: "database-ca", mountPath: DATABASE_CA_DIR, readOnly: true });
   }
-  if (s.ageIdentity) {
+  // One key of a Secret as a file, readable by the runner's non-root user (no fsGroup, see below);
+  // the pod has no other container.
+  const secretFile = (name: string, ref: { secretName: string; key: string }, dir: string, file: string) => {
     volumes.push({
-      name: "age-identity",
-      secret: {
-        secretName: s.ageIdentity.secretName,
-        items: [{ key: s.ageIdentity.key, path: "identity" }],
-        // Readable by the runner's non-root user (no fsGroup, see below); the pod has no other container.
-        defaultMode: 0o444,
-      },
+      name,
+      secret: { secretName: ref.secretName, items: [{ key: ref.key, path: file }], defaultMode: 0o444 },
     });
-    mounts.push({ name: "age-identity", mountPath: AGE_IDENTITY_DIR, readOnly: true });
-  }
+    mounts.push({ name, mountPath: dir, readOnly: true });
+  };
+  if (s.ageIdentity) secretFile("age-identity", s.ageIdentity, AGE_IDENTITY_DIR, "identity");
+  if (s.storeKey) secretFile("store-key", s.storeKey, STORE_KEY_DIR, "key");
   if (s.media) {
     const readOnly = s.media.readOnly ?? true;
     volumes.push({ name: "media", persistentVolumeClaim: { claimName: s.media.pvcName, readOnly } });
@@ -150,7 +157,11 @@ export function podSpec(s: PodSettings): IPodSpec {
         args: s.args,
         envFrom: [{ configMapRef: { name: s.configMapName } }],
         env: [
-          ...envVars(s.ageIdentity ? { ...s.env, AGE_IDENTITY_FILE } : s.env),
+          ...envVars({
+            ...s.env,
+            ...(s.ageIdentity ? { AGE_IDENTITY_FILE } : {}),
+            ...(s.storeKey ? { MEDIA_STORE_KEY_FILE: STORE_KEY_FILE } : {}),
+          }),
           ...(s.secretEnv ?? []).map((e) => ({
             name: e.name,
             valueFrom: { secretKeyRef: { name: e.secretName, key: e.key, optional: e.optional } },

@@ -6,6 +6,8 @@
 import {
   DATABASE_CA_PATH,
   formatIntervalHours,
+  STORE_GC_COMMAND,
+  type MediaFormat,
   type RunnerEnv,
   type ScheduledTier,
   type Tier,
@@ -52,6 +54,9 @@ export interface RunnerSettingsInput {
   mediaDir?: string;
   /** Columns whose media paths each backup checks (stack config media.references). */
   mediaReferences?: readonly string[];
+  /** How backups write the media (stack config mediaFormat); the content store's transfers. */
+  mediaFormat?: MediaFormat;
+  storeTransfers?: number;
   logLevel: NonNullable<RunnerEnv["LOG_LEVEL"]>;
   cloudwatchNamespace?: string;
   /** The run-summary SNS topic backups and drills publish to (stack config runSummary). */
@@ -81,6 +86,9 @@ export function sharedRunnerEnv(s: RunnerSettingsInput): { runner: RunnerEnv; li
   if (s.mediaDir) runner.MEDIA_DIR = s.mediaDir;
   // Each item was validated as one column by the stack schema; the runner checks them against the database.
   if (s.mediaDir && s.mediaReferences?.length) runner.MEDIA_REFERENCES = s.mediaReferences.join(",");
+  // Explicit even when it is the runner's default: the ConfigMap says how this stack's sets are written.
+  if (s.mediaDir && s.mediaFormat) runner.MEDIA_FORMAT = s.mediaFormat;
+  if (s.storeTransfers) runner.MEDIA_STORE_TRANSFERS = String(s.storeTransfers);
   if (s.appVersion) runner.APP_VERSION = s.appVersion;
   if (s.cloudwatchNamespace) runner.CLOUDWATCH_NAMESPACE = s.cloudwatchNamespace;
   if (s.runSummaryTopicArn) runner.RUN_SUMMARY_TOPIC_ARN = s.runSummaryTopicArn;
@@ -152,6 +160,17 @@ export const DRILL_SCRATCH_DIR = "/scratch";
 export function drillArgs(tier: DrillTier): string[] {
   const pick = tier === "rotate" ? ["--rotate"] : ["--tier", tier];
   return ["drill", "latest", ...pick, "--scratch-dir", DRILL_SCRATCH_DIR];
+}
+
+/**
+ * The content store's gc (its own CronJob and identity): deletes unreferenced content objects
+ * without asking (--yes); the grace unset = the runner's default.
+ */
+export function gcArgs(): string[] {
+  return [STORE_GC_COMMAND, "--yes"];
+}
+export function gcEnv(graceHours?: number): RunnerEnv {
+  return graceHours ? { MEDIA_STORE_GC_GRACE_HOURS: String(graceHours) } : {};
 }
 
 /** `status` publishing the ages the alarms watch (the ConfigMap carries CLOUDWATCH_NAMESPACE). */

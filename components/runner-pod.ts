@@ -13,6 +13,8 @@ import {
   DRILL_SCRATCH_DIR,
   drillArgs,
   drillEnv,
+  gcArgs,
+  gcEnv,
   notificationSecretEnv,
   statusArgs,
   statusEnv,
@@ -41,6 +43,8 @@ export interface RunnerPodBase {
   media?: MediaMount;
   /** The age identity's Secret: mounted by the pods that decrypt (drill, restore) only. */
   ageIdentity?: { secretName: string; key: string };
+  /** The content store key's Secret (mediaFormat store): mounted by backup pods only. */
+  storeKey?: { secretName: string; key: string };
   /** An existing Secret with notification URLs (see notificationSecretEnv); unset = none. */
   notificationsSecret?: string;
   resources: Resources;
@@ -71,7 +75,12 @@ export type RunnerWorkload =
   /** The operator's restore Job. */
   | { kind: "restore"; args: string[] }
   /** `edms-backup exporter` (a Deployment, see exporter-spec.ts): reads the destination, judges as `status`. */
-  | { kind: "exporter"; status: StatusSettings; refreshSeconds: number; port: number };
+  | { kind: "exporter"; status: StatusSettings; refreshSeconds: number; port: number }
+  /**
+   * The content store's gc, under its own service account (the only identity that may delete,
+   * and only content objects). It reads every set's media index, so it decrypts like the drill.
+   */
+  | { kind: "gc"; serviceAccountName: string; graceHours?: number };
 
 export function runnerPod(base: RunnerPodBase, w: RunnerWorkload): IPodSpec {
   const shared = {
@@ -96,6 +105,8 @@ export function runnerPod(base: RunnerPodBase, w: RunnerWorkload): IPodSpec {
         passwordSecret: base.passwordSecret,
         media: base.media,
         secretEnv: notifications(w.tier),
+        // Backups name new content objects with it; no other pod gets it.
+        storeKey: base.storeKey,
       });
     case "drill":
       // The drill restores into a scratch database; it needs neither the media volume nor its node.
@@ -121,6 +132,15 @@ export function runnerPod(base: RunnerPodBase, w: RunnerWorkload): IPodSpec {
         // `status` judges staleness exactly as the status CronJob and the alarms do.
         env: w.args[0] === "status" ? statusSettingsEnv(w.status) : {},
         passwordSecret: base.passwordSecret,
+      });
+    case "gc":
+      // No database, no media volume, no store key: it reads indexes and lists and deletes objects.
+      return podSpec({
+        ...shared,
+        serviceAccountName: w.serviceAccountName,
+        args: gcArgs(),
+        env: gcEnv(w.graceHours),
+        ageIdentity: base.ageIdentity,
       });
     case "restore":
       return podSpec({

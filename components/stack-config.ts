@@ -8,8 +8,10 @@
  */
 import { z } from "zod";
 import {
+  DEFAULT_MEDIA_FORMAT,
   DEFAULT_RETENTION_DAYS,
   DEFAULT_EXPORTER_REFRESH_SECONDS,
+  MEDIA_FORMATS,
   DEFAULT_STATUS_GRACE_HOURS,
   parseMediaReferences,
   OBJECT_LOCK_MODES,
@@ -21,6 +23,7 @@ import {
 import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
 import { STATUS_EVERY_HOURS } from "./alarm-rules.js";
 import { APT_SOURCES, DEBIAN_PG_MAJOR } from "./image-rules.js";
+import { DEFAULT_GC_SCHEDULE, mediaStoreProblems, storeKeySchema } from "./store-config.js";
 
 export const PROJECT = "edms-backup";
 
@@ -425,8 +428,36 @@ export const stackConfigSchema = z
       .strictObject({ secretName: dnsLabel("an existing Kubernetes Secret holding notification URLs", 253) })
       .optional(),
     encryption: encryptionSchema.optional(),
+    /** How backups write the media folder (the runner's MEDIA_FORMAT): tar archives or the content store. */
+    mediaFormat: z
+      .enum(MEDIA_FORMATS, { message: `must be one of ${MEDIA_FORMATS.join(", ")}` })
+      .default(DEFAULT_MEDIA_FORMAT),
+    /** The content store (mediaFormat: store): its gc CronJob and transfer concurrency; see store-config.ts. */
+    mediaStore: z
+      .strictObject({
+        gc: z
+          .strictObject({
+            /** Unset = on exactly when mediaFormat is store; true keeps gc after switching back to tar. */
+            enabled: z.boolean().optional(),
+            schedule: cron.default(DEFAULT_GC_SCHEDULE),
+            /** Hours an object stays unreferenced before gc deletes it (MEDIA_STORE_GC_GRACE_HOURS). */
+            graceHours: z
+              .number()
+              .int()
+              .min(1)
+              .max(24 * 90)
+              .optional(),
+          })
+          .prefault({}),
+        /** Content objects in flight per backup or restore (MEDIA_STORE_TRANSFERS). */
+        transfers: z.number().int().min(1).max(64).optional(),
+      })
+      .prefault({}),
+    /** The per-stack secret naming content objects; a Pulumi secret. Unset = generated at the first deployment. */
+    mediaStoreKey: storeKeySchema.optional(),
   })
   .superRefine((config, ctx) => {
+    for (const issue of mediaStoreProblems(config)) ctx.addIssue({ code: "custom", ...issue });
     if (!config.database.cidr && !config.database.podSelector) {
       ctx.addIssue({
         code: "custom",

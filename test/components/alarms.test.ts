@@ -98,6 +98,7 @@ describe("the prod stack's alarms", () => {
       monthly: "edms-backup-monthly-overdue",
       drill: "edms-restore-drill",
       referenceCheck: "edms-media-reference-check-not-run",
+      gc: "edms-backup-gc",
     });
   });
 

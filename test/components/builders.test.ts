@@ -76,8 +76,21 @@ describe("schedules", () => {
 describe("bucket rules", () => {
   it("has a rule per tier on <prefix>/<tier>/ with expiry, noncurrent expiry and multipart abort", () => {
     const rules = lifecycleRules({ keyPrefix: "edms", retentionDays: retention, noncurrentVersionDays: 3 });
-    expect(rules.map((r) => r.filter.prefix)).toEqual(["edms/daily/", "edms/weekly/", "edms/monthly/", "edms/adhoc/"]);
-    expect(rules.map((r) => r.expiration.days)).toEqual([7, 28, 366, 30]);
+    expect(rules.map((r) => r.filter.prefix)).toEqual([
+      "edms/daily/",
+      "edms/weekly/",
+      "edms/monthly/",
+      "edms/adhoc/",
+      "edms/store/objects/",
+    ]);
+    expect(rules.map((r) => r.expiration)).toEqual([
+      { days: 7 },
+      { days: 28 },
+      { days: 366 },
+      { days: 30 },
+      // Content objects never expire by age (gc frees them); only orphaned delete markers go.
+      { expiredObjectDeleteMarker: true },
+    ]);
     expect(
       rules.every(
         (r) =>

@@ -53,6 +53,7 @@ function actions(statement: PolicyDocument["Statement"][number]): string[] {
 
 const EXPECTED = [
   "aws:cloudwatch/compositeAlarm:CompositeAlarm edms-backup-alarms-drill",
+  "aws:cloudwatch/compositeAlarm:CompositeAlarm edms-backup-gc-alarm",
   "aws:cloudwatch/dashboard:Dashboard edms-backup-dashboard-dashboard",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-daily-age",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-drill-failed",
@@ -60,11 +61,15 @@ const EXPECTED = [
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-monthly-age",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-reference-check",
   "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-alarms-weekly-age",
+  "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-gc-failed",
+  "aws:cloudwatch/metricAlarm:MetricAlarm edms-backup-gc-overdue",
   "aws:ecr/lifecyclePolicy:LifecyclePolicy edms-backup-runner-repo-lifecycle",
   "aws:ecr/repository:Repository edms-backup-runner-repo",
   "aws:iam/role:Role edms-backup-exporter-identity-role",
+  "aws:iam/role:Role edms-backup-gc-identity-role",
   "aws:iam/role:Role edms-backup-identity-role",
   "aws:iam/rolePolicy:RolePolicy edms-backup-exporter-identity-policy",
+  "aws:iam/rolePolicy:RolePolicy edms-backup-gc-identity-policy",
   "aws:iam/rolePolicy:RolePolicy edms-backup-identity-policy",
   "aws:kms/alias:Alias edms-backup-key-alias",
   "aws:kms/key:Key edms-backup-key",
@@ -85,13 +90,17 @@ const EXPECTED = [
   "edms-backup:dashboard:BackupDashboard edms-backup-dashboard",
   "edms-backup:exporter:BackupExporter edms-backup-exporter",
   "edms-backup:identity:BackupIdentity edms-backup-exporter-identity",
+  "edms-backup:identity:BackupIdentity edms-backup-gc-identity",
   "edms-backup:identity:BackupIdentity edms-backup-identity",
   "edms-backup:image:RunnerImage edms-backup-runner",
   "edms-backup:notify:RunSummaryTopic edms-backup-run-summary",
   "edms-backup:schedule:BackupSchedule edms-backup-schedule",
   "edms-backup:schedule:FirstDeployStamp edms-backup-first-deploy",
   "edms-backup:storage:BackupBucket edms-backup",
+  "edms-backup:store:StoreGc edms-backup-gc",
+  "edms-backup:store:StoreKey edms-backup-store-key",
   "kubernetes:apps/v1:Deployment edms-backup-exporter-deployment",
+  "kubernetes:batch/v1:CronJob edms-backup-gc-cron",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-adhoc",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-daily",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-monthly",
@@ -102,8 +111,10 @@ const EXPECTED = [
   "kubernetes:core/v1:ConfigMap edms-backup-commands",
   "kubernetes:core/v1:ConfigMap edms-backup-first-deploy-stamp",
   "kubernetes:core/v1:ConfigMap edms-backup-schedule-config",
+  "kubernetes:core/v1:Secret edms-backup-store-key-secret",
   "kubernetes:core/v1:Service edms-backup-exporter-service",
   "kubernetes:core/v1:ServiceAccount edms-backup-exporter-identity-service-account",
+  "kubernetes:core/v1:ServiceAccount edms-backup-gc-identity-service-account",
   "kubernetes:core/v1:ServiceAccount edms-backup-identity-service-account",
   "kubernetes:monitoring.coreos.com/v1:PrometheusRule edms-backup-exporter-rules",
   "kubernetes:monitoring.coreos.com/v1:ServiceMonitor edms-backup-exporter-service-monitor",
@@ -130,6 +141,7 @@ describe("the prod stack under mocks", () => {
       adhoc: "edms-backup-adhoc",
       "restore-drill": "edms-restore-drill",
       status: "edms-backup-status",
+      gc: "edms-backup-gc",
     });
     const commands = run.outputs.commands as Record<string, string>;
     expect(commands.startAdhocBackup).toBe(
@@ -244,9 +256,10 @@ describe("the prod stack under mocks", () => {
       expect(JSON.stringify(data)).not.toMatch(/AGE-SECRET-KEY|AGE_IDENTITY/i);
     });
 
-    it("the identity is mounted only by the restore drill: backup, adhoc and status CronJobs never reference it", () => {
+    it("the identity is mounted only by the restore drill and the store's gc (it reads encrypted indexes): backup, adhoc and status CronJobs never reference it", () => {
       const cronJobs = ofType(run, "kubernetes:batch/v1:CronJob");
       expect(cronJobs.map((c) => c.name).sort()).toEqual([
+        "edms-backup-gc-cron",
         "edms-backup-schedule-adhoc",
         "edms-backup-schedule-daily",
         "edms-backup-schedule-monthly",
@@ -257,7 +270,7 @@ describe("the prod stack under mocks", () => {
       for (const cronJob of cronJobs) {
         const pod = podOf(cronJob);
         const container = containerOf(cronJob);
-        if (cronJob.name.endsWith("restore-drill")) {
+        if (cronJob.name.endsWith("restore-drill") || cronJob.name.endsWith("-gc-cron")) {
           expect(pod.volumes).toContainEqual(IDENTITY_VOLUME);
           expect(container.volumeMounts).toContainEqual(IDENTITY_MOUNT);
           expect(container.env).toContainEqual(IDENTITY_ENV);
@@ -345,7 +358,10 @@ describe("the prod stack under mocks", () => {
         ["edms/weekly/", 28],
         ["edms/monthly/", 366],
         ["edms/adhoc/", 30],
+        // The content store: no age expiry (gc frees objects), only orphaned delete markers.
+        ["edms/store/objects/", undefined],
       ]);
+      expect(rules[4]!.expiration).toEqual({ expiredObjectDeleteMarker: true });
       for (const rule of rules) {
         expect(rule.status).toBe("Enabled");
         expect(at(rule, "abortIncompleteMultipartUpload", "daysAfterInitiation")).toBe(1);
@@ -443,6 +459,7 @@ describe("the prod stack under mocks", () => {
           "s3:AbortMultipartUpload",
           "s3:ListMultipartUploadParts",
           "s3:PutObjectRetention",
+          "s3:GetObjectRetention",
           "kms:GenerateDataKey",
           "kms:Decrypt",
           "cloudwatch:PutMetricData",
@@ -452,6 +469,10 @@ describe("the prod stack under mocks", () => {
       const bucket = String(run.outputs.bucketName);
       const objectStatement = allows.find((s) => s.Sid === "ReadWriteBackups")!;
       expect(objectStatement.Resource).toBe(`arn:aws:s3:::${bucket}/edms/*`);
+      // Reading a content object's lock before extending it, and only there.
+      expect(allows.find((s) => s.Sid === "ReadContentObjectRetention")!.Resource).toBe(
+        `arn:aws:s3:::${bucket}/edms/store/objects/*`,
+      );
       // Whether each grant is effective is evaluated in iam-evaluation.test.ts.
       expect(allows.find((s) => s.Sid === "ListBackupPrefix")!.Condition).toEqual({
         StringLike: { "s3:prefix": ["edms/*"] },
@@ -468,7 +489,7 @@ describe("the prod stack under mocks", () => {
     const kubernetes = () => run.resources.filter((r) => r.type.startsWith("kubernetes:"));
 
     it("are all valid against the Kubernetes OpenAPI schema", () => {
-      expect(kubernetes()).toHaveLength(18);
+      expect(kubernetes()).toHaveLength(21);
       for (const object of kubernetes()) validateKubernetesObject(object.type, object.inputs);
     });
 
@@ -487,8 +508,11 @@ describe("the prod stack under mocks", () => {
       }
     });
 
-    it("contain no plain-text secret and no Secret object", () => {
-      expect(run.resources.some((r) => r.type === "kubernetes:core/v1:Secret")).toBe(false);
+    it("contain no plain-text secret, and one Secret: the store key, mounted by the backup pods only", () => {
+      // The store key's Secret (store-stack.test.ts follows it into the pods); no other.
+      expect(ofType(run, "kubernetes:core/v1:Secret").map((r) => at(r.inputs, "metadata", "name"))).toEqual([
+        "edms-backup-store-key",
+      ]);
       const configMap = one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs;
       const data = at(configMap, "data") as Record<string, string>;
       for (const key of Object.keys(data)) expect(key).not.toMatch(/PASSWORD|SECRET|TOKEN|DATABASE_URL/);
@@ -512,11 +536,14 @@ describe("the prod stack under mocks", () => {
           }
         }
         const names = containerOf(cronJob).env.map((e) => e.name);
-        // Backups and the drill notify; the status CronJob does not (the alarms watch it), and needs no password.
+        // Backups and the drill notify; the status CronJob and gc do not (the alarms watch them), and
+        // need no password.
         expect(names.includes("HEALTHCHECK_URL"), cronJob.name).toBe(
           tier !== undefined || cronJob.name.endsWith("restore-drill"),
         );
-        expect(names.includes("PGPASSWORD"), cronJob.name).toBe(!cronJob.name.endsWith("-status"));
+        expect(names.includes("PGPASSWORD"), cronJob.name).toBe(
+          !cronJob.name.endsWith("-status") && !cronJob.name.endsWith("-gc-cron"),
+        );
       }
       expect(JSON.stringify(kubernetes().map((r) => r.inputs))).not.toMatch(/postgres(ql)?:\/\/[^"]*:[^"]*@/);
     });
@@ -550,6 +577,7 @@ describe("the prod stack under mocks", () => {
         "edms-backup-adhoc": ["0 0 1 1 *", true],
         "edms-restore-drill": ["0 6 * * 0", false],
         "edms-backup-status": ["17 */6 * * *", false],
+        "edms-backup-gc": ["30 5 * * *", false],
       });
     });
 
@@ -557,7 +585,8 @@ describe("the prod stack under mocks", () => {
       for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
         const pod = podOf(cronJob);
         expect(pod.restartPolicy).toBe("Never");
-        expect(pod.serviceAccountName).toBe("edms-backup");
+        // gc runs under its own service account (the only role that may delete: content objects).
+        expect(pod.serviceAccountName).toBe(cronJob.name.endsWith("-gc-cron") ? "edms-backup-gc" : "edms-backup");
         expect(pod.securityContext).toMatchObject({
           runAsNonRoot: true,
           runAsUser: 10001,
@@ -584,7 +613,7 @@ describe("the prod stack under mocks", () => {
     it("mount the media volume read-only next to the application pod (ReadWriteOnce) for backups only", () => {
       for (const cronJob of ofType(run, "kubernetes:batch/v1:CronJob")) {
         const pod = podOf(cronJob);
-        const isDrill = cronJob.name.endsWith("restore-drill") || cronJob.name.endsWith("-status");
+        const isDrill = ["restore-drill", "-status", "-gc-cron"].some((suffix) => cronJob.name.endsWith(suffix));
         const mediaMount = containerOf(cronJob).volumeMounts.find((m) => m.name === "media");
         if (isDrill) {
           expect(mediaMount).toBeUndefined();
@@ -628,6 +657,8 @@ describe("the prod stack under mocks", () => {
         expect(parsed.MEDIA_DIR).toBe("/media");
         // Every run summary goes to the stack's own topic (runSummary in Pulumi.prod.yaml).
         expect(parsed.RUN_SUMMARY_TOPIC_ARN).toBe(run.outputs.runSummaryTopicArn);
+        expect(parsed.MEDIA_FORMAT).toBe("store");
+        expect(parsed.MEDIA_STORE_TRANSFERS).toBe(8);
         // Pulumi.prod.yaml's media.references, as columns the runner parses back.
         expect(parsed.MEDIA_REFERENCES).toEqual([
           { table: "documents_document", column: "file" },
@@ -647,6 +678,12 @@ describe("the prod stack under mocks", () => {
           };
           expect(drillPod.volumes).toContainEqual({ name: "scratch", emptyDir: { sizeLimit: "20Gi" } });
           expect(parsed.OBJECT_LOCK_MODE).toBeUndefined();
+          continue;
+        }
+        if (cronJob.name.endsWith("-gc-cron")) {
+          expect(container.args).toEqual(["gc", "--yes"]);
+          expect(parsed.MEDIA_STORE_GC_GRACE_HOURS).toBe(48);
+          expect(parsed.MEDIA_STORE_KEY_FILE).toBeUndefined();
           continue;
         }
         if (cronJob.name.endsWith("-status")) {

@@ -65,8 +65,8 @@ function distinct(pick: (spec: IPodSpec) => unknown): string[] {
 const container = (spec: IPodSpec) => spec.containers[0]!;
 
 describe("every runner pod the stack renders", () => {
-  it("is found: six CronJobs, the first status Job, the restore, undo and cleanup Jobs and two one-off commands", () => {
-    expect(pods).toHaveLength(12);
+  it("is found: seven CronJobs (gc too), the first status Job, the restore, undo and cleanup Jobs and two one-off commands", () => {
+    expect(pods).toHaveLength(13);
     for (const p of pods) expect(p.spec.containers, p.what).toHaveLength(1);
   });
 
@@ -79,7 +79,16 @@ describe("every runner pod the stack renders", () => {
       "serviceAccountName",
       "terminationGracePeriodSeconds",
     ]);
-    expect(distinct(({ containers: _c, volumes: _v, affinity: _a, ...rest }) => rest)).toHaveLength(1);
+    // The service account too, but for gc's own (the only identity that may delete: content objects).
+    expect(
+      distinct(({ containers: _c, volumes: _v, affinity: _a, serviceAccountName, ...rest }) => ({
+        ...rest,
+        serviceAccountName: serviceAccountName === "edms-backup-gc" ? "edms-backup" : serviceAccountName,
+      })),
+    ).toHaveLength(1);
+    expect(pods.filter((p) => p.spec.serviceAccountName === "edms-backup-gc").map((p) => p.what)).toEqual([
+      "CronJob edms-backup-gc-cron",
+    ]);
     expect(
       distinct((spec) => {
         const { args: _args, env: _env, volumeMounts: _mounts, ...rest } = container(spec);
@@ -176,7 +185,7 @@ describe("every runner pod the stack renders", () => {
         if (m.name === "media") expect(m.readOnly, p.what).toBe(!p.what.startsWith("the restore Job") ? true : false);
       }
     }
-    expect([...volumes.keys()].sort()).toEqual(["age-identity", "database-ca", "media", "scratch", "tmp"]);
+    expect([...volumes.keys()].sort()).toEqual(["age-identity", "database-ca", "media", "scratch", "store-key", "tmp"]);
   });
 
   it("is placed next to the application pod exactly when it mounts the media volume read-only", () => {

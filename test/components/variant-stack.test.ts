@@ -22,6 +22,8 @@ beforeAll(async () => {
     // Unencrypted sets: no recipients for the backups, no identity for the drill.
     encryption: undefined,
     media: undefined,
+    // Without media there is nothing to store: tar, the runner's default, and so no gc and no store key.
+    mediaFormat: undefined,
     disabledTiers: ["weekly"],
     database: {
       host: "edms.abc123.ap-southeast-1.rds.amazonaws.com",

@@ -25,6 +25,7 @@ import { connectionUrl } from "../helpers/pg-cluster.js";
 import { createTestDatabase, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 import { makeMediaTree, mediaTreeDigest } from "../helpers/sample-data.js";
+import { stackSecrets } from "../helpers/stack-secrets.js";
 import {
   databaseStreamCompression,
   objectName,
@@ -154,6 +155,8 @@ function podmanRun(pod: IPodSpec, opts: PodOptions = {}): Promise<PodRun> {
       },
     },
     secrets: {
+      // The Secrets the stack creates itself (the content store's key, mounted by backup pods).
+      ...stackSecrets(stack),
       [passwordSecret.name]: { [passwordSecret.key]: pg.password },
       // The identity the restore drill mounts: the private half of the recipient the stack was given.
       [identitySecret.name]: { [identitySecret.key]: ageIdentity },

@@ -1,0 +1,105 @@
+/**
+ * The IAM policy of the content store's gc (`edms-backup gc --yes`, its own CronJob and role): the
+ * only identity of the stack that may delete, and only content objects. What gc does, per the
+ * runner contract (runner/src/contract.ts, STORE_GC_COMMAND):
+ * - lists the destination (every tier's sets, and the store's objects): ListObjectsV2 under the prefix;
+ * - reads each set's manifest and media index, to mark the objects they reference: GetObject of
+ *   `<prefix>/<tier>/<id>/manifest.json` and `.../media-index.jsonl*` only, never a database dump
+ *   or a tar archive;
+ * - looks at a candidate before deleting it (HeadObject: size, and under Object Lock its
+ *   retain-until date, which HeadObject shows only with s3:GetObjectRetention): gc never deletes a
+ *   locked object;
+ * - deletes unreferenced content objects with DeleteObject (no version id): on the versioned bucket
+ *   that leaves a delete marker and the bytes as a noncurrent version, which the lifecycle rule
+ *   expires after noncurrentVersionDays (bucket-rules.ts storeObjectsRule): a gc mistake can be
+ *   undone for that long. DeleteObjectVersion (a permanent delete) is never granted;
+ * - records each run for `status` (the last gc and what it freed) under GC_RECORDS_PREFIX;
+ * - publishes its result metric (METRIC_GC_SUCCEEDED) for the gc alarm.
+ * Every delete outside the content objects is denied outright, so a broader policy attached to the
+ * role by mistake cannot let gc delete a set, a manifest or an index.
+ */
+import { STORE_OBJECTS_PREFIX, STORE_PREFIX } from "../runner/src/contract.js";
+import { DENIED_ACTIONS, type PolicyDocument, type PolicyStatement } from "./iam-policies.js";
+
+/** Where gc writes its run records, relative to the destination (status reads them). */
+export const GC_RECORDS_PREFIX = `${STORE_PREFIX}/gc/`;
+
+export interface GcPolicySettings {
+  bucketArn: string;
+  keyPrefix: string;
+  kmsKeyArn: string;
+  region: string;
+  cloudwatchNamespace?: string;
+}
+
+export function gcPolicy(s: GcPolicySettings): PolicyDocument {
+  const under = (key: string) => `${s.bucketArn}/${s.keyPrefix}/${key}`;
+  const contentObjects = under(`${STORE_OBJECTS_PREFIX}*`);
+  const statements: PolicyStatement[] = [
+    {
+      Sid: "ListBackupPrefix",
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: s.bucketArn,
+      Condition: { StringLike: { "s3:prefix": [`${s.keyPrefix}/*`] } },
+    },
+    {
+      // A set's folder is <tier>/<backupId>/: the manifest (plain JSON) and the media index
+      // (media-index.jsonl.zst, .age when encrypted). Nothing else in a set is readable.
+      Sid: "ReadManifestsAndIndexes",
+      Effect: "Allow",
+      Action: "s3:GetObject",
+      Resource: [under("*/manifest.json"), under("*/media-index.jsonl*")],
+    },
+    {
+      Sid: "InspectAndDeleteContentObjects",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:GetObjectRetention", "s3:DeleteObject"],
+      Resource: contentObjects,
+    },
+    {
+      Sid: "WriteGcRecords",
+      Effect: "Allow",
+      Action: "s3:PutObject",
+      Resource: under(`${GC_RECORDS_PREFIX}*`),
+    },
+    {
+      Sid: "UseBackupKeyThroughS3",
+      Effect: "Allow",
+      Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+      Resource: s.kmsKeyArn,
+      Condition: { StringEquals: { "kms:ViaService": `s3.${s.region}.amazonaws.com` } },
+    },
+  ];
+  if (s.cloudwatchNamespace) {
+    statements.push({
+      Sid: "PublishGcMetrics",
+      Effect: "Allow",
+      Action: "cloudwatch:PutMetricData",
+      Resource: "*",
+      Condition: { StringEquals: { "cloudwatch:namespace": s.cloudwatchNamespace } },
+    });
+  }
+  statements.push(
+    {
+      // Deletes anywhere but the content objects: sets, manifests, indexes, records, the bucket.
+      Sid: "DeleteContentObjectsOnly",
+      Effect: "Deny",
+      Action: "s3:Delete*",
+      NotResource: contentObjects,
+    },
+    {
+      // The runner's own guard list without s3:Delete* (above): permanent deletes of versions,
+      // lifting a lock, retention and legal holds, and any change to the bucket.
+      Sid: "NeverDestroyBackups",
+      Effect: "Deny",
+      Action: [
+        "s3:DeleteObjectVersion",
+        "s3:PutObjectRetention",
+        ...DENIED_ACTIONS.filter((action) => action !== "s3:Delete*"),
+      ],
+      Resource: [s.bucketArn, `${s.bucketArn}/*`],
+    },
+  );
+  return { Version: "2012-10-17", Statement: statements };
+}
