@@ -128,10 +128,15 @@ describe("a restore on an 80-column terminal", () => {
     expectSeparateRows(run, 80);
     expect(run.raw, "colours on a terminal without NO_COLOR").toMatch(SGR_COLOR);
     // The summary ends with what the restore kept for an undo, and the two commands that act on it.
-    expect(logicalLines(run.rows).slice(-5)).toEqual([
+    // The database's own properties follow its line, indented further (issue 23).
+    const summary = logicalLines(run.rows);
+    expect(summary).toContainEqual(expect.stringMatching(/^ {4}owner \S+/));
+    expect(summary.filter((l) => !l.startsWith("    ")).slice(-5)).toEqual([
       expect.stringMatching(/^restored daily\/\S+ in [\d.]+ s$/),
       expect.stringMatching(
-        new RegExp(`^ {2}database ${target.name}: \\d+ tables, \\d+ rows \\([\\d.]+ \\S+ of dump\\)$`),
+        new RegExp(
+          `^ {2}database ${target.name}: \\d+ tables, \\d+ rows \\([\\d.]+ \\S+ of dump\\), analyzed in [\\d.]+ s, owners kept$`,
+        ),
       ),
       expect.stringMatching(/^ {2}media \S+: 1\d files \(4\d\.\d MiB of archive\)$/),
       expect.stringMatching(/^ {2}kept until \S+Z: \S+__edms_previous_\S+$/),
