@@ -48,6 +48,28 @@ export const DENIED_ACTIONS = [
   "s3:PutReplicationConfiguration",
 ] as const;
 
+/** The bucket's KMS key, for data keys only and only through S3 in this region (SSE-KMS). */
+export function useKeyThroughS3(kmsKeyArn: string, region: string): PolicyStatement {
+  return {
+    Sid: "UseBackupKeyThroughS3",
+    Effect: "Allow",
+    Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+    Resource: kmsKeyArn,
+    Condition: { StringEquals: { "kms:ViaService": `s3.${region}.amazonaws.com` } },
+  };
+}
+
+/** CloudWatch PutMetricData into the stack's namespace only. */
+export function publishMetrics(sid: string, namespace: string): PolicyStatement {
+  return {
+    Sid: sid,
+    Effect: "Allow",
+    Action: "cloudwatch:PutMetricData",
+    Resource: "*",
+    Condition: { StringEquals: { "cloudwatch:namespace": namespace } },
+  };
+}
+
 export function runnerPolicy(s: RunnerPolicySettings): PolicyDocument {
   const objects = `${s.bucketArn}/${s.keyPrefix}/*`;
   // Exactly what runner/src calls (see test/components/iam-evaluation.test.ts for the list):
@@ -82,13 +104,7 @@ export function runnerPolicy(s: RunnerPolicySettings): PolicyDocument {
       Action: objectActions,
       Resource: objects,
     },
-    {
-      Sid: "UseBackupKeyThroughS3",
-      Effect: "Allow",
-      Action: ["kms:GenerateDataKey", "kms:Decrypt"],
-      Resource: s.kmsKeyArn,
-      Condition: { StringEquals: { "kms:ViaService": `s3.${s.region}.amazonaws.com` } },
-    },
+    useKeyThroughS3(s.kmsKeyArn, s.region),
   ];
   if (s.objectLock) {
     // A backup that reuses a content object extends its retention, never shortens it: it reads
@@ -100,15 +116,7 @@ export function runnerPolicy(s: RunnerPolicySettings): PolicyDocument {
       Resource: `${s.bucketArn}/${s.keyPrefix}/${STORE_OBJECTS_PREFIX}*`,
     });
   }
-  if (s.cloudwatchNamespace) {
-    statements.push({
-      Sid: "PublishRunnerMetrics",
-      Effect: "Allow",
-      Action: "cloudwatch:PutMetricData",
-      Resource: "*",
-      Condition: { StringEquals: { "cloudwatch:namespace": s.cloudwatchNamespace } },
-    });
-  }
+  if (s.cloudwatchNamespace) statements.push(publishMetrics("PublishRunnerMetrics", s.cloudwatchNamespace));
   if (s.runSummaryTopicArn) {
     // Publish to that one topic: not Subscribe (who gets the mail is the stack's to say), nor any
     // other topic (the alarms' topic is CloudWatch's to publish to).

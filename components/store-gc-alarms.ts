@@ -10,6 +10,7 @@
  *   7 days; the stack config refuses a gc schedule whose window is longer (store-config.ts).
  */
 import { DIMENSION_APP, MAX_ALARM_RANGE_SECONDS, METRIC_GC_SUCCEEDED } from "../runner/src/metric-names.js";
+import type { DrillAlarmRules } from "./alarm-rules.js";
 
 const HOUR = 3600;
 
@@ -21,19 +22,8 @@ export interface GcAlarmSettings {
 }
 
 export interface GcAlarmRules {
-  failed: {
-    name: string;
-    alarmDescription: string;
-    namespace: string;
-    metricName: string;
-    dimensions: Record<string, string>;
-    statistic: "Minimum";
-    period: number;
-    evaluationPeriods: 1;
-    threshold: 1;
-    comparisonOperator: "LessThanThreshold";
-    treatMissingData: "ignore";
-  };
+  /** The same shape as the drill's (alarm-rules.ts): the last value was 0. */
+  failed: DrillAlarmRules["failed"];
   overdue: {
     name: string;
     alarmDescription: string;

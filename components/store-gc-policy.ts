@@ -19,7 +19,13 @@
  * role by mistake cannot let gc delete a set, a manifest or an index.
  */
 import { STORE_OBJECTS_PREFIX, STORE_PREFIX } from "../runner/src/contract.js";
-import { DENIED_ACTIONS, type PolicyDocument, type PolicyStatement } from "./iam-policies.js";
+import {
+  DENIED_ACTIONS,
+  publishMetrics,
+  useKeyThroughS3,
+  type PolicyDocument,
+  type PolicyStatement,
+} from "./iam-policies.js";
 
 /** Where gc writes its run records, relative to the destination (status reads them). */
 export const GC_RECORDS_PREFIX = `${STORE_PREFIX}/gc/`;
@@ -63,23 +69,9 @@ export function gcPolicy(s: GcPolicySettings): PolicyDocument {
       Action: "s3:PutObject",
       Resource: under(`${GC_RECORDS_PREFIX}*`),
     },
-    {
-      Sid: "UseBackupKeyThroughS3",
-      Effect: "Allow",
-      Action: ["kms:GenerateDataKey", "kms:Decrypt"],
-      Resource: s.kmsKeyArn,
-      Condition: { StringEquals: { "kms:ViaService": `s3.${s.region}.amazonaws.com` } },
-    },
+    useKeyThroughS3(s.kmsKeyArn, s.region),
   ];
-  if (s.cloudwatchNamespace) {
-    statements.push({
-      Sid: "PublishGcMetrics",
-      Effect: "Allow",
-      Action: "cloudwatch:PutMetricData",
-      Resource: "*",
-      Condition: { StringEquals: { "cloudwatch:namespace": s.cloudwatchNamespace } },
-    });
-  }
+  if (s.cloudwatchNamespace) statements.push(publishMetrics("PublishGcMetrics", s.cloudwatchNamespace));
   statements.push(
     {
       // Deletes anywhere but the content objects: sets, manifests, indexes, records, the bucket.
