@@ -211,7 +211,12 @@ describe("item 4: subscriptions", () => {
     await sql(admin, `create database "${base}"`);
     const copy = `${base}__edms_staging_20200101T000000Z-00dead`;
     made.push(copy);
-    await plainDumpRestore(pg, fx.db.name, copy);
+    // Filled under a neutral name, then renamed just before the cleanup: a restore in another test
+    // file sweeps every stale staging copy of this shared cluster, and dropped this one while it
+    // was being filled (seen in a full run).
+    const filling = newName("cleanupfill");
+    await plainDumpRestore(pg, fx.db.name, filling);
+    await sql(admin, `alter database "${filling}" rename to "${copy}"`);
     const result = await runRunner(["cleanup", "--yes", "--target-db", base], env(base));
     expect(result.code, result.stderr).toBe(0);
     expect(await sql(admin, "select datname from pg_database where datname = $1", [copy])).toEqual([]);
