@@ -35,10 +35,14 @@ export function restoreArgs(backupRef: string): string[] {
 /** Runner args of the in-cluster undo: the newest restore of the live target, put back. */
 export const UNDO_ARGS = ["undo-restore", "--yes", "--terminate-connections"];
 
-export const OLDER_THAN_PLACEHOLDER = "$OLDER_THAN_HOURS";
+/**
+ * Runner args of the in-cluster cleanup: each kept copy goes once its own keepUntil (the time its
+ * restore printed) has passed (issue 21 item 2: no default window may cut that short).
+ */
+export const CLEANUP_ARGS = ["cleanup", "--yes"];
 
-/** Runner args of the in-cluster cleanup: kept copies older than $OLDER_THAN_HOURS (0 = all). */
-export const CLEANUP_ARGS = ["cleanup", "--older-than", OLDER_THAN_PLACEHOLDER, "--yes"];
+/** ... and of "drop the kept copies now", as the restore's summary prints it (`--older-than 0`). */
+export const CLEANUP_NOW_ARGS = ["cleanup", "--older-than", "0", "--yes"];
 
 /**
  * A one-shot Job on the restore Job's pod (restore, undo, cleanup). Never retried (backoffLimit 0):
@@ -99,19 +103,16 @@ export function operatorCommands(s: OperatorCommandSettings): Record<string, str
     // (the JSON holds no other $, backslash or backquote).
     const jobCommand = (namePrefix: string, args: string | string[], variables: string) => {
       const manifest = JSON.stringify(restoreJob(pod, s.namespace, JOB_PLACEHOLDER, args));
-      if (/[`\\]|\$(?!JOB\b|BACKUP_ID\b|OLDER_THAN_HOURS\b)/.test(manifest))
+      if (/[`\\]|\$(?!JOB\b|BACKUP_ID\b)/.test(manifest))
         throw new Error("the restore manifest holds a character the shell would expand");
       return `JOB=${namePrefix}-${stamp} && ${variables}kubectl ${ns} create -f - <<EOF\n${manifest}\nEOF`;
     };
     // Set BACKUP_ID first; "latest" = newest complete set.
     commands.startRestore = jobCommand(pod.namePrefix, BACKUP_ID_PLACEHOLDER, `BACKUP_ID="\${BACKUP_ID:-latest}" && `);
     commands.startUndoRestore = jobCommand(`${pod.namePrefix}-undo`, UNDO_ARGS, "");
-    // Kept copies older than OLDER_THAN_HOURS (default the restore's keep window, 24 h; 0 = all now).
-    commands.startCleanup = jobCommand(
-      `${pod.namePrefix}-cleanup`,
-      CLEANUP_ARGS,
-      `OLDER_THAN_HOURS="\${OLDER_THAN_HOURS:-24}" && `,
-    );
+    // Kept copies whose keepUntil has passed; startCleanupNow drops every kept copy at once.
+    commands.startCleanup = jobCommand(`${pod.namePrefix}-cleanup`, CLEANUP_ARGS, "");
+    commands.startCleanupNow = jobCommand(`${pod.namePrefix}-cleanup`, CLEANUP_NOW_ARGS, "");
   }
   if (s.drillCronJob) {
     commands.startDrill = `JOB=${s.drillCronJob}-${stamp} && kubectl ${ns} create job --from=cronjob/${s.drillCronJob} "$JOB"`;

@@ -218,20 +218,24 @@ describe("the prod stack under mocks", () => {
     };
     const restore = podOf("startRestore", { JOB: "j", BACKUP_ID: "latest" });
     const undo = podOf("startUndoRestore", { JOB: "j" });
-    const cleanup = podOf("startCleanup", { JOB: "j", OLDER_THAN_HOURS: "0" });
+    const cleanup = podOf("startCleanup", { JOB: "j" });
+    const cleanupNow = podOf("startCleanupNow", { JOB: "j" });
     expect(undo.head).toBe(
       "JOB=edms-restore-undo-$(date -u +%Y%m%d-%H%M%S) && kubectl --namespace edms create -f - <<EOF",
     );
     expect(cleanup.head).toBe(
-      'JOB=edms-restore-cleanup-$(date -u +%Y%m%d-%H%M%S) && OLDER_THAN_HOURS="${OLDER_THAN_HOURS:-24}" && kubectl --namespace edms create -f - <<EOF',
+      "JOB=edms-restore-cleanup-$(date -u +%Y%m%d-%H%M%S) && kubectl --namespace edms create -f - <<EOF",
     );
     expect(at(undo.pod, "containers", 0, "args")).toEqual(["undo-restore", "--yes", "--terminate-connections"]);
-    expect(at(cleanup.pod, "containers", 0, "args")).toEqual(["cleanup", "--older-than", "0", "--yes"]);
+    // No window of its own: each kept copy's keepUntil decides (issue 21 item 2); "now" is asked for by name.
+    expect(at(cleanup.pod, "containers", 0, "args")).toEqual(["cleanup", "--yes"]);
+    expect(at(cleanupNow.pod, "containers", 0, "args")).toEqual(["cleanup", "--older-than", "0", "--yes"]);
     // The same pod as the restore's, but for its args.
     const withoutArgs = (pod: Record<string, unknown>) =>
       JSON.stringify({ ...pod, containers: [{ ...(at(pod, "containers", 0) as object), args: [] }] });
     expect(withoutArgs(undo.pod)).toBe(withoutArgs(restore.pod));
     expect(withoutArgs(cleanup.pod)).toBe(withoutArgs(restore.pod));
+    expect(withoutArgs(cleanupNow.pod)).toBe(withoutArgs(restore.pod));
     const configMap = one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-commands");
     expect(at(configMap.inputs, "metadata", "name")).toBe("edms-backup-commands");
     expect(at(configMap.inputs, "metadata", "namespace")).toBe("edms");

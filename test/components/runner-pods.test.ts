@@ -39,7 +39,7 @@ beforeAll(async () => {
       what: `Job ${j.name}`,
       spec: at(j.inputs, "spec", "template", "spec") as IPodSpec,
     })),
-    ...["startRestore", "startUndoRestore", "startCleanup"].map((name) => ({
+    ...["startRestore", "startUndoRestore", "startCleanup", "startCleanupNow"].map((name) => ({
       what: `the restore Job (commands.${name})`,
       spec: at(JSON.parse(commands[name]!.split("\n")[1]!), "spec", "template", "spec") as IPodSpec,
     })),
@@ -65,8 +65,8 @@ function distinct(pick: (spec: IPodSpec) => unknown): string[] {
 const container = (spec: IPodSpec) => spec.containers[0]!;
 
 describe("every runner pod the stack renders", () => {
-  it("is found: seven CronJobs (gc too), the first status Job, the restore, undo and cleanup Jobs and two one-off commands", () => {
-    expect(pods).toHaveLength(13);
+  it("is found: seven CronJobs (gc too), the first status Job, the restore, undo and two cleanup Jobs and two one-off commands", () => {
+    expect(pods).toHaveLength(14);
     for (const p of pods) expect(p.spec.containers, p.what).toHaveLength(1);
   });
 

@@ -500,7 +500,7 @@ describe("every rendered CronJob runs as rendered, and connects exactly where li
         `${db.name}\\_\\_edms\\_previous\\_%`,
       ]);
     expect((await kept()).length).toBeGreaterThan(0);
-    const cleanup = await runExportedJob("startCleanup", { OLDER_THAN_HOURS: "0" });
+    const cleanup = await runExportedJob("startCleanupNow", {});
     expect(cleanup.code, `${cleanup.stdout.slice(-3000)}\n${cleanup.stderr}`).toBe(0);
     expect(await kept()).toEqual([]);
   });
