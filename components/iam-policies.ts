@@ -49,6 +49,17 @@ export const DENIED_ACTIONS = [
 ] as const;
 
 /** The bucket's KMS key, for data keys only and only through S3 in this region (SSE-KMS). */
+/** ListBucket limited to the stack's prefix: every identity of the stack lists only its own keys. */
+export function listBackupPrefix(s: { bucketArn: string; keyPrefix: string }): PolicyStatement {
+  return {
+    Sid: "ListBackupPrefix",
+    Effect: "Allow",
+    Action: "s3:ListBucket",
+    Resource: s.bucketArn,
+    Condition: { StringLike: { "s3:prefix": [`${s.keyPrefix}/*`] } },
+  };
+}
+
 export function useKeyThroughS3(kmsKeyArn: string, region: string): PolicyStatement {
   return {
     Sid: "UseBackupKeyThroughS3",
@@ -81,13 +92,7 @@ export function runnerPolicy(s: RunnerPolicySettings): PolicyDocument {
   // With Object Lock, S3 authorizes a put's retain-until headers as s3:PutObjectRetention too.
   if (s.objectLock) objectActions.push("s3:PutObjectRetention");
   const statements: PolicyStatement[] = [
-    {
-      Sid: "ListBackupPrefix",
-      Effect: "Allow",
-      Action: "s3:ListBucket",
-      Resource: s.bucketArn,
-      Condition: { StringLike: { "s3:prefix": [`${s.keyPrefix}/*`] } },
-    },
+    listBackupPrefix(s),
     {
       // s3:ListBucketMultipartUploads has no s3:prefix condition key: a grant conditioned on it is
       // never effective (AWS drops keys an action does not have), and the runner's sweep of its own
@@ -145,13 +150,7 @@ export function readerPolicy(s: Omit<RunnerPolicySettings, "objectLock" | "cloud
   return {
     Version: "2012-10-17",
     Statement: [
-      {
-        Sid: "ListBackupPrefix",
-        Effect: "Allow",
-        Action: "s3:ListBucket",
-        Resource: s.bucketArn,
-        Condition: { StringLike: { "s3:prefix": [`${s.keyPrefix}/*`] } },
-      },
+      listBackupPrefix(s),
       // No s3:prefix key on this action (see runnerPolicy): the bucket's in-progress upload keys only.
       { Sid: "ListUnfinishedUploads", Effect: "Allow", Action: "s3:ListBucketMultipartUploads", Resource: s.bucketArn },
       {

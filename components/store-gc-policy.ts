@@ -21,6 +21,7 @@
 import { STORE_OBJECTS_PREFIX, STORE_PREFIX } from "../runner/src/contract.js";
 import {
   DENIED_ACTIONS,
+  listBackupPrefix,
   publishMetrics,
   useKeyThroughS3,
   type PolicyDocument,
@@ -42,13 +43,7 @@ export function gcPolicy(s: GcPolicySettings): PolicyDocument {
   const under = (key: string) => `${s.bucketArn}/${s.keyPrefix}/${key}`;
   const contentObjects = under(`${STORE_OBJECTS_PREFIX}*`);
   const statements: PolicyStatement[] = [
-    {
-      Sid: "ListBackupPrefix",
-      Effect: "Allow",
-      Action: "s3:ListBucket",
-      Resource: s.bucketArn,
-      Condition: { StringLike: { "s3:prefix": [`${s.keyPrefix}/*`] } },
-    },
+    listBackupPrefix(s),
     {
       // A set's folder is <tier>/<backupId>/: the manifest (plain JSON) and the media index
       // (media-index.jsonl.zst, .age when encrypted). Nothing else in a set is readable.
