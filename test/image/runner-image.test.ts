@@ -30,9 +30,12 @@ import {
   databaseStreamCompression,
   objectName,
   parseMediaReferences,
+  STORE_OBJECT_KEY_RE,
+  STORE_OBJECTS_PREFIX,
   runnerEnvSchema,
 } from "../../runner/src/contract.js";
 import { DEFAULT_DUMP_COMPRESSION } from "../../runner/src/config.js";
+import { STAT_CACHE_OBJECT } from "../../runner/src/media-store/stat-cache.js";
 
 const pg = inject("pg");
 const s3Endpoint = inject("s3Endpoint");
@@ -45,6 +48,7 @@ let image: BuiltImage;
 let configMap: Record<string, string>;
 let configMapName: string;
 let passwordSecret: { name: string; key: string };
+let restoreSecret: { name: string; key: string } | undefined;
 let identitySecret: { name: string; key: string };
 /** The age identity file's contents (what the identity Secret holds). */
 let ageIdentity: string;
@@ -158,6 +162,8 @@ function podmanRun(pod: IPodSpec, opts: PodOptions = {}): Promise<PodRun> {
       // The Secrets the stack creates itself (the content store's key, mounted by backup pods).
       ...stackSecrets(stack),
       [passwordSecret.name]: { [passwordSecret.key]: pg.password },
+      // The restore role's own Secret (database.restoreRole): the role is created in beforeAll.
+      ...(restoreSecret ? { [restoreSecret.name]: { [restoreSecret.key]: pg.password } } : {}),
       // The identity the restore drill mounts: the private half of the recipient the stack was given.
       [identitySecret.name]: { [identitySecret.key]: ageIdentity },
     },
@@ -237,8 +243,27 @@ beforeAll(async () => {
   };
   configMap = rendered.data;
   configMapName = rendered.metadata.name;
-  const database = stack.config["edms-backup:database"] as { secretName: string; passwordKey: string };
+  const database = stack.config["edms-backup:database"] as {
+    secretName: string;
+    passwordKey: string;
+    restoreRole?: { user: string; secretName: string; passwordKey?: string };
+  };
   passwordSecret = { name: database.secretName, key: database.passwordKey };
+  if (database.restoreRole) {
+    const role = database.restoreRole;
+    restoreSecret = { name: role.secretName, key: role.passwordKey ?? "password" };
+    // The restore Job connects as the restore role (its PGUSER is set in the Job's env, over the
+    // ConfigMap). Here it is a superuser of the test server: this test is about the image under the
+    // pod's restrictions; what a non-superuser owner role can restore is test/e2e/restore-role and
+    // rendered-pods' business.
+    const { sql } = await import("../helpers/pg-test-db.js");
+    const admin = connectionUrl(pg, "postgres");
+    const name = postgres.escapeIdentifier(role.user);
+    await sql(admin, `DROP ROLE IF EXISTS ${name}`);
+    await sql(admin, `CREATE ROLE ${name} LOGIN SUPERUSER PASSWORD ${postgres.escapeLiteral(pg.password)}`);
+    // (The test cluster goes with the run; a role still owning something is no reason to fail.)
+    cleanups.push(() => sql(admin, `DROP ROLE IF EXISTS ${name}`).catch(() => undefined));
+  }
   const contextDir = path.join(REPO_ROOT, built.build.context);
   expect((await readdir(contextDir)).sort()).toEqual(["Dockerfile", "edms-backup.cjs"]);
   image = await buildRunnerImage({
@@ -328,15 +353,25 @@ describe("the runner image under the pod's restrictions", () => {
     const encrypted = isEncrypted();
     expect(encrypted, "the prod stack encrypts").toBe(true);
     expect(keys.filter((k) => k.endsWith("manifest.json"))).toHaveLength(1);
-    expect(keys.every((k) => k.startsWith("edms/daily/"))).toBe(true);
-    expect(keys.map((k) => path.basename(k)).sort()).toEqual(
+    // With the content store (the prod stack's mediaFormat), the media are content objects under
+    // the store's prefix, and the set holds their index and the sealed stat cache instead of a tar.
+    const store = configMap.MEDIA_FORMAT === "store";
+    const isContent = (k: string) => k.startsWith(`edms/${STORE_OBJECTS_PREFIX}`);
+    const setKeys = keys.filter((k) => !isContent(k));
+    expect(setKeys.every((k) => k.startsWith("edms/daily/"))).toBe(true);
+    expect(setKeys.map((k) => path.basename(k)).sort()).toEqual(
       [
         dumpObject(),
         objectName("manifest"),
-        objectName("media", { compression: "zstd", encrypted }),
+        ...(store
+          ? [objectName("index", { compression: "zstd", encrypted }), STAT_CACHE_OBJECT]
+          : [objectName("media", { compression: "zstd", encrypted })]),
         ...(encrypted ? [objectName("names", { encrypted })] : []),
       ].sort(),
     );
+    const content = keys.filter(isContent);
+    expect(content.length > 0).toBe(store);
+    for (const k of content) expect(STORE_OBJECT_KEY_RE.exec(k.slice("edms/".length))?.groups?.age, k).toBe(".age");
     expect(await bucket.unfinishedUploads()).toEqual([]);
     // One JSON line per event (LOG_FORMAT from the ConfigMap), never the password.
     expect(r.logs.length).toBeGreaterThan(0);
