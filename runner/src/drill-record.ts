@@ -46,9 +46,17 @@ export interface DrillHistory {
   newestPassing?: DrillRecord;
 }
 
-/** `drills/<time-sortable id>.json`; never replaces an earlier record. */
+/**
+ * `drills/<time-sortable id>.json`; never replaces an earlier record. The id carries the finish
+ * time to the millisecond (`20261207T051300.123Z-ab12`): with a backup id's whole seconds, two
+ * drills finishing in the same second sorted by their random suffix, so `status` could take a
+ * passed drill for the newest over a failed one that came after it.
+ */
 export async function writeDrillRecord(store: ObjectStore, record: DrillRecord): Promise<string> {
-  const key = `${DRILLS_PREFIX}${newBackupId(new Date(record.finishedAt))}.json`;
+  const finished = new Date(record.finishedAt);
+  const millis = String(finished.getUTCMilliseconds()).padStart(3, "0");
+  const id = newBackupId(finished).replace(/Z-/, `.${millis}Z-`);
+  const key = `${DRILLS_PREFIX}${id}.json`;
   await store.putSmall(key, `${JSON.stringify(record, null, 2)}\n`, { contentType: "application/json" });
   return key;
 }
