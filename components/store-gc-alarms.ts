@@ -10,7 +10,7 @@
  *   7 days; the stack config refuses a gc schedule whose window is longer (store-config.ts).
  */
 import { DIMENSION_APP, MAX_ALARM_RANGE_SECONDS, METRIC_GC_SUCCEEDED } from "../runner/src/metric-names.js";
-import type { DrillAlarmRules } from "./alarm-rules.js";
+import type { AgeAlarmRule, DrillAlarmRules } from "./alarm-rules.js";
 
 const HOUR = 3600;
 
@@ -24,19 +24,10 @@ export interface GcAlarmSettings {
 export interface GcAlarmRules {
   /** The same shape as the drill's (alarm-rules.ts): the last value was 0. */
   failed: DrillAlarmRules["failed"];
-  overdue: {
-    name: string;
-    alarmDescription: string;
-    namespace: string;
-    metricName: string;
-    dimensions: Record<string, string>;
-    statistic: "Maximum";
-    period: number;
-    evaluationPeriods: number;
-    datapointsToAlarm: number;
+  /** An age alarm's inputs (alarm-rules.ts), but firing on "no 1 within the window". */
+  overdue: Omit<AgeAlarmRule, "threshold" | "comparisonOperator"> & {
     threshold: 1;
     comparisonOperator: "LessThanThreshold";
-    treatMissingData: "breaching";
   };
   composite: { alarmName: string; alarmDescription: string; alarmRule: string };
 }
