@@ -13,6 +13,14 @@ import { pipeline } from "node:stream/promises";
 import { AlreadyExistsError, NotFoundError, type ObjectStore, type StoredObject } from "./object-store.js";
 
 export const PARTIAL_MARKER = ".partial-";
+/** Files stat'ed at once while listing. */
+const LIST_STAT_BATCH = 64;
+
+/** A file removed between readdir and stat (a partial file renamed away, a prune) is not listed. */
+function gone(error: NodeJS.ErrnoException): undefined {
+  if (error.code === "ENOENT") return undefined;
+  throw error;
+}
 
 /**
  * A set holds a database dump (plaintext unless ENCRYPTION_RECIPIENTS is set): objects are the
@@ -80,30 +88,34 @@ export class FileStore implements ObjectStore {
     return found?.isFile() ? { bytes: found.size } : undefined;
   }
 
+  /**
+   * Streamed in key order, never held whole (a store of a million content objects is listed by
+   * every store-format backup): each folder's entries are sorted with a folder named as its keys
+   * begin ("name/"), so a depth-first walk yields keys in the same order as sorting them all, and
+   * they are stat'ed LIST_STAT_BATCH at a time (one at a time leaves the thread pool idle).
+   */
   async *list(prefix: string): AsyncIterable<StoredObject> {
-    const files: StoredObject[] = [];
     // Walk only below the prefix's folder ("daily/20260111T144748Z-3f9a/" -> that set's folder).
     const folder = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
-    await this.walk(folder ? this.pathOf(folder) : this.root, files);
-    files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    for (const file of files) if (file.key.startsWith(prefix)) yield file;
+    for await (const file of this.walk(folder ? this.pathOf(folder) : this.root, folder ? `${folder}/` : ""))
+      if (file.key.startsWith(prefix)) yield file;
   }
 
-  private async walk(dir: string, out: StoredObject[]): Promise<void> {
+  private async *walk(dir: string, keyPrefix: string): AsyncGenerator<StoredObject> {
     const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") return [];
       throw error;
     });
-    for (const entry of entries) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) await this.walk(full, out);
-      else if (entry.isFile()) {
-        const info = await stat(full);
-        out.push({
-          key: path.relative(this.root, full).split(path.sep).join("/"),
-          bytes: info.size,
-          lastModified: info.mtime,
-        });
+    const named = entries
+      .filter((e) => e.isDirectory() || e.isFile())
+      .map((e) => ({ key: `${keyPrefix}${e.name}${e.isDirectory() ? "/" : ""}`, dir: e.isDirectory(), name: e.name }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (let at = 0; at < named.length; at += LIST_STAT_BATCH) {
+      const batch = named.slice(at, at + LIST_STAT_BATCH);
+      const infos = await Promise.all(batch.map((e) => (e.dir ? undefined : stat(path.join(dir, e.name)).catch(gone))));
+      for (const [i, e] of batch.entries()) {
+        if (e.dir) yield* this.walk(path.join(dir, e.name), e.key);
+        else if (infos[i]) yield { key: e.key, bytes: infos[i].size, lastModified: infos[i].mtime };
       }
     }
   }

@@ -1,0 +1,62 @@
+// FileStore.list streams a folder tree in key order without sorting it whole (a store of a million
+// content objects is listed by every store-format backup): the order must still be exactly the
+// order of the sorted keys, including names that sort around "/" ("a-c" before "a/b", "a0" after).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { FileStore } from "../../runner/src/store/file-store.js";
+
+const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+async function listed(store: FileStore, prefix: string) {
+  const out: Array<{ key: string; bytes: number }> = [];
+  for await (const o of store.list(prefix)) out.push({ key: o.key, bytes: o.bytes });
+  return out;
+}
+
+describe("FileStore.list", () => {
+  it("lists every object under any prefix in key order, with its size", async () => {
+    // Segments around "/" (0x2f) in the code-unit order: "-" and "." sort before it, "0" and "_" after.
+    const segment = fc.stringMatching(/^[a-c0-1][a-c0-1._-]{0,3}$/);
+    const keys = fc.uniqueArray(
+      fc.array(segment, { minLength: 1, maxLength: 3 }).map((p) => p.join("/")),
+      {
+        minLength: 1,
+        maxLength: 25,
+      },
+    );
+    await fc.assert(
+      fc.asyncProperty(keys, fc.nat(), fc.nat({ max: 6 }), async (all, pick, cut) => {
+        // A key cannot be both an object and a folder ("a" and "a/b").
+        const objects = all.filter((k) => !all.some((o) => o.startsWith(`${k}/`)));
+        const root = await mkdtemp(path.join(tmpdir(), "edms-list-"));
+        try {
+          const store = new FileStore(root);
+          for (const [i, key] of objects.entries()) await store.putSmall(key, "x".repeat(i));
+          const expected = objects.map((key, i) => ({ key, bytes: i })).sort((a, b) => byKey(a.key, b.key));
+          expect(await listed(store, "")).toEqual(expected);
+          const prefix = objects[pick % objects.length]!.slice(0, cut);
+          expect(await listed(store, prefix)).toEqual(expected.filter((o) => o.key.startsWith(prefix)));
+        } finally {
+          await rm(root, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("lists a folder of more files than are stat'ed at once, and nothing for a missing prefix", async () => {
+    const root = await mkdtemp(path.join(tmpdir(), "edms-list-"));
+    try {
+      const store = new FileStore(root);
+      const keys = Array.from({ length: 150 }, (_, i) => `store/objects/ab/${String(i).padStart(3, "0")}`);
+      for (const key of keys.slice().reverse()) await store.putSmall(key, key);
+      expect((await listed(store, "store/objects/")).map((o) => o.key)).toEqual(keys);
+      expect(await listed(store, "daily/")).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
