@@ -25,7 +25,7 @@ import { DigestMeter } from "../stages/digest-meter.js";
 import { zstdDecompressStream } from "../stages/zstd.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { parseEntryLine, parseHeader, typeLetter, type IndexEntry } from "./media-index.js";
-import { listStoreObjects } from "./store-writer.js";
+import { ObjectCatalog } from "./object-catalog.js";
 
 export interface StoreReadContext {
   store: ObjectStore;
@@ -275,17 +275,20 @@ export async function verifyStoreMedia(
     missing += 1;
     if (problems.length < NAMED) problems.push(problem);
   };
-  const checked = new Set<string>();
+  // Objects missing from the listing, named once each (the listed ones are marked in the catalog).
+  const absent = new Set<string>();
   try {
-    const known = await listStoreObjects(ctx.store);
+    const known = await ObjectCatalog.fromListing(ctx.store);
     const pool = new Pool(ctx.transfers ?? DEFAULT_TRANSFERS);
     for await (const e of readIndex(ctx, entry)) {
       judge.judge(e);
-      if (e.type !== "file" || checked.has(e.object!)) continue;
-      checked.add(e.object!);
-      const bytes = known.get(e.object!);
-      if (bytes === undefined) note(`${e.object} (${quoteName(e.name)}): missing from the store`);
-      else if (bytes !== e.objectBytes)
+      if (e.type !== "file" || absent.has(e.object!)) continue;
+      const bytes = known.bytesOf(e.object!);
+      if (bytes !== undefined && !known.markUsed(e.object!)) continue;
+      if (bytes === undefined) {
+        absent.add(e.object!);
+        note(`${e.object} (${quoteName(e.name)}): missing from the store`);
+      } else if (bytes !== e.objectBytes)
         note(`${e.object} (${quoteName(e.name)}): ${bytes} bytes stored, the index says ${e.objectBytes}`);
       else if (options.full)
         await pool.add(() =>

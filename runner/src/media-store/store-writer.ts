@@ -19,7 +19,7 @@ import { once } from "node:events";
 import { walkTree, type WalkedEntry } from "../archive/directory-walk.js";
 import type { EntryInspector } from "../archive/inspector.js";
 import { quoteName } from "../archive/entry-name.js";
-import { STORE_OBJECT_KEY_RE, STORE_OBJECTS_PREFIX, excludedFromArchive } from "../contract.js";
+import { excludedFromArchive } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import { choosePartSize } from "../part-size.js";
 import { encryptSource, encryptStream } from "../stages/age-encrypt.js";
@@ -29,6 +29,7 @@ import { uploadChildOutput, type StreamResult, type UploadStream } from "../stag
 import { ZSTD_BINARY, zstdCompressArgs } from "../stages/zstd.js";
 import { AlreadyExistsError, type ObjectStore, type PutStreamOptions } from "../store/object-store.js";
 import { entryLine, headerLine, typeOfLetter, type IndexEntry } from "./media-index.js";
+import { ObjectCatalog, ThisRunObjects } from "./object-catalog.js";
 import type { StoreKey } from "./object-names.js";
 import { recordLine, statCacheWriter, statMatches, type StatCacheCursor, type StatRecord } from "./stat-cache.js";
 
@@ -76,14 +77,6 @@ class ContentChanged extends Error {}
 interface Written {
   line: string;
   record?: StatRecord;
-}
-
-/** The keys and sizes of every content object in the store, from one listing. */
-export async function listStoreObjects(store: ObjectStore): Promise<Map<string, number>> {
-  const known = new Map<string, number>();
-  for await (const o of store.list(STORE_OBJECTS_PREFIX))
-    if (STORE_OBJECT_KEY_RE.test(o.key)) known.set(o.key, o.bytes);
-  return known;
 }
 
 /** A pass-through that fails at its end, before the consumer sees a clean end, when the bytes are not `sha256`. */
@@ -168,7 +161,6 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     lock: options.lock,
   });
   cacheStored.catch(() => undefined);
-  const referenced = new Set<string>();
   const lines = new PassThrough();
   const compressed = spawnChildFilter(ZSTD_BINARY, zstdCompressArgs(INDEX_ZSTD_LEVEL), lines, {
     label: "zstd (media index)",
@@ -191,14 +183,29 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     index.cancel(reason);
   };
 
-  let known: Map<string, number> | undefined;
+  /** The store's objects at the start (one listing), and those this run stored since. */
+  let listed: ObjectCatalog | undefined;
+  const stored = new ThisRunObjects();
 
-  /** Stores one content object (unless the store has it); returns its key and stored size. */
-  const storeObject = async (objectKey: string, size: number, body: () => Promise<Readable>): Promise<number> => {
-    const have = known!.get(objectKey);
+  /**
+   * Stores one content object unless the store has it; returns its stored size and whether this
+   * is the set's first reference to it (what `stats.objects` counts).
+   */
+  const storeObject = async (
+    objectKey: string,
+    size: number,
+    body: () => Promise<Readable>,
+  ): Promise<{ bytes: number; first: boolean }> => {
+    const have = listed!.bytesOf(objectKey);
     if (have !== undefined) {
-      if (!referenced.has(objectKey)) stats.reusedObjects += 1;
-      return have;
+      const first = listed!.markUsed(objectKey);
+      if (first) stats.reusedObjects += 1;
+      return { bytes: have, first };
+    }
+    // Stored earlier in this run (a second name for one content): the store says its size.
+    if (stored.mayHave(objectKey)) {
+      const head = await store.head(objectKey);
+      if (head) return { bytes: head.bytes, first: false };
     }
     const plain = await body();
     active.add(plain);
@@ -221,15 +228,16 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       // Stored meanwhile (two names with one content, or another run): the store's copy is used.
       const head = await store.head(objectKey);
       if (!head) throw error;
-      known!.set(objectKey, head.bytes);
-      return head.bytes;
+      const first = !stored.mayHave(objectKey);
+      stored.add(objectKey);
+      return { bytes: head.bytes, first };
     } finally {
       active.delete(plain);
     }
     stats.uploadedObjects += 1;
     stats.uploadedBytes += meter.bytes;
-    known!.set(objectKey, meter.bytes);
-    return meter.bytes;
+    stored.add(objectKey);
+    return { bytes: meter.bytes, first: true };
   };
 
   const fileLine = async (
@@ -239,9 +247,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   ): Promise<Written> => {
     if (unchanged) {
       const objectKey = key.keyOf(unchanged.sha256, { recipients });
-      const objectBytes = known!.get(objectKey)!;
-      if (!referenced.has(objectKey)) {
-        referenced.add(objectKey);
+      const objectBytes = listed!.bytesOf(objectKey)!;
+      if (listed!.markUsed(objectKey)) {
         stats.objects += 1;
         stats.reusedObjects += 1;
       }
@@ -257,11 +264,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       const content = await readContent(entry);
       const objectKey = key.keyOf(content.sha256, { recipients });
       try {
-        const objectBytes = await storeObject(objectKey, content.size, content.body);
-        if (!referenced.has(objectKey)) {
-          referenced.add(objectKey);
-          stats.objects += 1;
-        }
+        const { bytes: objectBytes, first } = await storeObject(objectKey, content.size, content.body);
+        if (first) stats.objects += 1;
         // The tally counts what the index records (the content read), not the walk's size.
         inspector.add({ type: "-", size: content.size, name: entry.name });
         const st = entry.stats;
@@ -297,7 +301,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   };
 
   const produce = async (): Promise<void> => {
-    known = await listStoreObjects(store);
+    listed = await ObjectCatalog.fromListing(store);
     if (!lines.write(headerLine({ edmsMediaIndex: 1, backupId: options.backupId }))) await once(lines, "drain");
     // Lines go out in walk order; files are read and stored `transfers` at a time.
     const pending: Array<Promise<Written>> = [];
@@ -338,7 +342,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         // In walk order, before any later entry: the cache is a stream sorted the same way.
         const previous = await options.statCache.previous?.lookup(entry.name);
         const unchanged =
-          previous && statMatches(previous, st) && known.has(key.keyOf(previous.sha256, { recipients }))
+          previous && statMatches(previous, st) && listed.has(key.keyOf(previous.sha256, { recipients }))
             ? previous
             : undefined;
         const line = fileLine(entry, common, unchanged);

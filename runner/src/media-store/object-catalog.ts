@@ -1,0 +1,181 @@
+/**
+ * The content objects a store holds, from one listing, in memory that stays small at millions of
+ * objects (issue 22: peak RSS ≤ 200 MiB at 1,000,000 files). A Map of key strings cost ~150 bytes
+ * an object; here an object is 41 bytes: its keyed name as 32 binary bytes plus whether it is the
+ * `.age` variant (33 bytes, in key order, so a binary search finds it), its stored size (8) and
+ * one byte saying whether this run's set uses it. Records live in fixed-size chunks, so growing
+ * never copies what is already there (no transient double at the largest size).
+ *
+ * Objects this run stores are not in the listing: `ThisRunObjects` remembers them by an 8-byte
+ * fingerprint, and a hit is confirmed by asking the store (a duplicate file met later in the same
+ * run), so a fingerprint collision can cost a request, never a missing object.
+ */
+import { STORE_OBJECT_KEY_RE, STORE_OBJECTS_PREFIX } from "../contract.js";
+import type { ObjectStore } from "../store/object-store.js";
+
+const RECORD = 33;
+const CHUNK_RECORDS = 1 << 16;
+
+/** A content object's key as its 33-byte record (name bytes, then 1 for `.age`), or undefined when it is not one. */
+function recordOf(key: string): Buffer | undefined {
+  const m = STORE_OBJECT_KEY_RE.exec(key);
+  if (!m?.groups) return undefined;
+  const record = Buffer.alloc(RECORD);
+  record.write(m.groups.name!, 0, "hex");
+  record[32] = m.groups.age ? 1 : 0;
+  return record;
+}
+
+export class ObjectCatalog {
+  private readonly chunks: Buffer[] = [];
+  private readonly sizes: Float64Array[] = [];
+  private readonly used: Uint8Array[] = [];
+  private count = 0;
+  /** Positions in key order, only when the listing did not come sorted (a store breaking its contract). */
+  private order: Uint32Array | undefined;
+  private sorted = true;
+
+  /** Every content object under STORE_OBJECTS_PREFIX, from one listing. */
+  static async fromListing(store: ObjectStore): Promise<ObjectCatalog> {
+    const catalog = new ObjectCatalog();
+    for await (const o of store.list(STORE_OBJECTS_PREFIX)) catalog.add(o.key, o.bytes);
+    catalog.seal();
+    return catalog;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds a listed object (keys that are not content objects are ignored). */
+  add(key: string, bytes: number): void {
+    const record = recordOf(key);
+    if (!record) return;
+    const c = this.count >>> 16;
+    const at = this.count & (CHUNK_RECORDS - 1);
+    if (at === 0) {
+      this.chunks.push(Buffer.allocUnsafe(CHUNK_RECORDS * RECORD));
+      this.sizes.push(new Float64Array(CHUNK_RECORDS));
+      this.used.push(new Uint8Array(CHUNK_RECORDS));
+    }
+    if (this.count > 0 && this.compareAt(this.count - 1, record) >= 0) this.sorted = false;
+    record.copy(this.chunks[c]!, at * RECORD);
+    this.sizes[c]![at] = bytes;
+    this.count += 1;
+  }
+
+  /** Done adding: sorts (positions only) when the listing was not in key order. */
+  seal(): void {
+    if (this.sorted) return;
+    const order = new Uint32Array(this.count);
+    for (let i = 0; i < this.count; i += 1) order[i] = i;
+    this.order = order.sort((a, b) => this.compareRecords(a, b));
+  }
+
+  /** The stored size of `key`, when the listing has it. */
+  bytesOf(key: string): number | undefined {
+    const i = this.find(key);
+    return i === undefined ? undefined : this.sizes[i >>> 16]![i & (CHUNK_RECORDS - 1)];
+  }
+
+  has(key: string): boolean {
+    return this.find(key) !== undefined;
+  }
+
+  /** Marks a listed object as used by this run; true the first time (false when not listed). */
+  markUsed(key: string): boolean {
+    const i = this.find(key);
+    if (i === undefined) return false;
+    const flags = this.used[i >>> 16]!;
+    const at = i & (CHUNK_RECORDS - 1);
+    if (flags[at]) return false;
+    flags[at] = 1;
+    return true;
+  }
+
+  /** The physical position of `key`'s record, or undefined. */
+  private find(key: string): number | undefined {
+    const record = recordOf(key);
+    if (!record) return undefined;
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = this.order ? this.order[mid]! : mid;
+      const c = this.compareAt(at, record);
+      if (c === 0) return at;
+      if (c < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
+  private compareAt(i: number, record: Buffer): number {
+    const offset = (i & (CHUNK_RECORDS - 1)) * RECORD;
+    return this.chunks[i >>> 16]!.compare(record, 0, RECORD, offset, offset + RECORD);
+  }
+
+  private compareRecords(a: number, b: number): number {
+    const oa = (a & (CHUNK_RECORDS - 1)) * RECORD;
+    const ob = (b & (CHUNK_RECORDS - 1)) * RECORD;
+    return this.chunks[a >>> 16]!.compare(this.chunks[b >>> 16]!, ob, ob + RECORD, oa, oa + RECORD);
+  }
+}
+
+/**
+ * Objects this run stored (or found stored meanwhile), by an 8-byte fingerprint of their keyed
+ * name in an open-addressing table: 8 bytes a slot, at most half full. `mayHave` can say yes for
+ * an object this run never stored (two names sharing a fingerprint); the caller confirms with the
+ * store before relying on it.
+ */
+export class ThisRunObjects {
+  private slots = new Uint32Array(2 * 1024);
+  private count = 0;
+
+  add(key: string): void {
+    const f = fingerprint(key);
+    if (!f || this.probe(f[0], f[1]) >= 0) return;
+    if ((this.count + 1) * 2 > this.slots.length / 2) this.grow();
+    this.insert(f[0], f[1]);
+    this.count += 1;
+  }
+
+  mayHave(key: string): boolean {
+    const f = fingerprint(key);
+    return f !== undefined && this.probe(f[0], f[1]) >= 0;
+  }
+
+  /** The slot holding (hi, lo), or -1. An empty slot is (0, 0); fingerprints never are. */
+  private probe(hi: number, lo: number): number {
+    const mask = this.slots.length / 2 - 1;
+    for (let s = hi & mask; ; s = (s + 1) & mask) {
+      const h = this.slots[2 * s]!;
+      const l = this.slots[2 * s + 1]!;
+      if (h === 0 && l === 0) return -1;
+      if (h === hi && l === lo) return s;
+    }
+  }
+
+  private insert(hi: number, lo: number): void {
+    const mask = this.slots.length / 2 - 1;
+    let s = hi & mask;
+    while (this.slots[2 * s] !== 0 || this.slots[2 * s + 1] !== 0) s = (s + 1) & mask;
+    this.slots[2 * s] = hi;
+    this.slots[2 * s + 1] = lo;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Uint32Array(old.length * 2);
+    for (let s = 0; s < old.length; s += 2) if (old[s] !== 0 || old[s + 1] !== 0) this.insert(old[s]!, old[s + 1]!);
+  }
+}
+
+/** The first 8 bytes of the keyed name (uniformly distributed: an HMAC) with the `.age` bit, never (0, 0). */
+function fingerprint(key: string): [number, number] | undefined {
+  const record = recordOf(key);
+  if (!record) return undefined;
+  const hi = record.readUInt32BE(0);
+  const lo = (record.readUInt32BE(4) ^ record[32]!) >>> 0;
+  return hi === 0 && lo === 0 ? [0, 1] : [hi, lo];
+}

@@ -1,0 +1,65 @@
+// The store's listing held compactly (object-catalog.ts) must answer exactly as a Map of the
+// listed keys would: every listed content object found with its size, nothing else found, each
+// object's first use reported once; in key order or not (a store that lists out of order).
+import { createHash } from "node:crypto";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { storeObjectKey } from "../../runner/src/contract.js";
+import { ObjectCatalog, ThisRunObjects } from "../../runner/src/media-store/object-catalog.js";
+
+const name = (seed: number) => createHash("sha256").update(`object ${seed}`).digest("hex");
+const objectKey = fc.tuple(fc.nat({ max: 400 }), fc.boolean()).map(([seed, age]) => storeObjectKey(name(seed), age));
+
+describe("ObjectCatalog", () => {
+  it("answers as a Map of the listed keys would, sorted or not", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(objectKey, { maxLength: 120 }),
+        fc.array(objectKey, { maxLength: 60 }),
+        fc.boolean(),
+        fc.array(fc.constantFrom("store/objects/zz/nothex", "daily/x/manifest.json", "store/objects/ab/ab"), {
+          maxLength: 3,
+        }),
+        (keys, probes, shuffle, junk) => {
+          const oracle = new Map(keys.map((k, i) => [k, i * 1000 + 7]));
+          const listing = [...oracle.entries(), ...junk.map((k) => [k, 1] as [string, number])];
+          listing.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+          if (shuffle) listing.reverse();
+          const catalog = new ObjectCatalog();
+          for (const [k, bytes] of listing) catalog.add(k, bytes);
+          catalog.seal();
+          expect(catalog.size).toBe(oracle.size);
+          const used = new Set<string>();
+          for (const k of [...keys, ...probes, ...junk]) {
+            expect(catalog.bytesOf(k), k).toBe(oracle.get(k));
+            expect(catalog.has(k)).toBe(oracle.has(k));
+            expect(catalog.markUsed(k)).toBe(oracle.has(k) && !used.has(k));
+            if (oracle.has(k)) used.add(k);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("holds objects in more than one chunk", () => {
+    const catalog = new ObjectCatalog();
+    const keys = Array.from({ length: 70_000 }, (_, i) => storeObjectKey(name(i), i % 3 === 0)).sort();
+    for (const [i, k] of keys.entries()) catalog.add(k, i);
+    catalog.seal();
+    for (const i of [0, 1, 65_535, 65_536, 69_999]) expect(catalog.bytesOf(keys[i]!)).toBe(i);
+    expect(catalog.bytesOf(storeObjectKey(name(70_001), false))).toBeUndefined();
+  });
+});
+
+describe("ThisRunObjects", () => {
+  it("remembers every object added, through its growth, and not others", () => {
+    const run = new ThisRunObjects();
+    const added = Array.from({ length: 20_000 }, (_, i) => storeObjectKey(name(i), i % 2 === 0));
+    for (const k of added) run.add(k);
+    for (const k of added) expect(run.mayHave(k)).toBe(true);
+    // 8 random bytes each: a collision among these is a 1-in-10^10 event.
+    for (let i = 20_000; i < 30_000; i += 1) expect(run.mayHave(storeObjectKey(name(i), false))).toBe(false);
+    expect(run.mayHave("daily/x/manifest.json")).toBe(false);
+  });
+});
