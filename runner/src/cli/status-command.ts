@@ -3,7 +3,7 @@ import { ConfigError, RunnerError } from "../errors.js";
 import { publishStatusMetrics, renderStatusTable, runStatus, unhealthyMessage } from "../commands/status.js";
 import { DEFAULT_STATUS_GRACE_HOURS, DEFAULT_STATUS_TIERS, type ParsedRunnerEnv } from "../contract.js";
 import { resolvePgConnection } from "../pg/connection.js";
-import { resolvePath } from "../restore/restore-target.js";
+import { resolvePath } from "../paths/real-path.js";
 import { mediaCopySites, type CopySites } from "../restore/run-copies.js";
 import { firstRunProblems, statusSettingsFromEnv } from "../staleness.js";
 import { addDestinationOptions, openContext, printOut, type DestinationFlags } from "./shared.js";

@@ -51,7 +51,7 @@ import { readDatabaseProperties, type DatabaseProperties } from "../pg/database-
 import { readOwnership, type Definer } from "../pg/owners.js";
 import { readGlobals, type RoleEntry } from "../pg/globals.js";
 import { dumpVersionProblem, majorOf, pgBinary, toolVersion } from "../pg/versions.js";
-import { destinationInsideMedia } from "../restore/restore-target.js";
+import { destinationInsideMedia } from "../paths/real-path.js";
 import { inspectDirectory } from "../archive/directory-walk.js";
 import { EntryInspector } from "../archive/inspector.js";
 import { spawnMediaArchive } from "../stages/media-archive.js";

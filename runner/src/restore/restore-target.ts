@@ -7,9 +7,10 @@
  * volume mounted elsewhere and linked at MEDIA_DIR receives the restore (replacing the link with
  * a folder would put the data on the parent's disk).
  */
-import { lstat, readlink, realpath, stat } from "node:fs/promises";
+import { lstat, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError } from "../errors.js";
+import { pathRelation, resolvePath } from "../paths/real-path.js";
 
 export interface RestoreTarget {
   /** What the operator gave (MEDIA_DIR, --media-dir). */
@@ -31,31 +32,6 @@ export interface TargetGuards {
 
 function code(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/**
- * The real path of `p`: realpath(3) of it, or of its longest existing ancestor with the missing
- * rest appended (a target that does not exist yet is created by the restore).
- */
-export async function resolvePath(p: string): Promise<{ real: string; exists: boolean }> {
-  const absolute = path.isAbsolute(p) ? p : path.resolve(p);
-  try {
-    return { real: await realpath(absolute), exists: true };
-  } catch (error) {
-    if (code(error) !== "ENOENT") throw error;
-  }
-  const parent = path.dirname(absolute);
-  // `absolute` is "/" only when realpath("/") failed, which does not happen.
-  if (parent === absolute) return { real: absolute, exists: true };
-  const { real } = await resolvePath(parent);
-  return { real: path.join(real, path.basename(absolute)), exists: false };
-}
-
-function overlaps(a: string, b: string): "same" | "inside" | "contains" | undefined {
-  if (a === b) return "same";
-  if (a.startsWith(b.endsWith("/") ? b : `${b}/`)) return "inside";
-  if (b.startsWith(a.endsWith("/") ? a : `${a}/`)) return "contains";
-  return undefined;
 }
 
 /** Returns the accepted target, or throws a ConfigError (exit 2) naming every problem; touches nothing. */
@@ -89,7 +65,7 @@ export async function acceptRestoreTarget(given: string, guards: TargetGuards = 
   ] as const) {
     if (!other) continue;
     const otherReal = (await resolvePath(other)).real;
-    const relation = overlaps(real, otherReal);
+    const relation = pathRelation(real, otherReal);
     if (relation === "same" || relation === "contains")
       problems.push(`${label}: holds ${what} (${otherReal})${shown}; a restore would replace it`);
     else if (relation === "inside" && what === "the backup destination")
@@ -97,13 +73,4 @@ export async function acceptRestoreTarget(given: string, guards: TargetGuards = 
   }
   if (problems.length) throw new ConfigError(problems);
   return { given, dir: real, exists, ...(linkInfo?.isSymbolicLink() ? { link: given } : {}) };
-}
-
-/** Whether a backup destination folder lies in (or is) the media folder: each backup would hold every earlier one. */
-export async function destinationInsideMedia(mediaDir: string, destinationRoot: string): Promise<string | undefined> {
-  const [media, dest] = await Promise.all([resolvePath(mediaDir), resolvePath(destinationRoot)]);
-  const relation = overlaps(dest.real, media.real);
-  if (relation === "same" || relation === "inside")
-    return `BACKUP_DESTINATION (--destination): ${dest.real} is inside the media folder ${media.real}; each backup would contain every earlier one. Keep backups outside MEDIA_DIR`;
-  return undefined;
 }
