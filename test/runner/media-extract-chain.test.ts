@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EntryInspector } from "../../runner/src/archive/inspector.js";
-import { spawnTarSink, tarExtractArgs, tarListArgs } from "../../runner/src/restore/tar-args.js";
+import { spawnTarSink, tarExtractArgs, tarListArgs } from "../../runner/src/readback/tar-args.js";
 import { tarCreateArgs } from "../../runner/src/stages/media-archive.js";
 import { run } from "../helpers/exec.js";
 import { mediaTreeDigest } from "../helpers/sample-data.js";

@@ -14,9 +14,9 @@ import type { DatabaseEntry, MediaEntry, MediaReferencesEntry } from "../manifes
 import { verifyStoreMedia } from "../media-store/store-reader.js";
 import { pgBinary } from "../pg/versions.js";
 import { EntryInspector } from "../archive/inspector.js";
-import { spawnTarSink, tarListArgs } from "../restore/tar-args.js";
-import { checksumProblem, feedVerified, type ExpectedObject } from "../restore/verified-feed.js";
-import { dumpDecoder, type Decoder } from "../restore/dump-decoder.js";
+import { spawnTarSink, tarListArgs } from "../readback/tar-args.js";
+import { checksumProblem, feedVerified, type ExpectedObject } from "../readback/verified-feed.js";
+import { dumpDecoder, type Decoder } from "../readback/dump-decoder.js";
 import { TocReader, type ArchiveToc, type TocEntry } from "../pg/archive-toc.js";
 import { qualifiedName } from "../format.js";
 import { spawnChildSink } from "../stages/child-sink.js";

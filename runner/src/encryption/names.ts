@@ -13,7 +13,7 @@ import { setKey } from "../catalog.js";
 import { objectName } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { tableRowCountSchema, type Manifest, type MediaEntry, type StoredObjectEntry } from "../manifest.js";
-import { ChecksumError, checksumProblem } from "../restore/verified-feed.js";
+import { ChecksumError, checksumProblem } from "../readback/verified-feed.js";
 import { NO_IDENTITY_MATCHED, decryptStream } from "../stages/age-decrypt.js";
 import { encryptStream } from "../stages/age-encrypt.js";
 import { DigestMeter } from "../stages/digest-meter.js";

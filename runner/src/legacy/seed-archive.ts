@@ -17,7 +17,7 @@ import { newBackupId } from "../backup-id.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { EntryInspector } from "../archive/inspector.js";
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from "../manifest.js";
-import { spawnTarSink, tarListArgs } from "../restore/tar-args.js";
+import { spawnTarSink, tarListArgs } from "../readback/tar-args.js";
 import { spawnChildSource, type ChildSource } from "../stages/child-source.js";
 import { DigestMeter } from "../stages/digest-meter.js";
 import { NotFoundError, type ObjectStore, type StoredObject } from "../store/object-store.js";

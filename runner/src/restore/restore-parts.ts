@@ -27,9 +27,9 @@ import {
   spawnPgRestore,
   type RestoreObjectOptions,
 } from "./database-staging.js";
-import { spawnTarSink, tarExtractArgs } from "./tar-args.js";
-import { feedVerified } from "./verified-feed.js";
-import { dumpDecodeSteps } from "./dump-decoder.js";
+import { spawnTarSink, tarExtractArgs } from "../readback/tar-args.js";
+import { feedVerified } from "../readback/verified-feed.js";
+import { dumpDecodeSteps } from "../readback/dump-decoder.js";
 import { zstdDecompressTo } from "../stages/zstd.js";
 import { restoreStoreMedia } from "../media-store/store-reader.js";
 import { analyzeDatabase, detachSubscriptions } from "./staging-fixups.js";

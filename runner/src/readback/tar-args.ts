@@ -1,3 +1,9 @@
+/**
+ * readback/: reading a stored set back, held against its manifest. verify, restore, drill and the
+ * media store all read through here (each object hashed while it streams, the dump decoded, the
+ * media archive listed or extracted by tar), so a check added here protects every reader. This
+ * file: the tar invocations that list or extract a media archive from stdin.
+ */
 import type { EntryInspector } from "../archive/inspector.js";
 import { LISTING_FLAGS, tarEnv } from "../archive/listing.js";
 import type { Compression } from "../contract.js";
