@@ -1,6 +1,6 @@
 /**
  * When the stack was first deployed, stamped once. A tier that was never backed up is not stale
- * before its first scheduled run plus the grace (see neverRanBaseline in runner/src/staleness.ts),
+ * before its first scheduled run plus the grace (see neverRanBaseline in runner/src/catalog/staleness.ts),
  * and that has to be counted from the first deployment, not from the latest `pulumi up`.
  *
  * The stamp is a ConfigMap whose data is written at creation and then ignored by every later

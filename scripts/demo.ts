@@ -8,7 +8,7 @@ import { startPgCluster, type PgCluster } from "../test/helpers/pg-cluster.js";
 import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../test/helpers/sample-data.js";
 import { tableChecksums } from "../test/helpers/pg-test-db.js";
 import { sql } from "../test/helpers/pg-test-db.js";
-import { isComplete, listBackupSets } from "../runner/src/catalog.js";
+import { isComplete, listBackupSets } from "../runner/src/catalog/catalog.js";
 import { FileStore } from "../runner/src/store/file-store.js";
 
 const ROOT = path.resolve(__dirname, "..");

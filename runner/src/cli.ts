@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { ConfigError, RunnerError, errorMessage } from "./errors.js";
-import { redact } from "./redact.js";
+import { redact } from "./output/redact.js";
 import { registerBackupCommand } from "./cli/backup-command.js";
 import { registerVerifyCommand } from "./cli/verify-command.js";
 import { registerFilesCommand } from "./cli/files-command.js";
@@ -18,7 +18,7 @@ import { registerPruneCommand } from "./cli/prune-command.js";
 import { registerUndoCommands } from "./cli/undo-command.js";
 import { registerExporterCommand } from "./cli/exporter-command.js";
 import { RUNNER_VERSION } from "./version.js";
-import { finalLine, finalLogFormat, type LogFormat } from "./exit-line.js";
+import { finalLine, finalLogFormat, type LogFormat } from "./output/exit-line.js";
 
 const USAGE_HINT = "add --help for usage";
 

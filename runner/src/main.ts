@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { main } from "./cli.js";
-import { finalLine, finalLogFormat } from "./exit-line.js";
+import { finalLine, finalLogFormat } from "./output/exit-line.js";
 
 // The SDK's Node-version notice is printed on stderr outside the structured log stream; the
 // runner's supported Node versions are pinned by its image and package.json instead.

@@ -12,7 +12,7 @@ import type { PolicyDocument } from "../../components/iam-policies.js";
 import { validateKubernetesObject } from "./k8s-validation.js";
 import { ofType, one, REGION, ACCOUNT, runStack, type StackRun } from "./stack-harness.js";
 import { runnerEnvSchema } from "../../runner/src/contract.js";
-import { statusSettingsFromEnv } from "../../runner/src/staleness.js";
+import { statusSettingsFromEnv } from "../../runner/src/catalog/staleness.js";
 import { METRIC_REFERENCE_CHECK_NOT_RUN } from "../../runner/src/metric-names.js";
 import { runMetricData } from "../../runner/src/notify/metrics.js";
 

@@ -5,7 +5,7 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
+import { parseManifest, type Manifest } from "../../runner/src/catalog/manifest.js";
 import { decompressZstd, extractArchive, pgRestoreInto } from "../helpers/artifacts.js";
 import {
   createTestDatabase,

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { fileDatabases } from "../helpers/file-databases.js";
-import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
+import { parseManifest, type Manifest } from "../../runner/src/catalog/manifest.js";
 import { connectionUrl } from "../helpers/pg-cluster.js";
 import { sh } from "../helpers/exec.js";
 import { largeObjectChecksums, sql, tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pgLib from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newRunId } from "../../runner/src/backup-id.js";
+import { newRunId } from "../../runner/src/catalog/backup-id.js";
 import type { StatusReport } from "../../runner/src/commands/status.js";
 import { COPY_DATABASE_RE, copyDatabaseName, copyFolderName } from "../../runner/src/contract.js";
 import { holdRun, HOLDER_SUFFIX } from "../../runner/src/restore/run-copies.js";

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseManifest, type Manifest, type TableRowCount } from "../../runner/src/manifest.js";
+import { parseManifest, type Manifest, type TableRowCount } from "../../runner/src/catalog/manifest.js";
 
 export function sha256(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");

@@ -10,7 +10,7 @@ import { buffer, text } from "node:stream/consumers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { recipientProblems } from "../../runner/src/contract.js";
 import { identityProblems } from "../../runner/src/encryption/identity.js";
-import { redact } from "../../runner/src/redact.js";
+import { redact } from "../../runner/src/output/redact.js";
 import { decryptStream } from "../../runner/src/stages/age-decrypt.js";
 import { encryptSource, encryptStream } from "../../runner/src/stages/age-encrypt.js";
 import { spawnChildSink } from "../../runner/src/stages/child-sink.js";

@@ -1,6 +1,6 @@
 // Backup ids: they sort by time as plain strings and carry a random suffix.
 import { describe, expect, it } from "vitest";
-import { backupIdTime, isBackupId, newBackupId } from "../../runner/src/backup-id.js";
+import { backupIdTime, isBackupId, newBackupId } from "../../runner/src/catalog/backup-id.js";
 
 describe("backup ids", () => {
   it("sort by time and carry a random suffix", () => {

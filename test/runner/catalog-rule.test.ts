@@ -8,13 +8,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { newBackupId } from "../../runner/src/backup-id.js";
-import { listBackupSets, newestCompleteSets, resolveBackup } from "../../runner/src/catalog.js";
+import { newBackupId } from "../../runner/src/catalog/backup-id.js";
+import { listBackupSets, newestCompleteSets, resolveBackup } from "../../runner/src/catalog/catalog.js";
 import { listEntries } from "../../runner/src/commands/list.js";
 import { runPrune } from "../../runner/src/commands/prune.js";
 import { DEFAULT_RETENTION_DAYS, SCHEDULED_TIERS, TIERS, type Tier } from "../../runner/src/contract.js";
-import { selectForPrune } from "../../runner/src/retention.js";
-import { assessStatus } from "../../runner/src/staleness.js";
+import { selectForPrune } from "../../runner/src/catalog/retention.js";
+import { assessStatus } from "../../runner/src/catalog/staleness.js";
 import { FileStore } from "../../runner/src/store/file-store.js";
 import { craftSet } from "../helpers/craft-set.js";
 

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { newestCompleteSets, resolveBackup } from "../../runner/src/catalog.js";
+import { newestCompleteSets, resolveBackup } from "../../runner/src/catalog/catalog.js";
 import { FileStore } from "../../runner/src/store/file-store.js";
 import type { ObjectStore } from "../../runner/src/store/object-store.js";
 import { craftSet } from "../helpers/craft-set.js";

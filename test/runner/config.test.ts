@@ -1,6 +1,6 @@
 // Bad configuration gets one message naming every bad or missing field (exit 2), and nothing runs.
 import { describe, expect, it } from "vitest";
-import { loadBackupSettings, loadCommonSettings } from "../../runner/src/config.js";
+import { loadBackupSettings, loadCommonSettings } from "../../runner/src/settings/config.js";
 import { ConfigError } from "../../runner/src/errors.js";
 import { runRunner } from "../helpers/runner-cli.js";
 

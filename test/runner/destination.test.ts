@@ -1,6 +1,6 @@
 // BACKUP_DESTINATION: s3:// and file:/// URLs, and every hostile spelling of a folder refused.
 import { describe, expect, it } from "vitest";
-import { parseDestination } from "../../runner/src/destination.js";
+import { parseDestination } from "../../runner/src/settings/destination.js";
 
 describe("destinations", () => {
   it("parses s3 and file URLs", () => {

@@ -4,7 +4,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readDrillHistory, writeDrillRecord } from "../../runner/src/drill-record.js";
+import { readDrillHistory, writeDrillRecord } from "../../runner/src/drill/drill-record.js";
 import { FileStore } from "../../runner/src/store/file-store.js";
 
 describe("drill records", () => {

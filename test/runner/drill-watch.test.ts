@@ -11,10 +11,10 @@ import { describe, expect, it } from "vitest";
 import { DRILL_MAX_AGE_HOURS, drillAlarmRules, STATUS_EVERY_HOURS } from "../../components/alarm-rules.js";
 import { nextRuns } from "../../components/schedules.js";
 import type { StatusReport } from "../../runner/src/commands/status.js";
-import { rotationOrder, rotationTier } from "../../runner/src/drill-rotation.js";
+import { rotationOrder, rotationTier } from "../../runner/src/drill/drill-rotation.js";
 import { drillAgeMetricData, drillMetricData } from "../../runner/src/notify/metrics.js";
 import { MAX_ALARM_RANGE_SECONDS } from "../../runner/src/metric-names.js";
-import { assessDrill } from "../../runner/src/staleness.js";
+import { assessDrill } from "../../runner/src/catalog/staleness.js";
 import { mediaOnlyBackup } from "../helpers/media-only-backup.js";
 import { runRunner } from "../helpers/runner-cli.js";
 

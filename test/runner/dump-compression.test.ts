@@ -12,7 +12,7 @@ import {
   parseDatabaseCompression,
   pgDumpCompressLevel,
 } from "../../runner/src/contract.js";
-import { loadBackupSettings } from "../../runner/src/config.js";
+import { loadBackupSettings } from "../../runner/src/settings/config.js";
 import { ConfigError } from "../../runner/src/errors.js";
 import { runRunner } from "../helpers/runner-cli.js";
 

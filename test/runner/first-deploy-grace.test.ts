@@ -17,7 +17,7 @@ import { longestIntervalDays, nextRuns } from "../../components/schedules.js";
 import type { StatusReport } from "../../runner/src/commands/status.js";
 import { runnerEnvSchema, type ScheduledTier } from "../../runner/src/contract.js";
 import { ageMetricData } from "../../runner/src/notify/metrics.js";
-import { assessStatus, statusSettingsFromEnv } from "../../runner/src/staleness.js";
+import { assessStatus, statusSettingsFromEnv } from "../../runner/src/catalog/staleness.js";
 import { runRunner } from "../helpers/runner-cli.js";
 
 const HOUR = 3_600_000;

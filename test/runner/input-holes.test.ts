@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { loadBackupSettings } from "../../runner/src/config.js";
+import { loadBackupSettings } from "../../runner/src/settings/config.js";
 import { runnerEnvSchema, TIERS, type Tier } from "../../runner/src/contract.js";
 import { ConfigError } from "../../runner/src/errors.js";
-import { firstRunProblems, statusSettingsFromEnv } from "../../runner/src/staleness.js";
+import { firstRunProblems, statusSettingsFromEnv } from "../../runner/src/catalog/staleness.js";
 import { runRunner } from "../helpers/runner-cli.js";
 
 const HOUR = 3_600_000;

@@ -5,14 +5,14 @@ import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { newBackupId } from "../../runner/src/backup-id.js";
-import { resolveBackup } from "../../runner/src/catalog.js";
+import { newBackupId } from "../../runner/src/catalog/backup-id.js";
+import { resolveBackup } from "../../runner/src/catalog/catalog.js";
 import { FileStore } from "../../runner/src/store/file-store.js";
 import type { ListEntry } from "../../runner/src/commands/list.js";
 import type { PruneReport } from "../../runner/src/commands/prune.js";
 import type { StatusReport } from "../../runner/src/commands/status.js";
 import type { Tier } from "../../runner/src/contract.js";
-import { serializeManifest } from "../../runner/src/manifest.js";
+import { serializeManifest } from "../../runner/src/catalog/manifest.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 

@@ -1,19 +1,19 @@
 // The pure rules behind `status` and `prune` (and list's rows), with crafted sets and clocks: no
 // store, no process. The CLI tests in list-status-prune-cli.test.ts cover the I/O around them.
 import { describe, expect, it } from "vitest";
-import { backupIdTime, newBackupId } from "../../runner/src/backup-id.js";
-import type { BackupSet } from "../../runner/src/catalog.js";
+import { backupIdTime, newBackupId } from "../../runner/src/catalog/backup-id.js";
+import type { BackupSet } from "../../runner/src/catalog/catalog.js";
 import { alignColumns, listEntries } from "../../runner/src/commands/list.js";
-import { formatBytes, formatDuration } from "../../runner/src/format.js";
+import { formatBytes, formatDuration } from "../../runner/src/output/format.js";
 import { DEFAULT_RETENTION_DAYS, type Tier } from "../../runner/src/contract.js";
-import { parseManifest, type Manifest } from "../../runner/src/manifest.js";
-import { retentionFromEnv, selectForPrune } from "../../runner/src/retention.js";
+import { parseManifest, type Manifest } from "../../runner/src/catalog/manifest.js";
+import { retentionFromEnv, selectForPrune } from "../../runner/src/catalog/retention.js";
 import {
   assessStatus,
   parseIntervalHours,
   SCHEDULE_INTERVAL_HOURS,
   statusSettingsFromEnv,
-} from "../../runner/src/staleness.js";
+} from "../../runner/src/catalog/staleness.js";
 import { formatIntervalHours } from "../../runner/src/contract.js";
 
 const NOW = new Date("2026-03-15T12:00:00Z");

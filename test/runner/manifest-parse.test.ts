@@ -1,6 +1,6 @@
 // A manifest that is not of its format is refused with a message naming the field.
 import { describe, expect, it } from "vitest";
-import { parseManifest } from "../../runner/src/manifest.js";
+import { parseManifest } from "../../runner/src/catalog/manifest.js";
 
 describe("manifest", () => {
   it("rejects a manifest that is not of the format", () => {

@@ -1,6 +1,6 @@
 // The notifiers' pure parts (ping URLs, webhook payload, metric data) and the bounded retries.
 import { describe, expect, it } from "vitest";
-import type { Manifest } from "../../runner/src/manifest.js";
+import type { Manifest } from "../../runner/src/catalog/manifest.js";
 import { healthcheckPingUrl } from "../../runner/src/notify/healthcheck.js";
 import { deliver, urlOrigin } from "../../runner/src/notify/http-delivery.js";
 import { ageMetricData, runMetricData } from "../../runner/src/notify/metrics.js";

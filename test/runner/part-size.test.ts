@@ -1,7 +1,7 @@
 // The multipart part size: the minimum for small streams, under S3's 10,000 parts for huge ones.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { choosePartSize, MAX_PARTS } from "../../runner/src/part-size.js";
+import { choosePartSize, MAX_PARTS } from "../../runner/src/store/part-size.js";
 
 const MiB = 1024 * 1024;
 

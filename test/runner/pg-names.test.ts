@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { missingTableData } from "../../runner/src/commands/verify.js";
-import { qualifiedName, safeName } from "../../runner/src/format.js";
+import { qualifiedName, safeName } from "../../runner/src/output/format.js";
 import { parseArchiveToc } from "../../runner/src/pg/archive-toc.js";
 import { rowCountDifferences } from "../../runner/src/pg/row-counts.js";
 

@@ -4,9 +4,9 @@
 import { PassThrough } from "node:stream";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { printable } from "../../runner/src/format.js";
-import { createLogger, readableFields } from "../../runner/src/logger.js";
-import { fitWidth, LiveArea, openLiveArea, renderLine, startProgress } from "../../runner/src/progress.js";
+import { printable } from "../../runner/src/output/format.js";
+import { createLogger, readableFields } from "../../runner/src/output/logger.js";
+import { fitWidth, LiveArea, openLiveArea, renderLine, startProgress } from "../../runner/src/output/progress.js";
 import { renderScreen } from "../helpers/terminal.js";
 
 /**

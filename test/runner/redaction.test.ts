@@ -1,6 +1,6 @@
 // Secrets never printed: passwords in URLs and key=value text, known secrets; connections described without them.
 import { describe, expect, it } from "vitest";
-import { redact } from "../../runner/src/redact.js";
+import { redact } from "../../runner/src/output/redact.js";
 import { statementTextFilter } from "../../runner/src/stages/child-watch.js";
 import { resolvePgConnection, childEnv } from "../../runner/src/pg/connection.js";
 

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { CompleteBackupSet } from "../../runner/src/catalog.js";
+import type { CompleteBackupSet } from "../../runner/src/catalog/catalog.js";
 import { describeRestore, planRestore } from "../../runner/src/commands/restore.js";
-import type { RestoreSettings } from "../../runner/src/config.js";
+import type { RestoreSettings } from "../../runner/src/settings/config.js";
 import { RunnerError } from "../../runner/src/errors.js";
 import type { PgConnection } from "../../runner/src/pg/connection.js";
 

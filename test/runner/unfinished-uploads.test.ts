@@ -13,7 +13,7 @@ import {
   ownUploads,
   summarizeUploads,
   unfinishedUploadsLines,
-} from "../../runner/src/unfinished-uploads.js";
+} from "../../runner/src/catalog/unfinished-uploads.js";
 import { lifecycleRules } from "../../components/bucket-rules.js";
 import { DEFAULT_RETENTION_DAYS } from "../../runner/src/contract.js";
 

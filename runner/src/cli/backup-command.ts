@@ -1,11 +1,11 @@
 import { Option, type Command } from "commander";
 import { COMPRESSIONS, MEDIA_FORMATS, TIERS, TRIGGERS, type RunnerEnv } from "../contract.js";
-import { loadBackupSettings } from "../config.js";
-import { formatBytes, formatDuration } from "../format.js";
-import type { Manifest } from "../manifest.js";
+import { loadBackupSettings } from "../settings/config.js";
+import { formatBytes, formatDuration } from "../output/format.js";
+import type { Manifest } from "../catalog/manifest.js";
 import { failureOutcome, successOutcome } from "../notify/outcome.js";
 import { backupReport } from "../notify/run-reporter.js";
-import { openLiveArea } from "../progress.js";
+import { openLiveArea } from "../output/progress.js";
 import { openStore } from "../store/open-store.js";
 import { runBackup } from "../commands/backup.js";
 import { reportedRun } from "./reported-run.js";

@@ -1,11 +1,11 @@
 import type { Command } from "commander";
-import { newestCompleteSets, noCompleteBackup, resolveBackup, type CompleteBackupSet } from "../catalog.js";
+import { newestCompleteSets, noCompleteBackup, resolveBackup, type CompleteBackupSet } from "../catalog/catalog.js";
 import type { RunnerEnv, ScheduledTier, Tier } from "../contract.js";
-import { loadRestoreSettings, type RestoreSettings } from "../config.js";
-import { writeDrillRecord } from "../drill-record.js";
-import { rotationOrder } from "../drill-rotation.js";
+import { loadRestoreSettings, type RestoreSettings } from "../settings/config.js";
+import { writeDrillRecord } from "../drill/drill-record.js";
+import { rotationOrder } from "../drill/drill-rotation.js";
 import { ConfigError, RunnerError, errorMessage } from "../errors.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../output/logger.js";
 import { drillMetricData, putMetrics } from "../notify/metrics.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { drillPayload, drillReport } from "../notify/drill-reporter.js";

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DEFAULT_EXPORTER_LISTEN, DEFAULT_EXPORTER_REFRESH_SECONDS } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { BackupExporter, boundAddress, parseListen, serveMetrics } from "../exporter/exporter.js";
-import { statusSettingsFromEnv } from "../staleness.js";
+import { statusSettingsFromEnv } from "../catalog/staleness.js";
 import { addDestinationOptions, openContext, signalController, type DestinationFlags } from "./shared.js";
 
 interface ExporterFlags extends DestinationFlags {

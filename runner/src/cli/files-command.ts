@@ -4,7 +4,7 @@
  * name or everything below a folder. An encrypted set needs its identity (the index is encrypted).
  */
 import type { Command } from "commander";
-import { resolveBackup, setKey } from "../catalog.js";
+import { resolveBackup, setKey } from "../catalog/catalog.js";
 import type { Tier } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import { components, quoteName } from "../archive/entry-name.js";

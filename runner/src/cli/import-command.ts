@@ -3,7 +3,7 @@ import { Option, type Command } from "commander";
 import { TIERS, type Tier } from "../contract.js";
 import { importArchive } from "../commands/import.js";
 import { openSeedArchive } from "../legacy/seed-archive.js";
-import { encryptionSettings } from "../config.js";
+import { encryptionSettings } from "../settings/config.js";
 import { refusePlaintextBesideEncrypted } from "../encryption/recipients.js";
 import { addDestinationOptions, openContext, printOut, type DestinationFlags } from "./shared.js";
 

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { TIERS } from "../contract.js";
 import { listEntries, readBackupSets, renderListTable } from "../commands/list.js";
-import { checkUnfinishedUploads, unfinishedUploadsLines } from "../unfinished-uploads.js";
+import { checkUnfinishedUploads, unfinishedUploadsLines } from "../catalog/unfinished-uploads.js";
 import { addDestinationOptions, openContext, printOut, tierOption, type DestinationFlags } from "./shared.js";
 
 interface ListFlags extends DestinationFlags {

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { renderPruneTable, runPrune, s3PruneReport } from "../commands/prune.js";
-import { retentionFromEnv } from "../retention.js";
+import { retentionFromEnv } from "../catalog/retention.js";
 import { FileStore } from "../store/file-store.js";
 import { addDestinationOptions, openContext, printOut, type DestinationFlags } from "./shared.js";
 

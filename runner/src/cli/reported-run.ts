@@ -6,12 +6,12 @@
  * soon as they are known.
  */
 import type { RunnerEnv } from "../contract.js";
-import { mergeEnv, restoreSecrets, type LoadOptions } from "../config.js";
+import { mergeEnv, restoreSecrets, type LoadOptions } from "../settings/config.js";
 import { errorMessage } from "../errors.js";
-import { createLogger, logCauses, type Logger } from "../logger.js";
+import { createLogger, logCauses, type Logger } from "../output/logger.js";
 import { RunReporter, notifyTargetsFromEnv, type NotifyTargets, type ReportKind } from "../notify/run-reporter.js";
-import type { LiveArea } from "../progress.js";
-import { redact } from "../redact.js";
+import type { LiveArea } from "../output/progress.js";
+import { redact } from "../output/redact.js";
 import { settingsLogger } from "./shared.js";
 
 export interface ReportedSettings {

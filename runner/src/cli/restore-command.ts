@@ -1,12 +1,12 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { resolveBackup, type CompleteBackupSet } from "../catalog.js";
+import { resolveBackup, type CompleteBackupSet } from "../catalog/catalog.js";
 import type { RunnerEnv, Tier } from "../contract.js";
-import { loadRestoreSettings, restoreSecrets } from "../config.js";
-import { confirmOrRefuse } from "../confirm.js";
+import { loadRestoreSettings, restoreSecrets } from "../settings/config.js";
+import { confirmOrRefuse } from "../output/confirm.js";
 import { ConfigError } from "../errors.js";
-import { formatBytes, safeName } from "../format.js";
-import { openLiveArea } from "../progress.js";
+import { formatBytes, safeName } from "../output/format.js";
+import { openLiveArea } from "../output/progress.js";
 import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } from "../legacy/seed-archive.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";

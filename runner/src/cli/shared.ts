@@ -2,11 +2,11 @@
 import { Option, type Command } from "commander";
 import type { RunnerEnv } from "../contract.js";
 import { TIERS } from "../contract.js";
-import { loadCommonSettings, type CommonSettings } from "../config.js";
-import { printable } from "../format.js";
-import { createLogger, type Logger, type LoggerOptions } from "../logger.js";
+import { loadCommonSettings, type CommonSettings } from "../settings/config.js";
+import { printable } from "../output/format.js";
+import { createLogger, type Logger, type LoggerOptions } from "../output/logger.js";
 import { openStore } from "../store/open-store.js";
-import type { CompleteBackupSet } from "../catalog.js";
+import type { CompleteBackupSet } from "../catalog/catalog.js";
 import { openIdentity, type IdentitySettings, type OpenIdentity } from "../encryption/identity.js";
 import { unlockSet } from "../encryption/names.js";
 import type { ObjectStore } from "../store/object-store.js";

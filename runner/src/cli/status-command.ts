@@ -5,7 +5,7 @@ import { DEFAULT_STATUS_GRACE_HOURS, DEFAULT_STATUS_TIERS, type ParsedRunnerEnv 
 import { resolvePgConnection } from "../pg/connection.js";
 import { resolvePath } from "../paths/real-path.js";
 import { mediaCopySites, type CopySites } from "../restore/run-copies.js";
-import { firstRunProblems, statusSettingsFromEnv } from "../staleness.js";
+import { firstRunProblems, statusSettingsFromEnv } from "../catalog/staleness.js";
 import { addDestinationOptions, openContext, printOut, type DestinationFlags } from "./shared.js";
 
 interface StatusFlags extends DestinationFlags {

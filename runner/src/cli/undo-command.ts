@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import type { RunnerEnv } from "../contract.js";
-import { loadRestoreSettings } from "../config.js";
-import { confirmOrRefuse } from "../confirm.js";
+import { loadRestoreSettings } from "../settings/config.js";
+import { confirmOrRefuse } from "../output/confirm.js";
 import { ConfigError } from "../errors.js";
-import { createLogger } from "../logger.js";
+import { createLogger } from "../output/logger.js";
 import { openStore } from "../store/open-store.js";
 import { runCleanup } from "../commands/cleanup.js";
 import { describeUndo, planUndo, runUndoRestore } from "../commands/undo-restore.js";

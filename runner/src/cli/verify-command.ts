@@ -1,10 +1,10 @@
 import type { Command } from "commander";
-import { resolveBackup } from "../catalog.js";
+import { resolveBackup } from "../catalog/catalog.js";
 import type { Tier } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import { verifyBackup } from "../commands/verify.js";
 import { ConfigError } from "../errors.js";
-import { mergeEnv } from "../config.js";
+import { mergeEnv } from "../settings/config.js";
 import { runnerEnvSchema } from "../contract.js";
 import { loadIdentity, type IdentitySettings } from "../encryption/identity.js";
 import {

@@ -6,8 +6,8 @@
  */
 import { access, readdir, stat } from "node:fs/promises";
 import { constants } from "node:fs";
-import { newBackupId } from "../backup-id.js";
-import { isComplete, listBackupSets, setKey } from "../catalog.js";
+import { newBackupId } from "../catalog/backup-id.js";
+import { isComplete, listBackupSets, setKey } from "../catalog/catalog.js";
 import {
   MANIFEST_OBJECT,
   TIERS,
@@ -17,21 +17,21 @@ import {
   formatDatabaseCompression,
   objectName,
 } from "../contract.js";
-import type { BackupSettings } from "../config.js";
+import type { BackupSettings } from "../settings/config.js";
 import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
 import { PathSet } from "../references/media-paths.js";
 import { readMigrationState, type MigrationState } from "../references/migrations.js";
 import { referencesEntry } from "../references/references-entry.js";
 import { readReferencedPaths, resolveReferenceColumns, type ResolvedColumn } from "../references/reference-columns.js";
-import { rate, type Logger } from "../logger.js";
-import { startProgress, type LiveArea } from "../progress.js";
+import { rate, type Logger } from "../output/logger.js";
+import { startProgress, type LiveArea } from "../output/progress.js";
 import {
   MANIFEST_FORMAT_VERSION,
   STORE_MANIFEST_FORMAT_VERSION,
   serializeManifest,
   type Manifest,
   type TableRowCount,
-} from "../manifest.js";
+} from "../catalog/manifest.js";
 import { loadStoreKey } from "../media-store/object-names.js";
 import { writeStoreMedia, type StoreUpload } from "../media-store/store-writer.js";
 import {
@@ -44,7 +44,7 @@ import { namesOf, storeNames, withoutNames } from "../encryption/names.js";
 import { checkRecipients, refusePlaintextBesideEncrypted } from "../encryption/recipients.js";
 import { encryptSource } from "../stages/age-encrypt.js";
 import type { ChildSource } from "../stages/child-source.js";
-import { choosePartSize } from "../part-size.js";
+import { choosePartSize } from "../store/part-size.js";
 import { PgConnectError } from "../pg/connect.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
 import { readDatabaseProperties, type DatabaseProperties } from "../pg/database-properties.js";
@@ -59,7 +59,7 @@ import { spawnPgDump } from "../stages/pg-dump.js";
 import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
 import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
 import { RUNNER_VERSION } from "../version.js";
-import { sweepExpiredUploads } from "../unfinished-uploads.js";
+import { sweepExpiredUploads } from "../catalog/unfinished-uploads.js";
 
 export interface BackupDeps {
   store: ObjectStore;

@@ -9,7 +9,7 @@
  * `restore` runs the same cleanup for its own target before it checks free space.
  */
 import { errorMessage } from "../errors.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../output/logger.js";
 import type { PgConnection } from "../pg/connection.js";
 import {
   readKeptState,

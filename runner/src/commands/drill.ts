@@ -8,17 +8,17 @@
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { newRunId } from "../backup-id.js";
-import type { CompleteBackupSet } from "../catalog.js";
-import { setKey } from "../catalog.js";
-import type { RestoreSettings } from "../config.js";
+import { newRunId } from "../catalog/backup-id.js";
+import type { CompleteBackupSet } from "../catalog/catalog.js";
+import { setKey } from "../catalog/catalog.js";
+import type { RestoreSettings } from "../settings/config.js";
 import { copyDatabaseName, copyFolderName } from "../contract.js";
 import { errorMessage } from "../errors.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../output/logger.js";
 import { dropDatabase, withAdminClient } from "../restore/database-staging.js";
 import { ownershipPlan } from "../pg/owners.js";
 import { prepareGlobals } from "../restore/restore-globals.js";
-import { safeName } from "../format.js";
+import { safeName } from "../output/format.js";
 import { removeTree } from "../restore/media-staging.js";
 import { checkRestoredReferences } from "../references/drill-references.js";
 import { holdAndSweep } from "../restore/run-copies.js";
@@ -28,8 +28,8 @@ import type { ObjectStore } from "../store/object-store.js";
 import type { OpenIdentity } from "../encryption/identity.js";
 import { decryptionFor } from "../encryption/names.js";
 
-import type { DrillCheck, DrillReport } from "../drill-record.js";
-export type { DrillCheck, DrillReport } from "../drill-record.js";
+import type { DrillCheck, DrillReport } from "../drill/drill-record.js";
+export type { DrillCheck, DrillReport } from "../drill/drill-record.js";
 
 export interface DrillOptions {
   scratchDatabase?: string;

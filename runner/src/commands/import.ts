@@ -7,15 +7,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream";
-import { setKey } from "../catalog.js";
+import { setKey } from "../catalog/catalog.js";
 import { MANIFEST_OBJECT, objectName, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
-import { logCauses, type Logger } from "../logger.js";
-import { serializeManifest, type Manifest, type StoredObjectEntry } from "../manifest.js";
+import { logCauses, type Logger } from "../output/logger.js";
+import { serializeManifest, type Manifest, type StoredObjectEntry } from "../catalog/manifest.js";
 import { deriveManifest, importedBackupId, memberStream, type SeedArchive } from "../legacy/seed-archive.js";
 import { namesOf, storeNames, withoutNames } from "../encryption/names.js";
 import { checkRecipients } from "../encryption/recipients.js";
-import { choosePartSize } from "../part-size.js";
+import { choosePartSize } from "../store/part-size.js";
 import { encryptSource } from "../stages/age-encrypt.js";
 import { DigestMeter } from "../stages/digest-meter.js";
 import { uploadChildOutput } from "../stages/upload-stream.js";

@@ -3,12 +3,12 @@
  * for programs. Also home of the table helpers (times, aligned columns) that the other read-only
  * commands print with.
  */
-import { isDatedInFuture, latestTiers, listBackupSets, newestUsable, type BackupSet } from "../catalog.js";
+import { isDatedInFuture, latestTiers, listBackupSets, newestUsable, type BackupSet } from "../catalog/catalog.js";
 import type { Tier, Trigger } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
-import { startedAt } from "../staleness.js";
+import { startedAt } from "../catalog/staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { formatBytes, formatDuration } from "../format.js";
+import { formatBytes, formatDuration } from "../output/format.js";
 
 /** One set as `list --json` prints it; field names are a stable interface for scripts. */
 export interface ListEntry {

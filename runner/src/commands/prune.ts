@@ -3,12 +3,12 @@
  * do it). Which sets go is decided by the pure `selectForPrune`; this file reads the destination,
  * deletes, and renders what happened.
  */
-import type { BackupSet } from "../catalog.js";
+import type { BackupSet } from "../catalog/catalog.js";
 import { MANIFEST_OBJECT, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
-import { selectForPrune, type PruneDecision, type RetentionDays } from "../retention.js";
+import { selectForPrune, type PruneDecision, type RetentionDays } from "../catalog/retention.js";
 import type { FileStore } from "../store/file-store.js";
-import { formatBytes, formatDuration } from "../format.js";
+import { formatBytes, formatDuration } from "../output/format.js";
 import { alignColumns, formatTime, readBackupSets } from "./list.js";
 
 export type PruneAction = "deleted" | "would-delete" | "kept";

@@ -8,18 +8,18 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
-import { newRunId } from "../backup-id.js";
-import type { CompleteBackupSet } from "../catalog.js";
-import { setKey } from "../catalog.js";
-import type { RestoreSettings } from "../config.js";
-import type { DatabaseEntry, MediaEntry } from "../manifest.js";
+import { newRunId } from "../catalog/backup-id.js";
+import type { CompleteBackupSet } from "../catalog/catalog.js";
+import { setKey } from "../catalog/catalog.js";
+import type { RestoreSettings } from "../settings/config.js";
+import type { DatabaseEntry, MediaEntry } from "../catalog/manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { copyDatabaseName } from "../contract.js";
 import { ConfigError, InterruptedError, PartialSwapError, RunnerError, errorMessage } from "../errors.js";
 import { scratchSpaceProblem } from "../restore/free-space.js";
-import { formatDuration } from "../format.js";
-import { logCauses, rate, type Logger } from "../logger.js";
-import { startProgress, type LiveArea } from "../progress.js";
+import { formatDuration } from "../output/format.js";
+import { logCauses, rate, type Logger } from "../output/logger.js";
+import { startProgress, type LiveArea } from "../output/progress.js";
 import {
   connectionsProblem,
   databaseExists,

@@ -6,7 +6,7 @@ import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { RunnerError, errorMessage } from "../errors.js";
 import { METRIC_NEWEST_BACKUP_AGE } from "../metric-names.js";
 import { ageMetricData, drillAgeMetricData, putMetrics } from "../notify/metrics.js";
-import { readDrillHistory } from "../drill-record.js";
+import { readDrillHistory } from "../drill/drill-record.js";
 import {
   assessDrill,
   assessStatus,
@@ -16,13 +16,17 @@ import {
   type StatusResult,
   type StatusSettings,
   type TierStatus,
-} from "../staleness.js";
+} from "../catalog/staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { formatBytes, formatDuration } from "../format.js";
+import { formatBytes, formatDuration } from "../output/format.js";
 import { alignColumns, formatTime } from "./list.js";
-import { newestAndFutureSets } from "../catalog.js";
+import { newestAndFutureSets } from "../catalog/catalog.js";
 import { findRunCopies, type CopySites, type RunCopy } from "../restore/run-copies.js";
-import { checkUnfinishedUploads, unfinishedUploadsLines, type UnfinishedUploadsReport } from "../unfinished-uploads.js";
+import {
+  checkUnfinishedUploads,
+  unfinishedUploadsLines,
+  type UnfinishedUploadsReport,
+} from "../catalog/unfinished-uploads.js";
 import { readKeptState, unreadableWarning, type KeptState } from "../restore/kept-copies.js";
 import { FINISH_UNDO } from "./undo-restore.js";
 import { lstat } from "node:fs/promises";

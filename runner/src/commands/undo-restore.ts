@@ -13,12 +13,12 @@
  * - SIGTERM before the swap stops the run (nothing changed); once the first rename happened the
  *   swap is finished first (renames take milliseconds), as a restore does.
  */
-import { newRunId } from "../backup-id.js";
-import type { RestoreSettings } from "../config.js";
+import { newRunId } from "../catalog/backup-id.js";
+import type { RestoreSettings } from "../settings/config.js";
 import { copyDatabaseName } from "../contract.js";
 import { InterruptedError, PartialSwapError, RunnerError, errorMessage } from "../errors.js";
 import { faultPoint } from "../fault-points.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../output/logger.js";
 import type { PgConnection } from "../pg/connection.js";
 import { rowCountDifferences } from "../pg/row-counts.js";
 import { countRowsIn, existingDatabases, swapInDatabase, type DatabaseSwap } from "../restore/database-staging.js";

@@ -6,11 +6,11 @@
  */
 import { pipeline, type Readable } from "node:stream";
 import { finished } from "node:stream/promises";
-import type { CompleteBackupSet } from "../catalog.js";
-import { setKey } from "../catalog.js";
+import type { CompleteBackupSet } from "../catalog/catalog.js";
+import { setKey } from "../catalog/catalog.js";
 import { errorMessage } from "../errors.js";
-import type { Logger } from "../logger.js";
-import type { DatabaseEntry, MediaEntry, MediaReferencesEntry } from "../manifest.js";
+import type { Logger } from "../output/logger.js";
+import type { DatabaseEntry, MediaEntry, MediaReferencesEntry } from "../catalog/manifest.js";
 import { verifyStoreMedia } from "../media-store/store-reader.js";
 import { pgBinary } from "../pg/versions.js";
 import { EntryInspector } from "../archive/inspector.js";
@@ -18,7 +18,7 @@ import { spawnTarSink, tarListArgs } from "../readback/tar-args.js";
 import { checksumProblem, feedVerified, type ExpectedObject } from "../readback/verified-feed.js";
 import { dumpDecoder, type Decoder } from "../readback/dump-decoder.js";
 import { TocReader, type ArchiveToc, type TocEntry } from "../pg/archive-toc.js";
-import { qualifiedName } from "../format.js";
+import { qualifiedName } from "../output/format.js";
 import { spawnChildSink } from "../stages/child-sink.js";
 import type { ChildSource } from "../stages/child-source.js";
 import { DigestMeter } from "../stages/digest-meter.js";

@@ -4,7 +4,7 @@
  * missing age binary is found before pg_dump starts rather than halfway through.
  */
 import { Readable } from "node:stream";
-import { newestCompleteSets } from "../catalog.js";
+import { newestCompleteSets } from "../catalog/catalog.js";
 import { TIERS } from "../contract.js";
 import { ConfigError, errorMessage } from "../errors.js";
 import type { ObjectStore } from "../store/object-store.js";

@@ -10,8 +10,8 @@ import type { AddressInfo } from "node:net";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { EXPORTER_SOURCES, LAST_REFRESH_TIMESTAMP, REFRESH_DURATION, SCRAPE_ERRORS } from "../prometheus-names.js";
 import { errorMessage } from "../errors.js";
-import type { Logger } from "../logger.js";
-import type { StatusSettings } from "../staleness.js";
+import type { Logger } from "../output/logger.js";
+import type { StatusSettings } from "../catalog/staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { exporterSources, type ExporterSource } from "./sources.js";
 

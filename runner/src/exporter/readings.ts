@@ -3,15 +3,15 @@
  * built on the code `list` and `status` use (catalog, staleness rules, drill records, kept-copy
  * markers, unfinished uploads), so the exporter and `status` cannot disagree about a tier.
  */
-import { groupIntoSets, isDatedInFuture, readManifest, type BackupSet } from "../catalog.js";
+import { groupIntoSets, isDatedInFuture, readManifest, type BackupSet } from "../catalog/catalog.js";
 import { MANIFEST_OBJECT, TIERS, type Tier } from "../contract.js";
-import { readDrillHistory } from "../drill-record.js";
+import { readDrillHistory } from "../drill/drill-record.js";
 import { errorMessage } from "../errors.js";
-import type { Manifest } from "../manifest.js";
+import type { Manifest } from "../catalog/manifest.js";
 import { readKeptState } from "../restore/kept-copies.js";
-import { assessStatus, startedAt, type StatusSettings } from "../staleness.js";
+import { assessStatus, startedAt, type StatusSettings } from "../catalog/staleness.js";
 import type { ObjectStore, StoredObject } from "../store/object-store.js";
-import { checkUnfinishedUploads } from "../unfinished-uploads.js";
+import { checkUnfinishedUploads } from "../catalog/unfinished-uploads.js";
 
 const HOUR_S = 3600;
 const seconds = (iso: string) => Date.parse(iso) / 1000;

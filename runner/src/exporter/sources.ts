@@ -12,7 +12,7 @@ import { Gauge, type Registry } from "prom-client";
 import * as n from "../prometheus-names.js";
 import type { ExporterSourceName } from "../prometheus-names.js";
 import { unreadableWarning } from "../restore/kept-copies.js";
-import type { StatusSettings } from "../staleness.js";
+import type { StatusSettings } from "../catalog/staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
 import {
   readBackupSets,

@@ -18,7 +18,7 @@ import { createDeflateRaw, createInflateRaw } from "node:zlib";
 import { PassThrough, pipeline, type Readable } from "node:stream";
 import type { BigIntStats } from "node:fs";
 import { components } from "../archive/entry-name.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../output/logger.js";
 import { errorMessage } from "../errors.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { openStream, sealStream } from "./sealed-stream.js";

@@ -17,7 +17,7 @@ import { EntryInspector, type ArchiveTally } from "../archive/inspector.js";
 import { components, joinComponents, quoteName } from "../archive/entry-name.js";
 import { STORE_OBJECT_KEY_RE } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
-import type { MediaEntry } from "../manifest.js";
+import type { MediaEntry } from "../catalog/manifest.js";
 import { ChecksumError, checksumProblem } from "../readback/verified-feed.js";
 import { composeSources } from "../stages/child-filter.js";
 import type { ChildSource } from "../stages/child-source.js";

@@ -21,7 +21,7 @@ import type { EntryInspector } from "../archive/inspector.js";
 import { quoteName } from "../archive/entry-name.js";
 import { excludedFromArchive } from "../contract.js";
 import { RunnerError } from "../errors.js";
-import { choosePartSize } from "../part-size.js";
+import { choosePartSize } from "../store/part-size.js";
 import { encryptSource, encryptStream } from "../stages/age-encrypt.js";
 import { spawnChildFilter } from "../stages/child-filter.js";
 import { DigestMeter } from "../stages/digest-meter.js";

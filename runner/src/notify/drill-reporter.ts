@@ -3,7 +3,7 @@
  * healthcheck (start, then success or fail) and the webhook (event "drill"). A drill that fails
  * means the newest backup could not be restored; nobody should have to find that in Job history.
  */
-import type { DrillReport } from "../drill-record.js";
+import type { DrillReport } from "../drill/drill-record.js";
 import type { ReportKind } from "./run-reporter.js";
 import { drillSummary } from "./run-summary.js";
 

@@ -3,7 +3,7 @@
  * succeeds, <url>/fail when it fails. The service alerts when a success ping stops arriving, so
  * it also catches runs that never start (a deleted CronJob, a dead cluster).
  */
-import type { Logger } from "../logger.js";
+import type { Logger } from "../output/logger.js";
 import { deliver, urlOrigin, type DeliveryOptions } from "./http-delivery.js";
 
 export type PingEvent = "start" | "success" | "fail";

@@ -7,8 +7,8 @@ import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
 import { CREDENTIALS_HINT, isMissingCredentials } from "../aws/credentials-hint.js";
 import { loadAwsSdk } from "../aws/load.js";
 import { errorMessage } from "../errors.js";
-import type { Logger } from "../logger.js";
-import type { DrillStatus, TierStatus } from "../staleness.js";
+import type { Logger } from "../output/logger.js";
+import type { DrillStatus, TierStatus } from "../catalog/staleness.js";
 import {
   DIMENSION_APP,
   DIMENSION_TIER,

@@ -3,7 +3,7 @@
  * metrics). Built from the manifest on success and from the error on failure; never a secret.
  */
 import type { Tier } from "../contract.js";
-import type { Manifest } from "../manifest.js";
+import type { Manifest } from "../catalog/manifest.js";
 
 export interface RunOutcome {
   app: string;

@@ -5,7 +5,7 @@
  * as a warning and the run's own exit code stands.
  */
 import { runnerEnvShape, type RunnerEnv } from "../contract.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../output/logger.js";
 import { pingHealthcheck } from "./healthcheck.js";
 import type { DeliveryOptions } from "./http-delivery.js";
 import { publishRunMetrics } from "./metrics.js";

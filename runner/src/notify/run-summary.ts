@@ -11,9 +11,9 @@
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { loadAwsSdk } from "../aws/load.js";
 import { errorMessage } from "../errors.js";
-import { formatBytes, formatDuration, printable } from "../format.js";
-import type { Logger } from "../logger.js";
-import { redact } from "../redact.js";
+import { formatBytes, formatDuration, printable } from "../output/format.js";
+import type { Logger } from "../output/logger.js";
+import { redact } from "../output/redact.js";
 import type { DrillWebhookPayload } from "./drill-reporter.js";
 import type { RunOutcome } from "./outcome.js";
 

@@ -2,8 +2,8 @@
  * The run's outcome as one JSON POST: machine-readable fields plus a Slack-compatible `text`, so
  * the same URL works for a Slack incoming webhook, a chat bridge or a custom receiver.
  */
-import type { Logger } from "../logger.js";
-import { formatBytes, formatDuration } from "../format.js";
+import type { Logger } from "../output/logger.js";
+import { formatBytes, formatDuration } from "../output/format.js";
 import { deliver, urlOrigin, type DeliveryOptions } from "./http-delivery.js";
 import type { RunOutcome } from "./outcome.js";
 

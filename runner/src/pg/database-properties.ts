@@ -8,7 +8,7 @@
  */
 import pg from "pg";
 import { z } from "zod";
-import { safeName } from "../format.js";
+import { safeName } from "../output/format.js";
 
 export const databasePropertiesSchema = z.object({
   owner: z.string(),

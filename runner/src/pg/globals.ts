@@ -9,7 +9,7 @@
  */
 import pg from "pg";
 import { z } from "zod";
-import { safeName } from "../format.js";
+import { safeName } from "../output/format.js";
 
 export const roleSchema = z.object({
   name: z.string(),

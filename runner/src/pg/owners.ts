@@ -10,7 +10,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import { safeName } from "../format.js";
+import { safeName } from "../output/format.js";
 
 export const definerSchema = z.object({ function: z.string(), owner: z.string() });
 export type Definer = z.infer<typeof definerSchema>;

@@ -5,7 +5,7 @@
  * "could not import the requested snapshot", naming neither the table nor the privilege.
  */
 import pg from "pg";
-import { safeName } from "../format.js";
+import { safeName } from "../output/format.js";
 
 // Every schema pg_dump dumps by default and the relations whose data it reads: tables, partitions'
 // leaves and sequences (their state), excluding extension members (not dumped) and system schemas.

@@ -1,6 +1,6 @@
 import pg from "pg";
-import { qualifiedName } from "../format.js";
-import type { TableRowCount } from "../manifest.js";
+import { qualifiedName } from "../output/format.js";
+import type { TableRowCount } from "../catalog/manifest.js";
 
 // Leaf tables only (a partitioned parent's count would repeat its partitions), excluding the
 // system schemas and tables that belong to extensions (pg_dump leaves those out too).

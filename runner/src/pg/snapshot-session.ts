@@ -4,7 +4,7 @@
  * data in the dump, even while the application keeps writing.
  */
 import type pg from "pg";
-import type { TableRowCount } from "../manifest.js";
+import type { TableRowCount } from "../catalog/manifest.js";
 import { connectPg } from "./connect.js";
 import type { PgConnection } from "./connection.js";
 import { RunnerError } from "../errors.js";

@@ -4,7 +4,7 @@
  * (the order of the object name's suffixes, read backwards: database.dump.zst.age).
  */
 import type { Readable } from "node:stream";
-import { dumpStreamCompression, type DatabaseEntry } from "../manifest.js";
+import { dumpStreamCompression, type DatabaseEntry } from "../catalog/manifest.js";
 import { composeSources } from "../stages/child-filter.js";
 import type { ChildSource } from "../stages/child-source.js";
 import type { PipelineStep } from "../stages/child-chain.js";

@@ -5,7 +5,7 @@
  */
 
 import { parseMediaReferences } from "../contract.js";
-import type { MediaReferencesEntry } from "../manifest.js";
+import type { MediaReferencesEntry } from "../catalog/manifest.js";
 import { connectPg } from "../pg/connect.js";
 import { withDatabase, type PgConnection } from "../pg/connection.js";
 import { inspectDirectory } from "../archive/directory-walk.js";

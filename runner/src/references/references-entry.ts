@@ -3,7 +3,7 @@
  * of the check is written where: the counts always, the missing paths (names of documents) only
  * here, so a manifest that must not name files can move them in one step.
  */
-import type { MediaReferencesEntry } from "../manifest.js";
+import type { MediaReferencesEntry } from "../catalog/manifest.js";
 import { compareReferences, type PathSet } from "./media-paths.js";
 import { columnNames, type ResolvedColumn } from "./reference-columns.js";
 

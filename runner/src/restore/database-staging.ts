@@ -7,7 +7,7 @@
 import pg from "pg";
 import { copyDatabaseName } from "../contract.js";
 import { PartialSwapError, RunnerError, errorMessage } from "../errors.js";
-import type { TableRowCount } from "../manifest.js";
+import type { TableRowCount } from "../catalog/manifest.js";
 import { connectPg, PgConnectError } from "../pg/connect.js";
 import { childEnv, withDatabase, type PgConnection } from "../pg/connection.js";
 import { countTableRows } from "../pg/row-counts.js";

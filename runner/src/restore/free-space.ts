@@ -5,7 +5,7 @@
  * but when it is kept it stays allocated until `cleanup`, so the verdict says so.
  */
 import { statfs } from "node:fs/promises";
-import { formatBytes } from "../format.js";
+import { formatBytes } from "../output/format.js";
 
 export interface SpaceNeed {
   /** Bytes free for an unprivileged writer on the target's filesystem (statfs bavail x bsize). */

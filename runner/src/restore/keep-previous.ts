@@ -6,8 +6,8 @@
 import { lstat } from "node:fs/promises";
 import path from "node:path";
 import { RunnerError, errorMessage } from "../errors.js";
-import type { Logger } from "../logger.js";
-import type { MediaEntry } from "../manifest.js";
+import type { Logger } from "../output/logger.js";
+import type { MediaEntry } from "../catalog/manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { directoryTally } from "../archive/directory-walk.js";
 import type { ObjectStore } from "../store/object-store.js";

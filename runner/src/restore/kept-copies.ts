@@ -13,7 +13,7 @@ import {
   releasedMarkerKey,
   undoJournalKey,
 } from "../contract.js";
-import { tableRowCountSchema } from "../manifest.js";
+import { tableRowCountSchema } from "../catalog/manifest.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 export const keptRecordSchema = z.object({

@@ -5,9 +5,9 @@
  * tablespace go to the default one (pg_restore --no-tablespaces), with a warning.
  */
 import { errorMessage } from "../errors.js";
-import { safeName } from "../format.js";
-import type { Logger } from "../logger.js";
-import type { DatabaseEntry } from "../manifest.js";
+import { safeName } from "../output/format.js";
+import type { Logger } from "../output/logger.js";
+import type { DatabaseEntry } from "../catalog/manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { createdRolesAdvice, createRoles, missingRoles, missingTablespaces } from "../pg/globals.js";
 import { withAdminClient } from "./database-staging.js";

@@ -5,7 +5,7 @@
  */
 import { RunnerError, errorMessage } from "../errors.js";
 import { looksFull } from "./free-space.js";
-import { dumpStreamCompression, type DatabaseEntry, type MediaEntry, type TableRowCount } from "../manifest.js";
+import { dumpStreamCompression, type DatabaseEntry, type MediaEntry, type TableRowCount } from "../catalog/manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { rowCountDifferences } from "../pg/row-counts.js";
 import { pgBinary, restoreVersionProblem, toolVersion } from "../pg/versions.js";

@@ -23,10 +23,10 @@ import { lstat, readFile, readdir, rm, utimes, writeFile } from "node:fs/promise
 import os from "node:os";
 import path from "node:path";
 import type pg from "pg";
-import { backupIdTime } from "../backup-id.js";
+import { backupIdTime } from "../catalog/backup-id.js";
 import { COPY_DATABASE_RE, COPY_FOLDER_RE, COPY_HOLDER_SUFFIX, type CopyKind } from "../contract.js";
 import { errorMessage } from "../errors.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../output/logger.js";
 import type { PgConnection } from "../pg/connection.js";
 import { dropDatabase, withAdminClient } from "./database-staging.js";
 import { removeTree } from "./media-staging.js";

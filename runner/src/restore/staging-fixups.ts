@@ -8,8 +8,8 @@
  * - planner statistics: pg_restore leaves none, and the application would start on bad plans.
  */
 import pg from "pg";
-import { safeName } from "../format.js";
-import type { Logger } from "../logger.js";
+import { safeName } from "../output/format.js";
+import type { Logger } from "../output/logger.js";
 import { connectPg } from "../pg/connect.js";
 import { withDatabase, type PgConnection } from "../pg/connection.js";
 import { applyDatabaseProperties, type DatabaseProperties } from "../pg/database-properties.js";

@@ -4,7 +4,7 @@
  * stderr for the error message (secrets redacted), and a stop that escalates to SIGKILL.
  */
 import type { ChildProcess } from "node:child_process";
-import { redact } from "../redact.js";
+import { redact } from "../output/redact.js";
 
 export interface ChildOptions {
   /** What the child does, for messages: "pg_dump", "tar". */

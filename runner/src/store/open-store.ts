@@ -1,4 +1,4 @@
-import type { Destination } from "../destination.js";
+import type { Destination } from "../settings/destination.js";
 import { FileStore } from "./file-store.js";
 import type { ObjectStore } from "./object-store.js";
 import { S3Store } from "./s3-store.js";

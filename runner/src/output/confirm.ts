@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline/promises";
-import { ConfigError, RunnerError } from "./errors.js";
+import { ConfigError, RunnerError } from "../errors.js";
 
 /**
  * Asks before a destructive step. On a terminal the operator answers; without one (a Job, a

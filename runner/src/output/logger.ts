@@ -5,7 +5,7 @@
  */
 import pino, { type DestinationStream, type Logger } from "pino";
 import { prettyFactory } from "pino-pretty";
-import { causeChain } from "./errors.js";
+import { causeChain } from "../errors.js";
 import { formatBytes, formatDuration, formatRate, printable } from "./format.js";
 import type { LiveArea } from "./progress.js";
 import { redact } from "./redact.js";

@@ -8,7 +8,7 @@ import {
   TIERS,
   type ParsedRunnerEnv,
   type Tier,
-} from "./contract.js";
+} from "../contract.js";
 import { isDatedInFuture, newestUsable, type BackupSet } from "./catalog.js";
 
 const HOUR_S = 3600;

@@ -4,7 +4,7 @@
  * time: consecutive weekly runs are exactly 7 days apart, so they always land on consecutive
  * indexes, whatever the CronJob's time zone.
  */
-import type { ScheduledTier } from "./contract.js";
+import type { ScheduledTier } from "../contract.js";
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 /** A Monday, 00:00 UTC: weeks are counted from here. */

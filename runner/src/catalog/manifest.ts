@@ -18,11 +18,11 @@ import {
   STORE_MANIFEST_FORMAT_VERSION,
   TIERS,
   TRIGGERS,
-} from "./contract.js";
-import { MAX_MISSING_PATHS } from "./references/media-paths.js";
-import { databasePropertiesSchema } from "./pg/database-properties.js";
-import { definerSchema } from "./pg/owners.js";
-import { roleSchema } from "./pg/globals.js";
+} from "../contract.js";
+import { MAX_MISSING_PATHS } from "../references/media-paths.js";
+import { databasePropertiesSchema } from "../pg/database-properties.js";
+import { definerSchema } from "../pg/owners.js";
+import { roleSchema } from "../pg/globals.js";
 
 export { MANIFEST_FORMAT_VERSION, STORE_MANIFEST_FORMAT_VERSION };
 

@@ -7,11 +7,11 @@
  * (`<tier>/<backupId>/<object>`) are counted or touched. The rules are pure; the I/O is the store's.
  */
 import { setOfKey } from "./catalog.js";
-import { UNFINISHED_UPLOAD_ABORT_DAYS } from "./contract.js";
-import { errorMessage } from "./errors.js";
-import { formatBytes, formatDuration } from "./format.js";
-import type { Logger } from "./logger.js";
-import type { ObjectStore, UnfinishedUpload } from "./store/object-store.js";
+import { UNFINISHED_UPLOAD_ABORT_DAYS } from "../contract.js";
+import { errorMessage } from "../errors.js";
+import { formatBytes, formatDuration } from "../output/format.js";
+import type { Logger } from "../output/logger.js";
+import type { ObjectStore, UnfinishedUpload } from "../store/object-store.js";
 
 export const UNFINISHED_UPLOAD_ABORT_SECONDS = UNFINISHED_UPLOAD_ABORT_DAYS * 86_400;
 const ABORT_AGE = `${UNFINISHED_UPLOAD_ABORT_DAYS} day${UNFINISHED_UPLOAD_ABORT_DAYS === 1 ? "" : "s"}`;

@@ -4,10 +4,10 @@
  */
 import { text } from "node:stream/consumers";
 import { backupIdTime, isBackupId } from "./backup-id.js";
-import { MANIFEST_OBJECT, SCHEDULED_TIERS, TIERS, type Tier } from "./contract.js";
-import { RunnerError, errorMessage } from "./errors.js";
+import { MANIFEST_OBJECT, SCHEDULED_TIERS, TIERS, type Tier } from "../contract.js";
+import { RunnerError, errorMessage } from "../errors.js";
 import { parseManifest, type Manifest } from "./manifest.js";
-import type { ObjectStore, StoredObject } from "./store/object-store.js";
+import type { ObjectStore, StoredObject } from "../store/object-store.js";
 
 export interface BackupSet {
   tier: Tier;

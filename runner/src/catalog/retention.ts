@@ -3,7 +3,7 @@
  * the bucket's lifecycle rules apply on S3, plus two safety rules S3 cannot express. A pure
  * function of (now, sets, retention), so every rule is unit-tested with crafted sets.
  */
-import { DEFAULT_RETENTION_DAYS, type ParsedRunnerEnv, type Tier } from "./contract.js";
+import { DEFAULT_RETENTION_DAYS, type ParsedRunnerEnv, type Tier } from "../contract.js";
 import { isComplete, isDatedInFuture, newestUsable, type BackupSet } from "./catalog.js";
 
 const DAY_MS = 86_400_000;

@@ -19,12 +19,12 @@ import {
   type RunnerEnvName,
   type Tier,
   type Trigger,
-} from "./contract.js";
+} from "../contract.js";
 import { parseDestination, type Destination } from "./destination.js";
-import { ConfigError } from "./errors.js";
-import { resolvePgConnection, type PgConnection } from "./pg/connection.js";
-import { loadIdentity, type IdentitySettings } from "./encryption/identity.js";
-import { splitRecipients } from "./encryption/recipients.js";
+import { ConfigError } from "../errors.js";
+import { resolvePgConnection, type PgConnection } from "../pg/connection.js";
+import { loadIdentity, type IdentitySettings } from "../encryption/identity.js";
+import { splitRecipients } from "../encryption/recipients.js";
 
 /** Command-line flags and the variables they override. */
 export const FLAG_FOR_ENV: Partial<Record<RunnerEnvName, string>> = {

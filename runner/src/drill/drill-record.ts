@@ -7,8 +7,8 @@
  */
 import { text } from "node:stream/consumers";
 import { z } from "zod";
-import { newBackupId } from "./backup-id.js";
-import type { ObjectStore } from "./store/object-store.js";
+import { newBackupId } from "../catalog/backup-id.js";
+import type { ObjectStore } from "../store/object-store.js";
 
 /** One check of a drill (restored, row counts, files, references...), as reported and recorded. */
 export interface DrillCheck {
