@@ -3,11 +3,12 @@
 // lack), and forwards everything else byte for byte. For tests of what the runner does when a
 // store refuses one call. Why not moto's own IAM enforcement: moto 5.2.1 computes a different
 // SigV4 signature for any query value holding "/" (every prefixed listing the runner makes), so a
-// backup cannot run under it at all.
+// backup cannot run under it at all. It also logs the operations it recognises, forwarded or not,
+// so a test can count requests (HeadObject, PutObjectRetention) the runner made.
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type S3Operation = "ListMultipartUploads" | "AbortMultipartUpload";
+export type S3Operation = "ListMultipartUploads" | "AbortMultipartUpload" | "PutObjectRetention" | "HeadObject";
 
 export interface Refusal {
   operation: S3Operation;
@@ -18,6 +19,8 @@ function operationOf(req: IncomingMessage): S3Operation | undefined {
   const query = new URL(req.url ?? "/", "http://x").searchParams;
   if (req.method === "GET" && query.has("uploads")) return "ListMultipartUploads";
   if (req.method === "DELETE" && query.has("uploadId")) return "AbortMultipartUpload";
+  if (req.method === "PUT" && query.has("retention")) return "PutObjectRetention";
+  if (req.method === "HEAD") return "HeadObject";
   return undefined;
 }
 
@@ -30,14 +33,18 @@ export interface RefusingS3 {
   endpoint: string;
   /** What the proxy refused so far, in order. */
   refused: S3Operation[];
+  /** Every recognised operation so far (refused or forwarded), with its path, in order. */
+  seen: Array<{ operation: S3Operation; path: string }>;
   close(): Promise<void>;
 }
 
 export async function refusingS3(target: string, refusals: readonly Refusal[]): Promise<RefusingS3> {
   const upstream = new URL(target);
   const refused: S3Operation[] = [];
+  const seen: RefusingS3["seen"] = [];
   const server: Server = createServer((req, res) => {
     const operation = operationOf(req);
+    if (operation) seen.push({ operation, path: decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname) });
     const refusal = refusals.find((r) => r.operation === operation);
     if (operation && refusal) {
       refused.push(operation);
@@ -64,6 +71,7 @@ export async function refusingS3(target: string, refusals: readonly Refusal[]): 
   return {
     endpoint: `http://127.0.0.1:${port}`,
     refused,
+    seen,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -145,6 +145,12 @@ export const mediaEntrySchema = z.object({
       reusedObjects: count,
       /** Files the previous set's stat cache showed unchanged (size, mtime, ctime, inode): not read. */
       unchangedFiles: count.optional(),
+      /**
+       * Under Object Lock: reused objects whose retention was read from the store, and of those the
+       * ones extended to this set's date (absent without Object Lock).
+       */
+      lockCheckedObjects: count.optional(),
+      lockExtendedObjects: count.optional(),
     })
     .optional(),
   /**

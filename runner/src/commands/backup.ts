@@ -34,6 +34,7 @@ import {
 } from "../catalog/manifest.js";
 import { loadStoreKey } from "../media-store/object-names.js";
 import { writeStoreMedia, type StoreUpload } from "../media-store/store-writer.js";
+import { contentLock } from "../media-store/object-retention.js";
 import {
   STAT_CACHE_OBJECT,
   STAT_CACHE_PURPOSE,
@@ -364,7 +365,9 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     if (settings.media && checked.storeKey) {
       const sealKey = checked.storeKey.derive(STAT_CACHE_PURPOSE);
       const rehash = deps.rehash || settings.tier === "monthly";
-      const previous = rehash ? undefined : await previousStatCache(store, sealKey, log);
+      // A rehash reads every file; under Object Lock the cache still says how long the objects it
+      // names are locked already, which saves a HeadObject per reused object.
+      const previous = rehash && !lock ? undefined : await previousStatCache(store, sealKey, log);
       log.info(
         { stage: "stat-cache", rehash, previous: previous?.where },
         rehash
@@ -374,7 +377,14 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
             : "no earlier store-format set: every media file is read",
       );
       storeUpload = writeStoreMedia({
-        statCache: { previous: previous?.cursor, sealKey, objectKey: `${prefix}/${STAT_CACHE_OBJECT}` },
+        statCache: {
+          previous: previous?.cursor,
+          sealKey,
+          objectKey: `${prefix}/${STAT_CACHE_OBJECT}`,
+          rehash,
+          // Object names depend on the recipients: another set's lock dates are about its own names.
+          trustLock: previous !== undefined && sameRecipients(previous.recipients, recipients),
+        },
         dir: settings.media.dir,
         store,
         key: checked.storeKey,
@@ -383,6 +393,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
         recipients,
         transfers: settings.media.transfers,
         lock,
+        contentLock: lock && settings.lock && contentLock(lock, settings.lock.days),
         partSizeMiB: settings.partSizeMiB,
         inspector,
       });
@@ -561,17 +572,22 @@ async function previousStatCache(
   store: ObjectStore,
   sealKey: Buffer,
   log: Logger,
-): Promise<{ cursor: StatCacheCursor; where: string } | undefined> {
+): Promise<{ cursor: StatCacheCursor; where: string; recipients?: readonly string[] } | undefined> {
   // By start time: ids of one second sort by their random suffix.
-  let newest: { key: string; startedAt: string } | undefined;
+  let newest: { key: string; startedAt: string; recipients?: readonly string[] } | undefined;
   for (const tier of TIERS)
     for (const set of await listBackupSets(store, tier)) {
       const key = `${setKey(set.tier, set.backupId)}/${STAT_CACHE_OBJECT}`;
       if (!isComplete(set) || set.manifest.media?.format !== "store") continue;
       if (!set.objects.some((o) => o.key === key)) continue;
-      if (!newest || set.manifest.startedAt > newest.startedAt) newest = { key, startedAt: set.manifest.startedAt };
+      if (!newest || set.manifest.startedAt > newest.startedAt)
+        newest = { key, startedAt: set.manifest.startedAt, recipients: set.manifest.encryption?.recipients };
     }
   if (!newest) return undefined;
   const cursor = await openStatCache(store, newest.key, sealKey, log);
-  return cursor && { cursor, where: newest.key.slice(0, -STAT_CACHE_OBJECT.length - 1) };
+  return cursor && { cursor, where: newest.key.slice(0, -STAT_CACHE_OBJECT.length - 1), recipients: newest.recipients };
+}
+
+function sameRecipients(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return [...(a ?? [])].sort().join("\n") === [...(b ?? [])].sort().join("\n");
 }

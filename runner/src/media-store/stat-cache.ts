@@ -34,10 +34,19 @@ export interface StatRecord {
   ctimeNs: bigint;
   ino: bigint;
   sha256: string;
+  /**
+   * Under Object Lock: a date (ms since the epoch) the content object's retention was known to
+   * reach when this set was written (it set or read it). Retention never shrinks without a
+   * governance bypass, which no backup identity has, so it stays a lower bound the next backup can
+   * use without asking the store (object-retention.ts). Absent: unknown.
+   */
+  lockUntilMs?: number;
 }
 
 export function recordLine(r: StatRecord): string {
-  return `${JSON.stringify([r.name.toString("base64"), `${r.size}`, `${r.mtimeNs}`, `${r.ctimeNs}`, `${r.ino}`, r.sha256])}\n`;
+  const fields = [r.name.toString("base64"), `${r.size}`, `${r.mtimeNs}`, `${r.ctimeNs}`, `${r.ino}`, r.sha256];
+  if (r.lockUntilMs !== undefined) fields.push(`${r.lockUntilMs}`);
+  return `${JSON.stringify(fields)}\n`;
 }
 
 export function statMatches(r: StatRecord, st: BigIntStats): boolean {
@@ -128,11 +137,15 @@ async function* parseRecords(stream: Readable): AsyncGenerator<StatRecord> {
 
 function parseRecord(line: string): StatRecord {
   const a = JSON.parse(line) as unknown;
-  if (!Array.isArray(a) || a.length !== 6 || !a.every((x) => typeof x === "string"))
+  // Six fields, or seven with the Object Lock lower bound (sets written before it have six).
+  if (!Array.isArray(a) || (a.length !== 6 && a.length !== 7) || !a.every((x) => typeof x === "string"))
     throw new Error("a stat cache line is malformed");
-  const [name, size, mtimeNs, ctimeNs, ino, sha256] = a as string[];
+  const [name, size, mtimeNs, ctimeNs, ino, sha256, lockUntil] = a as string[];
   if (!/^[0-9a-f]{64}$/.test(sha256!)) throw new Error("a stat cache line has no sha256");
+  if (lockUntil !== undefined && !/^[0-9]{1,15}$/.test(lockUntil))
+    throw new Error("a stat cache line's lock date is malformed");
   return {
+    ...(lockUntil !== undefined ? { lockUntilMs: Number(lockUntil) } : {}),
     name: Buffer.from(name!, "base64"),
     size: BigInt(size!),
     mtimeNs: BigInt(mtimeNs!),

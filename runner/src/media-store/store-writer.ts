@@ -31,6 +31,7 @@ import { AlreadyExistsError, type ObjectStore, type PutStreamOptions } from "../
 import { entryLine, headerLine, typeOfLetter, type IndexEntry } from "./media-index.js";
 import { ObjectCatalog, ThisRunObjects } from "./object-catalog.js";
 import type { StoreKey } from "./object-names.js";
+import { ObjectRetention, type ContentLock, type RetentionStats } from "./object-retention.js";
 import { recordLine, statCacheWriter, statMatches, type StatCacheCursor, type StatRecord } from "./stat-cache.js";
 
 /** Files up to this size are read once, into memory (at most `transfers` of them at a time). */
@@ -40,7 +41,7 @@ const READ_ATTEMPTS = 3;
 /** The index's zstd level: it is small and written once; -3 is zstd's default. */
 const INDEX_ZSTD_LEVEL = 3;
 
-export interface StoreWriteStats {
+export interface StoreWriteStats extends Partial<RetentionStats> {
   /** Regular files' contents referenced by the index (distinct objects). */
   objects: number;
   /** Objects this run uploaded, and their stored bytes. */
@@ -61,12 +62,19 @@ export interface StoreWriteOptions {
   indexKey: string;
   recipients?: readonly string[];
   transfers: number;
+  /** The set's own objects' retention (index, stat cache). */
   lock?: PutStreamOptions["lock"];
+  /** Content objects' retention: new ones get it, reused ones are extended to it (object-retention.ts). */
+  contentLock?: ContentLock;
   partSizeMiB?: number;
   /** Judges every entry (unsafe ones, the tally, the reference check's file names). */
   inspector: EntryInspector;
-  /** Change detection: the previous set's cache (absent: read every file) and where this run's goes. */
-  statCache: { previous?: StatCacheCursor; sealKey: Buffer; objectKey: string };
+  /**
+   * Change detection: the previous set's cache (absent: read every file) and where this run's goes.
+   * `rehash`: read every file all the same (the cache then only says how long objects are locked).
+   * `trustLock`: the cache's lock dates are about this run's object names (same recipients).
+   */
+  statCache: { previous?: StatCacheCursor; sealKey: Buffer; objectKey: string; rehash?: boolean; trustLock?: boolean };
 }
 
 export type StoreUpload = UploadStream & { readonly stats: StoreWriteStats };
@@ -161,6 +169,12 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     lock: options.lock,
   });
   cacheStored.catch(() => undefined);
+  const retention = options.contentLock && new ObjectRetention(store, options.contentLock);
+  /** A record's lock date, when it is about the object `sha256` names now. */
+  const knownLock = (previous: StatRecord | undefined, sha256: string) =>
+    options.statCache.trustLock && previous?.sha256 === sha256 ? previous.lockUntilMs : undefined;
+  /** The retention a HeadObject just showed (the object needs no second look when it is late enough). */
+  const headLock = (head: { lock?: { retainUntil: Date } }) => head.lock?.retainUntil.getTime();
   const lines = new PassThrough();
   const compressed = spawnChildFilter(ZSTD_BINARY, zstdCompressArgs(INDEX_ZSTD_LEVEL), lines, {
     label: "zstd (media index)",
@@ -188,24 +202,27 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const stored = new ThisRunObjects();
 
   /**
-   * Stores one content object unless the store has it; returns its stored size and whether this
-   * is the set's first reference to it (what `stats.objects` counts).
+   * Stores one content object unless the store has it; returns its stored size, whether this
+   * is the set's first reference to it (what `stats.objects` counts) and, under Object Lock, the
+   * date its retention reaches (`lockKnown`: a date it was known to reach already).
    */
   const storeObject = async (
     objectKey: string,
     size: number,
     body: () => Promise<Readable>,
-  ): Promise<{ bytes: number; first: boolean }> => {
+    lockKnown: number | undefined,
+  ): Promise<{ bytes: number; first: boolean; lockUntilMs?: number }> => {
     const have = listed!.bytesOf(objectKey);
     if (have !== undefined) {
       const first = listed!.markUsed(objectKey);
       if (first) stats.reusedObjects += 1;
-      return { bytes: have, first };
+      return { bytes: have, first, lockUntilMs: await retention?.ensure(objectKey, lockKnown) };
     }
     // Stored earlier in this run (a second name for one content): the store says its size.
     if (stored.mayHave(objectKey)) {
       const head = await store.head(objectKey);
-      if (head) return { bytes: head.bytes, first: false };
+      if (head)
+        return { bytes: head.bytes, first: false, lockUntilMs: await retention?.ensure(objectKey, headLock(head)) };
     }
     const plain = await body();
     active.add(plain);
@@ -218,7 +235,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
           partSize: choosePartSize(size * 1.01 + 4096, options.partSizeMiB),
           queueSize: 1,
           contentType: "application/octet-stream",
-          lock: options.lock,
+          lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
         }),
         sealed?.exited,
       ]);
@@ -230,24 +247,26 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       if (!head) throw error;
       const first = !stored.mayHave(objectKey);
       stored.add(objectKey);
-      return { bytes: head.bytes, first };
+      return { bytes: head.bytes, first, lockUntilMs: await retention?.ensure(objectKey, headLock(head)) };
     } finally {
       active.delete(plain);
     }
     stats.uploadedObjects += 1;
     stats.uploadedBytes += meter.bytes;
     stored.add(objectKey);
-    return { bytes: meter.bytes, first: true };
+    return { bytes: meter.bytes, first: true, lockUntilMs: retention?.lock.extendTo.getTime() };
   };
 
   const fileLine = async (
     entry: WalkedEntry,
     common: Omit<IndexEntry, "type">,
     unchanged: StatRecord | undefined,
+    previous: StatRecord | undefined,
   ): Promise<Written> => {
     if (unchanged) {
       const objectKey = key.keyOf(unchanged.sha256, { recipients });
       const objectBytes = listed!.bytesOf(objectKey)!;
+      const lockUntilMs = await retention?.ensure(objectKey, knownLock(unchanged, unchanged.sha256));
       if (listed!.markUsed(objectKey)) {
         stats.objects += 1;
         stats.reusedObjects += 1;
@@ -257,14 +276,18 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       inspector.add({ type: "-", size, name: entry.name });
       return {
         line: entryLine({ ...common, type: "file", size, sha256: unchanged.sha256, object: objectKey, objectBytes }),
-        record: unchanged,
+        record: { ...unchanged, lockUntilMs },
       };
     }
     for (let attempt = 1; ; attempt += 1) {
       const content = await readContent(entry);
       const objectKey = key.keyOf(content.sha256, { recipients });
       try {
-        const { bytes: objectBytes, first } = await storeObject(objectKey, content.size, content.body);
+        const {
+          bytes: objectBytes,
+          first,
+          lockUntilMs,
+        } = await storeObject(objectKey, content.size, content.body, knownLock(previous, content.sha256));
         if (first) stats.objects += 1;
         // The tally counts what the index records (the content read), not the walk's size.
         inspector.add({ type: "-", size: content.size, name: entry.name });
@@ -286,6 +309,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
             ctimeNs: st.ctimeNs,
             ino: st.ino,
             sha256: content.sha256,
+            lockUntilMs,
           },
         };
       } catch (error) {
@@ -342,10 +366,13 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         // In walk order, before any later entry: the cache is a stream sorted the same way.
         const previous = await options.statCache.previous?.lookup(entry.name);
         const unchanged =
-          previous && statMatches(previous, st) && listed.has(key.keyOf(previous.sha256, { recipients }))
+          !options.statCache.rehash &&
+          previous &&
+          statMatches(previous, st) &&
+          listed.has(key.keyOf(previous.sha256, { recipients }))
             ? previous
             : undefined;
-        const line = fileLine(entry, common, unchanged);
+        const line = fileLine(entry, common, unchanged, previous);
         line.catch((error: unknown) => cancel(error instanceof Error ? error : new Error(String(error))));
         pending.push(line);
       } else {
@@ -360,6 +387,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     cacheOut.lines.end();
     options.statCache.previous?.close();
     await cacheStored;
+    if (retention) Object.assign(stats, retention.stats);
   };
 
   const produced = produce().catch((error: unknown) => {

@@ -11,7 +11,12 @@ export interface PutStreamOptions {
   queueSize: number;
   contentType: string;
   /** Object Lock retention for this object, when the bucket has Object Lock enabled. */
-  lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; retainUntil: Date };
+  lock?: ObjectLockRetention;
+}
+
+export interface ObjectLockRetention {
+  mode: "GOVERNANCE" | "COMPLIANCE";
+  retainUntil: Date;
 }
 
 export interface StoredObject {
@@ -44,8 +49,16 @@ export interface ObjectStore {
   putSmall(key: string, body: string, options: { contentType: string; lock?: PutStreamOptions["lock"] }): Promise<void>;
   /** Reads an object; rejects with NotFoundError when it does not exist. */
   get(key: string): Promise<Readable>;
-  /** Size of an object, or undefined when it does not exist. */
-  head(key: string): Promise<{ bytes: number } | undefined>;
+  /**
+   * Size of an object, or undefined when it does not exist; on S3 also its Object Lock retention
+   * when it has one (and the caller may read it: s3:GetObjectRetention).
+   */
+  head(key: string): Promise<{ bytes: number; lock?: ObjectLockRetention } | undefined>;
+  /**
+   * Sets an object's Object Lock retention (PutObjectRetention, never with a governance bypass: S3
+   * refuses to shorten it). Absent on stores without Object Lock (a folder).
+   */
+  setRetention?(key: string, lock: ObjectLockRetention): Promise<void>;
   /** Every object under `prefix`, in key order. */
   list(prefix: string): AsyncIterable<StoredObject>;
   /**
