@@ -238,12 +238,17 @@ export function printable(name: Buffer): string {
   return out;
 }
 
-/** Everything a restore must bring back, byte for byte: names, types, modes, mtimes, contents, link targets, hard links. */
-export async function snapshotTree(dir: string): Promise<TreeSnapshot> {
+/**
+ * Everything a restore must bring back, byte for byte: names, types, modes, mtimes, contents, link
+ * targets, hard links. With `keep`, only the entries it keeps (a folder it drops is not entered),
+ * and hard-link groups of at least two kept names (what a restore of just those names can show).
+ */
+export async function snapshotTree(dir: string, keep?: (at: Buffer[]) => boolean): Promise<TreeSnapshot> {
   const root = Buffer.from(dir);
   const entries: Array<{ key: Buffer; line: string }> = [];
   const inodes = new Map<number, Buffer[]>();
   const walk = async (at: Buffer[]): Promise<void> => {
+    if (at.length && keep && !keep(at)) return;
     const abs = join(root, ...at);
     const st = await lstat(abs);
     const rel = at.length ? join(...at) : b(".");
@@ -270,6 +275,7 @@ export async function snapshotTree(dir: string): Promise<TreeSnapshot> {
   await walk([]);
   entries.sort((x, y) => Buffer.compare(x.key, y.key));
   const hardLinkGroups = [...inodes.values()]
+    .filter((names) => !keep || names.length > 1)
     .map((names) => names.sort(Buffer.compare).map(printable))
     .sort((x, y) => (x[0]! < y[0]! ? -1 : 1));
   return { entries: entries.map((e) => e.line), hardLinkGroups };

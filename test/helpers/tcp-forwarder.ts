@@ -7,6 +7,8 @@ export interface Forwarder {
   port: number;
   /** Where new connections go from now on. */
   setTarget(port: number): void;
+  /** The most client connections open at once so far (a client's requests in flight, at most). */
+  peakConnections(): number;
   /** Closes the listener and every forwarded connection. */
   stop(): Promise<void>;
 }
@@ -14,12 +16,17 @@ export interface Forwarder {
 export async function startForwarder(host = "127.0.0.1"): Promise<Forwarder> {
   let target: number | undefined;
   const sockets = new Set<net.Socket>();
+  let open = 0;
+  let peak = 0;
   const track = (s: net.Socket): void => {
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
   };
   const server = net.createServer((client) => {
     track(client);
+    open += 1;
+    peak = Math.max(peak, open);
+    client.once("close", () => (open -= 1));
     if (target === undefined) return void client.destroy();
     const upstream = net.connect(target, host);
     track(upstream);
@@ -39,6 +46,7 @@ export async function startForwarder(host = "127.0.0.1"): Promise<Forwarder> {
     setTarget(port) {
       target = port;
     },
+    peakConnections: () => peak,
     async stop() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -6,11 +6,12 @@
 import type { Command } from "commander";
 import { resolveBackup, setKey } from "../catalog/catalog.js";
 import type { Tier } from "../contract.js";
-import { RunnerError } from "../errors.js";
-import { components, quoteName } from "../archive/entry-name.js";
+import { ConfigError, RunnerError } from "../errors.js";
+import { quoteName } from "../archive/entry-name.js";
 import { decryptionFor } from "../encryption/names.js";
 import { readIndex } from "../media-store/store-reader.js";
 import type { IndexEntry } from "../media-store/media-index.js";
+import { PathSelection, parseSelectionPaths } from "../media-store/path-selection.js";
 import { addDestinationOptions, openContext, tierOption, withUnlockedSet, type DestinationFlags } from "./shared.js";
 import { identityFromEnv } from "./verify-command.js";
 
@@ -18,13 +19,6 @@ interface FilesFlags extends DestinationFlags {
   tier?: Tier;
   json?: boolean;
   path?: string[];
-}
-
-/** True when `name` is `wanted` or below it (names compared as components of bytes). */
-export function underPath(name: Buffer, wanted: Buffer): boolean {
-  const a = components(name);
-  const b = components(wanted);
-  return b.length <= a.length && b.every((part, i) => part.equals(a[i]!));
 }
 
 function line(e: IndexEntry, json: boolean): string {
@@ -54,7 +48,9 @@ async function filesAction(ref: string, flags: FilesFlags): Promise<void> {
       `backup ${set.tier}/${set.backupId} ${media ? "keeps its media in one tar archive: list it with tar -t (see docs/RUNBOOK.md)" : "has no media"}`,
       2,
     );
-  const wanted = (flags.path ?? []).map((p) => Buffer.from(p));
+  const parsed = parseSelectionPaths(flags.path ?? []);
+  if ("problems" in parsed) throw new ConfigError(parsed.problems);
+  const selection = parsed.paths.length ? new PathSelection(parsed.paths) : undefined;
   await withUnlockedSet(store, set, identity, async (unlocked, open) => {
     const ctx = {
       store,
@@ -65,7 +61,7 @@ async function filesAction(ref: string, flags: FilesFlags): Promise<void> {
     let out = "";
     for await (const e of readIndex(ctx, media)) {
       if (e.name.length === 0) continue;
-      if (wanted.length && !wanted.some((w) => underPath(e.name, w))) continue;
+      if (selection && !selection.selects(e.name)) continue;
       out += `${line(e, Boolean(flags.json))}\n`;
       if (out.length > 64 * 1024) {
         if (!process.stdout.write(out)) await new Promise((r) => process.stdout.once("drain", r));
@@ -73,6 +69,12 @@ async function filesAction(ref: string, flags: FilesFlags): Promise<void> {
       }
     }
     process.stdout.write(out);
+    const unmatched = selection?.unmatched() ?? [];
+    if (unmatched.length)
+      throw new RunnerError(
+        `--path ${unmatched.join(", ")}: nothing in backup ${unlocked.tier}/${unlocked.backupId} has this name or lies below it (names are bytes and case-sensitive; list a folder with --path FOLDER, or everything without --path)`,
+        2,
+      );
   });
 }
 
@@ -84,7 +86,10 @@ export function registerFilesCommand(program: Command): void {
       .argument("<backup>", "backup id or 'latest'")
       .addOption(tierOption("tier to pick 'latest' from")),
   )
-    .option("--path <path...>", "only this name, or everything below this folder (repeatable)")
+    .option(
+      "--path <path...>",
+      "only this name, or everything below this folder (repeatable; a name that is not UTF-8: quoted as this command prints it, e.g. '\"docs/caf\\351.pdf\"')",
+    )
     .option("--json", "one JSON object per line (path as base64 of its bytes)")
     .action((ref: string, flags: FilesFlags) => filesAction(ref, flags));
 }

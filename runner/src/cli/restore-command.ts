@@ -7,6 +7,7 @@ import { confirmOrRefuse } from "../output/confirm.js";
 import { ConfigError } from "../errors.js";
 import { formatBytes, safeName } from "../output/format.js";
 import { openLiveArea } from "../output/progress.js";
+import { parseSelectionPaths } from "../media-store/path-selection.js";
 import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } from "../legacy/seed-archive.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -31,6 +32,30 @@ interface RestoreFlags extends ReplaceFlags {
   jobs?: string;
   keepPrevious: boolean;
   allowOwnerChange?: boolean;
+  path: string[];
+}
+
+/**
+ * --path's own rules, before anything is read (exit 2, every problem at once): media only, into a
+ * folder named on the command line (MEDIA_DIR in the environment is the live folder).
+ */
+function selectionPaths(flags: RestoreFlags): Buffer[] | undefined {
+  if (!flags.path.length) return undefined;
+  const problems: string[] = [];
+  if (!flags.mediaOnly)
+    problems.push("--path restores media entries only: add --media-only (the database is never restored by path)");
+  if (!flags.mediaDir)
+    problems.push(
+      "--path needs --media-dir NEW_FOLDER: a new or empty folder to write the entries into (never the live MEDIA_DIR)",
+    );
+  if (flags.fromArchive)
+    problems.push(
+      "--path and --from-archive: an archive's media is one tar stream; restore it whole into a new folder and copy what you need",
+    );
+  const parsed = parseSelectionPaths(flags.path);
+  if ("problems" in parsed) problems.push(...parsed.problems);
+  if (problems.length) throw new ConfigError(problems);
+  return "paths" in parsed ? parsed.paths : undefined;
 }
 
 /** The set to restore: from the destination, or a legacy backup-hybrid.sh archive file. */
@@ -52,6 +77,7 @@ async function findSet(
 }
 
 async function restoreAction(ref: string | undefined, flags: RestoreFlags): Promise<void> {
+  const paths = selectionPaths(flags);
   const overrides: RunnerEnv = {
     ...destinationOverrides(flags),
     MEDIA_DIR: flags.mediaDir,
@@ -82,6 +108,8 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
         databaseOnly: flags.databaseOnly,
         mediaOnly: flags.mediaOnly,
         sourceFile: flags.fromArchive ? path.resolve(flags.fromArchive) : undefined,
+        paths,
+        liveMediaDir: process.env.MEDIA_DIR || undefined,
       },
       settings,
     );
@@ -127,7 +155,9 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
             : []),
         ].join("\n"),
       result.media &&
-        `  media ${result.media.dir}: ${result.media.files} files (${formatBytes(result.media.bytes)} of archive)`,
+        (result.media.selected
+          ? `  media ${result.media.dir}: ${result.media.selected.files} files (${formatBytes(result.media.selected.bytes)}) from ${result.media.selected.paths.join(", ")}`
+          : `  media ${result.media.dir}: ${result.media.files} files (${formatBytes(result.media.bytes)} of archive)`),
       result.kept &&
         `  kept until ${result.kept.keepUntil}: ${[result.kept.database, result.kept.media].filter(Boolean).join(" and ")}\n` +
           `  undo: edms-backup undo-restore${flags.targetDb ? ` --target-db ${flags.targetDb}` : ""}${flags.mediaDir ? ` --media-dir ${flags.mediaDir}` : ""}; drop them now: edms-backup cleanup --older-than 0`,
@@ -152,6 +182,12 @@ export function registerRestoreCommand(program: Command): void {
     )
     .option("--database-only", "restore only the database")
     .option("--media-only", "restore only the media folder")
+    .option(
+      "--path <path>",
+      "with --media-only, a store-format set: only this name or folder (repeatable; as `files` prints it), into a new or empty --media-dir",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option("--target-db <name>", "database to restore into (default: the connection's database); created when missing")
     .option("--media-dir <path>", "media folder to restore into (env MEDIA_DIR)")
     .option("--database-url <url>", "postgres:// URL of the server (env DATABASE_URL)")

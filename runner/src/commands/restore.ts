@@ -41,7 +41,9 @@ import {
 import { holdRun } from "../restore/run-copies.js";
 import { restorePrivilegeProblem } from "../restore/restore-privileges.js";
 import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
-import { acceptRestoreTarget } from "../restore/restore-target.js";
+import { acceptRestoreTarget, refuseSelectionTarget } from "../restore/restore-target.js";
+import { PathSelection } from "../media-store/path-selection.js";
+import { quoteName } from "../archive/entry-name.js";
 import type { DigestMeter } from "../stages/digest-meter.js";
 import { runCleanup } from "./cleanup.js";
 import { faultPoint } from "../fault-points.js";
@@ -93,7 +95,13 @@ export interface RestoreResult {
     /** Roles created (without passwords) because the server lacked them. */
     createdRoles: string[];
   };
-  media?: { dir: string; bytes: number; files: number };
+  media?: {
+    dir: string;
+    bytes: number;
+    files: number;
+    /** With --path: the paths asked for (printable) and the regular files and bytes written. */
+    selected?: { paths: string[]; files: number; bytes: number };
+  };
   seconds: number;
   /** Previous copies that could not be removed after the restore completed (left for the operator). */
   leftovers: string[];
@@ -120,6 +128,8 @@ export interface RestorePlan {
     dir: string;
     /** The symlink given as MEDIA_DIR, which stays (absent when none was given). */
     link?: string;
+    /** --path: only these entries, into a new or empty folder (never the live one). */
+    selection?: PathSelection;
   };
 }
 
@@ -129,6 +139,10 @@ export interface RestorePartsWanted {
   mediaOnly?: boolean;
   /** A legacy archive file being restored: the media target must not hold it. */
   sourceFile?: string;
+  /** --path (parsed): restore only these entries of a store-format set. */
+  paths?: Buffer[];
+  /** The live media folder (the environment's MEDIA_DIR), which a --path restore never writes into. */
+  liveMediaDir?: string;
 }
 
 /**
@@ -152,6 +166,11 @@ export async function planRestore(
   if (wanted.databaseOnly && !set.manifest.database)
     throw new RunnerError(`backup ${set.backupId} has no database dump`, 2);
   if (wanted.mediaOnly && !set.manifest.media) throw new RunnerError(`backup ${set.backupId} has no media archive`, 2);
+  if (wanted.paths && media?.format !== "store")
+    throw new RunnerError(
+      `--path: backup ${set.tier}/${set.backupId} keeps its media in one tar archive, which --path does not pick from; restore it whole into a new folder (--media-only --media-dir NEW) and copy what you need, or extract the members with tar by hand (docs/RUNBOOK.md, "Restoring one file or folder")`,
+      2,
+    );
   const plan: RestorePlan = {};
   if (database && settings.database && settings.targetDatabase) {
     if (settings.scratch) {
@@ -172,6 +191,10 @@ export async function planRestore(
       sourceFile: wanted.sourceFile,
     });
     plan.media = { entry: media, dir: target.dir, link: target.link };
+    if (wanted.paths) {
+      await refuseSelectionTarget(settings.mediaDir, target.dir, target.exists, wanted.liveMediaDir);
+      plan.media.selection = new PathSelection(wanted.paths);
+    }
   }
   return plan;
 }
@@ -188,7 +211,13 @@ export function describeRestore(set: CompleteBackupSet, plan: RestorePlan, now: 
       `media folder ${media.link ? `${media.dir} (the target of the link ${media.link}, which stays)` : media.dir}`,
   ].filter(Boolean);
   const taken = Date.parse(set.manifest.startedAt);
+  const selection = media?.selection;
   const age = taken > now.getTime() ? "in the future" : `${formatDuration((now.getTime() - taken) / 1000)} ago`;
+  if (selection)
+    return (
+      `Restore ${selection.paths.map(quoteName).join(", ")} from the ${set.tier} backup ${set.tier}/${set.backupId}, ` +
+      `taken ${set.manifest.startedAt} (${age}), into the new folder ${media.dir}? Nothing existing is replaced.`
+    );
   return (
     `Restore the ${set.tier} backup ${set.tier}/${set.backupId}, taken ${set.manifest.startedAt} (${age}), ` +
     `over ${parts.join(" and ")}? Their current contents will be replaced.`
@@ -262,7 +291,8 @@ export async function runRestore(
   const checked = await preflight(database, options);
   // Roles and tablespaces the set needs and this server lacks (a new server): before pg_restore.
   const globals = database && (await prepareGlobals(database.connection, database.entry, [database.target], log));
-  const keepHours = options.keepPreviousHours ?? 0;
+  // A --path restore replaces an empty folder at most: there is nothing to keep.
+  const keepHours = media?.selection ? 0 : (options.keepPreviousHours ?? 0);
   // Expired kept copies and staging copies of killed runs of this same target go first: they
   // are what would otherwise fill the volume.
   await runCleanup(
@@ -277,7 +307,9 @@ export async function runRestore(
   );
   // Where the staging copy goes (beside the folder, or inside a mount point), decided once.
   const layout = media && (await chooseLayout(media.dir));
-  if (media && layout) await checkSpace(media.entry, media.dir, layout, keepHours > 0, log);
+  // The size of a --path selection is known only once the index is read: the writes themselves
+  // fail (in the staging folder, nothing swapped) when it does not fit.
+  if (media && layout && !media.selection) await checkSpace(media.entry, media.dir, layout, keepHours > 0, log);
 
   const cancel = new AbortController();
   const onSignal = () => cancel.abort(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
@@ -287,6 +319,7 @@ export async function runRestore(
     setPrefix: setKey(set.tier, set.backupId),
     signal: cancel.signal,
     decrypt: decryptionFor(set.manifest, deps.identity),
+    transfers: settings.env.MEDIA_STORE_TRANSFERS,
   };
   const total = (database?.entry.bytes ?? 0) + (media?.entry.bytes ?? 0);
   // One line per part: bytes downloaded and verified on their way into pg_restore / tar.
@@ -357,7 +390,12 @@ export async function runRestore(
             .catch(fail)
         : undefined,
       media && staging
-        ? restoreMediaPart({ ...ctx, onMeter: (m: DigestMeter) => mediaLine?.follow(m) }, media.entry, staging.dir)
+        ? restoreMediaPart(
+            { ...ctx, onMeter: (m: DigestMeter) => mediaLine?.follow(m) },
+            media.entry,
+            staging.dir,
+            media.selection,
+          )
             .then((tally) => (mediaLine?.finish("verified"), tally))
             .catch(fail)
         : undefined,
@@ -459,7 +497,15 @@ export async function runRestore(
           ownersKept: checked?.ownership.keepOwners ?? false,
           createdRoles: globals?.createdRoles ?? [],
         },
-      media: media && tally && { dir: media.dir, bytes: media.entry.bytes, files: tally.files },
+      media: media &&
+        tally && {
+          dir: media.dir,
+          bytes: media.entry.bytes,
+          files: tally.files,
+          ...(tally.selected && media.selection
+            ? { selected: { paths: media.selection.paths.map(quoteName), ...tally.selected } }
+            : {}),
+        },
       seconds: (Date.now() - started) / 1000,
       leftovers,
       kept,

@@ -26,6 +26,7 @@ import { zstdDecompressStream } from "../stages/zstd.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { parseEntryLine, parseHeader, typeLetter, type IndexEntry } from "./media-index.js";
 import { ObjectCatalog } from "./object-catalog.js";
+import type { PathSelection } from "./path-selection.js";
 
 export interface StoreReadContext {
   store: ObjectStore;
@@ -187,13 +188,36 @@ async function fetchObject(
 const execFileAsync = promisify(execFile);
 const SLASH = Buffer.from("/");
 
+/** An entry's atime and mtime for lutimes, which takes seconds: whole ones exact, the fraction as close as a double allows. */
+function times(e: IndexEntry): readonly [number, number] {
+  const seconds = Number(e.mtimeNs / 1_000_000_000n) + Number(e.mtimeNs % 1_000_000_000n) / 1e9;
+  return [seconds, seconds];
+}
+
+/** What a restore wrote: the whole set's tally, or with a selection what it selected. */
+export interface StoreRestoreTally extends ArchiveTally {
+  /** Set with a selection: regular files written (every hard-link name counts) and their bytes. */
+  selected?: { files: number; bytes: number };
+}
+
 /**
  * Writes the set's media into the empty folder `dir` (a staging folder; the caller removes it
  * on failure and swaps it in on success). Modes, mtimes, links and hard links as the index
  * records them; owners too when running as root (as tar does). Returns the tally, checked
  * against the manifest.
+ *
+ * With `selection` only the entries it selects are written, and the folders above them (with
+ * their modes and mtimes). Every entry is still judged and counted, so a damaged or unsafe index
+ * is refused as in a full restore. A selected hard link whose first name is not selected gets its
+ * content from a second read of the index (only then): remembering every unselected file's object
+ * on the way would make memory grow with the set. A path that selected nothing is refused (exit 2).
  */
-export async function restoreStoreMedia(ctx: StoreReadContext, entry: MediaEntry, dir: string): Promise<ArchiveTally> {
+export async function restoreStoreMedia(
+  ctx: StoreReadContext,
+  entry: MediaEntry,
+  dir: string,
+  selection?: PathSelection,
+): Promise<StoreRestoreTally> {
   const where = `${ctx.setPrefix}/${entry.key}`;
   const judge = new EntryJudge(where);
   const root = Buffer.from(dir);
@@ -201,21 +225,30 @@ export async function restoreStoreMedia(ctx: StoreReadContext, entry: MediaEntry
   const asRoot = process.getuid?.() === 0;
   const folders: Array<{ path: Buffer; depth: number; e: IndexEntry }> = [];
   const hardLinks: Array<{ path: Buffer; first: Buffer }> = [];
+  // Selected hard links whose first name is not selected: first name (latin1) -> their paths.
+  const orphanLinks = new Map<string, Buffer[]>();
+  const selected = { files: 0, bytes: 0 };
   const pool = new Pool(ctx.transfers ?? DEFAULT_TRANSFERS);
-  const times = (e: IndexEntry) => {
-    // lutimes takes seconds; whole seconds are exact, the fraction as close as a double allows.
-    const seconds = Number(e.mtimeNs / 1_000_000_000n) + Number(e.mtimeNs % 1_000_000_000n) / 1e9;
-    return [seconds, seconds] as const;
-  };
   const finish = async (path: Buffer, e: IndexEntry) => {
     if (asRoot) await lchown(path, e.uid, e.gid);
     if (e.type !== "symlink") await chmod(path, e.mode);
     await lutimes(path, ...times(e));
   };
+  const place = (e: IndexEntry, path: Buffer) =>
+    pool.add(async () => {
+      await fetchObject(ctx, e, (plain) => pipelineAsync(plain, createWriteStream(path, { flags: "wx", mode: 0o600 })));
+      await finish(path, e);
+    });
   for await (const e of readIndex(ctx, entry)) {
     if (ctx.signal?.aborted) throw ctx.signal.reason;
     const parts = judge.judge(e);
     const path = pathOf(parts);
+    const wanted = !selection || parts.length === 0 || selection.selects(e.name);
+    if (!wanted && !(e.type === "dir" && selection.above(e.name))) continue;
+    if (selection && wanted && (e.type === "file" || e.type === "hardlink")) {
+      selected.files += 1;
+      selected.bytes += e.size ?? 0;
+    }
     if (e.type === "dir") {
       if (parts.length) await mkdir(path, { mode: 0o700 });
       folders.push({ path, depth: parts.length, e });
@@ -224,7 +257,11 @@ export async function restoreStoreMedia(ctx: StoreReadContext, entry: MediaEntry
       if (asRoot) await lchown(path, e.uid, e.gid);
       await lutimes(path, ...times(e));
     } else if (e.type === "hardlink") {
-      hardLinks.push({ path, first: pathOf(components(e.target!)) });
+      if (!selection || selection.selects(e.target!)) hardLinks.push({ path, first: pathOf(components(e.target!)) });
+      else {
+        const key = e.target!.toString("latin1");
+        orphanLinks.set(key, [...(orphanLinks.get(key) ?? []), path]);
+      }
     } else if (e.type === "fifo") {
       // mkfifo(1) takes its name as text; made under an ASCII name in the staging folder and
       // renamed, a FIFO's name can be any bytes.
@@ -234,15 +271,18 @@ export async function restoreStoreMedia(ctx: StoreReadContext, entry: MediaEntry
       });
       await rename(made, path);
       await finish(path, e);
-    } else {
-      await pool.add(async () => {
-        await fetchObject(ctx, e, (plain) =>
-          pipelineAsync(plain, createWriteStream(path, { flags: "wx", mode: 0o600 })),
-        );
-        await finish(path, e);
-      });
-    }
+    } else await place(e, path);
   }
+  const unmatched = selection?.unmatched() ?? [];
+  if (unmatched.length) {
+    await pool.drain().catch(() => undefined);
+    throw new RunnerError(
+      `--path ${unmatched.join(", ")}: nothing in backup ${ctx.backupId} has this name or lies below it; names are bytes and case-sensitive: list them with edms-backup files ${ctx.backupId} (--path FOLDER to narrow it)`,
+      2,
+    );
+  }
+  if (orphanLinks.size)
+    for (const e of await placeOrphanLinks(ctx, entry, orphanLinks, place, hardLinks)) selected.bytes += e.size ?? 0;
   await pool.drain();
   // A hard link's first name is written by now; link(2) changes neither its mode nor its mtime.
   for (const h of hardLinks) await link(h.first, h.path);
@@ -254,7 +294,34 @@ export async function restoreStoreMedia(ctx: StoreReadContext, entry: MediaEntry
     throw new RunnerError(
       `restored media does not match the manifest: ${tally.files} files / ${tally.sourceBytes} bytes in the index, the manifest says ${entry.files} / ${entry.sourceBytes}`,
     );
-  return tally;
+  return selection ? { ...tally, selected } : tally;
+}
+
+/**
+ * The second read of the index for selected hard links whose first name was not selected: the
+ * first name of each such group is a file entry listed before its links; its content is written
+ * at the first selected link's path, and the others are linked to it. Returns the entries placed.
+ */
+async function placeOrphanLinks(
+  ctx: StoreReadContext,
+  entry: MediaEntry,
+  orphanLinks: Map<string, Buffer[]>,
+  place: (e: IndexEntry, path: Buffer) => Promise<void>,
+  hardLinks: Array<{ path: Buffer; first: Buffer }>,
+): Promise<IndexEntry[]> {
+  const placed: IndexEntry[] = [];
+  for await (const e of readIndex(ctx, entry)) {
+    const paths = e.type === "file" ? orphanLinks.get(e.name.toString("latin1")) : undefined;
+    if (!paths) continue;
+    orphanLinks.delete(e.name.toString("latin1"));
+    const [first, ...rest] = paths as [Buffer, ...Buffer[]];
+    placed.push(e);
+    await place(e, first);
+    for (const p of rest) hardLinks.push({ path: p, first });
+  }
+  if (orphanLinks.size)
+    throw new RunnerError(`${ctx.setPrefix}/${entry.key}: a hard link names a first name the index does not list`);
+  return placed;
 }
 
 /**

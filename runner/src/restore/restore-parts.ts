@@ -17,7 +17,7 @@ import { pipeline } from "node:stream/promises";
 import type { DigestMeter } from "../stages/digest-meter.js";
 import type { ChildSource } from "../stages/child-source.js";
 import { Readable } from "node:stream";
-import { EntryInspector, type ArchiveTally } from "../archive/inspector.js";
+import { EntryInspector } from "../archive/inspector.js";
 import type { ObjectStore } from "../store/object-store.js";
 import {
   countRowsIn,
@@ -31,7 +31,8 @@ import { spawnTarSink, tarExtractArgs } from "../readback/tar-args.js";
 import { feedVerified } from "../readback/verified-feed.js";
 import { dumpDecodeSteps } from "../readback/dump-decoder.js";
 import { zstdDecompressTo } from "../stages/zstd.js";
-import { restoreStoreMedia } from "../media-store/store-reader.js";
+import { restoreStoreMedia, type StoreRestoreTally } from "../media-store/store-reader.js";
+import type { PathSelection } from "../media-store/path-selection.js";
 import { analyzeDatabase, detachSubscriptions } from "./staging-fixups.js";
 
 export interface PartContext {
@@ -42,6 +43,8 @@ export interface PartContext {
   signal?: AbortSignal;
   /** Decryption of an encrypted set's objects (see decryptionFor). */
   decrypt?: (input: Readable) => ChildSource;
+  /** Store format: content objects downloaded at once (MEDIA_STORE_TRANSFERS, default 8). */
+  transfers?: number;
 }
 
 /** Stops a child when the run is cancelled (another part failed, or a signal). */
@@ -189,9 +192,16 @@ async function restoreFromScratchCopy(
  * Extracts the media archive into the empty folder `dir` (the caller removes it on failure),
  * refusing unsafe entries and checking the file count and bytes against the manifest.
  */
-export async function restoreMediaPart(ctx: PartContext, entry: MediaEntry, dir: string): Promise<ArchiveTally> {
+export async function restoreMediaPart(
+  ctx: PartContext,
+  entry: MediaEntry,
+  dir: string,
+  selection?: PathSelection,
+): Promise<StoreRestoreTally> {
   if (entry.format === "store")
-    return restoreStoreMedia({ ...ctx, backupId: ctx.setPrefix.split("/")[1] ?? "" }, entry, dir);
+    return restoreStoreMedia({ ...ctx, backupId: ctx.setPrefix.split("/")[1] ?? "" }, entry, dir, selection);
+  // Only the store's index can be read entry by entry; planRestore refuses --path for a tar set.
+  if (selection) throw new RunnerError("--path needs a store-format set", 2);
   const inspector = new EntryInspector();
   const sink = spawnTarSink(entry.compression, tarExtractArgs(dir), "tar --extract", inspector);
   stopOnAbort(ctx.signal, sink.stop);

@@ -7,7 +7,7 @@
  * volume mounted elsewhere and linked at MEDIA_DIR receives the restore (replacing the link with
  * a folder would put the data on the parent's disk).
  */
-import { lstat, readlink, stat } from "node:fs/promises";
+import { lstat, readdir, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError } from "../errors.js";
 import { pathRelation, resolvePath } from "../paths/real-path.js";
@@ -73,4 +73,22 @@ export async function acceptRestoreTarget(given: string, guards: TargetGuards = 
   }
   if (problems.length) throw new ConfigError(problems);
   return { given, dir: real, exists, ...(linkInfo?.isSymbolicLink() ? { link: given } : {}) };
+}
+
+/**
+ * A --path restore writes into a folder that holds nothing yet, so it never replaces anything:
+ * not the live MEDIA_DIR, not a folder with contents (exit 2, nothing touched).
+ */
+export async function refuseSelectionTarget(given: string, dir: string, exists: boolean, live?: string): Promise<void> {
+  const label = `--media-dir ${given}`;
+  if (live && (await resolvePath(live)).real === dir)
+    throw new ConfigError([
+      `${label}: is the live media folder (MEDIA_DIR); --path restores into a new or empty folder, never over the live one: give another --media-dir and copy what you need from it`,
+    ]);
+  if (!exists) return;
+  const names = await readdir(dir);
+  if (names.length)
+    throw new ConfigError([
+      `${label}: is not empty (${names.length} entries, e.g. ${JSON.stringify(names[0])}); --path restores into a new or empty folder only, so nothing is ever replaced`,
+    ]);
 }
