@@ -13,6 +13,7 @@ import { BackupDashboard } from "./components/backup-dashboard.js";
 import { BackupExporter } from "./components/backup-exporter.js";
 import { BackupIdentity } from "./components/backup-identity.js";
 import { BackupSchedule } from "./components/backup-schedule.js";
+import { DeployCheck, deployCheckFingerprint, deployCheckJobSpec } from "./components/deploy-check.js";
 import { examplePlaceholders, examplesAllowed } from "./components/example-values.js";
 import { FirstDeployStamp, firstRunsEnv } from "./components/first-deploy.js";
 import { commonLabels, objectNames, workloadLabels } from "./components/naming.js";
@@ -231,6 +232,34 @@ const schedule = new BackupSchedule(
   k8sOpts,
 );
 
+// On every `pulumi up` whose inputs changed: the identity Secret opens what the recipients encrypt
+// and the restore role can restore; a failed check fails the deploy (components/deploy-check.ts).
+const deployCheck = config.deployCheck
+  ? new DeployCheck(
+      `${base}-deploy-check`,
+      {
+        objectName: names.deployCheckJob,
+        namespace: config.namespace,
+        labels: workloadLabels(app, "deploy-check"),
+        configMap: schedule.configMap,
+        spec: pulumi.all([image.imageRef, identity.serviceAccount.metadata.name]).apply(([img, sa]) =>
+          deployCheckJobSpec(
+            runnerPod({ ...podBase, image: img, serviceAccountName: sa }, { kind: "deploy-check" }),
+            workloadLabels(app, "deploy-check"),
+            deployCheckFingerprint({
+              image: img,
+              recipients: config.encryption?.recipients,
+              identitySecret: podBase.ageIdentity,
+              restoreRole: podBase.restoreRole,
+              databaseUser: config.database.user,
+            }),
+          ),
+        ),
+      },
+      k8sOpts,
+    )
+  : undefined;
+
 // Opt-in: `edms-backup exporter` for Prometheus, under its own read-only identity.
 const exporter = config.exporter.enabled
   ? new BackupExporter(
@@ -337,6 +366,7 @@ export const imageRef = image.imageRef;
 export const runnerRoleArn = identity.role.arn;
 export const cronJobNames = { ...schedule.cronJobNames, ...(gc ? { gc: gc.cronJobName } : {}) };
 export const gcRoleArn = gc?.roleArn;
+export const deployCheckJob = deployCheck && names.deployCheckJob;
 export const exporterService = exporter?.serviceName;
 export const dashboardName = dashboard?.dashboardName;
 export const commands = pulumi.all([image.imageRef, identity.serviceAccount.metadata.name]).apply(([img, sa]) => {
@@ -358,6 +388,7 @@ export const commands = pulumi.all([image.imageRef, identity.serviceAccount.meta
       activeDeadlineSeconds: config.job.activeDeadlineSeconds,
       spec: (args) => runnerPod(pod, { kind: "restore", args }),
     },
+    deployCheckPod: config.deployCheck ? runnerPod(pod, { kind: "deploy-check" }) : undefined,
   });
 });
 

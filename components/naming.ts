@@ -10,7 +10,7 @@ export const TIER_LABEL = "backup.edms.io/tier";
  * What a pod of this stack does; the drill restores into a scratch database, `status` publishes
  * the ages the alarms watch, `restore` is an operator's restore Job, `gc` the content store's gc.
  */
-export type Workload = Tier | "restore-drill" | "runner" | "status" | "restore" | "exporter" | "gc";
+export type Workload = Tier | "restore-drill" | "runner" | "status" | "restore" | "exporter" | "gc" | "deploy-check";
 
 export function objectNames(appName: string) {
   return {
@@ -32,6 +32,8 @@ export function objectNames(appName: string) {
     gcCronJob: `${appName}-backup-gc`,
     gcServiceAccount: `${appName}-backup-gc`,
     storeKeySecret: `${appName}-backup-store-key`,
+    /** The Job `pulumi up` runs and waits for: keys and the restore role proven (deploy-check.ts). */
+    deployCheckJob: `${appName}-backup-deploy-check`,
   };
 }
 

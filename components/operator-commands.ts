@@ -5,6 +5,7 @@
  */
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import { DEPLOY_CHECK_COMMAND } from "../runner/src/contract.js";
 
 export interface OperatorCommandSettings {
   namespace: string;
@@ -21,6 +22,11 @@ export interface OperatorCommandSettings {
     spec: (args: string[]) => IPodSpec;
     activeDeadlineSeconds: number;
   };
+  /**
+   * The deploy check's pod (the restore role and identity, no media volume): exported so it can be
+   * run again by hand after rotating the restore role's password or the identity Secret.
+   */
+  deployCheckPod?: IPodSpec;
 }
 
 /** Placeholders the shell fills in from the variables set by the same command. */
@@ -101,8 +107,8 @@ export function operatorCommands(s: OperatorCommandSettings): Record<string, str
     const pod = s.restorePod;
     // An unquoted heredoc: the shell substitutes $JOB and the named variables inside the manifest
     // (the JSON holds no other $, backslash or backquote).
-    const jobCommand = (namePrefix: string, args: string | string[], variables: string) => {
-      const manifest = JSON.stringify(restoreJob(pod, s.namespace, JOB_PLACEHOLDER, args));
+    const jobCommand = (namePrefix: string, args: string | string[], variables: string, on = pod) => {
+      const manifest = JSON.stringify(restoreJob(on, s.namespace, JOB_PLACEHOLDER, args));
       if (/[`\\]|\$(?!JOB\b|BACKUP_ID\b)/.test(manifest))
         throw new Error("the restore manifest holds a character the shell would expand");
       return `JOB=${namePrefix}-${stamp} && ${variables}kubectl ${ns} create -f - <<EOF\n${manifest}\nEOF`;
@@ -113,6 +119,12 @@ export function operatorCommands(s: OperatorCommandSettings): Record<string, str
     // Kept copies whose keepUntil has passed; startCleanupNow drops every kept copy at once.
     commands.startCleanup = jobCommand(`${pod.namePrefix}-cleanup`, CLEANUP_ARGS, "");
     commands.startCleanupNow = jobCommand(`${pod.namePrefix}-cleanup`, CLEANUP_NOW_ARGS, "");
+    const check = s.deployCheckPod;
+    if (check)
+      commands.startDeployCheck = jobCommand(`${pod.namePrefix}-check`, [DEPLOY_CHECK_COMMAND], "", {
+        ...pod,
+        spec: () => check,
+      });
   }
   if (s.drillCronJob) {
     commands.startDrill = `JOB=${s.drillCronJob}-${stamp} && kubectl ${ns} create job --from=cronjob/${s.drillCronJob} "$JOB"`;

@@ -6,7 +6,7 @@
  * cannot drift apart in their security context, environment source or volumes.
  */
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
-import type { RunnerEnv, ScheduledTier, Tier } from "../runner/src/contract.js";
+import { DEPLOY_CHECK_COMMAND, type RunnerEnv, type ScheduledTier, type Tier } from "../runner/src/contract.js";
 import { podSpec, type DatabaseCa, type MediaMount, type Resources } from "./pod-spec.js";
 import {
   backupArgs,
@@ -74,6 +74,8 @@ export type RunnerWorkload =
   | { kind: "command"; args: string[]; status: StatusSettings }
   /** The operator's restore Job. */
   | { kind: "restore"; args: string[] }
+  /** `check-deploy` on `pulumi up`: the restore Job's role and identity, proven without restoring. */
+  | { kind: "deploy-check" }
   /** `edms-backup exporter` (a Deployment, see exporter-spec.ts): reads the destination, judges as `status`. */
   | { kind: "exporter"; status: StatusSettings; refreshSeconds: number; port: number }
   /**
@@ -154,6 +156,17 @@ export function runnerPod(base: RunnerPodBase, w: RunnerWorkload): IPodSpec {
         // scaled to 0 for a restore, so that pod does not exist (see docs/RUNBOOK.md).
         media: base.media ? { ...base.media, colocateWith: undefined, readOnly: false } : undefined,
         // A restore decrypts encrypted sets: the Job mounts the identity, like the drill.
+        ageIdentity: base.ageIdentity,
+      });
+    case "deploy-check":
+      // Exactly what the restore Job connects as and decrypts with, and nothing else: no media
+      // volume, no bucket access needed (the check encrypts and decrypts a challenge locally).
+      return podSpec({
+        ...shared,
+        args: [DEPLOY_CHECK_COMMAND],
+        env: {},
+        passwordSecret: base.restoreRole?.passwordSecret ?? base.passwordSecret,
+        databaseUser: base.restoreRole?.user,
         ageIdentity: base.ageIdentity,
       });
     case "exporter":

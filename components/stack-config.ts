@@ -428,6 +428,12 @@ export const stackConfigSchema = z
       .strictObject({ secretName: dnsLabel("an existing Kubernetes Secret holding notification URLs", 253) })
       .optional(),
     encryption: encryptionSchema.optional(),
+    /**
+     * The deploy check (components/deploy-check.ts): a Job on `pulumi up` that proves the identity
+     * Secret decrypts what the recipients encrypt and the restore role can restore; a failed check
+     * fails the deploy. false leaves it out.
+     */
+    deployCheck: z.boolean().default(true),
     /** How backups write the media folder (the runner's MEDIA_FORMAT): tar archives or the content store. */
     mediaFormat: z
       .enum(MEDIA_FORMATS, { message: `must be one of ${MEDIA_FORMATS.join(", ")}` })
@@ -539,6 +545,13 @@ export const stackConfigSchema = z
         path: ["encryption", "identitySecret"],
         message:
           "is required while the drill is enabled: the drill decrypts the newest backup (or set drill.enabled: false)",
+      });
+    } else if (config.encryption && config.deployCheck && !config.encryption.identitySecret) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["encryption", "identitySecret"],
+        message:
+          'is required by the deploy check, which proves on every deploy that it decrypts what the recipients encrypt (or set deployCheck: false and prove it by hand: docs/DEPLOY.md, "The deploy check")',
       });
     }
     if (!config.image && config.imageAptSource === "debian" && config.pgMajor !== DEBIAN_PG_MAJOR) {

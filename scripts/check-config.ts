@@ -48,6 +48,7 @@ function summary(config: StackConfig): string[] {
     `  identity: ${identity}; image ${config.image ?? "built from runner/Dockerfile"}`,
     `  alerts: ${alerts}`,
     `  object lock ${config.objectLock?.mode ?? "off"}, media ${config.media?.pvcName ?? "none"}`,
+    `  deploy check: ${config.deployCheck ? "on (pulumi up fails unless the identity Secret decrypts what the recipients encrypt and the restore role can restore)" : "off (deployCheck: false)"}`,
   ];
 }
 

@@ -17,6 +17,7 @@ import { registerStatusCommand } from "./cli/status-command.js";
 import { registerPruneCommand } from "./cli/prune-command.js";
 import { registerUndoCommands } from "./cli/undo-command.js";
 import { registerExporterCommand } from "./cli/exporter-command.js";
+import { registerCheckDeployCommand } from "./cli/check-deploy-command.js";
 import { RUNNER_VERSION } from "./version.js";
 import { finalLine, finalLogFormat, type LogFormat } from "./output/exit-line.js";
 
@@ -49,6 +50,7 @@ export function buildProgram(format: LogFormat = "pretty"): Command {
   registerPruneCommand(program);
   registerUndoCommands(program);
   registerExporterCommand(program);
+  registerCheckDeployCommand(program);
   return program;
 }
 

@@ -53,6 +53,7 @@ describe("the example values of Pulumi.prod.yaml", () => {
       /alerts: CloudWatch namespace EDMS\/Backup, alarms mailed to ops@edms\.example\.net\.sg/,
     );
     expect(result.stdout).toMatch(/restores as edms \(Secret edms-db-owner\)/);
+    expect(result.stdout).toMatch(/deploy check: on \(pulumi up fails unless the identity Secret decrypts/);
   });
 
   it("check-config --help prints the usage (exit 0); an unknown flag is exit 2 with the usage, no stack trace", () => {

@@ -95,6 +95,7 @@ const EXPECTED = [
   "edms-backup:image:RunnerImage edms-backup-runner",
   "edms-backup:notify:RunSummaryTopic edms-backup-run-summary",
   "edms-backup:schedule:BackupSchedule edms-backup-schedule",
+  "edms-backup:schedule:DeployCheck edms-backup-deploy-check",
   "edms-backup:schedule:FirstDeployStamp edms-backup-first-deploy",
   "edms-backup:storage:BackupBucket edms-backup",
   "edms-backup:store:StoreGc edms-backup-gc",
@@ -107,6 +108,7 @@ const EXPECTED = [
   "kubernetes:batch/v1:CronJob edms-backup-schedule-restore-drill",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-status",
   "kubernetes:batch/v1:CronJob edms-backup-schedule-weekly",
+  "kubernetes:batch/v1:Job edms-backup-deploy-check-job",
   "kubernetes:batch/v1:Job edms-backup-schedule-status-first",
   "kubernetes:core/v1:ConfigMap edms-backup-commands",
   "kubernetes:core/v1:ConfigMap edms-backup-first-deploy-stamp",
@@ -493,7 +495,7 @@ describe("the prod stack under mocks", () => {
     const kubernetes = () => run.resources.filter((r) => r.type.startsWith("kubernetes:"));
 
     it("are all valid against the Kubernetes OpenAPI schema", () => {
-      expect(kubernetes()).toHaveLength(21);
+      expect(kubernetes()).toHaveLength(22);
       for (const object of kubernetes()) validateKubernetesObject(object.type, object.inputs);
     });
 

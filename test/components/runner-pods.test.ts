@@ -63,10 +63,12 @@ function distinct(pick: (spec: IPodSpec) => unknown): string[] {
 }
 
 const container = (spec: IPodSpec) => spec.containers[0]!;
+/** The pods that connect as database.restoreRole: the restore Job's four and the deploy check. */
+const restoresAs = (what: string) => what.startsWith("the restore Job") || what === "Job edms-backup-deploy-check-job";
 
 describe("every runner pod the stack renders", () => {
-  it("is found: seven CronJobs (gc too), the first status Job, the restore, undo and two cleanup Jobs and two one-off commands", () => {
-    expect(pods).toHaveLength(14);
+  it("is found: seven CronJobs (gc too), the first status Job, the deploy check, the restore, undo and two cleanup Jobs and two one-off commands", () => {
+    expect(pods).toHaveLength(15);
     for (const p of pods) expect(p.spec.containers, p.what).toHaveLength(1);
   });
 
@@ -121,7 +123,7 @@ describe("every runner pod the stack renders", () => {
         // healthcheck URL's key: one per workload (healthcheckUrlKey), and the restore Job's
         // password: its own role's Secret (database.restoreRole), checked below.
         const secretKeyRef = e.valueFrom?.secretKeyRef;
-        if (e.name === "PGPASSWORD" && p.what.startsWith("the restore Job")) continue;
+        if (e.name === "PGPASSWORD" && restoresAs(p.what)) continue;
         if (e.name === "HEALTHCHECK_URL")
           expect(secretKeyRef?.key, p.what).toMatch(/^healthcheck-url-(daily|weekly|monthly|adhoc|drill)$/);
         const ref = canonical(e.name === "HEALTHCHECK_URL" ? { ...secretKeyRef, key: "-" } : e.valueFrom);
@@ -134,12 +136,13 @@ describe("every runner pod the stack renders", () => {
     expect([...secretRefs.keys()].sort()).toEqual(["HEALTHCHECK_URL", "NOTIFY_WEBHOOK_URL", "PGPASSWORD"]);
   });
 
-  it("the restore Job alone connects as the restore role, with that role's own Secret", () => {
+  it("the restore Job (and the deploy check that proves it) alone connect as the restore role, with its own Secret", () => {
+    expect(pods.filter((p) => restoresAs(p.what)).length).toBe(5);
     for (const p of pods) {
       const env = container(p.spec).env ?? [];
       const user = env.find((e) => e.name === "PGUSER");
       const password = env.find((e) => e.name === "PGPASSWORD")?.valueFrom?.secretKeyRef;
-      if (p.what.startsWith("the restore Job")) {
+      if (restoresAs(p.what)) {
         expect(user).toEqual({ name: "PGUSER", value: "edms" });
         expect(password).toEqual({ name: "edms-db-owner", key: "password" });
       } else {

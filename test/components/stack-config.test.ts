@@ -195,6 +195,12 @@ describe("stack config", () => {
       { encryption: { recipients: [`age1${"q".repeat(58)}`] } },
       [/encryption\.identitySecret is required while the drill is enabled/],
     ],
+    [
+      "encryption with the drill off and the deploy check on but no identity Secret",
+      { encryption: { recipients: [`age1${"q".repeat(58)}`] }, drill: { enabled: false } },
+      [/encryption\.identitySecret is required by the deploy check.*or set deployCheck: false/],
+    ],
+    ["a deploy check that is not a boolean", { deployCheck: "yes" }, [/deployCheck/]],
   ];
 
   it.each(badConfigs)("rejects %s with a message naming the field", (_label, change, messages) => {
@@ -204,6 +210,16 @@ describe("stack config", () => {
         found.some((p) => message.test(p)),
         `${found.join("\n")}\n!~ ${message}`,
       ).toBe(true);
+  });
+
+  it("runs the deploy check by default; encryption without an identity Secret is accepted with the drill and the check off", () => {
+    expect(parseStackConfig(minimal).deployCheck).toBe(true);
+    const offline = {
+      encryption: { recipients: [`age1${"q".repeat(58)}`] },
+      drill: { enabled: false },
+      deployCheck: false,
+    };
+    expect(problems({ ...minimal, ...offline })).toEqual([]);
   });
 
   it("names every bad field in one message", () => {

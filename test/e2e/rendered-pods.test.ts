@@ -505,6 +505,44 @@ describe("every rendered CronJob runs as rendered, and connects exactly where li
     expect(await kept()).toEqual([]);
   });
 
+  it("the deploy check Job, run as rendered, passes with the stack's Secrets and fails naming the recipients with another key", async () => {
+    const job = ofType(stack, "kubernetes:batch/v1:Job").find((j) => objectName(j).endsWith("-deploy-check"));
+    if (!job) throw new Error("the stack renders no deploy check Job");
+    forwarder.setTarget(plainServer.port);
+    const spec = at(job.inputs, "spec", "template", "spec");
+    const runCheck = async (objects: ClusterObjects) => {
+      const podRoot = await mkdtemp(path.join(root, "pod-"));
+      await chmod(podRoot, 0o755);
+      const pod = await preparePod(spec, objects, podRoot);
+      if (process.getuid?.() === 0) expect(pod.uid).not.toBe(0);
+      // It connects as the restore role, exactly as the restore Job does.
+      expect(pod.env.PGUSER).toBe(restoreRole().user);
+      return inPod(pod, [process.execPath, bundle, ...pod.args]);
+    };
+    const objects = await objectsFor(prodDatabase.sslMode as SslMode, "right");
+    const passed = await runCheck(objects);
+    expect(passed.code, `${passed.stdout}\n${passed.stderr}`).toBe(0);
+    expect(passed.stdout).toContain(`public key ${ageKey.recipient}`);
+    // Someone else's key in the identity Secret: the deploy fails, naming the recipients.
+    const other = await newAgeKey(await mkdtemp(path.join(root, "other-key-")), "other");
+    const wrong = await runCheck({
+      ...objects,
+      secrets: {
+        ...objects.secrets,
+        [encryption.identitySecret.name]: { [encryption.identitySecret.key]: await readFile(other.file, "utf8") },
+      },
+    });
+    expect(wrong.code, `${wrong.stdout}\n${wrong.stderr}`).toBe(1);
+    const failed = wrong.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { check?: string; level?: string; msg?: string })
+      .filter((l) => l.level === "error");
+    expect(failed.map((l) => l.check)).toEqual(["identity"]);
+    expect(failed[0]!.msg).toContain(ageKey.recipient);
+    expect(wrong.stdout + wrong.stderr).not.toContain(password);
+  });
+
   it("the backups wrote the media into the content store (mediaFormat store), with the mounted store key", async () => {
     expect(runnerConfig().MEDIA_FORMAT).toBe("store");
     // A backup without a readable MEDIA_STORE_KEY_FILE fails (exit 1 above); here, what it left.

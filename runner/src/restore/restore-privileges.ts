@@ -61,7 +61,9 @@ export async function restorePrivilegeProblem(
   target: string,
 ): Promise<string | undefined> {
   const { role, missing } = await missingRestorePrivileges(client, connection, target);
-  return missing.length ? restorePrivilegeMessage(role, target, missing) : undefined;
+  return missing.length
+    ? restorePrivilegeMessage(role, target, missing, "nothing was downloaded or changed")
+    : undefined;
 }
 
 /** Every privilege the restore into `target` lacks, each with its statement; empty when none. */
@@ -100,9 +102,15 @@ export async function missingRestorePrivileges(
   return { role: role.rolname, missing };
 }
 
-function restorePrivilegeMessage(role: string, target: string, missing: readonly string[]): string {
+/** The one message naming each missing privilege; `outcome` says what was (not) done. */
+export function restorePrivilegeMessage(
+  role: string,
+  target: string,
+  missing: readonly string[],
+  outcome: string,
+): string {
   return (
-    `the role ${JSON.stringify(role)} cannot restore database "${target}"; nothing was downloaded or changed. ` +
+    `the role ${JSON.stringify(role)} cannot restore database "${target}"; ${outcome}. ` +
     `It must be able to:\n${missing.map((m) => `  - ${m}`).join("\n")}\n` +
     `Run these as a superuser (or restore as the application's owner role: DATABASE_URL / PGUSER, in the cluster ` +
     `database.restoreRole; docs/DEPLOY.md "Database roles")`

@@ -386,3 +386,34 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
     keepPreviousHours: env.KEEP_PREVIOUS_HOURS ?? DEFAULT_KEEP_PREVIOUS_HOURS,
   };
 }
+
+/** Settings of check-deploy: the database the restores run against and the encryption keys. */
+export interface DeployCheckSettings {
+  logFormat: "json" | "pretty";
+  logLevel: NonNullable<ParsedRunnerEnv["LOG_LEVEL"]>;
+  /** The restore role's connection (in the cluster: database.restoreRole and its Secret). */
+  database: PgConnection;
+  /** The recipients every backup encrypts to; undefined = encryption off. */
+  recipients?: string[];
+  /** The identity drills and restores decrypt with. */
+  identity?: IdentitySettings;
+}
+
+/**
+ * check-deploy reads no destination (it proves keys and roles, not the bucket), so unlike the
+ * other commands it does not require BACKUP_DESTINATION.
+ */
+export function loadDeployCheckSettings(options: LoadOptions): DeployCheckSettings {
+  const { env, problems } = parseEnv(mergeEnv(options.processEnv, options.overrides));
+  const resolved = resolvePgConnection(env.DATABASE_URL, options.processEnv);
+  if (typeof resolved === "string") problems.push(`${label("DATABASE_URL")}: ${resolved}`);
+  const identity = loadIdentity(env, problems);
+  if (problems.length || typeof resolved === "string") throw new ConfigError(problems);
+  return {
+    logFormat: env.LOG_FORMAT ?? (options.isTty ? "pretty" : "json"),
+    logLevel: env.LOG_LEVEL ?? "info",
+    database: resolved,
+    recipients: splitRecipients(env.ENCRYPTION_RECIPIENTS),
+    identity,
+  };
+}
