@@ -1,10 +1,10 @@
 import type { Command } from "commander";
 import { Option } from "commander";
 import { runDeployChecks } from "../commands/check-deploy.js";
-import { loadDeployCheckSettings, restoreSecrets } from "../config.js";
+import { loadDeployCheckSettings, restoreSecrets } from "../settings/config.js";
 import { DEPLOY_CHECK_COMMAND } from "../contract.js";
 import { RunnerError } from "../errors.js";
-import { createLogger } from "../logger.js";
+import { createLogger } from "../output/logger.js";
 
 interface CheckDeployFlags {
   databaseUrl?: string;

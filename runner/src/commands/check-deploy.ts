@@ -21,7 +21,7 @@ import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { openIdentity, type IdentitySettings } from "../encryption/identity.js";
 import { errorMessage } from "../errors.js";
-import { safeName } from "../format.js";
+import { safeName } from "../output/format.js";
 import type { PgConnection } from "../pg/connection.js";
 import { withAdminClient } from "../restore/database-staging.js";
 import { missingRestorePrivileges, restorePrivilegeMessage } from "../restore/restore-privileges.js";
