@@ -2,10 +2,17 @@
  * Whether a media restore fits on the volume before anything is staged. The staging copy is
  * written next to (or inside) the live folder on the same filesystem, so it needs free space of
  * its own; the swap is renames, so the previous folder costs nothing extra during the restore,
- * but when it is kept it stays allocated until `cleanup`, so the verdict says so.
+ * but when it is kept it stays allocated until `cleanup`, so the verdict says so. RESTORE_SCRATCH_DIR
+ * is checked here too: every "does it fit" of a restore, before anything is written.
  */
-import { statfs } from "node:fs/promises";
+import { lstat, statfs } from "node:fs/promises";
+import path from "node:path";
+import { directoryTally } from "../archive/directory-walk.js";
+import type { MediaEntry } from "../catalog/manifest.js";
+import { RunnerError } from "../errors.js";
+import type { Logger } from "../output/logger.js";
 import { formatBytes } from "../output/format.js";
+import type { StagingLayout } from "./media-staging.js";
 
 export interface SpaceNeed {
   /** Bytes free for an unprivileged writer on the target's filesystem (statfs bavail x bsize). */
@@ -84,4 +91,36 @@ export async function scratchSpaceProblem(dir: string, storedBytes: number): Pro
 export async function looksFull(dir: string, slackBytes = 1024 * 1024): Promise<boolean> {
   const free = await freeSpace(dir).catch(() => undefined);
   return free !== undefined && (free.available < slackBytes || (free.totalInodes > 0 && free.availableInodes < 2));
+}
+
+async function exists(p: string): Promise<boolean> {
+  return lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Refuses (exit 1, nothing touched) when the staging copy cannot fit where `layout` writes it. */
+export async function checkSpace(
+  entry: MediaEntry,
+  target: string,
+  layout: StagingLayout,
+  keeping: boolean,
+  log: Logger,
+): Promise<void> {
+  let where = layout === "inside" ? target : path.dirname(target);
+  while (!(await exists(where)) && where !== path.dirname(where)) where = path.dirname(where);
+  const { available, blockSize, availableInodes, totalInodes } = await freeSpace(where);
+  const keptBytes = keeping && (await exists(target)) ? (await directoryTally(target)).sourceBytes : 0;
+  const verdict = spaceVerdict({
+    available,
+    blockSize,
+    files: entry.files,
+    sourceBytes: entry.sourceBytes,
+    keptBytes,
+    availableInodes,
+    totalInodes,
+  });
+  if (!verdict.fits) throw new RunnerError(`${where}: ${verdict.message}; nothing was changed`);
+  log.info({ stage: "space", where, available, needs: verdict.stagingBytes }, verdict.message);
 }

@@ -1,53 +1,18 @@
 /**
- * The restore's side of the undo: before staging, whether the staging copy fits on the media
- * volume; after the swap, what was kept (with the row counts and file tally an undo verifies) and
- * the marker object that tells `status` about it.
+ * The restore's side of the undo, after the swap: what was kept (with the row counts and file
+ * tally an undo verifies, and the fingerprints it compares) and the marker object that tells
+ * `status` about it. The markers' format is kept-copies.ts's; the space check before staging is
+ * free-space.ts's.
  */
-import { lstat } from "node:fs/promises";
-import path from "node:path";
-import { RunnerError, errorMessage } from "../errors.js";
+import { errorMessage } from "../errors.js";
 import type { Logger } from "../output/logger.js";
-import type { MediaEntry } from "../catalog/manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { directoryTally } from "../archive/directory-walk.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { countRowsIn } from "./database-staging.js";
-import { freeSpace, spaceVerdict } from "./free-space.js";
 import { writeFingerprints, writeKeptMarker, type Fingerprints, type KeptRecord } from "./kept-copies.js";
 import { fingerprintTree } from "./tree-fingerprint.js";
 import type { StagingLayout } from "./media-staging.js";
-
-async function exists(p: string): Promise<boolean> {
-  return lstat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Refuses (exit 1, nothing touched) when the staging copy cannot fit where `layout` writes it. */
-export async function checkSpace(
-  entry: MediaEntry,
-  target: string,
-  layout: StagingLayout,
-  keeping: boolean,
-  log: Logger,
-): Promise<void> {
-  let where = layout === "inside" ? target : path.dirname(target);
-  while (!(await exists(where)) && where !== path.dirname(where)) where = path.dirname(where);
-  const { available, blockSize, availableInodes, totalInodes } = await freeSpace(where);
-  const keptBytes = keeping && (await exists(target)) ? (await directoryTally(target)).sourceBytes : 0;
-  const verdict = spaceVerdict({
-    available,
-    blockSize,
-    files: entry.files,
-    sourceBytes: entry.sourceBytes,
-    keptBytes,
-    availableInodes,
-    totalInodes,
-  });
-  if (!verdict.fits) throw new RunnerError(`${where}: ${verdict.message}; nothing was changed`);
-  log.info({ stage: "space", where, available, needs: verdict.stagingBytes }, verdict.message);
-}
 
 export interface KeptSummary {
   runId: string;
