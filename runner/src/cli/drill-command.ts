@@ -1,13 +1,10 @@
 import type { Command } from "commander";
-import { newestCompleteSets, noCompleteBackup, resolveBackup, type CompleteBackupSet } from "../catalog/catalog.js";
+import { resolveBackup } from "../catalog/catalog.js";
 import type { RunnerEnv, ScheduledTier, Tier } from "../contract.js";
 import { loadRestoreSettings, type RestoreSettings } from "../settings/config.js";
-import { writeDrillRecord } from "../drill/drill-record.js";
+import { firstRotatingSet, recordDrillOutcome } from "../drill/drill-outcome.js";
 import { rotationOrder } from "../drill/drill-rotation.js";
-import { ConfigError, RunnerError, errorMessage } from "../errors.js";
-import type { Logger } from "../output/logger.js";
-import { drillMetricData, putMetrics } from "../notify/metrics.js";
-import type { ObjectStore } from "../store/object-store.js";
+import { ConfigError, RunnerError } from "../errors.js";
 import { drillPayload, drillReport } from "../notify/drill-reporter.js";
 import { openStore } from "../store/open-store.js";
 import { runDrill, type DrillReport } from "../commands/drill.js";
@@ -65,10 +62,10 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
         );
       } catch (error) {
         // A drill that could not run is a failed drill for whoever watches the drills.
-        await recordOutcome(store, settings, { ok: false, tier }, log);
+        await recordDrillOutcome(store, settings, { ok: false, tier }, log);
         throw error;
       }
-      await recordOutcome(
+      await recordDrillOutcome(
         store,
         settings,
         { ok: report.ok, tier: report.tier, backupId: report.backupId, restoreSeconds: report.restoreSeconds },
@@ -109,57 +106,6 @@ function rotatingTiers(ref: string | undefined, flags: DrillFlags, settings: Res
   if (problems.length) throw new ConfigError(problems);
   const tiers = (settings.env.DRILL_TIERS ?? "daily,weekly,monthly").split(",") as ScheduledTier[];
   return rotationOrder(new Date(), tiers);
-}
-
-/** The newest complete set of this week's tier, or else of the next tier in the rotation that has one. */
-async function firstRotatingSet(
-  store: ObjectStore,
-  order: readonly ScheduledTier[],
-  log: Logger,
-): Promise<CompleteBackupSet> {
-  for (const candidate of order) {
-    const [newest] = await newestCompleteSets(store, candidate);
-    if (!newest) continue;
-    if (candidate !== order[0])
-      log.warn(
-        { stage: "drill", rotation: order[0], tier: candidate },
-        `no complete ${order[0]} backup yet: this week's drill restores the newest ${candidate} backup instead`,
-      );
-    return newest;
-  }
-  throw new RunnerError(noCompleteBackup(store, order));
-}
-
-/**
- * For the drill alarm: a record under drills/ (status publishes the last passing one's age) and
- * the DrillSucceeded metric. Both best-effort: the drill's own result and exit code stand regardless.
- */
-async function recordOutcome(
-  store: ObjectStore,
-  settings: RestoreSettings,
-  outcome: { ok: boolean; tier?: string; backupId?: string; restoreSeconds?: number },
-  log: Logger,
-): Promise<void> {
-  const finishedAt = new Date();
-  await writeDrillRecord(store, {
-    formatVersion: 1,
-    finishedAt: finishedAt.toISOString(),
-    ok: outcome.ok,
-    tier: outcome.tier ?? null,
-    backupId: outcome.backupId ?? null,
-    // The exporter's edms_backup_drill_last_restore_seconds.
-    ...(outcome.restoreSeconds !== undefined ? { restoreSeconds: outcome.restoreSeconds } : {}),
-  }).catch((error: unknown) =>
-    log.warn({ stage: "notify", problem: errorMessage(error) }, "could not write the drill record"),
-  );
-  const namespace = settings.env.CLOUDWATCH_NAMESPACE;
-  if (!namespace) return;
-  await putMetrics(namespace, drillMetricData(settings.appName, outcome.ok, finishedAt)).catch((error: unknown) =>
-    log.warn(
-      { stage: "notify", target: "cloudwatch", namespace, problem: errorMessage(error) },
-      "could not publish the drill metrics; the drill's own result is unaffected",
-    ),
-  );
 }
 
 export function registerDrillCommand(program: Command): void {

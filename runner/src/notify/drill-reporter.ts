@@ -2,6 +2,7 @@
  * Tells the outside world how a restore drill went, on the same channels as backups: the
  * healthcheck (start, then success or fail) and the webhook (event "drill"). A drill that fails
  * means the newest backup could not be restored; nobody should have to find that in Job history.
+ * The drill record and the DrillSucceeded metric the alarms watch: drill/drill-outcome.ts.
  */
 import type { DrillReport } from "../drill/drill-record.js";
 import type { ReportKind } from "./run-reporter.js";
