@@ -63,3 +63,16 @@ describe("settings that do not apply to the destination", () => {
     expect(result.stderr).toMatch(/S3_ENDPOINT \(--s3-endpoint\): only applies to s3:\/\/ destinations/);
   });
 });
+
+describe("undo-restore's scope", () => {
+  it("--database-only with --media-only: exit 2, the settings' one message, nothing read", async () => {
+    const dest = await mkdtemp(path.join(tmpdir(), "edms-badinput-dest-"));
+    const result = await runRunner(["undo-restore", "--database-only", "--media-only", "--yes"], {
+      BACKUP_DESTINATION: `file://${dest}`,
+      DATABASE_URL: "postgres://nobody@127.0.0.1:9/app",
+    });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/--database-only and --media-only: choose one \(or neither for both\)/);
+    expect(await readdir(dest)).toEqual([]);
+  });
+});

@@ -2,7 +2,7 @@
 import { Option, type Command } from "commander";
 import type { RunnerEnv } from "../contract.js";
 import { TIERS } from "../contract.js";
-import { loadCommonSettings, type CommonSettings } from "../settings/config.js";
+import { loadCommonSettings, loadRestoreSettings, type CommonSettings } from "../settings/config.js";
 import { printable } from "../output/format.js";
 import { createLogger, type Logger, type LoggerOptions } from "../output/logger.js";
 import { openStore } from "../store/open-store.js";
@@ -127,4 +127,26 @@ export function signalController(): AbortController {
 export function printOut(text: string): void {
   const safe = printable(text);
   process.stdout.write(safe.endsWith("\n") ? safe : `${safe}\n`);
+}
+
+/** undo-restore's and cleanup's settings: the same connection and target rules as restore (flags, DATABASE_URL/PG*, MEDIA_DIR). */
+export function keptCopySettings(
+  flags: DestinationFlags & { targetDb?: string; mediaDir?: string; databaseUrl?: string },
+  scope: { databaseOnly?: boolean; mediaOnly?: boolean },
+) {
+  const overrides: RunnerEnv = {
+    ...destinationOverrides(flags),
+    MEDIA_DIR: flags.mediaDir,
+    DATABASE_URL: flags.databaseUrl,
+  };
+  const settings = loadRestoreSettings(
+    { processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) },
+    { ...scope, targetDb: flags.targetDb, needsMediaTarget: true },
+  );
+  const log = createLogger({
+    format: settings.logFormat,
+    level: settings.logLevel,
+    secrets: settings.database?.secrets,
+  });
+  return { settings, log, store: openStore(settings.destination!, settings.s3Endpoint) };
 }
