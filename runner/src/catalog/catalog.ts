@@ -69,10 +69,21 @@ export async function readManifest(store: ObjectStore, tier: Tier, backupId: str
 
 type SetSkeleton = Omit<BackupSet, "manifest" | "problem">;
 
-/** Every set at the destination (optionally of one tier), oldest first, from one listing. */
-async function listSkeletons(store: ObjectStore, tier?: Tier): Promise<SetSkeleton[]> {
+/**
+ * Every set at the destination (optionally of one tier), oldest first, from one listing;
+ * `onObject` sees every listed object (status tallies the media store from the same listing).
+ */
+async function listSkeletons(
+  store: ObjectStore,
+  tier?: Tier,
+  onObject?: (object: StoredObject) => void,
+): Promise<SetSkeleton[]> {
   const objects: StoredObject[] = [];
-  for await (const object of store.list(tier ? `${tier}/` : "")) objects.push(object);
+  for await (const object of store.list(tier ? `${tier}/` : "")) {
+    onObject?.(object);
+    // Only set objects are kept: content objects (millions, in a media store) are not a set's.
+    if (setOfKey(object.key)) objects.push(object);
+  }
   return [...groupIntoSets(objects).values()].sort((a, b) =>
     a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0,
   );
@@ -160,8 +171,9 @@ export async function newestAndFutureSets(
   store: ObjectStore,
   tier?: Tier,
   now: Date = new Date(),
+  onObject?: (object: StoredObject) => void,
 ): Promise<NewestSets> {
-  const skeletons = await listSkeletons(store, tier);
+  const skeletons = await listSkeletons(store, tier, onObject);
   const found: CompleteBackupSet[] = [];
   const future: BackupSet[] = skeletons.filter((s) => isDatedInFuture(s, now));
   for (const t of tier ? [tier] : TIERS) {

@@ -140,6 +140,8 @@ export const mediaEntrySchema = z.object({
   store: z
     .object({
       objects: count,
+      /** Their stored bytes (absent in sets written before it was recorded). */
+      objectBytes: bytes.optional(),
       uploadedObjects: count,
       uploadedBytes: bytes,
       reusedObjects: count,

@@ -20,7 +20,9 @@ import {
 import type { ObjectStore } from "../store/object-store.js";
 import { formatBytes, formatDuration } from "../output/format.js";
 import { alignColumns, formatTime } from "./list.js";
-import { newestAndFutureSets } from "../catalog/catalog.js";
+import { newestAndFutureSets, readManifest, setKey, type CompleteBackupSet } from "../catalog/catalog.js";
+import type { Manifest } from "../catalog/manifest.js";
+import { StoreTally, assessStoreUsage, type StoreUsage } from "../catalog/store-usage.js";
 import { findRunCopies, type CopySites, type RunCopy } from "../restore/run-copies.js";
 import {
   checkUnfinishedUploads,
@@ -76,6 +78,10 @@ export interface StatusReport extends StatusResult, UnfinishedUploadsReport {
   markerWarnings?: string[];
   /** What `--publish-metrics` sent to CloudWatch. */
   published?: PublishedAges;
+  /** The media store (MEDIA_FORMAT=store): absent when the destination has no content objects and no store set. */
+  store?: StoreUsage;
+  /** Store-format manifests that could not be read (left out of the store figures). */
+  storeProblems?: string[];
 }
 
 export async function runStatus(
@@ -87,9 +93,13 @@ export async function runStatus(
   targets: { database?: string; mediaDir?: string } = {},
 ): Promise<StatusReport> {
   // Only the newest complete set of each tier matters: a few manifest reads, whatever the history.
-  const { newest, future } = await newestAndFutureSets(store, undefined, now).catch((error: unknown) => {
-    throw new RunnerError(`could not list the backups at ${store.display}: ${errorMessage(error)}`);
-  });
+  // The same listing tallies the media store's content objects.
+  const tally = new StoreTally();
+  const { newest, future } = await newestAndFutureSets(store, undefined, now, (o) => tally.add(o)).catch(
+    (error: unknown) => {
+      throw new RunnerError(`could not list the backups at ${store.display}: ${errorMessage(error)}`);
+    },
+  );
   const result = assessStatus(now, [...newest, ...future], settings);
   // Unfinished uploads are reported, never judged: they cost money but say nothing about freshness.
   const markers: KeptState = await readKeptState(store).catch((error: unknown) => ({
@@ -118,6 +128,7 @@ export async function runStatus(
       mediaBytes: r.media?.sourceBytes ?? null,
     })),
   };
+  Object.assign(report, await storeUsage(store, tally, newest));
   if (sites && (sites.connection || sites.folders?.length)) {
     report.runCopies = await findRunCopies(sites).catch((error: unknown) => {
       report.runCopiesProblem = `could not look for staging copies: ${errorMessage(error)}`;
@@ -138,6 +149,53 @@ export async function runStatus(
     report.healthy &&= isDrillHealthy(report.drill.state);
   }
   return report;
+}
+
+/**
+ * The media store's figures: the tally's objects and the manifests of its store-format sets (one
+ * small read each, those `newest` holds already excepted). Absent for a destination without any.
+ */
+async function storeUsage(
+  store: ObjectStore,
+  tally: StoreTally,
+  newest: readonly CompleteBackupSet[],
+): Promise<Pick<StatusReport, "store" | "storeProblems">> {
+  const sets = tally.storeSets();
+  if (tally.objects === 0 && sets.length === 0) return {};
+  const read = new Map(newest.map((s) => [setKey(s.tier, s.backupId), s.manifest]));
+  const manifests: Manifest[] = [];
+  const problems: string[] = [];
+  for (const s of sets) {
+    const known = read.get(setKey(s.tier, s.backupId));
+    if (known) manifests.push(known);
+    else
+      await readManifest(store, s.tier, s.backupId).then(
+        (m) => manifests.push(m),
+        (error: unknown) => problems.push(`${setKey(s.tier, s.backupId)}: ${errorMessage(error)}`),
+      );
+  }
+  return { store: assessStoreUsage(tally, manifests), ...(problems.length ? { storeProblems: problems } : {}) };
+}
+
+/** The media store's line for the status table's reader. */
+export function storeLines(report: Pick<StatusReport, "store" | "storeProblems">): string[] {
+  const u = report.store;
+  if (!u) return [];
+  const live = u.newest
+    ? `the newest store set (${u.newest.tier}/${u.newest.backupId}) references ${u.newest.objects} of them, ${
+        u.newest.bytes === null
+          ? "bytes not recorded (a set written before the runner recorded them)"
+          : `${formatBytes(u.newest.bytes)}${u.storedBytes > 0 ? ` (${Math.round((100 * u.newest.bytes) / u.storedBytes)}%)` : ""}`
+      }`
+    : "no complete store set references them";
+  const ratio =
+    u.dedupRatio === null
+      ? ""
+      : `; ${u.sets} complete store set(s) hold ${formatBytes(u.setsSourceBytes)} of media files: dedup ratio ${u.dedupRatio.toFixed(1)}x`;
+  return [
+    `STORE: ${u.objects} content objects, ${formatBytes(u.storedBytes)} stored; ${live}${ratio}`,
+    ...(report.storeProblems ?? []).map((p) => `WARNING: store set left out of the store figures: ${p}`),
+  ];
 }
 
 /**
@@ -257,6 +315,7 @@ export function renderStatusTable(report: StatusReport): string {
     ...futureLines(report.futureSets),
     ...copyLines(report),
     ...unfinishedUploadsLines(report, report.destination),
+    ...storeLines(report),
     ...(report.missingTargets ?? []),
     ...unfinished,
     ...kept,

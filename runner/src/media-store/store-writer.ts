@@ -44,6 +44,8 @@ const INDEX_ZSTD_LEVEL = 3;
 export interface StoreWriteStats extends Partial<RetentionStats> {
   /** Regular files' contents referenced by the index (distinct objects). */
   objects: number;
+  /** The stored bytes of those objects (what the set needs kept in the store; `status` shows it). */
+  objectBytes: number;
   /** Objects this run uploaded, and their stored bytes. */
   uploadedObjects: number;
   uploadedBytes: number;
@@ -156,6 +158,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const { store, key, recipients, inspector } = options;
   const stats: StoreWriteStats = {
     objects: 0,
+    objectBytes: 0,
     uploadedObjects: 0,
     uploadedBytes: 0,
     reusedObjects: 0,
@@ -269,6 +272,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       const lockUntilMs = await retention?.ensure(objectKey, knownLock(unchanged, unchanged.sha256));
       if (listed!.markUsed(objectKey)) {
         stats.objects += 1;
+        stats.objectBytes += objectBytes;
         stats.reusedObjects += 1;
       }
       stats.unchangedFiles += 1;
@@ -288,7 +292,10 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
           first,
           lockUntilMs,
         } = await storeObject(objectKey, content.size, content.body, knownLock(previous, content.sha256));
-        if (first) stats.objects += 1;
+        if (first) {
+          stats.objects += 1;
+          stats.objectBytes += objectBytes;
+        }
         // The tally counts what the index records (the content read), not the walk's size.
         inspector.add({ type: "-", size: content.size, name: entry.name });
         const st = entry.stats;
