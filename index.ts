@@ -6,28 +6,28 @@ import { readFileSync } from "node:fs";
 import * as k8s from "@pulumi/kubernetes";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DRILL_MAX_AGE_HOURS, statusSchedule } from "./components/alarm-rules.js";
-import { BackupAlarms } from "./components/backup-alarms.js";
-import { BackupBucket } from "./components/backup-bucket.js";
-import { BackupDashboard } from "./components/backup-dashboard.js";
-import { BackupExporter } from "./components/backup-exporter.js";
-import { BackupIdentity } from "./components/backup-identity.js";
-import { BackupSchedule } from "./components/backup-schedule.js";
-import { DeployCheck, deployCheckFingerprint, deployCheckJobSpec } from "./components/deploy-check.js";
-import { examplePlaceholders, examplesAllowed } from "./components/example-values.js";
-import { FirstDeployStamp, firstRunsEnv } from "./components/first-deploy.js";
-import { commonLabels, objectNames, workloadLabels } from "./components/naming.js";
-import { operatorCommands } from "./components/operator-commands.js";
-import { RunnerImage } from "./components/runner-image.js";
-import { RunSummaryTopic } from "./components/run-summary-topic.js";
-import { backupDestination as destinationOf } from "./components/runner-env.js";
-import { runnerPod, type StatusSettings } from "./components/runner-pod.js";
-import { longestIntervalDays } from "./components/schedules.js";
-import { gcAlarmWindowHours, gcEnabled } from "./components/store-config.js";
-import { StoreGc } from "./components/store-gc.js";
-import { StoreKey } from "./components/store-key.js";
+import { DRILL_MAX_AGE_HOURS, statusSchedule } from "./components/alarms/alarm-rules.js";
+import { BackupAlarms } from "./components/alarms/backup-alarms.js";
+import { BackupBucket } from "./components/storage/backup-bucket.js";
+import { BackupDashboard } from "./components/monitoring/backup-dashboard.js";
+import { BackupExporter } from "./components/monitoring/backup-exporter.js";
+import { BackupIdentity } from "./components/identity/backup-identity.js";
+import { BackupSchedule } from "./components/schedule/backup-schedule.js";
+import { DeployCheck, deployCheckFingerprint, deployCheckJobSpec } from "./components/schedule/deploy-check.js";
+import { examplePlaceholders, examplesAllowed } from "./components/config/example-values.js";
+import { FirstDeployStamp, firstRunsEnv } from "./components/schedule/first-deploy.js";
+import { commonLabels, objectNames, workloadLabels } from "./components/schedule/naming.js";
+import { operatorCommands } from "./components/schedule/operator-commands.js";
+import { RunnerImage } from "./components/image/runner-image.js";
+import { RunSummaryTopic } from "./components/alarms/run-summary-topic.js";
+import { backupDestination as destinationOf } from "./components/schedule/runner-env.js";
+import { runnerPod, type StatusSettings } from "./components/schedule/runner-pod.js";
+import { longestIntervalDays } from "./components/config/schedules.js";
+import { gcAlarmWindowHours, gcEnabled } from "./components/media-store/store-config.js";
+import { StoreGc } from "./components/media-store/store-gc.js";
+import { StoreKey } from "./components/media-store/store-key.js";
 import { DEFAULT_EXPORTER_PORT, type ScheduledTier } from "./runner/src/contract.js";
-import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from "./components/stack-config.js";
+import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from "./components/config/stack-config.js";
 
 function loadConfig() {
   try {
@@ -161,7 +161,7 @@ const storeKey =
       )
     : undefined;
 
-// What every runner pod shares (see components/runner-pod.ts); the image and the service
+// What every runner pod shares (see components/schedule/runner-pod.ts); the image and the service
 // account are known once those resources exist.
 const podBase = {
   configMapName: names.configMap,
@@ -233,7 +233,7 @@ const schedule = new BackupSchedule(
 );
 
 // On every `pulumi up` whose inputs changed: the identity Secret opens what the recipients encrypt
-// and the restore role can restore; a failed check fails the deploy (components/deploy-check.ts).
+// and the restore role can restore; a failed check fails the deploy (components/schedule/deploy-check.ts).
 const deployCheck = config.deployCheck
   ? new DeployCheck(
       `${base}-deploy-check`,

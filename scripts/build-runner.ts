@@ -1,7 +1,7 @@
-// `npm run build`: writes the runner bundle to dist/edms-backup.cjs (see components/runner-bundle.ts).
+// `npm run build`: writes the runner bundle to dist/edms-backup.cjs (see components/image/runner-bundle.ts).
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { bundleRunner } from "../components/runner-bundle.js";
+import { bundleRunner } from "../components/image/runner-bundle.js";
 
 const root = path.resolve(__dirname, "..");
 mkdirSync(path.join(root, "dist"), { recursive: true });

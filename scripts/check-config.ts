@@ -7,15 +7,15 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { examplePlaceholders, examplesAllowed } from "../components/example-values.js";
+import { examplePlaceholders, examplesAllowed } from "../components/config/example-values.js";
 import {
   enabledTiers,
   parseStackConfig,
   projectConfig,
   StackConfigError,
   type StackConfig,
-} from "../components/stack-config.js";
-import { readStackFile } from "../components/stack-file.js";
+} from "../components/config/stack-config.js";
+import { readStackFile } from "../components/config/stack-file.js";
 
 const USAGE = `usage: npm run check-config -- [--stack NAME] [--dir DIR]
   Validates Pulumi.<NAME>.yaml (default prod) in DIR (default .) with the schema pulumi up uses.

@@ -59,7 +59,7 @@ export const STORE_PREFIX = "store";
 export const STORE_OBJECTS_PREFIX = `${STORE_PREFIX}/objects/`;
 /** The runner command that deletes unreferenced content objects (its own CronJob and identity). */
 export const STORE_GC_COMMAND = "gc";
-/** The runner command the stack's deploy-check Job runs (components/deploy-check.ts). */
+/** The runner command the stack's deploy-check Job runs (components/schedule/deploy-check.ts). */
 export const DEPLOY_CHECK_COMMAND = "check-deploy";
 export const DEFAULT_STORE_GC_GRACE_HOURS = 48;
 /** A content object's key (relative to the destination) for its keyed name (64 hex digits). */

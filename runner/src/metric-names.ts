@@ -16,7 +16,7 @@ export const METRIC_MISSING_MEDIA_FILES = "MissingMediaFiles";
 /**
  * Published by `backup` when MEDIA_REFERENCES is set, dimension App only: 1 when the reference
  * check could not run (a configured column is gone: a migration renamed it), 0 when it ran. The
- * reference-check alarm fires on a 1 and clears on the next 0 (components/alarm-rules.ts).
+ * reference-check alarm fires on a 1 and clears on the next 0 (components/alarms/alarm-rules.ts).
  */
 export const METRIC_REFERENCE_CHECK_NOT_RUN = "ReferenceCheckNotRun";
 
@@ -39,7 +39,7 @@ export const METRIC_LAST_PASSING_DRILL_AGE = "LastPassingDrillAgeSeconds";
  * Published by `gc` (the content store's, MEDIA_FORMAT=store) when it ends, dimension App only:
  * 1 when it finished (deleted what it should, or nothing to delete), 0 when it failed or could not
  * run; `gc --dry-run` publishes nothing. The gc alarm fires on a 0, and when no 1 arrived within
- * the gc schedule's interval + the alert grace (components/store-gc-alarms.ts).
+ * the gc schedule's interval + the alert grace (components/media-store/store-gc-alarms.ts).
  */
 export const METRIC_GC_SUCCEEDED = "GcSucceeded";
 

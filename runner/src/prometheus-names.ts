@@ -1,6 +1,6 @@
 /**
  * The Prometheus series `edms-backup exporter` serves: names, labels and help in one place, read by
- * the exporter, the stack's PrometheusRule (components/prometheus-rules.ts) and the Grafana dashboard
+ * the exporter, the stack's PrometheusRule (components/monitoring/prometheus-rules.ts) and the Grafana dashboard
  * test, so a renamed series fails the type check or a test instead of leaving an alert watching
  * nothing. Prometheus conventions: base units in the name (`_seconds`, `_bytes`,
  * `_timestamp_seconds`), `_total` for counters, labels `tier` and `component`.

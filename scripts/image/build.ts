@@ -1,5 +1,5 @@
 /**
- * Builds the runner image with podman from a generated context (components/image-context.ts), on
+ * Builds the runner image with podman from a generated context (components/image/image-context.ts), on
  * the offline base made by base.ts. A proxy CA (NODE_EXTRA_CA_CERTS, as on machines that reach
  * registries through a TLS-intercepting proxy) is handed to the build as a secret, never a layer.
  */

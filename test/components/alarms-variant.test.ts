@@ -4,7 +4,10 @@
  * Its own file, so index.ts is evaluated afresh under these mocks.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { DashboardBody as CloudWatchDashboard, MetricWidget } from "../../components/cloudwatch-dashboard.js";
+import type {
+  DashboardBody as CloudWatchDashboard,
+  MetricWidget,
+} from "../../components/monitoring/cloudwatch-dashboard.js";
 import { ofType, one, runStack, type StackRun } from "./stack-harness.js";
 
 const KEY = "arn:aws:kms:ap-southeast-1:123456789012:key/0d9a4a6b-8e3f-1c0d-2a4b-6c8e5c2b7e1f";

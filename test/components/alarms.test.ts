@@ -6,9 +6,9 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { CronExpressionParser } from "cron-parser";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ageAlarmRule, STATUS_EVERY_HOURS, statusSchedule } from "../../components/alarm-rules.js";
-import { FirstDeployStamp, firstRunsEnv } from "../../components/first-deploy.js";
-import type { PolicyDocument } from "../../components/iam-policies.js";
+import { ageAlarmRule, STATUS_EVERY_HOURS, statusSchedule } from "../../components/alarms/alarm-rules.js";
+import { FirstDeployStamp, firstRunsEnv } from "../../components/schedule/first-deploy.js";
+import type { PolicyDocument } from "../../components/identity/iam-policies.js";
 import { validateKubernetesObject } from "./k8s-validation.js";
 import { ofType, one, REGION, ACCOUNT, runStack, type StackRun } from "./stack-harness.js";
 import { runnerEnvSchema } from "../../runner/src/contract.js";

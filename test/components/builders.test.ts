@@ -8,21 +8,21 @@ import {
   objectLockDefaultDays,
   tierPrefix,
   tlsOnlyBucketPolicy,
-} from "../../components/bucket-rules.js";
-import { cronJobSpec, SUSPENDED_SCHEDULE, type JobPolicy } from "../../components/cron-job-spec.js";
-import { irsaTrustPolicy, oidcIssuerFromProviderArn, runnerPolicy } from "../../components/iam-policies.js";
-import { ecrLifecyclePolicy, imageTag, pinnedReference } from "../../components/image-rules.js";
-import { networkPolicySpec } from "../../components/network-policy-spec.js";
-import { operatorCommands } from "../../components/operator-commands.js";
-import { podSpec, type PodSettings } from "../../components/pod-spec.js";
-import { configMapData, tierEnv } from "../../components/runner-env.js";
+} from "../../components/storage/bucket-rules.js";
+import { cronJobSpec, SUSPENDED_SCHEDULE, type JobPolicy } from "../../components/schedule/cron-job-spec.js";
+import { irsaTrustPolicy, oidcIssuerFromProviderArn, runnerPolicy } from "../../components/identity/iam-policies.js";
+import { ecrLifecyclePolicy, imageTag, pinnedReference } from "../../components/image/image-rules.js";
+import { networkPolicySpec } from "../../components/schedule/network-policy-spec.js";
+import { operatorCommands } from "../../components/schedule/operator-commands.js";
+import { podSpec, type PodSettings } from "../../components/schedule/pod-spec.js";
+import { configMapData, tierEnv } from "../../components/schedule/runner-env.js";
 import {
   cronProblem,
   isKnownTimeZone,
   longestIntervalDays,
   minimumBackupsKept,
   nextRuns,
-} from "../../components/schedules.js";
+} from "../../components/config/schedules.js";
 
 const retention = { daily: 7, weekly: 28, monthly: 366, adhoc: 30 };
 const policy: JobPolicy = {

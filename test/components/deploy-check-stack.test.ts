@@ -4,8 +4,8 @@
 // it proves changes (the pod template's fingerprint); `deployCheck: false` leaves it out.
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { deployCheckFingerprint, FINGERPRINT_ANNOTATION } from "../../components/deploy-check.js";
-import { readStackFile } from "../../components/stack-file.js";
+import { deployCheckFingerprint, FINGERPRINT_ANNOTATION } from "../../components/schedule/deploy-check.js";
+import { readStackFile } from "../../components/config/stack-file.js";
 import { DEPLOY_CHECK_COMMAND } from "../../runner/src/contract.js";
 import { at, ofType, REPO_ROOT, runStack, type Recorded, type StackRun } from "./stack-harness.js";
 

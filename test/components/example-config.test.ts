@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ALLOW_EXAMPLE_ENV, EXAMPLE_RECIPIENTS } from "../../components/example-values.js";
+import { ALLOW_EXAMPLE_ENV, EXAMPLE_RECIPIENTS } from "../../components/config/example-values.js";
 import { REPO_ROOT, runStack } from "./stack-harness.js";
 
 const tsx = path.join(REPO_ROOT, "node_modules/.bin/tsx");

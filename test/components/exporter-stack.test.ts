@@ -5,8 +5,8 @@
 // the Service, the ingress NetworkPolicy, and a ServiceMonitor + PrometheusRule that select it. A
 // stack without `exporter` has none of it (variant-stack.test.ts).
 import { beforeAll, describe, expect, it } from "vitest";
-import type { PolicyDocument } from "../../components/iam-policies.js";
-import { alertRules } from "../../components/prometheus-rules.js";
+import type { PolicyDocument } from "../../components/identity/iam-policies.js";
+import { alertRules } from "../../components/monitoring/prometheus-rules.js";
 import { decide } from "./iam-simulator.js";
 import { ACCOUNT, REGION, one, runStack, type Recorded, type StackRun } from "./stack-harness.js";
 

@@ -20,7 +20,7 @@
  * - notify/run-summary.ts publishRunSummary: SNS Publish to the run-summary topic.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { PolicyDocument } from "../../components/iam-policies.js";
+import type { PolicyDocument } from "../../components/identity/iam-policies.js";
 import { decide, decideWebIdentity, type AwsCall, type Decision } from "./iam-simulator.js";
 import { ACCOUNT, REGION, one, runStack, type StackRun } from "./stack-harness.js";
 

@@ -15,7 +15,7 @@
  */
 import { createValidatedPolicy, validateTrustPolicy } from "@cloud-copilot/iam-policy";
 import { runSimulation, runUnsafeSimulation, type Simulation } from "@cloud-copilot/iam-simulate";
-import type { PolicyDocument } from "../../components/iam-policies.js";
+import type { PolicyDocument } from "../../components/identity/iam-policies.js";
 
 export type Decision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
 

@@ -16,8 +16,8 @@ import {
   writeImageContext,
   type ImageBuildArgs,
   type ImageContext,
-} from "../../components/image-context.js";
-import { imageTag } from "../../components/image-rules.js";
+} from "../../components/image/image-context.js";
+import { imageTag } from "../../components/image/image-rules.js";
 import { REPO_ROOT, scratchTree } from "../helpers/scratch-tree.js";
 
 const ARGS: ImageBuildArgs = { PG_MAJOR: "15", PG_APT_SOURCE: "pgdg" };
@@ -109,8 +109,8 @@ describe("the runner image's build context", () => {
         ["README.md", (t) => `${t}\nAn edited paragraph.\n`],
         ["docs/DEPLOY.md", (t) => `${t}\nAn edited paragraph.\n`],
         ["Pulumi.prod.yaml", (t) => t.replace("edms-backup:pgMajor:", "# edited\n  edms-backup:pgMajor:")],
-        ["components/pod-spec.ts", (t) => `${t}\nexport const SCRATCH_MARK = 1;\n`],
-        ["components/stack-config.ts", (t) => `${t}\nexport const SCRATCH_MARK = 1;\n`],
+        ["components/schedule/pod-spec.ts", (t) => `${t}\nexport const SCRATCH_MARK = 1;\n`],
+        ["components/config/stack-config.ts", (t) => `${t}\nexport const SCRATCH_MARK = 1;\n`],
         ["index.ts", (t) => `${t}\nexport const scratchMark = 1;\n`],
         ["test/components/prod-stack.test.ts", (t) => `${t}\n// edited\n`],
         // A comment in the runner's source does not reach the bundle, so the image cannot differ.

@@ -10,7 +10,7 @@ import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { afterAll, describe, expect, it } from "vitest";
 import { debianMirror, parseDeb822, parseOneLine, readAptSources } from "../../scripts/image/apt-mirror.js";
 import { bytesOf, cpusOf, podRun, type PodRunInputs } from "../../scripts/image/pod-run.js";
-import { AGE_IDENTITY_DIR, podSpec } from "../../components/pod-spec.js";
+import { AGE_IDENTITY_DIR, podSpec } from "../../components/schedule/pod-spec.js";
 
 describe("the Debian mirror for the base image", () => {
   const deb822 = `Types: deb

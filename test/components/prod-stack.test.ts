@@ -8,10 +8,10 @@ import path from "node:path";
 import { CronExpressionParser } from "cron-parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runnerEnvSchema, runnerEnvShape } from "../../runner/src/contract.js";
-import { AWS_ENV_NAMES, LIBPQ_ENV_NAMES } from "../../components/runner-env.js";
+import { AWS_ENV_NAMES, LIBPQ_ENV_NAMES } from "../../components/schedule/runner-env.js";
 import { validateKubernetesObject } from "./k8s-validation.js";
 import { ACCOUNT, ofType, one, REPO_ROOT, runStack, type Recorded, type StackRun } from "./stack-harness.js";
-import type { PolicyDocument } from "../../components/iam-policies.js";
+import type { PolicyDocument } from "../../components/identity/iam-policies.js";
 
 let run: StackRun;
 beforeAll(async () => {

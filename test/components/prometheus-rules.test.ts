@@ -1,4 +1,4 @@
-// The stack's Prometheus alert rules (components/prometheus-rules.ts) run by Prometheus's own rule
+// The stack's Prometheus alert rules (components/monitoring/prometheus-rules.ts) run by Prometheus's own rule
 // engine: `promtool check rules` accepts them and `promtool test rules` evaluates them over series
 // shaped like the exporter's, firing and not firing: a fresh stack before its first run stays quiet
 // (as the CloudWatch alarms do), a tier past its deadline fires, a failed or overdue drill fires,
@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { alertRules, ALERT_NAMES, matchers, type AlertRule } from "../../components/prometheus-rules.js";
+import { alertRules, ALERT_NAMES, matchers, type AlertRule } from "../../components/monitoring/prometheus-rules.js";
 import { requireTool } from "../helpers/prometheus.js";
 
 const SELECTOR = { job: "edms-backup-exporter", namespace: "edms" };

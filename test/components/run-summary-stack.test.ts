@@ -4,7 +4,7 @@
  * nothing else in SNS (evaluated in iam-evaluation.test.ts). Without it: variant-stack.test.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { PolicyDocument } from "../../components/iam-policies.js";
+import type { PolicyDocument } from "../../components/identity/iam-policies.js";
 import { ACCOUNT, REGION, ofType, one, runStack, type StackRun } from "./stack-harness.js";
 
 let run: StackRun;

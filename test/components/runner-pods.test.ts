@@ -1,7 +1,7 @@
 /**
  * Every runner pod the stack renders, side by side: the CronJobs (each tier, adhoc, the drill,
  * status), the first status Job, the exported restore Job and the one-off `kubectl run` pods. They
- * all come from one factory (components/runner-pod.ts); this holds them to it, so a pod assembled
+ * all come from one factory (components/schedule/runner-pod.ts); this holds them to it, so a pod assembled
  * somewhere else, or a field added to one workload only, fails here: the same security context and
  * resources, the same environment source (the runner ConfigMap, contract names only, the same
  * Secret references), and each volume the same by purpose wherever it appears.
@@ -9,8 +9,8 @@
  */
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AWS_ENV_NAMES, LIBPQ_ENV_NAMES } from "../../components/runner-env.js";
-import { readStackFile } from "../../components/stack-file.js";
+import { AWS_ENV_NAMES, LIBPQ_ENV_NAMES } from "../../components/schedule/runner-env.js";
+import { readStackFile } from "../../components/config/stack-file.js";
 import { runnerEnvShape } from "../../runner/src/contract.js";
 import { at, ofType, REPO_ROOT, runStack, type StackRun } from "./stack-harness.js";
 

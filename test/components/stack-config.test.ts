@@ -12,9 +12,9 @@ import {
   parseStackConfig,
   projectConfig,
   StackConfigError,
-} from "../../components/stack-config.js";
-import { minimumBackupsKept } from "../../components/schedules.js";
-import { readStackFile } from "../../components/stack-file.js";
+} from "../../components/config/stack-config.js";
+import { minimumBackupsKept } from "../../components/config/schedules.js";
+import { readStackFile } from "../../components/config/stack-file.js";
 import { REPO_ROOT } from "./stack-harness.js";
 
 const minimal = {

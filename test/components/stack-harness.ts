@@ -6,11 +6,11 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks.js";
-import { asPulumiConfig, readStackFile } from "../../components/stack-file.js";
-import { ALLOW_EXAMPLE_ENV } from "../../components/example-values.js";
+import { asPulumiConfig, readStackFile } from "../../components/config/stack-file.js";
+import { ALLOW_EXAMPLE_ENV } from "../../components/config/example-values.js";
 
 // The tests render the repository's Pulumi.prod.yaml, example values and all, on purpose; a real
-// `pulumi up` refuses them (components/example-values.ts, test/components/example-config.test.ts).
+// `pulumi up` refuses them (components/config/example-values.ts, test/components/example-config.test.ts).
 process.env[ALLOW_EXAMPLE_ENV] ??= "allow";
 
 export const ACCOUNT = "123456789012";

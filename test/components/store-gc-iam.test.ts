@@ -7,7 +7,7 @@
  * as s3:DeleteObjectVersion.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { PolicyDocument } from "../../components/iam-policies.js";
+import type { PolicyDocument } from "../../components/identity/iam-policies.js";
 import { decide, decideWebIdentity, type Decision } from "./iam-simulator.js";
 import { ACCOUNT, REGION, one, runStack, type StackRun } from "./stack-harness.js";
 

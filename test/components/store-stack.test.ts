@@ -7,11 +7,11 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { storeObjectKey, TIERS } from "../../runner/src/contract.js";
-import { lifecycleRules } from "../../components/bucket-rules.js";
-import { parseStackConfig, StackConfigError } from "../../components/stack-config.js";
-import { gcEnabled } from "../../components/store-config.js";
-import { gcAlarmRules } from "../../components/store-gc-alarms.js";
-import { SECRET_PLACEHOLDER } from "../../components/stack-file.js";
+import { lifecycleRules } from "../../components/storage/bucket-rules.js";
+import { parseStackConfig, StackConfigError } from "../../components/config/stack-config.js";
+import { gcEnabled } from "../../components/media-store/store-config.js";
+import { gcAlarmRules } from "../../components/media-store/store-gc-alarms.js";
+import { SECRET_PLACEHOLDER } from "../../components/config/stack-file.js";
 import { isPulumiSecret, unwrapSecrets } from "./k8s-validation.js";
 import { at, ofType, one, runStack, type Recorded, type StackRun } from "./stack-harness.js";
 

@@ -7,7 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_CA_DIR, DATABASE_CA_PATH, runnerEnvSchema } from "../../runner/src/contract.js";
-import type { PolicyDocument } from "../../components/iam-policies.js";
+import type { PolicyDocument } from "../../components/identity/iam-policies.js";
 import { decide } from "./iam-simulator.js";
 import { validateKubernetesObject } from "./k8s-validation.js";
 import { ACCOUNT, ofType, one, runStack, type StackRun } from "./stack-harness.js";

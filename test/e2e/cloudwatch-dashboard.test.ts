@@ -1,4 +1,4 @@
-// The stack's CloudWatch dashboard (components/cloudwatch-dashboard.ts) over the metrics the real
+// The stack's CloudWatch dashboard (components/monitoring/cloudwatch-dashboard.ts) over the metrics the real
 // runner publishes: a backup (with media references), a failed backup, `status --publish-metrics`
 // and a drill publish to moto's CloudWatch, and every widget of the dashboard then finds data
 // under exactly the namespace, metric names, dimensions and statistics it asks for (a renamed
@@ -9,7 +9,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { GetDashboardCommand, GetMetricStatisticsCommand, PutDashboardCommand } from "@aws-sdk/client-cloudwatch";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { cloudwatchDashboardBody, type MetricWidget } from "../../components/cloudwatch-dashboard.js";
+import { cloudwatchDashboardBody, type MetricWidget } from "../../components/monitoring/cloudwatch-dashboard.js";
 import { fileDatabases } from "../helpers/file-databases.js";
 import { awsTestEnv } from "../helpers/moto.js";
 import { testCloudWatch } from "../helpers/notify-receiver.js";

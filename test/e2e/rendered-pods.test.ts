@@ -27,8 +27,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { configMapData } from "../../components/runner-env.js";
-import { readStackFile } from "../../components/stack-file.js";
+import { configMapData } from "../../components/schedule/runner-env.js";
+import { readStackFile } from "../../components/config/stack-file.js";
 import {
   parseMediaReferences,
   SSL_MODES,

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { buildRunnerImage, type BuiltImage } from "../../scripts/image/build.js";
 import { podman, podmanEnv, runCommand, type CommandResult } from "../../scripts/image/podman.js";
 import { podRun, type PodRun } from "../../scripts/image/pod-run.js";
-import { readStackFile } from "../../components/stack-file.js";
+import { readStackFile } from "../../components/config/stack-file.js";
 import { one, ofType, REPO_ROOT, runStack, type StackRun } from "../components/stack-harness.js";
 import { newAgeKey } from "../helpers/age-key.js";
 import { run } from "../helpers/exec.js";

@@ -12,7 +12,7 @@ const dockerfile = readFile(path.resolve(__dirname, "../../runner/Dockerfile"), 
 describe("runner image", () => {
   it("ships only the bundle from its generated context, as a non-root numeric user", async () => {
     const text = await dockerfile;
-    // One stage: the bundle is built by the program (components/image-context.ts), not in the image.
+    // One stage: the bundle is built by the program (components/image/image-context.ts), not in the image.
     expect(text.match(/^FROM /gm)).toEqual(["FROM "]);
     expect(text.match(/^(COPY|ADD) .*$/gm)).toEqual(["COPY edms-backup.cjs /app/edms-backup.cjs"]);
     const instructions = text.replace(/^\s*#.*$/gm, "");

@@ -14,7 +14,7 @@ import {
   summarizeUploads,
   unfinishedUploadsLines,
 } from "../../runner/src/catalog/unfinished-uploads.js";
-import { lifecycleRules } from "../../components/bucket-rules.js";
+import { lifecycleRules } from "../../components/storage/bucket-rules.js";
 import { DEFAULT_RETENTION_DAYS } from "../../runner/src/contract.js";
 
 const NOW = new Date("2026-11-27T12:00:00Z");

@@ -1,7 +1,7 @@
 /**
  * The AWS SDK, loaded on first use: file:// runs, restores and drills from a folder never pay for
  * it. Under tsx and vitest that is a dynamic import of ./sdk.js. The bundle carries the SDK's
- * module as its own bundle in a string (components/runner-bundle.ts defines
+ * module as its own bundle in a string (components/image/runner-bundle.ts defines
  * __AWS_SDK_CHUNK__), compiled here on first use: Node 20 parses a whole CommonJS file before
  * running any of it, and the SDK is about half of the runner's code, so as code every command
  * (a file:// backup, a restore, even --version) would pay for parsing it; as a string literal it

@@ -1,6 +1,6 @@
 /**
  * Everything the runner uses from the AWS SDK, in one module that the bundle carries apart from
- * the rest (components/runner-bundle.ts): it is about half of the bundle's code, and only S3
+ * the rest (components/image/runner-bundle.ts): it is about half of the bundle's code, and only S3
  * destinations, CloudWatch metrics and the SNS run summary need it. Import it only through
  * loadAwsSdk(). SNS rides in the same chunk rather than one of its own: the clients share their
  * core (@smithy/*, @aws-sdk/core), which a second chunk would carry and compile a second time.

@@ -1,6 +1,6 @@
 /**
  * `check-deploy`: what a deployment must prove on day 0 instead of at its first drill a week
- * later (the stack runs it as a Job on `pulumi up`, components/deploy-check.ts):
+ * later (the stack runs it as a Job on `pulumi up`, components/schedule/deploy-check.ts):
  *
  * - identity: the private key drills and restores decrypt with (AGE_IDENTITY_FILE, the identity
  *   Secret) opens what backups encrypt. A random challenge is encrypted by the age binary to

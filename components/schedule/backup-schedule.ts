@@ -6,7 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ICronJobSpec } from "kubernetes-models/batch/v1/CronJobSpec";
-import type { ScheduledTier, Tier } from "../runner/src/contract.js";
+import type { ScheduledTier, Tier } from "../../runner/src/contract.js";
 import { cronJobSpec, SUSPENDED_SCHEDULE, type JobPolicy } from "./cron-job-spec.js";
 import { commonLabels, objectNames, runnerSelector, workloadLabels } from "./naming.js";
 import { networkPolicySpec } from "./network-policy-spec.js";

@@ -18,7 +18,7 @@
  * Every delete outside the content objects is denied outright, so a broader policy attached to the
  * role by mistake cannot let gc delete a set, a manifest or an index.
  */
-import { STORE_OBJECTS_PREFIX, STORE_PREFIX } from "../runner/src/contract.js";
+import { STORE_OBJECTS_PREFIX, STORE_PREFIX } from "../../runner/src/contract.js";
 import {
   DENIED_ACTIONS,
   listBackupPrefix,
@@ -26,7 +26,7 @@ import {
   useKeyThroughS3,
   type PolicyDocument,
   type PolicyStatement,
-} from "./iam-policies.js";
+} from "../identity/iam-policies.js";
 
 /** Where gc writes its run records, relative to the destination (status reads them). */
 export const GC_RECORDS_PREFIX = `${STORE_PREFIX}/gc/`;

@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { BackupIdentity, type BackupIdentityArgs } from "./backup-identity.js";
+import { BackupIdentity, type BackupIdentityArgs } from "../identity/backup-identity.js";
 import {
   exporterDeploymentSpec,
   exporterIngressPolicySpec,
@@ -13,9 +13,9 @@ import {
   prometheusRule,
   serviceMonitor,
 } from "./exporter-spec.js";
-import { objectNames, workloadLabels } from "./naming.js";
-import type { RunnerPodInputs } from "./backup-schedule.js";
-import { runnerPod, type StatusSettings } from "./runner-pod.js";
+import { objectNames, workloadLabels } from "../schedule/naming.js";
+import type { RunnerPodInputs } from "../schedule/backup-schedule.js";
+import { runnerPod, type StatusSettings } from "../schedule/runner-pod.js";
 
 export interface BackupExporterArgs {
   appName: string;

@@ -2,8 +2,8 @@
  * Pure builders for the backup bucket: one lifecycle rule per tier prefix (retention lives in S3,
  * so it holds even when no runner ever runs again) and a bucket policy that refuses plain HTTP.
  */
-import { STORE_OBJECTS_PREFIX, TIERS, UNFINISHED_UPLOAD_ABORT_DAYS, type Tier } from "../runner/src/contract.js";
-import type { PolicyDocument } from "./iam-policies.js";
+import { STORE_OBJECTS_PREFIX, TIERS, UNFINISHED_UPLOAD_ABORT_DAYS, type Tier } from "../../runner/src/contract.js";
+import type { PolicyDocument } from "../identity/iam-policies.js";
 
 export interface LifecycleRule {
   id: string;

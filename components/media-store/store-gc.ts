@@ -8,11 +8,11 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { asCronJobSpec, type RunnerPodInputs } from "./backup-schedule.js";
-import { BackupIdentity, type IdentityKind } from "./backup-identity.js";
-import { cronJobSpec, type JobPolicy } from "./cron-job-spec.js";
-import { commonLabels, objectNames, workloadLabels } from "./naming.js";
-import { runnerPod } from "./runner-pod.js";
+import { asCronJobSpec, type RunnerPodInputs } from "../schedule/backup-schedule.js";
+import { BackupIdentity, type IdentityKind } from "../identity/backup-identity.js";
+import { cronJobSpec, type JobPolicy } from "../schedule/cron-job-spec.js";
+import { commonLabels, objectNames, workloadLabels } from "../schedule/naming.js";
+import { runnerPod } from "../schedule/runner-pod.js";
 import { gcAlarmRules } from "./store-gc-alarms.js";
 import { gcPolicy } from "./store-gc-policy.js";
 

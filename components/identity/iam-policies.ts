@@ -5,7 +5,7 @@
  * broader policy attached to the same role by mistake cannot grant them.
  */
 
-import { STORE_OBJECTS_PREFIX } from "../runner/src/contract.js";
+import { STORE_OBJECTS_PREFIX } from "../../runner/src/contract.js";
 
 export type ConditionBlock = Record<string, Record<string, string | string[]>>;
 

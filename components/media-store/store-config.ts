@@ -5,10 +5,10 @@
  * problems with every other one.
  */
 import { z } from "zod";
-import { MAX_ALARM_RANGE_SECONDS } from "../runner/src/metric-names.js";
-import type { MediaFormat } from "../runner/src/contract.js";
-import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
-import { SECRET_PLACEHOLDER } from "./stack-file.js";
+import { MAX_ALARM_RANGE_SECONDS } from "../../runner/src/metric-names.js";
+import type { MediaFormat } from "../../runner/src/contract.js";
+import { cronProblem, isKnownTimeZone, longestIntervalDays } from "../config/schedules.js";
+import { SECRET_PLACEHOLDER } from "../config/stack-file.js";
 
 /** Every day at 05:30, after the daily (02:00), weekly (03:00) and monthly (04:00) backups. */
 export const DEFAULT_GC_SCHEDULE = "30 5 * * *";

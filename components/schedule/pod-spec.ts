@@ -5,7 +5,7 @@
  */
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
-import { DATABASE_CA_DIR, DATABASE_CA_FILE, type RunnerEnv, type RunnerEnvName } from "../runner/src/contract.js";
+import { DATABASE_CA_DIR, DATABASE_CA_FILE, type RunnerEnv, type RunnerEnvName } from "../../runner/src/contract.js";
 import { PASSWORD_ENV } from "./runner-env.js";
 
 export const CONTAINER_NAME = "runner";

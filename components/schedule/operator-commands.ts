@@ -5,7 +5,7 @@
  */
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
-import { DEPLOY_CHECK_COMMAND } from "../runner/src/contract.js";
+import { DEPLOY_CHECK_COMMAND } from "../../runner/src/contract.js";
 
 export interface OperatorCommandSettings {
   namespace: string;

@@ -6,7 +6,7 @@
  * + interval + grace, or the first scheduled run + grace before any backup), so a stack that has
  * not had its first run yet stays quiet, and a tier that missed it does not.
  */
-import * as n from "../runner/src/prometheus-names.js";
+import * as n from "../../runner/src/prometheus-names.js";
 
 export interface AlertRuleSettings {
   /**

@@ -2,7 +2,7 @@
  * Kubernetes object names and labels, derived from the application name in one place so the
  * CronJobs, the NetworkPolicy selector and the operator commands can never disagree.
  */
-import { TIERS, type Tier } from "../runner/src/contract.js";
+import { TIERS, type Tier } from "../../runner/src/contract.js";
 
 export const TIER_LABEL = "backup.edms.io/tier";
 

@@ -4,8 +4,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { Tier } from "../runner/src/contract.js";
-import { backupKeyPolicy, partitionOf } from "./iam-policies.js";
+import type { Tier } from "../../runner/src/contract.js";
+import { backupKeyPolicy, partitionOf } from "../identity/iam-policies.js";
 import { lifecycleRules, objectLockDefaultDays, tlsOnlyBucketPolicy } from "./bucket-rules.js";
 
 export interface BackupBucketArgs {

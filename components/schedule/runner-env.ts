@@ -12,7 +12,7 @@ import {
   type ScheduledTier,
   type Tier,
   type Trigger,
-} from "../runner/src/contract.js";
+} from "../../runner/src/contract.js";
 import type { SecretEnv } from "./pod-spec.js";
 
 /** libpq's own variables; the password is never here (it comes from the Secret via secretKeyRef). */

@@ -9,8 +9,8 @@
  *   that never ends or a runner that does not publish fires it too. CloudWatch looks back at most
  *   7 days; the stack config refuses a gc schedule whose window is longer (store-config.ts).
  */
-import { DIMENSION_APP, MAX_ALARM_RANGE_SECONDS, METRIC_GC_SUCCEEDED } from "../runner/src/metric-names.js";
-import type { AgeAlarmRule, DrillAlarmRules } from "./alarm-rules.js";
+import { DIMENSION_APP, MAX_ALARM_RANGE_SECONDS, METRIC_GC_SUCCEEDED } from "../../runner/src/metric-names.js";
+import type { AgeAlarmRule, DrillAlarmRules } from "../alarms/alarm-rules.js";
 
 const HOUR = 3600;
 

@@ -5,7 +5,7 @@
  */
 import type { ICronJobSpec } from "kubernetes-models/batch/v1/CronJobSpec";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
-import { cronProblem, isKnownTimeZone } from "./schedules.js";
+import { cronProblem, isKnownTimeZone } from "../config/schedules.js";
 
 /** A schedule that never matters: the ad-hoc CronJob is suspended and only used as a Job template. */
 export const SUSPENDED_SCHEDULE = "0 0 1 1 *";

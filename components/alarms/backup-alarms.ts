@@ -6,7 +6,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { ScheduledTier } from "../runner/src/contract.js";
+import type { ScheduledTier } from "../../runner/src/contract.js";
 import { ageAlarmRule, drillAlarmRules, referenceCheckAlarmRule, type StatusEveryHours } from "./alarm-rules.js";
 import { subscribeEmails } from "./email-subscriptions.js";
 

@@ -19,11 +19,11 @@ import {
   SCHEDULED_TIERS,
   SSL_MODES,
   type ScheduledTier,
-} from "../runner/src/contract.js";
+} from "../../runner/src/contract.js";
 import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
-import { STATUS_EVERY_HOURS } from "./alarm-rules.js";
-import { APT_SOURCES, DEBIAN_PG_MAJOR } from "./image-rules.js";
-import { DEFAULT_GC_SCHEDULE, mediaStoreProblems, storeKeySchema } from "./store-config.js";
+import { STATUS_EVERY_HOURS } from "../alarms/alarm-rules.js";
+import { APT_SOURCES, DEBIAN_PG_MAJOR } from "../image/image-rules.js";
+import { DEFAULT_GC_SCHEDULE, mediaStoreProblems, storeKeySchema } from "../media-store/store-config.js";
 
 export const PROJECT = "edms-backup";
 
@@ -429,7 +429,7 @@ export const stackConfigSchema = z
       .optional(),
     encryption: encryptionSchema.optional(),
     /**
-     * The deploy check (components/deploy-check.ts): a Job on `pulumi up` that proves the identity
+     * The deploy check (components/schedule/deploy-check.ts): a Job on `pulumi up` that proves the identity
      * Secret decrypts what the recipients encrypt and the restore role can restore; a failed check
      * fails the deploy. false leaves it out.
      */

@@ -16,8 +16,8 @@ import {
   METRIC_LAST_PASSING_DRILL_AGE,
   METRIC_NEWEST_BACKUP_AGE,
   METRIC_REFERENCE_CHECK_NOT_RUN,
-} from "../runner/src/metric-names.js";
-import type { ScheduledTier } from "../runner/src/contract.js";
+} from "../../runner/src/metric-names.js";
+import type { ScheduledTier } from "../../runner/src/contract.js";
 
 /** Hours between status runs: divisors of 24, so `*\/H` in cron spaces the runs evenly. */
 export const STATUS_EVERY_HOURS = [1, 2, 3, 4, 6, 8, 12, 24] as const;

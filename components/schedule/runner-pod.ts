@@ -6,7 +6,7 @@
  * cannot drift apart in their security context, environment source or volumes.
  */
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
-import { DEPLOY_CHECK_COMMAND, type RunnerEnv, type ScheduledTier, type Tier } from "../runner/src/contract.js";
+import { DEPLOY_CHECK_COMMAND, type RunnerEnv, type ScheduledTier, type Tier } from "../../runner/src/contract.js";
 import { podSpec, type DatabaseCa, type MediaMount, type Resources } from "./pod-spec.js";
 import {
   backupArgs,

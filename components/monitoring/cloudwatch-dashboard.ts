@@ -16,8 +16,8 @@ import {
   METRIC_LAST_PASSING_DRILL_AGE,
   METRIC_MISSING_MEDIA_FILES,
   METRIC_NEWEST_BACKUP_AGE,
-} from "../runner/src/metric-names.js";
-import type { ScheduledTier } from "../runner/src/contract.js";
+} from "../../runner/src/metric-names.js";
+import type { ScheduledTier } from "../../runner/src/contract.js";
 
 export interface CloudWatchDashboardSettings {
   appName: string;

@@ -11,8 +11,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ScheduledTier } from "../runner/src/contract.js";
-import { nextRuns } from "./schedules.js";
+import type { ScheduledTier } from "../../runner/src/contract.js";
+import { nextRuns } from "../config/schedules.js";
 
 export interface FirstDeployStampArgs {
   objectName: string;
