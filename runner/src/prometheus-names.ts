@@ -50,11 +50,22 @@ export const KEPT_COPY_BYTES = "edms_backup_kept_copy_bytes";
 export const UNFINISHED_UPLOADS = "edms_backup_unfinished_uploads";
 export const UNFINISHED_UPLOAD_BYTES = "edms_backup_unfinished_upload_bytes";
 
+/**
+ * The media store (no labels; absent without one): content objects under store/objects/ and their
+ * bytes; the bytes of the objects the newest complete store set references; the media bytes all
+ * complete store sets hold (their files' bytes); the dedup ratio, the latter over the stored bytes.
+ */
+export const STORE_OBJECTS = "edms_backup_store_objects";
+export const STORE_STORED_BYTES = "edms_backup_store_stored_bytes";
+export const STORE_NEWEST_SET_BYTES = "edms_backup_store_newest_set_bytes";
+export const STORE_SETS_SOURCE_BYTES = "edms_backup_store_sets_source_bytes";
+export const STORE_DEDUP_RATIO = "edms_backup_store_dedup_ratio";
+
 /** The exporter itself (label `source`: one per reading of the destination, see exporter/sources.ts). */
 export const SCRAPE_ERRORS = "edms_backup_exporter_scrape_errors_total";
 export const LAST_REFRESH_TIMESTAMP = "edms_backup_exporter_last_refresh_timestamp_seconds";
 export const REFRESH_DURATION = "edms_backup_exporter_refresh_duration_seconds";
 
 /** The sources the exporter reads, each refreshed (and failing) on its own. */
-export const EXPORTER_SOURCES = ["backup_sets", "drills", "kept_copies", "unfinished_uploads"] as const;
+export const EXPORTER_SOURCES = ["backup_sets", "drills", "kept_copies", "unfinished_uploads", "media_store"] as const;
 export type ExporterSourceName = (typeof EXPORTER_SOURCES)[number];

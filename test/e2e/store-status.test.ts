@@ -2,13 +2,17 @@
 // newest set references) and the dedup ratio, in the table and in --json, on file:// and on moto,
 // plain and age-encrypted (status holds no identity: it never needs an index). The oracle is the
 // media tree itself (distinct contents and their sizes, hashed here) and the store's own listing.
+// The exporter's edms_backup_store_* series must equal status's figures and pass promtool's lint.
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
-import { runRunner, type RunnerResult } from "../helpers/runner-cli.js";
+import { runRunner, startRunner, type RunnerResult } from "../helpers/runner-cli.js";
+import { freePort } from "../helpers/pg-cluster.js";
+import { requireTool } from "../helpers/prometheus.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 
 const s3Endpoint = inject("s3Endpoint");
@@ -162,4 +166,55 @@ it("a destination without a media store has no store figures", async () => {
   };
   expect(out.store).toBeUndefined();
   expect(ok("status", await runRunner(["status"], { ...env, STATUS_TIERS: "daily" })).stdout).not.toMatch(/STORE:/);
+});
+
+describe("the exporter's media store series", () => {
+  it("equal status's store figures, pass promtool's lint, and are absent without a store", async () => {
+    const media = await makeTree("exporter");
+    const dest = await mkdtemp(path.join(work, "dest-exporter-"));
+    const env = { BACKUP_DESTINATION: `file://${dest}`, ...common(media, {}) };
+    ok("backup 1", await runRunner(["backup", "--tier", "daily"], env));
+    await unlink(path.join(media, "docs", "doc-1.pdf"));
+    ok("backup 2", await runRunner(["backup", "--tier", "weekly"], env));
+    const { json } = await status(env);
+    const scrape = async (destination: string) => {
+      const port = await freePort();
+      const running = await startRunner(["exporter", "--listen", `127.0.0.1:${port}`, "--refresh-seconds", "1"], {
+        BACKUP_DESTINATION: destination,
+      });
+      try {
+        await running.waitForLog((l) => l.stage === "exporter" && typeof l.listen === "string");
+        return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      } finally {
+        running.child.kill("SIGTERM");
+        expect((await running.result).code).toBe(143);
+      }
+    };
+    const metrics = await scrape(`file://${dest}`);
+    const series = (name: string) => {
+      const m = new RegExp(`^${name} (\\S+)$`, "m").exec(metrics);
+      return m ? Number(m[1]) : undefined;
+    };
+    expect(series("edms_backup_store_objects")).toBe(json.objects);
+    expect(series("edms_backup_store_stored_bytes")).toBe(json.storedBytes);
+    expect(series("edms_backup_store_newest_set_bytes")).toBe(json.newest!.bytes);
+    expect(json.newest!.bytes).toBeLessThan(json.storedBytes);
+    expect(series("edms_backup_store_sets_source_bytes")).toBe(json.setsSourceBytes);
+    expect(series("edms_backup_store_dedup_ratio")).toBeCloseTo(json.dedupRatio!, 9);
+    expect(metrics).toMatch(/^edms_backup_exporter_scrape_errors_total\{source="media_store"\} 0$/m);
+    const lint = spawnSync(requireTool("promtool"), ["check", "metrics"], { input: metrics, encoding: "utf8" });
+    expect(`${lint.stdout}${lint.stderr}`.split("\n").filter((l) => l.includes("edms_backup_store"))).toEqual([]);
+
+    // A destination without a store: no store series at all (not zeros).
+    const tarDest = await mkdtemp(path.join(work, "dest-exporter-tar-"));
+    ok(
+      "tar backup",
+      await runRunner(["backup", "--tier", "daily"], {
+        ...env,
+        BACKUP_DESTINATION: `file://${tarDest}`,
+        MEDIA_FORMAT: "tar",
+      }),
+    );
+    expect(await scrape(`file://${tarDest}`)).not.toMatch(/^edms_backup_store_/m);
+  });
 });

@@ -4,7 +4,7 @@
  * markers, unfinished uploads), so the exporter and `status` cannot disagree about a tier.
  */
 import { groupIntoSets, isDatedInFuture, readManifest, type BackupSet } from "../catalog/catalog.js";
-import { MANIFEST_OBJECT, TIERS, type Tier } from "../contract.js";
+import { MANIFEST_OBJECT, STORE_OBJECTS_PREFIX, TIERS, type Tier } from "../contract.js";
 import { readDrillHistory } from "../drill/drill-record.js";
 import { errorMessage } from "../errors.js";
 import type { Manifest } from "../catalog/manifest.js";
@@ -12,6 +12,7 @@ import { readKeptState } from "../restore/kept-copies.js";
 import { assessStatus, startedAt, type StatusSettings } from "../catalog/staleness.js";
 import type { ObjectStore, StoredObject } from "../store/object-store.js";
 import { checkUnfinishedUploads } from "../catalog/unfinished-uploads.js";
+import { StoreTally, assessStoreUsage, type StoreUsage } from "../catalog/store-usage.js";
 
 const HOUR_S = 3600;
 const seconds = (iso: string) => Date.parse(iso) / 1000;
@@ -45,12 +46,8 @@ export interface TierReading {
  */
 export type ManifestCache = Map<string, Manifest>;
 
-export async function readBackupSets(
-  store: ObjectStore,
-  settings: StatusSettings,
-  now: Date,
-  cache: ManifestCache,
-): Promise<TierReading[]> {
+/** Every set of every tier, with its manifest when it has a valid one (read once per process). */
+async function readSets(store: ObjectStore, cache: ManifestCache): Promise<BackupSet[]> {
   const objects: StoredObject[] = [];
   // One listing per tier folder: never the whole destination (drill records, markers, content).
   for (const tier of TIERS) for await (const object of store.list(`${tier}/`)) objects.push(object);
@@ -76,6 +73,16 @@ export async function readBackupSets(
     sets.push({ ...skeleton, manifest });
   }
   for (const key of cache.keys()) if (!seen.has(key)) cache.delete(key); // expired or pruned
+  return sets;
+}
+
+export async function readBackupSets(
+  store: ObjectStore,
+  settings: StatusSettings,
+  now: Date,
+  cache: ManifestCache,
+): Promise<TierReading[]> {
+  const sets = await readSets(store, cache);
   // Every tier's newest set, judged by `status`'s own rules; deadlines only for the watched tiers.
   const judged = assessStatus(now, sets, { ...settings, tiers: TIERS });
   return judged.tiers.map((t): TierReading => {
@@ -174,4 +181,41 @@ export async function readUnfinishedUploads(store: ObjectStore, now: Date): Prom
   if (report.unfinishedUploadsProblem) throw new Error(report.unfinishedUploadsProblem);
   // A folder (file://) has no multipart uploads: nothing unfinished, by construction.
   return { count: report.unfinishedUploads?.count ?? 0, bytes: report.unfinishedUploads?.bytes ?? 0 };
+}
+
+/**
+ * Listing every content object costs one request per 1,000 objects, so the store's objects are
+ * listed at most this often; the sets' figures (manifests, cached) are read every refresh. Content
+ * changes only when a backup or gc runs, hours apart.
+ */
+export const STORE_LISTING_INTERVAL_MS = 3_600_000;
+
+/** The last listing of store/objects/: when, and its tally. */
+export interface StoreListing {
+  at: number;
+  objects: number;
+  storedBytes: number;
+}
+
+/**
+ * The media store's figures as `status` computes them (assessStoreUsage), or undefined when the
+ * destination holds no content object and no store set (the series are then absent).
+ */
+export async function readStoreUsage(
+  store: ObjectStore,
+  now: Date,
+  cache: ManifestCache,
+  last: StoreListing | undefined,
+): Promise<{ usage?: StoreUsage; listing: StoreListing }> {
+  let listing = last;
+  if (!listing || now.getTime() - listing.at >= STORE_LISTING_INTERVAL_MS) {
+    const tally = new StoreTally();
+    for await (const object of store.list(STORE_OBJECTS_PREFIX)) tally.add(object);
+    listing = { at: now.getTime(), objects: tally.objects, storedBytes: tally.storedBytes };
+  }
+  const manifests = (await readSets(store, cache)).flatMap((s) =>
+    s.manifest && !isDatedInFuture(s, now) ? [s.manifest] : [],
+  );
+  const usage = assessStoreUsage(listing, manifests);
+  return { listing, ...(usage.objects > 0 || usage.sets > 0 ? { usage } : {}) };
 }

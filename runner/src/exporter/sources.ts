@@ -4,9 +4,8 @@
  * never sees half a refresh. A source that fails keeps its last values (an alert must not go quiet
  * because the bucket could not be read) and counts a scrape error, which has its own alert.
  *
- * The seam for the media store: its source (stored bytes, dedup ratio, last gc, as
- * `edms_backup_store_*`) is one more entry in `exporterSources`, reading what the store's own code
- * reads; nothing else here changes.
+ * The media store's source (stored bytes, dedup ratio, as `edms_backup_store_*`; gc's figures
+ * belong there too) reads what `status` reads (catalog/store-usage.ts).
  */
 import { Gauge, type Registry } from "prom-client";
 import * as n from "../prometheus-names.js";
@@ -18,7 +17,9 @@ import {
   readBackupSets,
   readDrills,
   readKeptCopies,
+  readStoreUsage,
   readUnfinishedUploads,
+  type StoreListing,
   type ManifestCache,
   type TierReading,
 } from "./readings.js";
@@ -211,7 +212,52 @@ function uploadsSource(registry: Registry): ExporterSource {
   };
 }
 
-/** Every source, in refresh order. The media store's source goes here (see the file comment). */
+function mediaStoreSource(registry: Registry): ExporterSource {
+  const g = {
+    objects: gauge(registry, n.STORE_OBJECTS, "Content objects in the media store (store/objects/)."),
+    stored: gauge(registry, n.STORE_STORED_BYTES, "Bytes of every content object in the media store."),
+    newest: gauge(
+      registry,
+      n.STORE_NEWEST_SET_BYTES,
+      "Bytes of the content objects the newest complete store-format set references (absent when it did not record them).",
+    ),
+    setsSource: gauge(
+      registry,
+      n.STORE_SETS_SOURCE_BYTES,
+      "Media bytes all complete store-format sets hold together (their files' bytes): what full copies would take.",
+    ),
+    ratio: gauge(
+      registry,
+      n.STORE_DEDUP_RATIO,
+      "Media bytes the complete store-format sets hold over the bytes stored: what deduplication saves.",
+    ),
+  };
+  const cache: ManifestCache = new Map();
+  let listing: StoreListing | undefined;
+  return {
+    name: "media_store",
+    async refresh({ store, now }) {
+      const read = await readStoreUsage(store, now, cache, listing);
+      listing = read.listing;
+      for (const one of Object.values(g)) clear(one);
+      const u = read.usage;
+      if (!u) return;
+      g.objects.set(u.objects);
+      g.stored.set(u.storedBytes);
+      if (u.newest && u.newest.bytes !== null) g.newest.set(u.newest.bytes);
+      g.setsSource.set(u.setsSourceBytes);
+      if (u.dedupRatio !== null) g.ratio.set(u.dedupRatio);
+    },
+  };
+}
+
+/** Every source, in refresh order. */
 export function exporterSources(registry: Registry): ExporterSource[] {
-  return [backupSetsSource(registry), drillsSource(registry), keptCopiesSource(registry), uploadsSource(registry)];
+  return [
+    backupSetsSource(registry),
+    drillsSource(registry),
+    keptCopiesSource(registry),
+    uploadsSource(registry),
+    mediaStoreSource(registry),
+  ];
 }
