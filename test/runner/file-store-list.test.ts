@@ -1,11 +1,14 @@
 // FileStore.list streams a folder tree in key order without sorting it whole (a store of a million
 // content objects is listed by every store-format backup): the order must still be exactly the
 // order of the sorted keys, including names that sort around "/" ("a-c" before "a/b", "a0" after).
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Readable } from "node:stream";
+import { storeObjectKey } from "../../runner/src/contract.js";
+import { ObjectCatalog } from "../../runner/src/media-store/object-catalog.js";
 import { FileStore } from "../../runner/src/store/file-store.js";
 
 const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -55,6 +58,32 @@ describe("FileStore.list", () => {
       for (const key of keys.slice().reverse()) await store.putSmall(key, key);
       expect((await listed(store, "store/objects/")).map((o) => o.key)).toEqual(keys);
       expect(await listed(store, "daily/")).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a body that fails half-way leaves no object and no partial file; a killed run's partial is no content object", async () => {
+    const root = await mkdtemp(path.join(tmpdir(), "edms-list-"));
+    try {
+      const store = new FileStore(root);
+      const key = storeObjectKey("ab".repeat(32), false);
+      async function* failing() {
+        yield Buffer.alloc(300_000, 1);
+        throw new Error("disk went away");
+      }
+      await expect(store.putStream(key, Readable.from(failing()))).rejects.toThrow("disk went away");
+      expect(await store.head(key)).toBeUndefined();
+      expect(await readdir(path.join(root, "store/objects/ab"))).toEqual([]);
+      // What a SIGKILL between write and link leaves: a hidden partial beside where the object goes.
+      await mkdir(path.join(root, "store/objects/ab"), { recursive: true });
+      await writeFile(path.join(root, "store/objects/ab", `.${"ab".repeat(32)}.partial-0123abcd`), "half");
+      const catalog = await ObjectCatalog.fromListing(store);
+      expect(catalog.size).toBe(0);
+      expect(catalog.has(key)).toBe(false);
+      // The same key stored whole afterwards is found, with its size.
+      await store.putStream(key, Readable.from([Buffer.alloc(1234)]));
+      expect((await ObjectCatalog.fromListing(store)).bytesOf(key)).toBe(1234);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

@@ -4,12 +4,11 @@
  * place only when complete, so a crash never leaves a short file under the final name, and
  * link(2) fails when the name exists, so nothing is ever overwritten.
  */
-import { createReadStream, createWriteStream } from "node:fs";
-import { link, mkdir, open, readdir, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { link, mkdir, open, readdir, rm, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { AlreadyExistsError, NotFoundError, type ObjectStore, type StoredObject } from "./object-store.js";
 
 export const PARTIAL_MARKER = ".partial-";
@@ -30,6 +29,18 @@ function gone(error: NodeJS.ErrnoException): undefined {
 export const OBJECT_MODE = 0o600;
 export const FOLDER_MODE = 0o700;
 
+/**
+ * Writes the stream through an open handle (the one the object is then synced with), resuming
+ * short writes; a body that errors rejects. (pipeline into handle.createWriteStream with autoClose
+ * off never settles: it waits for a close that never comes.)
+ */
+async function writeEvery(handle: FileHandle, body: Readable): Promise<void> {
+  for await (const chunk of body as AsyncIterable<Buffer | string>) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    for (let at = 0; at < bytes.length;) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten;
+  }
+}
+
 export class FileStore implements ObjectStore {
   readonly display: string;
 
@@ -44,32 +55,50 @@ export class FileStore implements ObjectStore {
   }
 
   async putStream(key: string, body: Readable): Promise<void> {
-    await this.commit(key, async (partial) => {
-      await pipeline(body, createWriteStream(partial, { flags: "wx", mode: OBJECT_MODE }));
-    });
+    await this.commit(key, (handle) => writeEvery(handle, body));
   }
 
   async putSmall(key: string, body: string): Promise<void> {
-    await this.commit(key, (partial) => writeFile(partial, body, { flag: "wx", mode: OBJECT_MODE }));
+    await this.commit(key, (handle) => handle.writeFile(body));
   }
 
-  private async commit(key: string, write: (partial: string) => Promise<void>): Promise<void> {
-    const final = this.pathOf(key);
-    await mkdir(path.dirname(final), { recursive: true, mode: FOLDER_MODE });
-    const partial = `${path.dirname(final)}/.${path.basename(final)}${PARTIAL_MARKER}${randomBytes(4).toString("hex")}`;
+  /** Folders this store made or found, so a run of many objects asks mkdir once a folder. */
+  private readonly folders = new Set<string>();
+
+  /** The partial file for `final`, created (exclusively) in its folder, made first if needed. */
+  private async openPartial(final: string): Promise<{ partial: string; handle: FileHandle }> {
+    const dir = path.dirname(final);
+    const partial = `${dir}/.${path.basename(final)}${PARTIAL_MARKER}${randomBytes(4).toString("hex")}`;
+    if (!this.folders.has(dir)) {
+      await mkdir(dir, { recursive: true, mode: FOLDER_MODE });
+      this.folders.add(dir);
+    }
     try {
-      await write(partial);
+      return { partial, handle: await open(partial, "wx", OBJECT_MODE) };
+    } catch (error) {
+      // Removed since (a prune emptied it): made again.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      await mkdir(dir, { recursive: true, mode: FOLDER_MODE });
+      return { partial, handle: await open(partial, "wx", OBJECT_MODE) };
+    }
+  }
+
+  private async commit(key: string, write: (handle: FileHandle) => Promise<void>): Promise<void> {
+    const final = this.pathOf(key);
+    const { partial, handle } = await this.openPartial(final);
+    let unclosed: FileHandle | undefined = handle;
+    try {
+      await write(handle);
       // Durable before it becomes visible: a manifest must never point at data still in a cache.
-      const handle = await open(partial, "r");
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      // One handle for the write and the sync (not a second open): 2 fewer calls an object.
+      await handle.sync();
+      unclosed = undefined;
+      await handle.close();
       await link(partial, final).catch((error: NodeJS.ErrnoException) => {
         throw error.code === "EEXIST" ? new AlreadyExistsError(key) : error;
       });
     } finally {
+      await unclosed?.close().catch(() => undefined);
       await unlink(partial).catch(() => undefined);
     }
   }
