@@ -78,7 +78,7 @@ has shellcheck || apt_packages+=(shellcheck)
 { has prometheus && has promtool; } || apt_packages+=(prometheus)
 if $image_tools; then
   # The image test (npm run test:image) builds and runs the runner image with podman as root; see
-  # scripts/image/containers.conf for why runc.
+  # test/image/containers.conf for why runc.
   for tool in podman buildah mmdebstrap runc newuidmap slirp4netns fuse-overlayfs; do
     if ! has "$tool"; then
       case "$tool" in

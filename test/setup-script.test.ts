@@ -55,7 +55,7 @@ describe("the quick start", () => {
       "test/helpers/pg-cluster.ts",
       "test/helpers/tls-ca.ts",
       "test/helpers/prometheus.ts",
-      "scripts/image/podman.ts",
+      "test/image/podman.ts",
     ].map(read);
     const packages = hints.flatMap((text) =>
       [...text.matchAll(/apt-get install -y ([a-z0-9. -]+)/g)].flatMap((m) => m[1]!.trim().split(/\s+/)),

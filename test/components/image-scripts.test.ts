@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { afterAll, describe, expect, it } from "vitest";
-import { debianMirror, parseDeb822, parseOneLine, readAptSources } from "../../scripts/image/apt-mirror.js";
-import { bytesOf, cpusOf, podRun, type PodRunInputs } from "../../scripts/image/pod-run.js";
+import { debianMirror, parseDeb822, parseOneLine, readAptSources } from "../image/apt-mirror.js";
+import { bytesOf, cpusOf, podRun, type PodRunInputs } from "../image/pod-run.js";
 import { AGE_IDENTITY_DIR, podSpec } from "../../components/schedule/pod-spec.js";
 
 describe("the Debian mirror for the base image", () => {

@@ -2,7 +2,7 @@
 // the rendered-pod test (host processes) and the image test (podman): the kubelet's rules.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { containerEnv, expandVars } from "../../scripts/image/pod-env.js";
+import { containerEnv, expandVars } from "../image/pod-env.js";
 
 const objects = {
   configMaps: { settings: { A: "from-map", B: "map-b" } },

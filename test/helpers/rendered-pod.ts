@@ -6,8 +6,8 @@
 import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { IContainer } from "kubernetes-models/v1/Container";
-import { writeKeyVolume } from "../../scripts/image/key-volume.js";
-import { containerEnv, expandVars } from "../../scripts/image/pod-env.js";
+import { writeKeyVolume } from "../image/key-volume.js";
+import { containerEnv, expandVars } from "../image/pod-env.js";
 
 export interface ClusterObjects {
   configMaps: Record<string, Record<string, string>>;
