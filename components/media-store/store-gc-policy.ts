@@ -3,9 +3,10 @@
  * only identity of the stack that may delete, and only content objects. What gc does, per the
  * runner contract (runner/src/contract.ts, STORE_GC_COMMAND):
  * - lists the destination (every tier's sets, and the store's objects): ListObjectsV2 under the prefix;
- * - reads each set's manifest and media index, to mark the objects they reference: GetObject of
- *   `<prefix>/<tier>/<id>/manifest.json` and `.../media-index.jsonl*` only, never a database dump
- *   or a tar archive;
+ * - reads each set's manifest and object list (media-objects.txt, plain keys), and the media index
+ *   of sets written before object lists, to mark the objects they reference: GetObject of
+ *   `<prefix>/<tier>/<id>/manifest.json`, `.../media-objects.txt` and `.../media-index.jsonl*`
+ *   only, never a database dump or a tar archive;
  * - looks at a candidate before deleting it (HeadObject: size, and under Object Lock its
  *   retain-until date, which HeadObject shows only with s3:GetObjectRetention): gc never deletes a
  *   locked object;
@@ -13,12 +14,14 @@
  *   that leaves a delete marker and the bytes as a noncurrent version, which the lifecycle rule
  *   expires after noncurrentVersionDays (bucket-rules.ts storeObjectsRule): a gc mistake can be
  *   undone for that long. DeleteObjectVersion (a permanent delete) is never granted;
- * - records each run for `status` (the last gc and what it freed) under GC_RECORDS_PREFIX;
+ * - writes a lease before each mark and a record after each run under GC_RECORDS_PREFIX, and
+ *   reads the newest record back (the candidates and when they were first seen; `status` shows
+ *   the last gc): PutObject and GetObject there;
  * - publishes its result metric (METRIC_GC_SUCCEEDED) for the gc alarm.
  * Every delete outside the content objects is denied outright, so a broader policy attached to the
  * role by mistake cannot let gc delete a set, a manifest or an index.
  */
-import { STORE_OBJECTS_PREFIX, STORE_PREFIX } from "../../runner/src/contract.js";
+import { STORE_GC_PREFIX, STORE_OBJECTS_PREFIX } from "../../runner/src/contract.js";
 import {
   DENIED_ACTIONS,
   listBackupPrefix,
@@ -29,7 +32,7 @@ import {
 } from "../identity/iam-policies.js";
 
 /** Where gc writes its run records, relative to the destination (status reads them). */
-export const GC_RECORDS_PREFIX = `${STORE_PREFIX}/gc/`;
+export const GC_RECORDS_PREFIX = STORE_GC_PREFIX;
 
 export interface GcPolicySettings {
   bucketArn: string;
@@ -45,12 +48,13 @@ export function gcPolicy(s: GcPolicySettings): PolicyDocument {
   const statements: PolicyStatement[] = [
     listBackupPrefix(s),
     {
-      // A set's folder is <tier>/<backupId>/: the manifest (plain JSON) and the media index
-      // (media-index.jsonl.zst, .age when encrypted). Nothing else in a set is readable.
+      // A set's folder is <tier>/<backupId>/: the manifest (plain JSON), the object list (plain)
+      // and the media index (media-index.jsonl.zst, .age when encrypted; read only for sets
+      // written before object lists). Nothing else in a set is readable.
       Sid: "ReadManifestsAndIndexes",
       Effect: "Allow",
       Action: "s3:GetObject",
-      Resource: [under("*/manifest.json"), under("*/media-index.jsonl*")],
+      Resource: [under("*/manifest.json"), under("*/media-objects.txt"), under("*/media-index.jsonl*")],
     },
     {
       Sid: "InspectAndDeleteContentObjects",
@@ -61,7 +65,7 @@ export function gcPolicy(s: GcPolicySettings): PolicyDocument {
     {
       Sid: "WriteGcRecords",
       Effect: "Allow",
-      Action: "s3:PutObject",
+      Action: ["s3:PutObject", "s3:GetObject"],
       Resource: under(`${GC_RECORDS_PREFIX}*`),
     },
     useKeyThroughS3(s.kmsKeyArn, s.region),

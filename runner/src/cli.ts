@@ -17,6 +17,7 @@ import { registerStatusCommand } from "./cli/status-command.js";
 import { registerPruneCommand } from "./cli/prune-command.js";
 import { registerUndoCommand } from "./cli/undo-command.js";
 import { registerCleanupCommand } from "./cli/cleanup-command.js";
+import { registerGcCommand } from "./cli/gc-command.js";
 import { registerExporterCommand } from "./cli/exporter-command.js";
 import { registerCheckDeployCommand } from "./cli/check-deploy-command.js";
 import { RUNNER_VERSION } from "./version.js";
@@ -51,6 +52,7 @@ export function buildProgram(format: LogFormat = "pretty"): Command {
   registerPruneCommand(program);
   registerUndoCommand(program);
   registerCleanupCommand(program);
+  registerGcCommand(program);
   registerExporterCommand(program);
   registerCheckDeployCommand(program);
   return program;

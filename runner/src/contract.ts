@@ -62,6 +62,12 @@ export const STORE_GC_COMMAND = "gc";
 /** The runner command the stack's deploy-check Job runs (components/schedule/deploy-check.ts). */
 export const DEPLOY_CHECK_COMMAND = "check-deploy";
 export const DEFAULT_STORE_GC_GRACE_HOURS = 48;
+/**
+ * What gc writes (and nothing else writes): its run records (`runs/`, read by status and the next
+ * gc) and its leases (`leases/`, listed by backups before they write a manifest). The gc role may
+ * put and read here; nobody may delete.
+ */
+export const STORE_GC_PREFIX = `${STORE_PREFIX}/gc/`;
 /** A content object's key (relative to the destination) for its keyed name (64 hex digits). */
 export function storeObjectKey(name: string, encrypted: boolean): string {
   return `${STORE_OBJECTS_PREFIX}${name.slice(0, 2)}/${name}${encrypted ? ".age" : ""}`;
@@ -305,9 +311,15 @@ export const runnerEnvShape = {
   /**
    * gc (store format): hours an object must have been unreferenced by every complete set, and by
    * every set started within this many hours, before gc deletes it (default
-   * DEFAULT_STORE_GC_GRACE_HOURS). Covers backups still running when gc lists the sets.
+   * DEFAULT_STORE_GC_GRACE_HOURS). 0: a candidate goes at the next run (never in the run that
+   * first saw it unreferenced). Safety against running backups does not rest on it (gc leases,
+   * media-store/gc-lease.ts); it keeps an interrupted backup's objects for the run that resumes it.
    */
-  MEDIA_STORE_GC_GRACE_HOURS: positiveInt("hours").optional(),
+  MEDIA_STORE_GC_GRACE_HOURS: z
+    .string()
+    .regex(/^[0-9]+$/, { message: "must be a whole number (hours, 0 or more)" })
+    .transform(Number)
+    .optional(),
   /** Compression of the media archive. */
   MEDIA_COMPRESSION: z.enum(COMPRESSIONS, { message: `must be one of ${COMPRESSIONS.join(", ")}` }).optional(),
   /** Compression level (gzip 1-9, zstd 1-19). */
@@ -534,7 +546,7 @@ export const STORE_MANIFEST_FORMAT_VERSION = 4;
 export const READABLE_MANIFEST_FORMATS = [1, 2, 3, 4] as const;
 
 /** The kinds of object inside one backup set. */
-export type ObjectKind = "database" | "media" | "index" | "names" | "manifest";
+export type ObjectKind = "database" | "media" | "index" | "objects" | "names" | "manifest";
 
 /** What was done to an object's bytes on their way into the store, in order. */
 export interface ObjectTransforms {
@@ -549,6 +561,11 @@ const BASE_NAME: Record<ObjectKind, string> = {
   media: "storage.tar",
   /** The store format's media index: JSON lines, one per entry (docs/MANIFEST.md). */
   index: "media-index.jsonl",
+  /**
+   * The store format's object list: the content objects the set references, one key a line, plain
+   * even in an encrypted set (the keys are what a listing shows anyway), so gc needs no secret.
+   */
+  objects: "media-objects.txt",
   names: "names.json",
   manifest: "manifest.json",
 };

@@ -87,9 +87,11 @@ describe("gc's role may do what `gc --yes` does", () => {
     }
   });
 
-  it("read every set's manifest and media index (plain and encrypted), in every tier", async () => {
+  it("read every set's manifest, object list and media index (plain and encrypted), in every tier", async () => {
     for (const key of [
       `${SET}/manifest.json`,
+      `${SET}/media-objects.txt`,
+      "edms/weekly/20251201T040000Z-77aa/media-objects.txt",
       `${SET}/media-index.jsonl.zst`,
       "edms/monthly/20251201T040000Z-77aa/media-index.jsonl.zst.age",
     ]) {
@@ -109,7 +111,14 @@ describe("gc's role may do what `gc --yes` does", () => {
   });
 
   it("record its run for status under store/gc/, use the bucket key through S3 and publish its metric", async () => {
-    expect(await gc("s3:PutObject", "edms/store/gc/20260111T213000Z-1c2d.json")).toBe("Allowed");
+    // Its records (written, and the newest read back by the next run) and its leases.
+    for (const key of [
+      "edms/store/gc/runs/20260111T213000.120Z-1c2d.json",
+      "edms/store/gc/leases/20260111T213000.120Z-1c2d.json",
+    ]) {
+      expect(await gc("s3:PutObject", key), key).toBe("Allowed");
+      expect(await gc("s3:GetObject", key), key).toBe("Allowed");
+    }
     const viaS3 = {
       "aws:SecureTransport": "true",
       "aws:PrincipalArn": GC_ROLE,

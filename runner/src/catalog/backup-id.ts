@@ -35,3 +35,13 @@ export function backupIdTime(id: string): Date | undefined {
 export function newRunId(now: Date = new Date()): string {
   return newBackupId(now, () => randomBytes(3).toString("hex"));
 }
+
+/**
+ * A record's id, a backup id carrying the time to the millisecond (`20261207T051300.123Z-ab12`):
+ * with whole seconds, two records of one second sorted by their random suffix, so the newest
+ * could be taken for an older one (drill and gc records).
+ */
+export function newMillisecondId(at: Date): string {
+  const millis = String(at.getUTCMilliseconds()).padStart(3, "0");
+  return newBackupId(at).replace(/Z-/, `.${millis}Z-`);
+}

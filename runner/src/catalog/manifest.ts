@@ -156,6 +156,12 @@ export const mediaEntrySchema = z.object({
     })
     .optional(),
   /**
+   * Store format: the set's object list (`media-objects.txt`, the content object keys the index
+   * references, plain even when encrypted), its stored size and sha256. gc marks from it. Absent
+   * from store sets of earlier runners (gc then reads their index; see docs/MANIFEST.md).
+   */
+  objectList: storedObjectSchema.optional(),
+  /**
    * Present when MEDIA_REFERENCES was set but the check could not run (a configured column is
    * gone, not text, or not readable): the set is complete, only the check is missing.
    */
@@ -230,6 +236,8 @@ export const manifestSchema = z
         path: ["formatVersion"],
         message: `format ${STORE_MANIFEST_FORMAT_VERSION} is exactly the sets whose media is in the store (media.format "store")`,
       });
+    if (m.media?.objectList && m.media.format !== "store")
+      ctx.addIssue({ code: "custom", path: ["media", "objectList"], message: 'goes with media.format "store"' });
     if ((m.media?.format === "store") !== (m.media?.store !== undefined))
       ctx.addIssue({ code: "custom", path: ["media", "store"], message: 'goes with media.format "store"' });
     if (m.formatVersion >= MANIFEST_FORMAT_VERSION && m.database && m.database.compression === undefined)

@@ -35,6 +35,7 @@ import {
 import { loadStoreKey } from "../media-store/object-names.js";
 import { writeStoreMedia, type StoreUpload } from "../media-store/store-writer.js";
 import { contentLock } from "../media-store/object-retention.js";
+import { OBJECT_LIST_OBJECT } from "../media-store/object-list.js";
 import {
   STAT_CACHE_OBJECT,
   STAT_CACHE_PURPOSE,
@@ -390,6 +391,8 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
         key: checked.storeKey,
         backupId,
         indexKey: `${prefix}/${mediaKey}`,
+        objectListKey: `${prefix}/${OBJECT_LIST_OBJECT}`,
+        log,
         recipients,
         transfers: settings.media.transfers,
         lock,
@@ -496,7 +499,9 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
               bytes: mediaResult.bytes,
               sha256: mediaResult.sha256,
               compression: mediaCompression!,
-              ...(storeUpload ? { format: "store" as const, store: { ...storeUpload.stats } } : {}),
+              ...(storeUpload
+                ? { format: "store" as const, store: { ...storeUpload.stats }, objectList: storeUpload.objectList() }
+                : {}),
               files: tally.files,
               sourceBytes: tally.sourceBytes,
               ...(referenceColumns.length

@@ -7,6 +7,7 @@ import { RunnerError, errorMessage } from "../errors.js";
 import { METRIC_NEWEST_BACKUP_AGE } from "../metric-names.js";
 import { ageMetricData, drillAgeMetricData, putMetrics } from "../notify/metrics.js";
 import { readDrillHistory } from "../drill/drill-record.js";
+import { readLastGc, type LastGc } from "../media-store/gc-record.js";
 import {
   assessDrill,
   assessStatus,
@@ -82,6 +83,10 @@ export interface StatusReport extends StatusResult, UnfinishedUploadsReport {
   store?: StoreUsage;
   /** Store-format manifests that could not be read (left out of the store figures). */
   storeProblems?: string[];
+  /** The media store's last finished gc (from its record), when gc ever ran here. */
+  lastGc?: LastGc;
+  /** Why the gc records could not be read. */
+  lastGcProblem?: string;
 }
 
 export async function runStatus(
@@ -137,6 +142,11 @@ export async function runStatus(
     const missing = await missingTargets(report, sites, targets);
     if (missing.length) report.missingTargets = missing;
   }
+  const lastGc = await readLastGc(store).catch((error: unknown) => {
+    report.lastGcProblem = `could not read the gc records: ${errorMessage(error)}`;
+    return undefined;
+  });
+  if (lastGc) report.lastGc = lastGc;
   if (settings.drillMaxAgeHours !== undefined) {
     const history = await readDrillHistory(store).catch((error: unknown) => {
       throw new RunnerError(`could not read the drill records at ${store.display}: ${errorMessage(error)}`);
@@ -320,6 +330,8 @@ export function renderStatusTable(report: StatusReport): string {
     ...unfinished,
     ...kept,
     ...(report.markerWarnings ?? []).map((w) => `WARNING: ${w}`),
+    ...(report.lastGc ? [lastGcLine(report.lastGc)] : []),
+    ...(report.lastGcProblem ? [`WARNING: ${report.lastGcProblem}`] : []),
   ];
   return `${lines.join("\n")}\n${verdict}: ${report.destination} checked at ${formatTime(report.checkedAt)}`;
 }
@@ -410,4 +422,13 @@ export async function publishStatusMetrics(
       ? { lastPassingDrillAgeSeconds: report.drill.alarmAgeSeconds }
       : {}),
   };
+}
+
+/** The media store's last gc, one line. */
+export function lastGcLine(g: LastGc): string {
+  return (
+    `STORE: last gc ${formatTime(g.finishedAt)}: deleted ${g.deletedObjects} objects (${formatBytes(g.deletedBytes)}), ` +
+    `${g.candidates} unreferenced pending` +
+    (g.lockedSkipped ? `, ${g.lockedSkipped} left under Object Lock` : "")
+  );
 }

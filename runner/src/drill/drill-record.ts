@@ -7,7 +7,7 @@
  */
 import { text } from "node:stream/consumers";
 import { z } from "zod";
-import { newBackupId } from "../catalog/backup-id.js";
+import { newMillisecondId } from "../catalog/backup-id.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 /** One check of a drill (restored, row counts, files, references...), as reported and recorded. */
@@ -53,10 +53,7 @@ export interface DrillHistory {
  * passed drill for the newest over a failed one that came after it.
  */
 export async function writeDrillRecord(store: ObjectStore, record: DrillRecord): Promise<string> {
-  const finished = new Date(record.finishedAt);
-  const millis = String(finished.getUTCMilliseconds()).padStart(3, "0");
-  const id = newBackupId(finished).replace(/Z-/, `.${millis}Z-`);
-  const key = `${DRILLS_PREFIX}${id}.json`;
+  const key = `${DRILLS_PREFIX}${newMillisecondId(new Date(record.finishedAt))}.json`;
   await store.putSmall(key, `${JSON.stringify(record, null, 2)}\n`, { contentType: "application/json" });
   return key;
 }

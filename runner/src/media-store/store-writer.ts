@@ -28,6 +28,11 @@ import { DigestMeter } from "../stages/digest-meter.js";
 import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
 import { ZSTD_BINARY, zstdCompressArgs } from "../stages/zstd.js";
 import { AlreadyExistsError, type ObjectStore, type PutStreamOptions } from "../store/object-store.js";
+import { faultPoint } from "../fault-points.js";
+import type { Logger } from "../output/logger.js";
+import type { StoredObjectEntry } from "../catalog/manifest.js";
+import { confirmReferenced, waitOutGcLeases } from "./gc-lease.js";
+import { ReferencedObjects, writeObjectList } from "./object-list.js";
 import { entryLine, headerLine, typeOfLetter, type IndexEntry } from "./media-index.js";
 import { ObjectCatalog, ThisRunObjects } from "./object-catalog.js";
 import type { StoreKey } from "./object-names.js";
@@ -62,6 +67,10 @@ export interface StoreWriteOptions {
   backupId: string;
   /** The index's key, `<tier>/<backupId>/media-index.jsonl.zst[.age]`. */
   indexKey: string;
+  /** The object list's key, `<tier>/<backupId>/media-objects.txt` (object-list.ts). */
+  objectListKey: string;
+  /** For the wait on a concurrent gc (gc-lease.ts). */
+  log?: Logger;
   recipients?: readonly string[];
   transfers: number;
   /** The set's own objects' retention (index, stat cache). */
@@ -79,7 +88,11 @@ export interface StoreWriteOptions {
   statCache: { previous?: StatCacheCursor; sealKey: Buffer; objectKey: string; rehash?: boolean; trustLock?: boolean };
 }
 
-export type StoreUpload = UploadStream & { readonly stats: StoreWriteStats };
+export type StoreUpload = UploadStream & {
+  readonly stats: StoreWriteStats;
+  /** The stored object list's manifest entry, once `done` resolved. */
+  readonly objectList: () => StoredObjectEntry;
+};
 
 class ContentChanged extends Error {}
 
@@ -203,6 +216,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   /** The store's objects at the start (one listing), and those this run stored since. */
   let listed: ObjectCatalog | undefined;
   const stored = new ThisRunObjects();
+  /** Every file's object and stored size, for the object list and the check before the manifest. */
+  const referenced = new ReferencedObjects();
 
   /**
    * Stores one content object unless the store has it; returns its stored size, whether this
@@ -276,6 +291,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         stats.reusedObjects += 1;
       }
       stats.unchangedFiles += 1;
+      referenced.add(objectKey, objectBytes);
       const size = Number(unchanged.size);
       inspector.add({ type: "-", size, name: entry.name });
       return {
@@ -296,6 +312,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
           stats.objects += 1;
           stats.objectBytes += objectBytes;
         }
+        referenced.add(objectKey, objectBytes);
         // The tally counts what the index records (the content read), not the walk's size.
         inspector.add({ type: "-", size: content.size, name: entry.name });
         const st = entry.stats;
@@ -403,10 +420,24 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     throw reason;
   });
   produced.catch(() => undefined);
-  const done: Promise<StreamResult> = Promise.allSettled([produced, index.done]).then(([p, i]) => {
+  let objectList: StoredObjectEntry | undefined;
+  const done: Promise<StreamResult> = Promise.allSettled([produced, index.done]).then(async ([p, i]) => {
     if (failure) throw failure;
     if (p.status === "rejected") throw p.reason;
     if (i.status === "rejected") throw i.reason;
+    // The object list, then (after any gc lease) one listing proving every reused object is
+    // still there: only then may the manifest be written (gc-lease.ts).
+    const keys = function* () {
+      for (const [k] of referenced.sorted()) yield k;
+    };
+    objectList = await writeObjectList(store, options.objectListKey, options.backupId, keys(), options.lock);
+    const storedAt = performance.now();
+    await faultPoint("backup.after-object-list");
+    await waitOutGcLeases(store, options.objectListKey, storedAt, options.log);
+    if (failure) throw failure;
+    await confirmReferenced(store, referenced.sorted());
+    await faultPoint("backup.objects-confirmed");
+    if (failure) throw failure;
     return i.value;
   });
   return {
@@ -414,6 +445,10 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     meter: index.meter,
     done,
     stats,
+    objectList: () => {
+      if (!objectList) throw new Error("the object list was read before it was stored");
+      return objectList;
+    },
     cancel: (reason) => cancel(reason),
   };
 }

@@ -19,6 +19,14 @@ export interface ObjectLockRetention {
   retainUntil: Date;
 }
 
+export interface ObjectHead {
+  bytes: number;
+  /** Object Lock: the object may not be deleted before lock.retainUntil (absent: no retention). */
+  lock?: ObjectLockRetention;
+  /** Object Lock: a legal hold is on (no delete until it is lifted). */
+  legalHold?: boolean;
+}
+
 export interface StoredObject {
   key: string;
   bytes: number;
@@ -51,14 +59,19 @@ export interface ObjectStore {
   get(key: string): Promise<Readable>;
   /**
    * Size of an object, or undefined when it does not exist; on S3 also its Object Lock retention
-   * when it has one (and the caller may read it: s3:GetObjectRetention).
+   * when it has one, and whether a legal hold is on (the caller may read them: s3:GetObjectRetention).
    */
-  head(key: string): Promise<{ bytes: number; lock?: ObjectLockRetention } | undefined>;
+  head(key: string): Promise<ObjectHead | undefined>;
   /**
    * Sets an object's Object Lock retention (PutObjectRetention, never with a governance bypass: S3
    * refuses to shorten it). Absent on stores without Object Lock (a folder).
    */
   setRetention?(key: string, lock: ObjectLockRetention): Promise<void>;
+  /**
+   * Deletes objects (no version id: on a versioned bucket a delete marker hides the object and its
+   * bytes stay as a noncurrent version). Only gc and file:// prune delete.
+   */
+  delete?(keys: readonly string[]): Promise<void>;
   /** Every object under `prefix`, in key order. */
   list(prefix: string): AsyncIterable<StoredObject>;
   /**

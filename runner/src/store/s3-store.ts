@@ -10,12 +10,16 @@ import { CREDENTIALS_HINT, isMissingCredentials } from "../aws/credentials-hint.
 import {
   AlreadyExistsError,
   NotFoundError,
+  type ObjectHead,
   type ObjectStore,
   type ObjectLockRetention,
   type PutStreamOptions,
   type StoredObject,
   type UnfinishedUpload,
 } from "./object-store.js";
+
+/** See delete(): well inside gc's lease margin (at least 60 s in production). */
+const DELETE_TIMEOUT_MS = 20_000;
 
 export interface S3StoreOptions {
   bucket: string;
@@ -195,7 +199,7 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async head(key: string): Promise<{ bytes: number; lock?: ObjectLockRetention } | undefined> {
+  async head(key: string): Promise<ObjectHead | undefined> {
     const { s3, client } = await this.sdk();
     try {
       const out = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }));
@@ -204,6 +208,7 @@ export class S3Store implements ObjectStore {
       return {
         bytes: out.ContentLength ?? 0,
         ...((mode === "GOVERNANCE" || mode === "COMPLIANCE") && until ? { lock: { mode, retainUntil: until } } : {}),
+        ...(out.ObjectLockLegalHoldStatus === "ON" ? { legalHold: true } : {}),
       };
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
@@ -226,6 +231,23 @@ export class S3Store implements ObjectStore {
     } catch (error) {
       throw describeS3Error(error, "retention update of", `s3://${this.bucket}/${this.keyOf(key)}`);
     }
+  }
+
+  /**
+   * DeleteObject without a version id, one request per key (gc deletes few objects per run, and
+   * each is checked just before). A request gives up after DELETE_TIMEOUT_MS: gc's lease
+   * (media-store/gc-lease.ts) counts on no delete landing long after it was sent.
+   */
+  async delete(keys: readonly string[]): Promise<void> {
+    const { s3, client } = await this.sdk();
+    for (const key of keys)
+      await client
+        .send(new s3.DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key) }), {
+          abortSignal: AbortSignal.timeout(DELETE_TIMEOUT_MS),
+        })
+        .catch((error: unknown) => {
+          throw describeS3Error(error, "delete of", `s3://${this.bucket}/${this.keyOf(key)}`);
+        });
   }
 
   async *list(prefix: string): AsyncIterable<StoredObject> {

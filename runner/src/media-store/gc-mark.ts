@@ -1,0 +1,129 @@
+/**
+ * gc's mark: the content objects some set may use. Read from:
+ * - every complete store-format set's object list (checked against its manifest's size and
+ *   sha256), or, for a set written before object lists, its index (plain; an encrypted index only
+ *   with the age identity);
+ * - every object list of an incomplete set, whatever its age (a backup between its list and its
+ *   manifest, or one that died there: its list keeps its objects until the set folder is gone).
+ * A set that is complete but cannot be read this way stops every delete (a blocker): the safe
+ * side is to free nothing. Sets are immutable once read, so a re-mark (each new gc lease) reads
+ * only sets it has not read yet.
+ */
+import type { Readable } from "node:stream";
+import { text } from "node:stream/consumers";
+import { groupIntoSets, setKey } from "../catalog/catalog.js";
+import { MANIFEST_OBJECT, TIERS } from "../contract.js";
+import { errorMessage } from "../errors.js";
+import { parseManifest, type Manifest } from "../catalog/manifest.js";
+import type { ChildSource } from "../stages/child-source.js";
+import type { ObjectStore, StoredObject } from "../store/object-store.js";
+import { OBJECT_LIST_OBJECT, readObjectList } from "./object-list.js";
+import { readIndex } from "./store-reader.js";
+
+export interface MarkState {
+  referenced: Set<string>;
+  /** `<tier>/<backupId>` of the sets read (their references are in `referenced`). */
+  read: Set<string>;
+  /** Sets whose objects were marked; tar sets; incomplete sets without a list (at the last mark). */
+  marked: number;
+  tar: number;
+  waiting: number;
+  /** Why nothing may be deleted: one line per set gc cannot read. */
+  blockers: string[];
+}
+
+export function newMarkState(): MarkState {
+  return { referenced: new Set(), read: new Set(), marked: 0, tar: 0, waiting: 0, blockers: [] };
+}
+
+export interface MarkOptions {
+  /** Decrypts an encrypted index (the age identity), for sets written before object lists. */
+  decrypt?: (input: Readable) => ChildSource;
+}
+
+/** The manifest, or undefined when it does not parse or names another set (the set is then incomplete). */
+async function manifestOf(store: ObjectStore, prefix: string, backupId: string): Promise<Manifest | undefined> {
+  const where = `${prefix}/${MANIFEST_OBJECT}`;
+  // A read that fails (the network) fails gc; only a manifest that does not parse is "incomplete".
+  const body = await text(await store.get(where));
+  try {
+    const manifest = parseManifest(body, where);
+    return manifest.backupId === backupId ? manifest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function markFrom(state: MarkState, keys: AsyncIterable<string>): Promise<void> {
+  for await (const key of keys) state.referenced.add(key);
+}
+
+async function* objectsOfIndex(
+  store: ObjectStore,
+  prefix: string,
+  manifest: Manifest,
+  options: MarkOptions,
+): AsyncGenerator<string> {
+  const decrypt = manifest.encryption ? options.decrypt : undefined;
+  for await (const e of readIndex({ store, setPrefix: prefix, backupId: manifest.backupId, decrypt }, manifest.media!))
+    if (e.type === "file" && e.object) yield e.object;
+}
+
+/** One set: marks what it references, or records why it cannot (a blocker). */
+async function markSet(
+  store: ObjectStore,
+  state: MarkState,
+  set: { prefix: string; backupId: string; objects: readonly StoredObject[] },
+  options: MarkOptions,
+): Promise<void> {
+  const { prefix, backupId } = set;
+  const has = (name: string) => set.objects.some((o) => o.key === `${prefix}/${name}`);
+  const manifest = has(MANIFEST_OBJECT) ? await manifestOf(store, prefix, backupId) : undefined;
+  const hasList = has(OBJECT_LIST_OBJECT);
+  try {
+    if (manifest?.media?.format === "store") {
+      if (manifest.media.objectList) {
+        await markFrom(state, readObjectList(store, prefix, backupId, manifest.media.objectList));
+      } else if (manifest.encryption && !options.decrypt) {
+        state.blockers.push(
+          `${prefix} was written before sets had an object list and its media index is encrypted: ` +
+            "give gc the age identity (AGE_IDENTITY_FILE) to read it, or wait until the set has expired",
+        );
+        return;
+      } else {
+        await markFrom(state, objectsOfIndex(store, prefix, manifest, options));
+      }
+    } else if (manifest) {
+      state.tar += 1; // a tar set: nothing in the store
+      state.read.add(prefix);
+      return;
+    } else if (hasList) {
+      // An incomplete set (running, or died after its list): its list is all it can reference.
+      await markFrom(state, readObjectList(store, prefix, backupId));
+    } else {
+      state.waiting += 1; // running before its list, or died before it: looked at again next mark
+      return;
+    }
+  } catch (error) {
+    state.blockers.push(
+      `${prefix}: its object list could not be read (${errorMessage(error)}); run \`edms-backup verify ${backupId}\` and fix or remove the set`,
+    );
+    return;
+  }
+  state.marked += 1;
+  state.read.add(prefix);
+}
+
+/** Lists every tier's sets and marks the ones not read yet. */
+export async function markReferences(store: ObjectStore, state: MarkState, options: MarkOptions = {}): Promise<void> {
+  state.waiting = 0;
+  for (const tier of TIERS) {
+    const objects: StoredObject[] = [];
+    for await (const o of store.list(`${tier}/`)) objects.push(o);
+    for (const set of groupIntoSets(objects).values()) {
+      const prefix = setKey(set.tier, set.backupId);
+      if (state.read.has(prefix)) continue;
+      await markSet(store, state, { prefix, backupId: set.backupId, objects: set.objects }, options);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * A store-format set's object list (`media-objects.txt`): the content objects its index
+ * references, one key a line, in byte order, after a header naming the set. Plain text even in an
+ * encrypted set: the keys are keyed hashes a bucket listing shows anyway, so gc marks from it
+ * without the store key or the age identity. It is written before the manifest and covered by it
+ * (`media.objectList`: size and sha256), like the index.
+ *
+ * Why plain text and not zstd: keyed names are random hex, which compresses about 2:1 at best; a
+ * child process per set for that is not worth it, and `cat` reads the list by hand.
+ */
+import { createInterface } from "node:readline";
+import { Readable, pipeline } from "node:stream";
+import { finished } from "node:stream/promises";
+import { STORE_OBJECT_KEY_RE, objectName, storeObjectKey } from "../contract.js";
+import { RunnerError } from "../errors.js";
+import type { StoredObjectEntry } from "../catalog/manifest.js";
+import { ChecksumError, checksumProblem } from "../readback/verified-feed.js";
+import { DigestMeter } from "../stages/digest-meter.js";
+import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
+
+export const OBJECT_LIST_OBJECT = objectName("objects");
+const HEADER = "edms-media-objects 1 ";
+/** Keys per chunk handed to the store (a list of 10 M keys is streamed, never one string). */
+const KEYS_PER_CHUNK = 4096;
+/** A referenced object: 32 name bytes and the `.age` bit. */
+const RECORD = 33;
+const CHUNK = 1 << 16;
+
+/**
+ * The objects a set references, as the backup meets them (one add per file, duplicates
+ * included): 41 bytes each (the keyed name as 32 binary bytes, the `.age` bit, the stored size),
+ * in chunks that never copy, so a million files cost ~40 MB, not a Set of strings. `sorted()`
+ * gives each key once, in byte order (binary name order is the hex keys' order).
+ */
+export class ReferencedObjects {
+  private readonly chunks: Buffer[] = [];
+  private readonly sizes: Float64Array[] = [];
+  private count = 0;
+
+  add(key: string, bytes: number): void {
+    const m = STORE_OBJECT_KEY_RE.exec(key);
+    if (!m?.groups) throw new Error(`not a content object's key: ${key}`);
+    const c = Math.floor(this.count / CHUNK);
+    const at = this.count % CHUNK;
+    if (at === 0) {
+      this.chunks.push(Buffer.alloc(CHUNK * RECORD));
+      this.sizes.push(new Float64Array(CHUNK));
+    }
+    this.chunks[c]!.write(m.groups.name!, at * RECORD, "hex");
+    this.chunks[c]![at * RECORD + 32] = m.groups.age ? 1 : 0;
+    this.sizes[c]![at] = bytes;
+    this.count += 1;
+  }
+
+  private record(i: number): Buffer {
+    const at = (i % CHUNK) * RECORD;
+    return this.chunks[Math.floor(i / CHUNK)]!.subarray(at, at + RECORD);
+  }
+
+  /** Each distinct key once, in byte order, with its stored size. */
+  *sorted(): Generator<[string, number]> {
+    const order = new Uint32Array(this.count);
+    for (let i = 0; i < this.count; i += 1) order[i] = i;
+    order.sort((a, b) => this.record(a).compare(this.record(b)));
+    let last: Buffer | undefined;
+    for (const i of order) {
+      const r = this.record(i);
+      if (last && r.equals(last)) continue;
+      last = r;
+      const name = r.toString("hex", 0, 32);
+      yield [storeObjectKey(name, r[32] === 1), this.sizes[Math.floor(i / CHUNK)]![i % CHUNK]!];
+    }
+  }
+}
+
+function* chunksOf(backupId: string, sorted: Iterable<string>): Generator<Buffer> {
+  yield Buffer.from(`${HEADER}${backupId}\n`);
+  let batch: string[] = [];
+  for (const key of sorted) {
+    batch.push(key);
+    if (batch.length === KEYS_PER_CHUNK) {
+      yield Buffer.from(`${batch.join("\n")}\n`);
+      batch = [];
+    }
+  }
+  if (batch.length) yield Buffer.from(`${batch.join("\n")}\n`);
+}
+
+/**
+ * Stores the list at `key` (`<tier>/<backupId>/media-objects.txt`) from keys already distinct and
+ * in byte order; returns its manifest entry.
+ */
+export async function writeObjectList(
+  store: ObjectStore,
+  key: string,
+  backupId: string,
+  sorted: Iterable<string>,
+  lock?: PutStreamOptions["lock"],
+): Promise<StoredObjectEntry> {
+  const meter = new DigestMeter();
+  pipeline(Readable.from(chunksOf(backupId, sorted)), meter, () => undefined);
+  await store.putStream(key, meter, {
+    partSize: 8 * 1024 * 1024,
+    queueSize: 1,
+    contentType: "text/plain",
+    lock,
+  });
+  return { key: OBJECT_LIST_OBJECT, bytes: meter.bytes, sha256: meter.sha256 };
+}
+
+/**
+ * The keys of a set's object list. With `expected` (the manifest's entry) the stored bytes are
+ * hashed as they are read and the generator throws after the last key unless they match, so a
+ * caller that runs it to the end trusts nothing from a damaged list. Every line must be a content
+ * object's key and the header must name `backupId`.
+ */
+export async function* readObjectList(
+  store: ObjectStore,
+  setPrefix: string,
+  backupId: string,
+  expected?: Pick<StoredObjectEntry, "bytes" | "sha256">,
+): AsyncGenerator<string> {
+  const where = `${setPrefix}/${OBJECT_LIST_OBJECT}`;
+  const meter = new DigestMeter();
+  pipeline(await store.get(where), meter, () => undefined);
+  let lineNo = 0;
+  try {
+    for await (const line of createInterface({ input: meter, crlfDelay: Infinity })) {
+      lineNo += 1;
+      if (lineNo === 1) {
+        if (line !== `${HEADER}${backupId}`)
+          throw new RunnerError(
+            `${where}: not the object list of ${backupId} (its first line is not "${HEADER}${backupId}")`,
+          );
+        continue;
+      }
+      if (!STORE_OBJECT_KEY_RE.test(line))
+        throw new RunnerError(`${where}: line ${lineNo} is not a content object's key`);
+      yield line;
+    }
+    if (lineNo === 0) throw new RunnerError(`${where}: the object list is empty`);
+  } catch (error) {
+    meter.destroy();
+    throw error;
+  }
+  await finished(meter).catch(() => undefined);
+  if (!expected) return;
+  const problem = meter.finished
+    ? checksumProblem(where, { key: where, ...expected }, meter.bytes, meter.sha256)
+    : `${where}: the download ended before the whole object list was read`;
+  if (problem) throw new ChecksumError(problem);
+}

@@ -1,0 +1,427 @@
+// gc of the content store (MEDIA_FORMAT=store) as users and races meet it, on file:// (where a test
+// can remove a set folder as the lifecycle rules would) and on moto with Object Lock: the object
+// list every set carries, deletes of exactly the unreferenced objects after the grace, dry runs,
+// refusals, and interleavings of gc with backups (fault points) after which every complete set
+// still verifies byte for byte.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
+import { testCloudWatch } from "../helpers/notify-receiver.js";
+import { runRunner, startRunner, type RunnerResult, type RunningRunner } from "../helpers/runner-cli.js";
+import { createTestBucket } from "../helpers/s3-bucket.js";
+
+const s3Endpoint = inject("s3Endpoint");
+
+const KEY = "media-store-gc-test-key-0123456789abcdef";
+
+let work: string;
+let age: AgeKeyPair;
+let n = 0;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), "edms-gc-"));
+  age = await newAgeKey(work);
+});
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+function ok(step: string, r: RunnerResult): RunnerResult {
+  if (r.code !== 0) throw new Error(`${step} exited ${r.code}:\n${r.stderr}\n${r.stdout.slice(-3000)}`);
+  return r;
+}
+
+interface Site {
+  dest: string;
+  media: string;
+  env: Record<string, string>;
+}
+
+/** A media folder with named contents, and a file:// destination for it (grace 0 unless told). */
+async function site(files: Record<string, string | Buffer>, extra: Record<string, string> = {}): Promise<Site> {
+  n += 1;
+  const media = path.join(work, `media-${n}`);
+  const dest = path.join(work, `dest-${n}`);
+  await mkdir(media, { recursive: true });
+  for (const [name, content] of Object.entries(files)) await writeFile(path.join(media, name), content);
+  return {
+    dest,
+    media,
+    env: {
+      BACKUP_DESTINATION: `file://${dest}`,
+      BACKUP_DATABASE: "false",
+      MEDIA_DIR: media,
+      MEDIA_FORMAT: "store",
+      MEDIA_STORE_KEY: KEY,
+      MEDIA_STORE_GC_GRACE_HOURS: "0",
+      // A short gc lease, so a backup right after a gc waits 3 s, not 2 minutes.
+      EDMS_GC_LEASE_MS: "1500",
+      ...extra,
+    },
+  };
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []))
+    if (e.isFile()) out.push(path.join(e.parentPath, e.name));
+  return out;
+}
+
+/** Content objects at the destination, as keys (`store/objects/..`). */
+async function objectKeys(dest: string): Promise<string[]> {
+  return (await filesUnder(path.join(dest, "store", "objects")))
+    .filter((f) => !path.basename(f).startsWith("."))
+    .map((f) => path.relative(dest, f))
+    .sort();
+}
+
+interface SetInfo {
+  folder: string;
+  id: string;
+  manifest?: { media: { objectList?: { key: string; bytes: number; sha256: string } } };
+}
+
+async function sets(dest: string): Promise<SetInfo[]> {
+  const out: SetInfo[] = [];
+  for (const tier of ["daily", "weekly", "monthly", "adhoc"])
+    for (const id of await readdir(path.join(dest, tier)).catch(() => [])) {
+      const folder = path.join(dest, tier, id);
+      const m = await readFile(path.join(folder, "manifest.json"), "utf8").catch(() => undefined);
+      out.push({ folder, id, manifest: m ? JSON.parse(m) : undefined });
+    }
+  return out;
+}
+
+/** The keys a set's object list names (header checked). */
+async function listedKeys(folder: string): Promise<string[]> {
+  const lines = (await readFile(path.join(folder, "media-objects.txt"), "utf8")).split("\n").filter(Boolean);
+  expect(lines[0]).toBe(`edms-media-objects 1 ${path.basename(folder)}`);
+  return lines.slice(1);
+}
+
+const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+
+async function backup(s: Site, extra: Record<string, string> = {}): Promise<RunnerResult> {
+  return ok("backup", await runRunner(["backup", "--tier", "daily"], { ...s.env, ...extra }));
+}
+
+const gc = (s: Site, args: string[] = ["--yes"], extra: Record<string, string> = {}) =>
+  runRunner(["gc", ...args], { ...s.env, ...extra });
+
+/** Every complete set verifies with --full (each object read and hashed). */
+async function everySetVerifies(s: Site, extra: Record<string, string> = {}): Promise<void> {
+  for (const set of await sets(s.dest))
+    if (set.manifest)
+      ok(`verify --full ${set.id}`, await runRunner(["verify", set.id, "--full"], { ...s.env, ...extra }));
+}
+
+/** Every object referenced by a complete set's list is in the store. */
+async function referencedByComplete(dest: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const set of await sets(dest)) if (set.manifest) for (const k of await listedKeys(set.folder)) out.add(k);
+  return out;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Starts a runner paused at `point` and resolves once it is there. */
+async function pausedAt(
+  args: string[],
+  env: Record<string, string>,
+  point: string,
+): Promise<{ run: RunningRunner; flag: string }> {
+  const flag = path.join(work, `pause-${randomBytes(4).toString("hex")}`);
+  const run = await startRunner(args, { ...env, EDMS_FAULT_POINT: `${point}:pause:${flag}` });
+  let done = false;
+  void run.result.then(() => (done = true));
+  while (!(await exists(flag))) {
+    if (done) throw new Error(`${args[0]} ended before ${point}: ${(await run.result).stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { run, flag };
+}
+
+describe("the object list", () => {
+  it("names exactly the set's distinct objects, in byte order, covered by the manifest; plain when encrypted", async () => {
+    for (const encrypted of [false, true]) {
+      const s = await site(
+        { "a.txt": "alpha", "b.txt": "beta", "same.txt": "alpha", "c.bin": randomBytes(3000) },
+        encrypted ? { ENCRYPTION_RECIPIENTS: age.recipient } : {},
+      );
+      await backup(s);
+      const [set] = await sets(s.dest);
+      const entry = set!.manifest!.media.objectList!;
+      expect(entry.key).toBe("media-objects.txt");
+      const body = await readFile(path.join(set!.folder, "media-objects.txt"));
+      expect(entry.bytes).toBe(body.length);
+      expect(entry.sha256).toBe(sha256(body));
+      const keys = await listedKeys(set!.folder);
+      expect(keys).toEqual([...keys].sort());
+      // Three distinct contents; the store holds exactly them.
+      expect(keys).toEqual(await objectKeys(s.dest));
+      expect(keys).toHaveLength(3);
+      for (const k of keys) expect(k.endsWith(".age")).toBe(encrypted);
+    }
+  });
+
+  it("a reused object gone before the manifest fails the backup, names it and writes no manifest", async () => {
+    const s = await site({ "keep.txt": "kept", "doomed.txt": "doomed content" });
+    await backup(s);
+    const { run, flag } = await pausedAt(["backup", "--tier", "daily"], s.env, "backup.after-object-list");
+    const running = (await sets(s.dest)).find((x) => !x.manifest)!;
+    const doomed = (await listedKeys(running.folder)).find((k) => k)!;
+    await rm(path.join(s.dest, doomed));
+    await rm(flag);
+    const r = await run.result;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(doomed);
+    expect(r.stderr).toContain("run the backup again");
+    expect(await exists(path.join(running.folder, "manifest.json"))).toBe(false);
+    // The next backup stores it again and is whole.
+    await backup(s);
+    expect(await objectKeys(s.dest)).toContain(doomed);
+  });
+});
+
+describe("gc on file://", () => {
+  /** Two sets; the first's folder removed (as expiry would): `gone` is referenced by nothing. */
+  async function withOneUnreferenced(extra: Record<string, string> = {}) {
+    const s = await site({ "a.txt": "alpha", "b.txt": "beta", "gone.txt": "only in the first set" }, extra);
+    await backup(s);
+    const [first] = await sets(s.dest);
+    const before = await objectKeys(s.dest);
+    await rm(path.join(s.media, "gone.txt"));
+    await writeFile(path.join(s.media, "new.txt"), "only in the second set");
+    await backup(s);
+    await rm(first!.folder, { recursive: true });
+    const referenced = await referencedByComplete(s.dest);
+    const gone = before.filter((k) => !referenced.has(k));
+    expect(gone).toHaveLength(1);
+    return { s, gone: gone[0]!, referenced };
+  }
+
+  it("deletes exactly the unreferenced object at the run after the one that first saw it, nothing referenced", async () => {
+    const { s, gone, referenced } = await withOneUnreferenced();
+    const first = ok("gc 1", await gc(s));
+    expect(first.stdout).toContain("deleted 0 content objects");
+    expect(await objectKeys(s.dest)).toContain(gone);
+
+    const dry = ok("gc --dry-run", await gc(s, ["--dry-run"]));
+    expect(dry.stdout).toContain(gone);
+    expect(dry.stdout).toContain("dry run: nothing was changed");
+    expect(await objectKeys(s.dest)).toContain(gone);
+
+    ok("gc 2", await gc(s));
+    expect(await objectKeys(s.dest)).toEqual([...referenced].sort());
+    await everySetVerifies(s);
+    const status = await runRunner(["status"], { ...s.env, STATUS_TIERS: "daily" });
+    expect(status.stdout).toMatch(/last gc .*deleted 1 objects/);
+  });
+
+  it("keeps unreferenced objects for the grace, and refuses without --yes and no terminal (exit 2)", async () => {
+    const { s, gone } = await withOneUnreferenced({ MEDIA_STORE_GC_GRACE_HOURS: "48" });
+    ok("gc 1", await gc(s));
+    ok("gc 2", await gc(s));
+    expect(await objectKeys(s.dest)).toContain(gone);
+    const refused = await gc(s, [], { MEDIA_STORE_GC_GRACE_HOURS: "0" });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("--yes");
+    expect(await objectKeys(s.dest)).toContain(gone);
+  });
+
+  it("reads an older set's plain index; an older encrypted set stops every delete unless gc has the identity", async () => {
+    for (const encrypted of [false, true]) {
+      const { s, gone } = await withOneUnreferenced(encrypted ? { ENCRYPTION_RECIPIENTS: age.recipient } : {});
+      // The surviving set as a runner before object lists wrote it: no list, no manifest entry.
+      const [old] = await sets(s.dest);
+      const manifestFile = path.join(old!.folder, "manifest.json");
+      const manifest = JSON.parse(await readFile(manifestFile, "utf8"));
+      delete manifest.media.objectList;
+      await writeFile(manifestFile, JSON.stringify(manifest));
+      await rm(path.join(old!.folder, "media-objects.txt"));
+      const withId = { AGE_IDENTITY_FILE: age.file };
+      ok("gc 1", await gc(s, ["--yes"], encrypted ? withId : {}));
+      if (encrypted) {
+        const refused = await gc(s);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain(path.relative(s.dest, old!.folder));
+        expect(refused.stderr).toContain("AGE_IDENTITY_FILE");
+        expect(await objectKeys(s.dest)).toContain(gone);
+      }
+      ok("gc 2", await gc(s, ["--yes"], encrypted ? withId : {}));
+      expect(await objectKeys(s.dest)).not.toContain(gone);
+      await everySetVerifies(s, encrypted ? withId : {});
+    }
+  });
+
+  it("prune runs the same gc after deleting sets", async () => {
+    const { s, gone } = await withOneUnreferenced();
+    ok("prune 1", await runRunner(["prune"], s.env));
+    expect(await objectKeys(s.dest)).toContain(gone);
+    const second = ok("prune 2", await runRunner(["prune"], s.env));
+    expect(second.stdout).toContain("gc: deleted 1 content objects");
+    expect(await objectKeys(s.dest)).not.toContain(gone);
+    await everySetVerifies(s);
+  });
+});
+
+describe("gc and backups interleaved (no complete set ever points at a missing object)", () => {
+  /** `x.txt`'s object is a due candidate (seen unreferenced by a finished gc), about to be reused. */
+  async function dueObject(extra: Record<string, string> = {}) {
+    const s = await site({ "x.txt": "reused content", "other.txt": "other" }, extra);
+    await backup(s);
+    const [first] = await sets(s.dest);
+    const x = (await listedKeys(first!.folder)).sort();
+    await rm(first!.folder, { recursive: true });
+    ok("gc records candidates", await gc(s));
+    return { s, objects: x };
+  }
+
+  it("a backup paused between its object list and its manifest keeps its reused objects through gc", async () => {
+    for (const point of ["backup.after-object-list", "backup.objects-confirmed"]) {
+      const { s, objects } = await dueObject();
+      const { run, flag } = await pausedAt(["backup", "--tier", "daily"], s.env, point);
+      const r = ok("gc while the backup is paused", await gc(s));
+      expect(r.stdout).toContain("deleted 0 content objects");
+      expect(await objectKeys(s.dest)).toEqual(objects);
+      await rm(flag);
+      ok("the paused backup", await run.result);
+      await everySetVerifies(s);
+    }
+  });
+
+  it("a gc that marked before the backup's list cannot delete under it: the backup waits out the lease", async () => {
+    const lease = { EDMS_GC_LEASE_MS: "8000" };
+    const { s, objects } = await dueObject(lease);
+    // gc has marked (the backup's list does not exist yet) and is about to delete.
+    const paused = await pausedAt(["gc", "--yes"], s.env, "gc.before-delete");
+    const b = await startRunner(["backup", "--tier", "daily"], s.env);
+    // The backup has stored its object list (it reuses the objects gc is about to delete): go, gc.
+    for (;;) {
+      const listed = await Promise.all(
+        (await sets(s.dest)).map((x) => exists(path.join(x.folder, "media-objects.txt"))),
+      );
+      if (listed.some(Boolean)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await rm(paused.flag);
+    const g = ok("gc", await paused.run.result);
+    const r = await b.result;
+    expect(g.stdout).toContain(`deleted ${objects.length} content objects`);
+    // What must hold whatever the order: no complete set points at a missing object.
+    const stored = await objectKeys(s.dest);
+    for (const k of await referencedByComplete(s.dest)) expect(stored).toContain(k);
+    await everySetVerifies(s);
+    // And how: the backup waited out gc's lease, saw the deletes and wrote no manifest.
+    expect(r.logs.some((l) => l.stage === "gc-lease")).toBe(true);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain("run the backup again");
+    for (const set of await sets(s.dest)) expect(set.manifest).toBeUndefined();
+    ok("the next backup", await runRunner(["backup", "--tier", "daily"], s.env));
+    await everySetVerifies(s);
+  });
+
+  it("SIGKILL of gc at each step loses nothing, and a later gc finishes the job", async () => {
+    for (const point of ["gc.marked", "gc.before-delete", "gc.deleted-one", "gc.before-record"]) {
+      const s = await site({ "a.txt": "a", "b.txt": "b", "c.txt": "c", "d.txt": "d" });
+      await backup(s);
+      const [first] = await sets(s.dest);
+      await rm(path.join(s.media, "c.txt"));
+      await rm(path.join(s.media, "d.txt"));
+      await backup(s);
+      await rm(first!.folder, { recursive: true });
+      ok("gc 1", await gc(s));
+      const { run } = await pausedAt(["gc", "--yes"], s.env, point);
+      run.child.kill("SIGKILL");
+      expect((await run.result).signal).toBe("SIGKILL");
+      await everySetVerifies(s);
+      ok(`gc after a kill at ${point}`, await gc(s));
+      expect(await objectKeys(s.dest)).toEqual([...(await referencedByComplete(s.dest))].sort());
+      await everySetVerifies(s);
+    }
+  });
+});
+
+describe("gc on S3 (moto) with Object Lock", () => {
+  it("never sends a delete to a locked object, reports it, and leaves a delete marker (the undo) on what it frees", async () => {
+    const bucket = await createTestBucket(s3Endpoint, { objectLock: true });
+    const media = await mkdtemp(path.join(work, "lock-media-"));
+    await writeFile(path.join(media, "doc.pdf"), randomBytes(5000));
+    const ns = `EdmsTest/${randomBytes(4).toString("hex")}`;
+    const env = {
+      ...bucket.env(),
+      BACKUP_DATABASE: "false",
+      MEDIA_DIR: media,
+      MEDIA_FORMAT: "store",
+      MEDIA_STORE_KEY: KEY,
+      MEDIA_STORE_GC_GRACE_HOURS: "0",
+      EDMS_GC_LEASE_MS: "1500",
+      OBJECT_LOCK_MODE: "GOVERNANCE",
+      OBJECT_LOCK_DAYS: "1",
+      APP_NAME: "edms",
+    };
+    ok("backup", await runRunner(["backup", "--tier", "daily"], env));
+    // Three unreferenced objects (a dead run's, say): one plain, one retained, one on legal hold.
+    const stray = (c: string) => `edms/store/objects/${c}${c}/${c}${c}${"0".repeat(62)}`;
+    const put = (Key: string, lock: Record<string, unknown>) =>
+      bucket.client.send(
+        new PutObjectCommand({ Bucket: bucket.name, Key, Body: "stray", ChecksumAlgorithm: "CRC32", ...lock }),
+      );
+    await put(stray("a"), {});
+    await put(stray("b"), {
+      ObjectLockMode: "GOVERNANCE",
+      ObjectLockRetainUntilDate: new Date(Date.now() + 86_400_000),
+    });
+    await put(stray("c"), { ObjectLockLegalHoldStatus: "ON" });
+    const cw = { CLOUDWATCH_NAMESPACE: ns, AWS_ENDPOINT_URL_CLOUDWATCH: s3Endpoint };
+    ok("gc 1", await runRunner(["gc", "--yes"], { ...env, ...cw }));
+    const second = ok("gc 2", await runRunner(["gc", "--yes", "--json"], { ...env, ...cw }));
+    const report = JSON.parse(second.stdout);
+    expect(report.deleted.objects).toBe(1);
+    expect(report.locked.map((l: { key: string }) => l.key).sort()).toEqual([
+      stray("b").slice("edms/".length),
+      stray("c").slice("edms/".length),
+    ]);
+    const versions = async (Key: string) =>
+      bucket.client.send(new ListObjectVersionsCommand({ Bucket: bucket.name, Prefix: Key }));
+    // The freed object: a delete marker, its bytes kept as a noncurrent version.
+    const freed = await versions(stray("a"));
+    expect(freed.DeleteMarkers).toHaveLength(1);
+    expect(freed.Versions).toHaveLength(1);
+    expect(freed.Versions![0]!.IsLatest).toBe(false);
+    // The locked ones were never sent a delete (on S3 that would have left a marker).
+    for (const key of [stray("b"), stray("c")]) {
+      expect((await versions(key)).DeleteMarkers ?? []).toHaveLength(0);
+      await bucket.client.send(new HeadObjectCommand({ Bucket: bucket.name, Key: key }));
+    }
+    // Every set still whole; status tells the last gc.
+    const [setId] = (await bucket.keys()).filter((k) => k.endsWith("/manifest.json")).map((k) => k.split("/")[2]!);
+    ok("verify --full", await runRunner(["verify", setId!, "--full"], env));
+    const status = await runRunner(["status"], { ...env, STATUS_TIERS: "daily" });
+    expect(status.stdout).toMatch(/last gc .*deleted 1 objects.*2 left under Object Lock/);
+    // GcSucceeded 1 from each run.
+    const stats = await testCloudWatch(s3Endpoint).send(
+      new GetMetricStatisticsCommand({
+        Namespace: ns,
+        MetricName: "GcSucceeded",
+        Dimensions: [{ Name: "App", Value: "edms" }],
+        StartTime: new Date(Date.now() - 3_600_000),
+        EndTime: new Date(Date.now() + 3_600_000),
+        Period: 3600,
+        Statistics: ["Minimum", "SampleCount"],
+      }),
+    );
+    expect(stats.Datapoints?.[0]).toMatchObject({ Minimum: 1, SampleCount: 2 });
+  });
+});
