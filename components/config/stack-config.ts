@@ -114,7 +114,6 @@ const caBundleSchema = z.union(
   ],
   { message: "must be { configMapName, key } or { secretName, key } (exactly one of configMapName, secretName)" },
 );
-export type CaBundleSource = z.infer<typeof caBundleSchema>;
 
 const databaseSchema = z.strictObject({
   /** Host name or address as the pods resolve it (a Service name works). */

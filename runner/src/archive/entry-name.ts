@@ -31,14 +31,6 @@ export function hasDotDot(name: Buffer): boolean {
   return components(name).some((c) => c.equals(DOTDOT));
 }
 
-/**
- * The member name the way both tar and a directory walk mean it: "./a/b/" and "a/b" are the same
- * entry; the root ("./") is the empty name.
- */
-export function memberName(name: Buffer): Buffer {
-  return joinComponents(components(name));
-}
-
 export function joinComponents(parts: readonly Buffer[]): Buffer {
   const out: Buffer[] = [];
   parts.forEach((p, i) => {

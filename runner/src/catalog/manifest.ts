@@ -176,7 +176,6 @@ export const encryptionSchema = z.object({
   /** The encrypted member holding what the plain manifest leaves out (table names). */
   names: storedObjectSchema,
 });
-export type EncryptionEntry = z.infer<typeof encryptionSchema>;
 
 const header = {
   backupId: z.string().min(1),
