@@ -104,6 +104,25 @@ const positiveInt = (what: string) =>
     .transform(Number)
     .refine((n) => n > 0, { message: `must be greater than zero (${what})` });
 
+const BINARY_UNITS = { "": 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 } as const;
+/** A size in bytes, plain or with a binary unit (`500MiB`, `50GiB`, `2TiB`); the value is bytes. */
+const byteSize = (what: string) =>
+  z
+    .string()
+    .regex(/^[0-9]+(KiB|MiB|GiB|TiB)?$/, {
+      message: `must be a whole number of bytes, or with KiB/MiB/GiB/TiB (${what})`,
+    })
+    .transform((v) => {
+      const [, digits, unit] = /^([0-9]+)(\w*)$/.exec(v)!;
+      return Number(digits) * BINARY_UNITS[(unit ?? "") as keyof typeof BINARY_UNITS];
+    })
+    .refine((n) => n > 0 && Number.isSafeInteger(n), {
+      message: `must be greater than zero and below 8 PiB (${what})`,
+    });
+
+/** DRILL_MEDIA_SAMPLE_FILES when unset: the files a sampling drill restores. */
+export const DEFAULT_DRILL_SAMPLE_FILES = 1000;
+
 /**
  * The database dump's compression. `gzip` is pg_dump's own (zlib inside the custom format, which
  * pg_restore reads itself); `zstd` is a stream stage after `pg_dump -Z0`, so the object is a zstd
@@ -405,6 +424,19 @@ export const runnerEnvShape = {
     .regex(commaList(`(${SCHEDULED_TIERS.join("|")})`), {
       message: "must be a comma-separated list of scheduled tiers, e.g. daily,weekly,monthly",
     })
+    .optional(),
+  /**
+   * The drill of a store-format set whose media holds more than this (the manifest's
+   * `media.sourceBytes`; bytes, or e.g. `50GiB`) restores a uniformly random sample of
+   * DRILL_MEDIA_SAMPLE_FILES regular files instead of every file, after checking that every
+   * object the set references exists with its recorded size (one listing of the store), and says
+   * so in its report, record and mail. Unset: every drill restores every file. Tar sets are always
+   * restored whole (one stream: a sample would read it all anyway).
+   */
+  DRILL_MEDIA_SAMPLE_ABOVE: byteSize("media size above which the drill samples").optional(),
+  /** How many files a sampling drill restores (default DEFAULT_DRILL_SAMPLE_FILES, at most 100000). */
+  DRILL_MEDIA_SAMPLE_FILES: positiveInt("files")
+    .refine((n) => n <= 100_000, { message: "must be at most 100000 (files)" })
     .optional(),
   /** Hours past a tier's interval before `status` calls it stale (default DEFAULT_STATUS_GRACE_HOURS). */
   STATUS_GRACE_HOURS: positiveInt("hours").optional(),

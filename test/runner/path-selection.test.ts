@@ -81,5 +81,8 @@ describe("--path: which names it selects", () => {
     expect(new PathSelection([Buffer.from("a/b")]).above(Buffer.from("a"))).toBe(true);
     expect(new PathSelection([Buffer.from("a/b")]).above(Buffer.from("a/b"))).toBe(false);
     expect(new PathSelection([Buffer.from("ab/c")]).above(Buffer.from("a"))).toBe(false);
+    const twice = new PathSelection([Buffer.from("a/b"), Buffer.from("a/b"), Buffer.from("c")]);
+    expect(twice.selects(Buffer.from("a/b/x"))).toBe(true);
+    expect(twice.unmatched()).toEqual(['"c"']);
   });
 });

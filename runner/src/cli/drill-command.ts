@@ -3,6 +3,7 @@ import { resolveBackup } from "../catalog/catalog.js";
 import type { RunnerEnv, ScheduledTier, Tier } from "../contract.js";
 import { loadRestoreSettings, type RestoreSettings } from "../settings/config.js";
 import { firstRotatingSet, recordDrillOutcome } from "../drill/drill-outcome.js";
+import { describeDrillMedia } from "../drill/drill-record.js";
 import { rotationOrder } from "../drill/drill-rotation.js";
 import { ConfigError, RunnerError } from "../errors.js";
 import { drillPayload, drillReport } from "../notify/drill-reporter.js";
@@ -68,7 +69,13 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
       await recordDrillOutcome(
         store,
         settings,
-        { ok: report.ok, tier: report.tier, backupId: report.backupId, restoreSeconds: report.restoreSeconds },
+        {
+          ok: report.ok,
+          tier: report.tier,
+          backupId: report.backupId,
+          restoreSeconds: report.restoreSeconds,
+          media: report.media,
+        },
         log,
       );
       return report;
@@ -82,6 +89,7 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
       [
         `drill ${report.tier}/${report.backupId}: ${report.ok ? "PASSED" : "FAILED"} (restore took ${report.restoreSeconds.toFixed(1)} s)`,
       ]
+        .concat(report.media ? [`  media check: ${describeDrillMedia(report.media)}`] : [])
         .concat(report.checks.map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`))
         .join("\n"),
     );

@@ -11,7 +11,7 @@ import { drillMetricData, putMetrics } from "../notify/metrics.js";
 import type { Logger } from "../output/logger.js";
 import type { RestoreSettings } from "../settings/config.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { writeDrillRecord } from "./drill-record.js";
+import { writeDrillRecord, type DrillMedia } from "./drill-record.js";
 
 /** The newest complete set of this week's tier, or else of the next tier in the rotation that has one. */
 export async function firstRotatingSet(
@@ -39,7 +39,7 @@ export async function firstRotatingSet(
 export async function recordDrillOutcome(
   store: ObjectStore,
   settings: RestoreSettings,
-  outcome: { ok: boolean; tier?: string; backupId?: string; restoreSeconds?: number },
+  outcome: { ok: boolean; tier?: string; backupId?: string; restoreSeconds?: number; media?: DrillMedia },
   log: Logger,
 ): Promise<void> {
   const finishedAt = new Date();
@@ -51,6 +51,7 @@ export async function recordDrillOutcome(
     backupId: outcome.backupId ?? null,
     // The exporter's edms_backup_drill_last_restore_seconds.
     ...(outcome.restoreSeconds !== undefined ? { restoreSeconds: outcome.restoreSeconds } : {}),
+    ...(outcome.media ? { media: outcome.media } : {}),
   }).catch((error: unknown) =>
     log.warn({ stage: "notify", problem: errorMessage(error) }, "could not write the drill record"),
   );

@@ -17,6 +17,22 @@ export interface DrillCheck {
   detail: string;
 }
 
+/**
+ * How the drill checked the media: `full` restored every file; `sample` (a store-format set above
+ * DRILL_MEDIA_SAMPLE_ABOVE) checked every referenced object's existence and size from one listing
+ * and restored `restoredFiles` files chosen at random out of `files`.
+ */
+export const DRILL_MEDIA_MODES = ["full", "sample"] as const;
+export interface DrillMedia {
+  mode: (typeof DRILL_MEDIA_MODES)[number];
+  /** Regular files in the set (the manifest's count). */
+  files: number;
+  /** Regular files the drill restored and checked. */
+  restoredFiles: number;
+  /** Store format: distinct objects the set references, each found with its size (sample mode). */
+  objectsChecked?: number;
+}
+
 /** What a finished drill reports: the webhook, the metrics and the CLI all read this shape. */
 export interface DrillReport {
   backupId: string;
@@ -24,6 +40,15 @@ export interface DrillReport {
   ok: boolean;
   restoreSeconds: number;
   checks: DrillCheck[];
+  /** Absent for a set without media. */
+  media?: DrillMedia;
+}
+
+/** One line for people: which media check the drill made. */
+export function describeDrillMedia(media: DrillMedia): string {
+  return media.mode === "full"
+    ? `full: all ${media.files} files restored`
+    : `sample: ${media.restoredFiles} of ${media.files} files restored at random; every one of ${media.objectsChecked ?? "the"} referenced objects present with its size`;
 }
 
 export const DRILLS_PREFIX = "drills/";
@@ -38,6 +63,15 @@ const drillRecordSchema = z.object({
   backupId: z.string().nullable(),
   /** How long the restore took (absent when the drill could not run, and in older records). */
   restoreSeconds: z.number().nonnegative().optional(),
+  /** Which media check it made (absent without media, when it could not run, and in older records). */
+  media: z
+    .object({
+      mode: z.enum(DRILL_MEDIA_MODES),
+      files: z.number().int().nonnegative(),
+      restoredFiles: z.number().int().nonnegative(),
+      objectsChecked: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
 });
 export type DrillRecord = z.infer<typeof drillRecordSchema>;
 

@@ -62,14 +62,24 @@ export function underPath(name: Buffer, wanted: Buffer): boolean {
 
 /**
  * The entries a set of paths selects, and which of the paths matched something. Holds only the
- * paths (never the index), so memory does not grow with the set.
+ * paths and their folders (never the index), so memory does not grow with the set; a lookup costs
+ * one map probe per component of the name, whatever the number of paths (the drill's sample asks
+ * for a thousand).
  */
 export class PathSelection {
-  private readonly wanted: Buffer[][];
+  /** Each path (latin1 of its bytes: one char per byte, so distinct names stay distinct) -> its index. */
+  private readonly wanted = new Map<string, number[]>();
+  /** Every folder strictly above a path. */
+  private readonly folders = new Set<string>();
   private readonly matched: boolean[];
 
   constructor(readonly paths: readonly Buffer[]) {
-    this.wanted = paths.map((p) => components(p));
+    paths.forEach((p, i) => {
+      const parts = components(p);
+      const key = joinComponents(parts).toString("latin1");
+      this.wanted.set(key, [...(this.wanted.get(key) ?? []), i]);
+      for (let n = 1; n < parts.length; n += 1) this.folders.add(joinComponents(parts.slice(0, n)).toString("latin1"));
+    });
     this.matched = paths.map(() => false);
   }
 
@@ -77,19 +87,21 @@ export class PathSelection {
   selects(name: Buffer): boolean {
     const parts = components(name);
     let hit = false;
-    this.wanted.forEach((w, i) => {
-      if (w.length <= parts.length && w.every((p, j) => p.equals(parts[j]!))) {
-        this.matched[i] = true;
+    let prefix = "";
+    for (const [i, part] of parts.entries()) {
+      prefix = i ? `${prefix}/${part.toString("latin1")}` : part.toString("latin1");
+      for (const index of this.wanted.get(prefix) ?? []) {
+        this.matched[index] = true;
         hit = true;
       }
-    });
+    }
     return hit;
   }
 
   /** Whether the folder `name` lies above one of the paths (it is created, with its mode and mtime). */
   above(name: Buffer): boolean {
     const parts = components(name);
-    return this.wanted.some((w) => parts.length < w.length && parts.every((p, j) => p.equals(w[j]!)));
+    return parts.length === 0 ? this.paths.length > 0 : this.folders.has(joinComponents(parts).toString("latin1"));
   }
 
   /** The paths nothing selected so far, printable. */

@@ -332,7 +332,11 @@ async function placeOrphanLinks(
 export async function verifyStoreMedia(
   ctx: StoreReadContext,
   entry: MediaEntry,
-  options: { full: boolean },
+  options: {
+    full: boolean;
+    /** Sees every entry once it was judged (the drill draws its sample and its file names here). */
+    onEntry?: (e: IndexEntry) => void;
+  },
 ): Promise<string[]> {
   const where = `${ctx.setPrefix}/${entry.key}`;
   const judge = new EntryJudge(where);
@@ -349,6 +353,7 @@ export async function verifyStoreMedia(
     const pool = new Pool(ctx.transfers ?? DEFAULT_TRANSFERS);
     for await (const e of readIndex(ctx, entry)) {
       judge.judge(e);
+      options.onEntry?.(e);
       if (e.type !== "file" || absent.has(e.object!)) continue;
       const bytes = known.bytesOf(e.object!);
       if (bytes !== undefined && !known.markUsed(e.object!)) continue;

@@ -4,7 +4,7 @@
  * means the newest backup could not be restored; nobody should have to find that in Job history.
  * The drill record and the DrillSucceeded metric the alarms watch: drill/drill-outcome.ts.
  */
-import type { DrillReport } from "../drill/drill-record.js";
+import type { DrillMedia, DrillReport } from "../drill/drill-record.js";
 import type { ReportKind } from "./run-reporter.js";
 import { drillSummary } from "./run-summary.js";
 
@@ -17,6 +17,8 @@ export interface DrillWebhookPayload {
   status: "success" | "failure";
   restoreSeconds: number | null;
   checks: DrillReport["checks"];
+  /** Which media check the drill made (full restore or a random sample); null without media or a report. */
+  media: DrillMedia | null;
   error: string | null;
 }
 
@@ -41,6 +43,7 @@ export function drillPayload(
     status: ok ? "success" : "failure",
     restoreSeconds: report?.restoreSeconds ?? null,
     checks: report?.checks ?? [],
+    media: report?.media ?? null,
     error,
   };
 }

@@ -15,6 +15,7 @@ import { formatBytes, formatDuration, printable } from "../output/format.js";
 import type { Logger } from "../output/logger.js";
 import { redact } from "../output/redact.js";
 import type { DrillWebhookPayload } from "./drill-reporter.js";
+import { describeDrillMedia } from "../drill/drill-record.js";
 import type { RunOutcome } from "./outcome.js";
 
 export interface RunSummary {
@@ -110,6 +111,7 @@ export function drillSummary(p: DrillWebhookPayload, facts: RunFacts): RunSummar
       ["Backup", p.backupId ?? undefined],
       ["Status", ok ? "success" : "failure"],
       ["Restore time", p.restoreSeconds === null ? undefined : `${p.restoreSeconds.toFixed(1)} s`],
+      ["Media check", p.media ? describeDrillMedia(p.media) : undefined],
       ["Duration", formatDuration(facts.durationSeconds)],
       ["Error", p.error ?? undefined],
     ]),

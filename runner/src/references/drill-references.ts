@@ -18,11 +18,15 @@ export interface DrillReferenceCheck {
   detail: string;
 }
 
+/**
+ * `files`: the restored folder (walked), or the regular files a set's index lists (a drill that
+ * restored only a sample of a store-format set; each object's existence and size were checked).
+ */
 export async function checkRestoredReferences(
   recorded: MediaReferencesEntry,
   connection: PgConnection,
   database: string,
-  folder: string,
+  files: string | PathSet,
 ): Promise<DrillReferenceCheck> {
   if (!recorded.columns || !recorded.missingPaths)
     throw new Error("the set's reference names were not decrypted before the drill (unlockSet)");
@@ -42,11 +46,16 @@ export async function checkRestoredReferences(
   } finally {
     await client.end().catch(() => undefined);
   }
-  const files = new PathSet();
-  await inspectDirectory(folder, { onFile: (name) => files.add(name) });
-  const found = compareReferences(referenced, files);
+  let present = files;
+  if (typeof present === "string") {
+    const walked = new PathSet();
+    await inspectDirectory(present, { onFile: (name) => walked.add(name) });
+    present = walked;
+  }
+  const found = compareReferences(referenced, present);
   const lost = newlyMissing(named, found.allMissing);
   const counts =
+    (typeof files === "string" ? "" : "against the set's index (a sample drill): ") +
     `${found.referenced} referenced, ${found.missing} missing (${recorded.missing} recorded at backup), ` +
     `${found.unreferenced} unreferenced`;
   if (lost.count === 0) return { name: "references", ok: true, detail: counts };
