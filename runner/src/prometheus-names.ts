@@ -60,6 +60,15 @@ export const STORE_STORED_BYTES = "edms_backup_store_stored_bytes";
 export const STORE_NEWEST_SET_BYTES = "edms_backup_store_newest_set_bytes";
 export const STORE_SETS_SOURCE_BYTES = "edms_backup_store_sets_source_bytes";
 export const STORE_DEDUP_RATIO = "edms_backup_store_dedup_ratio";
+/**
+ * The media store's last finished gc (from its record; absent before the first): when it finished,
+ * what it deleted, the unreferenced objects it left (within the grace or locked), and of those the
+ * ones under Object Lock.
+ */
+export const STORE_GC_LAST_TIMESTAMP = "edms_backup_store_gc_last_timestamp_seconds";
+export const STORE_GC_DELETED_BYTES = "edms_backup_store_gc_deleted_bytes";
+export const STORE_GC_CANDIDATES = "edms_backup_store_gc_candidates";
+export const STORE_GC_LOCKED = "edms_backup_store_gc_locked";
 
 /** The exporter itself (label `source`: one per reading of the destination, see exporter/sources.ts). */
 export const SCRAPE_ERRORS = "edms_backup_exporter_scrape_errors_total";

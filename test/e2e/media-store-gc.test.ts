@@ -14,6 +14,7 @@ import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
 import { testCloudWatch } from "../helpers/notify-receiver.js";
 import { runRunner, startRunner, type RunnerResult, type RunningRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
+import { freePort } from "../helpers/pg-cluster.js";
 
 const s3Endpoint = inject("s3Endpoint");
 
@@ -222,11 +223,30 @@ describe("gc on file://", () => {
     expect(dry.stdout).toContain("dry run: nothing was changed");
     expect(await objectKeys(s.dest)).toContain(gone);
 
+    const goneBytes = (await stat(path.join(s.dest, gone))).size;
     ok("gc 2", await gc(s));
     expect(await objectKeys(s.dest)).toEqual([...referenced].sort());
     await everySetVerifies(s);
     const status = await runRunner(["status"], { ...s.env, STATUS_TIERS: "daily" });
     expect(status.stdout).toMatch(/last gc .*deleted 1 objects/);
+    // The exporter's gc series: the deleted object's bytes, when the record says gc finished.
+    const [record] = (await filesUnder(path.join(s.dest, "store", "gc", "runs"))).sort().reverse();
+    const finishedAt = JSON.parse(await readFile(record!, "utf8")).finishedAt as string;
+    const port = await freePort();
+    const exporter = await startRunner(["exporter", "--listen", `127.0.0.1:${port}`], {
+      BACKUP_DESTINATION: s.env.BACKUP_DESTINATION!,
+    });
+    try {
+      await exporter.waitForLog((l) => l.stage === "exporter" && typeof l.listen === "string");
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const series = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+      expect(series("edms_backup_store_gc_deleted_bytes")).toBe(goneBytes);
+      expect(series("edms_backup_store_gc_last_timestamp_seconds")).toBe(Date.parse(finishedAt) / 1000);
+      expect(series("edms_backup_store_gc_candidates")).toBe(0);
+    } finally {
+      exporter.child.kill("SIGTERM");
+      await exporter.result;
+    }
   });
 
   it("keeps unreferenced objects for the grace, and refuses without --yes and no terminal (exit 2)", async () => {
@@ -387,6 +407,11 @@ describe("gc on S3 (moto) with Object Lock", () => {
     const cw = { CLOUDWATCH_NAMESPACE: ns, AWS_ENDPOINT_URL_CLOUDWATCH: s3Endpoint };
     ok("gc 1", await runRunner(["gc", "--yes"], { ...env, ...cw }));
     const second = ok("gc 2", await runRunner(["gc", "--yes", "--json"], { ...env, ...cw }));
+    // At once (a longer lease on the backup's side than it takes to start: it must wait).
+    const after = ok(
+      "backup after gc",
+      await runRunner(["backup", "--tier", "daily"], { ...env, EDMS_GC_LEASE_MS: "4000" }),
+    );
     const report = JSON.parse(second.stdout);
     expect(report.deleted.objects).toBe(1);
     expect(report.locked.map((l: { key: string }) => l.key).sort()).toEqual([
@@ -423,5 +448,10 @@ describe("gc on S3 (moto) with Object Lock", () => {
       }),
     );
     expect(stats.Datapoints?.[0]).toMatchObject({ Minimum: 1, SampleCount: 2 });
+    // The backup right after gc waited out its lease (on the store's clock) and completed whole.
+    expect(after.logs.some((l) => l.stage === "gc-lease")).toBe(true);
+    const setIds = (await bucket.keys()).filter((k) => k.endsWith("/manifest.json")).map((k) => k.split("/")[2]!);
+    expect(setIds).toHaveLength(2);
+    for (const id of setIds) ok(`verify --full ${id}`, await runRunner(["verify", id, "--full"], env));
   });
 });

@@ -13,6 +13,7 @@ import type { ExporterSourceName } from "../prometheus-names.js";
 import { unreadableWarning } from "../restore/kept-copies.js";
 import type { StatusSettings } from "../catalog/staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
+import { readLastGc } from "../media-store/gc-record.js";
 import {
   readBackupSets,
   readDrills,
@@ -231,6 +232,14 @@ function mediaStoreSource(registry: Registry): ExporterSource {
       n.STORE_DEDUP_RATIO,
       "Media bytes the complete store-format sets hold over the bytes stored: what deduplication saves.",
     ),
+    gcLast: gauge(registry, n.STORE_GC_LAST_TIMESTAMP, "When the media store's last gc finished."),
+    gcDeleted: gauge(registry, n.STORE_GC_DELETED_BYTES, "Bytes of the content objects the last gc deleted."),
+    gcCandidates: gauge(
+      registry,
+      n.STORE_GC_CANDIDATES,
+      "Unreferenced content objects the last gc left (within the grace, or under Object Lock).",
+    ),
+    gcLocked: gauge(registry, n.STORE_GC_LOCKED, "Due content objects the last gc left alone under Object Lock."),
   };
   const cache: ManifestCache = new Map();
   let listing: StoreListing | undefined;
@@ -238,8 +247,15 @@ function mediaStoreSource(registry: Registry): ExporterSource {
     name: "media_store",
     async refresh({ store, now }) {
       const read = await readStoreUsage(store, now, cache, listing);
+      const gc = await readLastGc(store);
       listing = read.listing;
       for (const one of Object.values(g)) clear(one);
+      if (gc) {
+        g.gcLast.set(Date.parse(gc.finishedAt) / 1000);
+        g.gcDeleted.set(gc.deletedBytes);
+        g.gcCandidates.set(gc.candidates);
+        g.gcLocked.set(gc.lockedSkipped);
+      }
       const u = read.usage;
       if (!u) return;
       g.objects.set(u.objects);

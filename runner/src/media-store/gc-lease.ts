@@ -63,7 +63,8 @@ export async function waitOutGcLeases(
   const { leaseMs, marginMs } = gcLeaseTiming();
   // The store's clock now is at least the list's LastModified plus what elapsed here since.
   const storeNow = listTime + (performance.now() - storedAt);
-  const wait = Math.ceil(newest + leaseMs + marginMs - storeNow);
+  // + 1 s: S3 gives LastModified to the second, so the lease may be up to a second younger.
+  const wait = Math.ceil(newest + leaseMs + marginMs + 1000 - storeNow);
   if (wait <= 0) return 0;
   log?.info(
     { stage: "gc-lease", waitMs: wait },
