@@ -17,7 +17,6 @@
 import { createDeflateRaw, createInflateRaw } from "node:zlib";
 import { PassThrough, pipeline, type Readable } from "node:stream";
 import type { BigIntStats } from "node:fs";
-import { components } from "../archive/entry-name.js";
 import type { Logger } from "../output/logger.js";
 import { errorMessage } from "../errors.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -53,15 +52,26 @@ export function statMatches(r: StatRecord, st: BigIntStats): boolean {
   return r.size === st.size && r.mtimeNs === st.mtimeNs && r.ctimeNs === st.ctimeNs && r.ino === st.ino;
 }
 
-/** The walk's order: names compared component by component, bytes within a component. */
+const SLASH = 0x2f;
+
+/**
+ * The walk's order: names compared component by component, bytes within a component. Names here
+ * are the walk's own (joined components: no empty or "." parts), so that is byte order with "/"
+ * below every other byte (a component that ends first sorts first), compared without splitting
+ * the names (this runs for every file of every backup).
+ */
 export function compareWalkOrder(a: Buffer, b: Buffer): number {
-  const x = components(a);
-  const y = components(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i += 1) {
-    const c = Buffer.compare(x[i]!, y[i]!);
-    if (c) return c;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i += 1) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x !== y) {
+      if (x === SLASH) return -1;
+      if (y === SLASH) return 1;
+      return x - y;
+    }
   }
-  return x.length - y.length;
+  return a.length - b.length;
 }
 
 /** The writing side: lines in, a sealed deflated stream out (the caller stores it). */
