@@ -27,6 +27,8 @@ export interface Measurement {
   peakRssBytes: number;
   writeBytes: number;
   cancelledWriteBytes: number;
+  /** Bytes the tree read through read(2) and friends (rchar: pipes and cached pages count too). */
+  readChars: number;
   exitCode: number | null;
   stderrTail: string;
 }
@@ -134,6 +136,7 @@ export async function measure(command: string, args: readonly string[], options:
     peakRssBytes: peak,
     writeBytes: field("write_bytes"),
     cancelledWriteBytes: field("cancelled_write_bytes"),
+    readChars: field("rchar"),
     exitCode,
     stderrTail: stderr,
   };

@@ -1,14 +1,27 @@
-// npm run bench:store -- [--files N] [--file-kib K]
+// npm run bench:store -- [--files N] [--file-kib K] [--daily-sets D] [--skip-s3] [--skip-restic]
+// npm run bench:store -- --tiny N
 //
 // The media store (MEDIA_FORMAT=store) beside the tar format and restic on one generated tree
-// (default 5,000 files of 32 KiB, ~160 MB, incompressible), file:// only: a first backup, then
-// 1% of the files changed (0.5% rewritten, 0.25% new, 0.25% deleted) and a second backup. Prints
-// wall time and what each destination grew by, per run; writes .bench/media-store/results.json.
-// restic runs with RESTIC_PASSWORD set and --no-cache off (its default local cache is used).
+// (default 5,000 files of 32 KiB, ~160 MB, incompressible), on file:// and on S3 (moto_server;
+// --skip-s3 leaves it out; restic runs on file:// only): a first backup, then 1% of the files
+// changed (0.5% rewritten, 0.25% new, 0.25% deleted) and a second backup. With --daily-sets D,
+// D-2 more days of the same 1% change follow on file://, and the stored bytes after D sets are
+// compared with the live tree (use a small tree: tar stores the whole tree every day).
+// --tiny N: N files of 16 bytes (100 a folder), the store alone on file://: peak RSS of a first
+// and an unchanged second backup (issue 22: ≤ 200 MiB at 1,000,000 files).
+//
+// Every run is measured by bench/measure.ts: wall time, CPU seconds of the process tree (less
+// sensitive to other work on the machine), peak RSS of the tree, rchar (bytes the tree read
+// through read(2), /proc/<pid>/io: the second backup should read only what changed) and the load
+// average when it started. Writes .bench/media-store/results.json.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { awsTestEnv, startMoto, type Moto } from "../test/helpers/moto.js";
+import { measure } from "./measure.js";
 
 const REPO = resolve(__dirname, "..");
 const RUNNER = join(REPO, "dist", "edms-backup.cjs");
@@ -17,8 +30,12 @@ const arg = (name: string) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
-const FILES = Number(arg("--files") ?? 5000);
-const FILE_BYTES = Number(arg("--file-kib") ?? 32) * 1024;
+const flag = (name: string) => process.argv.includes(name);
+const TINY = arg("--tiny") === undefined ? undefined : Number(arg("--tiny"));
+const FILES = TINY ?? Number(arg("--files") ?? 5000);
+const FILE_BYTES = TINY === undefined ? Number(arg("--file-kib") ?? 32) * 1024 : 16;
+const DAILY_SETS = Number(arg("--daily-sets") ?? 2);
+const STORE_KEY = "bench-store-key-0123456789abcdef0123456789";
 
 async function treeBytes(path: string): Promise<number> {
   const info = await stat(path).catch(() => undefined);
@@ -29,69 +46,170 @@ async function treeBytes(path: string): Promise<number> {
   return sum;
 }
 
-function timed(command: string, args: string[], env: NodeJS.ProcessEnv): number {
-  const t = process.hrtime.bigint();
-  execFileSync(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
-  return Number(process.hrtime.bigint() - t) / 1e9;
+interface Run {
+  approach: string;
+  run: string;
+  seconds: number;
+  cpuS: number;
+  peakRssMiB: number;
+  readMB: number;
+  grewMB: number;
+  load1: number;
+}
+
+interface Approach {
+  /** What the destination holds now, in bytes. */
+  size: () => Promise<number>;
+  command: [string, string[], NodeJS.ProcessEnv];
+  /** Part of the daily-sets series (file:// only). */
+  daily: boolean;
+}
+
+async function timed(a: Approach): Promise<Omit<Run, "approach" | "run" | "grewMB">> {
+  const [command, args, env] = a.command;
+  const scratch = join(WORK, "scratch");
+  await mkdir(scratch, { recursive: true });
+  const load1 = loadavg()[0]!;
+  const m = await measure(command, args, { env: { ...process.env, ...env }, scratch });
+  if (m.exitCode !== 0) throw new Error(`${command} ${args.join(" ")} exited ${m.exitCode}: ${m.stderrTail}`);
+  return {
+    seconds: m.wallMs / 1000,
+    cpuS: m.cpuS,
+    peakRssMiB: m.peakRssBytes / 2 ** 20,
+    readMB: m.readChars / 1e6,
+    load1,
+  };
 }
 
 async function main(): Promise<void> {
   await rm(WORK, { recursive: true, force: true });
   const media = join(WORK, "media");
-  for (let d = 0; d < FILES / 100; d += 1) await mkdir(join(media, `d${d}`), { recursive: true });
-  const name = (i: number) => join(media, `d${Math.floor(i / 100) % Math.ceil(FILES / 100)}`, `doc-${i}.pdf`);
+  const perFolder = 100;
+  const folders = Math.ceil(FILES / perFolder);
+  // Tiny trees nest (d<k>/e<j>/) so no folder holds more than 100 entries.
+  const folderOf = (i: number) =>
+    TINY === undefined
+      ? `d${Math.floor(i / perFolder) % folders}`
+      : join(`d${Math.floor(i / 10_000)}`, `e${Math.floor(i / perFolder) % 100}`);
+  const name = (i: number) => join(media, folderOf(i), `doc-${i}.pdf`);
+  for (let i = 0; i < FILES; i += perFolder) await mkdir(join(media, folderOf(i)), { recursive: true });
   for (let i = 0; i < FILES; i += 1) await writeFile(name(i), randomBytes(FILE_BYTES));
   const live = await treeBytes(media);
-  const base = { BACKUP_DATABASE: "false", MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" };
-  /** The runner backing up to its own folder with `env` added. */
-  const runner = (dest: string, env: NodeJS.ProcessEnv) => ({
-    dest,
-    run: () =>
-      timed("node", [RUNNER, "backup", "--tier", "daily"], { ...base, BACKUP_DESTINATION: `file://${dest}`, ...env }),
-  });
-  const approaches: Record<string, { dest: string; run: () => number }> = {
-    tar: runner(join(WORK, "tar"), { MEDIA_FORMAT: "tar" }),
-    store: runner(join(WORK, "store"), {
-      MEDIA_FORMAT: "store",
-      MEDIA_STORE_KEY: "bench-store-key-0123456789abcdef0123456789",
-    }),
-    restic: {
-      dest: join(WORK, "restic"),
-      run: () => timed("restic", ["-q", "-r", join(WORK, "restic"), "backup", media], { RESTIC_PASSWORD: "bench" }),
-    },
-  };
-  execFileSync("restic", ["-q", "-r", join(WORK, "restic"), "init"], {
-    env: { ...process.env, RESTIC_PASSWORD: "bench" },
-  });
-  const rows: Array<Record<string, string | number>> = [];
-  for (const [what, a] of Object.entries(approaches)) {
-    const seconds = a.run();
-    rows.push({ approach: what, run: "first", seconds, grewMB: (await treeBytes(a.dest)) / 1e6 });
-  }
-  // 1% change: rewritten, new, deleted.
-  const pct = (p: number) => Math.max(1, Math.round((FILES * p) / 100));
-  for (let i = 0; i < pct(0.5); i += 1) await writeFile(name(i * 7), randomBytes(FILE_BYTES));
-  for (let i = 0; i < pct(0.25); i += 1) await writeFile(join(media, "d0", `new-${i}.pdf`), randomBytes(FILE_BYTES));
-  for (let i = 0; i < pct(0.25); i += 1) await unlink(name(FILES - 1 - i * 3)).catch(() => undefined);
-  const changedMB = ((pct(0.5) + pct(0.25)) * FILE_BYTES) / 1e6;
-  for (const [what, a] of Object.entries(approaches)) {
-    const before = await treeBytes(a.dest);
-    const seconds = a.run();
-    rows.push({
-      approach: what,
-      run: "second (1% changed)",
-      seconds,
-      grewMB: ((await treeBytes(a.dest)) - before) / 1e6,
+
+  let moto: Moto | undefined;
+  let s3: S3Client | undefined;
+  if (TINY === undefined && !flag("--skip-s3")) {
+    moto = await startMoto();
+    s3 = new S3Client({
+      endpoint: moto.endpoint,
+      forcePathStyle: true,
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
     });
+    await s3.send(new CreateBucketCommand({ Bucket: "bench" }));
   }
-  const result = { files: FILES, fileBytes: FILE_BYTES, liveMB: live / 1e6, changedMB, rows };
-  await writeFile(join(WORK, "results.json"), JSON.stringify(result, null, 2));
-  process.stdout.write(`tree: ${FILES} files, ${(live / 1e6).toFixed(1)} MB; changed: ${changedMB.toFixed(1)} MB\n`);
-  process.stdout.write("| approach | run | seconds | destination grew (MB) |\n| --- | --- | --- | --- |\n");
-  for (const r of rows)
-    process.stdout.write(
-      `| ${r.approach} | ${r.run} | ${(r.seconds as number).toFixed(2)} | ${(r.grewMB as number).toFixed(2)} |\n`,
+  const bucketBytes = async (prefix: string) => {
+    let sum = 0;
+    let token: string | undefined;
+    do {
+      const page = await s3!.send(
+        new ListObjectsV2Command({ Bucket: "bench", Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const o of page.Contents ?? []) sum += o.Size ?? 0;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return sum;
+  };
+
+  const base = { BACKUP_DATABASE: "false", MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" };
+  const formats = {
+    tar: { MEDIA_FORMAT: "tar" },
+    store: { MEDIA_FORMAT: "store", MEDIA_STORE_KEY: STORE_KEY },
+  };
+  const runner = (destination: string, env: NodeJS.ProcessEnv): Approach["command"] => [
+    "node",
+    [RUNNER, "backup", "--tier", "daily"],
+    { ...base, BACKUP_DESTINATION: destination, ...env },
+  ];
+  const approaches: Record<string, Approach> = {};
+  for (const [format, env] of Object.entries(formats)) {
+    if (TINY !== undefined && format === "tar") continue;
+    const dest = join(WORK, format);
+    approaches[format] = { size: () => treeBytes(dest), command: runner(`file://${dest}`, env), daily: true };
+  }
+  if (TINY === undefined && !flag("--skip-restic")) {
+    const repo = join(WORK, "restic");
+    execFileSync("restic", ["-q", "-r", repo, "init"], { env: { ...process.env, RESTIC_PASSWORD: "bench" } });
+    approaches.restic = {
+      size: () => treeBytes(repo),
+      command: ["restic", ["-q", "-r", repo, "backup", media], { RESTIC_PASSWORD: "bench" }],
+      daily: true,
+    };
+  }
+  if (moto)
+    for (const [format, env] of Object.entries(formats))
+      approaches[`${format} → S3 (moto)`] = {
+        size: () => bucketBytes(`${format}/`),
+        command: runner(`s3://bench/${format}`, { ...env, ...awsTestEnv(), S3_ENDPOINT: moto.endpoint }),
+        daily: false,
+      };
+
+  const rows: Run[] = [];
+  const runAll = async (run: string, which: (a: Approach) => boolean) => {
+    for (const [approach, a] of Object.entries(approaches)) {
+      if (!which(a)) continue;
+      const before = await a.size();
+      const measured = await timed(a);
+      rows.push({ approach, run, ...measured, grewMB: ((await a.size()) - before) / 1e6 });
+    }
+  };
+  // 1% change: rewritten, new, deleted (day `d` touches other files than day d-1).
+  const pct = (p: number) => Math.max(1, Math.round((FILES * p) / 100));
+  let newFiles = 0;
+  const change = async (day: number) => {
+    for (let i = 0; i < pct(0.5); i += 1)
+      await writeFile(name((i * 7 + day * 13) % FILES), randomBytes(FILE_BYTES)).catch(() => undefined);
+    for (let i = 0; i < pct(0.25); i += 1)
+      await writeFile(join(media, folderOf(0), `new-${(newFiles += 1)}.pdf`), randomBytes(FILE_BYTES));
+    for (let i = 0; i < pct(0.25); i += 1)
+      await unlink(name((FILES - 1 - i * 3 - day * 11 + FILES) % FILES)).catch(() => undefined);
+  };
+  try {
+    await runAll("first", () => true);
+    if (TINY !== undefined) await runAll("second (unchanged)", () => true);
+    await change(1);
+    await runAll("second (1% changed)", () => true);
+    for (let day = 3; day <= DAILY_SETS; day += 1) {
+      await change(day);
+      await runAll(`day ${day}`, (a) => a.daily);
+    }
+  } finally {
+    await moto?.stop();
+  }
+  const liveAfter = await treeBytes(media);
+  const stored: Record<string, number> = {};
+  for (const [approach, a] of Object.entries(approaches)) if (a.daily) stored[approach] = (await a.size()) / liveAfter;
+
+  const changedMB = ((pct(0.5) + pct(0.25)) * FILE_BYTES) / 1e6;
+  const result = { files: FILES, fileBytes: FILE_BYTES, liveMB: live / 1e6, changedMB, dailySets: DAILY_SETS, rows };
+  await writeFile(join(WORK, "results.json"), JSON.stringify({ ...result, storedOverLive: stored }, null, 2));
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  out(`tree: ${FILES} files, ${(live / 1e6).toFixed(1)} MB; changed a day: ${changedMB.toFixed(2)} MB`);
+  out("| approach | run | wall s | CPU s | peak RSS MiB | read (rchar) MB | destination grew (MB) | load (1 min) |");
+  out("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of rows.filter((r) => !r.run.startsWith("day ")))
+    out(
+      `| ${r.approach} | ${r.run} | ${r.seconds.toFixed(2)} | ${r.cpuS.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} | ${r.readMB.toFixed(1)} | ${r.grewMB.toFixed(2)} | ${r.load1.toFixed(1)} |`,
     );
+  if (DAILY_SETS > 2) {
+    out(
+      `\nafter ${DAILY_SETS} daily sets at 1% change, stored bytes / live tree (${(liveAfter / 1e6).toFixed(1)} MB):`,
+    );
+    for (const [approach, ratio] of Object.entries(stored)) out(`- ${approach}: ${ratio.toFixed(2)}x`);
+  }
 }
 
-void main();
+void main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
