@@ -133,7 +133,7 @@ export async function runStatus(
       mediaBytes: r.media?.sourceBytes ?? null,
     })),
   };
-  Object.assign(report, await storeUsage(store, tally, newest));
+  Object.assign(report, await storeUsage(store, tally, newest, future));
   if (sites && (sites.connection || sites.folders?.length)) {
     report.runCopies = await findRunCopies(sites).catch((error: unknown) => {
       report.runCopiesProblem = `could not look for staging copies: ${errorMessage(error)}`;
@@ -169,8 +169,11 @@ async function storeUsage(
   store: ObjectStore,
   tally: StoreTally,
   newest: readonly CompleteBackupSet[],
+  future: readonly Pick<CompleteBackupSet, "tier" | "backupId">[],
 ): Promise<Pick<StatusReport, "store" | "storeProblems">> {
-  const sets = tally.storeSets();
+  // A set dated in the future is never the newest (its own WARNING line says so).
+  const later = new Set(future.map((s) => setKey(s.tier, s.backupId)));
+  const sets = tally.storeSets().filter((s) => !later.has(setKey(s.tier, s.backupId)));
   if (tally.objects === 0 && sets.length === 0) return {};
   const read = new Map(newest.map((s) => [setKey(s.tier, s.backupId), s.manifest]));
   const manifests: Manifest[] = [];
