@@ -13,6 +13,7 @@ import { tableChecksums, type TestDatabase } from "../helpers/pg-test-db.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 import { makeMediaTree, mediaTreeDigest, seedEdmsDatabase } from "../helpers/sample-data.js";
+import { WRAP_INDENT } from "../../runner/src/output/fit-width.js";
 import { runOnTerminal, type ScreenRow, type TerminalRun } from "../helpers/terminal.js";
 
 const pg = inject("pg");
@@ -29,11 +30,18 @@ const PROGRESS_ROW = /^(database|media) +(pg_dump|tar\S*|stored|pg_restore|extra
 const BAR = /\[[#-]{6,}\] +\d+%/;
 const SGR_COLOR = /\u001b\[(3\d|9\d)m/;
 
-/** Rows joined back into the lines that were printed (a long line wraps over several rows). */
+/**
+ * Rows joined back into the lines that were printed: a line the terminal wrapped, or one the
+ * runner broke between words (its continuation rows indented WRAP_INDENT past the line's own).
+ */
 function logicalLines(rows: readonly ScreenRow[]): string[] {
   const lines: string[] = [];
+  const indentOf = (text: string) => /^ */.exec(text)![0].length;
   for (const row of rows) {
-    if (row.wrapped && lines.length) lines[lines.length - 1] += row.text;
+    const last = lines.at(-1);
+    if (row.wrapped && last !== undefined) lines[lines.length - 1] += row.text;
+    else if (last !== undefined && row.text.trim() && indentOf(row.text) === indentOf(last) + WRAP_INDENT)
+      lines[lines.length - 1] = `${last} ${row.text.trim()}`;
     else lines.push(row.text);
   }
   return lines;

@@ -24,6 +24,8 @@ export interface TerminalRun {
 export interface TerminalOptions {
   columns?: number;
   rows?: number;
+  /** Typed into the terminal at the start (e.g. an answer to a question); default: nothing. */
+  input?: string;
 }
 
 const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
@@ -60,12 +62,14 @@ export async function runOnTerminal(
   const child = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], {
     cwd: path.dirname(bundle),
     env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: "xterm-256color", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
+  // script passes its input to the terminal, where it waits until the program reads it.
+  if (options.input !== undefined) child.stdin!.end(options.input);
   let raw = "";
   let errors = "";
-  child.stdout.setEncoding("utf8").on("data", (s: string) => (raw += s));
-  child.stderr.setEncoding("utf8").on("data", (s: string) => (errors += s));
+  child.stdout!.setEncoding("utf8").on("data", (s: string) => (raw += s));
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => (errors += s));
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once("error", reject);
     child.once("close", resolve);

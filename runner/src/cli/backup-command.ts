@@ -12,7 +12,8 @@ import { reportedRun } from "./reported-run.js";
 import {
   addDestinationOptions,
   destinationOverrides,
-  printOut,
+  printReadable,
+  wantsReadableSummary,
   signalController,
   type DestinationFlags,
 } from "./shared.js";
@@ -78,7 +79,7 @@ async function backupAction(flags: BackupFlags): Promise<void> {
     failed: (error, { app }, raw) =>
       failureOutcome({ app, started, finished: new Date(), error, tier: raw.BACKUP_TIER, backupId, destination }),
   });
-  if (process.stdout.isTTY) printOut(backupSummary(manifest, destination));
+  if (wantsReadableSummary(flags.logFormat)) printReadable(backupSummary(manifest, destination));
 }
 
 /** What a person at a terminal reads last: what was stored where, how big, how long. */

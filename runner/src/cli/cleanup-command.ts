@@ -8,7 +8,8 @@ import { runCleanup } from "../commands/cleanup.js";
 import { ConfigError } from "../errors.js";
 import { confirmOrRefuse } from "../output/confirm.js";
 import { acceptRestoreTarget } from "../restore/restore-target.js";
-import { addDestinationOptions, keptCopySettings, printOut, type DestinationFlags } from "./shared.js";
+import { formatTime } from "../commands/list.js";
+import { addDestinationOptions, keptCopySettings, printOut, printReadable, type DestinationFlags } from "./shared.js";
 
 interface CleanupFlags extends DestinationFlags {
   targetDb?: string;
@@ -17,6 +18,17 @@ interface CleanupFlags extends DestinationFlags {
   olderThan?: string;
   dryRun?: boolean;
   yes?: boolean;
+}
+
+/** "Nothing to clean up", and what `status` lists meanwhile: the kept copies, until when, and how to drop them now. */
+function nothingToCleanUp(
+  waiting: ReadonlyArray<{ copy: { where: string; name: string }; keepUntil: string }>,
+): string {
+  if (!waiting.length) return "nothing to clean up";
+  const kept = waiting.map(
+    (w) => `  kept ${w.copy.where} ${w.copy.name} stays until ${formatTime(w.keepUntil)} (for undo-restore)`,
+  );
+  return `nothing to clean up yet:\n${kept.join("\n")}\nto drop ${waiting.length === 1 ? "it" : "them"} now: edms-backup cleanup --older-than 0`;
 }
 
 async function cleanupAction(flags: CleanupFlags): Promise<void> {
@@ -37,7 +49,7 @@ async function cleanupAction(flags: CleanupFlags): Promise<void> {
   const planned = await runCleanup(targets, { olderThanHours: olderThan, dryRun: true }, { log, store });
   const lines = planned.removed.map((c) => `  ${c.kind} ${c.where} ${c.name} (run ${c.runId})`);
   if (flags.dryRun || planned.removed.length === 0) {
-    printOut(planned.removed.length ? `would remove:\n${lines.join("\n")}` : "nothing to clean up");
+    printReadable(planned.removed.length ? `would remove:\n${lines.join("\n")}` : nothingToCleanUp(planned.waiting));
     return;
   }
   await confirmOrRefuse(`Remove these copies?\n${lines.join("\n")}`, Boolean(flags.yes));

@@ -13,6 +13,8 @@ import {
   addDestinationOptions,
   destinationOverrides,
   printOut,
+  printReadable,
+  wantsReadableSummary,
   signalController,
   tierOption,
   withUnlockedSet,
@@ -84,8 +86,8 @@ async function drillAction(ref: string | undefined, flags: DrillFlags): Promise<
     failed: (error, { app }) => drillPayload(app, { error, tier }),
   });
   if (flags.json) printOut(JSON.stringify(report));
-  else if (process.stdout.isTTY) {
-    printOut(
+  else if (wantsReadableSummary(flags.logFormat)) {
+    printReadable(
       [
         `drill ${report.tier}/${report.backupId}: ${report.ok ? "PASSED" : "FAILED"} (restore took ${report.restoreSeconds.toFixed(1)} s)`,
       ]

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { TIERS } from "../contract.js";
 import { listEntries, readBackupSets, renderListTable } from "../commands/list.js";
 import { checkUnfinishedUploads, unfinishedUploadsLines } from "../catalog/unfinished-uploads.js";
+import { outputWidth, wrapText } from "../output/fit-width.js";
 import { addDestinationOptions, openContext, printOut, tierOption, type DestinationFlags } from "./shared.js";
 
 interface ListFlags extends DestinationFlags {
@@ -19,7 +20,13 @@ async function listAction(flags: ListFlags): Promise<void> {
   // --json stays the array of sets it always was; unfinished uploads are in `status --json`.
   if (flags.json) return printOut(JSON.stringify(entries, null, 2));
   const uploads = unfinishedUploadsLines(await checkUnfinishedUploads(store, new Date()), store.display);
-  printOut([renderListTable(entries, tier ? `${store.display} (tier ${tier})` : store.display), ...uploads].join("\n"));
+  const width = outputWidth();
+  printOut(
+    [
+      renderListTable(entries, tier ? `${store.display} (tier ${tier})` : store.display, width),
+      ...uploads.map((line) => (width ? wrapText(line, width) : line)),
+    ].join("\n"),
+  );
 }
 
 export function registerListCommand(program: Command): void {

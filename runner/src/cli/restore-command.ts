@@ -17,7 +17,8 @@ import { migrationPreamble } from "../references/migration-preamble.js";
 import {
   addDestinationOptions,
   destinationOverrides,
-  printOut,
+  printReadable,
+  wantsReadableSummary,
   settingsLogger,
   signalController,
   tierOption,
@@ -123,7 +124,7 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
       : [];
     for (const line of preamble) log.warn({ stage: "migrations" }, line);
     const question = describeRestore(set, plan);
-    await confirmOrRefuse(preamble.length ? `${preamble.join("\n")}\n${question}` : question, Boolean(flags.yes));
+    await confirmOrRefuse(question, Boolean(flags.yes), preamble);
     return runRestore(
       set,
       plan,
@@ -136,7 +137,7 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
       { store, markerStore: destinationStore, log, signal: signalController().signal, area, identity },
     );
   });
-  if (process.stdout.isTTY) {
+  if (wantsReadableSummary(flags.logFormat)) {
     const lines = [
       `restored ${flags.fromArchive ?? `${result.tier}/${result.backupId}`} in ${result.seconds.toFixed(1)} s`,
       result.database &&
@@ -162,7 +163,7 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
         `  kept until ${result.kept.keepUntil}: ${[result.kept.database, result.kept.media].filter(Boolean).join(" and ")}\n` +
           `  undo: edms-backup undo-restore${flags.targetDb ? ` --target-db ${flags.targetDb}` : ""}${flags.mediaDir ? ` --media-dir ${flags.mediaDir}` : ""}; drop them now: edms-backup cleanup --older-than 0`,
     ];
-    printOut(lines.filter(Boolean).join("\n"));
+    printReadable(lines.filter(Boolean).join("\n"));
   }
 }
 

@@ -3,6 +3,7 @@ import { Option, type Command } from "commander";
 import type { RunnerEnv } from "../contract.js";
 import { TIERS } from "../contract.js";
 import { loadCommonSettings, loadRestoreSettings, type CommonSettings } from "../settings/config.js";
+import { outputWidth, wrapText } from "../output/fit-width.js";
 import { printable } from "../output/format.js";
 import { createLogger, type Logger, type LoggerOptions } from "../output/logger.js";
 import { openStore } from "../store/open-store.js";
@@ -149,4 +150,23 @@ export function keptCopySettings(
     secrets: settings.database?.secrets,
   });
   return { settings, log, store: openStore(settings.destination!, settings.s3Endpoint) };
+}
+
+/**
+ * Whether a command ends with its readable summary (the drill's checks, what a restore or backup
+ * did): on a terminal, and wherever the readable log format was asked for (`--log-format pretty`
+ * or LOG_FORMAT=pretty into a pipe or a file), never in a JSON-only stream.
+ */
+export function wantsReadableSummary(flagFormat: string | undefined): boolean {
+  const format = flagFormat ?? process.env.LOG_FORMAT;
+  return Boolean(process.stdout.isTTY) || format === "pretty";
+}
+
+/**
+ * printOut for text meant for people (a summary, a drill's checks): each line broken between words
+ * to the width (output/fit-width.ts) on a terminal or with COLUMNS set, never mid-word.
+ */
+export function printReadable(text: string): void {
+  const width = outputWidth();
+  printOut(width ? wrapText(text, width) : text);
 }

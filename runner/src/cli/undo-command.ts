@@ -2,7 +2,14 @@ import type { Command } from "commander";
 import { confirmOrRefuse } from "../output/confirm.js";
 import { describeUndo, planUndo, runUndoRestore } from "../commands/undo-restore.js";
 import { formatTime } from "../commands/list.js";
-import { addDestinationOptions, keptCopySettings, printOut, signalController, type ReplaceFlags } from "./shared.js";
+import {
+  addDestinationOptions,
+  keptCopySettings,
+  printReadable,
+  signalController,
+  wantsReadableSummary,
+  type ReplaceFlags,
+} from "./shared.js";
 
 type UndoFlags = ReplaceFlags & { discardChanges?: boolean };
 
@@ -15,8 +22,8 @@ async function undoAction(flags: UndoFlags): Promise<void> {
   const plan = await planUndo(settings, flags, store, log);
   await confirmOrRefuse(describeUndo(plan), Boolean(flags.yes));
   const kept = await runUndoRestore(plan, settings, flags, { store, log, signal: signals.signal });
-  if (process.stdout.isTTY)
-    printOut(
+  if (wantsReadableSummary(flags.logFormat))
+    printReadable(
       `undid the restore of ${plan.replacedBy}; kept until ${formatTime(kept.keepUntil)}: ${[kept.database, kept.media].filter(Boolean).join(" and ")} (undo-restore again puts them back)${kept.left.length ? `\n${kept.left.join("\n")}` : ""}`,
     );
 }

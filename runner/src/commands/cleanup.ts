@@ -105,9 +105,32 @@ export function releasedRecords(
   });
 }
 
+/**
+ * Pure: the previous copies that stay because their keep window is not over yet, each with the
+ * time it ends (what `cleanup` says when it has nothing to do; `--older-than 0` drops them now).
+ */
+export function stillKept(
+  remaining: readonly RunCopy[],
+  records: readonly KeptRecord[],
+  targets: CleanupTargets,
+): Array<{ copy: RunCopy; keepUntil: string }> {
+  const until = new Map<string, string>();
+  for (const r of records) {
+    const parts = recordParts(r, targets);
+    if (parts.database) until.set(copyKey("database", r.database!.previous), r.keepUntil);
+    if (parts.media) until.set(copyKey("folder", r.media!.previous), r.keepUntil);
+  }
+  return remaining.flatMap((copy) => {
+    const keepUntil = copy.kind === "previous" ? until.get(keyOf(copy)) : undefined;
+    return keepUntil ? [{ copy, keepUntil }] : [];
+  });
+}
+
 export interface CleanupResult {
   removed: RunCopy[];
   kept: RunCopy[];
+  /** Kept previous copies whose window is not over (see stillKept). */
+  waiting: Array<{ copy: RunCopy; keepUntil: string }>;
 }
 
 export async function runCleanup(
@@ -145,7 +168,8 @@ export async function runCleanup(
   const expired = expiredKeptCopies(found, records, targets, options.now ?? new Date(), options.olderThanHours);
   if (options.dryRun) {
     const removed = [...found.filter(isStaleStaging), ...expired];
-    return { removed, kept: found.filter((c) => !removed.includes(c)) };
+    const kept = found.filter((c) => !removed.includes(c));
+    return { removed, kept, waiting: stillKept(kept, records, targets) };
   }
   const removed = await sweepStaleStaging(sites, deps.log, found);
   for (const copy of expired) {
@@ -170,5 +194,5 @@ export async function runCleanup(
           "could not write the cleanup marker",
         ),
       );
-  return { removed, kept: remaining };
+  return { removed, kept: remaining, waiting: stillKept(remaining, records, targets) };
 }

@@ -8,6 +8,7 @@ import type { Tier, Trigger } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { startedAt } from "../catalog/staleness.js";
 import type { ObjectStore } from "../store/object-store.js";
+import { wrapText } from "../output/fit-width.js";
 import { formatBytes, formatDuration } from "../output/format.js";
 
 /** One set as `list --json` prints it; field names are a stable interface for scripts. */
@@ -121,24 +122,69 @@ function contents(entry: ListEntry): string {
   return parts.length ? parts.join(", ") : "-";
 }
 
-export function renderListTable(entries: readonly ListEntry[], destination: string): string {
+/** The state cell: complete or why not, `latest`, a wrong date. */
+function stateCell(e: ListEntry): string {
+  return `${e.complete ? "complete" : `INCOMPLETE: ${e.problem ?? "no manifest"}`}${e.latest ? ", latest" : ""}${e.datedInFuture ? ", DATED IN THE FUTURE" : ""}`;
+}
+
+/** What the narrow table keeps of CONTENTS: only what needs a look (warnings, missing files). */
+function contentWarnings(e: ListEntry): string {
+  return [
+    e.database?.warnings ? `${e.database.warnings} WARNINGS` : "",
+    e.missingMediaFiles ? `${e.missingMediaFiles} MISSING` : "",
+  ]
+    .filter(Boolean)
+    .join(", ");
+}
+
+/**
+ * The table, fitted to `width` (a terminal's columns, see output/fit-width.ts) when given. The full
+ * table is ~130 columns; when it does not fit, STARTED (the id is the start time, in UTC) and
+ * CONTENTS (but its warnings, which join STATE) are left out, any row still too wide is cut with
+ * "…", and the prose below is broken between words. `list --json` always has everything.
+ */
+export function renderListTable(entries: readonly ListEntry[], destination: string, width?: number): string {
   if (entries.length === 0) return `no backups at ${destination}`;
-  const rows = entries.map((e) => [
-    e.backupId,
-    e.tier,
-    formatTime(e.createdAt),
-    formatBytes(e.bytes),
-    e.durationSeconds === null ? "-" : formatDuration(e.durationSeconds),
-    contents(e),
-    `${e.complete ? "complete" : `INCOMPLETE: ${e.problem ?? "no manifest"}`}${e.latest ? ", latest" : ""}${e.datedInFuture ? ", DATED IN THE FUTURE" : ""}`,
-  ]);
   const complete = entries.filter((e) => e.complete).length;
   const total = entries.reduce((sum, e) => sum + e.bytes, 0);
-  const summary =
+  const notes = [
     `${entries.length} backup set${entries.length === 1 ? "" : "s"} (${complete} complete, ${entries.length - complete} incomplete), ` +
-    `${formatBytes(total)} at ${destination}, newest first`;
+      `${formatBytes(total)} at ${destination}, newest first`,
+  ];
   const future = entries.filter((e) => e.datedInFuture).length;
   if (future)
-    return `${alignColumns([["BACKUP ID", "TIER", "STARTED (UTC)", "SIZE", "DURATION", "CONTENTS", "STATE"], ...rows])}\n${summary}\nWARNING: ${future} set${future === 1 ? " is" : "s are"} dated more than 5 minutes in the future (a wrong clock or a copied set) and never used as latest`;
-  return `${alignColumns([["BACKUP ID", "TIER", "STARTED (UTC)", "SIZE", "DURATION", "CONTENTS", "STATE"], ...rows])}\n${summary}`;
+    notes.push(
+      `WARNING: ${future} set${future === 1 ? " is" : "s are"} dated more than 5 minutes in the future (a wrong clock or a copied set) and never used as latest`,
+    );
+  const duration = (e: ListEntry) => (e.durationSeconds === null ? "-" : formatDuration(e.durationSeconds));
+  const full = alignColumns([
+    ["BACKUP ID", "TIER", "STARTED (UTC)", "SIZE", "DURATION", "CONTENTS", "STATE"],
+    ...entries.map((e) => [
+      e.backupId,
+      e.tier,
+      formatTime(e.createdAt),
+      formatBytes(e.bytes),
+      duration(e),
+      contents(e),
+      stateCell(e),
+    ]),
+  ]);
+  if (!width || full.split("\n").every((line) => line.length <= width)) return [full, ...notes].join("\n");
+  const narrow = alignColumns([
+    ["BACKUP ID", "TIER", "SIZE", "DURATION", "STATE"],
+    ...entries.map((e) => [
+      e.backupId,
+      e.tier,
+      formatBytes(e.bytes),
+      duration(e),
+      [stateCell(e), contentWarnings(e)].filter(Boolean).join(", "),
+    ]),
+  ])
+    .split("\n")
+    .map((line) => (line.length <= width ? line : `${line.slice(0, Math.max(1, width - 1))}…`))
+    .join("\n");
+  notes.push(
+    `(STARTED and CONTENTS left out to fit ${width} columns; N MISSING: referenced media files the set lacks, N WARNINGS: pg_dump's; list --json has every field)`,
+  );
+  return [narrow, wrapText(notes.join("\n"), width)].join("\n");
 }

@@ -6,6 +6,7 @@
 import pino, { type DestinationStream, type Logger } from "pino";
 import { prettyFactory } from "pino-pretty";
 import { causeChain } from "../errors.js";
+import { outputWidth, wrapLine } from "./fit-width.js";
 import { formatBytes, formatDuration, formatRate, printable } from "./format.js";
 import type { LiveArea } from "./progress.js";
 import { redact } from "./redact.js";
@@ -68,6 +69,11 @@ export function readableFields(log: Record<string, unknown>): string[] {
   if (asNumber(log.rate) !== undefined) add(formatRate(log.rate as number));
   if (typeof log.error === "string") add(`error: ${log.error}`);
   if (typeof log.problem === "string") add(log.problem);
+  // The missing media files a backup found (the first ten, as the warning carries them).
+  if (Array.isArray(log.missingPaths) && log.missingPaths.length) {
+    const more = (asNumber(log.missing) ?? 0) - log.missingPaths.length;
+    add(`missing: ${log.missingPaths.map(String).join(", ")}${more > 0 ? ` and ${more} more` : ""}`);
+  }
   if (Array.isArray(log.causes)) for (const cause of log.causes) add(`caused by ${String(cause)}`);
   return out;
 }
@@ -108,9 +114,12 @@ function destinationFor(options: LoggerOptions): DestinationStream {
     options.format === "pretty"
       ? prettyLine(options.color ?? (isTty(out) && !noColorRequested(process.env)))
       : (line: string) => line;
+  // A readable line on a terminal is broken between words (fit-width.ts), never mid-word by the
+  // terminal; JSON lines and lines into pipes and files stay whole.
+  const width = options.format === "pretty" && isTty(out) ? outputWidth(out) : undefined;
   return {
     write(line: string) {
-      const text = view(line);
+      const text = width ? wrapLine(view(line).replace(/\n$/, ""), width) : view(line);
       if (onScreen) onScreen.printAbove(text, out);
       else out.write(text.endsWith("\n") ? text : `${text}\n`);
     },
