@@ -7,7 +7,12 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
@@ -453,5 +458,52 @@ describe("gc on S3 (moto) with Object Lock", () => {
     const setIds = (await bucket.keys()).filter((k) => k.endsWith("/manifest.json")).map((k) => k.split("/")[2]!);
     expect(setIds).toHaveLength(2);
     for (const id of setIds) ok(`verify --full ${id}`, await runRunner(["verify", id, "--full"], env));
+  });
+});
+
+describe("gc and a backup interleaved on S3 (moto, Object Lock bucket, LastModified to the second)", () => {
+  it("a gc paused between its mark and its deletes cannot leave a complete set without its objects", async () => {
+    const bucket = await createTestBucket(s3Endpoint, { objectLock: true });
+    const media = await mkdtemp(path.join(work, "race-media-"));
+    await writeFile(path.join(media, "x.txt"), "reused content");
+    await writeFile(path.join(media, "y.txt"), randomBytes(3000));
+    const env = {
+      ...bucket.env(),
+      BACKUP_DATABASE: "false",
+      MEDIA_DIR: media,
+      MEDIA_FORMAT: "store",
+      MEDIA_STORE_KEY: KEY,
+      MEDIA_STORE_GC_GRACE_HOURS: "0",
+      EDMS_GC_LEASE_MS: "8000",
+    };
+    const keys = () => bucket.keys();
+    ok("backup 1", await runRunner(["backup", "--tier", "daily"], env));
+    // The set expires (its objects carry no retention here): its content objects are unreferenced.
+    for (const Key of (await keys()).filter((k) => k.startsWith("edms/daily/")))
+      await bucket.client.send(new DeleteObjectCommand({ Bucket: bucket.name, Key }));
+    const objects = (await keys()).filter((k) => k.startsWith("edms/store/objects/"));
+    expect(objects).toHaveLength(2);
+    ok("gc 1 records the candidates", await runRunner(["gc", "--yes"], env));
+    const paused = await pausedAt(["gc", "--yes"], env, "gc.before-delete");
+    const b = await startRunner(["backup", "--tier", "daily"], env);
+    while (!(await keys()).some((k) => k.endsWith("/media-objects.txt"))) await new Promise((r) => setTimeout(r, 20));
+    await rm(paused.flag);
+    const g = ok("gc 2", await paused.run.result);
+    const r = await b.result;
+    expect(g.stdout).toContain("deleted 2 content objects");
+    // Whatever the order: every complete set's objects are there, and it verifies byte for byte.
+    const after = await keys();
+    for (const manifest of after.filter((k) => k.endsWith("/manifest.json"))) {
+      const folder = manifest.slice(0, -"manifest.json".length);
+      const list = (await bucket.get(`${folder}media-objects.txt`)).toString("utf8").split("\n").filter(Boolean);
+      for (const k of list.slice(1)) expect(after).toContain(`edms/${k}`);
+      ok("verify --full", await runRunner(["verify", folder.split("/")[2]!, "--full"], env));
+    }
+    // How: the backup waited out the lease, found its objects gone and wrote no manifest.
+    expect(r.logs.some((l) => l.stage === "gc-lease")).toBe(true);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain("run the backup again");
+    expect(after.filter((k) => k.endsWith("/manifest.json"))).toEqual([]);
+    ok("the next backup", await runRunner(["backup", "--tier", "daily"], env));
   });
 });
