@@ -1,13 +1,14 @@
 // With Object Lock, every object of a run (the manifest included) carries the retain-until date of
 // its tier's retention, so not even the bucket owner can delete a backup early.
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { runRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 import { refusingS3 } from "../helpers/refusing-s3.js";
+import { newAgeKey } from "../helpers/age-key.js";
 
 const s3Endpoint = inject("s3Endpoint");
 
@@ -167,6 +168,41 @@ describe("object lock on the content store, refused", () => {
       expect(keys.filter((k) => k.startsWith("edms/monthly/") && k.endsWith("manifest.json"))).toEqual([]);
     } finally {
       await proxy.close();
+    }
+  });
+});
+
+describe("object lock on the content store, other recipients", () => {
+  it("a previous set encrypted to other recipients lends no lock dates: its objects have other names", async () => {
+    const bucket = await createTestBucket(s3Endpoint, { objectLock: true });
+    const work = await mkdtemp(path.join(tmpdir(), "edms-lock-recipients-"));
+    const media = path.join(work, "media");
+    await mkdir(media);
+    for (let i = 0; i < 3; i += 1) await writeFile(path.join(media, `doc-${i}.txt`), `document ${i}\n`);
+    const [one, two] = [await newAgeKey(work, "one"), await newAgeKey(work, "two")];
+    const backup = async (tier: string, days: number, recipient: string) => {
+      const r = await runRunner(["backup", "--tier", tier, "--no-database"], {
+        ...bucket.env(),
+        MEDIA_DIR: media,
+        MEDIA_FORMAT: "store",
+        MEDIA_STORE_KEY: KEY,
+        ENCRYPTION_RECIPIENTS: recipient,
+        OBJECT_LOCK_MODE: "GOVERNANCE",
+        OBJECT_LOCK_DAYS: String(days),
+      });
+      expect(r.code, r.stderr).toBe(0);
+    };
+    // Recipient one's objects, locked ~2 days; then recipient two's, locked 100+ days (their
+    // stat cache records that); then recipient one again for 30 days: its objects (the first
+    // run's) must be extended, whatever the second set's cache says about its own objects.
+    await backup("daily", 1, one.recipient);
+    const first = (await bucket.keys()).filter((k) => k.startsWith("edms/store/objects/"));
+    await backup("weekly", 100, two.recipient);
+    const before = Date.now();
+    await backup("monthly", 30, one.recipient);
+    for (const Key of first) {
+      const head = await bucket.client.send(new HeadObjectCommand({ Bucket: bucket.name, Key }));
+      expect(head.ObjectLockRetainUntilDate!.getTime(), Key).toBeGreaterThanOrEqual(before + 30 * DAY);
     }
   });
 });
