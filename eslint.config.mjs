@@ -2,7 +2,7 @@
 // awaits, a value imported only as a type) and the contract's one rule (nothing but zod).
 import tseslint from "typescript-eslint";
 
-/** The modules the Pulumi program imports from the runner (see test/runner/contract.test.ts). */
+/** The modules the Pulumi program imports from the runner (see test/runner/contract.test.ts); contract.ts re-exports contract/. */
 const CONTRACT_MODULES = ["runner/src/contract.ts", "runner/src/metric-names.ts", "runner/src/prometheus-names.ts"];
 
 /** The CLI layer: the only files that may import cli/. */
@@ -94,9 +94,26 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: "^(?!zod$)",
+              // zod, and (for the one import point, contract.ts) the contract's own parts.
+              regex: "^(?!zod$|\\./contract/[a-z-]+\\.js$)",
               message:
                 "the contract modules import nothing but zod: the Pulumi program and the runner both import them",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ["runner/src/contract/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^(?!zod$|\\./[a-z-]+\\.js$)",
+              message: "a part of the contract imports nothing but zod and the contract's other parts (contract/)",
             },
           ],
         },

@@ -29,6 +29,8 @@ describe("layering (no-restricted-imports)", () => {
     ["runner/src/media-store/store-writer.ts", 'import { x } from "../restore/kept-copies.js";', /backup never/],
     ["runner/src/media-store/store-writer.ts", 'import { x } from "../commands/status.js";', /only cli\//],
     ["runner/src/stages/zstd.ts", 'import { x } from "../restore/media-staging.js";', /backup never imports/],
+    ["runner/src/contract/env.ts", 'import { x } from "../errors.js";', /contract's other parts/],
+    ["runner/src/contract.ts", 'import { x } from "./errors.js";', /import nothing but zod/],
   ])("%s: %s is refused", async (file, source, message) => {
     const messages = await restricted(file, source);
     expect(messages).toHaveLength(1);
@@ -37,6 +39,7 @@ describe("layering (no-restricted-imports)", () => {
 
   it.each([
     ["runner/src/commands/restore.ts", 'import { x } from "../restore/restore-target.js";'],
+    ["runner/src/contract/env.ts", 'import { x } from "./tiers.js";'],
     ["runner/src/commands/backup.ts", 'import { x } from "../paths/real-path.js";'],
     ["runner/src/cli/backup-command.ts", 'import { x } from "../commands/backup.js";'],
     ["runner/src/cli/status-command.ts", 'import { x } from "./shared.js";'],

@@ -15,6 +15,8 @@ import {
 
 /** The modules the Pulumi program imports from the runner: nothing but zod may come with them. */
 const CONTRACT_MODULES = ["runner/src/contract.ts", "runner/src/metric-names.ts", "runner/src/prometheus-names.ts"];
+/** contract.ts's parts, re-exported by it (one import point). */
+const CONTRACT_PARTS = readdirSync("runner/src/contract").map((f) => `runner/src/contract/${f}`);
 
 /** Every module a file names: imports, re-exports, `import type`, dynamic import() and require(). */
 function importedModules(path: string): string[] {
@@ -22,8 +24,16 @@ function importedModules(path: string): string[] {
 }
 
 describe("the contract modules", () => {
-  it.each(CONTRACT_MODULES)("%s imports nothing but zod", (path) => {
-    expect(importedModules(path).filter((name) => name !== "zod")).toEqual([]);
+  it.each([...CONTRACT_MODULES, ...CONTRACT_PARTS])("%s imports nothing but zod and the contract's parts", (file) => {
+    const imported = importedModules(file).filter((name) => name !== "zod");
+    const resolved = imported.map((name) => path.join(path.dirname(file), name).replace(/\.js$/, ".ts"));
+    for (const module of resolved) expect(CONTRACT_PARTS).toContain(module);
+  });
+
+  it("contract.ts re-exports every part, and the parts are there", () => {
+    expect(CONTRACT_PARTS.length).toBeGreaterThan(1);
+    const reexported = importedModules("runner/src/contract.ts").map((name) => path.join("runner/src", name));
+    expect(reexported.map((m) => m.replace(/\.js$/, ".ts")).sort()).toEqual([...CONTRACT_PARTS].sort());
   });
 
   it("are every runner module the Pulumi program imports, and sit beside each other in runner/src", () => {
