@@ -81,38 +81,21 @@ async function timed(a: Approach): Promise<Omit<Run, "approach" | "run" | "grewM
   };
 }
 
-async function main(): Promise<void> {
-  await rm(WORK, { recursive: true, force: true });
-  const media = join(WORK, "media");
-  const perFolder = 100;
-  const folders = Math.ceil(FILES / perFolder);
-  // Tiny trees nest (d<k>/e<j>/) so no folder holds more than 100 entries.
-  const folderOf = (i: number) =>
-    TINY === undefined
-      ? `d${Math.floor(i / perFolder) % folders}`
-      : join(`d${Math.floor(i / 10_000)}`, `e${Math.floor(i / perFolder) % 100}`);
-  const name = (i: number) => join(media, folderOf(i), `doc-${i}.pdf`);
-  for (let i = 0; i < FILES; i += perFolder) await mkdir(join(media, folderOf(i)), { recursive: true });
-  for (let i = 0; i < FILES; i += 1) await writeFile(name(i), randomBytes(FILE_BYTES));
-  const live = await treeBytes(media);
-
-  let moto: Moto | undefined;
-  let s3: S3Client | undefined;
-  if (TINY === undefined && !flag("--skip-s3")) {
-    moto = await startMoto();
-    s3 = new S3Client({
-      endpoint: moto.endpoint,
-      forcePathStyle: true,
-      region: "us-east-1",
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    });
-    await s3.send(new CreateBucketCommand({ Bucket: "bench" }));
-  }
+/** moto_server with a "bench" bucket, and the bytes stored under a prefix of it. */
+async function startS3(): Promise<{ moto: Moto; bucketBytes: (prefix: string) => Promise<number> }> {
+  const moto = await startMoto();
+  const s3 = new S3Client({
+    endpoint: moto.endpoint,
+    forcePathStyle: true,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: "bench" }));
   const bucketBytes = async (prefix: string) => {
     let sum = 0;
     let token: string | undefined;
     do {
-      const page = await s3!.send(
+      const page = await s3.send(
         new ListObjectsV2Command({ Bucket: "bench", Prefix: prefix, ContinuationToken: token }),
       );
       for (const o of page.Contents ?? []) sum += o.Size ?? 0;
@@ -120,7 +103,35 @@ async function main(): Promise<void> {
     } while (token);
     return sum;
   };
+  return { moto, bucketBytes };
+}
 
+function report(
+  result: { files: number; liveMB: number; changedMB: number; rows: Run[] },
+  stored: Record<string, number>,
+  liveAfter: number,
+): void {
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  out(`tree: ${result.files} files, ${result.liveMB.toFixed(1)} MB; changed a day: ${result.changedMB.toFixed(2)} MB`);
+  out("| approach | run | wall s | CPU s | peak RSS MiB | read (rchar) MB | destination grew (MB) | load (1 min) |");
+  out("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of result.rows.filter((r) => !r.run.startsWith("day ")))
+    out(
+      `| ${r.approach} | ${r.run} | ${r.seconds.toFixed(2)} | ${r.cpuS.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} | ${r.readMB.toFixed(1)} | ${r.grewMB.toFixed(2)} | ${r.load1.toFixed(1)} |`,
+    );
+  if (DAILY_SETS > 2) {
+    out(
+      `\nafter ${DAILY_SETS} daily sets at 1% change, stored bytes / live tree (${(liveAfter / 1e6).toFixed(1)} MB):`,
+    );
+    for (const [approach, ratio] of Object.entries(stored)) out(`- ${approach}: ${ratio.toFixed(2)}x`);
+  }
+}
+
+/** The runner (tar and store formats) on file:// and S3, and restic on file://, backing up `media`. */
+function approachesFor(
+  media: string,
+  s3: { endpoint: string; bucketBytes: (prefix: string) => Promise<number> } | undefined,
+): Record<string, Approach> {
   const base = { BACKUP_DATABASE: "false", MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" };
   const formats = {
     tar: { MEDIA_FORMAT: "tar" },
@@ -146,13 +157,33 @@ async function main(): Promise<void> {
       daily: true,
     };
   }
-  if (moto)
+  if (s3)
     for (const [format, env] of Object.entries(formats))
       approaches[`${format} → S3 (moto)`] = {
-        size: () => bucketBytes(`${format}/`),
-        command: runner(`s3://bench/${format}`, { ...env, ...awsTestEnv(), S3_ENDPOINT: moto.endpoint }),
+        size: () => s3.bucketBytes(`${format}/`),
+        command: runner(`s3://bench/${format}`, { ...env, ...awsTestEnv(), S3_ENDPOINT: s3.endpoint }),
         daily: false,
       };
+  return approaches;
+}
+
+async function main(): Promise<void> {
+  await rm(WORK, { recursive: true, force: true });
+  const media = join(WORK, "media");
+  const perFolder = 100;
+  const folders = Math.ceil(FILES / perFolder);
+  // Tiny trees nest (d<k>/e<j>/) so no folder holds more than 100 entries.
+  const folderOf = (i: number) =>
+    TINY === undefined
+      ? `d${Math.floor(i / perFolder) % folders}`
+      : join(`d${Math.floor(i / 10_000)}`, `e${Math.floor(i / perFolder) % 100}`);
+  const name = (i: number) => join(media, folderOf(i), `doc-${i}.pdf`);
+  for (let i = 0; i < FILES; i += perFolder) await mkdir(join(media, folderOf(i)), { recursive: true });
+  for (let i = 0; i < FILES; i += 1) await writeFile(name(i), randomBytes(FILE_BYTES));
+  const live = await treeBytes(media);
+
+  const { moto, bucketBytes } = TINY === undefined && !flag("--skip-s3") ? await startS3() : { moto: undefined };
+  const approaches = approachesFor(media, moto && { endpoint: moto.endpoint, bucketBytes: bucketBytes! });
 
   const rows: Run[] = [];
   const runAll = async (run: string, which: (a: Approach) => boolean) => {
@@ -193,20 +224,7 @@ async function main(): Promise<void> {
   const changedMB = ((pct(0.5) + pct(0.25)) * FILE_BYTES) / 1e6;
   const result = { files: FILES, fileBytes: FILE_BYTES, liveMB: live / 1e6, changedMB, dailySets: DAILY_SETS, rows };
   await writeFile(join(WORK, "results.json"), JSON.stringify({ ...result, storedOverLive: stored }, null, 2));
-  const out = (s: string) => process.stdout.write(`${s}\n`);
-  out(`tree: ${FILES} files, ${(live / 1e6).toFixed(1)} MB; changed a day: ${changedMB.toFixed(2)} MB`);
-  out("| approach | run | wall s | CPU s | peak RSS MiB | read (rchar) MB | destination grew (MB) | load (1 min) |");
-  out("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-  for (const r of rows.filter((r) => !r.run.startsWith("day ")))
-    out(
-      `| ${r.approach} | ${r.run} | ${r.seconds.toFixed(2)} | ${r.cpuS.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} | ${r.readMB.toFixed(1)} | ${r.grewMB.toFixed(2)} | ${r.load1.toFixed(1)} |`,
-    );
-  if (DAILY_SETS > 2) {
-    out(
-      `\nafter ${DAILY_SETS} daily sets at 1% change, stored bytes / live tree (${(liveAfter / 1e6).toFixed(1)} MB):`,
-    );
-    for (const [approach, ratio] of Object.entries(stored)) out(`- ${approach}: ${ratio.toFixed(2)}x`);
-  }
+  report(result, stored, liveAfter);
 }
 
 void main().catch((error: unknown) => {
