@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
-import { runRunner, startRunner, type RunnerResult } from "../helpers/runner-cli.js";
+import { ok, runRunner, startRunner } from "../helpers/runner-cli.js";
 import { freePort } from "../helpers/pg-cluster.js";
 import { requireTool } from "../helpers/prometheus.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
@@ -36,11 +36,6 @@ beforeAll(async () => {
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
-
-function ok(step: string, r: RunnerResult): RunnerResult {
-  if (r.code !== 0) throw new Error(`${step} exited ${r.code}:\n${r.stderr}\n${r.stdout.slice(-3000)}`);
-  return r;
-}
 
 /** Distinct contents of the tree and their sizes, and the files' bytes (what media.sourceBytes counts). */
 async function treeFigures(dir: string): Promise<{ distinct: Map<string, number>; fileBytes: number }> {

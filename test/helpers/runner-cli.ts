@@ -160,3 +160,9 @@ export async function dailyBackup(env: Record<string, string | undefined>, extra
   if (result.code !== 0) throw new Error(`setup backup failed (exit ${result.code}): ${result.stderr}`);
   return result;
 }
+
+/** The result of a run that must have succeeded; otherwise throws with its exit code and output. */
+export function ok(step: string, r: RunnerResult): RunnerResult {
+  if (r.code !== 0) throw new Error(`${step} exited ${r.code}:\n${r.stderr}\n${r.stdout.slice(-3000)}`);
+  return r;
+}
