@@ -11,6 +11,7 @@ import { BackupAlarms } from "./components/alarms/backup-alarms.js";
 import { BackupBucket } from "./components/storage/backup-bucket.js";
 import { BackupDashboard } from "./components/monitoring/backup-dashboard.js";
 import { BackupExporter } from "./components/monitoring/backup-exporter.js";
+import { BreakGlassRole } from "./components/identity/break-glass.js";
 import { BackupIdentity } from "./components/identity/backup-identity.js";
 import { BackupSchedule } from "./components/schedule/backup-schedule.js";
 import { DeployCheck, deployCheckFingerprint, deployCheckJobSpec } from "./components/schedule/deploy-check.js";
@@ -356,7 +357,19 @@ const gc = gcEnabled(config)
     )
   : undefined;
 
+// Recovery from nothing (RUNBOOK "Total loss"): read and decrypt, assumable by the configured principals only.
+const breakGlass = config.breakGlass
+  ? new BreakGlassRole(`${base}-break-glass`, {
+      principals: config.breakGlass.principals,
+      requireMfa: config.breakGlass.requireMfa,
+      bucketArn: storage.bucketArn,
+      keyPrefix,
+      kmsKeyArn: storage.kmsKeyArn,
+    })
+  : undefined;
+
 export const namespace = config.namespace;
+export const breakGlassRoleArn = breakGlass?.role.arn;
 export const alertTopicArn = alarms?.topic.arn;
 export const alarmNames = alarms && { ...alarms.alarmNames, ...(gc?.alarmName ? { gc: gc.alarmName } : {}) };
 export const runSummaryTopicArn = runSummary?.topic.arn;

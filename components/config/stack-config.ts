@@ -399,6 +399,24 @@ export const stackConfigSchema = z
      * under a read-only identity; with `serviceMonitor`, a ServiceMonitor and a PrometheusRule for
      * the Prometheus Operator (its CRDs must be installed).
      */
+    /**
+     * An optional break-glass role for recovery from nothing (docs/RUNBOOK.md "Total loss"): may
+     * read the backups and decrypt them through S3 with the bucket's KMS key, never write or delete;
+     * assumable only by these principals (IAM user or role ARNs, or an account's root), with MFA
+     * unless requireMfa is false (a role used by automation cannot present MFA).
+     */
+    breakGlass: z
+      .strictObject({
+        principals: z
+          .array(
+            z.string().regex(/^arn:aws[a-z-]*:(iam::[0-9]{12}:(root|user\/[\w+=,.@/-]+|role\/[\w+=,.@/-]+))$/, {
+              message: "must be an IAM user or role ARN, or arn:aws:iam::<account>:root",
+            }),
+          )
+          .min(1, { message: "needs at least one principal (or leave breakGlass out)" }),
+        requireMfa: z.boolean().default(true),
+      })
+      .optional(),
     exporter: z
       .strictObject({
         enabled: z.boolean().default(false),

@@ -176,6 +176,25 @@ export function readerPolicy(s: Omit<RunnerPolicySettings, "objectLock" | "cloud
   };
 }
 
+/**
+ * Who may assume the break-glass role (stack config breakGlass): exactly `principals`, with MFA
+ * when `requireMfa`. Its permissions are the reader's (readerPolicy): read and decrypt, never write.
+ */
+export function breakGlassTrustPolicy(principals: readonly string[], requireMfa: boolean): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "BreakGlass",
+        Effect: "Allow",
+        Principal: { AWS: [...principals] },
+        Action: "sts:AssumeRole",
+        ...(requireMfa ? { Condition: { Bool: { "aws:MultiFactorAuthPresent": "true" } } } : {}),
+      },
+    ],
+  };
+}
+
 /** The OIDC issuer (host/path) an IRSA trust policy's condition keys are named after. */
 export function oidcIssuerFromProviderArn(oidcProviderArn: string): string {
   const marker = ":oidc-provider/";
