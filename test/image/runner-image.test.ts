@@ -354,7 +354,8 @@ describe("the runner image under the pod's restrictions", () => {
     expect(encrypted, "the prod stack encrypts").toBe(true);
     expect(keys.filter((k) => k.endsWith("manifest.json"))).toHaveLength(1);
     // With the content store (the prod stack's mediaFormat), the media are content objects under
-    // the store's prefix, and the set holds their index and the sealed stat cache instead of a tar.
+    // the store's prefix, and the set holds their index, their plain object list (gc reads it) and
+    // the sealed stat cache instead of a tar.
     const store = configMap.MEDIA_FORMAT === "store";
     const isContent = (k: string) => k.startsWith(`edms/${STORE_OBJECTS_PREFIX}`);
     const setKeys = keys.filter((k) => !isContent(k));
@@ -364,7 +365,7 @@ describe("the runner image under the pod's restrictions", () => {
         dumpObject(),
         objectName("manifest"),
         ...(store
-          ? [objectName("index", { compression: "zstd", encrypted }), STAT_CACHE_OBJECT]
+          ? [objectName("index", { compression: "zstd", encrypted }), objectName("objects"), STAT_CACHE_OBJECT]
           : [objectName("media", { compression: "zstd", encrypted })]),
         ...(encrypted ? [objectName("names", { encrypted })] : []),
       ].sort(),
