@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg-test-db.js";
+import { closedPortUrl } from "../helpers/notify-receiver.js";
 import { runRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 
@@ -86,5 +87,22 @@ describe("AWS credentials", () => {
     expect(result.stderr).toMatch(/IRSA/);
     expect(result.stderr).toMatch(/AWS_PROFILE/);
     expect(result.stderr).toMatch(/aws sts get-caller-identity/);
+  });
+
+  it("none for the run summary: the backup succeeds and its warning says where credentials come from", async () => {
+    const home = await mkdtemp(path.join(tmpdir(), "edms-advice-home-"));
+    const result = await runRunner(["backup", "--tier", "adhoc", "--no-database"], {
+      BACKUP_DESTINATION: `file://${backups}`,
+      MEDIA_DIR: mediaDir,
+      RUN_SUMMARY_TOPIC_ARN: "arn:aws:sns:us-east-1:123456789012:edms-runs",
+      // Never reached: the SDK looks for credentials before it sends anything.
+      AWS_ENDPOINT_URL_SNS: await closedPortUrl(),
+      AWS_REGION: "us-east-1",
+      HOME: home,
+      AWS_EC2_METADATA_DISABLED: "true",
+    });
+    expect(result.code).toBe(0);
+    const warning = result.logs.find((l) => l.target === "sns" && l.level === "warn");
+    expect(warning?.problem).toMatch(/^no AWS credentials were found: .*AWS_PROFILE/);
   });
 });

@@ -10,3 +10,8 @@ export function isMissingCredentials(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return error.name === "CredentialsProviderError" || /could not load credentials/i.test(error.message);
 }
+
+/** The error itself, or the hint (keeping the SDK's error as the cause) when credentials were missing. */
+export function withCredentialsHint(error: unknown): unknown {
+  return isMissingCredentials(error) ? new Error(CREDENTIALS_HINT, { cause: error }) : error;
+}

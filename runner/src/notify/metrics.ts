@@ -4,7 +4,7 @@
  * AWS_ENDPOINT_URL_CLOUDWATCH (a local CloudWatch such as moto) all work as usual.
  */
 import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
-import { CREDENTIALS_HINT, isMissingCredentials } from "../aws/credentials-hint.js";
+import { withCredentialsHint } from "../aws/credentials-hint.js";
 import { loadAwsSdk } from "../aws/load.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../output/logger.js";
@@ -119,7 +119,7 @@ export async function putMetrics(
     await sender
       .send(new cw.PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(i, i + 1000) }))
       .catch((error: unknown) => {
-        throw isMissingCredentials(error) ? new Error(CREDENTIALS_HINT, { cause: error }) : error;
+        throw withCredentialsHint(error);
       });
   }
 }

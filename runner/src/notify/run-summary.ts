@@ -9,6 +9,7 @@
  * passes through redact() with the run's known secrets once more before it leaves.
  */
 import type { SNSClient } from "@aws-sdk/client-sns";
+import { withCredentialsHint } from "../aws/credentials-hint.js";
 import { loadAwsSdk } from "../aws/load.js";
 import { errorMessage } from "../errors.js";
 import { formatBytes, formatDuration, printable } from "../output/format.js";
@@ -169,7 +170,7 @@ export async function publishRunSummary(
     return true;
   } catch (error) {
     log.warn(
-      { ...fields, problem: errorMessage(error) },
+      { ...fields, problem: errorMessage(withCredentialsHint(error)) },
       "could not publish the run summary; the run's own result is unaffected",
     );
     return false;
