@@ -14,6 +14,8 @@
 // sensitive to other work on the machine), peak RSS of the tree, rchar (bytes the tree read
 // through read(2), /proc/<pid>/io: the second backup should read only what changed) and the load
 // average when it started. Writes .bench/media-store/results.json.
+// Then the newest set of each format on file:// is restored whole (`restore latest --media-only`
+// into a new folder; issue 22: the store at least as fast as tar).
 // Last, one file of the file:// store's newest set is restored with `restore --media-only --path`
 // into a new folder (issue 22: one file out of a 50,000-file set in <= 2 s; its cost grows with
 // the index, read whole, not with the media: only that file's object is read).
@@ -109,6 +111,22 @@ async function startS3(): Promise<{ moto: Moto; bucketBytes: (prefix: string) =>
   return { moto, bucketBytes };
 }
 
+/** The newest file:// set of `format` restored whole into a new folder, as a user would. */
+async function restoreFull(format: "tar" | "store", media: string): Promise<Run> {
+  const into = join(WORK, `restored-${format}`);
+  const run = await timed({
+    size: async () => 0,
+    daily: false,
+    command: [
+      "node",
+      [RUNNER, "restore", "latest", "--media-only", "--media-dir", into, "--yes", "--no-keep-previous"],
+      { BACKUP_DESTINATION: `file://${join(WORK, format)}`, MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" },
+    ],
+  });
+  await rm(into, { recursive: true, force: true });
+  return { approach: format, run: "full restore (media only)", grewMB: 0, ...run };
+}
+
 /**
  * One file back after an accidental deletion, as the runbook's 3 a.m. journey runs it: a file the
  * file:// store's newest set holds (the first from the middle of the tree no change deleted).
@@ -151,6 +169,16 @@ function report(
     out(
       `| ${r.approach} | ${r.run} | ${r.seconds.toFixed(2)} | ${r.cpuS.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} | ${r.readMB.toFixed(1)} | ${r.grewMB.toFixed(2)} | ${r.load1.toFixed(1)} |`,
     );
+  // Issue 22's ratios for the store on each destination: what its second backup read of the live
+  // tree (rchar) and its wall time against its first's.
+  for (const approach of new Set(result.rows.filter((r) => r.approach.startsWith("store")).map((r) => r.approach))) {
+    const first = result.rows.find((r) => r.approach === approach && r.run === "first");
+    const second = result.rows.find((r) => r.approach === approach && r.run.startsWith("second (1%"));
+    if (first && second)
+      out(
+        `${approach}, second backup: read ${((100 * second.readMB) / result.liveMB).toFixed(2)}% of the live tree, wall ${((100 * second.seconds) / first.seconds).toFixed(1)}% of the first's`,
+      );
+  }
   const one = result.oneFile;
   out(
     `\none file out of the store's newest ${result.files}-file set (restore --path ${one.path}): ${one.seconds.toFixed(2)} s wall, ${one.cpuS.toFixed(2)} CPU s, ${one.peakRssMiB.toFixed(0)} MiB peak RSS`,
@@ -253,6 +281,7 @@ async function main(): Promise<void> {
   } finally {
     await moto?.stop();
   }
+  if (TINY === undefined) for (const format of ["tar", "store"] as const) rows.push(await restoreFull(format, media));
   const oneFile = await restoreOneFile(media, name);
   const liveAfter = await treeBytes(media);
   const stored: Record<string, number> = {};
