@@ -15,7 +15,6 @@ import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { lstat, open } from "node:fs/promises";
 import { PassThrough, Readable, Transform, pipeline } from "node:stream";
-import { once } from "node:events";
 import { walkTree, type WalkedEntry } from "../archive/directory-walk.js";
 import type { EntryInspector } from "../archive/inspector.js";
 import { quoteName } from "../archive/entry-name.js";
@@ -24,6 +23,7 @@ import { RunnerError } from "../errors.js";
 import { choosePartSize } from "../store/part-size.js";
 import { encryptSource, encryptStream } from "../stages/age-encrypt.js";
 import { spawnChildFilter } from "../stages/child-filter.js";
+import { LineBatch } from "../stages/line-batch.js";
 import { DigestMeter } from "../stages/digest-meter.js";
 import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
 import { ZSTD_BINARY, zstdCompressArgs } from "../stages/zstd.js";
@@ -350,14 +350,17 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
 
   const produce = async (): Promise<void> => {
     listed = await ObjectCatalog.fromListing(store);
-    if (!lines.write(headerLine({ edmsMediaIndex: 1, backupId: options.backupId }))) await once(lines, "drain");
+    // Lines go to zstd and to the stat cache's deflate in chunks, not one write a file.
+    const indexLines = new LineBatch(lines);
+    const cacheLines = new LineBatch(cacheOut.lines);
+    await indexLines.add(headerLine({ edmsMediaIndex: 1, backupId: options.backupId }));
     // Lines go out in walk order; files are read and stored `transfers` at a time.
     const pending: Array<Promise<Written>> = [];
     const flushOne = async () => {
       const { line, record } = await pending.shift()!;
       if (failure) throw failure;
-      if (!lines.write(line)) await once(lines, "drain");
-      if (record && !cacheOut.lines.write(recordLine(record))) await once(cacheOut.lines, "drain");
+      await indexLines.add(line);
+      if (record) await cacheLines.add(recordLine(record));
     };
     // The folder itself first (its mode and mtime, as tar's "./"), under the empty name.
     const top = await lstat(options.dir, { bigint: true });
@@ -407,8 +410,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       while (pending.length >= options.transfers) await flushOne();
     }
     while (pending.length) await flushOne();
-    lines.end();
-    cacheOut.lines.end();
+    await indexLines.end();
+    await cacheLines.end();
     options.statCache.previous?.close();
     await cacheStored;
     if (retention) Object.assign(stats, retention.stats);
