@@ -18,7 +18,7 @@ async function show(args: string[], env: Record<string, string>): Promise<void> 
   const redraws = [...run.raw.matchAll(/\u001b\[J/g)].map((m) => m.index);
   const midway = redraws[Math.floor(redraws.length / 2)] ?? run.raw.length;
   const during = await renderScreen(run.raw.slice(0, midway), 80, 24);
-  process.stdout.write(`$ edms-backup ${args.join(" ")}\n`);
+  process.stdout.write(`$ node dist/edms-backup.cjs ${args.join(" ")}\n`);
   process.stdout.write(`${during.map((r) => r.text).join("\n")}\n\n`);
   process.stdout.write(`... and when it has finished:\n\n${run.rows.map((r) => r.text).join("\n")}\n\n`);
 }
