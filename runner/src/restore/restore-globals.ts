@@ -1,8 +1,9 @@
 /**
  * Before pg_restore: the roles and tablespaces the set recorded (pg/globals.ts) that this server
  * lacks. Missing roles are created without passwords when the restoring role may (a superuser or
- * CREATEROLE), and the run says which and how to set their passwords; objects of a missing
- * tablespace go to the default one (pg_restore --no-tablespaces), with a warning.
+ * CREATEROLE), and the run says which and how to set their passwords; when any tablespace is
+ * missing, every object goes to the default one (pg_restore --no-tablespaces has no per-tablespace
+ * form), with a warning naming the missing ones.
  */
 import { errorMessage } from "../errors.js";
 import { safeName } from "../output/format.js";
