@@ -27,7 +27,7 @@ import { longestIntervalDays } from "./components/config/schedules.js";
 import { gcAlarmWindowHours, gcEnabled } from "./components/media-store/store-config.js";
 import { StoreGc } from "./components/media-store/store-gc.js";
 import { StoreKey } from "./components/media-store/store-key.js";
-import { DEFAULT_EXPORTER_PORT, type ScheduledTier } from "./runner/src/contract.js";
+import { DEFAULT_EXPORTER_PORT, MANUAL_TIER, type ScheduledTier } from "./runner/src/contract.js";
 import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from "./components/config/stack-config.js";
 
 function loadConfig() {
@@ -386,7 +386,7 @@ export const commands = pulumi.all([image.imageRef, identity.serviceAccount.meta
   const pod = { ...podBase, image: img, serviceAccountName: sa };
   return operatorCommands({
     namespace: config.namespace,
-    adhocCronJob: names.cronJob("adhoc"),
+    adhocCronJob: names.cronJob(MANUAL_TIER),
     drillCronJob: config.drill.enabled ? names.drillCronJob : undefined,
     instanceSelector: `app.kubernetes.io/instance=${base}`,
     oneOffPod: (args) => ({

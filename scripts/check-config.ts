@@ -16,6 +16,7 @@ import {
   type StackConfig,
 } from "../components/config/stack-config.js";
 import { readStackFile } from "../components/config/stack-file.js";
+import { isScheduledTier, TIERS } from "../runner/src/contract.js";
 
 const USAGE = `usage: npm run check-config -- [--stack NAME] [--dir DIR]
   Validates Pulumi.<NAME>.yaml (default prod) in DIR (default .) with the schema pulumi up uses.
@@ -24,6 +25,7 @@ const USAGE = `usage: npm run check-config -- [--stack NAME] [--dir DIR]
 /** What was validated, for a person to check against what they meant. */
 function summary(config: StackConfig): string[] {
   const tiers = enabledTiers(config).map((t) => `${t} "${config.schedules[t]}" keep ${config.retentionDays[t]}d`);
+  const byHand = TIERS.filter((t) => !isScheduledTier(t)).map((t) => `${t} keep ${config.retentionDays[t]}d`);
   const identity =
     config.identity.kind === "irsa"
       ? `IRSA, trusted OIDC provider ${config.identity.oidcProviderArn}`
@@ -42,7 +44,7 @@ function summary(config: StackConfig): string[] {
     : `${config.database.user} (the backup role: set database.restoreRole, docs/DEPLOY.md "Database roles")`;
   return [
     `  namespace ${config.namespace}, time zone ${config.timeZone}`,
-    `  tiers: ${tiers.join("; ")}; adhoc keep ${config.retentionDays.adhoc}d`,
+    `  tiers: ${[...tiers, ...byHand].join("; ")}`,
     `  database ${config.database.name} on ${config.database.host}: backups as ${config.database.user} (Secret ${config.database.secretName}), restores as ${restoreRole}`,
     `  encryption: ${encryption}`,
     `  identity: ${identity}; image ${config.image ?? "built from runner/Dockerfile"}`,

@@ -10,14 +10,18 @@ import { z } from "zod";
 import {
   DEFAULT_MEDIA_FORMAT,
   DEFAULT_RETENTION_DAYS,
+  DEFAULT_SCHEDULES,
   DEFAULT_EXPORTER_REFRESH_SECONDS,
   MEDIA_FORMATS,
   DEFAULT_STATUS_GRACE_HOURS,
   parseMediaReferences,
+  perTier,
   OBJECT_LOCK_MODES,
   recipientProblems,
   SCHEDULED_TIERS,
   SSL_MODES,
+  tierProse,
+  TIERS,
   type ScheduledTier,
 } from "../../runner/src/contract.js";
 import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
@@ -78,13 +82,6 @@ const seconds = z.number().int().positive();
 const cidr = z.string().regex(/^([0-9]{1,3}\.){3}[0-9]{1,3}\/([0-9]|[12][0-9]|3[0-2])$/, {
   message: "must be an IPv4 CIDR such as 10.0.12.0/24 (the database's address range)",
 });
-
-export const DEFAULT_SCHEDULES: Record<ScheduledTier, string> = {
-  // The seed's Celery beat schedule: daily 02:00, Sunday 03:00, the 1st at 04:00 (Asia/Singapore).
-  daily: "0 2 * * *",
-  weekly: "0 3 * * 0",
-  monthly: "0 4 1 * *",
-};
 
 /** Storage classes the runner can read directly; Glacier Flexible/Deep Archive need a restore first. */
 export const TRANSITION_STORAGE_CLASSES = ["STANDARD_IA", "GLACIER_IR"] as const;
@@ -242,20 +239,12 @@ export const stackConfigSchema = z
       .string()
       .refine(isKnownTimeZone, { message: "unknown time zone: use an IANA name such as Asia/Singapore or UTC" })
       .default("Asia/Singapore"),
-    schedules: z
-      .strictObject({
-        daily: cron.default(DEFAULT_SCHEDULES.daily),
-        weekly: cron.default(DEFAULT_SCHEDULES.weekly),
-        monthly: cron.default(DEFAULT_SCHEDULES.monthly),
-      })
-      .prefault({}),
+    /** One CronJob schedule per scheduled tier; defaults from the tier table (runner/src/contract/tiers.ts). */
+    schedules: z.strictObject(perTier(SCHEDULED_TIERS, (tier) => cron.default(DEFAULT_SCHEDULES[tier]))).prefault({}),
     retentionDays: z
-      .strictObject({
-        daily: days("daily retention").default(DEFAULT_RETENTION_DAYS.daily),
-        weekly: days("weekly retention").default(DEFAULT_RETENTION_DAYS.weekly),
-        monthly: days("monthly retention").default(DEFAULT_RETENTION_DAYS.monthly),
-        adhoc: days("ad-hoc retention").default(DEFAULT_RETENTION_DAYS.adhoc),
-      })
+      .strictObject(
+        perTier(TIERS, (tier) => days(`${tierProse(tier)} retention`).default(DEFAULT_RETENTION_DAYS[tier])),
+      )
       .prefault({}),
     disabledTiers: z
       .array(z.enum(SCHEDULED_TIERS, { message: `must list tiers among ${SCHEDULED_TIERS.join(", ")}` }))

@@ -6,7 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ICronJobSpec } from "kubernetes-models/batch/v1/CronJobSpec";
-import type { ScheduledTier, Tier } from "../../runner/src/contract.js";
+import { isScheduledTier, TIERS, type ScheduledTier, type Tier } from "../../runner/src/contract.js";
 import { cronJobSpec, SUSPENDED_SCHEDULE, type JobPolicy } from "./cron-job-spec.js";
 import { commonLabels, objectNames, runnerSelector, workloadLabels } from "./naming.js";
 import { networkPolicySpec } from "./network-policy-spec.js";
@@ -116,9 +116,11 @@ export class BackupSchedule extends pulumi.ComponentResource {
       args.objectLockMode ? { mode: args.objectLockMode, retentionDays: args.retentionDays[tier] } : undefined;
 
     this.cronJobNames = {};
-    const tiers: Tier[] = [...(Object.keys(args.schedules) as ScheduledTier[]), "adhoc"];
-    for (const tier of tiers) {
-      const schedule = tier === "adhoc" ? SUSPENDED_SCHEDULE : args.schedules[tier];
+    // Every tier gets a CronJob: a scheduled one on its schedule (none when disabled), the others
+    // suspended, started by hand (`kubectl create job --from=cronjob/...`).
+    for (const tier of TIERS) {
+      const scheduled = isScheduledTier(tier);
+      const schedule = scheduled ? args.schedules[tier] : SUSPENDED_SCHEDULE;
       if (!schedule) continue;
       const objectName = names.cronJob(tier);
       cronJob(
@@ -126,7 +128,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
         objectName,
         workloadLabels(args.appName, tier),
         schedule,
-        tier === "adhoc",
+        !scheduled,
         pod({ kind: "backup", tier, objectLock: objectLockFor(tier) }),
       );
       this.cronJobNames[tier] = objectName;

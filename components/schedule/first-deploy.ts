@@ -11,7 +11,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ScheduledTier } from "../../runner/src/contract.js";
+import { SCHEDULED_TIERS, type ScheduledTier } from "../../runner/src/contract.js";
 import { nextRuns } from "../config/schedules.js";
 
 export interface FirstDeployStampArgs {
@@ -50,7 +50,7 @@ export type Watched = ScheduledTier | "drill";
  * zone, e.g. "daily=2026-01-11T18:00:00.000Z,drill=2026-01-17T22:00:00.000Z".
  */
 export function firstRunsEnv(schedules: Partial<Record<Watched, string>>, timeZone: string, createdAt: Date): string {
-  const order: Watched[] = ["daily", "weekly", "monthly", "drill"];
+  const order: Watched[] = [...SCHEDULED_TIERS, "drill"];
   return order
     .filter((name) => schedules[name] !== undefined)
     .map((name) => `${name}=${nextRuns(schedules[name]!, timeZone, createdAt, 1)[0]!.toISOString()}`)

@@ -7,11 +7,11 @@ import {
   DATABASE_CA_PATH,
   formatIntervalHours,
   STORE_GC_COMMAND,
+  tierTrigger,
   type MediaFormat,
   type RunnerEnv,
   type ScheduledTier,
   type Tier,
-  type Trigger,
 } from "../../runner/src/contract.js";
 import type { SecretEnv } from "./pod-spec.js";
 
@@ -128,8 +128,7 @@ export interface ObjectLockEnv {
 
 /** What differs per CronJob: the tier, who triggers it, and how long its objects stay locked. */
 export function tierEnv(tier: Tier, objectLock?: ObjectLockEnv): RunnerEnv {
-  const trigger: Trigger = tier === "adhoc" ? "manual" : "schedule";
-  const env: RunnerEnv = { BACKUP_TIER: tier, BACKUP_TRIGGER: trigger };
+  const env: RunnerEnv = { BACKUP_TIER: tier, BACKUP_TRIGGER: tierTrigger(tier) };
   if (objectLock) {
     env.OBJECT_LOCK_MODE = objectLock.mode;
     env.OBJECT_LOCK_DAYS = String(objectLock.retentionDays);

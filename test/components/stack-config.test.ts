@@ -4,16 +4,20 @@ import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RETENTION_DAYS } from "../../runner/src/contract.js";
 import {
+  DEFAULT_RETENTION_DAYS,
   DEFAULT_SCHEDULES,
+  SCHEDULE_INTERVAL_HOURS,
+  SCHEDULED_TIERS,
+} from "../../runner/src/contract.js";
+import {
   decodeConfigValue,
   enabledTiers,
   parseStackConfig,
   projectConfig,
   StackConfigError,
 } from "../../components/config/stack-config.js";
-import { minimumBackupsKept } from "../../components/config/schedules.js";
+import { longestIntervalDays, minimumBackupsKept } from "../../components/config/schedules.js";
 import { readStackFile } from "../../components/config/stack-file.js";
 import { REPO_ROOT } from "./stack-harness.js";
 
@@ -55,6 +59,17 @@ describe("stack config", () => {
         minimumBackupsKept(DEFAULT_SCHEDULES[tier], "Asia/Singapore", DEFAULT_RETENTION_DAYS[tier]),
         tier,
       ).toBeGreaterThanOrEqual(keep[tier]);
+    }
+  });
+
+  // `status` without STATUS_INTERVAL_HOURS (a runner outside the stack) uses the tier table's
+  // intervals: they must be the default schedules' longest gaps, or it would call a tier stale
+  // early (or late) where the stack's alarms would not.
+  it("the tier table's intervals are its default schedules' longest gaps", () => {
+    for (const tier of SCHEDULED_TIERS) {
+      expect(longestIntervalDays(DEFAULT_SCHEDULES[tier], "Asia/Singapore") * 24, tier).toBe(
+        SCHEDULE_INTERVAL_HOURS[tier],
+      );
     }
   });
 

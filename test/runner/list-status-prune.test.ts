@@ -5,15 +5,10 @@ import { backupIdTime, newBackupId } from "../../runner/src/catalog/backup-id.js
 import type { BackupSet } from "../../runner/src/catalog/catalog.js";
 import { alignColumns, listEntries } from "../../runner/src/commands/list.js";
 import { formatBytes, formatDuration } from "../../runner/src/output/format.js";
-import { DEFAULT_RETENTION_DAYS, type Tier } from "../../runner/src/contract.js";
+import { DEFAULT_RETENTION_DAYS, SCHEDULE_INTERVAL_HOURS, type Tier } from "../../runner/src/contract.js";
 import { parseManifest, type Manifest } from "../../runner/src/catalog/manifest.js";
 import { retentionFromEnv, selectForPrune } from "../../runner/src/catalog/retention.js";
-import {
-  assessStatus,
-  parseIntervalHours,
-  SCHEDULE_INTERVAL_HOURS,
-  statusSettingsFromEnv,
-} from "../../runner/src/catalog/staleness.js";
+import { assessStatus, parseIntervalHours, statusSettingsFromEnv } from "../../runner/src/catalog/staleness.js";
 import { formatIntervalHours } from "../../runner/src/contract.js";
 
 const NOW = new Date("2026-03-15T12:00:00Z");

@@ -4,7 +4,7 @@
  */
 import { text } from "node:stream/consumers";
 import { backupIdTime, isBackupId } from "./backup-id.js";
-import { MANIFEST_OBJECT, SCHEDULED_TIERS, TIERS, type Tier } from "../contract.js";
+import { isScheduledTier, MANIFEST_OBJECT, SCHEDULED_TIERS, TIERS, tierProse, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { parseManifest, type Manifest } from "./manifest.js";
 import type { ObjectStore, StoredObject } from "../store/object-store.js";
@@ -218,11 +218,11 @@ export async function resolveBackup(
     const newestPerTier = await newestCompleteSets(store, tier, now);
     const newest = newestUsable(newestPerTier, now, latestTiers(tier));
     if (newest) return newest;
-    const adhoc = tier ? undefined : newestPerTier.find((s) => s.tier === "adhoc");
+    const unscheduled = tier ? undefined : newestPerTier.find((s) => !isScheduledTier(s.tier));
     throw new RunnerError(
       noCompleteBackup(store, latestTiers(tier)) +
-        (adhoc
-          ? `; \`latest\` never picks an ad-hoc set: restore adhoc/${adhoc.backupId} by its id, or pass --tier adhoc`
+        (unscheduled
+          ? `; \`latest\` never picks an ${tierProse(unscheduled.tier)} set: restore ${unscheduled.tier}/${unscheduled.backupId} by its id, or pass --tier ${unscheduled.tier}`
           : ""),
     );
   }

@@ -3,7 +3,15 @@
  * the bucket's lifecycle rules apply on S3, plus two safety rules S3 cannot express. A pure
  * function of (now, sets, retention), so every rule is unit-tested with crafted sets.
  */
-import { DEFAULT_RETENTION_DAYS, type ParsedRunnerEnv, type Tier } from "../contract.js";
+import {
+  DEFAULT_RETENTION_DAYS,
+  perTier,
+  retentionEnvName,
+  TIERS,
+  type ParsedRunnerEnv,
+  type RetentionEnvName,
+  type Tier,
+} from "../contract.js";
 import { isComplete, isDatedInFuture, newestUsable, type BackupSet } from "./catalog.js";
 
 const DAY_MS = 86_400_000;
@@ -17,18 +25,8 @@ export const INCOMPLETE_MIN_AGE_DAYS = 1;
 export type RetentionDays = Record<Tier, number>;
 
 /** RETENTION_DAYS_* (already validated by the contract) with their defaults. */
-export function retentionFromEnv(
-  env: Pick<
-    ParsedRunnerEnv,
-    "RETENTION_DAYS_DAILY" | "RETENTION_DAYS_WEEKLY" | "RETENTION_DAYS_MONTHLY" | "RETENTION_DAYS_ADHOC"
-  >,
-): RetentionDays {
-  return {
-    daily: env.RETENTION_DAYS_DAILY ?? DEFAULT_RETENTION_DAYS.daily,
-    weekly: env.RETENTION_DAYS_WEEKLY ?? DEFAULT_RETENTION_DAYS.weekly,
-    monthly: env.RETENTION_DAYS_MONTHLY ?? DEFAULT_RETENTION_DAYS.monthly,
-    adhoc: env.RETENTION_DAYS_ADHOC ?? DEFAULT_RETENTION_DAYS.adhoc,
-  };
+export function retentionFromEnv(env: Pick<ParsedRunnerEnv, RetentionEnvName>): RetentionDays {
+  return perTier(TIERS, (tier) => env[retentionEnvName(tier)] ?? DEFAULT_RETENTION_DAYS[tier]);
 }
 
 export interface PruneDecision {

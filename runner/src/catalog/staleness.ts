@@ -5,6 +5,7 @@
 import {
   DEFAULT_STATUS_GRACE_HOURS,
   DEFAULT_STATUS_TIERS,
+  SCHEDULE_INTERVAL_HOURS,
   TIERS,
   type ParsedRunnerEnv,
   type Tier,
@@ -12,17 +13,6 @@ import {
 import { isDatedInFuture, newestUsable, type BackupSet } from "./catalog.js";
 
 const HOUR_S = 3600;
-
-/**
- * How often each tier runs. Monthly uses 31 days, the longest month, so a run on the 1st is never
- * called stale before the next 1st. `adhoc` has no schedule: it cannot be late, only missing.
- */
-export const SCHEDULE_INTERVAL_HOURS: Record<Tier, number | null> = {
-  daily: 24,
-  weekly: 7 * 24,
-  monthly: 31 * 24,
-  adhoc: null,
-};
 
 export interface StatusSettings {
   /** Tiers that must have a fresh complete backup. */
@@ -54,7 +44,7 @@ export interface TierStatus {
   missingMediaFiles?: number;
   /** pg_dump's warnings when the newest set was made (absent when none or not recorded). */
   dumpWarnings?: number;
-  /** Interval + grace; null for a tier without a schedule (adhoc), which is never stale by age. */
+  /** Interval + grace; null for a tier without a schedule (ad-hoc), which is never stale by age. */
   maxAgeSeconds: number | null;
   /** A pending tier's first scheduled run (ISO), and when it turns missing: that run + grace. */
   firstRunAt?: string;
@@ -112,7 +102,7 @@ export function firstRunProblems(settings: StatusSettings, now: Date): string[] 
   const problems: string[] = [];
   for (const [name, at] of Object.entries(settings.firstRuns ?? {}) as [Tier | "drill", Date][]) {
     const interval = name === "drill" ? (settings.drillMaxAgeHours ?? 7 * 24) : settings.intervalHours[name];
-    if (interval === null) continue; // adhoc: no schedule, its first run is never used
+    if (interval === null) continue; // no schedule (ad-hoc): its first run is never used
     const latest = now.getTime() + (interval + settings.graceHours) * HOUR_S * 1000;
     if (at.getTime() > latest)
       problems.push(

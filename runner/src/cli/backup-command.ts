@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { COMPRESSIONS, MEDIA_FORMATS, TIERS, TRIGGERS, type RunnerEnv } from "../contract.js";
+import { COMPRESSIONS, MEDIA_FORMATS, REHASH_TIERS, TIERS, TRIGGERS, type RunnerEnv } from "../contract.js";
 import { loadBackupSettings } from "../settings/config.js";
 import { formatBytes, formatDuration } from "../output/format.js";
 import type { Manifest } from "../catalog/manifest.js";
@@ -126,7 +126,7 @@ export function registerBackupCommand(program: Command): void {
     )
     .option(
       "--rehash",
-      "store format: read every media file, even those the previous set's stat cache shows unchanged (the monthly tier always does)",
+      `store format: read every media file, even those the previous set's stat cache shows unchanged (the ${REHASH_TIERS.join(", ")} tier always does)`,
     )
     .option(
       "--allow-plaintext",

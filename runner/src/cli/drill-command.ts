@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { resolveBackup } from "../catalog/catalog.js";
-import type { RunnerEnv, ScheduledTier, Tier } from "../contract.js";
+import { DEFAULT_DRILL_TIERS, type RunnerEnv, type ScheduledTier, type Tier } from "../contract.js";
 import { loadRestoreSettings, type RestoreSettings } from "../settings/config.js";
 import { firstRotatingSet, recordDrillOutcome } from "../drill/drill-outcome.js";
 import { describeDrillMedia } from "../drill/drill-record.js";
@@ -114,7 +114,9 @@ function rotatingTiers(ref: string | undefined, flags: DrillFlags, settings: Res
       `--rotate and a backup id (${JSON.stringify(ref)}): --rotate drills the newest set of the week's tier; give one of them, not both`,
     );
   if (problems.length) throw new ConfigError(problems);
-  const tiers = (settings.env.DRILL_TIERS ?? "daily,weekly,monthly").split(",") as ScheduledTier[];
+  const tiers = settings.env.DRILL_TIERS
+    ? (settings.env.DRILL_TIERS.split(",") as ScheduledTier[])
+    : DEFAULT_DRILL_TIERS;
   return rotationOrder(new Date(), tiers);
 }
 
@@ -129,7 +131,7 @@ export function registerDrillCommand(program: Command): void {
       .addOption(tierOption("tier to pick 'latest' from"))
       .option(
         "--rotate",
-        "pick the tier by week: daily, weekly, monthly in turn (env DRILL_TIERS), as the drill CronJob does",
+        `pick the tier by week: ${DEFAULT_DRILL_TIERS.join(", ")} in turn (env DRILL_TIERS), as the drill CronJob does`,
       ),
   )
     .option(

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Option, type Command } from "commander";
-import { TIERS, type Tier } from "../contract.js";
+import { MANUAL_TIER, TIERS, type Tier } from "../contract.js";
 import { importArchive } from "../commands/import.js";
 import { openSeedArchive } from "../legacy/seed-archive.js";
 import { encryptionSettings } from "../settings/config.js";
@@ -33,7 +33,7 @@ export function registerImportCommand(program: Command): void {
         "store a backup-hybrid.sh archive (backups/backup_YYYYMMDD_HHMMSS.tar.gz) as a backup set at the destination",
       )
       .argument("<archive>", "the .tar.gz made by backup-hybrid.sh")
-      .addOption(new Option("--tier <tier>", "tier to file it under").choices(TIERS).default("adhoc")),
+      .addOption(new Option("--tier <tier>", "tier to file it under").choices(TIERS).default(MANUAL_TIER)),
   )
     .option(
       "--encrypt-to <recipients>",

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { renderGcReport, runGc, type GcReport } from "../commands/gc.js";
 import { renderPruneTable, runPrune, s3PruneReport, type PruneReport } from "../commands/prune.js";
-import { DEFAULT_STORE_GC_GRACE_HOURS, STORE_PREFIX } from "../contract.js";
+import { DEFAULT_STORE_GC_GRACE_HOURS, retentionEnvName, STORE_PREFIX, TIERS } from "../contract.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { retentionFromEnv } from "../catalog/retention.js";
 import { FileStore } from "../store/file-store.js";
@@ -44,7 +44,7 @@ export function registerPruneCommand(program: Command): void {
     program
       .command("prune")
       .description(
-        "delete backup sets older than their tier's retention (env RETENTION_DAYS_DAILY/WEEKLY/MONTHLY/ADHOC) from a file:// destination; " +
+        `delete backup sets older than their tier's retention (env ${TIERS.map(retentionEnvName).join(", ")}) from a file:// destination; ` +
           "keeps the newest complete set of each tier, then runs gc on the media store; on s3:// the bucket's lifecycle rules (and the gc CronJob) do this",
       ),
   )

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { resolveBackup, type CompleteBackupSet } from "../catalog/catalog.js";
-import type { RunnerEnv, Tier } from "../contract.js";
+import { MANUAL_TIER, type RunnerEnv, type Tier } from "../contract.js";
 import { loadRestoreSettings, restoreSecrets } from "../settings/config.js";
 import { confirmOrRefuse } from "../output/confirm.js";
 import { ConfigError } from "../errors.js";
@@ -69,7 +69,7 @@ async function findSet(
     if (ref)
       throw new ConfigError([`<backup> and --from-archive: give one of them (got "${ref}" and ${flags.fromArchive})`]);
     const archive = await openSeedArchive(path.resolve(flags.fromArchive));
-    const manifest = await deriveManifest(archive, importedBackupId(archive.manifest, "0000"), "adhoc");
+    const manifest = await deriveManifest(archive, importedBackupId(archive.manifest, "0000"), MANUAL_TIER);
     const archiveStore = new SeedArchiveStore(archive, manifest);
     return { set: await resolveBackup(archiveStore, manifest.backupId), store: archiveStore };
   }

@@ -10,6 +10,8 @@ import { newBackupId } from "../catalog/backup-id.js";
 import { isComplete, listBackupSets, setKey } from "../catalog/catalog.js";
 import {
   MANIFEST_OBJECT,
+  REHASH_TIERS,
+  rehashesMedia,
   TIERS,
   databaseStreamCompression,
   excludedFromArchive,
@@ -365,14 +367,14 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
     }
     if (settings.media && checked.storeKey) {
       const sealKey = checked.storeKey.derive(STAT_CACHE_PURPOSE);
-      const rehash = deps.rehash || settings.tier === "monthly";
+      const rehash = deps.rehash || rehashesMedia(settings.tier);
       // A rehash reads every file; under Object Lock the cache still says how long the objects it
       // names are locked already, which saves a HeadObject per reused object.
       const previous = rehash && !lock ? undefined : await previousStatCache(store, sealKey, log);
       log.info(
         { stage: "stat-cache", rehash, previous: previous?.where },
         rehash
-          ? "every media file is read (--rehash or the monthly tier)"
+          ? `every media file is read (--rehash or the ${REHASH_TIERS.join(", ")} tier)`
           : previous
             ? `files unchanged since ${previous.where} are not read again`
             : "no earlier store-format set: every media file is read",

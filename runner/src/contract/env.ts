@@ -7,7 +7,18 @@ import { z } from "zod";
 import { COMPRESSIONS, databaseCompressionSchema } from "./compression.js";
 import { mediaReferencesSchema } from "./media-references.js";
 import { MEDIA_FORMATS } from "./object-names.js";
-import { SCHEDULED_TIERS, type Tier, TIERS, TRIGGERS } from "./tiers.js";
+import {
+  DEFAULT_DRILL_TIERS,
+  DEFAULT_STATUS_TIERS,
+  perTier,
+  retentionEnvName,
+  SCHEDULE_INTERVAL_HOURS,
+  SCHEDULED_TIERS,
+  type RetentionEnvName,
+  type Tier,
+  TIERS,
+  TRIGGERS,
+} from "./tiers.js";
 
 export const OBJECT_LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"] as const;
 
@@ -53,6 +64,13 @@ const byteSize = (what: string) =>
     .refine((n) => n > 0 && Number.isSafeInteger(n), {
       message: `must be greater than zero and below 8 PiB (${what})`,
     });
+
+/** RETENTION_DAYS_<TIER> for every tier: its retention in days for `prune`. */
+const retentionDays = () => positiveInt("days").optional();
+const retentionShape = Object.fromEntries(TIERS.map((tier) => [retentionEnvName(tier), retentionDays()])) as Record<
+  RetentionEnvName,
+  ReturnType<typeof retentionDays>
+>;
 
 /** DRILL_MEDIA_SAMPLE_FILES when unset: the files a sampling drill restores. */
 export const DEFAULT_DRILL_SAMPLE_FILES = 1000;
@@ -155,27 +173,24 @@ export const runnerEnvShape = {
   OBJECT_LOCK_MODE: z.enum(OBJECT_LOCK_MODES, { message: "must be GOVERNANCE or COMPLIANCE" }).optional(),
   /** Days each object of this run stays locked (the tier's retention). */
   OBJECT_LOCK_DAYS: positiveInt("days").optional(),
-  /** Retention in days per tier, applied by `prune` to file:// destinations. */
-  RETENTION_DAYS_DAILY: positiveInt("days").optional(),
-  RETENTION_DAYS_WEEKLY: positiveInt("days").optional(),
-  RETENTION_DAYS_MONTHLY: positiveInt("days").optional(),
-  RETENTION_DAYS_ADHOC: positiveInt("days").optional(),
-  /** Tiers `status` expects fresh backups of (comma-separated); default daily,weekly,monthly. */
+  /** Retention in days per tier (RETENTION_DAYS_DAILY, ...), applied by `prune` to file:// destinations. */
+  ...retentionShape,
+  /** Tiers `status` expects fresh backups of (comma-separated); default DEFAULT_STATUS_TIERS. */
   STATUS_TIERS: z
     .string()
     .regex(commaList(TIER_NAME), {
-      message: "must be a comma-separated list of tiers, e.g. daily,weekly",
+      message: `must be a comma-separated list of tiers, e.g. ${DEFAULT_STATUS_TIERS.join(",")}`,
     })
     .optional(),
   /**
    * Each tier's schedule interval in hours (its longest gap between runs), e.g.
-   * daily=24,weekly=168,monthly=744; the Pulumi program derives it from the CronJob schedules, so
+   * daily=24,weekly=168,monthly=744 (the defaults, SCHEDULE_INTERVAL_HOURS); the Pulumi program derives it from the CronJob schedules, so
    * `status` and the CloudWatch alarms judge staleness alike. Unlisted tiers use those defaults.
    */
   STATUS_INTERVAL_HOURS: z
     .string()
     .regex(commaList(`${TIER_NAME}=\\d+(\\.\\d+)?`), {
-      message: "must list tier=hours pairs, e.g. daily=24,weekly=168,monthly=744",
+      message: `must list tier=hours pairs, e.g. ${formatIntervalHours(perTier(SCHEDULED_TIERS, (t) => SCHEDULE_INTERVAL_HOURS[t]!))}`,
     })
     .optional(),
   /**
@@ -192,7 +207,7 @@ export const runnerEnvShape = {
   STATUS_FIRST_RUNS: z
     .string()
     .regex(commaList(`(${[...TIERS, "drill"].join("|")})=${ISO_INSTANT}`), {
-      message: "must list name=instant pairs, e.g. daily=2026-01-11T18:00:00.000Z,drill=2026-01-17T22:00:00.000Z",
+      message: `must list name=instant pairs, e.g. ${SCHEDULED_TIERS[0]}=2026-01-11T18:00:00.000Z,drill=2026-01-17T22:00:00.000Z`,
     })
     .refine((v) => v.split(",").every((pair) => !Number.isNaN(Date.parse(pair.slice(pair.indexOf("=") + 1)))), {
       message: "every instant must be a real date and time",
@@ -203,11 +218,11 @@ export const runnerEnvShape = {
    * drill be at most this many hours old (the stack sets 192, 8 days). Unset: drills not watched.
    */
   STATUS_DRILL_MAX_AGE_HOURS: positiveInt("hours").optional(),
-  /** The tiers `drill --rotate` rotates through, week by week (default daily,weekly,monthly). */
+  /** The tiers `drill --rotate` rotates through, week by week (default DEFAULT_DRILL_TIERS). */
   DRILL_TIERS: z
     .string()
     .regex(commaList(`(${SCHEDULED_TIERS.join("|")})`), {
-      message: "must be a comma-separated list of scheduled tiers, e.g. daily,weekly,monthly",
+      message: `must be a comma-separated list of scheduled tiers, e.g. ${DEFAULT_DRILL_TIERS.join(",")}`,
     })
     .optional(),
   /**

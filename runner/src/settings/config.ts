@@ -18,6 +18,7 @@ import {
   type RunnerEnv,
   type RunnerEnvName,
   type Tier,
+  TIERS,
   type Trigger,
 } from "../contract.js";
 import { parseDestination, type Destination } from "./destination.js";
@@ -203,7 +204,7 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
   const base = common(env, problems, options.isTty, explicitNames(options.overrides));
 
   if (!env.BACKUP_TIER && !merged.BACKUP_TIER) {
-    problems.push(`${label("BACKUP_TIER")}: required, one of daily, weekly, monthly, adhoc`);
+    problems.push(`${label("BACKUP_TIER")}: required, one of ${TIERS.join(", ")}`);
   }
   const withDatabase = env.BACKUP_DATABASE ?? true;
   const withMedia = env.BACKUP_MEDIA ?? true;
