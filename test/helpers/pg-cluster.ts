@@ -96,7 +96,7 @@ export async function findPgBinDir(): Promise<string> {
 }
 
 /** uid/gid of the `postgres` account, read from /etc/passwd (Node has no getpwnam). */
-function postgresAccount(): { uid: number; gid: number } {
+export function postgresAccount(): { uid: number; gid: number } {
   const line = readFileSync("/etc/passwd", "utf8")
     .split("\n")
     .find((l) => l.startsWith("postgres:"));
