@@ -98,11 +98,19 @@ describe("kept copies", () => {
       expect((await statusOf(t.env)).kept.map((k) => k.runId)).toEqual([kept!.runId]);
       expect(await tableChecksums(connectionUrl(pg, kept!.database!))).toEqual(t.liveTables);
       expect(await mediaTreeDigest(kept!.media!)).toEqual(t.liveMedia);
-      // Once their window is over, a plain cleanup drops them.
+      // So does the cleanup every restore runs first (here with the default 24 h window).
+      const again = await runRunner(["restore", "latest", "--yes"], t.env);
+      expect(again.code, again.stderr).toBe(0);
+      const both = (await statusOf(t.env)).kept.map((k) => k.runId);
+      expect(both).toHaveLength(2);
+      expect(both).toContain(kept!.runId);
+      expect(await tableChecksums(connectionUrl(pg, kept!.database!))).toEqual(t.liveTables);
+      expect(await mediaTreeDigest(kept!.media!)).toEqual(t.liveMedia);
+      // Once their window is over, a plain cleanup drops them (and only them).
       await ageMarker(t.dest, kept!.runId, 150);
       const late = await runRunner(["cleanup", "--yes"], t.env);
       expect(late.code, late.stderr).toBe(0);
-      expect((await statusOf(t.env)).kept).toEqual([]);
+      expect((await statusOf(t.env)).kept.map((k) => k.runId)).toEqual(both.filter((id) => id !== kept!.runId));
       expect(await exists(kept!.media!)).toBe(false);
     } finally {
       await dropCopiesAfter(t.db);
