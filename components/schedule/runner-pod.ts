@@ -121,7 +121,7 @@ export function runnerPod(base: RunnerPodBase, w: RunnerWorkload): IPodSpec {
         scratch: base.media ? { mountPath: DRILL_SCRATCH_DIR, sizeLimit: w.scratchSizeLimit } : undefined,
         // A failed drill means the newest backup could not be restored: it notifies like a backup.
         secretEnv: notifications("drill"),
-        // Drills restore, so they decrypt: the only CronJob that mounts the private key.
+        // Drills restore, so they decrypt (gc mounts the key too, for old encrypted store sets).
         ageIdentity: base.ageIdentity,
       });
     case "status":

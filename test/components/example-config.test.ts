@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ALLOW_EXAMPLE_ENV, EXAMPLE_RECIPIENTS } from "../../components/config/example-values.js";
+import { stackConfigSchema } from "../../components/config/stack-config.js";
 import { REPO_ROOT, runStack } from "./stack-harness.js";
 
 const tsx = path.join(REPO_ROOT, "node_modules/.bin/tsx");
@@ -64,6 +65,14 @@ describe("the example values of Pulumi.prod.yaml", () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^check-config: Unknown option '--stak'/);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("names every key of the stack config, set or commented out: it is the only example an operator has", () => {
+    const example = readFileSync(path.join(REPO_ROOT, "Pulumi.prod.yaml"), "utf8");
+    const unnamed = Object.keys(stackConfigSchema.shape).filter(
+      (key) => !new RegExp(`edms-backup:${key}\\b`).test(example),
+    );
+    expect(unnamed).toEqual([]);
   });
 
   it("pulumi up (the program under mocks) refuses them too, naming each", async () => {
