@@ -5,7 +5,7 @@
 // renames is reported with the command that puts the folder back. Real PostgreSQL, real folders,
 // the bundled CLI, a file:// destination (whose marker files the tests read and age by hand).
 import { execFileSync } from "node:child_process";
-import { cp, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { cp, lstat, mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
@@ -183,6 +183,28 @@ describe("kept copies", () => {
       expect(cleanup.code, cleanup.stderr).toBe(0);
       expect(await exists(kept!.media!)).toBe(false);
       expect((await statusOf(t.env)).kept).toEqual([]);
+    } finally {
+      await dropCopiesAfter(t.db);
+    }
+  });
+  it("undo and status through a symlinked, slash-ended MEDIA_DIR find the restore's copies and keep the link (item 8)", async () => {
+    const t = await target("keptrules_linkundo");
+    try {
+      const restore = await runRunner(["restore", "latest", "--yes"], t.env);
+      expect(restore.code, restore.stderr).toBe(0);
+      const link = path.join(await mkdtemp(path.join(tmpdir(), "edms-keptrules-link-")), "media-link");
+      await symlink(t.media, link);
+      const viaLink = { ...t.env, MEDIA_DIR: `${link}/` };
+      const [kept] = (await statusOf(viaLink)).kept;
+      expect(kept?.media).toBeTruthy();
+      const undo = await runRunner(["undo-restore", "--yes"], viaLink);
+      expect(undo.code, undo.stderr).toBe(0);
+      expect(await tableChecksums(t.db.url)).toEqual(t.liveTables);
+      expect(await mediaTreeDigest(t.media)).toEqual(t.liveMedia);
+      // The operator's link still points at the live folder; the swap happened behind it.
+      expect((await lstat(link)).isSymbolicLink()).toBe(true);
+      expect(await realpath(link)).toBe(await realpath(t.media));
+      expect((await statusOf(viaLink)).kept.map((k) => k.media)).not.toContain(kept!.media);
     } finally {
       await dropCopiesAfter(t.db);
     }
