@@ -18,7 +18,7 @@
  * this machine, never between two hosts' clocks. The margin covers a delete request in flight when
  * the lease ends (gc's deletes give up after half of it).
  */
-import { STORE_GC_PREFIX } from "../contract.js";
+import { STORE_GC_PREFIX, STORE_OBJECTS_PREFIX } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import type { Logger } from "../output/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -75,17 +75,40 @@ export async function waitOutGcLeases(
 }
 
 /**
+ * Whether one listing of the store has every referenced object with its size: the two streams,
+ * both in key order, merged as they come, so memory does not grow with the store.
+ */
+async function allListed(store: ObjectStore, referenced: Iterable<[key: string, bytes: number]>): Promise<boolean> {
+  const listing = store.list(STORE_OBJECTS_PREFIX)[Symbol.asyncIterator]();
+  try {
+    let next = await listing.next();
+    for (const [key, bytes] of referenced) {
+      while (!next.done && next.value.key < key) next = await listing.next();
+      if (next.done || next.value.key !== key || next.value.bytes !== bytes) return false;
+    }
+    return true;
+  } finally {
+    await listing.return?.();
+  }
+}
+
+/**
  * One listing of the store after the object list is stored (and after waitOutGcLeases): every
  * object the set references must be there with the size its index records, or the manifest is
- * never written.
+ * never written. `referenced()` gives each key once, in key order (ReferencedObjects.sorted), and
+ * is merged with the listing (a catalog of the listing was the backup's largest allocation after
+ * the walk: ~42 MB at 1,000,000 objects). Only when the merge misses one (gone, resized, or a
+ * store listing out of key order) is a catalog of a fresh listing read, which names exactly what
+ * is gone: a later listing proves as much (gc only deletes).
  */
 export async function confirmReferenced(
   store: ObjectStore,
-  referenced: Iterable<[key: string, bytes: number]>,
+  referenced: () => Iterable<[key: string, bytes: number]>,
 ): Promise<void> {
+  if (await allListed(store, referenced())) return;
   const listed = await ObjectCatalog.fromListing(store);
   const gone: string[] = [];
-  for (const [key, bytes] of referenced) if (listed.bytesOf(key) !== bytes) gone.push(key);
+  for (const [key, bytes] of referenced()) if (listed.bytesOf(key) !== bytes) gone.push(key);
   if (gone.length === 0) return;
   throw new RunnerError(
     `${gone.length} content object${gone.length === 1 ? "" : "s"} this backup reuses ${gone.length === 1 ? "is" : "are"} no longer in the store ` +

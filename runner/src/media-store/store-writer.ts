@@ -415,6 +415,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     options.statCache.previous?.close();
     await cacheStored;
     if (retention) Object.assign(stats, retention.stats);
+    // The start's catalog is not needed past the walk (its memory grows with the store).
+    listed = undefined;
   };
 
   const produced = produce().catch((error: unknown) => {
@@ -438,7 +440,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     await faultPoint("backup.after-object-list");
     await waitOutGcLeases(store, options.objectListKey, storedAt, options.log);
     if (failure) throw failure;
-    await confirmReferenced(store, referenced.sorted());
+    await confirmReferenced(store, () => referenced.sorted());
     await faultPoint("backup.objects-confirmed");
     if (failure) throw failure;
     return i.value;

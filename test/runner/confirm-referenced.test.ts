@@ -1,0 +1,69 @@
+// Before a store set's manifest, one listing must show every object the set references with its
+// size (gc-lease.ts confirmReferenced, merged with the listing as both stream in key order): any
+// object gone or resized fails the backup naming it, and a store listing out of key order must not
+// fail a backup whose objects are all there.
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, truncate } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { storeObjectKey } from "../../runner/src/contract.js";
+import { confirmReferenced } from "../../runner/src/media-store/gc-lease.js";
+import type { ObjectStore, StoredObject } from "../../runner/src/store/object-store.js";
+import { FileStore } from "../../runner/src/store/file-store.js";
+
+const objectKey = (seed: number, age: boolean) =>
+  storeObjectKey(createHash("sha256").update(`object ${seed}`).digest("hex"), age);
+const byKey = ([a]: [string, number], [b]: [string, number]) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The same store, listing in reverse key order (a store breaking its contract). */
+function reversed(store: FileStore): ObjectStore {
+  return Object.assign(Object.create(store) as ObjectStore, {
+    async *list(prefix: string): AsyncIterable<StoredObject> {
+      const all: StoredObject[] = [];
+      for await (const o of store.list(prefix)) all.push(o);
+      yield* all.reverse();
+    },
+  });
+}
+
+describe("confirmReferenced", () => {
+  it("passes exactly when every referenced object is listed with its size, in key order or not", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.tuple(fc.nat({ max: 300 }), fc.boolean(), fc.integer({ min: 1, max: 40 })), {
+          minLength: 1,
+          maxLength: 30,
+          selector: ([seed, age]) => `${seed}${age}`,
+        }),
+        fc.nat(),
+        fc.constantFrom("none", "gone", "resized"),
+        fc.boolean(),
+        async (objects, pick, damage, outOfOrder) => {
+          const root = await mkdtemp(path.join(tmpdir(), "confirm-"));
+          try {
+            const files = new FileStore(root);
+            const stored: Array<[string, number]> = objects.map(([seed, age, bytes]) => [objectKey(seed, age), bytes]);
+            for (const [key, bytes] of stored) await files.putStream(key, Readable.from([Buffer.alloc(bytes, 1)]));
+            // An extra object the set does not reference, and junk under the prefix, change nothing.
+            await files.putStream(objectKey(9999, false), Readable.from([Buffer.from("x")]));
+            await files.putStream("store/objects/zz/not-an-object", Readable.from([Buffer.from("x")]));
+            const referenced = [...stored].sort(byKey);
+            const [victim] = referenced[pick % referenced.length]!;
+            if (damage === "gone") await rm(path.join(root, victim));
+            if (damage === "resized") await truncate(path.join(root, victim), 0);
+            const store = outOfOrder ? reversed(files) : files;
+            const confirmed = confirmReferenced(store, () => referenced);
+            if (damage === "none") await expect(confirmed).resolves.toBeUndefined();
+            else await expect(confirmed).rejects.toThrow(new RegExp(`no longer in the store \\(${victim}`));
+          } finally {
+            await rm(root, { recursive: true, force: true });
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
