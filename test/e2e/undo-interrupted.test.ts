@@ -3,7 +3,7 @@
 // name `status` lists), the live names are back or the rerun finishes them, and the run's one
 // message says where each copy is and which command finishes. Real PostgreSQL, real folders, the
 // bundled CLI; the media swap fails for a real reason (the media folder is a mount point).
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -126,6 +126,44 @@ describe.skipIf(!asRoot)("an undo whose media swap fails (issue 21 item 1)", () 
     }
   });
 });
+
+describe.skipIf(!asRoot)(
+  "an undo run by a non-root runner that may not rename in the media folder's parent (issue 21 item 1)",
+  () => {
+    it("loses nothing: the pre-restore database stays kept and listed, and a rerun once allowed finishes", async () => {
+      // The pod's user (uid 10001) owns the destination and the folders and restores; then only
+      // the parent's write bit goes, as on a volume mounted read-only above the media folder.
+      const pod = { uid: 10001, gid: 10001 };
+      const r = await undoTarget(pg, newDatabase, "undoint_perm", dest);
+      const parent = path.dirname(r.media);
+      expect((await run("chown", ["-R", "10001:10001", parent, dest])).code).toBe(0);
+      const restore = await runRunner(["restore", "latest", "--yes"], r.env, pod);
+      expect(restore.code, restore.stderr).toBe(0);
+      await chmod(parent, 0o555);
+      try {
+        const undo = await runRunner(["undo-restore", "--yes"], r.env, pod);
+        expect(undo.code, undo.stderr).not.toBe(0);
+        expect(undo.stderr).toMatch(/media/);
+        // The restored copy is live, the pre-restore database is still kept under a listed name.
+        expect(await tableChecksums(r.db.url)).toEqual(backupTables);
+        expect(await mediaTreeDigest(r.media)).toEqual(backupMedia);
+        const kept = (await databasesOf(r.db)).filter((n) => n.includes("__edms_previous_"));
+        expect(kept).toHaveLength(1);
+        expect(await contents(kept)).toEqual([r.liveTables]);
+        const { json } = await status(r.env, false);
+        expect(json.keptPrevious.map((k) => k.database)).toEqual(kept);
+        await chmod(parent, 0o755);
+        const again = await runRunner(["undo-restore", "--yes"], r.env, pod);
+        expect(again.code, again.stderr).toBe(0);
+        expect(await tableChecksums(r.db.url)).toEqual(r.liveTables);
+        expect(await mediaTreeDigest(r.media)).toEqual(r.liveMedia);
+      } finally {
+        await chmod(parent, 0o755);
+        for (const name of await databasesOf(r.db)) if (name !== r.db.name) databases.push(dropper(name));
+      }
+    });
+  },
+);
 
 // Issue 21 items 1 and 4: every step of the undo, stopped by SIGTERM, SIGKILL or a failure. One
 // restore, then a chain of undos (each puts back what the previous one replaced), each stopped at
