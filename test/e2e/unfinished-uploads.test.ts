@@ -28,6 +28,7 @@ import { loadBackupSettings } from "../../runner/src/settings/config.js";
 import { createLogger } from "../../runner/src/output/logger.js";
 import { S3Store } from "../../runner/src/store/s3-store.js";
 import { refusingS3, type Refusal, type RefusingS3 } from "../helpers/refusing-s3.js";
+import { freePort } from "../helpers/pg-cluster.js";
 import { runRunner, startRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 
@@ -141,6 +142,20 @@ describe("unfinished multipart uploads", () => {
     expect(listAfter.code, listAfter.stderr).toBe(0);
     expect(JSON.parse(listAfter.stdout)).toEqual(JSON.parse(listBefore.stdout));
     expect(Array.isArray(JSON.parse(listAfter.stdout))).toBe(true);
+
+    // The exporter serves the same count and the parts' bytes as the store lists them (issue 25).
+    const port = await freePort();
+    const exporter = await startRunner(["exporter", "--listen", `127.0.0.1:${port}`, "--refresh-seconds", "1"], env);
+    try {
+      await exporter.waitForLog((l) => l.stage === "exporter" && typeof l.listen === "string");
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/^edms_backup_unfinished_uploads 1$/m);
+      expect(metrics).toMatch(new RegExp(`^edms_backup_unfinished_upload_bytes ${left[0]!.bytes}$`, "m"));
+      expect(metrics).toMatch(/^edms_backup_exporter_scrape_errors_total\{source="unfinished_uploads"\} 0$/m);
+    } finally {
+      exporter.child.kill("SIGTERM");
+      await exporter.result;
+    }
 
     const next = await runRunner(["backup", "--tier", "daily", "--no-database", "--media-dir", smallMedia], env);
     expect(next.code, next.stderr).toBe(0);
