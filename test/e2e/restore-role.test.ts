@@ -54,6 +54,19 @@ function restoreAs(user: string) {
   });
 }
 
+/** Who owns what, as PostgreSQL reports it: the database, schema docs, and every relation in docs and public. */
+async function owners(): Promise<Record<string, string>> {
+  const rows = await sql<{ what: string; owner: string }>(
+    live.url,
+    `select 'database', pg_get_userbyid(datdba) as owner from pg_database where datname = current_database()
+     union all select 'schema docs', pg_get_userbyid(nspowner) from pg_namespace where nspname = 'docs'
+     union all select c.relkind::text || ' ' || n.nspname || '.' || c.relname, pg_get_userbyid(c.relowner) from pg_class c
+       join pg_namespace n on n.oid = c.relnamespace where n.nspname in ('docs', 'public')
+     order by 1`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.what, r.owner]));
+}
+
 /** The statements after ": " of each "  - " line of the message. */
 function statements(message: string): string[] {
   return message
@@ -154,9 +167,14 @@ describe("the restore role's preflight", () => {
     const refused = await hideData(() => restoreAs(user));
     expect(refused.code).toBe(1);
     for (const statement of statements(refused.stderr)) await sql(admin, statement);
+    const before = await owners();
+    expect(Object.values(before).every((o) => o === appRole)).toBe(true);
     const result = await restoreAs(user);
     expect(result.code, result.stderr).toBe(0);
     expect(await tableChecksums(live.url)).toEqual(atBackup);
+    // A non-superuser member of the owner role keeps every owner (issue 23 item 1): the tables,
+    // their sequences and indexes, the schema and the database are the application's, not the restorer's.
+    expect(await owners()).toEqual(before);
   });
 
   it("a new target database needs only CREATEDB", async () => {
