@@ -53,6 +53,8 @@ export function alertRules(s: AlertRuleSettings): RuleGroups {
   const forMin = `${s.forMinutes ?? 5}m`;
   const downMin = s.exporterDownMinutes ?? 15;
   const runbook = "docs/RUNBOOK.md (Prometheus)";
+  // The commands an alert suggests name the namespace: the reader's kubectl context may be any.
+  const kubectl = `kubectl --namespace ${s.selector.namespace ?? "<namespace>"}`;
   const rules: AlertRule[] = [
     {
       alert: "EdmsBackupOverdue",
@@ -63,7 +65,7 @@ export function alertRules(s: AlertRuleSettings): RuleGroups {
         summary: "The {{ $labels.tier }} backup is overdue",
         description:
           "No complete {{ $labels.tier }} backup within its interval + grace (or since its first scheduled run + grace). " +
-          `Check the CronJob and its last Job (kubectl get cronjobs,jobs; kubectl logs job/<name>) and \`edms-backup list\`; see ${runbook}.`,
+          `Check the CronJob and its last Job (${kubectl} get cronjobs,jobs; ${kubectl} logs job/<name>) and the runner's \`list\`; see ${runbook}.`,
       },
     },
     {
@@ -93,7 +95,7 @@ export function alertRules(s: AlertRuleSettings): RuleGroups {
       labels: { severity: "warning" },
       annotations: {
         summary: "The newest {{ $labels.tier }} backup lacks media files the database references",
-        description: `Referenced media files (MEDIA_REFERENCES) were not in the media folder when it was backed up; \`edms-backup verify <id>\` lists them; see ${runbook}.`,
+        description: `Referenced media files (MEDIA_REFERENCES) were not in the media folder when it was backed up; the runner's \`verify <id>\` lists them; see ${runbook}.`,
       },
     },
     {
@@ -104,7 +106,7 @@ export function alertRules(s: AlertRuleSettings): RuleGroups {
       labels: { severity: "warning" },
       annotations: {
         summary: "edms-backup exporter is down",
-        description: `Prometheus cannot scrape edms-backup exporter: the backup alerts above cannot fire. kubectl get pods,endpoints -l app.kubernetes.io/component=exporter; see ${runbook}.`,
+        description: `Prometheus cannot scrape edms-backup exporter: the backup alerts above cannot fire. ${kubectl} get pods,endpoints -l app.kubernetes.io/component=exporter; see ${runbook}.`,
       },
     },
     {
@@ -114,7 +116,7 @@ export function alertRules(s: AlertRuleSettings): RuleGroups {
       labels: { severity: "warning" },
       annotations: {
         summary: "edms-backup exporter cannot read the {{ $labels.source }} at the destination",
-        description: `Its series keep their last values, so the backup alerts may be blind. The exporter's log says why (kubectl logs deploy/<app>-backup-exporter); see ${runbook}.`,
+        description: `Its series keep their last values, so the backup alerts may be blind. The exporter's log says why (${kubectl} logs deploy/<app>-backup-exporter); see ${runbook}.`,
       },
     },
   ];

@@ -224,6 +224,15 @@ describe("the alert rules, under promtool", () => {
     expect(r.code, r.out).toBe(0);
   });
 
+  it("suggest commands that work as typed: kubectl names the stack's namespace, the runner is no bare edms-backup", () => {
+    for (const rule of RULES.groups[0]!.rules) {
+      const text = Object.values(rule.annotations).join(" ");
+      for (const command of text.matchAll(/kubectl \S+ \S+ \S+/g))
+        expect(command[0], rule.alert).toMatch(/^kubectl --namespace edms /);
+      expect(text, rule.alert).not.toMatch(/`edms-backup /);
+    }
+  });
+
   it("refuse an empty selector", () => {
     expect(() => alertRules({ selector: {} })).toThrow(/selector/);
   });

@@ -379,8 +379,8 @@ export function unhealthyMessage(report: StatusReport): string | undefined {
   // not by the stack's CronJobs: no kubectl advice for it.
   const where = report.destination.startsWith("file://")
     ? "check whatever runs the backups into this folder (cron, a systemd timer) and its last run's output"
-    : "check the backup CronJobs and their last Jobs (kubectl get cronjobs,jobs; kubectl logs job/<name>)";
-  return `backups are overdue at ${report.destination}: ${bad.join("; ")}; ${where} and \`edms-backup list\` for incomplete runs`;
+    : "check the backup CronJobs and their last Jobs (kubectl --namespace <namespace> get cronjobs,jobs; kubectl --namespace <namespace> logs job/<name>)";
+  return `backups are overdue at ${report.destination}: ${bad.join("; ")}; ${where} and the runner's \`list\` for incomplete runs`;
 }
 
 export interface PublishedAges {
