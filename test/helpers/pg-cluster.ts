@@ -49,6 +49,8 @@ export interface StartPgClusterOptions {
   hbaFirst?: string[];
   /** log_connections=on: each connection is logged, with "SSL enabled (...)" when it used TLS. */
   logConnections?: boolean;
+  /** Server settings as NAME=VALUE (e.g. max_prepared_transactions=2), passed as `-c` at start. */
+  settings?: string[];
 }
 
 const INSTALL_HINT =
@@ -247,6 +249,7 @@ export async function startPgCluster(opts: StartPgClusterOptions = {}): Promise<
       extra.push("-c ssl=on");
     }
     if (opts.logConnections) extra.push("-c log_connections=on");
+    for (const setting of opts.settings ?? []) extra.push(`-c ${setting}`);
     if (opts.hbaFirst?.length) {
       const hba = join(dataDir, "pg_hba.conf");
       await writeFile(hba, `${opts.hbaFirst.join("\n")}\n${await readFile(hba, "utf8")}`);

@@ -27,6 +27,7 @@ import { inspectDirectory } from "../archive/directory-walk.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { OpenIdentity } from "../encryption/identity.js";
 import { decryptionFor } from "../encryption/names.js";
+import { faultPoint } from "../fault-points.js";
 import { drillMediaSample, samplePlan } from "../drill/media-sample.js";
 import type { PathSet } from "../references/media-paths.js";
 
@@ -163,14 +164,16 @@ export async function runDrill(
   } finally {
     // A scratch database left behind is a full copy of the data: the drill fails if it stays.
     if (created && scratchDb && connection)
-      await dropDatabase(connection, scratchDb).catch((e: unknown) => {
-        log.error({ error: errorMessage(e) }, "could not drop the scratch database");
-        checks.push({
-          name: "cleanup",
-          ok: false,
-          detail: `could not drop the scratch database ${safeName(scratchDb)} (${errorMessage(e)}); drop it by hand or run edms-backup cleanup`,
+      await faultPoint("drill.before-drop")
+        .then(() => dropDatabase(connection, scratchDb))
+        .catch((e: unknown) => {
+          log.error({ error: errorMessage(e) }, "could not drop the scratch database");
+          checks.push({
+            name: "cleanup",
+            ok: false,
+            detail: `could not drop the scratch database ${safeName(scratchDb)} (${errorMessage(e)}); drop it by hand or run edms-backup cleanup`,
+          });
         });
-      });
     if (scratchDir) await removeTree(scratchDir);
     await hold.release();
   }
