@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import {
+  DEFAULT_APP_NAME,
   DEFAULT_MEDIA_FORMAT,
   DEFAULT_RETENTION_DAYS,
   DEFAULT_SCHEDULES,
@@ -225,7 +226,7 @@ const resourcesSchema = z
 export const stackConfigSchema = z
   .strictObject({
     /** Prefix of every Kubernetes object name; also the runner's APP_NAME. */
-    appName: dnsLabel("the application name, e.g. edms", 24).default("edms"),
+    appName: dnsLabel(`the application name, e.g. ${DEFAULT_APP_NAME}`, 24).default(DEFAULT_APP_NAME),
     /** The application's version recorded in each manifest (optional). */
     appVersion: text("must be a version string").optional(),
     /** Existing namespace where the application, its database Secret and its media PVC live. */

@@ -34,7 +34,7 @@ import {
   STORE_OBJECTS_PREFIX,
   runnerEnvSchema,
 } from "../../runner/src/contract.js";
-import { DEFAULT_DUMP_COMPRESSION } from "../../runner/src/settings/config.js";
+import { DEFAULT_DUMP_COMPRESSION } from "../../runner/src/settings/settings-table.js";
 import { STAT_CACHE_OBJECT } from "../../runner/src/media-store/stat-cache.js";
 
 const pg = inject("pg");

@@ -121,7 +121,7 @@ describe("backup configuration", () => {
     ],
     ["a relative file: destination", { ...good, BACKUP_DESTINATION: "file:relative" }, {}, [/needs three slashes/]],
     ["not a postgres URL", { ...good, DATABASE_URL: "mysql://a:b@c/d" }, {}, [/must start with postgres:\/\//]],
-    ["bad boolean", { ...good, BACKUP_MEDIA: "maybe" }, {}, [/^BACKUP_MEDIA: must be true or false/]],
+    ["bad boolean", { ...good, BACKUP_MEDIA: "maybe" }, {}, [/^BACKUP_MEDIA \(--no-media\): must be true or false/]],
   ];
 
   it.each(cases)("%s", (_name, env, overrides, expected) => {

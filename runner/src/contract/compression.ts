@@ -19,7 +19,8 @@ export interface DatabaseCompression {
   level: number;
 }
 
-export const DATABASE_COMPRESSION_LEVELS: Readonly<Record<Compression, readonly [number, number]>> = {
+/** Each method's levels, [min, max]: the dump's (PG_DUMP_COMPRESSION) and the media archive's (MEDIA_COMPRESSION_LEVEL). */
+export const COMPRESSION_LEVELS: Readonly<Record<Compression, readonly [number, number]>> = {
   gzip: [1, 9],
   zstd: [1, 19],
   none: [0, 0],
@@ -27,7 +28,8 @@ export const DATABASE_COMPRESSION_LEVELS: Readonly<Record<Compression, readonly 
 
 /** `zstd:1`, `gzip:6`, `none`; a bare digit (PG_DUMP_COMPRESSION's first form) is gzip at that level. */
 export function parseDatabaseCompression(text: string): DatabaseCompression | { problem: string } {
-  const problem = "must be zstd:N (N 1-19), gzip:N (N 1-9) or none";
+  const levels = (method: Compression) => COMPRESSION_LEVELS[method].join("-");
+  const problem = `must be zstd:N (N ${levels("zstd")}), gzip:N (N ${levels("gzip")}) or none`;
   // "0" is the old form's "no compression" (pg_dump -Z0); "gzip:0" is outside gzip's 1-9 and
   // refused, so no spelling of a level quietly turns into another setting.
   if (text === "none" || text === "0") return { method: "none", level: 0 };
@@ -36,7 +38,7 @@ export function parseDatabaseCompression(text: string): DatabaseCompression | { 
   if (!m) return { problem };
   const method = m[1] as Compression;
   const level = Number(m[2]);
-  const [min, max] = DATABASE_COMPRESSION_LEVELS[method];
+  const [min, max] = COMPRESSION_LEVELS[method];
   if (level < min || level > max) return { problem };
   return { method, level };
 }

@@ -72,6 +72,9 @@ const retentionShape = Object.fromEntries(TIERS.map((tier) => [retentionEnvName(
   ReturnType<typeof retentionDays>
 >;
 
+/** APP_NAME when unset, and the stack's `appName` default: the prefix of names and metric labels. */
+export const DEFAULT_APP_NAME = "edms";
+
 /** DRILL_MEDIA_SAMPLE_FILES when unset: the files a sampling drill restores. */
 export const DEFAULT_DRILL_SAMPLE_FILES = 1000;
 

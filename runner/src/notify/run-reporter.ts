@@ -4,7 +4,7 @@
  * channel is optional and independent, and nothing here throws: a notification problem is logged
  * as a warning and the run's own exit code stands.
  */
-import { runnerEnvShape, type RunnerEnv } from "../contract.js";
+import { DEFAULT_APP_NAME, runnerEnvShape, type RunnerEnv } from "../contract.js";
 import type { Logger } from "../output/logger.js";
 import { pingHealthcheck } from "./healthcheck.js";
 import type { DeliveryOptions } from "./http-delivery.js";
@@ -37,7 +37,7 @@ export function notifyTargetsFromEnv(raw: RunnerEnv): NotifyTargets {
     return parsed.success ? parsed.data : undefined;
   };
   return {
-    app: valid(runnerEnvShape.APP_NAME, raw.APP_NAME) ?? "edms",
+    app: valid(runnerEnvShape.APP_NAME, raw.APP_NAME) ?? DEFAULT_APP_NAME,
     healthcheckUrl: valid(runnerEnvShape.HEALTHCHECK_URL, raw.HEALTHCHECK_URL),
     webhookUrl: valid(runnerEnvShape.NOTIFY_WEBHOOK_URL, raw.NOTIFY_WEBHOOK_URL),
     cloudwatchNamespace: valid(runnerEnvShape.CLOUDWATCH_NAMESPACE, raw.CLOUDWATCH_NAMESPACE),

@@ -5,6 +5,8 @@
  */
 import type { z } from "zod";
 import {
+  COMPRESSION_LEVELS,
+  DEFAULT_APP_NAME,
   PROTECTED_DATABASES,
   DEFAULT_KEEP_PREVIOUS_HOURS,
   DEFAULT_MEDIA_FORMAT,
@@ -22,32 +24,11 @@ import {
   type Trigger,
 } from "../contract.js";
 import { parseDestination, type Destination } from "./destination.js";
+import { DEFAULT_DUMP_COMPRESSION, DEFAULT_MEDIA_LEVEL, RUNNER_DEFAULTS, settingLabel } from "./settings-table.js";
 import { ConfigError } from "../errors.js";
 import { resolvePgConnection, type PgConnection } from "../pg/connection.js";
 import { loadIdentity, type IdentitySettings } from "../encryption/identity.js";
 import { splitRecipients } from "../encryption/recipients.js";
-
-/** Command-line flags and the variables they override. */
-export const FLAG_FOR_ENV: Partial<Record<RunnerEnvName, string>> = {
-  DATABASE_URL: "--database-url",
-  MEDIA_DIR: "--media-dir",
-  BACKUP_DESTINATION: "--destination",
-  S3_ENDPOINT: "--s3-endpoint",
-  BACKUP_TIER: "--tier",
-  BACKUP_TRIGGER: "--trigger",
-  APP_VERSION: "--app-version",
-  MEDIA_COMPRESSION: "--compression",
-  MEDIA_FORMAT: "--media-format",
-  MEDIA_COMPRESSION_LEVEL: "--compression-level",
-  MEDIA_REFERENCES: "--media-references",
-  LOG_FORMAT: "--log-format",
-  ENCRYPTION_RECIPIENTS: "--encrypt-to",
-  ALLOW_PLAINTEXT: "--allow-plaintext",
-  RESTORE_SCRATCH_DIR: "--scratch-dir",
-  RESTORE_JOBS: "--jobs",
-  EXPORTER_LISTEN: "--listen",
-  EXPORTER_REFRESH_SECONDS: "--refresh-seconds",
-};
 
 export interface CommonSettings {
   destination: Destination;
@@ -88,18 +69,6 @@ export interface BackupSettings extends CommonSettings {
   encryption?: { recipients: string[] };
 }
 
-const DEFAULT_LEVEL: Record<Compression, number> = { gzip: 1, zstd: 1, none: 0 };
-/**
- * zstd -1 after pg_dump -Z0: on the bench's data sets a smaller dump than pg_dump's own zlib -6,
- * in less time, on its own core (BENCHMARKS.md, "Database compression").
- */
-export const DEFAULT_DUMP_COMPRESSION: DatabaseCompression = { method: "zstd", level: 1 };
-
-function label(name: RunnerEnvName): string {
-  const flag = FLAG_FOR_ENV[name];
-  return flag ? `${name} (${flag})` : name;
-}
-
 /** Validates the raw variables; returns the parsed values and the problems found. */
 function parseEnv(raw: RunnerEnv): { env: ParsedRunnerEnv; problems: string[] } {
   const result = runnerEnvSchema.safeParse(raw);
@@ -111,7 +80,7 @@ function parseEnv(raw: RunnerEnv): { env: ParsedRunnerEnv; problems: string[] } 
       name === "DATABASE_URL" || name === "MEDIA_REFERENCES" || name === "AGE_IDENTITY" || name === "MEDIA_STORE_KEY"
         ? ""
         : ` (got "${raw[name] ?? ""}")`;
-    return `${label(name)}: ${issue.message}${value}`;
+    return `${settingLabel(name)}: ${issue.message}${value}`;
   });
   // Keep what parsed, so later checks do not repeat an already-reported field.
   const env: Record<string, unknown> = {};
@@ -148,10 +117,12 @@ function common(
 ): Omit<CommonSettings, "destination"> & { destination?: Destination } {
   let destination: Destination | undefined;
   if (!env.BACKUP_DESTINATION) {
-    problems.push(`${label("BACKUP_DESTINATION")}: required, e.g. s3://my-bucket/edms or file:///var/backups/edms`);
+    problems.push(
+      `${settingLabel("BACKUP_DESTINATION")}: required, e.g. s3://my-bucket/edms or file:///var/backups/edms`,
+    );
   } else {
     const parsed = parseDestination(env.BACKUP_DESTINATION);
-    if (typeof parsed === "string") problems.push(`${label("BACKUP_DESTINATION")}: ${parsed}`);
+    if (typeof parsed === "string") problems.push(`${settingLabel("BACKUP_DESTINATION")}: ${parsed}`);
     else destination = parsed;
   }
   const ignored: string[] = [];
@@ -160,7 +131,9 @@ function common(
     // A flag is what the operator asked for on this run: one that cannot apply is a mistake. A
     // variable may just be in the environment (a shared .env, a ConfigMap): it is ignored.
     if (explicit.has("S3_ENDPOINT"))
-      problems.push(`${label("S3_ENDPOINT")}: only applies to s3:// destinations (BACKUP_DESTINATION is file://)`);
+      problems.push(
+        `${settingLabel("S3_ENDPOINT")}: only applies to s3:// destinations (BACKUP_DESTINATION is file://)`,
+      );
     else ignored.push("S3_ENDPOINT (only applies to s3:// destinations)");
     s3Endpoint = undefined;
   }
@@ -168,10 +141,10 @@ function common(
     destination,
     ignored,
     s3Endpoint,
-    appName: env.APP_NAME ?? "edms",
+    appName: env.APP_NAME ?? DEFAULT_APP_NAME,
     logFormat: env.LOG_FORMAT ?? (isTty ? "pretty" : "json"),
-    logLevel: env.LOG_LEVEL ?? "info",
-    progressIntervalMs: (env.PROGRESS_INTERVAL_SECONDS ?? 10) * 1000,
+    logLevel: env.LOG_LEVEL ?? RUNNER_DEFAULTS.LOG_LEVEL,
+    progressIntervalMs: (env.PROGRESS_INTERVAL_SECONDS ?? RUNNER_DEFAULTS.PROGRESS_INTERVAL_SECONDS) * 1000,
     pgBinDir: env.PG_BIN_DIR,
     env,
   };
@@ -204,7 +177,7 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
   const base = common(env, problems, options.isTty, explicitNames(options.overrides));
 
   if (!env.BACKUP_TIER && !merged.BACKUP_TIER) {
-    problems.push(`${label("BACKUP_TIER")}: required, one of ${TIERS.join(", ")}`);
+    problems.push(`${settingLabel("BACKUP_TIER")}: required, one of ${TIERS.join(", ")}`);
   }
   const withDatabase = env.BACKUP_DATABASE ?? true;
   const withMedia = env.BACKUP_MEDIA ?? true;
@@ -217,24 +190,24 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
   let database: PgConnection | null = null;
   if (withDatabase) {
     const resolved = resolvePgConnection(env.DATABASE_URL, options.processEnv);
-    if (typeof resolved === "string") problems.push(`${label("DATABASE_URL")}: ${resolved}`);
+    if (typeof resolved === "string") problems.push(`${settingLabel("DATABASE_URL")}: ${resolved}`);
     else database = resolved;
   }
 
   let media: MediaSettings | null = null;
   if (withMedia) {
     if (!env.MEDIA_DIR) {
-      problems.push(`${label("MEDIA_DIR")}: required (the media folder to archive), or pass --no-media`);
+      problems.push(`${settingLabel("MEDIA_DIR")}: required (the media folder to archive), or pass --no-media`);
     } else if (!env.MEDIA_DIR.startsWith("/")) {
-      problems.push(`${label("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
+      problems.push(`${settingLabel("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
     } else {
-      // zstd -1 by default: on incompressible scans gzip is the slowest stage of a backup, while
-      // zstd -1 keeps up with pg_dump at ~1-2% larger archives (BENCHMARKS.md).
-      const compression = env.MEDIA_COMPRESSION ?? "zstd";
-      const level = env.MEDIA_COMPRESSION_LEVEL ?? DEFAULT_LEVEL[compression];
-      const max = compression === "zstd" ? 19 : compression === "gzip" ? 9 : 0;
+      const compression = env.MEDIA_COMPRESSION ?? RUNNER_DEFAULTS.MEDIA_COMPRESSION;
+      const level = env.MEDIA_COMPRESSION_LEVEL ?? DEFAULT_MEDIA_LEVEL[compression];
+      const [min, max] = COMPRESSION_LEVELS[compression];
       if (compression !== "none" && level > max) {
-        problems.push(`${label("MEDIA_COMPRESSION_LEVEL")}: ${compression} levels are 1 to ${max} (got ${level})`);
+        problems.push(
+          `${settingLabel("MEDIA_COMPRESSION_LEVEL")}: ${compression} levels are ${min} to ${max} (got ${level})`,
+        );
       }
       const format = env.MEDIA_FORMAT ?? DEFAULT_MEDIA_FORMAT;
       // The key itself is read (and its file's length checked) by the backup's preflight.
@@ -249,7 +222,7 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
         compression,
         level,
         format,
-        transfers: env.MEDIA_STORE_TRANSFERS ?? 8,
+        transfers: env.MEDIA_STORE_TRANSFERS ?? RUNNER_DEFAULTS.MEDIA_STORE_TRANSFERS,
       };
     }
   }
@@ -271,7 +244,7 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
   // The check needs both halves; an ambient MEDIA_REFERENCES (a shared ConfigMap) is simply
   // unused by a run without one, while the explicit flag is an error there.
   if (env.MEDIA_REFERENCES && (!withDatabase || !withMedia) && options.overrides.MEDIA_REFERENCES !== undefined) {
-    problems.push(`${label("MEDIA_REFERENCES")}: needs both the database and the media folder in the backup`);
+    problems.push(`${settingLabel("MEDIA_REFERENCES")}: needs both the database and the media folder in the backup`);
   }
   const mediaReferences = withDatabase && withMedia ? (env.MEDIA_REFERENCES ?? []) : [];
 
@@ -280,13 +253,12 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
     ...base,
     destination: base.destination,
     tier: env.BACKUP_TIER,
-    trigger: env.BACKUP_TRIGGER ?? "manual",
+    trigger: env.BACKUP_TRIGGER ?? RUNNER_DEFAULTS.BACKUP_TRIGGER,
     appVersion: env.APP_VERSION,
     database,
     media,
     pgDumpCompression: env.PG_DUMP_COMPRESSION ?? DEFAULT_DUMP_COMPRESSION,
-    // Two parts in flight per stream: memory stays ~50 MiB of part buffers for both streams.
-    queueSize: env.S3_QUEUE_SIZE ?? 2,
+    queueSize: env.S3_QUEUE_SIZE ?? RUNNER_DEFAULTS.S3_QUEUE_SIZE,
     partSizeMiB: env.S3_PART_SIZE_MIB,
     lock,
     mediaReferences,
@@ -350,7 +322,7 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
     const anyGiven = env.DATABASE_URL || options.processEnv.PGHOST || options.processEnv.PGDATABASE;
     // Without any connection setting the set may simply hold no database; planRestore() decides.
     if (typeof resolved !== "string") database = resolved;
-    else if (anyGiven) problems.push(`${label("DATABASE_URL")}: ${resolved}`);
+    else if (anyGiven) problems.push(`${settingLabel("DATABASE_URL")}: ${resolved}`);
   }
   let mediaDir: string | undefined;
   // Whether a media target is needed depends on the backup set; planRestore() asks for it then.
@@ -358,7 +330,7 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
     // Only the form is checked here; whether the folder may be replaced is decided on its
     // resolved path, by acceptRestoreTarget (restore/restore-target.ts), before anything is touched.
     if (!env.MEDIA_DIR.startsWith("/"))
-      problems.push(`${label("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
+      problems.push(`${settingLabel("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
     else mediaDir = env.MEDIA_DIR;
   }
   const targetDatabase = scope.targetDb ?? database?.database;
@@ -370,11 +342,13 @@ export function loadRestoreSettings(options: LoadOptions, scope: RestoreScope): 
   let scratch: RestoreSettings["scratch"];
   if (env.RESTORE_SCRATCH_DIR !== undefined) {
     if (!env.RESTORE_SCRATCH_DIR.startsWith("/"))
-      problems.push(`${label("RESTORE_SCRATCH_DIR")}: must be an absolute path (got "${env.RESTORE_SCRATCH_DIR}")`);
-    else scratch = { dir: env.RESTORE_SCRATCH_DIR, jobs: env.RESTORE_JOBS ?? 1 };
-  } else if ((env.RESTORE_JOBS ?? 1) > 1)
+      problems.push(
+        `${settingLabel("RESTORE_SCRATCH_DIR")}: must be an absolute path (got "${env.RESTORE_SCRATCH_DIR}")`,
+      );
+    else scratch = { dir: env.RESTORE_SCRATCH_DIR, jobs: env.RESTORE_JOBS ?? RUNNER_DEFAULTS.RESTORE_JOBS };
+  } else if ((env.RESTORE_JOBS ?? RUNNER_DEFAULTS.RESTORE_JOBS) > 1)
     problems.push(
-      `${label("RESTORE_JOBS")}: ${env.RESTORE_JOBS} jobs need ${label("RESTORE_SCRATCH_DIR")} (pg_restore runs jobs only from a file, not from a stream)`,
+      `${settingLabel("RESTORE_JOBS")}: ${env.RESTORE_JOBS} jobs need ${settingLabel("RESTORE_SCRATCH_DIR")} (pg_restore runs jobs only from a file, not from a stream)`,
     );
   if (problems.length || (!base.destination && !scope.fromArchive)) throw new ConfigError(problems);
   return {
@@ -407,12 +381,12 @@ export interface DeployCheckSettings {
 export function loadDeployCheckSettings(options: LoadOptions): DeployCheckSettings {
   const { env, problems } = parseEnv(mergeEnv(options.processEnv, options.overrides));
   const resolved = resolvePgConnection(env.DATABASE_URL, options.processEnv);
-  if (typeof resolved === "string") problems.push(`${label("DATABASE_URL")}: ${resolved}`);
+  if (typeof resolved === "string") problems.push(`${settingLabel("DATABASE_URL")}: ${resolved}`);
   const identity = loadIdentity(env, problems);
   if (problems.length || typeof resolved === "string") throw new ConfigError(problems);
   return {
     logFormat: env.LOG_FORMAT ?? (options.isTty ? "pretty" : "json"),
-    logLevel: env.LOG_LEVEL ?? "info",
+    logLevel: env.LOG_LEVEL ?? RUNNER_DEFAULTS.LOG_LEVEL,
     database: resolved,
     recipients: splitRecipients(env.ENCRYPTION_RECIPIENTS),
     identity,
