@@ -10,7 +10,7 @@ const CLI_LAYER = ["runner/src/cli/**", "runner/src/cli.ts", "runner/src/main.ts
 /** The backup's own modules: they never import restore/ (see the layering blocks below). */
 const BACKUP_MODULES = [
   "runner/src/cli/backup-command.ts",
-  "runner/src/commands/backup.ts",
+  "runner/src/commands/backup*.ts",
   "runner/src/media-store/store-writer.ts",
   "runner/src/stages/**/*.ts",
 ];

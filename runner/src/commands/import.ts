@@ -8,12 +8,12 @@
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream";
 import { setKey } from "../catalog/catalog.js";
-import { MANIFEST_OBJECT, objectName, type Tier } from "../contract.js";
+import { objectName, type Tier } from "../contract.js";
 import { RunnerError, errorMessage } from "../errors.js";
 import { logCauses, type Logger } from "../output/logger.js";
-import { serializeManifest, type Manifest, type StoredObjectEntry } from "../catalog/manifest.js";
+import type { Manifest, StoredObjectEntry } from "../catalog/manifest.js";
+import { commitSet } from "../catalog/commit-set.js";
 import { deriveManifest, importedBackupId, memberStream, type SeedArchive } from "../legacy/seed-archive.js";
-import { namesOf, storeNames, withoutNames } from "../encryption/names.js";
 import { checkRecipients } from "../encryption/recipients.js";
 import { choosePartSize } from "../store/part-size.js";
 import { encryptSource } from "../stages/age-encrypt.js";
@@ -80,21 +80,7 @@ export async function importArchive(
       database: { ...derived.database!, ...database },
       media: { ...derived.media!, ...media },
     };
-    manifest = recipients
-      ? {
-          ...withoutNames(full),
-          encryption: {
-            format: "age" as const,
-            recipients,
-            names: await storeNames(deps.store, prefix, namesOf(full), recipients, {
-              contentType: "application/octet-stream",
-            }),
-          },
-        }
-      : full;
-    await deps.store.putSmall(`${prefix}/${MANIFEST_OBJECT}`, serializeManifest(manifest), {
-      contentType: "application/json",
-    });
+    manifest = await commitSet(deps.store, prefix, full, { recipients });
   } catch (error) {
     log.error({ error: errorMessage(error) }, "import failed; no manifest was written");
     logCauses(log, error);
