@@ -1,22 +1,31 @@
 // Resolving "latest" and status read the newest sets' manifests only, and skip incomplete ones.
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { newestCompleteSets, resolveBackup } from "../../runner/src/catalog/catalog.js";
+import { storeObjectKey } from "../../runner/src/contract.js";
 import { FileStore } from "../../runner/src/store/file-store.js";
 import type { ObjectStore } from "../../runner/src/store/object-store.js";
 import { craftSet } from "../helpers/craft-set.js";
 
-/** A store that counts reads, to show how much of the history a lookup touches. */
-function counting(store: FileStore): { store: ObjectStore; reads: () => number } {
+/** A store that counts reads and listed objects, to show how much of the destination a lookup touches. */
+function counting(store: FileStore): { store: ObjectStore; reads: () => number; listed: () => string[] } {
   let reads = 0;
+  const listed: string[] = [];
   const wrapped = Object.create(store) as FileStore;
   wrapped.get = async (key: string) => {
     reads++;
     return store.get(key);
   };
-  return { store: wrapped, reads: () => reads };
+  wrapped.list = async function* (prefix: string) {
+    for await (const o of store.list(prefix)) {
+      listed.push(o.key);
+      yield o;
+    }
+  };
+  return { store: wrapped, reads: () => reads, listed: () => listed };
 }
 
 async function history(): Promise<string> {
@@ -44,6 +53,20 @@ describe("catalog lookups", () => {
     ]);
     // The damaged manifest, the newest complete daily and the weekly: not one read per set.
     expect(reads()).toBe(3);
+  });
+
+  it("finds latest and a set by id without listing the media store's content objects", async () => {
+    const root = await history();
+    for (let i = 0; i < 300; i++) {
+      const name = createHash("sha256").update(`object ${i}`).digest("hex");
+      await mkdir(path.join(root, "store", "objects", name.slice(0, 2)), { recursive: true });
+      await writeFile(path.join(root, storeObjectKey(name, false)), "x");
+    }
+    const { store, listed } = counting(new FileStore(root));
+    expect((await resolveBackup(store, "latest")).backupId).toBe("20260120T020000Z-aaaa");
+    expect((await resolveBackup(store, "20260105T020000Z-aaaa")).tier).toBe("daily");
+    expect(listed().filter((k) => k.startsWith("store/"))).toEqual([]);
+    expect(listed().length).toBeGreaterThan(20);
   });
 
   it("resolves latest across tiers, per tier, and by id", async () => {

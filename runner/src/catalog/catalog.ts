@@ -79,11 +79,17 @@ async function listSkeletons(
   onObject?: (object: StoredObject) => void,
 ): Promise<SetSkeleton[]> {
   const objects: StoredObject[] = [];
-  for await (const object of store.list(tier ? `${tier}/` : "")) {
-    onObject?.(object);
-    // Only set objects are kept: content objects (millions, in a media store) are not a set's.
-    if (setOfKey(object.key)) objects.push(object);
-  }
+  // A caller that wants every object (onObject) gets the whole destination; otherwise only the
+  // tiers' folders are listed, never the media store beside them: finding `latest` listed every
+  // content object (50,000 stat calls on file://, 1.5 s of a one-file restore; 10,000 LIST
+  // requests at 10 M objects).
+  const prefixes = tier ? [`${tier}/`] : onObject ? [""] : TIERS.map((t) => `${t}/`);
+  for (const prefix of prefixes)
+    for await (const object of store.list(prefix)) {
+      onObject?.(object);
+      // Only set objects are kept: content objects (millions, in a media store) are not a set's.
+      if (setOfKey(object.key)) objects.push(object);
+    }
   return [...groupIntoSets(objects).values()].sort((a, b) =>
     a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0,
   );
