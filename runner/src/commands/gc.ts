@@ -1,16 +1,15 @@
 /**
  * `gc`: frees content objects (MEDIA_FORMAT=store) that no set references any more. One run:
- * write a lease, mark (gc-mark.ts), list the store; objects unreferenced now become candidates
- * (first seen now, or when the previous run's record first saw them); a candidate first seen at
- * least the grace ago by an earlier run is deleted, unless a re-mark finds it referenced or it is
- * under Object Lock retention or a legal hold (never sent a delete). Deletes happen only inside a
- * lease (gc-lease.ts: why no backup then loses an object); the record written last tells the next
- * run and `status` what happened. `--dry-run` writes nothing, no lease, and deletes nothing.
+ * list the store into a compact catalog, write a lease, mark into the catalog (gc-mark.ts);
+ * listed objects unreferenced now become candidates (first seen now, or when the previous run's
+ * record first saw them); a candidate first seen at least the grace ago by an earlier run is
+ * deleted, unless a re-mark finds it referenced or it is under Object Lock retention or a legal
+ * hold (never sent a delete). Deletes happen only inside a lease (gc-lease.ts: why no backup then
+ * loses an object); the record written last tells the next run and `status` what happened. `--dry-run` writes nothing, no lease, and deletes nothing.
  */
 import { performance } from "node:perf_hooks";
 import type { Readable } from "node:stream";
 import { newMillisecondId } from "../catalog/backup-id.js";
-import { STORE_OBJECTS_PREFIX, STORE_OBJECT_KEY_RE } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import { faultPoint } from "../fault-points.js";
 import { formatBytes } from "../output/format.js";
@@ -18,6 +17,7 @@ import type { Logger } from "../output/logger.js";
 import { GC_LEASES_PREFIX, gcLeaseTiming } from "../media-store/gc-lease.js";
 import { markReferences, newMarkState, type MarkState } from "../media-store/gc-mark.js";
 import { readNewestGcRecord, writeGcRecord, type GcRecord } from "../media-store/gc-record.js";
+import { ObjectCatalog } from "../media-store/object-catalog.js";
 import type { ChildSource } from "../stages/child-source.js";
 import type { ObjectStore } from "../store/object-store.js";
 
@@ -83,7 +83,9 @@ export async function runGc(store: ObjectStore, options: GcOptions): Promise<GcR
   if (!store.delete) throw new RunnerError(`gc cannot delete at ${store.display}`);
   const previous = await readNewestGcRecord(store);
   const firstSeen = new Map((previous?.record.candidates ?? []).map((c) => [c.key, c.firstSeen]));
-  const state = newMarkState();
+  // Listed before the lease: the listing (10,000 requests at 10 M objects) does not eat into the
+  // lease, and an object stored after it is simply not judged by this run.
+  const state = newMarkState(await ObjectCatalog.fromListing(store));
   const mark = async () => {
     await markReferences(store, state, { decrypt: options.decrypt });
     refuseOnBlockers(state);
@@ -93,16 +95,14 @@ export async function runGc(store: ObjectStore, options: GcOptions): Promise<GcR
   else await lease.renew(mark);
   await faultPoint("gc.marked");
 
-  // One listing, streamed: only the unreferenced objects are kept.
   const graceMs = options.graceHours * 3_600_000;
+  const startedAt = started.toISOString(); // one string shared by every new candidate
   const unreferenced: Candidate[] = [];
   const listed = { objects: 0, bytes: 0 };
-  for await (const o of store.list(STORE_OBJECTS_PREFIX)) {
-    if (!STORE_OBJECT_KEY_RE.test(o.key)) continue;
+  for (const o of state.catalog.entries()) {
     listed.objects += 1;
     listed.bytes += o.bytes;
-    if (!state.referenced.has(o.key))
-      unreferenced.push({ key: o.key, bytes: o.bytes, firstSeen: firstSeen.get(o.key) ?? started.toISOString() });
+    if (!o.used) unreferenced.push({ key: o.key, bytes: o.bytes, firstSeen: firstSeen.get(o.key) ?? startedAt });
   }
   // Due: seen unreferenced by an earlier run, at least the grace ago (never the run that first saw it).
   const due = unreferenced.filter(
@@ -110,7 +110,7 @@ export async function runGc(store: ObjectStore, options: GcOptions): Promise<GcR
   );
   const base = {
     runId,
-    startedAt: started.toISOString(),
+    startedAt,
     graceHours: options.graceHours,
     store: { objects: listed.objects, bytes: listed.bytes, referenced: listed.objects - unreferenced.length },
   };
@@ -142,7 +142,7 @@ export async function runGc(store: ObjectStore, options: GcOptions): Promise<GcR
     sets: { marked: state.marked, unmarked: state.tar + state.waiting },
     deleted: { objects: deleted.size, bytes: deletedBytes },
     locked,
-    candidates: unreferenced.filter((c) => !deleted.has(c.key) && !state.referenced.has(c.key)),
+    candidates: unreferenced.filter((c) => !deleted.has(c.key) && !state.catalog.isUsed(c.key)),
   };
   const recordKey = await writeGcRecord(store, record);
   log.info(
@@ -178,7 +178,7 @@ async function deleteDue(
       continue; // the same candidate, judged against the new mark
     }
     i += 1;
-    if (state.referenced.has(c.key)) continue;
+    if (state.catalog.isUsed(c.key)) continue;
     const head = await store.head(c.key);
     if (!head) continue; // gone already (a gc killed after its delete, or by hand)
     if (head.legalHold || (head.lock && head.lock.retainUntil.getTime() > now().getTime())) {

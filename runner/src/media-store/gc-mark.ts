@@ -8,6 +8,11 @@
  * A set that is complete but cannot be read this way stops every delete (a blocker): the safe
  * side is to free nothing. Sets are immutable once read, so a re-mark (each new gc lease) reads
  * only sets it has not read yet.
+ *
+ * Marks go into the catalog of the store's listing (its `used` flag, one byte an object): a key
+ * no set names is unreferenced, a referenced key gc never listed has nothing to free. Memory is
+ * then ~42 bytes per stored object whatever the sets reference, where a Set of the referenced key
+ * strings cost ~150 bytes a key (1.5 GB at 10 M objects; BENCHMARKS.md, "gc of the content store").
  */
 import type { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
@@ -17,12 +22,14 @@ import { errorMessage } from "../errors.js";
 import { parseManifest, type Manifest } from "../catalog/manifest.js";
 import type { ChildSource } from "../stages/child-source.js";
 import type { ObjectStore, StoredObject } from "../store/object-store.js";
+import type { ObjectCatalog } from "./object-catalog.js";
 import { OBJECT_LIST_OBJECT, readObjectList } from "./object-list.js";
 import { readIndex } from "./store-reader.js";
 
 export interface MarkState {
-  referenced: Set<string>;
-  /** `<tier>/<backupId>` of the sets read (their references are in `referenced`). */
+  /** The store's content objects as gc listed them; an object some set references is marked used. */
+  catalog: ObjectCatalog;
+  /** `<tier>/<backupId>` of the sets read (their references are marked in `catalog`). */
   read: Set<string>;
   /** Sets whose objects were marked; tar sets; incomplete sets without a list (at the last mark). */
   marked: number;
@@ -32,8 +39,9 @@ export interface MarkState {
   blockers: string[];
 }
 
-export function newMarkState(): MarkState {
-  return { referenced: new Set(), read: new Set(), marked: 0, tar: 0, waiting: 0, blockers: [] };
+/** A mark into `catalog` (the listing gc judges: every candidate is in it). */
+export function newMarkState(catalog: ObjectCatalog): MarkState {
+  return { catalog, read: new Set(), marked: 0, tar: 0, waiting: 0, blockers: [] };
 }
 
 export interface MarkOptions {
@@ -55,7 +63,7 @@ async function manifestOf(store: ObjectStore, prefix: string, backupId: string):
 }
 
 async function markFrom(state: MarkState, keys: AsyncIterable<string>): Promise<void> {
-  for await (const key of keys) state.referenced.add(key);
+  for await (const key of keys) state.catalog.markUsed(key);
 }
 
 async function* objectsOfIndex(

@@ -3,24 +3,30 @@
  * objects (issue 22: peak RSS ≤ 200 MiB at 1,000,000 files). A Map of key strings cost ~150 bytes
  * an object; here an object is 41 bytes: its keyed name as 32 binary bytes plus whether it is the
  * `.age` variant (33 bytes, in key order, so a binary search finds it), its stored size (8) and
- * one byte saying whether this run's set uses it. Records live in fixed-size chunks, so growing
- * never copies what is already there (no transient double at the largest size).
+ * one byte saying whether it is used (by this backup's set; for gc, by any set it marked from).
+ * Records live in fixed-size chunks, so growing never copies what is already there (no transient
+ * double at the largest size).
  *
  * Objects this run stores are not in the listing: `ThisRunObjects` remembers them by an 8-byte
  * fingerprint, and a hit is confirmed by asking the store (a duplicate file met later in the same
  * run), so a fingerprint collision can cost a request, never a missing object.
  */
-import { STORE_OBJECT_KEY_RE, STORE_OBJECTS_PREFIX } from "../contract.js";
+import { STORE_OBJECT_KEY_RE, STORE_OBJECTS_PREFIX, storeObjectKey } from "../contract.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 const RECORD = 33;
 const CHUNK_RECORDS = 1 << 16;
+/** The record of the key being looked up (lookups are synchronous: one at a time). */
+const LOOKUP = Buffer.alloc(RECORD);
 
-/** A content object's key as its 33-byte record (name bytes, then 1 for `.age`), or undefined when it is not one. */
-function recordOf(key: string): Buffer | undefined {
+/**
+ * A content object's key as its 33-byte record (name bytes, then 1 for `.age`), or undefined when
+ * it is not one. Into `into` when given (a lookup's scratch: gc looks up every key of every list).
+ */
+function recordOf(key: string, into?: Buffer): Buffer | undefined {
   const m = STORE_OBJECT_KEY_RE.exec(key);
   if (!m?.groups) return undefined;
-  const record = Buffer.alloc(RECORD);
+  const record = into ?? Buffer.alloc(RECORD);
   record.write(m.groups.name!, 0, "hex");
   record[32] = m.groups.age ? 1 : 0;
   return record;
@@ -82,7 +88,7 @@ export class ObjectCatalog {
     return this.find(key) !== undefined;
   }
 
-  /** Marks a listed object as used by this run; true the first time (false when not listed). */
+  /** Marks a listed object as used; true the first time (false when not listed: nothing to mark). */
   markUsed(key: string): boolean {
     const i = this.find(key);
     if (i === undefined) return false;
@@ -93,16 +99,35 @@ export class ObjectCatalog {
     return true;
   }
 
+  /** Whether `key` is listed and marked used. */
+  isUsed(key: string): boolean {
+    const i = this.find(key);
+    return i !== undefined && this.used[i >>> 16]![i & (CHUNK_RECORDS - 1)] === 1;
+  }
+
+  /** Every listed object in key order, with its size and whether it is marked used. */
+  *entries(): Generator<{ key: string; bytes: number; used: boolean }> {
+    for (let n = 0; n < this.count; n += 1) {
+      const i = this.order ? this.order[n]! : n;
+      const c = i >>> 16;
+      const at = i & (CHUNK_RECORDS - 1);
+      const chunk = this.chunks[c]!;
+      const key = storeObjectKey(chunk.toString("hex", at * RECORD, at * RECORD + 32), chunk[at * RECORD + 32] === 1);
+      yield { key, bytes: this.sizes[c]![at]!, used: this.used[c]![at] === 1 };
+    }
+  }
+
   /** The physical position of `key`'s record, or undefined. */
   private find(key: string): number | undefined {
-    const record = recordOf(key);
+    const record = recordOf(key, LOOKUP);
     if (!record) return undefined;
+    const head = record.readUInt32BE(0);
     let lo = 0;
     let hi = this.count - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const at = this.order ? this.order[mid]! : mid;
-      const c = this.compareAt(at, record);
+      const c = this.compareAt(at, record, head);
       if (c === 0) return at;
       if (c < 0) lo = mid + 1;
       else hi = mid - 1;
@@ -110,9 +135,13 @@ export class ObjectCatalog {
     return undefined;
   }
 
-  private compareAt(i: number, record: Buffer): number {
+  /** Record i against `record` (whose first 4 bytes are `head`: most steps end there, without a native call). */
+  private compareAt(i: number, record: Buffer, head = record.readUInt32BE(0)): number {
     const offset = (i & (CHUNK_RECORDS - 1)) * RECORD;
-    return this.chunks[i >>> 16]!.compare(record, 0, RECORD, offset, offset + RECORD);
+    const chunk = this.chunks[i >>> 16]!;
+    const first = chunk.readUInt32BE(offset);
+    if (first !== head) return first < head ? -1 : 1;
+    return chunk.compare(record, 0, RECORD, offset, offset + RECORD);
   }
 
   private compareRecords(a: number, b: number): number {
