@@ -1,6 +1,7 @@
 // The store's listing held compactly (object-catalog.ts) must answer exactly as a Map of the
 // listed keys would: every listed content object found with its size, nothing else found, each
-// object's first use reported once; in key order or not (a store that lists out of order).
+// object's first use reported once, and (gc) every object given back in key order with its mark;
+// in key order or not (a store that lists out of order).
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -29,13 +30,22 @@ describe("ObjectCatalog", () => {
           for (const [k, bytes] of listing) catalog.add(k, bytes);
           catalog.seal();
           expect(catalog.size).toBe(oracle.size);
-          const used = new Set<string>();
           for (const k of [...keys, ...probes, ...junk]) {
             expect(catalog.bytesOf(k), k).toBe(oracle.get(k));
             expect(catalog.has(k)).toBe(oracle.has(k));
+          }
+          // Marked: the probes (a set's list names listed and unlisted objects alike), not every key.
+          const used = new Set<string>();
+          for (const k of [...probes, ...junk]) {
             expect(catalog.markUsed(k)).toBe(oracle.has(k) && !used.has(k));
             if (oracle.has(k)) used.add(k);
           }
+          for (const k of [...keys, ...probes, ...junk]) expect(catalog.isUsed(k)).toBe(used.has(k));
+          // gc's view: every listed object once, in key order, with its size and its mark.
+          const inOrder = [...oracle.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+          expect([...catalog.entries()]).toEqual(
+            inOrder.map((key) => ({ key, bytes: oracle.get(key), used: used.has(key) })),
+          );
         },
       ),
       { numRuns: 200 },
