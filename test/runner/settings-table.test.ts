@@ -49,7 +49,7 @@ describe("the settings table", () => {
       ))
         labels.push(`${m[1]} (${m[3]})`, `${m[2]} (${m[4]})`);
     }
-    expect(labels.length).toBeGreaterThan(10);
+    expect(labels.length).toBeGreaterThan(3); // the patterns still find the ones left
     const wrong = labels.filter((label) => {
       const name = label.slice(0, label.indexOf(" ")) as RunnerEnvName;
       return !(name in SETTINGS) || settingLabel(name) !== label;

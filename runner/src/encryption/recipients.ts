@@ -8,6 +8,7 @@ import { newestCompleteSets } from "../catalog/catalog.js";
 import { TIERS } from "../contract.js";
 import { ConfigError, errorMessage } from "../errors.js";
 import type { ObjectStore } from "../store/object-store.js";
+import { settingLabel } from "../settings/settings-table.js";
 import { encryptStream } from "../stages/age-encrypt.js";
 
 export async function checkRecipients(recipients: readonly string[]): Promise<void> {
@@ -16,7 +17,7 @@ export async function checkRecipients(recipients: readonly string[]): Promise<vo
     probe.stream.resume();
     await probe.exited;
   } catch (error) {
-    throw new ConfigError([`ENCRYPTION_RECIPIENTS (--encrypt-to): age refused them: ${errorMessage(error)}`]);
+    throw new ConfigError([`${settingLabel("ENCRYPTION_RECIPIENTS")}: age refused them: ${errorMessage(error)}`]);
   }
 }
 
@@ -38,7 +39,7 @@ export async function refusePlaintextBesideEncrypted(
   const theirs = newest?.manifest.encryption?.recipients;
   if (!newest || !theirs) return;
   throw new ConfigError([
-    `ENCRYPTION_RECIPIENTS (--encrypt-to): not set, but the newest backup at ${store.display} (${newest.tier}/${newest.backupId}) ` +
+    `${settingLabel("ENCRYPTION_RECIPIENTS")}: not set, but the newest backup at ${store.display} (${newest.tier}/${newest.backupId}) ` +
       `is encrypted (to ${theirs.join(", ")}); this run would store the database and media in plaintext. ` +
       `Set ENCRYPTION_RECIPIENTS=${theirs.join(",")} (or --encrypt-to), or pass --allow-plaintext (ALLOW_PLAINTEXT=true) to store it unencrypted on purpose`,
   ]);

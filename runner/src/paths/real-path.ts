@@ -6,6 +6,7 @@
  */
 import { realpath } from "node:fs/promises";
 import path from "node:path";
+import { settingLabel } from "../settings/settings-table.js";
 
 function code(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
@@ -42,6 +43,6 @@ export async function destinationInsideMedia(mediaDir: string, destinationRoot: 
   const [media, dest] = await Promise.all([resolvePath(mediaDir), resolvePath(destinationRoot)]);
   const relation = pathRelation(dest.real, media.real);
   if (relation === "same" || relation === "inside")
-    return `BACKUP_DESTINATION (--destination): ${dest.real} is inside the media folder ${media.real}; each backup would contain every earlier one. Keep backups outside MEDIA_DIR`;
+    return `${settingLabel("BACKUP_DESTINATION")}: ${dest.real} is inside the media folder ${media.real}; each backup would contain every earlier one. Keep backups outside MEDIA_DIR`;
   return undefined;
 }

@@ -12,6 +12,7 @@ import type { MediaEntry } from "../catalog/manifest.js";
 import { RunnerError } from "../errors.js";
 import type { Logger } from "../output/logger.js";
 import { formatBytes } from "../output/format.js";
+import { settingLabel } from "../settings/settings-table.js";
 import type { StagingLayout } from "./media-staging.js";
 
 export interface SpaceNeed {
@@ -81,7 +82,7 @@ export async function scratchSpaceProblem(dir: string, storedBytes: number): Pro
   const free = await freeSpace(dir);
   if (free.available >= storedBytes && (free.totalInodes === 0 || free.availableInodes >= 2)) return undefined;
   return (
-    `no space in RESTORE_SCRATCH_DIR (--scratch-dir) ${dir}: the decoded dump needs at least ${formatBytes(storedBytes)} ` +
+    `no space in ${settingLabel("RESTORE_SCRATCH_DIR")} ${dir}: the decoded dump needs at least ${formatBytes(storedBytes)} ` +
     `(its stored size; a zstd dump decodes to more) and 2 inodes, only ${formatBytes(free.available)} and ${free.availableInodes} inodes are free; ` +
     "free space there, choose a larger --scratch-dir, or restore without one (the dump then streams into pg_restore, nothing is written locally); nothing was changed"
   );

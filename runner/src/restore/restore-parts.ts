@@ -8,6 +8,7 @@ import { looksFull } from "./free-space.js";
 import { dumpStreamCompression, type DatabaseEntry, type MediaEntry, type TableRowCount } from "../catalog/manifest.js";
 import type { PgConnection } from "../pg/connection.js";
 import { rowCountDifferences } from "../pg/row-counts.js";
+import { settingLabel } from "../settings/settings-table.js";
 import { pgBinary, restoreVersionProblem, toolVersion } from "../pg/versions.js";
 import { spawnSinkChain, type ChildSink } from "../stages/child-sink.js";
 import { createWriteStream } from "node:fs";
@@ -164,7 +165,7 @@ async function restoreFromScratchCopy(
         // zstd says "error 69 : Final skip error", Node ENOSPC: either way, say what it is.
         if (!(await looksFull(scratch.dir))) throw error;
         throw new RunnerError(
-          `no space left in RESTORE_SCRATCH_DIR (--scratch-dir) ${scratch.dir} while decoding the dump (${entry.bytes} bytes stored; ` +
+          `no space left in ${settingLabel("RESTORE_SCRATCH_DIR")} ${scratch.dir} while decoding the dump (${entry.bytes} bytes stored; ` +
             "a zstd dump decodes to more): choose a larger --scratch-dir, or restore without one (the dump then streams into pg_restore); " +
             `the live database was not touched (${errorMessage(error)})`,
           1,

@@ -11,6 +11,7 @@ import { lstat, readdir, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError } from "../errors.js";
 import { pathRelation, resolvePath } from "../paths/real-path.js";
+import { settingLabel } from "../settings/settings-table.js";
 
 export interface RestoreTarget {
   /** What the operator gave (MEDIA_DIR, --media-dir). */
@@ -36,7 +37,7 @@ function code(error: unknown): string | undefined {
 
 /** Returns the accepted target, or throws a ConfigError (exit 2) naming every problem; touches nothing. */
 export async function acceptRestoreTarget(given: string, guards: TargetGuards = {}): Promise<RestoreTarget> {
-  const label = `MEDIA_DIR (--media-dir) ${given}`;
+  const label = `${settingLabel("MEDIA_DIR")} ${given}`;
   if (!path.isAbsolute(given)) throw new ConfigError([`${label}: must be an absolute path`]);
   // A trailing slash would make lstat follow a link; the link itself is what is asked about.
   given = given.replace(/(?<=.)\/+$/, "");
