@@ -4,57 +4,37 @@
  * counts, file counts). Only when both passed are they swapped in by renames; until then the
  * live database and media folder are untouched, and any failure leaves them exactly as they were.
  */
-import { mkdir } from "node:fs/promises";
-import path from "node:path";
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { newRunId } from "../catalog/backup-id.js";
 import type { CompleteBackupSet } from "../catalog/catalog.js";
-import { setKey } from "../catalog/catalog.js";
 import type { RestoreSettings } from "../settings/config.js";
 import type { DatabaseEntry, MediaEntry } from "../catalog/manifest.js";
 import type { PgConnection } from "../pg/connection.js";
-import { copyDatabaseName } from "../contract.js";
-import { ConfigError, InterruptedError, PartialSwapError, RunnerError, errorMessage } from "../errors.js";
+import { ConfigError, RunnerError } from "../errors.js";
 import { checkSpace, scratchSpaceProblem } from "../restore/free-space.js";
 import { formatDuration } from "../output/format.js";
-import { logCauses, rate, type Logger } from "../output/logger.js";
-import { startProgress, type LiveArea } from "../output/progress.js";
+import { rate, type Logger } from "../output/logger.js";
+import type { LiveArea } from "../output/progress.js";
 import {
   connectionsProblem,
   databaseExists,
-  dropDatabase,
   settledConnections,
-  swapInDatabase,
   targetDatabaseProblem,
   withAdminClient,
-  type DatabaseSwap,
 } from "../restore/database-staging.js";
-import {
-  chooseLayout,
-  copyPath,
-  prepareMediaStaging,
-  swapInMedia,
-  type MediaStaging,
-  type MediaSwap,
-} from "../restore/media-staging.js";
-import { holdRun } from "../restore/run-copies.js";
+import { chooseLayout } from "../restore/media-staging.js";
 import { restorePrivilegeProblem } from "../restore/restore-privileges.js";
-import { restoreDatabasePart, restoreMediaPart } from "../restore/restore-parts.js";
 import { acceptRestoreTarget, refuseSelectionTarget } from "../restore/restore-target.js";
 import { PathSelection } from "../media-store/path-selection.js";
 import { quoteName } from "../archive/entry-name.js";
-import type { DigestMeter } from "../stages/digest-meter.js";
 import { runCleanup } from "./cleanup.js";
-import { faultPoint } from "../fault-points.js";
-import { keepPrevious, type KeptSummary } from "../restore/keep-previous.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { OpenIdentity } from "../encryption/identity.js";
-import { decryptionFor } from "../encryption/names.js";
 import { describeProperties, readDatabaseProperties, type DatabaseProperties } from "../pg/database-properties.js";
 import { definerProblem, ownershipPlan, type OwnershipPlan } from "../pg/owners.js";
-import { finishStaging } from "../restore/staging-fixups.js";
 import { prepareGlobals } from "../restore/restore-globals.js";
+import { holdRunCopies, logRestoreDone, settlePrevious, stageAndSwap, startRun } from "./restore-run.js";
 
 /** How the plan is carried out. */
 export interface RestoreOptions {
@@ -288,6 +268,82 @@ export async function runRestore(
   const { database, media } = plan;
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier });
   const runId = newRunId();
+  const prepared = await prepareRestore(plan, options, log, deps.markerStore);
+  const run = startRun(set, plan, settings, deps, { log, runId });
+  const teardown = once(async () => {
+    await run.hold?.release();
+    run.progress.stop();
+    deps.signal?.removeEventListener("abort", run.onSignal);
+  });
+  try {
+    run.hold = await holdRunCopies(plan, runId, prepared.layout).catch(async (error: unknown) => {
+      await teardown();
+      throw error;
+    });
+    const staged = await stageAndSwap(set, plan, settings, options, { run, prepared, runId, log, teardown });
+    const { leftovers, kept } = await settlePrevious(
+      set,
+      plan,
+      staged,
+      { runId, keepHours: prepared.keepHours },
+      {
+        markerStore: deps.markerStore,
+        log,
+      },
+    );
+    const { counts, tally, properties } = staged;
+    const result: RestoreResult = {
+      backupId: set.backupId,
+      tier: set.tier,
+      database: database &&
+        counts && {
+          name: database.target,
+          bytes: database.entry.bytes,
+          tables: counts.counts.length,
+          rows: counts.counts.reduce((s, t) => s + t.rows, 0),
+          properties: properties ? describeProperties(properties) : [],
+          analyzeSeconds: counts.analyzeSeconds,
+          subscriptions: counts.subscriptions,
+          ownersKept: prepared.checked?.ownership.keepOwners ?? false,
+          createdRoles: prepared.globals?.createdRoles ?? [],
+        },
+      media: media &&
+        tally && {
+          dir: media.dir,
+          bytes: media.entry.bytes,
+          files: tally.files,
+          ...(tally.selected && media.selection
+            ? { selected: { paths: media.selection.paths.map(quoteName), ...tally.selected } }
+            : {}),
+        },
+      seconds: (Date.now() - started) / 1000,
+      leftovers,
+      kept,
+    };
+    logRestoreDone(log, set, result, rate(run.total, Date.now() - started));
+    return result;
+  } finally {
+    await teardown();
+  }
+}
+
+/** Runs `fn` the first time only; later calls wait for that one. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let ran: Promise<void> | undefined;
+  return () => (ran ??= fn());
+}
+
+/**
+ * Before a byte is downloaded: the targets and privileges, the roles and tablespaces the set
+ * needs, expired copies swept, where the staging copy goes and whether it fits.
+ */
+async function prepareRestore(
+  plan: RestorePlan,
+  options: RestoreOptions,
+  log: Logger,
+  markerStore: ObjectStore | undefined,
+) {
+  const { database, media } = plan;
   const checked = await preflight(database, options);
   // Roles and tablespaces the set needs and this server lacks (a new server): before pg_restore.
   const globals = database && (await prepareGlobals(database.connection, database.entry, [database.target], log));
@@ -303,231 +359,14 @@ export async function runRestore(
     },
     // Each record's own keepUntil decides: a copy kept with a longer window stays for it.
     {},
-    { log, store: deps.markerStore },
+    { log, store: markerStore },
   );
   // Where the staging copy goes (beside the folder, or inside a mount point), decided once.
   const layout = media && (await chooseLayout(media.dir));
   // The size of a --path selection is known only once the index is read: the writes themselves
   // fail (in the staging folder, nothing swapped) when it does not fit.
   if (media && layout && !media.selection) await checkSpace(media.entry, media.dir, layout, keepHours > 0, log);
-
-  const cancel = new AbortController();
-  const onSignal = () => cancel.abort(new InterruptedError((deps.signal?.reason as NodeJS.Signals) ?? "SIGTERM"));
-  deps.signal?.addEventListener("abort", onSignal, { once: true });
-  const ctx = {
-    store: deps.store,
-    setPrefix: setKey(set.tier, set.backupId),
-    signal: cancel.signal,
-    decrypt: decryptionFor(set.manifest, deps.identity),
-    transfers: settings.env.MEDIA_STORE_TRANSFERS,
-  };
-  const total = (database?.entry.bytes ?? 0) + (media?.entry.bytes ?? 0);
-  // One line per part: bytes downloaded and verified on their way into pg_restore / tar.
-  const progress = startProgress({ log, intervalMs: settings.progressIntervalMs, area: deps.area });
-  const dbLine = database && progress.track("database", { stage: "pg_restore", total: database.entry.bytes });
-  const mediaLine = media && progress.track("media", { stage: "extract", total: media.entry.bytes });
-  log.info(
-    {
-      stage: "start",
-      database: database?.target,
-      mediaDir: media?.dir,
-      runId,
-    },
-    "restore started",
-  );
-
-  const stagingDb = database && copyDatabaseName("staging", database.target, runId);
-  // A missing target is created by the restore; its parent must exist for the staging holder.
-  if (media && layout === "beside") await mkdir(path.dirname(media.dir), { recursive: true });
-  const connection = database?.connection;
-  const avoid = database ? [database.target] : [];
-  // The cleanup above has just swept these sites: the run only takes its holds (a drill, which
-  // has no cleanup, sweeps in holdAndSweep).
-  const hold = await holdRun(runId, {
-    connection,
-    avoid,
-    folders: media && layout ? [copyPath("staging", media.dir, runId, layout)] : [],
-  }).catch((error: unknown) => {
-    progress.stop();
-    deps.signal?.removeEventListener("abort", onSignal);
-    throw error;
-  });
-  let staging: MediaStaging | undefined;
-  let dbSwap: DatabaseSwap | undefined;
-  let mediaSwap: MediaSwap | undefined;
-  let counts: Awaited<ReturnType<typeof restoreDatabasePart>> | undefined;
-  let tally: Awaited<ReturnType<typeof restoreMediaPart>> | undefined;
-  let properties: DatabaseProperties | undefined;
-  try {
-    if (media) staging = await prepareMediaStaging(media.dir, runId, layout);
-    const fail = (error: unknown) => {
-      if (!cancel.signal.aborted) cancel.abort(error);
-      throw error;
-    };
-    // Both parts settle before anything else happens, so no part is still creating its staging
-    // copy while a failure is being cleaned up.
-    const [dbPart, mediaPart] = await Promise.allSettled([
-      database && stagingDb
-        ? restoreDatabasePart(
-            { ...ctx, onMeter: (m: DigestMeter) => dbLine?.follow(m) },
-            database.entry,
-            database.connection,
-            stagingDb,
-            settings.pgBinDir,
-            {
-              checkRowCounts: !set.manifest.importedFrom,
-              scratch: database.scratch,
-              owners: checked && {
-                keep: checked.ownership.keepOwners,
-                subscriptions: checked.ownership.superuser,
-                noTablespaces: globals?.noTablespaces,
-              },
-              databaseOwner: database.entry.properties?.owner,
-              onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
-            },
-          )
-            .then((counts) => (dbLine?.finish("verified"), counts))
-            .catch(fail)
-        : undefined,
-      media && staging
-        ? restoreMediaPart(
-            { ...ctx, onMeter: (m: DigestMeter) => mediaLine?.follow(m) },
-            media.entry,
-            staging.dir,
-            media.selection,
-          )
-            .then((tally) => (mediaLine?.finish("verified"), tally))
-            .catch(fail)
-        : undefined,
-    ]);
-    if (cancel.signal.aborted) throw cancel.signal.reason;
-    counts = dbPart.status === "fulfilled" ? dbPart.value : undefined;
-    tally = mediaPart.status === "fulfilled" ? mediaPart.value : undefined;
-    if (database && stagingDb && counts) {
-      properties = database.entry.properties ?? checked?.targetProperties;
-      await finishStaging(database.connection, stagingDb, database.target, counts, properties, log);
-    }
-    log.info({ stage: "verified" }, "staging copies match the manifest; swapping them in");
-
-    // Each swap either completes or puts its own half back before it throws. The database goes
-    // first; when the media swap fails, the database swap is undone, so both stay as they were.
-    if (database && stagingDb)
-      dbSwap = await swapInDatabase(
-        database.connection,
-        stagingDb,
-        database.target,
-        runId,
-        Boolean(options.terminateConnections),
-      );
-    if (media && staging) {
-      try {
-        mediaSwap = await swapInMedia(staging, media.dir, runId, () => faultPoint("restore.media-between"));
-      } catch (error) {
-        const swapped = dbSwap;
-        dbSwap = undefined;
-        await swapped?.rollback().catch((back: unknown) => {
-          throw new PartialSwapError(
-            `the media swap failed (${errorMessage(error)}) and the database swap could not be undone (${errorMessage(back)}): database ${database?.target} now holds backup ${set.backupId}, its previous contents are in ${swapped.previous ?? "(none)"}; the media folder ${media.dir} was left as it was`,
-          );
-        });
-        throw error;
-      }
-    }
-  } catch (error) {
-    const cause = cancel.signal.aborted && cancel.signal.reason instanceof Error ? cancel.signal.reason : error;
-    if (!dbSwap && database && stagingDb) await dropDatabase(database.connection, stagingDb).catch(() => undefined);
-    if (!mediaSwap) await staging?.discard().catch(() => undefined);
-    await hold.release();
-    progress.stop();
-    deps.signal?.removeEventListener("abort", onSignal);
-    if (cause instanceof PartialSwapError) {
-      log.error({ stage: "failed", error: cause.message }, "restore failed and could not put everything back");
-      throw cause;
-    }
-    log.error(
-      { stage: "failed", error: errorMessage(cause) },
-      "restore failed; the target database and media folder were left as they were",
-    );
-    logCauses(log, cause);
-    throw cause instanceof RunnerError
-      ? cause
-      : new RunnerError(`restore failed: ${errorMessage(cause)}`, 1, { cause });
-  }
-
-  // Both halves are in place: the restore is complete whatever happens next. With a keep window,
-  // the previous copies stay (with the counts recorded now, which an undo verifies) for
-  // `undo-restore`. Otherwise removing them is cleanup; each is tried on its own, and one that
-  // cannot be removed is reported (and listed by `status`), not turned into a failure of a
-  // restore that happened.
-  const leftovers: string[] = [];
-  let kept: KeptSummary | undefined;
-  if (keepHours > 0 && (dbSwap?.previous || mediaSwap?.previous)) {
-    kept = await keepPrevious(
-      { runId, replacedBy: `${set.tier}/${set.backupId}`, hours: keepHours },
-      { connection: database?.connection, target: database?.target, previous: dbSwap?.previous },
-      { target: media?.dir, previous: mediaSwap?.previous, layout: staging?.layout },
-      deps.markerStore,
-      log,
-    );
-  } else {
-    const commits = await Promise.allSettled([dbSwap?.commit(), mediaSwap?.commit()]);
-    commits.forEach((c, i) => {
-      if (c.status === "fulfilled") return;
-      const where = i === 0 ? `database ${dbSwap?.previous}` : `folder ${mediaSwap?.previous}`;
-      leftovers.push(where);
-      log.warn(
-        { stage: "cleanup", previous: where, error: errorMessage(c.reason) },
-        `the restore is complete, but the previous copy (${where}) could not be removed; remove it by hand (edms-backup status lists it)`,
-      );
-    });
-  }
-  try {
-    const result: RestoreResult = {
-      backupId: set.backupId,
-      tier: set.tier,
-      database: database &&
-        counts && {
-          name: database.target,
-          bytes: database.entry.bytes,
-          tables: counts.counts.length,
-          rows: counts.counts.reduce((s, t) => s + t.rows, 0),
-          properties: properties ? describeProperties(properties) : [],
-          analyzeSeconds: counts.analyzeSeconds,
-          subscriptions: counts.subscriptions,
-          ownersKept: checked?.ownership.keepOwners ?? false,
-          createdRoles: globals?.createdRoles ?? [],
-        },
-      media: media &&
-        tally && {
-          dir: media.dir,
-          bytes: media.entry.bytes,
-          files: tally.files,
-          ...(tally.selected && media.selection
-            ? { selected: { paths: media.selection.paths.map(quoteName), ...tally.selected } }
-            : {}),
-        },
-      seconds: (Date.now() - started) / 1000,
-      leftovers,
-      kept,
-    };
-    log.info(
-      {
-        stage: "done",
-        database: result.database,
-        media: result.media,
-        seconds: result.seconds,
-        rate: rate(total, Date.now() - started),
-        leftovers: leftovers.length ? leftovers : undefined,
-        kept,
-      },
-      kept
-        ? `restore of ${set.tier}/${set.backupId} complete; the replaced copies are kept until ${kept.keepUntil} (edms-backup undo-restore puts them back)`
-        : `restore of ${set.tier}/${set.backupId} complete`,
-    );
-    return result;
-  } finally {
-    await hold.release();
-    progress.stop();
-    deps.signal?.removeEventListener("abort", onSignal);
-  }
+  return { checked, globals, keepHours, layout };
 }
+
+export type Prepared = Awaited<ReturnType<typeof prepareRestore>>;
