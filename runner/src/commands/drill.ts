@@ -49,25 +49,30 @@ export async function runDrill(
   const log = deps.log.child({ backupId: set.backupId, tier: set.tier, stage: "drill" });
   const runId = newRunId();
   const started = Date.now();
-  const checks: DrillCheck[] = [];
-  const ctx = {
-    store: deps.store,
-    setPrefix: setKey(set.tier, set.backupId),
-    signal: deps.signal,
-    decrypt: decryptionFor(manifest, deps.identity),
-    transfers: settings.env.MEDIA_STORE_TRANSFERS,
+  const run: DrillRun = {
+    set,
+    settings,
+    log,
+    checks: [],
+    ctx: {
+      store: deps.store,
+      setPrefix: setKey(set.tier, set.backupId),
+      signal: deps.signal,
+      decrypt: decryptionFor(manifest, deps.identity),
+      transfers: settings.env.MEDIA_STORE_TRANSFERS,
+    },
+    sample: manifest.media ? samplePlan(manifest.media, settings.env) : undefined,
+    connection: manifest.database ? settings.database : null,
+    created: false,
   };
-  const sample = manifest.media ? samplePlan(manifest.media, settings.env) : undefined;
-  let mediaMode: DrillMedia | undefined;
-  /** A sample drill's reference check reads the set's file names from its index. */
-  let indexNames: PathSet | undefined;
-  const connection = manifest.database ? settings.database : null;
-  const scratchDb = connection
+  const { connection, checks } = run;
+  run.scratchDb = connection
     ? (options.scratchDatabase ?? copyDatabaseName("staging", connection.database, runId))
     : undefined;
   // Named like a restore's staging copy, so a drill killed half-way is swept like one.
   const scratchParent = options.scratchParent ?? tmpdir();
-  const scratchDir = manifest.media ? path.join(scratchParent, copyFolderName("staging", runId)) : undefined;
+  run.scratchDir = manifest.media ? path.join(scratchParent, copyFolderName("staging", runId)) : undefined;
+  const { scratchDb, scratchDir } = run;
   const hold = await holdAndSweep(
     runId,
     { connection: connection ?? undefined, stagingFolders: scratchDir ? [scratchDir] : [] },
@@ -81,100 +86,15 @@ export async function runDrill(
     });
   log.info({ scratchDatabase: scratchDb, scratchDir }, "drill started");
 
-  let created = false;
-  const database = async () => {
-    if (!manifest.database) return;
-    if (!connection) {
-      checks.push({
-        name: "database",
-        ok: false,
-        detail: "no database connection configured (DATABASE_URL or PG* variables)",
-      });
-      return;
-    }
-    const counted = !manifest.importedFrom;
-    // Owners kept as a restore would keep them (the drill proves what a restore does).
-    const ownership = await withAdminClient(connection, (c) => ownershipPlan(c, manifest.database!));
-    const globals = await prepareGlobals(connection, manifest.database, [], log);
-    const restored = await restoreDatabasePart(ctx, manifest.database, connection, scratchDb!, settings.pgBinDir, {
-      checkRowCounts: counted,
-      owners: { keep: ownership.keepOwners, subscriptions: ownership.superuser, noTablespaces: globals.noTablespaces },
-      databaseOwner: manifest.database.properties?.owner,
-      onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
-    });
-    // Only a database this drill created is dropped afterwards (restoreDatabasePart drops its own
-    // on failure): a --scratch-db naming an existing database fails to create and is left alone.
-    created = true;
-    const { counts } = restored;
-    const rows = counts.reduce((s, t) => s + t.rows, 0);
-    checks.push({
-      name: "database",
-      ok: true,
-      detail: `${counts.length} tables, ${rows} rows restored; ${counted ? "every table's row count matches the manifest" : "row counts not recorded (imported archive)"}`,
-    });
-  };
-  const media = async () => {
-    if (!manifest.media) return;
-    if (sample) {
-      log.info({ sample }, "media above DRILL_MEDIA_SAMPLE_ABOVE: checking every object, restoring a random sample");
-      const sampled = await drillMediaSample(
-        { ...ctx, backupId: set.backupId },
-        manifest.media,
-        scratchDir!,
-        sample,
-        Boolean(manifest.media.references && connection),
-      );
-      checks.push(sampled.check);
-      mediaMode = sampled.media;
-      indexNames = sampled.names;
-      return;
-    }
-    mediaMode = { mode: "full", files: manifest.media.files, restoredFiles: 0 };
-    await restoreMediaPart(ctx, manifest.media, scratchDir!);
-    // Counted by the same inspector that counted tar's listing at backup time, so a hard link
-    // (and any other entry) counts the same on disk as in the archive.
-    const onDisk = (await inspectDirectory(scratchDir!)).tally;
-    const ok = onDisk.files === manifest.media.files && onDisk.sourceBytes === manifest.media.sourceBytes;
-    mediaMode.restoredFiles = onDisk.files;
-    checks.push({
-      name: "media",
-      ok,
-      detail: `${onDisk.files} files / ${onDisk.sourceBytes} bytes on disk; manifest ${manifest.media.files} / ${manifest.media.sourceBytes}`,
-    });
-  };
-
   try {
-    const results = await Promise.allSettled([database(), media()]);
+    const results = await Promise.allSettled([drillDatabase(run), drillMedia(run)]);
     results.forEach((r, i) => {
       if (r.status === "rejected")
         checks.push({ name: i === 0 ? "database" : "media", ok: false, detail: errorMessage(r.reason) });
     });
-    const recorded = manifest.media?.references;
-    if (recorded && created && connection && scratchDb && scratchDir && checks.every((c) => c.ok)) {
-      checks.push(
-        await checkRestoredReferences(recorded, connection, scratchDb, indexNames ?? scratchDir).catch(
-          (error: unknown) => ({
-            name: "references",
-            ok: false,
-            detail: `could not check the media references: ${errorMessage(error)}`,
-          }),
-        ),
-      );
-    }
+    await checkReferences(run);
   } finally {
-    // A scratch database left behind is a full copy of the data: the drill fails if it stays.
-    if (created && scratchDb && connection)
-      await faultPoint("drill.before-drop")
-        .then(() => dropDatabase(connection, scratchDb))
-        .catch((e: unknown) => {
-          log.error({ error: errorMessage(e) }, "could not drop the scratch database");
-          checks.push({
-            name: "cleanup",
-            ok: false,
-            detail: `could not drop the scratch database ${safeName(scratchDb)} (${errorMessage(e)}); drop it by hand or run edms-backup cleanup`,
-          });
-        });
-    if (scratchDir) await removeTree(scratchDir);
+    await dropScratch(run);
     await hold.release();
   }
   const report: DrillReport = {
@@ -183,11 +103,140 @@ export async function runDrill(
     ok: checks.length > 0 && checks.every((c) => c.ok),
     restoreSeconds: (Date.now() - started) / 1000,
     checks,
-    ...(mediaMode ? { media: mediaMode } : {}),
+    ...(run.mediaMode ? { media: run.mediaMode } : {}),
   };
   log[report.ok ? "info" : "error"](
     { ok: report.ok, restoreSeconds: report.restoreSeconds, checks, media: report.media },
     `drill ${report.ok ? "PASSED" : "FAILED"}`,
   );
   return report;
+}
+
+/** What the drill's phases share, and what they found. */
+interface DrillRun {
+  set: CompleteBackupSet;
+  settings: RestoreSettings;
+  log: Logger;
+  checks: DrillCheck[];
+  ctx: Parameters<typeof restoreMediaPart>[0];
+  sample: ReturnType<typeof samplePlan> | undefined;
+  connection: RestoreSettings["database"] | null;
+  scratchDb?: string;
+  scratchDir?: string;
+  /** Whether this drill created the scratch database (only then is it dropped). */
+  created: boolean;
+  mediaMode?: DrillMedia;
+  /** A sample drill's reference check reads the set's file names from its index. */
+  indexNames?: PathSet;
+}
+
+/** Restores the database into the scratch database, row counts checked against the manifest. */
+async function drillDatabase(run: DrillRun): Promise<void> {
+  const { manifest } = run.set;
+  const { connection, checks, log } = run;
+  if (!manifest.database) return;
+  if (!connection) {
+    checks.push({
+      name: "database",
+      ok: false,
+      detail: "no database connection configured (DATABASE_URL or PG* variables)",
+    });
+    return;
+  }
+  const counted = !manifest.importedFrom;
+  // Owners kept as a restore would keep them (the drill proves what a restore does).
+  const ownership = await withAdminClient(connection, (c) => ownershipPlan(c, manifest.database!));
+  const globals = await prepareGlobals(connection, manifest.database, [], log);
+  const restored = await restoreDatabasePart(
+    run.ctx,
+    manifest.database,
+    connection,
+    run.scratchDb!,
+    run.settings.pgBinDir,
+    {
+      checkRowCounts: counted,
+      owners: { keep: ownership.keepOwners, subscriptions: ownership.superuser, noTablespaces: globals.noTablespaces },
+      databaseOwner: manifest.database.properties?.owner,
+      onWarning: (warning) => log.warn({ stage: "pg_restore", warning }, `pg_restore: ${warning}`),
+    },
+  );
+  // Only a database this drill created is dropped afterwards (restoreDatabasePart drops its own
+  // on failure): a --scratch-db naming an existing database fails to create and is left alone.
+  run.created = true;
+  const { counts } = restored;
+  const rows = counts.reduce((s, t) => s + t.rows, 0);
+  checks.push({
+    name: "database",
+    ok: true,
+    detail: `${counts.length} tables, ${rows} rows restored; ${counted ? "every table's row count matches the manifest" : "row counts not recorded (imported archive)"}`,
+  });
+}
+
+/** Restores the media (or a sample of it) into the scratch folder and counts what is on disk. */
+async function drillMedia(run: DrillRun): Promise<void> {
+  const { set, sample, checks, log } = run;
+  const { manifest } = set;
+  const scratchDir = run.scratchDir!;
+  if (!manifest.media) return;
+  if (sample) {
+    log.info({ sample }, "media above DRILL_MEDIA_SAMPLE_ABOVE: checking every object, restoring a random sample");
+    const sampled = await drillMediaSample(
+      { ...run.ctx, backupId: set.backupId },
+      manifest.media,
+      scratchDir,
+      sample,
+      Boolean(manifest.media.references && run.connection),
+    );
+    checks.push(sampled.check);
+    run.mediaMode = sampled.media;
+    run.indexNames = sampled.names;
+    return;
+  }
+  const mediaMode: DrillMedia = { mode: "full", files: manifest.media.files, restoredFiles: 0 };
+  run.mediaMode = mediaMode;
+  await restoreMediaPart(run.ctx, manifest.media, scratchDir);
+  // Counted by the same inspector that counted tar's listing at backup time, so a hard link
+  // (and any other entry) counts the same on disk as in the archive.
+  const onDisk = (await inspectDirectory(scratchDir)).tally;
+  const ok = onDisk.files === manifest.media.files && onDisk.sourceBytes === manifest.media.sourceBytes;
+  mediaMode.restoredFiles = onDisk.files;
+  checks.push({
+    name: "media",
+    ok,
+    detail: `${onDisk.files} files / ${onDisk.sourceBytes} bytes on disk; manifest ${manifest.media.files} / ${manifest.media.sourceBytes}`,
+  });
+}
+
+/** When every other check passed: every path the restored rows reference is a restored file. */
+async function checkReferences(run: DrillRun): Promise<void> {
+  const { connection, scratchDb, scratchDir, checks } = run;
+  const recorded = run.set.manifest.media?.references;
+  if (recorded && run.created && connection && scratchDb && scratchDir && checks.every((c) => c.ok)) {
+    checks.push(
+      await checkRestoredReferences(recorded, connection, scratchDb, run.indexNames ?? scratchDir).catch(
+        (error: unknown) => ({
+          name: "references",
+          ok: false,
+          detail: `could not check the media references: ${errorMessage(error)}`,
+        }),
+      ),
+    );
+  }
+}
+
+/** A scratch database left behind is a full copy of the data: the drill fails if it stays. */
+async function dropScratch(run: DrillRun): Promise<void> {
+  const { connection, scratchDb, scratchDir, log } = run;
+  if (run.created && scratchDb && connection)
+    await faultPoint("drill.before-drop")
+      .then(() => dropDatabase(connection, scratchDb))
+      .catch((e: unknown) => {
+        log.error({ error: errorMessage(e) }, "could not drop the scratch database");
+        run.checks.push({
+          name: "cleanup",
+          ok: false,
+          detail: `could not drop the scratch database ${safeName(scratchDb)} (${errorMessage(e)}); drop it by hand or run edms-backup cleanup`,
+        });
+      });
+  if (scratchDir) await removeTree(scratchDir);
 }
