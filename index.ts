@@ -24,7 +24,7 @@ import { RunSummaryTopic } from "./components/alarms/run-summary-topic.js";
 import { backupDestination as destinationOf } from "./components/schedule/runner-env.js";
 import { runnerPod, type StatusSettings } from "./components/schedule/runner-pod.js";
 import { longestIntervalDays } from "./components/config/schedules.js";
-import { gcAlarmWindowHours, gcEnabled } from "./components/media-store/store-config.js";
+import { gcAlarmWindowHours, gcEnabled, usesStore } from "./components/media-store/store-config.js";
 import { StoreGc } from "./components/media-store/store-gc.js";
 import { StoreKey } from "./components/media-store/store-key.js";
 import { DEFAULT_EXPORTER_PORT, MANUAL_TIER, type ScheduledTier } from "./runner/src/contract.js";
@@ -147,20 +147,19 @@ const firstDeployEnv = firstDeploy.createdAt.apply((createdAt) => ({
   ),
 }));
 
-// The content store's key, for the backup pods (mediaFormat store): from config, or generated once.
-const storeKey =
-  config.mediaFormat === "store"
-    ? new StoreKey(
-        `${base}-store-key`,
-        {
-          objectName: names.storeKeySecret,
-          namespace: config.namespace,
-          labels: commonLabels(app),
-          value: config.mediaStoreKey,
-        },
-        k8sOpts,
-      )
-    : undefined;
+// The content store's key, for the backup pods (mediaFormat store, the default): from config, or generated once.
+const storeKey = usesStore(config)
+  ? new StoreKey(
+      `${base}-store-key`,
+      {
+        objectName: names.storeKeySecret,
+        namespace: config.namespace,
+        labels: commonLabels(app),
+        value: config.mediaStoreKey,
+      },
+      k8sOpts,
+    )
+  : undefined;
 
 // What every runner pod shares (see components/schedule/runner-pod.ts); the image and the service
 // account are known once those resources exist.

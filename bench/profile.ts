@@ -99,6 +99,8 @@ async function main(): Promise<void> {
       LOG_FORMAT: "json",
       LOG_LEVEL: "warn",
       PG_BIN_DIR: cluster.binDir,
+      // The tar pipeline, as bench/run.ts measures it; MEDIA_FORMAT=store profiles the store.
+      MEDIA_FORMAT: process.env.MEDIA_FORMAT ?? "tar",
     };
     if (command === "restore") {
       const r = spawnSync("node", [bundles[0]!.file, "backup", "--tier", "daily"], {

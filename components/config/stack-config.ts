@@ -23,6 +23,7 @@ import {
   SSL_MODES,
   tierProse,
   TIERS,
+  type MediaFormat,
   type ScheduledTier,
 } from "../../runner/src/contract.js";
 import { cronProblem, isKnownTimeZone, longestIntervalDays } from "./schedules.js";
@@ -441,16 +442,18 @@ export const stackConfigSchema = z
      * fails the deploy. false leaves it out.
      */
     deployCheck: z.boolean().default(true),
-    /** How backups write the media folder (the runner's MEDIA_FORMAT): tar archives or the content store. */
-    mediaFormat: z
-      .enum(MEDIA_FORMATS, { message: `must be one of ${MEDIA_FORMATS.join(", ")}` })
-      .default(DEFAULT_MEDIA_FORMAT),
+    /**
+     * How backups write the media folder (the runner's MEDIA_FORMAT): the content store or tar
+     * archives. Unset = the runner's default (store), resolved by parseStackConfig after the
+     * checks that need to know whether it was set.
+     */
+    mediaFormat: z.enum(MEDIA_FORMATS, { message: `must be one of ${MEDIA_FORMATS.join(", ")}` }).optional(),
     /** The content store (mediaFormat: store): its gc CronJob and transfer concurrency; see store-config.ts. */
     mediaStore: z
       .strictObject({
         gc: z
           .strictObject({
-            /** Unset = on exactly when mediaFormat is store; true keeps gc after switching back to tar. */
+            /** Unset = on exactly when the store is used (usesStore); true keeps gc after switching back to tar. */
             enabled: z.boolean().optional(),
             schedule: cron.default(DEFAULT_GC_SCHEDULE),
             /** Hours an object stays unreferenced before gc deletes it (MEDIA_STORE_GC_GRACE_HOURS). */
@@ -573,7 +576,8 @@ export const stackConfigSchema = z
     }
   });
 
-export type StackConfig = z.output<typeof stackConfigSchema>;
+/** The parsed config, mediaFormat resolved (unset = the runner's default, DEFAULT_MEDIA_FORMAT). */
+export type StackConfig = Omit<z.output<typeof stackConfigSchema>, "mediaFormat"> & { mediaFormat: MediaFormat };
 
 export class StackConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -599,7 +603,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
   const result = stackConfigSchema.safeParse(raw);
   if (!result.success) throw new StackConfigError(result.error.issues.map(describeIssue));
-  return result.data;
+  // Resolved after the checks, which tell an unset mediaFormat from an explicit store.
+  return { ...result.data, mediaFormat: result.data.mediaFormat ?? DEFAULT_MEDIA_FORMAT };
 }
 
 /**

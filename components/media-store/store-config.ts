@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { MAX_ALARM_RANGE_SECONDS } from "../../runner/src/metric-names.js";
-import type { MediaFormat } from "../../runner/src/contract.js";
+import { DEFAULT_MEDIA_FORMAT, type MediaFormat } from "../../runner/src/contract.js";
 import { cronProblem, isKnownTimeZone, longestIntervalDays } from "../config/schedules.js";
 import { SECRET_PLACEHOLDER } from "../config/stack-file.js";
 
@@ -29,9 +29,9 @@ export const storeKeySchema = z
   })
   .refine((key) => key === key.trim(), { message: "must not start or end with white space" });
 
-/** The fields of the stack config these rules read. */
+/** The fields of the stack config these rules read (mediaFormat: unset before the default is applied). */
 export interface StoreConfigView {
-  mediaFormat: MediaFormat;
+  mediaFormat?: MediaFormat;
   media?: unknown;
   mediaStore: { gc: { enabled?: boolean; schedule: string } };
   cloudwatchNamespace?: string;
@@ -40,11 +40,19 @@ export interface StoreConfigView {
 }
 
 /**
- * gc runs while the store may hold objects: with mediaFormat store, or when asked to (after
+ * Backups write the content store: the stack has a media folder and mediaFormat is store (the
+ * default). Then it has a store key for the backup pods and, unless told otherwise, gc.
+ */
+export function usesStore(config: Pick<StoreConfigView, "mediaFormat" | "media">): boolean {
+  return config.media !== undefined && (config.mediaFormat ?? DEFAULT_MEDIA_FORMAT) === "store";
+}
+
+/**
+ * gc runs while the store may hold objects: when backups use it, or when asked to (after
  * switching back to tar, store sets keep their objects until they expire and gc frees them).
  */
 export function gcEnabled(config: StoreConfigView): boolean {
-  return config.mediaStore.gc.enabled ?? config.mediaFormat === "store";
+  return config.mediaStore.gc.enabled ?? usesStore(config);
 }
 
 /** Hours the gc alarm waits past the gc schedule's longest interval (the backups' alert grace). */

@@ -1,5 +1,5 @@
 /**
- * The stack side of the content store (mediaFormat store, issue 22), on the prod stack and the
+ * The stack side of the content store (mediaFormat store, the default; issue 22), on the prod stack and the
  * pure builders: the lifecycle rule of the content prefix (S3's prefix filter as the oracle), the
  * stack-config keys, the gc alarm's window, and the store key: a Pulumi secret in a Kubernetes
  * Secret that only backup pods mount, never in the ConfigMap.
@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { storeObjectKey, TIERS } from "../../runner/src/contract.js";
 import { lifecycleRules } from "../../components/storage/bucket-rules.js";
 import { parseStackConfig, StackConfigError } from "../../components/config/stack-config.js";
-import { gcEnabled } from "../../components/media-store/store-config.js";
+import { gcEnabled, usesStore } from "../../components/media-store/store-config.js";
 import { gcAlarmRules } from "../../components/media-store/store-gc-alarms.js";
 import { SECRET_PLACEHOLDER } from "../../components/config/stack-file.js";
 import { isPulumiSecret, unwrapSecrets } from "./k8s-validation.js";
@@ -70,14 +70,23 @@ describe("the content prefix's lifecycle rule", () => {
 });
 
 describe("stack config of the content store", () => {
-  it("defaults to the runner's default (tar), gc off with it, and a daily gc schedule after the backups", () => {
+  it("defaults to the runner's default (store), gc on with it, and a daily gc schedule after the backups", () => {
     const config = parseStackConfig(minimal);
-    expect(config.mediaFormat).toBe("tar");
+    expect(config.mediaFormat).toBe("store");
     expect(config.mediaStore).toEqual({ gc: { schedule: "30 5 * * *" } });
-    expect(gcEnabled(config)).toBe(false);
-    expect(gcEnabled(parseStackConfig({ ...minimal, mediaFormat: "store" }))).toBe(true);
+    expect(usesStore(config)).toBe(true);
+    expect(gcEnabled(config)).toBe(true);
+    // tar kept on purpose: no store, no gc.
+    const tar = parseStackConfig({ ...minimal, mediaFormat: "tar" });
+    expect([tar.mediaFormat, usesStore(tar), gcEnabled(tar)]).toEqual(["tar", false, false]);
     // Back on tar, the store's objects stay referenced until their sets expire: gc can stay on.
-    expect(gcEnabled(parseStackConfig({ ...minimal, mediaStore: { gc: { enabled: true } } }))).toBe(true);
+    expect(gcEnabled(parseStackConfig({ ...minimal, mediaFormat: "tar", mediaStore: { gc: { enabled: true } } }))).toBe(
+      true,
+    );
+    // Without a media folder the default stores nothing: no store key, no gc, and no complaint.
+    const { media: _media, ...noMedia } = minimal;
+    const bare = parseStackConfig(noMedia);
+    expect([usesStore(bare), gcEnabled(bare)]).toEqual([false, false]);
   });
 
   it("rejects the store without a media folder, an unknown format and an unwatchable gc schedule, naming each", () => {
@@ -193,6 +202,8 @@ describe("the prod stack's store key and gc", () => {
   });
 
   it("tells every pod the media format in the ConfigMap, and runs gc --yes daily under its own service account", () => {
+    // The prod stack leaves mediaFormat to the default: what follows is what an upgrade gets.
+    expect(run.config).not.toHaveProperty(["edms-backup:mediaFormat"]);
     const data = at(one(run, "kubernetes:core/v1:ConfigMap", "edms-backup-schedule-config").inputs, "data");
     expect(data).toMatchObject({ MEDIA_FORMAT: "store", MEDIA_STORE_TRANSFERS: "8" });
     const gc = one(run, "kubernetes:batch/v1:CronJob", "edms-backup-gc-cron").inputs;

@@ -22,7 +22,7 @@ beforeAll(async () => {
     // Unencrypted sets: no recipients for the backups, no identity for the drill.
     encryption: undefined,
     media: undefined,
-    // Without media there is nothing to store: tar, the runner's default, and so no gc and no store key.
+    // Without media there is nothing to store, whatever the format: no gc and no store key.
     mediaFormat: undefined,
     disabledTiers: ["weekly"],
     database: {

@@ -5,6 +5,8 @@
 // - hard links count the same in the backup and in the drill (item 6);
 // - a link that leaves the media folder stops the backup, naming it, and leaves no set that its
 //   own restore would refuse (item 7).
+// All through tar sets (MEDIA_FORMAT=tar): these are the tar format's entry names and listings; the
+// store format meets the same wild trees in test/e2e/media-tree-property.test.ts.
 import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -104,7 +106,7 @@ describe("names that are not UTF-8, and hard links", () => {
     // A read-only folder whose name is not UTF-8: the drill's and the restore's clean-up must
     // still remove it (as a non-root user, only after making it writable, by its byte name).
     await chmod(bad, 0o500);
-    const env = { ...bucket.env("bytes"), BACKUP_DATABASE: "false", MEDIA_DIR: media, HOME: work };
+    const env = { ...bucket.env("bytes"), BACKUP_DATABASE: "false", MEDIA_DIR: media, HOME: work, MEDIA_FORMAT: "tar" };
 
     const backup = await runRunner(["backup", "--tier", "adhoc"], env, POD);
     expect(backup.code, backup.stderr).toBe(0);
@@ -145,7 +147,12 @@ describe("names that are not UTF-8, and hard links", () => {
     const bad = Buffer.from([0x6e, 0x65, 0x77, 0xff]); // "new\xff"
     await writeFile(Buffer.concat([Buffer.from(media), Buffer.from("/"), bad]), "new\n");
     const dest = await folder("bytes-mount-dest");
-    const env = { BACKUP_DESTINATION: `file://${dest}`, BACKUP_DATABASE: "false", MEDIA_DIR: media };
+    const env = {
+      BACKUP_DESTINATION: `file://${dest}`,
+      BACKUP_DATABASE: "false",
+      MEDIA_DIR: media,
+      MEDIA_FORMAT: "tar",
+    };
     const backup = await runRunner(["backup", "--tier", "daily"], env);
     expect(backup.code, backup.stderr).toBe(0);
     const mount = await folder("bytes-mount");
@@ -181,7 +188,12 @@ describe("a link that leaves the media folder", () => {
     await symlink("../../elsewhere", path.join(media, "sub", "up"));
     await symlink("../a.txt", path.join(media, "sub", "fine"));
     const dest = await folder("outside-dest");
-    const env = { BACKUP_DESTINATION: `file://${dest}`, BACKUP_DATABASE: "false", MEDIA_DIR: media };
+    const env = {
+      BACKUP_DESTINATION: `file://${dest}`,
+      BACKUP_DATABASE: "false",
+      MEDIA_DIR: media,
+      MEDIA_FORMAT: "tar",
+    };
     const backup = await runRunner(["backup", "--tier", "daily"], env);
     expect(backup.code).toBe(1);
     expect(backup.stderr).toContain('"x -> ok": link to the absolute path "/etc/shadow"');

@@ -91,7 +91,10 @@ describe("backup round trip", () => {
       ...bucket.env("edms"),
       DATABASE_URL: source.url,
       MEDIA_DIR: mediaDir,
-      // Small parts so the media archive (>20 MiB) really goes through a multipart upload.
+      // The tar format, streamed: small parts so the archive (>20 MiB) really goes through a
+      // multipart upload, then restored with tar itself. The store's by-hand restore is
+      // test/e2e/media-store-by-hand.test.ts's.
+      MEDIA_FORMAT: "tar",
       S3_PART_SIZE_MIB: "5",
     });
     expect(result.stderr).toBe("");
@@ -142,6 +145,7 @@ describe("backup round trip", () => {
       ...source.env,
       BACKUP_DESTINATION: `file://${dest}`,
       MEDIA_DIR: mediaDir,
+      MEDIA_FORMAT: "tar",
       BACKUP_TRIGGER: "schedule",
     });
     expect(result.stderr).toBe("");

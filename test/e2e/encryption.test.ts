@@ -3,6 +3,8 @@
 // the same data with either of two identities; and without the right identity, or with a damaged
 // ciphertext, restore and drill refuse and leave the target exactly as it was.
 // Each test runs several backups, restores and drills: on a busy 2-core machine that takes minutes.
+// The sets here are tar sets (MEDIA_FORMAT=tar): the layout and the `age -d | zstd -d | tar -x`
+// path by hand are the tar format's; encrypted store sets are test/e2e/media-store*.test.ts's.
 import { createHash } from "node:crypto";
 import { chmod, copyFile, mkdtemp, readFile, readdir, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -64,6 +66,7 @@ async function backupTo(
     DATABASE_URL: source.url,
     MEDIA_DIR: mediaDir,
     BACKUP_DESTINATION: `file://${root}`,
+    MEDIA_FORMAT: "tar",
     ...env,
   });
   expect(backup.code, backup.stderr).toBe(0);
@@ -207,6 +210,7 @@ describe("encrypted backups", { timeout: 360_000 }, () => {
       ...bucket.env("edms"),
       DATABASE_URL: source.url,
       MEDIA_DIR: mediaDir,
+      MEDIA_FORMAT: "tar",
       ENCRYPTION_RECIPIENTS: `${first.recipient}, ${second.recipient}`,
     });
     expect(backup.code, backup.stderr).toBe(0);
@@ -450,7 +454,12 @@ describe("encrypted sets refuse what cannot be trusted, touching nothing", { tim
 describe("backup with recipients that age cannot use", () => {
   it("post-quantum, malformed or bad-checksum recipients: exit 2, nothing stored", async () => {
     const empty = await mkdtemp(path.join(tmpdir(), "edms-enc-none-"));
-    const env = { DATABASE_URL: source.url, MEDIA_DIR: mediaDir, BACKUP_DESTINATION: `file://${empty}` };
+    const env = {
+      DATABASE_URL: source.url,
+      MEDIA_DIR: mediaDir,
+      BACKUP_DESTINATION: `file://${empty}`,
+      MEDIA_FORMAT: "tar",
+    };
     const pq = await runRunner(
       ["backup", "--tier", "daily", "--encrypt-to", `age1pq1${"q".repeat(60)},not-a-key`],
       env,

@@ -86,6 +86,8 @@ line.pdf', ''),
       BACKUP_TIER: "daily",
       DATABASE_URL: db.url,
       MEDIA_DIR: media,
+      // A tar set: the drill test below rebuilds its archive without one file.
+      MEDIA_FORMAT: "tar",
       MEDIA_REFERENCES: REFERENCES,
       PG_BIN_DIR: pg.binDir,
       LOG_LEVEL: "error",
@@ -286,6 +288,8 @@ describe("bad reference columns", () => {
       MEDIA_DIR: media,
       PG_BIN_DIR: pg.binDir,
       ENCRYPTION_RECIPIENTS: key.recipient,
+      // The default (store) format: encrypted, it needs the stack's store key.
+      MEDIA_STORE_KEY: "media-references-store-key-0123456789abcdef",
       MEDIA_REFERENCES: "documents_document.renamed_file",
     });
     expect(result.code, result.stderr).toBe(0);

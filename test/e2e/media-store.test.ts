@@ -279,30 +279,112 @@ describe("the media store: damage is found and refused", () => {
   });
 });
 
-describe("the media store: bad input", () => {
-  it("without a key, or with a short one, the backup exits 2 naming it and writes nothing", async () => {
+describe("the media store: the default format, and an upgrade that changes no setting", () => {
+  /** What an existing tar user has: no MEDIA_FORMAT, no key. */
+  const upgradeEnv = (dest: string, media: string, extra: Record<string, string> = {}) => ({
+    ...fileEnv(dest, media),
+    MEDIA_FORMAT: "",
+    MEDIA_STORE_KEY: "",
+    ...extra,
+  });
+
+  it("encrypted without a key, or with a short one, the backup exits 2 naming the key and MEDIA_FORMAT=tar, and writes nothing", async () => {
     const { media } = await makeMedia(1);
     const dest = path.join(work, `dest-${n}`);
-    const missing = await runRunner(["backup", "--tier", "daily"], { ...fileEnv(dest, media), MEDIA_STORE_KEY: "" });
+    const encrypted = upgradeEnv(dest, media, { ENCRYPTION_RECIPIENTS: age.recipient });
+    const missing = await runRunner(["backup", "--tier", "daily"], encrypted);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/MEDIA_STORE_KEY_FILE \(or MEDIA_STORE_KEY\): required with MEDIA_FORMAT=store/);
+    expect(missing.stderr).toMatch(
+      /MEDIA_STORE_KEY_FILE \(or MEDIA_STORE_KEY\): required for encrypted backups in the store format \(the default MEDIA_FORMAT\).*or set MEDIA_FORMAT=tar to keep writing tar sets/,
+    );
     const keyFile = path.join(work, "short.key");
     await writeFile(keyFile, "too-short\n");
     const short = await runRunner(["backup", "--tier", "daily"], {
-      ...fileEnv(dest, media),
-      MEDIA_STORE_KEY: "",
+      ...upgradeEnv(dest, media),
       MEDIA_STORE_KEY_FILE: keyFile,
     });
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/holds fewer than 32 characters/);
     expect(short.stderr + short.stdout).not.toContain("too-short");
     expect(await filesUnder(dest)).toEqual([]);
+    // Told to keep tar, the same encrypted backup needs no key.
+    ok("encrypted tar backup", await runRunner(["backup", "--tier", "daily"], { ...encrypted, MEDIA_FORMAT: "tar" }));
+    expect((await filesUnder(dest)).map((f) => path.basename(f)).sort()).toEqual([
+      "manifest.json",
+      "names.json.age",
+      "storage.tar.zst.age",
+    ]);
   });
 
-  it("MEDIA_FORMAT unset still writes today's tar set (format 3)", async () => {
+  it("unencrypted without a key, on a destination of tar sets: store sets with the destination's own key; the tar set still lists, verifies and restores", async () => {
+    const { media, contents } = await makeMedia(4);
+    const dest = path.join(work, `dest-${n}`);
+    ok("tar backup", await runRunner(["backup", "--tier", "daily"], upgradeEnv(dest, media, { MEDIA_FORMAT: "tar" })));
+    const tarTree = await snapshotTree(media);
+    await writeFile(path.join(media, "docs", "new.pdf"), randomBytes(1000));
+    const env = upgradeEnv(dest, media);
+    // Two first store backups at once: one makes the key, the other reads it, so both name alike.
+    const [a, b] = await Promise.all([
+      runRunner(["backup", "--tier", "daily"], env),
+      runRunner(["backup", "--tier", "adhoc"], env),
+    ]);
+    ok("store backup", a);
+    ok("concurrent store backup", b);
+    const [tarSet, ...storeSets] = await manifests(dest);
+    expect(tarSet!.formatVersion).toBe(3);
+    expect(storeSets.map((m) => [m.formatVersion, m.media.format])).toEqual([
+      [4, "store"],
+      [4, "store"],
+    ]);
+    const key = (await readFile(path.join(dest, "store", "names-key"), "utf8")).trim();
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    // makeMedia's distinct contents and the new file's, each stored once, none named by its hash.
+    const names = (await objectFiles(dest)).map((f) => path.basename(f));
+    expect(names).toHaveLength(contents.length + 1);
+    for (const content of contents) expect(names).not.toContain(sha256(content));
+    ok("third backup", await runRunner(["backup", "--tier", "daily"], env));
+    expect((await manifests(dest)).at(-1)!.media.store).toMatchObject({
+      uploadedObjects: 0,
+      reusedObjects: contents.length + 1,
+    });
+
+    const list = ok("list", await runRunner(["list", "--json"], env));
+    expect(list.stdout).toContain(tarSet!.backupId);
+    ok("verify the tar set", await runRunner(["verify", tarSet!.backupId], env));
+    ok("verify the store set", await runRunner(["verify", storeSets[0]!.backupId], env));
+    const fromTar = path.join(work, `restored-${n}-tar`);
+    ok(
+      "restore the tar set",
+      await runRunner(["restore", tarSet!.backupId, "--media-only", "--media-dir", fromTar, "--yes"], env),
+    );
+    expect(await snapshotTree(fromTar)).toEqual(tarTree);
+    const fromStore = path.join(work, `restored-${n}-store`);
+    ok(
+      "restore latest",
+      await runRunner(["restore", "latest", "--media-only", "--media-dir", fromStore, "--yes"], env),
+    );
+    expect(await snapshotTree(fromStore)).toEqual(await snapshotTree(media));
+  });
+
+  it("on S3 too: the first store backup without a key makes the destination's key, the next reuses every object", async () => {
+    const bucket = await createTestBucket(s3Endpoint);
+    const { media, contents } = await makeMedia(3);
+    const env = { ...bucket.env("plain"), BACKUP_DATABASE: "false", MEDIA_DIR: media };
+    ok("backup", await runRunner(["backup", "--tier", "daily"], env));
+    ok("second backup", await runRunner(["backup", "--tier", "daily"], env));
+    const keys = await bucket.keys();
+    expect(keys).toContain("plain/store/names-key");
+    expect(keys.filter((k) => k.startsWith("plain/store/objects/"))).toHaveLength(contents.length);
+    for (const h of contents.map(sha256)) expect(keys.join("\n")).not.toContain(h);
+    const target = path.join(work, `restored-s3-${n}`);
+    ok("restore", await runRunner(["restore", "latest", "--media-only", "--media-dir", target, "--yes"], env));
+    expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
+  });
+
+  it("MEDIA_FORMAT=tar keeps writing today's tar set (format 3)", async () => {
     const { media } = await makeMedia(1);
     const dest = path.join(work, `dest-${n}`);
-    ok("backup", await runRunner(["backup", "--tier", "daily"], { ...fileEnv(dest, media), MEDIA_FORMAT: "" }));
+    ok("backup", await runRunner(["backup", "--tier", "daily"], { ...fileEnv(dest, media), MEDIA_FORMAT: "tar" }));
     const files = (await filesUnder(dest)).map((f) => path.basename(f)).sort();
     expect(files).toEqual(["manifest.json", "storage.tar.zst"]);
     const [m] = await manifests(dest);

@@ -21,6 +21,8 @@ describe("object lock", () => {
     const result = await runRunner(["backup", "--tier", "monthly", "--no-database"], {
       ...bucket.env(),
       MEDIA_DIR: media,
+      // A tar set: its two objects are all the bucket holds; the store's locks follow below.
+      MEDIA_FORMAT: "tar",
       OBJECT_LOCK_MODE: "GOVERNANCE",
       OBJECT_LOCK_DAYS: "366",
     });

@@ -171,7 +171,8 @@ describe("restore", () => {
 describe("corruption and failures leave the target untouched", () => {
   async function copyOfSet(): Promise<{ root: string; dir: string }> {
     const root = await mkdtemp(path.join(tmpdir(), "edms-corrupt-"));
-    const r = await run("cp", ["-a", path.join(dest, "daily"), root]);
+    // The whole destination: a store-format set's media objects live beside the tier folders.
+    const r = await run("cp", ["-a", `${dest}/.`, root]);
     expect(r.code).toBe(0);
     return { root, dir: path.join(root, "daily", backupId) };
   }
@@ -217,12 +218,12 @@ describe("corruption and failures leave the target untouched", () => {
   it("a truncated media object", async () => {
     const { root, dir } = await copyOfSet();
     const manifest = await readManifestFile(root, "daily", backupId);
-    expect(manifest.media!.key).toBe("storage.tar.zst"); // the default compression
+    expect(manifest.media!.key).toBe("media-index.jsonl.zst"); // the default format's index
     await truncate(path.join(dir, manifest.media!.key), Math.floor(manifest.media!.bytes / 2));
     await expectRefused(
       root,
       [],
-      /storage\.tar\.zst: \d+ bytes stored, the manifest says \d+ \(truncated or replaced\)/,
+      /media-index\.jsonl\.zst: \d+ bytes stored, the manifest says \d+ \(truncated or replaced\)/,
     );
   });
 

@@ -79,6 +79,8 @@ beforeAll(async () => {
     ...bucket.env("edms"),
     DATABASE_URL: source.url,
     MEDIA_DIR: mediaDir,
+    // The tar stream's progress rows (tar, extract, "of archive"): one stream a part to draw.
+    MEDIA_FORMAT: "tar",
     NO_COLOR: "1",
   });
 });

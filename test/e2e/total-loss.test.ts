@@ -58,6 +58,8 @@ beforeAll(async () => {
     DATABASE_URL: sourceUrl,
     MEDIA_DIR: media,
     ENCRYPTION_RECIPIENTS: `${inCluster.recipient},${offline.recipient}`,
+    // The default (store) format: lost with the cluster too, and recovery never needs it.
+    MEDIA_STORE_KEY: "total-loss-store-key-0123456789abcdef0123",
   });
   expect(backup.code, backup.stderr).toBe(0);
   // Lost with the cluster: the in-cluster key. Kept: the offline one, copied "from the safe".

@@ -353,7 +353,7 @@ describe("the runner image under the pod's restrictions", () => {
     const encrypted = isEncrypted();
     expect(encrypted, "the prod stack encrypts").toBe(true);
     expect(keys.filter((k) => k.endsWith("manifest.json"))).toHaveLength(1);
-    // With the content store (the prod stack's mediaFormat), the media are content objects under
+    // With the content store (the default, which the prod stack keeps), the media are content objects under
     // the store's prefix, and the set holds their index, their plain object list (gc reads it) and
     // the sealed stat cache instead of a tar.
     const store = configMap.MEDIA_FORMAT === "store";

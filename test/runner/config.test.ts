@@ -37,7 +37,7 @@ describe("backup configuration", () => {
       PGPASSWORD: "s3cret",
       PGDATABASE: "edms",
     });
-    expect(s.media).toEqual({ dir: "/media", compression: "zstd", level: 1, format: "tar", transfers: 8 });
+    expect(s.media).toEqual({ dir: "/media", compression: "zstd", level: 1, format: "store", transfers: 8 });
     expect(s).toMatchObject({ tier: "daily", trigger: "manual", logFormat: "json", queueSize: 2 });
   });
 
@@ -195,10 +195,18 @@ describe("backup configuration: the media store (MEDIA_FORMAT=store)", () => {
     }
   };
 
-  it("needs the per-stack key, once, and long enough; never echoes it", () => {
-    expect(problems({ MEDIA_FORMAT: "store" }).join("\n")).toMatch(
-      /MEDIA_STORE_KEY_FILE \(or MEDIA_STORE_KEY\): required/,
-    );
+  it("is the default; needs the per-stack key when encrypted, once, and long enough; never echoes it", () => {
+    expect(load({}).media?.format).toBe("store");
+    // Unencrypted, the destination keeps a key of its own (media-store/destination-key.ts).
+    expect(problems({})).toEqual([]);
+    const recipients = { ENCRYPTION_RECIPIENTS: "age1pt4p99lfcw6gqvjmkgf32dk4y3kyvj4xcqxkpk6ggsxs9dtfk55s4jxt2n" };
+    for (const format of [{}, { MEDIA_FORMAT: "store" }] as Array<Record<string, string>>) {
+      expect(problems({ ...format, ...recipients })).toEqual([
+        "MEDIA_STORE_KEY_FILE (or MEDIA_STORE_KEY): required for encrypted backups in the store format (the default MEDIA_FORMAT), the per-stack secret that names content objects (openssl rand -hex 32; keep it: a new key stores every file again); or set MEDIA_FORMAT=tar to keep writing tar sets",
+      ]);
+    }
+    expect(problems({ MEDIA_FORMAT: "tar", ...recipients })).toEqual([]);
+    expect(load({ MEDIA_FORMAT: "tar" }).media?.format).toBe("tar");
     const short = problems({ MEDIA_FORMAT: "store", MEDIA_STORE_KEY: "s3cr3t-but-short" });
     expect(short.join("\n")).toMatch(/MEDIA_STORE_KEY: must be at least 32 characters/);
     expect(short.join("\n")).not.toContain("s3cr3t-but-short");

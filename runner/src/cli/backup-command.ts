@@ -110,9 +110,10 @@ export function registerBackupCommand(program: Command): void {
     .option("--database-url <url>", "postgres:// URL (env DATABASE_URL; prefer the env, flags are visible in ps)")
     .option("--app-version <version>", "application version for the manifest (env APP_VERSION)")
     .addOption(
-      new Option("--media-format <format>", "tar (one archive) or store (content store) (env MEDIA_FORMAT)").choices(
-        MEDIA_FORMATS,
-      ),
+      new Option(
+        "--media-format <format>",
+        "store (content store, the default) or tar (one archive) (env MEDIA_FORMAT)",
+      ).choices(MEDIA_FORMATS),
     )
     .addOption(new Option("--compression <kind>", "media compression (env MEDIA_COMPRESSION)").choices(COMPRESSIONS))
     .option("--compression-level <n>", "media compression level (env MEDIA_COMPRESSION_LEVEL)")

@@ -25,7 +25,8 @@ import type { LiveArea } from "../output/progress.js";
 import type { Manifest } from "../catalog/manifest.js";
 import { buildBackupManifest, type MediaFacts } from "../catalog/backup-manifest.js";
 import { commitSet } from "../catalog/commit-set.js";
-import { loadStoreKey } from "../media-store/object-names.js";
+import { loadStoreKey, STORE_KEY_REQUIRED } from "../media-store/object-names.js";
+import { destinationStoreKey } from "../media-store/destination-key.js";
 import type { StoreUpload } from "../media-store/store-writer.js";
 import { checkRecipients, refusePlaintextBesideEncrypted } from "../encryption/recipients.js";
 import { encryptSource } from "../stages/age-encrypt.js";
@@ -203,7 +204,9 @@ async function preflight(
   let storeKey;
   if (settings.media?.format === "store") {
     const loaded = await loadStoreKey(settings.env);
-    if ("problems" in loaded) throw new ConfigError(loaded.problems);
+    if (loaded && "problems" in loaded) throw new ConfigError(loaded.problems);
+    // Unencrypted without a key: the destination's own, read or made once every check passed.
+    if (!loaded && settings.encryption) throw new ConfigError([STORE_KEY_REQUIRED]);
     storeKey = loaded;
   }
   for await (const existing of store.list(`${prefix}/`)) {
@@ -362,9 +365,11 @@ async function startMedia(
 ): Promise<StoreUpload | undefined> {
   const { settings } = ctx;
   const { backupId, inspector } = options;
-  if (settings.media && checked.storeKey) {
+  if (settings.media?.format === "store") {
     const rehash = options.rehash || rehashesMedia(settings.tier);
-    return startStoreMedia(ctx, { storeKey: checked.storeKey, backupId, rehash, inspector });
+    // Unencrypted without a configured key: the destination's own, read or made now that every check passed.
+    const storeKey = checked.storeKey ?? (await destinationStoreKey(ctx.store));
+    return startStoreMedia(ctx, { storeKey, backupId, rehash, inspector });
   }
   if (settings.media) startTarMedia(ctx, checked.media?.sourceBytes ?? 0, inspector);
   return undefined;

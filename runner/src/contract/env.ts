@@ -115,7 +115,7 @@ export const runnerEnvShape = {
    * How a backup writes the media folder: `tar` (one archive per set, `storage.tar[.zst|.gz][.age]`,
    * as every release wrote it; a single portable file) or `store` (a per-set media index plus one
    * content object per distinct file content under STORE_OBJECTS_PREFIX, shared by every set:
-   * unchanged files are stored once). Default: tar. Both are always read.
+   * unchanged files are stored once). Default: store. Both are always read.
    */
   MEDIA_FORMAT: z.enum(MEDIA_FORMATS, { message: `must be one of ${MEDIA_FORMATS.join(", ")}` }).optional(),
   /**
@@ -125,6 +125,8 @@ export const runnerEnvShape = {
    * 32 characters (`openssl rand -hex 32`). A secret: redacted, never passed to child processes;
    * only backup pods need it (restore, verify and gc read object names from the index).
    * Prefer MEDIA_STORE_KEY_FILE. Changing it stops deduplication against older objects, nothing else.
+   * Required for encrypted sets; unset for unencrypted ones, the destination keeps its own
+   * (STORE_DESTINATION_KEY, made by the first store backup).
    */
   MEDIA_STORE_KEY: z.string().min(32, { message: "must be at least 32 characters (openssl rand -hex 32)" }).optional(),
   /** A file holding MEDIA_STORE_KEY (e.g. a mounted Secret); surrounding whitespace is ignored. */

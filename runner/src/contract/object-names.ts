@@ -4,10 +4,14 @@
  */
 import type { Compression } from "./compression.js";
 
-/** How a set's media is written: one tar archive, or an index into the shared content store. */
+/**
+ * How a set's media is written: one tar archive, or an index into the shared content store. The
+ * store is the default (a backup uploads only what changed); tar stays for a single portable
+ * archive (MEDIA_FORMAT=tar). Sets of both formats are always read.
+ */
 export const MEDIA_FORMATS = ["tar", "store"] as const;
 export type MediaFormat = (typeof MEDIA_FORMATS)[number];
-export const DEFAULT_MEDIA_FORMAT: MediaFormat = "tar";
+export const DEFAULT_MEDIA_FORMAT: MediaFormat = "store";
 
 /**
  * The content store (MEDIA_FORMAT=store), under the destination's prefix beside the tier folders:
@@ -18,6 +22,11 @@ export const DEFAULT_MEDIA_FORMAT: MediaFormat = "tar";
  */
 export const STORE_PREFIX = "store";
 export const STORE_OBJECTS_PREFIX = `${STORE_PREFIX}/objects/`;
+/**
+ * The store key of an unencrypted destination whose backups were given none (MEDIA_STORE_KEY
+ * unset): made by the first store backup, read by the next (media-store/destination-key.ts).
+ */
+export const STORE_DESTINATION_KEY = `${STORE_PREFIX}/names-key`;
 /** The runner command that deletes unreferenced content objects (its own CronJob and identity). */
 export const STORE_GC_COMMAND = "gc";
 /** The runner command the stack's deploy-check Job runs (components/schedule/deploy-check.ts). */

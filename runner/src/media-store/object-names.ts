@@ -35,14 +35,20 @@ export class StoreKey {
   }
 }
 
+/** What a backup without MEDIA_STORE_KEY needs to know (config.ts checks it before any run). */
+export const STORE_KEY_REQUIRED =
+  "MEDIA_STORE_KEY_FILE (or MEDIA_STORE_KEY): required for encrypted backups in the store format (the default MEDIA_FORMAT), the per-stack secret that names content objects (openssl rand -hex 32; keep it: a new key stores every file again); or set MEDIA_FORMAT=tar to keep writing tar sets";
+
 /**
- * The key from MEDIA_STORE_KEY_FILE or MEDIA_STORE_KEY (exactly one), or the problems with them.
+ * The key from MEDIA_STORE_KEY_FILE or MEDIA_STORE_KEY (exactly one), the problems with them, or
+ * undefined when neither is set: an unencrypted backup then uses the destination's own key
+ * (destination-key.ts), an encrypted one stops with STORE_KEY_REQUIRED.
  * The file's surrounding whitespace is ignored (a Secret written with a trailing newline).
  */
 export async function loadStoreKey(env: {
   MEDIA_STORE_KEY?: string;
   MEDIA_STORE_KEY_FILE?: string;
-}): Promise<StoreKey | { problems: string[] }> {
+}): Promise<StoreKey | undefined | { problems: string[] }> {
   const { MEDIA_STORE_KEY: inline, MEDIA_STORE_KEY_FILE: file } = env;
   if (inline && file) return { problems: ["MEDIA_STORE_KEY_FILE and MEDIA_STORE_KEY: set one of them, not both"] };
   let text = inline;
@@ -57,11 +63,5 @@ export async function loadStoreKey(env: {
     if (text.length < 32)
       return { problems: [`MEDIA_STORE_KEY_FILE: ${file} holds fewer than 32 characters (openssl rand -hex 32)`] };
   }
-  if (!text)
-    return {
-      problems: [
-        "MEDIA_STORE_KEY_FILE (or MEDIA_STORE_KEY): required with MEDIA_FORMAT=store, the per-stack secret that names content objects (openssl rand -hex 32; keep it: a new key stores every file again)",
-      ],
-    };
-  return new StoreKey(Buffer.from(text, "utf8"));
+  return text ? new StoreKey(Buffer.from(text, "utf8")) : undefined;
 }

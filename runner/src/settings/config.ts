@@ -29,6 +29,7 @@ import { ConfigError } from "../errors.js";
 import { resolvePgConnection, type PgConnection } from "../pg/connection.js";
 import { loadIdentity, type IdentitySettings } from "../encryption/identity.js";
 import { splitRecipients } from "../encryption/recipients.js";
+import { STORE_KEY_REQUIRED } from "../media-store/object-names.js";
 
 export interface CommonSettings {
   destination: Destination;
@@ -213,10 +214,16 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
       // The key itself is read (and its file's length checked) by the backup's preflight.
       if (format === "store" && env.MEDIA_STORE_KEY && env.MEDIA_STORE_KEY_FILE)
         problems.push("MEDIA_STORE_KEY_FILE and MEDIA_STORE_KEY: set one of them, not both");
-      if (format === "store" && !env.MEDIA_STORE_KEY && !env.MEDIA_STORE_KEY_FILE && !merged.MEDIA_STORE_KEY)
-        problems.push(
-          "MEDIA_STORE_KEY_FILE (or MEDIA_STORE_KEY): required with MEDIA_FORMAT=store, the per-stack secret that names content objects (openssl rand -hex 32)",
-        );
+      // Unencrypted sets may use a key kept in the destination; encrypted ones must be given one.
+      const encrypted = encryptionSettings(env) !== undefined;
+      if (
+        format === "store" &&
+        encrypted &&
+        !env.MEDIA_STORE_KEY &&
+        !env.MEDIA_STORE_KEY_FILE &&
+        !merged.MEDIA_STORE_KEY
+      )
+        problems.push(STORE_KEY_REQUIRED);
       media = {
         dir: env.MEDIA_DIR.replace(/\/+$/, "") || "/",
         compression,
