@@ -305,9 +305,6 @@ export async function runUndoRestore(
   deps: { store: ObjectStore; log: Logger; signal?: AbortSignal },
 ): Promise<KeptSummary & { left: string[] }> {
   const log = deps.log.child({ stage: "undo", keptRun: plan.undoOf });
-  const connection = settings.database ?? undefined;
-  const terminate = Boolean(options.terminateConnections);
-  let journal = plan.resume;
   const stopIfSignalled = () => {
     if (!deps.signal?.aborted) return;
     const signal = deps.signal.reason as NodeJS.Signals;
@@ -321,46 +318,89 @@ export async function runUndoRestore(
     );
     return undefined;
   });
-  if (!journal) {
-    const changes = await changesSinceRestore(plan, settings, fingerprints);
-    if (changes.length && !options.discardChanges)
-      throw new RunnerError(
-        `the live copies changed since the restore of ${plan.replacedBy}; an undo would set these changes aside: ${changes.join("; ")}. Nothing was swapped. To undo anyway, rerun with --discard-changes (the current contents are then kept like any replaced copy, until cleanup)`,
-      );
-    if (changes.length)
-      log.warn(
-        { changes },
-        "the live copies changed since the restore; undoing anyway (--discard-changes): the current contents are kept like any replaced copy",
-      );
-    await verifyKept(plan, settings, fingerprints);
-    await faultPoint("undo.verified");
-    stopIfSignalled();
-    const runId = newRunId();
-    journal = {
-      formatVersion: 1,
-      runId,
-      startedAt: new Date().toISOString(),
-      undoOf: plan.undoOf,
-      replacedBy: plan.replacedBy,
-      keepHours: settings.keepPreviousHours,
-      database: plan.database
-        ? { ...plan.database, displaced: copyDatabaseName("previous", plan.database.target, runId) }
-        : null,
-      media: plan.media
-        ? { ...plan.media, displaced: copyPath("previous", plan.media.target, runId, plan.media.layout) }
-        : null,
-    };
-    const written = journal;
-    await writeUndoJournal(deps.store, written).catch((error: unknown) => {
-      throw new RunnerError(
-        `could not write the undo's journal to ${deps.store.display} (${errorMessage(error)}); nothing was changed`,
-      );
-    });
-  } else log.warn({ undoRun: journal.runId }, `finishing undo ${journal.runId}, which was interrupted during its swap`);
-  const j = journal;
-  const runId = j.runId;
+  const undo: UndoRun = { plan, settings, options, deps, log, fingerprints, stopIfSignalled };
+  const j = plan.resume ?? (await startJournal(undo));
+  if (plan.resume) log.warn({ undoRun: j.runId }, `finishing undo ${j.runId}, which was interrupted during its swap`);
+  await swapKeptIn(undo, j);
+  const kept = await keepPrevious(
+    { runId: j.runId, replacedBy: `undo of ${plan.undoOf}`, hours: j.keepHours },
+    { connection: settings.database ?? undefined, target: j.database?.target, previous: j.database?.displaced },
+    { target: j.media?.target, previous: j.media?.displaced, layout: j.media?.layout },
+    deps.store,
+    log,
+  );
+  await releasePutBack(plan, deps.store, log);
+  const left = halvesLeft(plan);
+  log.info(
+    { kept, left: left.length ? left : undefined, signal: deps.signal?.aborted ? deps.signal.reason : undefined },
+    `undo of ${plan.replacedBy} complete${left.length ? ` for the ${plan.database ? "database" : "media folder"} only: ${left.join("; ")}` : ""}; the replaced copies are kept until ${kept.keepUntil}`,
+  );
+  return { ...kept, left };
+}
 
-  // From here a signal no longer stops the run before the swap is complete or rolled back.
+/** What the undo's phases share. */
+interface UndoRun {
+  plan: UndoPlan;
+  settings: RestoreSettings;
+  options: UndoOptions;
+  deps: { store: ObjectStore; log: Logger; signal?: AbortSignal };
+  log: Logger;
+  fingerprints: Awaited<ReturnType<typeof readFingerprints>> | undefined;
+  /** Before the swap, a signal stops the run with nothing changed. */
+  stopIfSignalled: () => void;
+}
+
+/**
+ * A new undo: refused when the live copies changed since the restore (unless --discard-changes),
+ * the kept copies verified, then its journal written before anything is renamed.
+ */
+async function startJournal(undo: UndoRun): Promise<UndoJournal> {
+  const { plan, settings, options, deps, log, fingerprints } = undo;
+  const changes = await changesSinceRestore(plan, settings, fingerprints);
+  if (changes.length && !options.discardChanges)
+    throw new RunnerError(
+      `the live copies changed since the restore of ${plan.replacedBy}; an undo would set these changes aside: ${changes.join("; ")}. Nothing was swapped. To undo anyway, rerun with --discard-changes (the current contents are then kept like any replaced copy, until cleanup)`,
+    );
+  if (changes.length)
+    log.warn(
+      { changes },
+      "the live copies changed since the restore; undoing anyway (--discard-changes): the current contents are kept like any replaced copy",
+    );
+  await verifyKept(plan, settings, fingerprints);
+  await faultPoint("undo.verified");
+  undo.stopIfSignalled();
+  const runId = newRunId();
+  const journal: UndoJournal = {
+    formatVersion: 1,
+    runId,
+    startedAt: new Date().toISOString(),
+    undoOf: plan.undoOf,
+    replacedBy: plan.replacedBy,
+    keepHours: settings.keepPreviousHours,
+    database: plan.database
+      ? { ...plan.database, displaced: copyDatabaseName("previous", plan.database.target, runId) }
+      : null,
+    media: plan.media
+      ? { ...plan.media, displaced: copyPath("previous", plan.media.target, runId, plan.media.layout) }
+      : null,
+  };
+  await writeUndoJournal(deps.store, journal).catch((error: unknown) => {
+    throw new RunnerError(
+      `could not write the undo's journal to ${deps.store.display} (${errorMessage(error)}); nothing was changed`,
+    );
+  });
+  return journal;
+}
+
+/**
+ * The kept copies swapped back in, database first (or a resumed undo's halves finished). From the
+ * first rename on, a signal no longer stops the run before the swap is complete or rolled back.
+ */
+async function swapKeptIn(undo: UndoRun, j: UndoJournal): Promise<void> {
+  const { plan, settings, options, deps, log, fingerprints } = undo;
+  const connection = settings.database ?? undefined;
+  const terminate = Boolean(options.terminateConnections);
+  const runId = j.runId;
   let started = false;
   const onSignal = () => {
     if (!started) return;
@@ -381,12 +421,13 @@ export async function runUndoRestore(
           media: Boolean(j.media && !(await pathExists(j.media.displaced))),
         });
       }
-      stopIfSignalled();
+      undo.stopIfSignalled();
       started = true;
     }
   };
   let dbSwap: DatabaseSwap | undefined;
   let mediaSwap: MediaSwap | undefined;
+  let failed: { error: unknown } | undefined;
   try {
     if (j.database) {
       if (plan.resume) await finishDatabaseHalf(j.database, connection!, runId, terminate, startSwap);
@@ -412,22 +453,18 @@ export async function runUndoRestore(
     }
     await faultPoint("undo.after-swap");
   } catch (error) {
-    deps.signal?.removeEventListener("abort", onSignal);
-    throw await afterSwapFailure(error, { plan, journal: j, dbSwap, mediaSwap, connection, store: deps.store, log });
+    failed = { error };
   }
+  // The swap is over either way: a signal from now on is handled like any other.
   deps.signal?.removeEventListener("abort", onSignal);
-  const kept = await keepPrevious(
-    { runId, replacedBy: `undo of ${plan.undoOf}`, hours: j.keepHours },
-    { connection, target: j.database?.target, previous: j.database?.displaced },
-    { target: j.media?.target, previous: j.media?.displaced, layout: j.media?.layout },
-    deps.store,
-    log,
-  );
-  await releasePutBack(plan, deps.store, log);
-  const left = halvesLeft(plan);
-  log.info(
-    { kept, left: left.length ? left : undefined, signal: deps.signal?.aborted ? deps.signal.reason : undefined },
-    `undo of ${plan.replacedBy} complete${left.length ? ` for the ${plan.database ? "database" : "media folder"} only: ${left.join("; ")}` : ""}; the replaced copies are kept until ${kept.keepUntil}`,
-  );
-  return { ...kept, left };
+  if (failed)
+    throw await afterSwapFailure(failed.error, {
+      plan,
+      journal: j,
+      dbSwap,
+      mediaSwap,
+      connection,
+      store: deps.store,
+      log,
+    });
 }
