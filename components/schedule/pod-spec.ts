@@ -93,8 +93,8 @@ function envVars(env: RunnerEnv): IEnvVar[] {
     .map(([name, value]) => ({ name, value }));
 }
 
-export function podSpec(s: PodSettings): IPodSpec {
-  if (s.runAsUser === 0) throw new Error("the runner must not run as root (runAsUser 0)");
+/** The pod's volumes and the container's mounts: scratch space, the CA, key files, the media. */
+function podVolumes(s: PodSettings) {
   const volumes: NonNullable<IPodSpec["volumes"]> = [{ name: "tmp", emptyDir: { sizeLimit: s.tmpSizeLimit } }];
   const mounts: Array<{ name: string; mountPath: string; readOnly?: boolean; subPath?: string }> = [
     { name: "tmp", mountPath: TMP_DIR },
@@ -134,6 +134,39 @@ export function podSpec(s: PodSettings): IPodSpec {
       ...(s.media.subPath ? { subPath: s.media.subPath } : {}),
     });
   }
+  return { volumes, mounts };
+}
+
+/** The container's own variables: the stack's settings, the mounted files' paths, secrets by reference. */
+function containerEnv(s: PodSettings): IEnvVar[] {
+  return [
+    ...envVars({
+      ...s.env,
+      ...(s.ageIdentity ? { AGE_IDENTITY_FILE } : {}),
+      ...(s.storeKey ? { MEDIA_STORE_KEY_FILE: STORE_KEY_FILE } : {}),
+    }),
+    ...(s.secretEnv ?? []).map((e) => ({
+      name: e.name,
+      valueFrom: { secretKeyRef: { name: e.secretName, key: e.key, optional: e.optional } },
+    })),
+    // A container's env wins over its envFrom: the restore Job's role replaces the ConfigMap's.
+    ...(s.databaseUser ? [{ name: "PGUSER", value: s.databaseUser }] : []),
+    ...(s.passwordSecret
+      ? [
+          {
+            name: PASSWORD_ENV,
+            valueFrom: { secretKeyRef: { name: s.passwordSecret.name, key: s.passwordSecret.key } },
+          },
+        ]
+      : []),
+    // Node and the AWS SDK look for a home directory; the root filesystem is read-only.
+    { name: "HOME", value: TMP_DIR },
+  ];
+}
+
+export function podSpec(s: PodSettings): IPodSpec {
+  if (s.runAsUser === 0) throw new Error("the runner must not run as root (runAsUser 0)");
+  const { volumes, mounts } = podVolumes(s);
   const spec: IPodSpec = {
     restartPolicy: "Never",
     serviceAccountName: s.serviceAccountName,
@@ -156,29 +189,7 @@ export function podSpec(s: PodSettings): IPodSpec {
         imagePullPolicy: "IfNotPresent",
         args: s.args,
         envFrom: [{ configMapRef: { name: s.configMapName } }],
-        env: [
-          ...envVars({
-            ...s.env,
-            ...(s.ageIdentity ? { AGE_IDENTITY_FILE } : {}),
-            ...(s.storeKey ? { MEDIA_STORE_KEY_FILE: STORE_KEY_FILE } : {}),
-          }),
-          ...(s.secretEnv ?? []).map((e) => ({
-            name: e.name,
-            valueFrom: { secretKeyRef: { name: e.secretName, key: e.key, optional: e.optional } },
-          })),
-          // A container's env wins over its envFrom: the restore Job's role replaces the ConfigMap's.
-          ...(s.databaseUser ? [{ name: "PGUSER", value: s.databaseUser }] : []),
-          ...(s.passwordSecret
-            ? [
-                {
-                  name: PASSWORD_ENV,
-                  valueFrom: { secretKeyRef: { name: s.passwordSecret.name, key: s.passwordSecret.key } },
-                },
-              ]
-            : []),
-          // Node and the AWS SDK look for a home directory; the root filesystem is read-only.
-          { name: "HOME", value: TMP_DIR },
-        ],
+        env: containerEnv(s),
         resources: {
           requests: { cpu: s.resources.requests.cpu, memory: s.resources.requests.memory },
           limits: { cpu: s.resources.limits.cpu, memory: s.resources.limits.memory },
