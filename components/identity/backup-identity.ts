@@ -44,26 +44,7 @@ export class BackupIdentity extends pulumi.ComponentResource {
     const parent = { parent: this };
     const region = aws.getRegionOutput({}, parent).region;
 
-    let assumeRolePolicy: pulumi.Output<string>;
-    if (args.identity.kind === "irsa") {
-      assumeRolePolicy = pulumi.output(
-        JSON.stringify(irsaTrustPolicy(args.identity.oidcProviderArn, args.namespace, args.serviceAccountName)),
-      );
-    } else {
-      const clusterName = args.identity.clusterName;
-      const caller = aws.getCallerIdentityOutput({}, parent);
-      assumeRolePolicy = pulumi
-        .all([caller.accountId, caller.arn, region])
-        .apply(([accountId, arn, r]) =>
-          JSON.stringify(
-            podIdentityTrustPolicy(
-              eksClusterArn(arn, r, accountId, clusterName),
-              args.namespace,
-              args.serviceAccountName,
-            ),
-          ),
-        );
-    }
+    const assumeRolePolicy = trustPolicy(args, region, parent);
 
     this.role = new aws.iam.Role(
       `${name}-role`,
@@ -81,21 +62,7 @@ export class BackupIdentity extends pulumi.ComponentResource {
         policy: pulumi
           .all([args.bucketArn, args.kmsKeyArn, region, args.runSummaryTopicArn])
           .apply(([bucketArn, kmsKeyArn, r, runSummaryTopicArn]) =>
-            JSON.stringify(
-              args.policy
-                ? args.policy({ bucketArn, kmsKeyArn, region: r })
-                : args.access === "read-only"
-                  ? readerPolicy({ bucketArn, kmsKeyArn, region: r, keyPrefix: args.keyPrefix })
-                  : runnerPolicy({
-                      bucketArn,
-                      kmsKeyArn,
-                      region: r,
-                      keyPrefix: args.keyPrefix,
-                      objectLock: args.objectLock,
-                      cloudwatchNamespace: args.cloudwatchNamespace,
-                      runSummaryTopicArn,
-                    }),
-            ),
+            JSON.stringify(permissions(args, { bucketArn, kmsKeyArn, region: r, runSummaryTopicArn })),
           ),
       },
       parent,
@@ -131,4 +98,44 @@ export class BackupIdentity extends pulumi.ComponentResource {
 
     this.registerOutputs({ roleArn: this.role.arn, serviceAccountName: args.serviceAccountName });
   }
+}
+
+/** Who may assume the role: the service account through IRSA's OIDC provider, or EKS Pod Identity. */
+function trustPolicy(
+  args: BackupIdentityArgs,
+  region: pulumi.Output<string>,
+  parent: pulumi.InvokeOutputOptions,
+): pulumi.Output<string> {
+  if (args.identity.kind === "irsa")
+    return pulumi.output(
+      JSON.stringify(irsaTrustPolicy(args.identity.oidcProviderArn, args.namespace, args.serviceAccountName)),
+    );
+  const clusterName = args.identity.clusterName;
+  const caller = aws.getCallerIdentityOutput({}, parent);
+  return pulumi
+    .all([caller.accountId, caller.arn, region])
+    .apply(([accountId, arn, r]) =>
+      JSON.stringify(
+        podIdentityTrustPolicy(eksClusterArn(arn, r, accountId, clusterName), args.namespace, args.serviceAccountName),
+      ),
+    );
+}
+
+/** What the role may do: the given policy, the exporter's read-only one, or the runner's. */
+function permissions(
+  args: BackupIdentityArgs,
+  resolved: { bucketArn: string; kmsKeyArn: string; region: string; runSummaryTopicArn: string | undefined },
+): PolicyDocument {
+  const { bucketArn, kmsKeyArn, region, runSummaryTopicArn } = resolved;
+  if (args.policy) return args.policy({ bucketArn, kmsKeyArn, region });
+  if (args.access === "read-only") return readerPolicy({ bucketArn, kmsKeyArn, region, keyPrefix: args.keyPrefix });
+  return runnerPolicy({
+    bucketArn,
+    kmsKeyArn,
+    region,
+    keyPrefix: args.keyPrefix,
+    objectLock: args.objectLock,
+    cloudwatchNamespace: args.cloudwatchNamespace,
+    runSummaryTopicArn,
+  });
 }
