@@ -31,25 +31,7 @@ export class BackupBucket extends pulumi.ComponentResource {
     super("edms-backup:storage:BackupBucket", name, {}, opts);
     const parent = { parent: this };
 
-    if (args.kmsKeyArn) {
-      this.kmsKeyArn = pulumi.output(args.kmsKeyArn);
-    } else {
-      const caller = aws.getCallerIdentityOutput({}, parent);
-      const key = new aws.kms.Key(
-        `${name}-key`,
-        {
-          description: `Encrypts the backups in ${name}`,
-          enableKeyRotation: true,
-          deletionWindowInDays: 30,
-          policy: pulumi
-            .all([caller.arn, caller.accountId])
-            .apply(([arn, accountId]) => JSON.stringify(backupKeyPolicy(partitionOf(arn), accountId))),
-        },
-        parent,
-      );
-      new aws.kms.Alias(`${name}-key-alias`, { name: `alias/${name}`, targetKeyId: key.keyId }, parent);
-      this.kmsKeyArn = key.arn;
-    }
+    this.kmsKeyArn = args.kmsKeyArn ? pulumi.output(args.kmsKeyArn) : backupKey(name, parent);
 
     this.bucket = new aws.s3.Bucket(
       `${name}-bucket`,
@@ -130,4 +112,23 @@ export class BackupBucket extends pulumi.ComponentResource {
 
     this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn, kmsKeyArn: this.kmsKeyArn });
   }
+}
+
+/** The bucket's own KMS key (rotated, with its alias), when the stack names none. */
+function backupKey(name: string, parent: { parent: pulumi.Resource }): pulumi.Output<string> {
+  const caller = aws.getCallerIdentityOutput({}, parent);
+  const key = new aws.kms.Key(
+    `${name}-key`,
+    {
+      description: `Encrypts the backups in ${name}`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      policy: pulumi
+        .all([caller.arn, caller.accountId])
+        .apply(([arn, accountId]) => JSON.stringify(backupKeyPolicy(partitionOf(arn), accountId))),
+    },
+    parent,
+  );
+  new aws.kms.Alias(`${name}-key-alias`, { name: `alias/${name}`, targetKeyId: key.keyId }, parent);
+  return key.arn;
 }
