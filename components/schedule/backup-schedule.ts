@@ -65,52 +65,15 @@ export class BackupSchedule extends pulumi.ComponentResource {
     const names = objectNames(args.appName);
     const namespace = args.namespace;
 
-    this.configMap = new k8s.core.v1.ConfigMap(
-      `${name}-config`,
-      {
-        metadata: { name: names.configMap, namespace, labels: commonLabels(args.appName) },
-        data: pulumi
-          .all([args.runner.bucketName, args.runner.region, args.runner.firstDeploy, args.runner.runSummaryTopicArn])
-          .apply(([bucketName, region, firstDeploy, runSummaryTopicArn]) =>
-            configMapData({
-              ...args.runner,
-              bucketName,
-              region,
-              firstDeploy,
-              runSummaryTopicArn,
-              mediaDir: args.pod.media?.mountPath,
-            }),
-          ),
-      },
-      childOpts,
-    );
+    this.configMap = runnerConfigMap(name, args, childOpts);
 
     const pod = (workload: RunnerWorkload) =>
       pulumi
         .all([args.pod.image, args.pod.serviceAccountName])
         .apply(([image, serviceAccountName]) => runnerPod({ ...args.pod, image, serviceAccountName }, workload));
 
-    const cronJob = (
-      resourceName: string,
-      objectName: string,
-      labels: Record<string, string>,
-      schedule: string,
-      suspend: boolean,
-      spec: ReturnType<typeof pod>,
-    ) =>
-      new k8s.batch.v1.CronJob(
-        resourceName,
-        {
-          metadata: { name: objectName, namespace, labels },
-          spec: spec.apply((p) =>
-            asCronJobSpec(
-              cronJobSpec({ schedule, timeZone: args.timeZone, suspend, labels, pod: p, policy: args.policy }),
-            ),
-          ),
-        },
-        // The ConfigMap must exist before a CronJob's first run reads it.
-        { ...childOpts, dependsOn: [this.configMap] },
-      );
+    // The ConfigMap must exist before a CronJob's first run reads it.
+    const cronJob = runnerCronJobs(args, { ...childOpts, dependsOn: [this.configMap] });
 
     const objectLockFor = (tier: Tier) =>
       args.objectLockMode ? { mode: args.objectLockMode, retentionDays: args.retentionDays[tier] } : undefined;
@@ -168,25 +131,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
       // hours away. Published first, the never-ran ages (below threshold until each tier's first
       // run + grace) keep the alarms quiet. Created once (ignoreChanges), re-created only if it
       // failed (replaceUnready), so a later `pulumi up` never waits on it or fails because of it.
-      const labels = workloadLabels(args.appName, "status");
-      this.firstStatusRun = new k8s.batch.v1.Job(
-        `${name}-status-first`,
-        {
-          metadata: {
-            name: names.firstStatusJob,
-            namespace,
-            labels,
-            annotations: { "pulumi.com/replaceUnready": "true" },
-          },
-          spec: statusPod.apply((p) => ({
-            // A freshly created IAM role can take a little while to be usable.
-            backoffLimit: 3,
-            activeDeadlineSeconds: 600,
-            template: { metadata: { labels }, spec: p },
-          })) as pulumi.Output<k8s.types.input.batch.v1.JobSpec>,
-        },
-        { ...childOpts, dependsOn: [this.configMap], ignoreChanges: ["spec"] },
-      );
+      this.firstStatusRun = firstStatusJob(name, args, statusPod, { ...childOpts, dependsOn: [this.configMap] });
     }
 
     new k8s.networking.v1.NetworkPolicy(
@@ -204,4 +149,88 @@ export class BackupSchedule extends pulumi.ComponentResource {
 
     this.registerOutputs({ cronJobNames: this.cronJobNames, configMapName: names.configMap });
   }
+}
+
+/** The runner's settings, which every CronJob's pod reads (envFrom). */
+function runnerConfigMap(
+  name: string,
+  args: BackupScheduleArgs,
+  childOpts: { parent: pulumi.Resource },
+): k8s.core.v1.ConfigMap {
+  const names = objectNames(args.appName);
+  const namespace = args.namespace;
+  return new k8s.core.v1.ConfigMap(
+    `${name}-config`,
+    {
+      metadata: { name: names.configMap, namespace, labels: commonLabels(args.appName) },
+      data: pulumi
+        .all([args.runner.bucketName, args.runner.region, args.runner.firstDeploy, args.runner.runSummaryTopicArn])
+        .apply(([bucketName, region, firstDeploy, runSummaryTopicArn]) =>
+          configMapData({
+            ...args.runner,
+            bucketName,
+            region,
+            firstDeploy,
+            runSummaryTopicArn,
+            mediaDir: args.pod.media?.mountPath,
+          }),
+        ),
+    },
+    childOpts,
+  );
+}
+
+/** The one status run at the first deployment (see the constructor). */
+function firstStatusJob(
+  name: string,
+  args: BackupScheduleArgs,
+  statusPod: pulumi.Output<ReturnType<typeof runnerPod>>,
+  opts: pulumi.CustomResourceOptions,
+): k8s.batch.v1.Job {
+  const names = objectNames(args.appName);
+  const namespace = args.namespace;
+  const labels = workloadLabels(args.appName, "status");
+  return new k8s.batch.v1.Job(
+    `${name}-status-first`,
+    {
+      metadata: {
+        name: names.firstStatusJob,
+        namespace,
+        labels,
+        annotations: { "pulumi.com/replaceUnready": "true" },
+      },
+      spec: statusPod.apply((p) => ({
+        // A freshly created IAM role can take a little while to be usable.
+        backoffLimit: 3,
+        activeDeadlineSeconds: 600,
+        template: { metadata: { labels }, spec: p },
+      })) as pulumi.Output<k8s.types.input.batch.v1.JobSpec>,
+    },
+    { ...opts, ignoreChanges: ["spec"] },
+  );
+}
+
+/** Makes CronJobs running the runner's pod on `schedule` (suspended: started by hand). */
+function runnerCronJobs(args: BackupScheduleArgs, opts: pulumi.CustomResourceOptions) {
+  return (
+    resourceName: string,
+    objectName: string,
+    labels: Record<string, string>,
+    schedule: string,
+    suspend: boolean,
+    spec: pulumi.Output<ReturnType<typeof runnerPod>>,
+  ): k8s.batch.v1.CronJob =>
+    new k8s.batch.v1.CronJob(
+      resourceName,
+      {
+        metadata: { name: objectName, namespace: args.namespace, labels },
+        spec: spec.apply((p) =>
+          asCronJobSpec(
+            cronJobSpec({ schedule, timeZone: args.timeZone, suspend, labels, pod: p, policy: args.policy }),
+          ),
+        ),
+      },
+      // A copy each: one CronJob's options never see another's.
+      { ...opts },
+    );
 }
