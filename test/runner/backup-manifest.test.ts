@@ -49,6 +49,15 @@ const dumpEntry = {
   ],
 };
 
+/** The media reference check's result, as given and as the manifest records it. */
+const references = {
+  columns: ["public.documents.file"],
+  referenced: 11,
+  missing: 1,
+  missingPaths: ["gone.pdf"],
+  unreferenced: 2,
+};
+
 function facts(over: Partial<BackupFacts> = {}): BackupFacts {
   return {
     backupId: "20261207T123000Z-ab12",
@@ -76,13 +85,7 @@ function facts(over: Partial<BackupFacts> = {}): BackupFacts {
       stored: { key: "media.tar.zst", bytes: 5000, sha256: sha("b") },
       compression: "zstd",
       tally: { files: 12, sourceBytes: 9000 },
-      references: {
-        columns: ["public.documents.file"],
-        referenced: 11,
-        missing: 1,
-        missingPaths: ["gone.pdf"],
-        unreferenced: 2,
-      },
+      references,
     },
     ...over,
   };
@@ -115,13 +118,7 @@ describe("the backup manifest", () => {
         compression: "zstd",
         files: 12,
         sourceBytes: 9000,
-        references: {
-          columns: ["public.documents.file"],
-          referenced: 11,
-          missing: 1,
-          missingPaths: ["gone.pdf"],
-          unreferenced: 2,
-        },
+        references,
       },
     });
     // What is written is what a reader accepts.
