@@ -171,6 +171,73 @@ export function encryptionSettings(env: ParsedRunnerEnv): BackupSettings["encryp
   return recipients ? { recipients } : undefined;
 }
 
+/** The database half of a backup: its connection, or null when the run leaves it out. */
+function backupDatabase(withDatabase: boolean, env: ParsedRunnerEnv, options: LoadOptions, problems: string[]) {
+  if (!withDatabase) return null;
+  const resolved = resolvePgConnection(env.DATABASE_URL, options.processEnv);
+  if (typeof resolved !== "string") return resolved;
+  problems.push(`${settingLabel("DATABASE_URL")}: ${resolved}`);
+  return null;
+}
+
+/** The media half of a backup: its folder, compression and format, or null when left out or invalid. */
+function backupMedia(
+  withMedia: boolean,
+  env: ParsedRunnerEnv,
+  merged: RunnerEnv,
+  problems: string[],
+): MediaSettings | null {
+  if (!withMedia) return null;
+  if (!env.MEDIA_DIR) {
+    problems.push(`${settingLabel("MEDIA_DIR")}: required (the media folder to archive), or pass --no-media`);
+    return null;
+  }
+  if (!env.MEDIA_DIR.startsWith("/")) {
+    problems.push(`${settingLabel("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
+    return null;
+  }
+  const compression = env.MEDIA_COMPRESSION ?? RUNNER_DEFAULTS.MEDIA_COMPRESSION;
+  const level = env.MEDIA_COMPRESSION_LEVEL ?? DEFAULT_MEDIA_LEVEL[compression];
+  const [min, max] = COMPRESSION_LEVELS[compression];
+  if (compression !== "none" && level > max) {
+    problems.push(
+      `${settingLabel("MEDIA_COMPRESSION_LEVEL")}: ${compression} levels are ${min} to ${max} (got ${level})`,
+    );
+  }
+  const format = env.MEDIA_FORMAT ?? DEFAULT_MEDIA_FORMAT;
+  // The key itself is read (and its file's length checked) by the backup's preflight.
+  if (format === "store" && env.MEDIA_STORE_KEY && env.MEDIA_STORE_KEY_FILE)
+    problems.push("MEDIA_STORE_KEY_FILE and MEDIA_STORE_KEY: set one of them, not both");
+  // Unencrypted sets may use a key kept in the destination; encrypted ones must be given one.
+  const encrypted = encryptionSettings(env) !== undefined;
+  if (format === "store" && encrypted && !env.MEDIA_STORE_KEY && !env.MEDIA_STORE_KEY_FILE && !merged.MEDIA_STORE_KEY)
+    problems.push(STORE_KEY_REQUIRED);
+  return {
+    dir: env.MEDIA_DIR.replace(/\/+$/, "") || "/",
+    compression,
+    level,
+    format,
+    transfers: env.MEDIA_STORE_TRANSFERS ?? RUNNER_DEFAULTS.MEDIA_STORE_TRANSFERS,
+  };
+}
+
+/** The Object Lock retention of what a backup writes, when both halves are set for an s3:// destination. */
+function backupLock(env: ParsedRunnerEnv, base: ReturnType<typeof common>, problems: string[]): BackupSettings["lock"] {
+  if (!env.OBJECT_LOCK_MODE && !env.OBJECT_LOCK_DAYS) return undefined;
+  if (base.destination?.kind === "file") {
+    // Only variables set these, never a flag: an ambient setting that cannot apply is ignored.
+    base.ignored.push("OBJECT_LOCK_MODE, OBJECT_LOCK_DAYS (Object Lock only applies to s3:// destinations)");
+    return undefined;
+  }
+  if (!env.OBJECT_LOCK_MODE || !env.OBJECT_LOCK_DAYS) {
+    problems.push(
+      "OBJECT_LOCK_MODE and OBJECT_LOCK_DAYS: set both (mode GOVERNANCE or COMPLIANCE, days of retention) or neither",
+    );
+    return undefined;
+  }
+  return { mode: env.OBJECT_LOCK_MODE, days: env.OBJECT_LOCK_DAYS };
+}
+
 /** Settings of the backup command. */
 export function loadBackupSettings(options: LoadOptions): BackupSettings {
   const merged = mergeEnv(options.processEnv, options.overrides);
@@ -187,66 +254,9 @@ export function loadBackupSettings(options: LoadOptions): BackupSettings {
       "BACKUP_DATABASE and BACKUP_MEDIA (--no-database, --no-media): both are off, so there is nothing to back up",
     );
   }
-
-  let database: PgConnection | null = null;
-  if (withDatabase) {
-    const resolved = resolvePgConnection(env.DATABASE_URL, options.processEnv);
-    if (typeof resolved === "string") problems.push(`${settingLabel("DATABASE_URL")}: ${resolved}`);
-    else database = resolved;
-  }
-
-  let media: MediaSettings | null = null;
-  if (withMedia) {
-    if (!env.MEDIA_DIR) {
-      problems.push(`${settingLabel("MEDIA_DIR")}: required (the media folder to archive), or pass --no-media`);
-    } else if (!env.MEDIA_DIR.startsWith("/")) {
-      problems.push(`${settingLabel("MEDIA_DIR")}: must be an absolute path (got "${env.MEDIA_DIR}")`);
-    } else {
-      const compression = env.MEDIA_COMPRESSION ?? RUNNER_DEFAULTS.MEDIA_COMPRESSION;
-      const level = env.MEDIA_COMPRESSION_LEVEL ?? DEFAULT_MEDIA_LEVEL[compression];
-      const [min, max] = COMPRESSION_LEVELS[compression];
-      if (compression !== "none" && level > max) {
-        problems.push(
-          `${settingLabel("MEDIA_COMPRESSION_LEVEL")}: ${compression} levels are ${min} to ${max} (got ${level})`,
-        );
-      }
-      const format = env.MEDIA_FORMAT ?? DEFAULT_MEDIA_FORMAT;
-      // The key itself is read (and its file's length checked) by the backup's preflight.
-      if (format === "store" && env.MEDIA_STORE_KEY && env.MEDIA_STORE_KEY_FILE)
-        problems.push("MEDIA_STORE_KEY_FILE and MEDIA_STORE_KEY: set one of them, not both");
-      // Unencrypted sets may use a key kept in the destination; encrypted ones must be given one.
-      const encrypted = encryptionSettings(env) !== undefined;
-      if (
-        format === "store" &&
-        encrypted &&
-        !env.MEDIA_STORE_KEY &&
-        !env.MEDIA_STORE_KEY_FILE &&
-        !merged.MEDIA_STORE_KEY
-      )
-        problems.push(STORE_KEY_REQUIRED);
-      media = {
-        dir: env.MEDIA_DIR.replace(/\/+$/, "") || "/",
-        compression,
-        level,
-        format,
-        transfers: env.MEDIA_STORE_TRANSFERS ?? RUNNER_DEFAULTS.MEDIA_STORE_TRANSFERS,
-      };
-    }
-  }
-
-  let lock: BackupSettings["lock"];
-  if ((env.OBJECT_LOCK_MODE || env.OBJECT_LOCK_DAYS) && base.destination?.kind === "file") {
-    // Only variables set these, never a flag: an ambient setting that cannot apply is ignored.
-    base.ignored.push("OBJECT_LOCK_MODE, OBJECT_LOCK_DAYS (Object Lock only applies to s3:// destinations)");
-  } else if (env.OBJECT_LOCK_MODE || env.OBJECT_LOCK_DAYS) {
-    if (!env.OBJECT_LOCK_MODE || !env.OBJECT_LOCK_DAYS) {
-      problems.push(
-        "OBJECT_LOCK_MODE and OBJECT_LOCK_DAYS: set both (mode GOVERNANCE or COMPLIANCE, days of retention) or neither",
-      );
-    } else {
-      lock = { mode: env.OBJECT_LOCK_MODE, days: env.OBJECT_LOCK_DAYS };
-    }
-  }
+  const database = backupDatabase(withDatabase, env, options, problems);
+  const media = backupMedia(withMedia, env, merged, problems);
+  const lock = backupLock(env, base, problems);
 
   // The check needs both halves; an ambient MEDIA_REFERENCES (a shared ConfigMap) is simply
   // unused by a run without one, while the explicit flag is an error there.
