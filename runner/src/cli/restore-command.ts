@@ -11,7 +11,14 @@ import { parseSelectionPaths } from "../media-store/path-selection.js";
 import { deriveManifest, importedBackupId, openSeedArchive, SeedArchiveStore } from "../legacy/seed-archive.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { checkOwnership, describeRestore, planRestore, runRestore } from "../commands/restore.js";
+import {
+  checkOwnership,
+  describeRestore,
+  planRestore,
+  runRestore,
+  type RestorePlan,
+  type RestoreResult,
+} from "../commands/restore.js";
 import { ownershipPreamble } from "../pg/owners.js";
 import { migrationPreamble } from "../references/migration-preamble.js";
 import {
@@ -77,8 +84,8 @@ async function findSet(
   return { set: await resolveBackup(store!, ref, flags.tier), store: store! };
 }
 
-async function restoreAction(ref: string | undefined, flags: RestoreFlags): Promise<void> {
-  const paths = selectionPaths(flags);
+/** The restore's settings: flags over the environment (every problem at once, exit 2). */
+function restoreSettings(flags: RestoreFlags) {
   const overrides: RunnerEnv = {
     ...destinationOverrides(flags),
     MEDIA_DIR: flags.mediaDir,
@@ -86,7 +93,7 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
     RESTORE_SCRATCH_DIR: flags.scratchDir,
     RESTORE_JOBS: flags.jobs,
   };
-  const settings = loadRestoreSettings(
+  return loadRestoreSettings(
     { processEnv: process.env, overrides, isTty: Boolean(process.stdout.isTTY) },
     {
       databaseOnly: flags.databaseOnly,
@@ -96,6 +103,52 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
       fromArchive: Boolean(flags.fromArchive),
     },
   );
+}
+
+/** What is said before the question: migrations to run after, and owners that change (or a refusal). */
+async function questionPreamble(plan: RestorePlan, flags: RestoreFlags): Promise<string[]> {
+  // Said before the question, so an operator restoring into another release knows about `migrate`.
+  if (!plan.database) return [];
+  return [
+    ...(await migrationPreamble(plan.database.connection, plan.database.target, plan.database.entry.migrations)),
+    // Which owners change, before the question (a SECURITY DEFINER function's refuses, exit 2).
+    ...ownershipPreamble(await checkOwnership(plan.database, Boolean(flags.allowOwnerChange))),
+  ];
+}
+
+/** The readable report of a finished restore: what was restored, kept, and how to undo it. */
+function restoreSummary(result: RestoreResult, flags: RestoreFlags): string {
+  const lines = [
+    `restored ${flags.fromArchive ?? `${result.tier}/${result.backupId}`} in ${result.seconds.toFixed(1)} s`,
+    result.database &&
+      [
+        `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${formatBytes(result.database.bytes)} of dump), analyzed in ${result.database.analyzeSeconds.toFixed(1)} s, owners ${result.database.ownersKept ? "kept" : "not kept"}`,
+        ...result.database.properties.map((p) => `    ${p}`),
+        ...(result.database.createdRoles.length
+          ? [
+              `    created role(s) without passwords: ${result.database.createdRoles.map(safeName).join(", ")} (ALTER ROLE ... PASSWORD '...' for each that logs in)`,
+            ]
+          : []),
+        ...(result.database.subscriptions.length
+          ? [
+              `    ${result.database.subscriptions.length} subscription(s) restored disabled, without a slot: ${result.database.subscriptions.map(safeName).join(", ")}`,
+            ]
+          : []),
+      ].join("\n"),
+    result.media &&
+      (result.media.selected
+        ? `  media ${result.media.dir}: ${result.media.selected.files} files (${formatBytes(result.media.selected.bytes)}) from ${result.media.selected.paths.join(", ")}`
+        : `  media ${result.media.dir}: ${result.media.files} files (${formatBytes(result.media.bytes)} of archive)`),
+    result.kept &&
+      `  kept until ${result.kept.keepUntil}: ${[result.kept.database, result.kept.media].filter(Boolean).join(" and ")}\n` +
+        `  undo: edms-backup undo-restore${flags.targetDb ? ` --target-db ${flags.targetDb}` : ""}${flags.mediaDir ? ` --media-dir ${flags.mediaDir}` : ""}; drop them now: edms-backup cleanup --older-than 0`,
+  ];
+  return lines.filter(Boolean).join("\n");
+}
+
+async function restoreAction(ref: string | undefined, flags: RestoreFlags): Promise<void> {
+  const paths = selectionPaths(flags);
+  const settings = restoreSettings(flags);
   const area = openLiveArea(process.stderr);
   const log = settingsLogger(settings, { secrets: restoreSecrets(settings), area });
   const destinationStore = settings.destination ? openStore(settings.destination, settings.s3Endpoint) : undefined;
@@ -114,14 +167,7 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
       },
       settings,
     );
-    // Said before the question, so an operator restoring into another release knows about `migrate`.
-    const preamble = plan.database
-      ? [
-          ...(await migrationPreamble(plan.database.connection, plan.database.target, plan.database.entry.migrations)),
-          // Which owners change, before the question (a SECURITY DEFINER function's refuses, exit 2).
-          ...ownershipPreamble(await checkOwnership(plan.database, Boolean(flags.allowOwnerChange))),
-        ]
-      : [];
+    const preamble = await questionPreamble(plan, flags);
     for (const line of preamble) log.warn({ stage: "migrations" }, line);
     const question = describeRestore(set, plan);
     await confirmOrRefuse(question, Boolean(flags.yes), preamble);
@@ -138,32 +184,7 @@ async function restoreAction(ref: string | undefined, flags: RestoreFlags): Prom
     );
   });
   if (wantsReadableSummary(flags.logFormat)) {
-    const lines = [
-      `restored ${flags.fromArchive ?? `${result.tier}/${result.backupId}`} in ${result.seconds.toFixed(1)} s`,
-      result.database &&
-        [
-          `  database ${result.database.name}: ${result.database.tables} tables, ${result.database.rows} rows (${formatBytes(result.database.bytes)} of dump), analyzed in ${result.database.analyzeSeconds.toFixed(1)} s, owners ${result.database.ownersKept ? "kept" : "not kept"}`,
-          ...result.database.properties.map((p) => `    ${p}`),
-          ...(result.database.createdRoles.length
-            ? [
-                `    created role(s) without passwords: ${result.database.createdRoles.map(safeName).join(", ")} (ALTER ROLE ... PASSWORD '...' for each that logs in)`,
-              ]
-            : []),
-          ...(result.database.subscriptions.length
-            ? [
-                `    ${result.database.subscriptions.length} subscription(s) restored disabled, without a slot: ${result.database.subscriptions.map(safeName).join(", ")}`,
-              ]
-            : []),
-        ].join("\n"),
-      result.media &&
-        (result.media.selected
-          ? `  media ${result.media.dir}: ${result.media.selected.files} files (${formatBytes(result.media.selected.bytes)}) from ${result.media.selected.paths.join(", ")}`
-          : `  media ${result.media.dir}: ${result.media.files} files (${formatBytes(result.media.bytes)} of archive)`),
-      result.kept &&
-        `  kept until ${result.kept.keepUntil}: ${[result.kept.database, result.kept.media].filter(Boolean).join(" and ")}\n` +
-          `  undo: edms-backup undo-restore${flags.targetDb ? ` --target-db ${flags.targetDb}` : ""}${flags.mediaDir ? ` --media-dir ${flags.mediaDir}` : ""}; drop them now: edms-backup cleanup --older-than 0`,
-    ];
-    printReadable(lines.filter(Boolean).join("\n"));
+    printReadable(restoreSummary(result, flags));
   }
 }
 
