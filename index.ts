@@ -1,12 +1,13 @@
 /**
- * The edms-backup stack: validates the stack config once, then composes the bucket, the runner
- * image, the runner identity and the schedules, and exports what operators need.
+ * The edms-backup stack, composition only: loads and validates the stack config once, takes what it
+ * derives from components/stack/stack-values.ts, composes the bucket, the runner image, the runner
+ * identity, the schedules and the monitoring, and exports what operators need.
  */
 import { readFileSync } from "node:fs";
 import * as k8s from "@pulumi/kubernetes";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DRILL_MAX_AGE_HOURS, statusSchedule } from "./components/alarms/alarm-rules.js";
+import { statusSchedule } from "./components/alarms/alarm-rules.js";
 import { BackupAlarms } from "./components/alarms/backup-alarms.js";
 import { BackupBucket } from "./components/storage/backup-bucket.js";
 import { BackupDashboard } from "./components/monitoring/backup-dashboard.js";
@@ -15,41 +16,39 @@ import { BreakGlassRole } from "./components/identity/break-glass.js";
 import { BackupIdentity } from "./components/identity/backup-identity.js";
 import { BackupSchedule } from "./components/schedule/backup-schedule.js";
 import { DeployCheck, deployCheckFingerprint, deployCheckJobSpec } from "./components/schedule/deploy-check.js";
-import { examplePlaceholders, examplesAllowed } from "./components/config/example-values.js";
 import { FirstDeployStamp, firstRunsEnv } from "./components/schedule/first-deploy.js";
-import { commonLabels, objectNames, workloadLabels } from "./components/schedule/naming.js";
+import { commonLabels, workloadLabels } from "./components/schedule/naming.js";
 import { operatorCommands } from "./components/schedule/operator-commands.js";
 import { RunnerImage } from "./components/image/runner-image.js";
 import { RunSummaryTopic } from "./components/alarms/run-summary-topic.js";
 import { backupDestination as destinationOf } from "./components/schedule/runner-env.js";
-import { runnerPod, type StatusSettings } from "./components/schedule/runner-pod.js";
-import { longestIntervalDays } from "./components/config/schedules.js";
+import { runnerPod } from "./components/schedule/runner-pod.js";
 import { gcAlarmWindowHours, gcEnabled, usesStore } from "./components/media-store/store-config.js";
 import { StoreGc } from "./components/media-store/store-gc.js";
 import { StoreKey } from "./components/media-store/store-key.js";
-import { DEFAULT_EXPORTER_PORT, MANUAL_TIER, type ScheduledTier } from "./runner/src/contract.js";
-import { enabledTiers, parseStackConfig, projectConfig, StackConfigError } from "./components/config/stack-config.js";
-
-function loadConfig() {
-  try {
-    const raw = projectConfig(pulumi.runtime.allConfig(), pulumi.getProject());
-    const config = parseStackConfig(raw);
-    // The repository's example values deploy backups nobody can decrypt: refused (example-values.ts).
-    const examples = examplesAllowed() ? [] : examplePlaceholders(raw, pulumi.getProject());
-    if (examples.length) throw new StackConfigError(examples);
-    return config;
-  } catch (error) {
-    // A RunError prints its message without a stack trace: the message is the whole story.
-    if (error instanceof StackConfigError) throw new pulumi.RunError(error.message);
-    throw error;
-  }
-}
+import { DEFAULT_EXPORTER_PORT, MANUAL_TIER } from "./runner/src/contract.js";
+import { loadConfig } from "./components/config/load-config.js";
+import {
+  alarmsArgs,
+  bucketArgs,
+  dashboardArgs,
+  drillArgs,
+  exporterMonitoring,
+  firstRunSchedules,
+  packageVersion,
+  runnerDatabase,
+  runnerImageArgs,
+  runnerPodBase,
+  stackNames,
+  statusSettings as deriveStatusSettings,
+  tierSchedules,
+} from "./components/stack/stack-values.js";
 
 const config = loadConfig();
-const app = config.appName;
-const base = `${app}-backup`;
-const names = objectNames(app);
-const keyPrefix = config.bucket.keyPrefix ?? app;
+const { app, base, names, keyPrefix } = stackNames(config);
+// Each tier's longest gap between runs and how `status` judges staleness: the alarms' thresholds,
+// the dashboard, the status CronJob, the exporter and the operator's `status` all start from it.
+const statusSettings = deriveStatusSettings(config);
 
 const k8sProvider =
   config.kubeconfig || config.kubeContext
@@ -59,30 +58,12 @@ const k8sProvider =
 // inherit the provider by package; the AWS resources beside them keep the default one.
 const k8sOpts: pulumi.ComponentResourceOptions = k8sProvider ? { providers: [k8sProvider] } : {};
 
-const storage = new BackupBucket(base, {
-  namePrefix: config.bucket.namePrefix ?? `${app}-backups`,
-  keyPrefix,
-  retentionDays: config.retentionDays,
-  noncurrentVersionDays: config.noncurrentVersionDays,
-  monthlyTransition: config.monthlyTransition,
-  objectLock: config.objectLock,
-  kmsKeyArn: config.kmsKeyArn,
-  forceDestroy: config.bucket.forceDestroy,
-});
-
-const packageVersion = (JSON.parse(readFileSync("package.json", "utf8")) as { version?: string }).version ?? "0.0.0";
+const storage = new BackupBucket(base, bucketArgs(config, keyPrefix));
+// Where every role of the stack reads or writes: the bucket, the key prefix and the bucket's KMS key.
+const bucketAccess = { bucketArn: storage.bucketArn, keyPrefix, kmsKeyArn: storage.kmsKeyArn };
 const image = new RunnerImage(
   `${base}-runner`,
-  config.image
-    ? { kind: "reference", image: config.image }
-    : {
-        kind: "build",
-        repoRoot: ".",
-        version: packageVersion,
-        pgMajor: config.pgMajor,
-        aptSource: config.imageAptSource,
-        keepImages: config.keepImages,
-      },
+  runnerImageArgs(config, packageVersion(readFileSync("package.json", "utf8"))),
 );
 
 // A mail on every run, when asked: backups and drills publish their summaries here.
@@ -97,9 +78,7 @@ const identity = new BackupIdentity(
     namespace: config.namespace,
     serviceAccountName: names.serviceAccount,
     labels: commonLabels(app),
-    bucketArn: storage.bucketArn,
-    keyPrefix,
-    kmsKeyArn: storage.kmsKeyArn,
+    ...bucketAccess,
     objectLock: config.objectLock !== undefined,
     cloudwatchNamespace: config.cloudwatchNamespace,
     runSummaryTopicArn: runSummary?.topic.arn,
@@ -108,25 +87,6 @@ const identity = new BackupIdentity(
 );
 
 const region = aws.getRegionOutput().region;
-const media = config.media
-  ? {
-      pvcName: config.media.pvcName,
-      mountPath: config.media.mountPath,
-      subPath: config.media.subPath,
-      colocateWith: config.media.accessMode === "ReadWriteOnce" ? config.media.appPodSelector : undefined,
-    }
-  : undefined;
-// Each tier's longest gap between runs: the alarms' thresholds and `status` both start from it.
-const intervalHours: Partial<Record<ScheduledTier, number>> = Object.fromEntries(
-  enabledTiers(config).map((tier) => [tier, longestIntervalDays(config.schedules[tier], config.timeZone) * 24]),
-);
-// How `status` judges staleness, for the status CronJob and the operator's `status` command alike.
-const statusSettings: StatusSettings = {
-  tiers: enabledTiers(config),
-  graceHours: config.alerts.graceHours,
-  intervalHours,
-  drillMaxAgeHours: config.drill.enabled ? DRILL_MAX_AGE_HOURS : undefined,
-};
 
 // Stamped at the first deployment only: tiers (and the drill) without a success yet are judged
 // from their first scheduled run after it, by `status` and the alarms alike.
@@ -137,14 +97,7 @@ const firstDeploy = new FirstDeployStamp(
 );
 const firstDeployEnv = firstDeploy.createdAt.apply((createdAt) => ({
   createdAt,
-  firstRuns: firstRunsEnv(
-    {
-      ...Object.fromEntries(enabledTiers(config).map((tier) => [tier, config.schedules[tier]])),
-      ...(config.drill.enabled ? { drill: config.drill.schedule } : {}),
-    },
-    config.timeZone,
-    new Date(createdAt),
-  ),
+  firstRuns: firstRunsEnv(firstRunSchedules(config), config.timeZone, new Date(createdAt)),
 }));
 
 // The content store's key, for the backup pods (mediaFormat store, the default): from config, or generated once.
@@ -161,28 +114,12 @@ const storeKey = usesStore(config)
     )
   : undefined;
 
-// What every runner pod shares (see components/schedule/runner-pod.ts); the image and the service
-// account are known once those resources exist.
-const podBase = {
-  configMapName: names.configMap,
-  databaseCa: config.database.caBundle,
-  passwordSecret: { name: config.database.secretName, key: config.database.passwordKey },
-  restoreRole: config.database.restoreRole && {
-    user: config.database.restoreRole.user,
-    passwordSecret: { name: config.database.restoreRole.secretName, key: config.database.restoreRole.passwordKey },
-  },
-  media,
-  // The private key of encrypted backups, for the pods that read them (drill, restore Job) only.
-  ageIdentity: config.encryption?.identitySecret
-    ? { secretName: config.encryption.identitySecret.name, key: config.encryption.identitySecret.key }
-    : undefined,
-  notificationsSecret: config.notifications?.secretName,
-  storeKey: storeKey ? { secretName: storeKey.secretName, key: storeKey.key } : undefined,
-  resources: config.resources,
-  tmpSizeLimit: config.tmpSizeLimit,
-  runAsUser: config.runAsUser,
-  runAsGroup: config.runAsGroup,
-  supplementalGroups: config.supplementalGroups,
+// What every runner pod shares; the image and the service account come from the resources above.
+const podBase = runnerPodBase(config, names.configMap, storeKey);
+const runnerPodInputs = {
+  ...podBase,
+  image: image.imageRef,
+  serviceAccountName: identity.serviceAccount.metadata.name,
 };
 
 const schedule = new BackupSchedule(
@@ -191,17 +128,15 @@ const schedule = new BackupSchedule(
     appName: app,
     namespace: config.namespace,
     timeZone: config.timeZone,
-    schedules: Object.fromEntries(enabledTiers(config).map((tier) => [tier, config.schedules[tier]])),
+    schedules: tierSchedules(config),
     retentionDays: config.retentionDays,
     objectLockMode: config.objectLock?.mode,
-    drill: config.drill.enabled
-      ? { schedule: config.drill.schedule, tier: config.drill.tier, scratchSizeLimit: config.drill.scratchSizeLimit }
-      : undefined,
+    drill: drillArgs(config),
     // With metrics on, a CronJob publishes the newest-backup ages the alarms below watch.
     status: config.cloudwatchNamespace
       ? { schedule: statusSchedule(config.alerts.statusEveryHours), settings: statusSettings }
       : undefined,
-    pod: { ...podBase, image: image.imageRef, serviceAccountName: identity.serviceAccount.metadata.name },
+    pod: runnerPodInputs,
     runner: {
       appName: app,
       appVersion: config.appVersion,
@@ -216,14 +151,7 @@ const schedule = new BackupSchedule(
       storeTransfers: config.mediaStore.transfers,
       encryptionRecipients: config.encryption?.recipients,
       firstDeploy: firstDeployEnv,
-      database: {
-        host: config.database.host,
-        port: config.database.port,
-        name: config.database.name,
-        user: config.database.user,
-        sslMode: config.database.sslMode,
-        caBundle: config.database.caBundle !== undefined,
-      },
+      database: runnerDatabase(config),
     },
     database: { port: config.database.port, cidr: config.database.cidr, podSelector: config.database.podSelector },
     podIdentityAgent: config.identity.kind === "podIdentity",
@@ -275,55 +203,29 @@ const exporter = config.exporter.enabled
           identity: config.identity,
           namespace: config.namespace,
           labels: commonLabels(app),
-          bucketArn: storage.bucketArn,
-          keyPrefix,
-          kmsKeyArn: storage.kmsKeyArn,
+          ...bucketAccess,
         },
         configMap: schedule.configMap,
-        monitoring: config.exporter.serviceMonitor
-          ? { scrapeInterval: config.exporter.scrapeInterval, labels: config.exporter.prometheusLabels }
-          : undefined,
+        monitoring: exporterMonitoring(config),
       },
       k8sOpts,
     )
   : undefined;
 
 // In CloudWatch, outside the cluster: they fire even when the CronJobs or the cluster are gone.
-const alarms = config.cloudwatchNamespace
-  ? new BackupAlarms(
-      `${base}-alarms`,
-      {
-        appName: app,
-        namespace: config.cloudwatchNamespace,
-        intervals: Object.fromEntries(Object.entries(intervalHours).map(([tier, hours]) => [tier, hours * 3600])),
-        graceHours: config.alerts.graceHours,
-        statusEveryHours: config.alerts.statusEveryHours,
-        emails: config.alertEmails,
-        topicKmsKeyArn: config.alerts.topicKmsKeyArn,
-        drill: config.drill.enabled ? { maxAgeHours: DRILL_MAX_AGE_HOURS } : undefined,
-        referenceCheck: Boolean(config.media?.references?.length),
-      },
-      // Created after the first status run has published (see BackupSchedule.firstStatusRun).
-      { dependsOn: schedule.firstStatusRun ? [schedule.firstStatusRun] : [] },
-    )
-  : undefined;
+const alarmSettings = alarmsArgs(config, statusSettings);
+const alarms =
+  alarmSettings &&
+  new BackupAlarms(
+    `${base}-alarms`,
+    alarmSettings,
+    // Created after the first status run has published (see BackupSchedule.firstStatusRun).
+    { dependsOn: schedule.firstStatusRun ? [schedule.firstStatusRun] : [] },
+  );
 
 // The same picture as the Grafana dashboard, from the runner's CloudWatch metrics (on by default with them).
-const dashboard =
-  config.cloudwatchNamespace && (config.cloudwatchDashboard ?? true)
-    ? new BackupDashboard(`${base}-dashboard`, {
-        appName: app,
-        namespace: config.cloudwatchNamespace,
-        region,
-        maxAgeSeconds: Object.fromEntries(
-          Object.entries(intervalHours).map(([tier, hours]) => [
-            tier,
-            Math.ceil(hours * 3600) + config.alerts.graceHours * 3600,
-          ]),
-        ),
-        drill: config.drill.enabled ? { maxAgeSeconds: DRILL_MAX_AGE_HOURS * 3600 } : undefined,
-      })
-    : undefined;
+const dashboardSettings = dashboardArgs(config, statusSettings, region);
+const dashboard = dashboardSettings && new BackupDashboard(`${base}-dashboard`, dashboardSettings);
 
 // The content store's gc: its own CronJob and role (the only one that may delete: content objects).
 const gc = gcEnabled(config)
@@ -337,11 +239,9 @@ const gc = gcEnabled(config)
         graceHours: config.mediaStore.gc.graceHours,
         policy: config.job,
         identity: config.identity,
-        bucketArn: storage.bucketArn,
-        keyPrefix,
-        kmsKeyArn: storage.kmsKeyArn,
+        ...bucketAccess,
         cloudwatchNamespace: config.cloudwatchNamespace,
-        pod: { ...podBase, image: image.imageRef, serviceAccountName: identity.serviceAccount.metadata.name },
+        pod: runnerPodInputs,
         configMap: schedule.configMap,
         alarms:
           alarms && config.cloudwatchNamespace
@@ -361,9 +261,7 @@ const breakGlass = config.breakGlass
   ? new BreakGlassRole(`${base}-break-glass`, {
       principals: config.breakGlass.principals,
       requireMfa: config.breakGlass.requireMfa,
-      bucketArn: storage.bucketArn,
-      keyPrefix,
-      kmsKeyArn: storage.kmsKeyArn,
+      ...bucketAccess,
     })
   : undefined;
 

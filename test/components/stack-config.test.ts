@@ -19,13 +19,10 @@ import {
 } from "../../components/config/stack-config.js";
 import { longestIntervalDays, minimumBackupsKept } from "../../components/config/schedules.js";
 import { readStackFile } from "../../components/config/stack-file.js";
+import { MINIMAL_CONFIG } from "./minimal-config.js";
 import { REPO_ROOT } from "./stack-harness.js";
 
-const minimal = {
-  namespace: "edms",
-  database: { host: "db", name: "edms", user: "backup", secretName: "edms-db", cidr: "10.0.0.0/16" },
-  identity: { kind: "podIdentity", clusterName: "prod" },
-};
+const minimal = MINIMAL_CONFIG;
 
 function problems(raw: Record<string, unknown>): string[] {
   try {

@@ -13,12 +13,11 @@ import { gcEnabled, usesStore } from "../../components/media-store/store-config.
 import { gcAlarmRules } from "../../components/media-store/store-gc-alarms.js";
 import { SECRET_PLACEHOLDER } from "../../components/config/stack-file.js";
 import { isPulumiSecret, unwrapSecrets } from "./k8s-validation.js";
+import { MINIMAL_CONFIG } from "./minimal-config.js";
 import { at, ofType, one, runStack, type Recorded, type StackRun } from "./stack-harness.js";
 
 const minimal = {
-  namespace: "edms",
-  database: { host: "db", name: "edms", user: "backup", secretName: "edms-db", cidr: "10.0.0.0/16" },
-  identity: { kind: "podIdentity", clusterName: "prod" },
+  ...MINIMAL_CONFIG,
   media: { pvcName: "media", accessMode: "ReadWriteMany" },
 };
 
