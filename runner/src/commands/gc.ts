@@ -5,7 +5,8 @@
  * record first saw them); a candidate first seen at least the grace ago by an earlier run is
  * deleted, unless a re-mark finds it referenced or it is under Object Lock retention or a legal
  * hold (never sent a delete). Deletes happen only inside a lease (gc-lease.ts: why no backup then
- * loses an object); the record written last tells the next run and `status` what happened. `--dry-run` writes nothing, no lease, and deletes nothing.
+ * loses an object); the record written last tells the next run and `status` what happened.
+ * `--dry-run` writes nothing, no lease, and deletes nothing.
  */
 import { performance } from "node:perf_hooks";
 import type { Readable } from "node:stream";

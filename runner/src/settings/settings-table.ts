@@ -25,24 +25,7 @@ import {
 } from "../contract.js";
 
 /** The runner's commands (cli/*-command.ts). */
-export type CommandName =
-  | "backup"
-  | "verify"
-  | "files"
-  | "restore"
-  | "drill"
-  | "import"
-  | "list"
-  | "status"
-  | "prune"
-  | "undo-restore"
-  | "cleanup"
-  | "gc"
-  | "exporter"
-  | "check-deploy";
-
-/** The commands that read a destination: every one but check-deploy (cli/shared.ts's addDestinationOptions). */
-const READS_DESTINATION: readonly CommandName[] = [
+const COMMANDS = [
   "backup",
   "verify",
   "files",
@@ -56,7 +39,12 @@ const READS_DESTINATION: readonly CommandName[] = [
   "cleanup",
   "gc",
   "exporter",
-];
+  "check-deploy",
+] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+/** The commands that read a destination: every one but check-deploy (cli/shared.ts's addDestinationOptions). */
+const READS_DESTINATION = COMMANDS.filter((c) => c !== "check-deploy");
 
 export interface Setting {
   /** The flag that gives this run's value (it overrides the variable), on `commands`. */
@@ -136,7 +124,7 @@ export const SETTINGS: Readonly<Record<RunnerEnvName, Setting>> = {
   DRILL_MEDIA_SAMPLE_FILES: { default: String(DEFAULT_DRILL_SAMPLE_FILES) },
   STATUS_GRACE_HOURS: { default: String(DEFAULT_STATUS_GRACE_HOURS) },
   KEEP_PREVIOUS_HOURS: { switch: on("--no-keep-previous", "restore"), default: String(DEFAULT_KEEP_PREVIOUS_HOURS) },
-  LOG_FORMAT: { flag: on("--log-format", ...READS_DESTINATION, "check-deploy") },
+  LOG_FORMAT: { flag: on("--log-format", ...COMMANDS) },
   LOG_LEVEL: { default: RUNNER_DEFAULTS.LOG_LEVEL },
   PROGRESS_INTERVAL_SECONDS: { default: `${RUNNER_DEFAULTS.PROGRESS_INTERVAL_SECONDS} s` },
   HEALTHCHECK_URL: {},
