@@ -11,6 +11,7 @@ import { quoteName } from "../archive/entry-name.js";
 import { decryptionFor } from "../encryption/names.js";
 import { readIndex } from "../media-store/store-reader.js";
 import type { IndexEntry } from "../media-store/media-index.js";
+import { LinePrefilter } from "../media-store/line-prefilter.js";
 import { PathSelection, parseSelectionPaths } from "../media-store/path-selection.js";
 import { addDestinationOptions, openContext, tierOption, withUnlockedSet, type DestinationFlags } from "./shared.js";
 import { identityFromEnv } from "./verify-command.js";
@@ -59,7 +60,9 @@ async function filesAction(ref: string, flags: FilesFlags): Promise<void> {
       decrypt: decryptionFor(unlocked.manifest, open),
     };
     let out = "";
-    for await (const e of readIndex(ctx, media)) {
+    // Only lines that may be selected are parsed (LinePrefilter; selects() then decides).
+    const prefilter = selection && new LinePrefilter(selection.paths);
+    for await (const e of readIndex(ctx, media, prefilter && ((line) => prefilter.mayNeed(line)))) {
       if (e.name.length === 0) continue;
       if (selection && !selection.selects(e.name)) continue;
       out += `${line(e, Boolean(flags.json))}\n`;

@@ -36,6 +36,7 @@ import { zstdDecompressStream } from "../stages/zstd.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { parseEntryLine, parseHeader, typeLetter, type IndexEntry } from "./media-index.js";
 import { ObjectCatalog } from "./object-catalog.js";
+import { LinePrefilter } from "./line-prefilter.js";
 import type { PathSelection } from "./path-selection.js";
 
 export interface StoreReadContext {
@@ -76,9 +77,14 @@ async function* linesOf(stream: Readable): AsyncGenerator<string> {
 /**
  * The index's entries, in order. The stored bytes are hashed as they are read; after the last
  * entry the generator throws unless they match the manifest (size and sha256), so nothing read
- * from a tampered or truncated index is trusted by a caller that runs it to the end.
+ * from a tampered or truncated index is trusted by a caller that runs it to the end. With
+ * `mayNeed`, entry lines it returns false for are hashed but not parsed (LinePrefilter).
  */
-export async function* readIndex(ctx: StoreReadContext, entry: MediaEntry): AsyncGenerator<IndexEntry> {
+export async function* readIndex(
+  ctx: StoreReadContext,
+  entry: MediaEntry,
+  mayNeed?: (line: string) => boolean,
+): AsyncGenerator<IndexEntry> {
   const where = `${ctx.setPrefix}/${entry.key}`;
   const meter = new DigestMeter();
   ctx.onMeter?.(meter);
@@ -96,6 +102,7 @@ export async function* readIndex(ctx: StoreReadContext, entry: MediaEntry): Asyn
           throw new RunnerError(`${where}: the index belongs to backup ${header.backupId}, not ${ctx.backupId}`);
         continue;
       }
+      if (mayNeed && !mayNeed(line)) continue;
       yield parseEntryLine(line, where, lineNo);
     }
     if (lineNo === 0) throw new RunnerError(`${where}: the index is empty`);
@@ -280,10 +287,14 @@ export interface StoreRestoreTally extends ArchiveTally {
  * against the manifest.
  *
  * With `selection` only the entries it selects are written, and the folders above them (with
- * their modes and mtimes). Every entry is still judged and counted, so a damaged or unsafe index
- * is refused as in a full restore. A selected hard link whose first name is not selected gets its
- * content from a second read of the index (only then): remembering every unselected file's object
- * on the way would make memory grow with the set. A path that selected nothing is refused (exit 2).
+ * their modes and mtimes). Only the lines that may be those entries are parsed and judged
+ * (LinePrefilter: a path's lines, its folders' and the root's); the rest are hashed with the
+ * whole index against the manifest, so a damaged index still fails the run, but an entry the
+ * selection cannot write is not parsed, and the set's tally is not counted (the result carries
+ * the manifest's): a full restore, verify and the drill judge and count every entry. A selected
+ * hard link whose first name is not selected gets its content from a second read of the index
+ * (only then): remembering every unselected file's object on the way would make memory grow with
+ * the set. A path that selected nothing is refused (exit 2).
  */
 export async function restoreStoreMedia(
   ctx: StoreReadContext,
@@ -304,7 +315,8 @@ export async function restoreStoreMedia(
   const pool = new Pool(ctx.transfers ?? DEFAULT_TRANSFERS);
   const finish = (path: Buffer, e: IndexEntry) => finishEntry(path, e, asRoot);
   const place = placer(ctx, pool, asRoot);
-  for await (const e of readIndex(ctx, entry)) {
+  const prefilter = selection && new LinePrefilter(selection.paths);
+  for await (const e of readIndex(ctx, entry, prefilter && ((line) => prefilter.mayNeed(line)))) {
     if (ctx.signal?.aborted) throw ctx.signal.reason;
     const parts = judge.judge(e);
     const path = pathOf(parts);
@@ -354,12 +366,13 @@ export async function restoreStoreMedia(
   // Folders last, deepest first: writing into a folder changes its mtime, and a read-only one
   // could not be written into.
   for (const f of folders.sort((a, b) => b.depth - a.depth)) await finish(f.path, f.e);
+  if (selection) return { files: entry.files, sourceBytes: entry.sourceBytes, selected };
   const { tally } = judge.inspector;
   if (tally.files !== entry.files || tally.sourceBytes !== entry.sourceBytes)
     throw new RunnerError(
       `restored media does not match the manifest: ${tally.files} files / ${tally.sourceBytes} bytes in the index, the manifest says ${entry.files} / ${entry.sourceBytes}`,
     );
-  return selection ? { ...tally, selected } : tally;
+  return tally;
 }
 
 /**
