@@ -180,40 +180,48 @@ describe("names that are not UTF-8, and hard links", () => {
 });
 
 describe("a link that leaves the media folder", () => {
-  it("stops the backup before anything is stored, naming every such entry", async () => {
-    const media = await folder("outside-media");
-    await writeFile(path.join(media, "a.txt"), "a\n");
-    await mkdir(path.join(media, "sub"));
-    await symlink("/etc/shadow", path.join(media, "x -> ok"));
-    await symlink("../../elsewhere", path.join(media, "sub", "up"));
-    await symlink("../a.txt", path.join(media, "sub", "fine"));
-    const dest = await folder("outside-dest");
-    const env = {
-      BACKUP_DESTINATION: `file://${dest}`,
-      BACKUP_DATABASE: "false",
-      MEDIA_DIR: media,
-      MEDIA_FORMAT: "tar",
-    };
-    const backup = await runRunner(["backup", "--tier", "daily"], env);
-    expect(backup.code).toBe(1);
-    expect(backup.stderr).toContain('"x -> ok": link to the absolute path "/etc/shadow"');
-    expect(backup.stderr).toContain('"sub/up": link to "../../elsewhere" points outside the folder');
-    expect(backup.stderr).not.toContain("sub/fine");
-    expect(backup.stderr).toMatch(/Replace each link with a relative one that stays inside the folder/);
-    // Nothing stored, so nothing can be reported complete.
-    expect(await readdir(dest)).toEqual([]);
-    const list = await runRunner(["list", "--json"], env);
-    expect(JSON.parse(list.stdout)).toEqual([]);
+  // The store format's preflight reads only the folders' listings (and the links): it must refuse
+  // the same entries as the tar format's, before anything (not even the store's key) is written.
+  it.each(["tar", "store"])(
+    "stops the %s backup before anything is stored, naming every such entry",
+    async (format) => {
+      const media = await folder(`outside-media-${format}`);
+      await writeFile(path.join(media, "a.txt"), "a\n");
+      await mkdir(path.join(media, "sub"));
+      await symlink("/etc/shadow", path.join(media, "x -> ok"));
+      await symlink("../../elsewhere", path.join(media, "sub", "up"));
+      await symlink("../a.txt", path.join(media, "sub", "fine"));
+      // A link to a folder inside is fine (and never followed): the listing's type for it is a link.
+      await mkdir(path.join(media, "real"));
+      await symlink("real", path.join(media, "alias"));
+      const dest = await folder(`outside-dest-${format}`);
+      const env = {
+        BACKUP_DESTINATION: `file://${dest}`,
+        BACKUP_DATABASE: "false",
+        MEDIA_DIR: media,
+        MEDIA_FORMAT: format,
+      };
+      const backup = await runRunner(["backup", "--tier", "daily"], env);
+      expect(backup.code).toBe(1);
+      expect(backup.stderr).toContain('"x -> ok": link to the absolute path "/etc/shadow"');
+      expect(backup.stderr).toContain('"sub/up": link to "../../elsewhere" points outside the folder');
+      expect(backup.stderr).not.toContain("sub/fine");
+      expect(backup.stderr).toMatch(/Replace each link with a relative one that stays inside the folder/);
+      // Nothing stored, so nothing can be reported complete.
+      expect(await readdir(dest)).toEqual([]);
+      const list = await runRunner(["list", "--json"], env);
+      expect(JSON.parse(list.stdout)).toEqual([]);
 
-    // Fixed as the message says: the next backup succeeds and restores.
-    await rm(path.join(media, "x -> ok"));
-    await rm(path.join(media, "sub", "up"));
-    await symlink("../a.txt", path.join(media, "sub", "up"));
-    const again = await runRunner(["backup", "--tier", "daily"], env);
-    expect(again.code, again.stderr).toBe(0);
-    const verify = await runRunner(["verify", "latest"], env);
-    expect(verify.code, verify.stderr).toBe(0);
-  });
+      // Fixed as the message says: the next backup succeeds and restores.
+      await rm(path.join(media, "x -> ok"));
+      await rm(path.join(media, "sub", "up"));
+      await symlink("../a.txt", path.join(media, "sub", "up"));
+      const again = await runRunner(["backup", "--tier", "daily"], env);
+      expect(again.code, again.stderr).toBe(0);
+      const verify = await runRunner(["verify", "latest"], env);
+      expect(verify.code, verify.stderr).toBe(0);
+    },
+  );
 });
 
 describe("a backup-hybrid.sh archive whose media holds a link that leaves the folder", () => {

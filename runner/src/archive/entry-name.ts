@@ -31,10 +31,13 @@ export function hasDotDot(name: Buffer): boolean {
   return components(name).some((c) => c.equals(DOTDOT));
 }
 
+const SLASH_BYTES = Buffer.from([SLASH]);
+
 export function joinComponents(parts: readonly Buffer[]): Buffer {
+  if (parts.length === 1) return Buffer.from(parts[0]!);
   const out: Buffer[] = [];
   parts.forEach((p, i) => {
-    if (i) out.push(Buffer.from([SLASH]));
+    if (i) out.push(SLASH_BYTES);
     out.push(p);
   });
   return Buffer.concat(out);

@@ -61,7 +61,9 @@ export class EntryInspector {
       if (this.unsafe.length < NAMED) this.unsafe.push(problem);
       this.hooks.onUnsafe?.(problem);
     }
-    const self = key(parts);
+    // Named in the sets below only for links and special files (not for every file: this runs
+    // for every entry of every backup).
+    const self = () => key(parts);
     if (entry.type === "-") {
       this.tally.files += 1;
       this.tally.sourceBytes += entry.size;
@@ -70,15 +72,15 @@ export class EntryInspector {
       // tar stores a hard link's content once, under its first name, and lists every later name
       // as a link to that one; so does the walk.
       const target = key(components(entry.linkTarget ?? Buffer.alloc(0)));
-      if (this.notFiles.has(target)) this.notFiles.add(self);
+      if (this.notFiles.has(target)) this.notFiles.add(self());
       else {
         this.tally.files += 1;
         this.hooks.onFile?.(joinComponents(parts));
       }
-      if (this.symlinks.has(target)) this.symlinks.add(self);
+      if (this.symlinks.has(target)) this.symlinks.add(self());
     } else if (entry.type !== "d") {
-      this.notFiles.add(self);
-      if (entry.type === "l") this.symlinks.add(self);
+      this.notFiles.add(self());
+      if (entry.type === "l") this.symlinks.add(self());
     }
   }
 
@@ -108,6 +110,7 @@ export class EntryInspector {
 
   /** The symlink member that is a proper prefix of `parts`, if any, for a message. */
   private throughSymlink(parts: readonly Buffer[]): string | undefined {
+    if (this.symlinks.size === 0) return undefined;
     for (let i = 1; i < parts.length; i += 1) {
       const prefix = parts.slice(0, i);
       if (this.symlinks.has(key(prefix))) return quoteName(joinComponents(prefix));

@@ -159,11 +159,12 @@ function unsafeMediaMessage(dir: string, problems: string): string {
 
 /**
  * The media folder walked once before anything is stored: every entry a restore would refuse
- * (a link that leaves the folder, a device), named at once; and its bytes, the stream's size
- * estimate.
+ * (a link that leaves the folder, a device), named at once; and for tar its bytes, the stream's
+ * size estimate. The store format needs no estimate and its own walk lstats every entry, so its
+ * preflight reads only the folders' listings (and links): 50,000 files, 1 s less CPU (issue 22).
  */
-async function walkMedia(dir: string): Promise<{ sourceBytes: number }> {
-  const walked = await inspectDirectory(dir, { skipTopLevel: excludedFromArchive });
+async function walkMedia(dir: string, format: "tar" | "store"): Promise<{ sourceBytes: number }> {
+  const walked = await inspectDirectory(dir, { skipTopLevel: excludedFromArchive, typesOnly: format === "store" });
   const unsafe = walked.unsafeSummary();
   if (unsafe) throw new RunnerError(unsafeMediaMessage(dir, unsafe));
   return walked.tally;
@@ -199,7 +200,7 @@ async function preflight(
     const problem = await destinationInsideMedia(settings.media.dir, settings.destination.root);
     if (problem) throw new ConfigError([problem]);
   }
-  const media = settings.media ? await walkMedia(settings.media.dir) : undefined;
+  const media = settings.media ? await walkMedia(settings.media.dir, settings.media.format) : undefined;
   if (settings.media) await warnLookAlikes(settings.media.dir, log);
   let storeKey;
   if (settings.media?.format === "store") {

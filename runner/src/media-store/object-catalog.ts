@@ -90,8 +90,13 @@ export class ObjectCatalog {
 
   /** Marks a listed object as used; true the first time (false when not listed: nothing to mark). */
   markUsed(key: string): boolean {
+    return this.use(key) === true;
+  }
+
+  /** Marks a listed object as used: true the first time, false after, undefined when not listed. */
+  use(key: string): boolean | undefined {
     const i = this.find(key);
-    if (i === undefined) return false;
+    if (i === undefined) return undefined;
     const flags = this.used[i >>> 16]!;
     const at = i & (CHUNK_RECORDS - 1);
     if (flags[at]) return false;
@@ -107,14 +112,31 @@ export class ObjectCatalog {
 
   /** Every listed object in key order, with its size and whether it is marked used. */
   *entries(): Generator<{ key: string; bytes: number; used: boolean }> {
-    for (let n = 0; n < this.count; n += 1) {
-      const i = this.order ? this.order[n]! : n;
-      const c = i >>> 16;
-      const at = i & (CHUNK_RECORDS - 1);
-      const chunk = this.chunks[c]!;
-      const key = storeObjectKey(chunk.toString("hex", at * RECORD, at * RECORD + 32), chunk[at * RECORD + 32] === 1);
-      yield { key, bytes: this.sizes[c]![at]!, used: this.used[c]![at] === 1 };
+    for (const i of this.positions()) {
+      const used = this.used[i >>> 16]![i & (CHUNK_RECORDS - 1)] === 1;
+      yield { key: this.keyAt(i), bytes: this.sizeAt(i), used };
     }
+  }
+
+  /** The objects marked used, in key order, with their sizes (no string made for the others). */
+  *usedObjects(): Generator<[key: string, bytes: number]> {
+    for (const i of this.positions())
+      if (this.used[i >>> 16]![i & (CHUNK_RECORDS - 1)] === 1) yield [this.keyAt(i), this.sizeAt(i)];
+  }
+
+  /** Physical positions in key order. */
+  private *positions(): Generator<number> {
+    for (let n = 0; n < this.count; n += 1) yield this.order ? this.order[n]! : n;
+  }
+
+  private keyAt(i: number): string {
+    const chunk = this.chunks[i >>> 16]!;
+    const offset = (i & (CHUNK_RECORDS - 1)) * RECORD;
+    return storeObjectKey(chunk.toString("hex", offset, offset + 32), chunk[offset + 32] === 1);
+  }
+
+  private sizeAt(i: number): number {
+    return this.sizes[i >>> 16]![i & (CHUNK_RECORDS - 1)]!;
   }
 
   /** The physical position of `key`'s record, or undefined. */

@@ -14,6 +14,7 @@ import { finished } from "node:stream/promises";
 import { STORE_OBJECT_KEY_RE, objectName, storeObjectKey } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import type { StoredObjectEntry } from "../catalog/manifest.js";
+import type { ObjectCatalog } from "./object-catalog.js";
 import { ChecksumError, checksumProblem } from "../readback/verified-feed.js";
 import { DigestMeter } from "../stages/digest-meter.js";
 import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
@@ -27,12 +28,12 @@ const RECORD = 33;
 const CHUNK = 1 << 16;
 
 /**
- * The objects a set references, as the backup meets them (one add per file, duplicates
+ * Keys not in the start's listing (this run stored them), as the backup meets them (duplicates
  * included): 41 bytes each (the keyed name as 32 binary bytes, the `.age` bit, the stored size),
- * in chunks that never copy, so a million files cost ~40 MB, not a Set of strings. `sorted()`
- * gives each key once, in byte order (binary name order is the hex keys' order).
+ * in chunks that never copy. `sorted()` gives each key once, in byte order (binary name order is
+ * the hex keys' order).
  */
-export class ReferencedObjects {
+class KeyRecords {
   private readonly chunks: Buffer[] = [];
   private readonly sizes: Float64Array[] = [];
   private count = 0;
@@ -57,7 +58,6 @@ export class ReferencedObjects {
     return this.chunks[Math.floor(i / CHUNK)]!.subarray(at, at + RECORD);
   }
 
-  /** Each distinct key once, in byte order, with its stored size. */
   *sorted(): Generator<[string, number]> {
     const order = new Uint32Array(this.count);
     for (let i = 0; i < this.count; i += 1) order[i] = i;
@@ -69,6 +69,48 @@ export class ReferencedObjects {
       last = r;
       const name = r.toString("hex", 0, 32);
       yield [storeObjectKey(name, r[32] === 1), this.sizes[Math.floor(i / CHUNK)]![i % CHUNK]!];
+    }
+  }
+}
+
+/**
+ * The objects a set references. One the start's listing has is only marked used in that listing's
+ * catalog (its one byte a record); only objects this run stored are kept here (41 bytes each), so
+ * at 1,000,000 unchanged files the set's references cost no memory beyond the catalog (they cost
+ * 41 MB when every file was recorded; issue 22: peak RSS <= 200 MiB at 1,000,000 files). The
+ * catalog must therefore stay until the last `sorted()`.
+ */
+export class ReferencedObjects {
+  private readonly stored = new KeyRecords();
+
+  constructor(private readonly listed: ObjectCatalog) {}
+
+  /** Records a reference; true when `key` is a listed object referenced for the first time. */
+  add(key: string, bytes: number): boolean {
+    const first = this.listed.use(key);
+    if (first === undefined) this.stored.add(key, bytes);
+    return first === true;
+  }
+
+  /** Each distinct key once, in byte order, with its stored size (the listed ones with the listing's). */
+  *sorted(): Generator<[string, number]> {
+    const a = this.listed.usedObjects();
+    const b = this.stored.sorted();
+    let x = a.next();
+    let y = b.next();
+    while (!x.done || !y.done) {
+      if (y.done || (!x.done && x.value[0] < y.value[0])) {
+        yield x.value;
+        x = a.next();
+      } else if (x.done || y.value[0] < x.value[0]) {
+        yield y.value;
+        y = b.next();
+      } else {
+        // Listed and stored again (a store that listed it late): once, with the listing's size.
+        yield x.value;
+        x = a.next();
+        y = b.next();
+      }
     }
   }
 }

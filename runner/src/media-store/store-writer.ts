@@ -217,7 +217,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   let listed: ObjectCatalog | undefined;
   const stored = new ThisRunObjects();
   /** Every file's object and stored size, for the object list and the check before the manifest. */
-  const referenced = new ReferencedObjects();
+  let referenced: ReferencedObjects | undefined;
 
   /**
    * Stores one content object unless the store has it; returns its stored size, whether this
@@ -278,20 +278,19 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const fileLine = async (
     entry: WalkedEntry,
     common: Omit<IndexEntry, "type">,
-    unchanged: StatRecord | undefined,
+    reused: { record: StatRecord; objectKey: string } | undefined,
     previous: StatRecord | undefined,
   ): Promise<Written> => {
-    if (unchanged) {
-      const objectKey = key.keyOf(unchanged.sha256, { recipients });
+    if (reused) {
+      const { record: unchanged, objectKey } = reused;
       const objectBytes = listed!.bytesOf(objectKey)!;
       const lockUntilMs = await retention?.ensure(objectKey, knownLock(unchanged, unchanged.sha256));
-      if (listed!.markUsed(objectKey)) {
+      if (referenced!.add(objectKey, objectBytes)) {
         stats.objects += 1;
         stats.objectBytes += objectBytes;
         stats.reusedObjects += 1;
       }
       stats.unchangedFiles += 1;
-      referenced.add(objectKey, objectBytes);
       const size = Number(unchanged.size);
       inspector.add({ type: "-", size, name: entry.name });
       return {
@@ -312,7 +311,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
           stats.objects += 1;
           stats.objectBytes += objectBytes;
         }
-        referenced.add(objectKey, objectBytes);
+        referenced!.add(objectKey, objectBytes);
         // The tally counts what the index records (the content read), not the walk's size.
         inspector.add({ type: "-", size: content.size, name: entry.name });
         const st = entry.stats;
@@ -350,6 +349,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
 
   const produce = async (): Promise<void> => {
     listed = await ObjectCatalog.fromListing(store);
+    referenced = new ReferencedObjects(listed);
     // Lines go to zstd and to the stat cache's deflate in chunks, not one write a file.
     const indexLines = new LineBatch(lines);
     const cacheLines = new LineBatch(cacheOut.lines);
@@ -392,13 +392,12 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       if (type === "file") {
         // In walk order, before any later entry: the cache is a stream sorted the same way.
         const previous = await options.statCache.previous?.lookup(entry.name);
-        const unchanged =
-          !options.statCache.rehash &&
-          previous &&
-          statMatches(previous, st) &&
-          listed.has(key.keyOf(previous.sha256, { recipients }))
-            ? previous
+        // The keyed name is an HMAC: computed once, here, for the file's line too.
+        const reusable =
+          !options.statCache.rehash && previous && statMatches(previous, st)
+            ? key.keyOf(previous.sha256, { recipients })
             : undefined;
+        const unchanged = reusable && listed.has(reusable) ? { record: previous!, objectKey: reusable } : undefined;
         const line = fileLine(entry, common, unchanged, previous);
         line.catch((error: unknown) => cancel(error instanceof Error ? error : new Error(String(error))));
         pending.push(line);
@@ -415,8 +414,6 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     options.statCache.previous?.close();
     await cacheStored;
     if (retention) Object.assign(stats, retention.stats);
-    // The start's catalog is not needed past the walk (its memory grows with the store).
-    listed = undefined;
   };
 
   const produced = produce().catch((error: unknown) => {
@@ -433,14 +430,14 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     // The object list, then (after any gc lease) one listing proving every reused object is
     // still there: only then may the manifest be written (gc-lease.ts).
     const keys = function* () {
-      for (const [k] of referenced.sorted()) yield k;
+      for (const [k] of referenced!.sorted()) yield k;
     };
     objectList = await writeObjectList(store, options.objectListKey, options.backupId, keys(), options.lock);
     const storedAt = performance.now();
     await faultPoint("backup.after-object-list");
     await waitOutGcLeases(store, options.objectListKey, storedAt, options.log);
     if (failure) throw failure;
-    await confirmReferenced(store, () => referenced.sorted());
+    await confirmReferenced(store, () => referenced!.sorted());
     await faultPoint("backup.objects-confirmed");
     if (failure) throw failure;
     return i.value;
