@@ -40,6 +40,9 @@ export class ObjectCatalog {
   /** Positions in key order, only when the listing did not come sorted (a store breaking its contract). */
   private order: Uint32Array | undefined;
   private sorted = true;
+  /** The last lookup (find). */
+  private lastKey: string | undefined;
+  private lastAt: number | undefined;
 
   /** Every content object under STORE_OBJECTS_PREFIX, from one listing. */
   static async fromListing(store: ObjectStore): Promise<ObjectCatalog> {
@@ -55,6 +58,7 @@ export class ObjectCatalog {
 
   /** Adds a listed object (keys that are not content objects are ignored). */
   add(key: string, bytes: number): void {
+    this.lastKey = undefined;
     const record = recordOf(key);
     if (!record) return;
     const c = this.count >>> 16;
@@ -72,6 +76,7 @@ export class ObjectCatalog {
 
   /** Done adding: sorts (positions only) when the listing was not in key order. */
   seal(): void {
+    this.lastKey = undefined;
     if (this.sorted) return;
     const order = new Uint32Array(this.count);
     for (let i = 0; i < this.count; i += 1) order[i] = i;
@@ -141,6 +146,16 @@ export class ObjectCatalog {
 
   /** The physical position of `key`'s record, or undefined. */
   private find(key: string): number | undefined {
+    // A backup asks about an unchanged file's object three times in a row (listed? its size?
+    // first use?): the last answer is kept (positions never move once sealed).
+    if (key === this.lastKey) return this.lastAt;
+    const at = this.search(key);
+    this.lastKey = key;
+    this.lastAt = at;
+    return at;
+  }
+
+  private search(key: string): number | undefined {
     const record = recordOf(key, LOOKUP);
     if (!record) return undefined;
     const head = record.readUInt32BE(0);

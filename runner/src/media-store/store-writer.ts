@@ -283,14 +283,15 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   ): Promise<Written> => {
     if (reused) {
       const { record: unchanged, objectKey } = reused;
+      // Before any await: the catalog answers the walk's question about this object from its last lookup.
       const objectBytes = listed!.bytesOf(objectKey)!;
-      const lockUntilMs = await retention?.ensure(objectKey, knownLock(unchanged, unchanged.sha256));
       if (referenced!.add(objectKey, objectBytes)) {
         stats.objects += 1;
         stats.objectBytes += objectBytes;
         stats.reusedObjects += 1;
       }
       stats.unchangedFiles += 1;
+      const lockUntilMs = await retention?.ensure(objectKey, knownLock(unchanged, unchanged.sha256));
       const size = Number(unchanged.size);
       inspector.add({ type: "-", size, name: entry.name });
       return {
