@@ -53,10 +53,11 @@ export interface StoreReadContext {
 
 const DEFAULT_TRANSFERS = 8;
 /**
- * Plain objects up to this size on a folder store are restored synchronously (readSmallSync):
- * read whole, checked, then written through one handle. At 100 KiB a file the streamed path cost
- * ~11 thread-pool hops and four stream objects a file, 5x tar's restore (BENCHMARKS.md); the
- * largest blocks the event loop ~10 ms.
+ * Plain objects up to this size on a folder store are read whole (readSmall: open, read, close),
+ * checked, then written through one descriptor synchronously. At 100 KiB a file the streamed path
+ * cost ~11 thread-pool hops and four stream objects a file, 5x tar's restore (BENCHMARKS.md); the
+ * reads stay `transfers` at a time (a cold disk's latency is hidden only by reads in flight), the
+ * largest write blocks the event loop a few ms.
  */
 const SMALL_OBJECT = 1024 * 1024;
 /** How many problems verify names before it counts the rest. */
@@ -176,11 +177,6 @@ class Pool {
     this.running.add(p);
   }
 
-  /** Throws the first failure, so work done outside the pool stops with it too. */
-  check(): void {
-    if (this.failure !== undefined) throw this.failure;
-  }
-
   async drain(): Promise<void> {
     await Promise.all(this.running);
     if (this.failure !== undefined) throw this.failure;
@@ -248,21 +244,18 @@ async function finishEntry(path: Buffer, e: IndexEntry, asRoot: boolean): Promis
 }
 
 /**
- * How a file entry's content gets to its path: a small plain object on a folder store at once, in
- * this call (placeSmall), anything else streamed through the pool (`transfers` at a time).
+ * How a file entry's content gets to its path, `transfers` at a time: a small plain object on a
+ * folder store read whole and placed by placeSmall, anything else streamed.
  */
 function placer(ctx: StoreReadContext, pool: Pool, asRoot: boolean): (e: IndexEntry, path: Buffer) => Promise<void> {
-  const readSmall = ctx.decrypt ? undefined : ctx.store.readSmallSync?.bind(ctx.store);
-  return async (e, path) => {
-    if (readSmall && e.objectBytes! <= SMALL_OBJECT) {
-      pool.check();
-      return placeSmall(e, readSmall(e.object!, SMALL_OBJECT), path, asRoot);
-    }
-    return pool.add(async () => {
+  const readSmall = ctx.decrypt ? undefined : ctx.store.readSmall?.bind(ctx.store);
+  return (e, path) =>
+    pool.add(async () => {
+      if (readSmall && e.objectBytes! <= SMALL_OBJECT)
+        return placeSmall(e, await readSmall(e.object!, e.objectBytes!), path, asRoot);
       await fetchObject(ctx, e, (plain) => pipelineAsync(plain, createWriteStream(path, { flags: "wx", mode: 0o600 })));
       await finishEntry(path, e, asRoot);
     });
-  };
 }
 
 const execFileAsync = promisify(execFile);

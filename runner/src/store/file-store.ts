@@ -4,7 +4,7 @@
  * place only when complete, so a crash never leaves a short file under the final name, and
  * link(2) fails when the name exists, so nothing is ever overwritten.
  */
-import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import { link, mkdir, open, readdir, rm, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -119,25 +119,22 @@ export class FileStore implements ObjectStore {
     return createReadStream(file, { highWaterMark: 256 * 1024 });
   }
 
-  readSmallSync(key: string, maxBytes: number): Buffer | { bytes: number } {
-    let fd: number;
+  async readSmall(key: string, expectedBytes: number): Promise<Buffer | { bytes: number }> {
+    const file = this.pathOf(key);
+    const handle = await open(file, "r").catch((error: NodeJS.ErrnoException) => {
+      throw error.code === "ENOENT" ? new NotFoundError(key) : error;
+    });
     try {
-      fd = openSync(this.pathOf(key), "r");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new NotFoundError(key);
-      throw error;
-    }
-    try {
-      const info = fstatSync(fd);
-      if (!info.isFile()) throw new NotFoundError(key);
-      if (info.size > maxBytes) return { bytes: info.size };
-      // One byte more than fstat said: a file that grew since is seen as longer, not cut short.
-      const data = Buffer.allocUnsafe(info.size + 1);
+      // One byte more than expected: a longer object is seen as longer, then stat'ed for its size.
+      const data = Buffer.allocUnsafe(expectedBytes + 1);
       let got = 0;
-      for (let n = -1; n !== 0 && got < data.length; got += n) n = readSync(fd, data, got, data.length - got, null);
-      return data.subarray(0, got);
+      for (let n = -1; n !== 0 && got < data.length; got += n)
+        ({ bytesRead: n } = await handle.read(data, got, data.length - got).catch((error: NodeJS.ErrnoException) => {
+          throw error.code === "EISDIR" ? new NotFoundError(key) : error;
+        }));
+      return got > expectedBytes ? { bytes: (await handle.stat()).size } : data.subarray(0, got);
     } finally {
-      closeSync(fd);
+      await handle.close();
     }
   }
 

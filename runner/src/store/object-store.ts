@@ -58,12 +58,12 @@ export interface ObjectStore {
   /** Reads an object; rejects with NotFoundError when it does not exist. */
   get(key: string): Promise<Readable>;
   /**
-   * A small object read whole, synchronously, in one open, fstat, read and close (a folder only:
-   * the restore's per-file cost at 100 KiB is these calls, not the bytes; BENCHMARKS.md). Returns
-   * its size instead of its bytes when it holds more than `maxBytes`; throws NotFoundError when
-   * it does not exist.
+   * A small object read whole in one open, read and close (a folder only: the restore's per-file
+   * cost at 100 KiB is these calls, not the bytes; BENCHMARKS.md): its bytes when it holds at most
+   * `expectedBytes` (fewer when it is shorter), else just its size. Throws NotFoundError when it
+   * does not exist.
    */
-  readSmallSync?(key: string, maxBytes: number): Buffer | { bytes: number };
+  readSmall?(key: string, expectedBytes: number): Promise<Buffer | { bytes: number }>;
   /**
    * Size of an object, or undefined when it does not exist; on S3 also its Object Lock retention
    * when it has one, and whether a legal hold is on (the caller may read them: s3:GetObjectRetention).
