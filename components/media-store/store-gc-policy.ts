@@ -3,10 +3,12 @@
  * only identity of the stack that may delete, and only content objects. What gc does, per the
  * runner contract (runner/src/contract.ts, STORE_GC_COMMAND):
  * - lists the destination (every tier's sets, and the store's objects): ListObjectsV2 under the prefix;
- * - reads each set's manifest and object list (media-objects.txt, plain keys), and the media index
- *   of sets written before object lists, to mark the objects they reference: GetObject of
- *   `<prefix>/<tier>/<id>/manifest.json`, `.../media-objects.txt` and `.../media-index.jsonl*`
- *   only, never a database dump or a tar archive;
+ * - reads each set's manifest and segment list (media-segments.txt: the set's metadata chunks, whose
+ *   object-list chunks are plain content objects gc reads like any other), the object list
+ *   (media-objects.txt) of sets written before segments, and the media index of sets written
+ *   before object lists, to mark the objects they reference: GetObject of
+ *   `<prefix>/<tier>/<id>/manifest.json`, `.../media-segments.txt`, `.../media-objects.txt` and
+ *   `.../media-index.jsonl*` only, never a database dump or a tar archive;
  * - looks at a candidate before deleting it (HeadObject: size, and under Object Lock its
  *   retain-until date, which HeadObject shows only with s3:GetObjectRetention): gc never deletes a
  *   locked object;
@@ -48,13 +50,19 @@ export function gcPolicy(s: GcPolicySettings): PolicyDocument {
   const statements: PolicyStatement[] = [
     listBackupPrefix(s),
     {
-      // A set's folder is <tier>/<backupId>/: the manifest (plain JSON), the object list (plain)
-      // and the media index (media-index.jsonl.zst, .age when encrypted; read only for sets
-      // written before object lists). Nothing else in a set is readable.
+      // A set's folder is <tier>/<backupId>/: the manifest (plain JSON), the segment list (plain),
+      // and in sets written before segments the object list (plain) and the media index
+      // (media-index.jsonl.zst, .age when encrypted; read only for sets written before object
+      // lists). Nothing else in a set is readable.
       Sid: "ReadManifestsAndIndexes",
       Effect: "Allow",
       Action: "s3:GetObject",
-      Resource: [under("*/manifest.json"), under("*/media-objects.txt"), under("*/media-index.jsonl*")],
+      Resource: [
+        under("*/manifest.json"),
+        under("*/media-segments.txt"),
+        under("*/media-objects.txt"),
+        under("*/media-index.jsonl*"),
+      ],
     },
     {
       Sid: "InspectAndDeleteContentObjects",

@@ -87,9 +87,11 @@ describe("gc's role may do what `gc --yes` does", () => {
     }
   });
 
-  it("read every set's manifest, object list and media index (plain and encrypted), in every tier", async () => {
+  it("read every set's manifest, segment list, object list and media index (plain and encrypted), in every tier", async () => {
     for (const key of [
       `${SET}/manifest.json`,
+      `${SET}/media-segments.txt`,
+      "edms/weekly/20251201T040000Z-77aa/media-segments.txt",
       `${SET}/media-objects.txt`,
       "edms/weekly/20251201T040000Z-77aa/media-objects.txt",
       `${SET}/media-index.jsonl.zst`,

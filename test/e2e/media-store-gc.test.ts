@@ -1,10 +1,10 @@
 // gc of the content store (MEDIA_FORMAT=store) as users and races meet it, on file:// (where a test
-// can remove a set folder as the lifecycle rules would) and on moto with Object Lock: the object
-// list every set carries, deletes of exactly the unreferenced objects after the grace, dry runs,
+// can remove a set folder as the lifecycle rules would) and on moto with Object Lock: the segment
+// list every set carries (its metadata chunks and, in them, the objects it references), deletes of exactly the unreferenced objects after the grace, dry runs,
 // refusals, and interleavings of gc with backups (fault points) after which every complete set
 // still verifies byte for byte.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
@@ -19,11 +19,14 @@ import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
 import { testCloudWatch } from "../helpers/notify-receiver.js";
 import { runRunner, startRunner, type RunnerResult, type RunningRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
+import { referencedBy } from "../helpers/segment-lists.js";
 import { freePort } from "../helpers/pg-cluster.js";
 
 const s3Endpoint = inject("s3Endpoint");
 
 const KEY = "media-store-gc-test-key-0123456789abcdef";
+/** Sets written before segments (whole index, object list and stat cache): store-whole-file-sets.test.ts. */
+const FIXTURE = path.resolve(__dirname, "../fixtures/whole-file-store-sets");
 
 let work: string;
 let age: AgeKeyPair;
@@ -79,7 +82,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Content objects at the destination, as keys (`store/objects/..`). */
+/** Objects at the destination (files' contents and sets' metadata chunks), as keys (`store/objects/..`). */
 async function objectKeys(dest: string): Promise<string[]> {
   return (await filesUnder(path.join(dest, "store", "objects")))
     .filter((f) => !path.basename(f).startsWith("."))
@@ -90,7 +93,9 @@ async function objectKeys(dest: string): Promise<string[]> {
 interface SetInfo {
   folder: string;
   id: string;
-  manifest?: { media: { objectList?: { key: string; bytes: number; sha256: string } } };
+  manifest?: {
+    media: { key: string; bytes: number; sha256: string; objectList?: { key: string; bytes: number; sha256: string } };
+  };
 }
 
 async function sets(dest: string): Promise<SetInfo[]> {
@@ -104,11 +109,12 @@ async function sets(dest: string): Promise<SetInfo[]> {
   return out;
 }
 
-/** The keys a set's object list names (header checked). */
+/** The keys a set references: its segment list's chunks and the keys in its object-list chunks (header checked). */
 async function listedKeys(folder: string): Promise<string[]> {
-  const lines = (await readFile(path.join(folder, "media-objects.txt"), "utf8")).split("\n").filter(Boolean);
-  expect(lines[0]).toBe(`edms-media-objects 1 ${path.basename(folder)}`);
-  return lines.slice(1);
+  const list = await readFile(path.join(folder, "media-segments.txt"), "utf8");
+  expect(list.split("\n")[0]).toBe(`edms-media-segments 1 ${path.basename(folder)}`);
+  const dest = path.dirname(path.dirname(folder));
+  return referencedBy(list, (key) => readFile(path.join(dest, key)));
 }
 
 const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
@@ -158,8 +164,8 @@ async function pausedAt(
   return { run, flag };
 }
 
-describe("the object list", () => {
-  it("names exactly the set's distinct objects, in byte order, covered by the manifest; plain when encrypted", async () => {
+describe("the segment list", () => {
+  it("names exactly the set's chunks and, in them, its distinct objects, covered by the manifest; plain when encrypted", async () => {
     for (const encrypted of [false, true]) {
       const s = await site(
         { "a.txt": "alpha", "b.txt": "beta", "same.txt": "alpha", "c.bin": randomBytes(3000) },
@@ -167,17 +173,18 @@ describe("the object list", () => {
       );
       await backup(s);
       const [set] = await sets(s.dest);
-      const entry = set!.manifest!.media.objectList!;
-      expect(entry.key).toBe("media-objects.txt");
-      const body = await readFile(path.join(set!.folder, "media-objects.txt"));
+      const entry = set!.manifest!.media;
+      expect(entry.key).toBe("media-segments.txt");
+      expect(entry.objectList).toBeUndefined();
+      const body = await readFile(path.join(set!.folder, "media-segments.txt"));
       expect(entry.bytes).toBe(body.length);
       expect(entry.sha256).toBe(sha256(body));
       const keys = await listedKeys(set!.folder);
-      expect(keys).toEqual([...keys].sort());
-      // Three distinct contents; the store holds exactly them.
+      // Three distinct contents and one segment's three chunks; the store holds exactly them.
       expect(keys).toEqual(await objectKeys(s.dest));
-      expect(keys).toHaveLength(3);
-      for (const k of keys) expect(k.endsWith(".age")).toBe(encrypted);
+      expect(keys).toHaveLength(6);
+      // Only the files' objects and the index chunk are age-encrypted.
+      expect(keys.filter((k) => k.endsWith(".age"))).toHaveLength(encrypted ? 4 : 0);
     }
   });
 
@@ -212,28 +219,30 @@ describe("gc on file://", () => {
     await backup(s);
     await rm(first!.folder, { recursive: true });
     const referenced = await referencedByComplete(s.dest);
+    // The removed file's object and the first set's three chunks (every part of its one segment changed).
     const gone = before.filter((k) => !referenced.has(k));
-    expect(gone).toHaveLength(1);
-    return { s, gone: gone[0]!, referenced };
+    expect(gone).toHaveLength(4);
+    return { s, gone, referenced };
   }
 
   it("deletes exactly the unreferenced object at the run after the one that first saw it, nothing referenced", async () => {
     const { s, gone, referenced } = await withOneUnreferenced();
     const first = ok("gc 1", await gc(s));
     expect(first.stdout).toContain("deleted 0 content objects");
-    expect(await objectKeys(s.dest)).toContain(gone);
+    expect(await objectKeys(s.dest)).toEqual(expect.arrayContaining(gone));
 
     const dry = ok("gc --dry-run", await gc(s, ["--dry-run"]));
-    expect(dry.stdout).toContain(gone);
+    for (const k of gone) expect(dry.stdout).toContain(k);
     expect(dry.stdout).toContain("dry run: nothing was changed");
-    expect(await objectKeys(s.dest)).toContain(gone);
+    expect(await objectKeys(s.dest)).toEqual(expect.arrayContaining(gone));
 
-    const goneBytes = (await stat(path.join(s.dest, gone))).size;
+    let goneBytes = 0;
+    for (const k of gone) goneBytes += (await stat(path.join(s.dest, k))).size;
     ok("gc 2", await gc(s));
     expect(await objectKeys(s.dest)).toEqual([...referenced].sort());
     await everySetVerifies(s);
     const status = await runRunner(["status"], { ...s.env, STATUS_TIERS: "daily" });
-    expect(status.stdout).toMatch(/last gc .*deleted 1 objects/);
+    expect(status.stdout).toMatch(/last gc .*deleted 4 objects/);
     // The exporter's gc series: the deleted object's bytes, when the record says gc finished.
     const [record] = (await filesUnder(path.join(s.dest, "store", "gc", "runs"))).sort().reverse();
     const finishedAt = JSON.parse(await readFile(record!, "utf8")).finishedAt as string;
@@ -258,34 +267,46 @@ describe("gc on file://", () => {
     const { s, gone } = await withOneUnreferenced({ MEDIA_STORE_GC_GRACE_HOURS: "48" });
     ok("gc 1", await gc(s));
     ok("gc 2", await gc(s));
-    expect(await objectKeys(s.dest)).toContain(gone);
+    expect(await objectKeys(s.dest)).toEqual(expect.arrayContaining(gone));
     const refused = await gc(s, [], { MEDIA_STORE_GC_GRACE_HOURS: "0" });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("--yes");
-    expect(await objectKeys(s.dest)).toContain(gone);
+    expect(await objectKeys(s.dest)).toEqual(expect.arrayContaining(gone));
   });
 
   it("reads an older set's plain index; an older encrypted set stops every delete unless gc has the identity", async () => {
-    for (const encrypted of [false, true]) {
-      const { s, gone } = await withOneUnreferenced(encrypted ? { ENCRYPTION_RECIPIENTS: age.recipient } : {});
-      // The surviving set as a runner before object lists wrote it: no list, no manifest entry.
-      const [old] = await sets(s.dest);
+    for (const variant of ["plain", "age"] as const) {
+      // A set as a runner before object lists wrote it: the whole-file fixture's, without its list.
+      n += 1;
+      const dest = path.join(work, `dest-${n}`);
+      await cp(path.join(FIXTURE, variant), dest, { recursive: true });
+      const [old] = await sets(dest);
       const manifestFile = path.join(old!.folder, "manifest.json");
       const manifest = JSON.parse(await readFile(manifestFile, "utf8"));
       delete manifest.media.objectList;
       await writeFile(manifestFile, JSON.stringify(manifest));
       await rm(path.join(old!.folder, "media-objects.txt"));
-      const withId = { AGE_IDENTITY_FILE: age.file };
+      const gone = `store/objects/ff/${"f".repeat(64)}`;
+      await mkdir(path.join(dest, "store", "objects", "ff"), { recursive: true });
+      await writeFile(path.join(dest, gone), "stray");
+      const s: Site = {
+        dest,
+        media: dest,
+        env: { BACKUP_DESTINATION: `file://${dest}`, BACKUP_DATABASE: "false", MEDIA_STORE_GC_GRACE_HOURS: "0" },
+      };
+      const encrypted = variant === "age";
+      const withId = { AGE_IDENTITY_FILE: path.join(FIXTURE, "age.key") };
       ok("gc 1", await gc(s, ["--yes"], encrypted ? withId : {}));
       if (encrypted) {
         const refused = await gc(s);
         expect(refused.code).toBe(1);
-        expect(refused.stderr).toContain(path.relative(s.dest, old!.folder));
+        expect(refused.stderr).toContain(path.relative(dest, old!.folder));
         expect(refused.stderr).toContain("AGE_IDENTITY_FILE");
-        expect(await objectKeys(s.dest)).toContain(gone);
+        expect(await objectKeys(dest)).toContain(gone);
       }
       ok("gc 2", await gc(s, ["--yes"], encrypted ? withId : {}));
-      expect(await objectKeys(s.dest)).not.toContain(gone);
+      expect(await objectKeys(dest)).not.toContain(gone);
+      expect(await objectKeys(dest)).toHaveLength(5);
       await everySetVerifies(s, encrypted ? withId : {});
     }
   });
@@ -293,10 +314,10 @@ describe("gc on file://", () => {
   it("prune runs the same gc after deleting sets", async () => {
     const { s, gone } = await withOneUnreferenced();
     ok("prune 1", await runRunner(["prune"], s.env));
-    expect(await objectKeys(s.dest)).toContain(gone);
+    expect(await objectKeys(s.dest)).toEqual(expect.arrayContaining(gone));
     const second = ok("prune 2", await runRunner(["prune"], s.env));
-    expect(second.stdout).toContain("gc: deleted 1 content objects");
-    expect(await objectKeys(s.dest)).not.toContain(gone);
+    expect(second.stdout).toContain("gc: deleted 4 content objects");
+    for (const k of gone) expect(await objectKeys(s.dest)).not.toContain(k);
     await everySetVerifies(s);
   });
 });
@@ -335,7 +356,7 @@ describe("gc and backups interleaved (no complete set ever points at a missing o
     // The backup has stored its object list (it reuses the objects gc is about to delete): go, gc.
     for (;;) {
       const listed = await Promise.all(
-        (await sets(s.dest)).map((x) => exists(path.join(x.folder, "media-objects.txt"))),
+        (await sets(s.dest)).map((x) => exists(path.join(x.folder, "media-segments.txt"))),
       );
       if (listed.some(Boolean)) break;
       await new Promise((r) => setTimeout(r, 10));
@@ -481,22 +502,24 @@ describe("gc and a backup interleaved on S3 (moto, Object Lock bucket, LastModif
     // The set expires (its objects carry no retention here): its content objects are unreferenced.
     for (const Key of (await keys()).filter((k) => k.startsWith("edms/daily/")))
       await bucket.client.send(new DeleteObjectCommand({ Bucket: bucket.name, Key }));
+    // Two files' objects and one segment's three chunks.
     const objects = (await keys()).filter((k) => k.startsWith("edms/store/objects/"));
-    expect(objects).toHaveLength(2);
+    expect(objects).toHaveLength(5);
     ok("gc 1 records the candidates", await runRunner(["gc", "--yes"], env));
     const paused = await pausedAt(["gc", "--yes"], env, "gc.before-delete");
     const b = await startRunner(["backup", "--tier", "daily"], env);
-    while (!(await keys()).some((k) => k.endsWith("/media-objects.txt"))) await new Promise((r) => setTimeout(r, 20));
+    while (!(await keys()).some((k) => k.endsWith("/media-segments.txt"))) await new Promise((r) => setTimeout(r, 20));
     await rm(paused.flag);
     const g = ok("gc 2", await paused.run.result);
     const r = await b.result;
-    expect(g.stdout).toContain("deleted 2 content objects");
+    expect(g.stdout).toContain("deleted 5 content objects");
     // Whatever the order: every complete set's objects are there, and it verifies byte for byte.
     const after = await keys();
     for (const manifest of after.filter((k) => k.endsWith("/manifest.json"))) {
       const folder = manifest.slice(0, -"manifest.json".length);
-      const list = (await bucket.get(`${folder}media-objects.txt`)).toString("utf8").split("\n").filter(Boolean);
-      for (const k of list.slice(1)) expect(after).toContain(`edms/${k}`);
+      const list = (await bucket.get(`${folder}media-segments.txt`)).toString("utf8");
+      for (const k of await referencedBy(list, (key) => bucket.get(`edms/${key}`)))
+        expect(after).toContain(`edms/${k}`);
       ok("verify --full", await runRunner(["verify", folder.split("/")[2]!, "--full"], env));
     }
     // How: the backup waited out the lease, found its objects gone and wrote no manifest.

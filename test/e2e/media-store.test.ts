@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
 import { snapshotTree } from "../helpers/media-trees.js";
 import { runRunner, startRunner, type RunnerResult } from "../helpers/runner-cli.js";
-import { createTestBucket } from "../helpers/s3-bucket.js";
+import { chunkKeysOf, chunkKeysUnder } from "../helpers/segment-lists.js";
+import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 
 const s3Endpoint = inject("s3Endpoint");
 const KEY = "media-store-test-key-0123456789abcdef";
@@ -91,8 +92,24 @@ async function manifests(dest: string): Promise<StoreManifest[]> {
   return all.sort((a, b) => (a.startedAt < b.startedAt ? -1 : 1));
 }
 
-async function objectFiles(dest: string): Promise<string[]> {
+/** Every object in the store: the files' contents and the sets' metadata chunks. */
+async function storeFiles(dest: string): Promise<string[]> {
   return (await filesUnder(path.join(dest, "store", "objects"))).filter((f) => !path.basename(f).startsWith("."));
+}
+
+/** The files' content objects: the store's objects less the chunks the segment lists name. */
+async function objectFiles(dest: string): Promise<string[]> {
+  const chunks = await chunkKeysUnder(dest);
+  return (await storeFiles(dest)).filter((f) => !chunks.has(path.relative(dest, f)));
+}
+
+/** The bucket's content objects under `prefix`, less the chunks its segment lists name. */
+async function bucketObjects(bucket: TestBucket, prefix: string): Promise<string[]> {
+  const keys = await bucket.keys();
+  const chunks = new Set<string>();
+  for (const k of keys.filter((k) => k.startsWith(prefix) && k.endsWith("/media-segments.txt")))
+    for (const c of chunkKeysOf((await bucket.get(k)).toString())) chunks.add(`${prefix}${c}`);
+  return keys.filter((k) => k.startsWith(`${prefix}store/objects/`) && !chunks.has(k));
 }
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -104,7 +121,7 @@ describe("the media store: names, deduplication, resumption", () => {
     ok("backup", await runRunner(["backup", "--tier", "daily"], fileEnv(dest, media)));
     const [m] = await manifests(dest);
     expect(m!.formatVersion).toBe(4);
-    expect(m!.media).toMatchObject({ format: "store", key: "media-index.jsonl.zst", files: 7 });
+    expect(m!.media).toMatchObject({ format: "store", layout: "segments", key: "media-segments.txt", files: 7 });
     // Seven files, six distinct contents: six objects.
     const names = (await objectFiles(dest)).map((f) => path.basename(f));
     expect(names).toHaveLength(6);
@@ -152,6 +169,54 @@ describe("the media store: names, deduplication, resumption", () => {
     }
   });
 
+  it("metadata grows with the change: an unchanged backup stores no chunk, one changed file only its segment's", async () => {
+    n += 1;
+    const media = path.join(work, `media-${n}`);
+    // 3,000 files in 30 folders: several segments (~512 entries each on average).
+    for (let d = 0; d < 30; d += 1) {
+      await mkdir(path.join(media, `d${d}`), { recursive: true });
+      for (let i = 0; i < 100; i += 1) await writeFile(path.join(media, `d${d}`, `f${i}.txt`), `file ${d}/${i}\n`);
+    }
+    const dest = path.join(work, `dest-${n}`);
+    const env = fileEnv(dest, media);
+    const added = async (step: string) => {
+      const before = new Set(await storeFiles(dest));
+      ok(step, await runRunner(["backup", "--tier", "daily"], env));
+      const fresh = (await storeFiles(dest)).filter((f) => !before.has(f));
+      let bytes = 0;
+      for (const f of fresh) bytes += (await stat(f)).size;
+      const m = (await manifests(dest)).at(-1)!;
+      const setFiles = await readdir(path.join(dest, "daily", m.backupId));
+      return { fresh: fresh.map((f) => path.relative(dest, f)), bytes, m, setFiles };
+    };
+    const first = await added("first");
+    const segments = (first.m.media.store as { segments?: number }).segments!;
+    expect(segments).toBeGreaterThan(2);
+    expect(first.fresh).toHaveLength(3000 + 3 * segments);
+    expect(first.setFiles.sort()).toEqual(["manifest.json", "media-segments.txt"]);
+    const firstChunks = await chunkKeysUnder(dest);
+    let metadataBytes = 0;
+    for (const k of firstChunks) metadataBytes += (await stat(path.join(dest, k))).size;
+
+    const unchanged = await added("unchanged");
+    expect(unchanged.fresh).toEqual([]);
+    expect(unchanged.m.media.store).toMatchObject({ uploadedObjects: 0, uploadedChunks: 0, segments });
+
+    await writeFile(path.join(media, "d17", "f42.txt"), "rewritten\n");
+    const one = await added("one file changed");
+    const chunks = await chunkKeysUnder(dest);
+    const newChunks = one.fresh.filter((k) => chunks.has(k));
+    // The file's new object, and its segment's index, stat and object-list chunks: nothing else.
+    expect(one.fresh).toHaveLength(4);
+    expect(newChunks).toHaveLength(3);
+    expect(one.m.media.store).toMatchObject({ uploadedObjects: 1, uploadedChunks: 3, segments });
+    expect(one.bytes).toBeLessThan(metadataBytes / 2);
+    ok("verify --full", await runRunner(["verify", one.m.backupId, "--full"], env));
+    const target = path.join(work, `restored-${n}`);
+    ok("restore", await runRunner(["restore", one.m.backupId, "--media-only", "--media-dir", target, "--yes"], env));
+    expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
+  });
+
   it("a run killed half-way leaves its objects, and the next run reuses them instead of uploading again", async () => {
     const { media } = await makeMedia(300, 64 * 1024);
     const dest = path.join(work, `dest-${n}`);
@@ -161,12 +226,16 @@ describe("the media store: names, deduplication, resumption", () => {
       await new Promise((r) => setTimeout(r, 25));
     killed.child.kill("SIGKILL");
     await killed.result;
-    const left = (await objectFiles(dest)).length;
-    expect(left).toBeGreaterThanOrEqual(40);
-    expect(left).toBeLessThan(301);
+    // Files' objects, and any chunks of segments the walk had finished (named by no list yet).
+    const leftKeys = (await storeFiles(dest)).map((f) => path.relative(dest, f));
+    expect(leftKeys.length).toBeGreaterThanOrEqual(40);
     expect(await manifests(dest)).toEqual([]);
 
     ok("backup after the kill", await runRunner(["backup", "--tier", "daily"], env));
+    // The killed run's chunks are the next run's (same files, same stat): they are not files' objects.
+    const chunks = await chunkKeysUnder(dest);
+    const left = leftKeys.filter((k) => !chunks.has(k)).length;
+    expect(left).toBeLessThan(301);
     const [m] = await manifests(dest);
     expect(m!.media.store.reusedObjects).toBe(left);
     expect(m!.media.store.uploadedObjects).toBe(301 - left);
@@ -190,12 +259,24 @@ describe("the media store: names, deduplication, resumption", () => {
     ok("backup", await runRunner(["backup", "--tier", "weekly"], env));
     ok("second backup", await runRunner(["backup", "--tier", "weekly"], env));
     const keys = await bucket.keys();
-    const objects = keys.filter((k) => k.startsWith("enc/store/objects/"));
+    const objects = await bucketObjects(bucket, "enc/");
     expect(objects).toHaveLength(5);
     for (const k of objects) expect(k).toMatch(/^enc\/store\/objects\/([0-9a-f]{2})\/\1[0-9a-f]{62}\.age$/);
     for (const h of contents.map(sha256)) expect(keys.join("\n")).not.toContain(h);
     for (const k of objects) expect((await bucket.get(k)).subarray(0, 21).toString()).toBe("age-encryption.org/v1");
-    expect(keys.filter((k) => k.endsWith("media-index.jsonl.zst.age"))).toHaveLength(2);
+    // The metadata: two segment lists (the sets' only media files), naming one set of chunks (nothing
+    // changed): the index chunk age-encrypted, the stat chunk sealed, the object-list chunk plain.
+    const lists = keys.filter((k) => k.endsWith("/media-segments.txt"));
+    expect(lists).toHaveLength(2);
+    expect(keys.filter((k) => /media-(index|objects|stat-cache)/.test(k))).toEqual([]);
+    const chunks = chunkKeysOf((await bucket.get(lists[0]!)).toString());
+    expect(chunkKeysOf((await bucket.get(lists[1]!)).toString())).toEqual(chunks);
+    const [indexChunk, statChunk, objectsChunk] = chunks as [string, string, string];
+    expect(indexChunk).toMatch(/^store\/objects\/([0-9a-f]{2})\/\1[0-9a-f]{62}\.age$/);
+    expect((await bucket.get(`enc/${indexChunk}`)).subarray(0, 21).toString()).toBe("age-encryption.org/v1");
+    expect((await bucket.get(`enc/${statChunk}`)).subarray(0, 9).toString()).toBe("EDMSSEAL1");
+    const listed = (await bucket.get(`enc/${objectsChunk}`)).toString().split("\n").filter(Boolean);
+    expect([...new Set(listed)].sort()).toEqual(objects.map((k) => k.slice("enc/".length)).sort());
     ok("verify --full", await runRunner(["verify", "latest", "--tier", "weekly", "--full"], env));
     const target = path.join(work, `restored-s3-${n}`);
     ok(
@@ -260,22 +341,54 @@ describe("the media store: damage is found and refused", () => {
     }
   });
 
-  it("a replaced index is refused by the manifest's checksum before anything is swapped", async () => {
+  it("a replaced segment list is refused by the manifest's checksum before anything is swapped", async () => {
     const { dest, env } = await backedUp();
-    const index = (await filesUnder(dest)).find((f) => f.endsWith("media-index.jsonl.zst"))!;
-    // Another valid index of the same length: the first set's, re-compressed at another level would
-    // differ in size, so flip one byte inside the frame instead (zstd's checksum would also catch it,
-    // the manifest's sha256 is what names it).
-    const bytes = await readFile(index);
-    bytes[bytes.length - 6] = bytes[bytes.length - 6]! ^ 0x10;
-    await writeFile(index, bytes);
+    const list = (await filesUnder(dest)).find((f) => f.endsWith("media-segments.txt"))!;
+    // Still a well-formed list of the same length (one hex digit of a sha256 changed): only the
+    // manifest's sha256 tells.
+    const text = await readFile(list, "utf8");
+    const at = text.length - 2;
+    await writeFile(list, text.slice(0, at) + (text[at] === "0" ? "1" : "0") + text.slice(at + 1));
     const v = await runRunner(["verify", "latest"], env);
     expect(v.code).toBe(1);
-    expect(v.stderr).toMatch(/media-index\.jsonl\.zst: sha256 [0-9a-f]{64} does not match the manifest/);
+    expect(v.stderr).toMatch(/media-segments\.txt: sha256 [0-9a-f]{64} does not match the manifest/);
     const target = path.join(work, `untouched-${n}`);
     const r = await runRunner(["restore", "latest", "--media-only", "--media-dir", target, "--yes"], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/does not match the manifest/);
+  });
+
+  it("a damaged or missing index chunk fails verify and restore, naming the set, the segment and the chunk", async () => {
+    const variants: Array<Record<string, string>> = [
+      {},
+      { ENCRYPTION_RECIPIENTS: age.recipient, AGE_IDENTITY_FILE: age.file },
+    ];
+    for (const extra of variants) {
+      const { dest, env } = await backedUp(extra);
+      const list = (await filesUnder(dest)).find((f) => f.endsWith("media-segments.txt"))!;
+      const [indexChunk] = chunkKeysOf(await readFile(list, "utf8"));
+      const file = path.join(dest, indexChunk!);
+      const bytes = await readFile(file);
+      bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0x01;
+      await writeFile(file, bytes);
+      const where = new RegExp(`media-segments\\.txt, segment 1 of 1: chunk ${indexChunk}`);
+      const v = await runRunner(["verify", "latest"], env);
+      expect(v.code, v.stderr).toBe(1);
+      expect(v.stderr).toMatch(where);
+      expect(v.stderr).toMatch(/damaged|corrupted/);
+      const target = path.join(work, `untouched-${n}-${Object.keys(extra).length}`);
+      const r = await runRunner(["restore", "latest", "--media-only", "--media-dir", target, "--yes"], env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(where);
+      await unlink(file);
+      const gone = await runRunner(["verify", "latest"], env);
+      expect(gone.code).toBe(1);
+      expect(gone.stderr).toMatch(new RegExp(`segment 1's index chunk ${indexChunk}: missing from the store`));
+      const r2 = await runRunner(["restore", "latest", "--media-only", "--media-dir", target, "--yes"], env);
+      expect(r2.code).toBe(1);
+      expect(r2.stderr).toMatch(where);
+      expect(r2.stderr).toMatch(/could not be read/);
+    }
   });
 });
 
@@ -377,7 +490,7 @@ describe("the media store: the default format, and an upgrade that changes no se
     ok("second backup", await runRunner(["backup", "--tier", "daily"], env));
     const keys = await bucket.keys();
     expect(keys).toContain("plain/store/names-key");
-    expect(keys.filter((k) => k.startsWith("plain/store/objects/"))).toHaveLength(contents.length);
+    expect(await bucketObjects(bucket, "plain/")).toHaveLength(contents.length);
     for (const h of contents.map(sha256)) expect(keys.join("\n")).not.toContain(h);
     const target = path.join(work, `restored-s3-${n}`);
     ok("restore", await runRunner(["restore", "latest", "--media-only", "--media-dir", target, "--yes"], env));
@@ -405,12 +518,14 @@ describe("the media store: change detection (the sealed stat cache)", () => {
       const { media } = await makeMedia(6);
       const dest = path.join(work, `dest-${n}`);
       const env = fileEnv(dest, media, extra);
+      // The backups run as the pod does: no age identity (encrypted, the stat chunks still open).
+      const { AGE_IDENTITY_FILE: _identity, ...pod } = env;
       const victim = path.join(media, "docs", "doc-0.pdf");
       await utimes(victim, 1_700_000_000, 1_700_000_000);
       const newest = async () => (await manifests(dest)).sort((a, b) => (a.startedAt < b.startedAt ? -1 : 1)).at(-1)!;
-      ok("first", await runRunner(["backup", "--tier", "daily"], env));
+      ok("first", await runRunner(["backup", "--tier", "daily"], pod));
       expect((await newest()).media.store.unchangedFiles).toBe(0);
-      ok("second", await runRunner(["backup", "--tier", "daily"], env));
+      ok("second", await runRunner(["backup", "--tier", "daily"], pod));
       expect((await newest()).media.store).toMatchObject({ unchangedFiles: 8, uploadedObjects: 0 });
 
       // Same size, same mtime, other bytes: only the ctime (and the content) tell.
@@ -418,7 +533,7 @@ describe("the media store: change detection (the sealed stat cache)", () => {
       await writeFile(victim, randomBytes(2000));
       await utimes(victim, 1_700_000_000, 1_700_000_000);
       expect((await stat(victim)).mtimeMs).toBe(before.mtimeMs);
-      ok("third", await runRunner(["backup", "--tier", "daily"], env));
+      ok("third", await runRunner(["backup", "--tier", "daily"], pod));
       expect((await newest()).media.store).toMatchObject({ unchangedFiles: 7, uploadedObjects: 1 });
       const target = path.join(work, `restored-${n}-${Object.keys(extra).length}`);
       // By id: two sets of one second are ordered by their random suffix, so `latest` may be either.
@@ -426,9 +541,9 @@ describe("the media store: change detection (the sealed stat cache)", () => {
       ok("restore", await runRunner(["restore", third, "--media-only", "--media-dir", target, "--yes"], env));
       expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
 
-      ok("--rehash", await runRunner(["backup", "--tier", "daily", "--rehash"], env));
+      ok("--rehash", await runRunner(["backup", "--tier", "daily", "--rehash"], pod));
       expect((await newest()).media.store).toMatchObject({ unchangedFiles: 0, uploadedObjects: 0 });
-      ok("monthly", await runRunner(["backup", "--tier", "monthly"], env));
+      ok("monthly", await runRunner(["backup", "--tier", "monthly"], pod));
       expect((await newest()).media.store).toMatchObject({ unchangedFiles: 0, uploadedObjects: 0 });
     }
   });
@@ -438,7 +553,9 @@ describe("the media store: change detection (the sealed stat cache)", () => {
     const dest = path.join(work, `dest-${n}`);
     const env = fileEnv(dest, media);
     ok("first", await runRunner(["backup", "--tier", "daily"], env));
-    const cacheFile = (await filesUnder(dest)).find((f) => f.endsWith("media-stat-cache.sealed"))!;
+    // The stat cache is the set's stat chunks (one segment here): the second chunk a segment names.
+    const list = (await filesUnder(dest)).find((f) => f.endsWith("media-segments.txt"))!;
+    const cacheFile = path.join(dest, chunkKeysOf(await readFile(list, "utf8"))[1]!);
     const sealed = await readFile(cacheFile);
     for (const name of ["doc-1.pdf", "same-1.txt", "docs"]) {
       expect(sealed.includes(Buffer.from(name))).toBe(false);

@@ -15,6 +15,7 @@ import { runRunner, type RunAs, type RunnerResult } from "../helpers/runner-cli.
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 import { materializeTree, mediaTreeArb, snapshotTree } from "../helpers/media-trees.js";
 import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
+import { chunkKeysOf } from "../helpers/segment-lists.js";
 
 type Variant = { format: "tar" } | { format: "store"; encrypted: boolean };
 
@@ -119,13 +120,24 @@ describe("media trees as users have them (property)", () => {
                 // by their ids' random suffixes, so "the later key" may be the first run's set.
                 const second = JSON.parse((await bucket.get(`${prefix}adhoc/${ids[1]}/manifest.json`)).toString()) as {
                   formatVersion: number;
-                  media: { format: string; store: { objects: number; uploadedObjects: number } };
+                  media: {
+                    format: string;
+                    layout: string;
+                    store: { objects: number; uploadedObjects: number; uploadedChunks: number };
+                  };
                 };
                 expect(second.formatVersion).toBe(4);
-                expect(second.media.format).toBe("store");
-                expect(second.media.store.uploadedObjects).toBe(0);
+                expect(second.media).toMatchObject({ format: "store", layout: "segments" });
+                expect(second.media.store).toMatchObject({ uploadedObjects: 0, uploadedChunks: 0 });
+                // Both sets name the same metadata chunks (nothing changed); the rest are the files'.
+                const [a, b] = await Promise.all(
+                  ids.map(async (id) =>
+                    chunkKeysOf((await bucket.get(`${prefix}adhoc/${id}/media-segments.txt`)).toString()),
+                  ),
+                );
+                expect(b).toEqual(a);
                 const objects = keys.filter((k) => k.startsWith(`${prefix}store/objects/`));
-                expect(objects).toHaveLength(second.media.store.objects);
+                expect(objects).toHaveLength(second.media.store.objects + new Set(a).size);
               }
             }
           } finally {

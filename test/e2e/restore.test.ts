@@ -218,12 +218,12 @@ describe("corruption and failures leave the target untouched", () => {
   it("a truncated media object", async () => {
     const { root, dir } = await copyOfSet();
     const manifest = await readManifestFile(root, "daily", backupId);
-    expect(manifest.media!.key).toBe("media-index.jsonl.zst"); // the default format's index
+    expect(manifest.media!.key).toBe("media-segments.txt"); // the default format's segment list
     await truncate(path.join(dir, manifest.media!.key), Math.floor(manifest.media!.bytes / 2));
     await expectRefused(
       root,
       [],
-      /media-index\.jsonl\.zst: \d+ bytes stored, the manifest says \d+ \(truncated or replaced\)/,
+      /media-segments\.txt: \d+ bytes stored, the manifest says \d+ \(truncated or replaced\)/,
     );
   });
 

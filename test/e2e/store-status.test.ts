@@ -1,7 +1,8 @@
 // `status` on a media-store destination: the content objects stored (all of them vs those the
 // newest set references) and the dedup ratio, in the table and in --json, on file:// and on moto,
 // plain and age-encrypted (status holds no identity: it never needs an index). The oracle is the
-// media tree itself (distinct contents and their sizes, hashed here) and the store's own listing.
+// media tree itself (distinct contents and their sizes, hashed here) and the sets' metadata chunks
+// (named by their segment lists, sized from the store): both are content objects.
 // The exporter's edms_backup_store_* series must equal status's figures and pass promtool's lint.
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -14,6 +15,7 @@ import { ok, runRunner, startRunner } from "../helpers/runner-cli.js";
 import { freePort } from "../helpers/pg-cluster.js";
 import { requireTool } from "../helpers/prometheus.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
+import { chunkKeysOf } from "../helpers/segment-lists.js";
 
 const s3Endpoint = inject("s3Endpoint");
 const KEY = "store-status-test-key-0123456789abcdef";
@@ -73,20 +75,50 @@ async function status(env: Record<string, string>): Promise<{ json: StoreUsage; 
   return { json: json.store!, table };
 }
 
+/** The distinct chunks the segment lists name (of the set `backupId` only, when given): count and stored bytes. */
+type ChunkFigures = (backupId?: string) => Promise<{ count: number; bytes: number }>;
+
+async function figuresOf(
+  lists: Array<{ key: string; text: string }>,
+  backupId: string | undefined,
+  size: (key: string) => Promise<number>,
+) {
+  const keys = new Set(lists.filter((l) => !backupId || l.key.includes(backupId)).flatMap((l) => chunkKeysOf(l.text)));
+  let bytes = 0;
+  for (const k of keys) bytes += await size(k);
+  return { count: keys.size, bytes };
+}
+
 const destinations = [
   {
     name: "file://",
-    env: async (media: string, extra: Record<string, string>) => ({
-      BACKUP_DESTINATION: `file://${await mkdtemp(path.join(work, "dest-"))}`,
-      ...common(media, extra),
-    }),
+    site: async (media: string, extra: Record<string, string>) => {
+      const dest = await mkdtemp(path.join(work, "dest-"));
+      const chunks: ChunkFigures = async (backupId) => {
+        const lists = [];
+        for (const e of await readdir(dest, { recursive: true, withFileTypes: true }))
+          if (e.name === "media-segments.txt") {
+            const key = path.join(e.parentPath, e.name);
+            lists.push({ key, text: await readFile(key, "utf8") });
+          }
+        return figuresOf(lists, backupId, async (k) => (await stat(path.join(dest, k))).size);
+      };
+      return { env: { BACKUP_DESTINATION: `file://${dest}`, ...common(media, extra) }, chunks };
+    },
   },
   {
     name: "moto",
-    env: async (media: string, extra: Record<string, string>) => ({
-      ...(await createTestBucket(s3Endpoint)).env(),
-      ...common(media, extra),
-    }),
+    site: async (media: string, extra: Record<string, string>) => {
+      const bucket = await createTestBucket(s3Endpoint);
+      const chunks: ChunkFigures = async (backupId) => {
+        const lists = [];
+        for (const key of (await bucket.keys()).filter((k) => k.endsWith("/media-segments.txt")))
+          lists.push({ key, text: (await bucket.get(key)).toString() });
+        const prefix = lists[0]!.key.split("/daily/")[0];
+        return figuresOf(lists, backupId, async (k) => (await bucket.get(`${prefix}/${k}`)).length);
+      };
+      return { env: { ...bucket.env(), ...common(media, extra) }, chunks };
+    },
   },
 ];
 
@@ -94,29 +126,33 @@ function common(media: string, extra: Record<string, string>): Record<string, st
   return { BACKUP_DATABASE: "false", MEDIA_DIR: media, MEDIA_FORMAT: "store", MEDIA_STORE_KEY: KEY, ...extra };
 }
 
-describe.each(destinations)("status of a media store on $name", ({ name, env: makeEnv }) => {
+describe.each(destinations)("status of a media store on $name", ({ name, site }) => {
   it("plain: stored bytes are the distinct contents, the newest set's are what it still references, the ratio what full copies would take", async () => {
     const media = await makeTree(`plain-${name.replace(/\W/g, "")}`);
-    const env = await makeEnv(media, {});
+    const { env, chunks } = await site(media, {});
     const first = await treeFigures(media);
     ok("backup 1", await runRunner(["backup", "--tier", "daily"], env));
     ok("backup 2", await runRunner(["backup", "--tier", "daily"], env));
     let { json, table } = await status(env);
-    // Unencrypted objects hold the contents exactly: stored bytes = distinct contents' bytes.
+    // Unencrypted objects hold the contents exactly: stored bytes = distinct contents' bytes, plus
+    // the sets' metadata chunks (one segment, the same three chunks for both sets).
+    const c = await chunks();
+    expect(c.count).toBe(3);
     expect(json).toMatchObject({
-      objects: first.distinct.size,
-      storedBytes: sum(first.distinct.values()),
+      objects: first.distinct.size + 3,
+      storedBytes: sum(first.distinct.values()) + c.bytes,
       sets: 2,
       setsSourceBytes: 2 * first.fileBytes,
     });
     expect(json.newest).toMatchObject({
       tier: "daily",
-      objects: first.distinct.size,
-      bytes: sum(first.distinct.values()),
+      objects: first.distinct.size + 3,
+      bytes: sum(first.distinct.values()) + c.bytes,
     });
-    expect(json.dedupRatio).toBeCloseTo((2 * first.fileBytes) / sum(first.distinct.values()), 6);
+    const stored = sum(first.distinct.values()) + c.bytes;
+    expect(json.dedupRatio).toBeCloseTo((2 * first.fileBytes) / stored, 6);
     expect(table).toMatch(
-      /^STORE: 6 content objects, .* stored; the newest store set \(daily\/\S+\) references 6 of them, .* \(100%\); 2 complete store set\(s\) hold .* of media files: dedup ratio 2\.\d+x$/m,
+      /^STORE: 9 content objects, .* stored; the newest store set \(daily\/\S+\) references 9 of them, .* \(100%\); 2 complete store set\(s\) hold .* of media files: dedup ratio \d\.\d+x$/m,
     );
 
     // A document deleted and one added: the store keeps the deleted one's object (nothing frees
@@ -127,24 +163,36 @@ describe.each(destinations)("status of a media store on $name", ({ name, env: ma
     ok("backup 3", await runRunner(["backup", "--tier", "daily"], env));
     ({ json, table } = await status(env));
     const all = new Map([...first.distinct, ...third.distinct]);
-    expect(json).toMatchObject({ objects: all.size, storedBytes: sum(all.values()), sets: 3 });
-    expect(json.newest).toMatchObject({ objects: third.distinct.size, bytes: sum(third.distinct.values()) });
+    const allChunks = await chunks();
+    const newestChunks = await chunks(json.newest!.backupId);
+    expect(json).toMatchObject({
+      objects: all.size + allChunks.count,
+      storedBytes: sum(all.values()) + allChunks.bytes,
+      sets: 3,
+    });
+    expect(json.newest).toMatchObject({
+      objects: third.distinct.size + newestChunks.count,
+      bytes: sum(third.distinct.values()) + newestChunks.bytes,
+    });
     expect(json.setsSourceBytes).toBe(2 * first.fileBytes + third.fileBytes);
-    expect(json.dedupRatio).toBeCloseTo((2 * first.fileBytes + third.fileBytes) / sum(all.values()), 6);
+    expect(json.dedupRatio).toBeCloseTo(
+      (2 * first.fileBytes + third.fileBytes) / (sum(all.values()) + allChunks.bytes),
+      6,
+    );
   });
 
   it("age-encrypted: status has no identity and reads no index, yet reports the same figures from the manifests", async () => {
     const media = await makeTree(`enc-${name.replace(/\W/g, "")}`);
-    const env = await makeEnv(media, { ENCRYPTION_RECIPIENTS: age.recipient });
+    const { env } = await site(media, { ENCRYPTION_RECIPIENTS: age.recipient });
     const tree = await treeFigures(media);
     ok("backup 1", await runRunner(["backup", "--tier", "daily"], env));
     ok("backup 2", await runRunner(["backup", "--tier", "daily"], env));
     const { json } = await status(env);
-    expect(json.objects).toBe(tree.distinct.size);
+    expect(json.objects).toBe(tree.distinct.size + 3);
     // Sealed objects are larger than their contents (age's header and tags).
     expect(json.storedBytes).toBeGreaterThan(sum(tree.distinct.values()));
     // Nothing deleted: the newest set references every object.
-    expect(json.newest).toMatchObject({ objects: tree.distinct.size, bytes: json.storedBytes });
+    expect(json.newest).toMatchObject({ objects: tree.distinct.size + 3, bytes: json.storedBytes });
     expect(json.setsSourceBytes).toBe(2 * tree.fileBytes);
   });
 });

@@ -125,8 +125,7 @@ describe("the backup manifest", () => {
     expect(parseManifest(serializeManifest(manifest), "test")).toEqual(manifest);
   });
 
-  it("of a store-format set is format 4 and names the store's counts and object list", () => {
-    const objectList = { key: "media-objects.txt", bytes: 300, sha256: sha("c") };
+  it("of a store-format set is format 4, in segments, and names the store's counts", () => {
     const stats = {
       objects: 10,
       objectBytes: 8000,
@@ -134,26 +133,31 @@ describe("the backup manifest", () => {
       uploadedBytes: 2000,
       reusedObjects: 7,
       unchangedFiles: 9,
+      segments: 2,
+      chunks: 6,
+      chunkBytes: 1800,
+      uploadedChunks: 3,
+      uploadedChunkBytes: 900,
     };
     const manifest = buildBackupManifest(
       facts({
         media: {
-          stored: { key: "media-index.jsonl.zst", bytes: 700, sha256: sha("d") },
-          compression: "zstd",
+          stored: { key: "media-segments.txt", bytes: 700, sha256: sha("d") },
+          compression: "none",
           tally: { files: 12, sourceBytes: 9000 },
-          store: { stats, objectList },
+          store: { stats },
         },
       }),
     );
     expect(manifest.formatVersion).toBe(4);
     expect(manifest.media).toEqual({
-      key: "media-index.jsonl.zst",
+      key: "media-segments.txt",
       bytes: 700,
       sha256: sha("d"),
-      compression: "zstd",
+      compression: "none",
       format: "store",
+      layout: "segments",
       store: stats,
-      objectList,
       files: 12,
       sourceBytes: 9000,
     });

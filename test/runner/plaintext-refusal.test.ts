@@ -8,6 +8,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
 import { runRunner } from "../helpers/runner-cli.js";
+import { chunkKeysOf } from "../helpers/segment-lists.js";
 
 let key: AgeKeyPair;
 let media: string;
@@ -59,8 +60,9 @@ describe("a backup without recipients beside encrypted sets", () => {
     const flagged = await runRunner(["backup", "--tier", "adhoc", "--no-database", "--allow-plaintext"], env);
     expect(flagged.code, flagged.stderr).toBe(0);
     const [id] = await readdir(path.join(root, "adhoc"));
-    // A plaintext index (no .age): the media were stored in the clear, as asked.
-    expect(await readdir(path.join(root, "adhoc", id!))).toContain("media-index.jsonl.zst");
+    // A plaintext index (its chunks without .age): the media were stored in the clear, as asked.
+    const list = await readFile(path.join(root, "adhoc", id!, "media-segments.txt"), "utf8");
+    expect(chunkKeysOf(list)[0]).toMatch(/^store\/objects\/[0-9a-f/]+$/);
     // The plaintext set is now the newest: a later run without recipients is no longer refused,
     // so the variable is the way for scripts that mean it every time.
     const byEnv = await runRunner(["backup", "--tier", "adhoc", "--no-database"], {

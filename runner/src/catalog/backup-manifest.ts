@@ -45,8 +45,8 @@ export interface MediaFacts {
   compression: Compression;
   /** Regular files and their bytes, as the archive listed them. */
   tally: { files: number; sourceBytes: number };
-  /** Store format: what the run stored, and its object list. Absent: a tar archive. */
-  store?: { stats: NonNullable<MediaEntry["store"]>; objectList: StoredObjectEntry };
+  /** Store format: what the run stored (its metadata in segments). Absent: a tar archive. */
+  store?: { stats: NonNullable<MediaEntry["store"]> };
   references?: MediaReferencesEntry;
   /** Why the configured reference check did not run. */
   referencesNotRun?: string;
@@ -112,7 +112,7 @@ export function buildBackupManifest(facts: BackupFacts): Manifest {
           sha256: media.stored.sha256,
           compression: media.compression,
           ...(media.store
-            ? { format: "store" as const, store: { ...media.store.stats }, objectList: media.store.objectList }
+            ? { format: "store" as const, layout: "segments" as const, store: { ...media.store.stats } }
             : {}),
           files: media.tally.files,
           sourceBytes: media.tally.sourceBytes,

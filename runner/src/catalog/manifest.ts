@@ -136,6 +136,12 @@ export const mediaEntrySchema = z.object({
    * and the contents are content objects under store/objects/; absent for a tar archive.
    */
   format: z.literal("store").optional(),
+  /**
+   * Store format: `segments` when `key` is the set's segment list (`media-segments.txt`: the index,
+   * stat cache and object list as chunks in the store, docs/MANIFEST.md "Segments"); absent when
+   * `key` is the whole index beside `media-objects.txt` and `media-stat-cache.sealed`.
+   */
+  layout: z.literal("segments").optional(),
   /** Store format: distinct content objects the index references, and how many this run uploaded. */
   store: z
     .object({
@@ -153,6 +159,15 @@ export const mediaEntrySchema = z.object({
        */
       lockCheckedObjects: count.optional(),
       lockExtendedObjects: count.optional(),
+      /**
+       * Layout "segments": how many segments, the set's distinct metadata chunks and their stored
+       * bytes (`status` adds them to the newest set's), and the chunks this run uploaded.
+       */
+      segments: count.optional(),
+      chunks: count.optional(),
+      chunkBytes: bytes.optional(),
+      uploadedChunks: count.optional(),
+      uploadedChunkBytes: bytes.optional(),
     })
     .optional(),
   /**
@@ -235,6 +250,8 @@ export const manifestSchema = z
         path: ["formatVersion"],
         message: `format ${STORE_MANIFEST_FORMAT_VERSION} is exactly the sets whose media is in the store (media.format "store")`,
       });
+    if (m.media?.layout && m.media.format !== "store")
+      ctx.addIssue({ code: "custom", path: ["media", "layout"], message: 'goes with media.format "store"' });
     if (m.media?.objectList && m.media.format !== "store")
       ctx.addIssue({ code: "custom", path: ["media", "objectList"], message: 'goes with media.format "store"' });
     if ((m.media?.format === "store") !== (m.media?.store !== undefined))

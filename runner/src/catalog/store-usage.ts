@@ -10,7 +10,7 @@
  * 30. Every number comes from manifests and the listing: nothing needs an index, so encrypted sets
  * (whose index only an identity opens) are counted like the others.
  */
-import { MANIFEST_OBJECT, STORE_OBJECT_KEY_RE, STORE_OBJECTS_PREFIX, type Tier } from "../contract.js";
+import { MANIFEST_OBJECT, STORE_OBJECT_KEY_RE, STORE_OBJECTS_PREFIX, objectName, type Tier } from "../contract.js";
 import type { Manifest } from "./manifest.js";
 import { setKey, setOfKey } from "./catalog.js";
 import type { StoredObject } from "../store/object-store.js";
@@ -34,10 +34,14 @@ export interface StoreUsage {
   dedupRatio: number | null;
 }
 
+/** A set in segments holds its segment list where older sets held their index. */
+const SEGMENT_LIST = objectName("segments");
+
 /**
  * Tallies a listing (any prefix that covers store/objects/ and the set folders) as it streams by:
- * the content objects' count and bytes, and which sets are complete store-format sets (a manifest
- * and a media index in their folder), without keeping the content objects' keys.
+ * the content objects' count and bytes (the sets' metadata chunks among them), and which sets are
+ * complete store-format sets (a manifest and a media index or segment list in their folder),
+ * without keeping the content objects' keys.
  */
 export class StoreTally {
   objects = 0;
@@ -58,7 +62,7 @@ export class StoreTally {
     const key = setKey(owner.tier, owner.backupId);
     const set = this.sets.get(key) ?? { ...owner, manifest: false, index: false };
     if (name === MANIFEST_OBJECT) set.manifest = true;
-    if (name.startsWith("media-index.")) set.index = true;
+    if (name.startsWith("media-index.") || name === SEGMENT_LIST) set.index = true;
     this.sets.set(key, set);
   }
 
@@ -88,8 +92,12 @@ export function assessStoreUsage(
           newest: {
             tier: newest.tier,
             backupId: newest.backupId,
-            objects: newest.media?.store?.objects ?? 0,
-            bytes: newest.media?.store?.objectBytes ?? null,
+            // Its metadata chunks are content objects too (absent before segments: 0).
+            objects: (newest.media?.store?.objects ?? 0) + (newest.media?.store?.chunks ?? 0),
+            bytes:
+              newest.media?.store?.objectBytes === undefined
+                ? null
+                : newest.media.store.objectBytes + (newest.media.store.chunkBytes ?? 0),
           },
         }
       : {}),

@@ -3,7 +3,7 @@
  * snapshot) and the media (a tar archive, or the store format's writer). The first failure or
  * signal cancels every stream, and is the reason the run reports.
  */
-import { isComplete, listBackupSets, setKey } from "../catalog/catalog.js";
+import { isComplete, listBackupSets, setKey, type CompleteBackupSet } from "../catalog/catalog.js";
 import { REHASH_TIERS, TIERS, type Compression } from "../contract.js";
 import { InterruptedError } from "../errors.js";
 import type { TableRowCount } from "../catalog/manifest.js";
@@ -17,7 +17,6 @@ import { readReferencedPaths, type ResolvedColumn } from "../references/referenc
 import type { StoreKey } from "../media-store/object-names.js";
 import { writeStoreMedia, type StoreUpload } from "../media-store/store-writer.js";
 import { contentLock } from "../media-store/object-retention.js";
-import { OBJECT_LIST_OBJECT } from "../media-store/object-list.js";
 import {
   STAT_CACHE_OBJECT,
   STAT_CACHE_PURPOSE,
@@ -110,7 +109,7 @@ export interface BackupPlan {
   /** The dump's stream stage (zstd), absent when pg_dump compresses itself (gzip) or nothing does. */
   dumpStage: string | undefined;
   databaseKey: string;
-  /** zstd for the store format's index (JSON lines); MEDIA_COMPRESSION for a tar archive. */
+  /** none for the store format's segment list; MEDIA_COMPRESSION for a tar archive. */
   mediaCompression: Compression | undefined;
   mediaKey: string | undefined;
 }
@@ -240,7 +239,6 @@ export async function startStoreMedia(
     statCache: {
       previous: previous?.cursor,
       sealKey,
-      objectKey: `${prefix}/${STAT_CACHE_OBJECT}`,
       rehash,
       // Object names depend on the recipients: another set's lock dates are about its own names.
       trustLock: previous !== undefined && sameRecipients(previous.recipients, recipients),
@@ -249,8 +247,7 @@ export async function startStoreMedia(
     store,
     key: options.storeKey,
     backupId: options.backupId,
-    indexKey: `${prefix}/${plan.mediaKey}`,
-    objectListKey: `${prefix}/${OBJECT_LIST_OBJECT}`,
+    segmentListKey: `${prefix}/${plan.mediaKey}`,
     log,
     recipients,
     transfers: media.transfers,
@@ -273,18 +270,24 @@ async function previousStatCache(
   log: Logger,
 ): Promise<{ cursor: StatCacheCursor; where: string; recipients?: readonly string[] } | undefined> {
   // By start time: ids of one second sort by their random suffix.
-  let newest: { key: string; startedAt: string; recipients?: readonly string[] } | undefined;
+  let newest: { set: CompleteBackupSet; where: string } | undefined;
   for (const tier of TIERS)
     for (const set of await listBackupSets(store, tier)) {
-      const key = `${setKey(set.tier, set.backupId)}/${STAT_CACHE_OBJECT}`;
-      if (!isComplete(set) || set.manifest.media?.format !== "store") continue;
-      if (!set.objects.some((o) => o.key === key)) continue;
-      if (!newest || set.manifest.startedAt > newest.startedAt)
-        newest = { key, startedAt: set.manifest.startedAt, recipients: set.manifest.encryption?.recipients };
+      if (!isComplete(set) || !hasStatCache(set)) continue;
+      if (!newest || set.manifest.startedAt > newest.set.manifest.startedAt)
+        newest = { set, where: setKey(set.tier, set.backupId) };
     }
   if (!newest) return undefined;
-  const cursor = await openStatCache(store, newest.key, sealKey, log);
-  return cursor && { cursor, where: newest.key.slice(0, -STAT_CACHE_OBJECT.length - 1), recipients: newest.recipients };
+  const cursor = await openStatCache(store, newest.where, newest.set.manifest, sealKey, log);
+  return cursor && { cursor, where: newest.where, recipients: newest.set.manifest.encryption?.recipients };
+}
+
+/** A store-format set in segments (every one has stat chunks), or a whole-file one with its cache file. */
+function hasStatCache(set: CompleteBackupSet): boolean {
+  const media = set.manifest.media;
+  if (media?.format !== "store") return false;
+  const cache = `${setKey(set.tier, set.backupId)}/${STAT_CACHE_OBJECT}`;
+  return media.layout === "segments" || set.objects.some((o) => o.key === cache);
 }
 
 function sameRecipients(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {

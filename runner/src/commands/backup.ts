@@ -305,9 +305,10 @@ function planBackup(settings: BackupSettings, started: Date): BackupPlan {
   // zstd:N compresses the dump as a stream stage after pg_dump -Z0 (database.dump.zst); gzip:N
   // is pg_dump's own, inside the custom format (database.dump).
   const dumpStage = databaseStreamCompression(settings.pgDumpCompression);
-  // The store format's index is zstd JSON lines; the tar format's archive uses MEDIA_COMPRESSION.
+  // The store format's media object is its segment list, plain text (the index chunks it names
+  // are gzip); the tar format's archive uses MEDIA_COMPRESSION.
   const inStore = settings.media?.format === "store";
-  const mediaCompression = inStore ? "zstd" : settings.media?.compression;
+  const mediaCompression = inStore ? "none" : settings.media?.compression;
   return {
     lock,
     putOptions: (estimate) => ({
@@ -324,7 +325,9 @@ function planBackup(settings: BackupSettings, started: Date): BackupPlan {
     mediaCompression,
     databaseKey: objectName("database", { compression: dumpStage, encrypted }),
     mediaKey: settings.media
-      ? objectName(inStore ? "index" : "media", { compression: mediaCompression, encrypted })
+      ? inStore
+        ? objectName("segments")
+        : objectName("media", { compression: mediaCompression, encrypted })
       : undefined,
   };
 }
@@ -388,7 +391,7 @@ function mediaFacts(
     stored: { key: plan.mediaKey!, bytes: result.bytes, sha256: result.sha256 },
     compression: plan.mediaCompression!,
     tally: inspector.tally,
-    ...(storeUpload && { store: { stats: storeUpload.stats, objectList: storeUpload.objectList() } }),
+    ...(storeUpload && { store: { stats: storeUpload.stats } }),
     ...(refs.columns.length ? { references: referencesEntry(refs.columns, refs.referenced, refs.archived) } : {}),
     referencesNotRun: refs.notRun,
   };

@@ -63,7 +63,7 @@ export const STORE_MANIFEST_FORMAT_VERSION = 4;
 export const READABLE_MANIFEST_FORMATS = [1, 2, 3, 4] as const;
 
 /** The kinds of object inside one backup set. */
-export type ObjectKind = "database" | "media" | "index" | "objects" | "names" | "manifest";
+export type ObjectKind = "database" | "media" | "index" | "objects" | "segments" | "names" | "manifest";
 
 /** What was done to an object's bytes on their way into the store, in order. */
 export interface ObjectTransforms {
@@ -83,6 +83,11 @@ const BASE_NAME: Record<ObjectKind, string> = {
    * even in an encrypted set (the keys are what a listing shows anyway), so gc needs no secret.
    */
   objects: "media-objects.txt",
+  /**
+   * The store format's segment list (media-store/segment-list.ts): the set's index, object list and
+   * stat cache as chunks in the store, one line a segment; plain, like the object list it replaces.
+   */
+  segments: "media-segments.txt",
   names: "names.json",
   manifest: "manifest.json",
 };

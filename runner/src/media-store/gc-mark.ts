@@ -1,10 +1,13 @@
 /**
  * gc's mark: the content objects some set may use. Read from:
- * - every complete store-format set's object list (checked against its manifest's size and
- *   sha256), or, for a set written before object lists, its index (plain; an encrypted index only
- *   with the age identity);
- * - every object list of an incomplete set, whatever its age (a backup between its list and its
- *   manifest, or one that died there: its list keeps its objects until the set folder is gone).
+ * - every complete store-format set's segment list (checked against its manifest's size and
+ *   sha256): its chunks, and the keys in its object-list chunks (each checked against the list's
+ *   sha256; a chunk another set shares is read once a gc run). Sets written before segments: their
+ *   object list (checked the same way), or before object lists, their index (plain; an encrypted
+ *   index only with the age identity);
+ * - every segment list or object list of an incomplete set, whatever its age (a backup between
+ *   its list and its manifest, or one that died there: its list keeps its objects until the set
+ *   folder is gone).
  * A set that is complete but cannot be read this way stops every delete (a blocker): the safe
  * side is to free nothing. Sets are immutable once read, so a re-mark (each new gc lease) reads
  * only sets it has not read yet.
@@ -23,8 +26,13 @@ import { parseManifest, type Manifest } from "../catalog/manifest.js";
 import type { ChildSource } from "../stages/child-source.js";
 import type { ObjectStore, StoredObject } from "../store/object-store.js";
 import type { ObjectCatalog } from "./object-catalog.js";
+import { STORE_OBJECT_KEY_RE } from "../contract.js";
+import { RunnerError } from "../errors.js";
 import { OBJECT_LIST_OBJECT, readObjectList } from "./object-list.js";
 import { readIndex } from "./store-reader.js";
+import { objectsCodec, readChunk, readChunksInOrder } from "./segment-chunks.js";
+import { CHUNK_KINDS, SEGMENT_LIST_OBJECT } from "./segment-list.js";
+import { linesOfChunk, readSegmentList } from "./segment-reader.js";
 
 export interface MarkState {
   /** The store's content objects as gc listed them; an object some set references is marked used. */
@@ -37,11 +45,13 @@ export interface MarkState {
   waiting: number;
   /** Why nothing may be deleted: one line per set gc cannot read. */
   blockers: string[];
+  /** Object-list chunks whose keys are marked already (sets share most of their chunks). */
+  chunksRead: Set<string>;
 }
 
 /** A mark into `catalog` (the listing gc judges: every candidate is in it). */
 export function newMarkState(catalog: ObjectCatalog): MarkState {
-  return { catalog, read: new Set(), marked: 0, tar: 0, waiting: 0, blockers: [] };
+  return { catalog, read: new Set(), marked: 0, tar: 0, waiting: 0, blockers: [], chunksRead: new Set() };
 }
 
 export interface MarkOptions {
@@ -77,6 +87,29 @@ async function* objectsOfIndex(
     if (e.type === "file" && e.object) yield e.object;
 }
 
+/** A set in segments: its chunks, and the keys its object-list chunks name. */
+async function markSegments(
+  store: ObjectStore,
+  state: MarkState,
+  set: { setPrefix: string; backupId: string },
+  expected?: { bytes: number; sha256: string },
+): Promise<void> {
+  const segments = await readSegmentList({ store, ...set }, expected);
+  for (const segment of segments) for (const kind of CHUNK_KINDS) state.catalog.markUsed(segment[kind].key);
+  const unread = [...new Set(segments.map((s) => s.objects))].filter((ref) => !state.chunksRead.has(ref.key));
+  const where = `${set.setPrefix}/${SEGMENT_LIST_OBJECT}`;
+  let i = 0;
+  for await (const chunk of readChunksInOrder(unread, (ref) => readChunk(store, ref, objectsCodec, where))) {
+    for (const key of linesOfChunk(chunk)) {
+      if (!STORE_OBJECT_KEY_RE.test(key))
+        throw new RunnerError(`${where}: object-list chunk ${unread[i]!.key} names ${key}, not a content object`);
+      state.catalog.markUsed(key);
+    }
+    state.chunksRead.add(unread[i]!.key);
+    i += 1;
+  }
+}
+
 /** One set: marks what it references, or records why it cannot (a blocker). */
 async function markSet(
   store: ObjectStore,
@@ -90,7 +123,9 @@ async function markSet(
   const hasList = has(OBJECT_LIST_OBJECT);
   try {
     if (manifest?.media?.format === "store") {
-      if (manifest.media.objectList) {
+      if (manifest.media.layout === "segments") {
+        await markSegments(store, state, { setPrefix: prefix, backupId }, manifest.media);
+      } else if (manifest.media.objectList) {
         await markFrom(state, readObjectList(store, prefix, backupId, manifest.media.objectList));
       } else if (manifest.encryption && !options.decrypt) {
         state.blockers.push(
@@ -105,6 +140,9 @@ async function markSet(
       state.tar += 1; // a tar set: nothing in the store
       state.read.add(prefix);
       return;
+    } else if (has(SEGMENT_LIST_OBJECT)) {
+      // An incomplete set (running, or died after its segment list): all it can reference.
+      await markSegments(store, state, { setPrefix: prefix, backupId });
     } else if (hasList) {
       // An incomplete set (running, or died after its list): its list is all it can reference.
       await markFrom(state, readObjectList(store, prefix, backupId));

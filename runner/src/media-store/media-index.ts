@@ -78,10 +78,6 @@ export interface IndexEntry {
   target?: Buffer;
 }
 
-export function headerLine(header: IndexHeader): string {
-  return `${JSON.stringify(indexHeaderSchema.parse(header))}\n`;
-}
-
 export function entryLine(e: IndexEntry): string {
   return `${JSON.stringify({
     path: e.name.toString("base64"),

@@ -1,15 +1,17 @@
 /**
- * A store-format set's object list (`media-objects.txt`): the content objects its index
- * references, one key a line, in byte order, after a header naming the set. Plain text even in an
- * encrypted set: the keys are keyed hashes a bucket listing shows anyway, so gc marks from it
- * without the store key or the age identity. It is written before the manifest and covered by it
- * (`media.objectList`: size and sha256), like the index.
+ * The object list of a store-format set written before segments (`media-objects.txt`): the content
+ * objects its index references, one key a line, in byte order, after a header naming the set. Plain
+ * text even in an encrypted set: the keys are keyed hashes a bucket listing shows anyway, so gc
+ * marks from it without the store key or the age identity. Covered by the manifest
+ * (`media.objectList`: size and sha256), like the index. Sets in segments carry their object list
+ * in chunks instead (segment-list.ts); gc still reads this one for the older sets. Also here: the
+ * objects a backup references (ReferencedObjects), for its check before the manifest.
  *
  * Why plain text and not zstd: keyed names are random hex, which compresses about 2:1 at best; a
  * child process per set for that is not worth it, and `cat` reads the list by hand.
  */
 import { createInterface } from "node:readline";
-import { Readable, pipeline } from "node:stream";
+import { pipeline } from "node:stream";
 import { finished } from "node:stream/promises";
 import { STORE_OBJECT_KEY_RE, objectName, storeObjectKey } from "../contract.js";
 import { RunnerError } from "../errors.js";
@@ -17,12 +19,10 @@ import type { StoredObjectEntry } from "../catalog/manifest.js";
 import type { ObjectCatalog } from "./object-catalog.js";
 import { ChecksumError, checksumProblem } from "../readback/verified-feed.js";
 import { DigestMeter } from "../stages/digest-meter.js";
-import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
+import type { ObjectStore } from "../store/object-store.js";
 
 export const OBJECT_LIST_OBJECT = objectName("objects");
 const HEADER = "edms-media-objects 1 ";
-/** Keys per chunk handed to the store (a list of 10 M keys is streamed, never one string). */
-const KEYS_PER_CHUNK = 4096;
 /** A referenced object: 32 name bytes and the `.age` bit. */
 const RECORD = 33;
 const CHUNK = 1 << 16;
@@ -113,41 +113,6 @@ export class ReferencedObjects {
       }
     }
   }
-}
-
-function* chunksOf(backupId: string, sorted: Iterable<string>): Generator<Buffer> {
-  yield Buffer.from(`${HEADER}${backupId}\n`);
-  let batch: string[] = [];
-  for (const key of sorted) {
-    batch.push(key);
-    if (batch.length === KEYS_PER_CHUNK) {
-      yield Buffer.from(`${batch.join("\n")}\n`);
-      batch = [];
-    }
-  }
-  if (batch.length) yield Buffer.from(`${batch.join("\n")}\n`);
-}
-
-/**
- * Stores the list at `key` (`<tier>/<backupId>/media-objects.txt`) from keys already distinct and
- * in byte order; returns its manifest entry.
- */
-export async function writeObjectList(
-  store: ObjectStore,
-  key: string,
-  backupId: string,
-  sorted: Iterable<string>,
-  lock?: PutStreamOptions["lock"],
-): Promise<StoredObjectEntry> {
-  const meter = new DigestMeter();
-  pipeline(Readable.from(chunksOf(backupId, sorted)), meter, () => undefined);
-  await store.putStream(key, meter, {
-    partSize: 8 * 1024 * 1024,
-    queueSize: 1,
-    contentType: "text/plain",
-    lock,
-  });
-  return { key: OBJECT_LIST_OBJECT, bytes: meter.bytes, sha256: meter.sha256 };
 }
 
 /**

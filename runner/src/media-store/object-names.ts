@@ -15,13 +15,28 @@ export interface ObjectSealing {
   recipients?: readonly string[];
 }
 
+const recipientsOf = (sealing: ObjectSealing) => (sealing.recipients ? [...sealing.recipients].sort().join(",") : "");
+
 export class StoreKey {
   constructor(private readonly secret: Buffer) {}
 
   /** The keyed name (64 hex digits) of content `sha256` (hex) stored as `sealing` says. */
   nameOf(sha256: string, sealing: ObjectSealing): string {
-    const recipients = sealing.recipients ? [...sealing.recipients].sort().join(",") : "";
-    return createHmac("sha256", this.secret).update(`edms-media-object-v1\0${sha256}\0${recipients}`).digest("hex");
+    return this.hex(`edms-media-object-v1\0${sha256}\0${recipientsOf(sealing)}`);
+  }
+
+  private hex(input: string): string {
+    return createHmac("sha256", this.secret).update(input).digest("hex");
+  }
+
+  /**
+   * The key of a metadata chunk (segment-list.ts) of `kind` whose plaintext hashes to `sha256`: the
+   * kind is in the name's input, so an index chunk and a stat chunk can never share a name, nor a
+   * chunk a file's object.
+   */
+  chunkKeyOf(kind: string, sha256: string, sealing: ObjectSealing): string {
+    const name = this.hex(`edms-media-chunk-v1\0${kind}\0${sha256}\0${recipientsOf(sealing)}`);
+    return storeObjectKey(name, sealing.recipients !== undefined);
   }
 
   /** A key for another purpose (the stat cache's seal), derived so it never equals a name. */

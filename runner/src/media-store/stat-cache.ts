@@ -14,15 +14,21 @@
  * truth the backup cannot check: entries come only from authenticated chunks written by a pod
  * holding the key.
  */
-import { createDeflateRaw, createInflateRaw } from "node:zlib";
-import { PassThrough, pipeline, type Readable } from "node:stream";
+import { createInflateRaw } from "node:zlib";
+import { Readable, pipeline } from "node:stream";
 import type { BigIntStats } from "node:fs";
+import type { Manifest } from "../catalog/manifest.js";
 import type { Logger } from "../output/logger.js";
 import { errorMessage } from "../errors.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { openStream, sealStream } from "./sealed-stream.js";
+import { openStream } from "./sealed-stream.js";
+import { statCodec } from "./segment-chunks.js";
+import { readSegmentList, segmentChunks } from "./segment-reader.js";
 
-/** The cache's name inside a set's folder. */
+/**
+ * The cache's name inside a set's folder, in sets written before segments; since, the cache is
+ * the set's stat chunks (segment-list.ts), each deflated and sealed the same way.
+ */
 export const STAT_CACHE_OBJECT = "media-stat-cache.sealed";
 export const STAT_CACHE_PURPOSE = "stat-cache-v1";
 
@@ -74,15 +80,6 @@ export function compareWalkOrder(a: Buffer, b: Buffer): number {
   return a.length - b.length;
 }
 
-/** The writing side: lines in, a sealed deflated stream out (the caller stores it). */
-export function statCacheWriter(key: Buffer): { lines: PassThrough; sealed: Readable } {
-  const lines = new PassThrough();
-  const deflate = createDeflateRaw({ level: 6 });
-  const seal = sealStream(key);
-  pipeline(lines, deflate, seal, () => undefined);
-  return { lines, sealed: seal };
-}
-
 /**
  * The previous cache as a cursor the walk advances: `lookup(name)` must be called in walk order
  * and returns the record for `name`, if the cache has one.
@@ -94,15 +91,12 @@ export class StatCacheCursor {
   /** Files found unchanged (not read again). */
   hits = 0;
 
+  /** `plain`: the records' lines, opened and inflated. */
   constructor(
-    body: Readable,
-    key: Buffer,
+    plain: Readable,
     private readonly log: Logger,
   ) {
-    const open = openStream(key);
-    const inflate = createInflateRaw();
-    pipeline(body, open, inflate, () => undefined);
-    this.records = parseRecords(inflate);
+    this.records = parseRecords(plain);
   }
 
   private async next(): Promise<void> {
@@ -165,15 +159,27 @@ function parseRecord(line: string): StatRecord {
   };
 }
 
-/** Opens the cache at `key` (a set's STAT_CACHE_OBJECT), or undefined when it cannot be read. */
+/**
+ * Opens the cache of the set at `setPrefix` (its stat chunks, or in a set written before segments
+ * its STAT_CACHE_OBJECT), or undefined when it cannot be read. A stat chunk that is missing or does
+ * not authenticate ends the cache there (the cursor warns; the files after it are read again).
+ */
 export async function openStatCache(
   store: ObjectStore,
-  objectKey: string,
+  setPrefix: string,
+  manifest: Manifest,
   sealKey: Buffer,
   log: Logger,
 ): Promise<StatCacheCursor | undefined> {
   try {
-    return new StatCacheCursor(await store.get(objectKey), sealKey, log);
+    if (manifest.media?.layout === "segments") {
+      const set = { store, setPrefix, backupId: manifest.backupId };
+      const segments = await readSegmentList(set, manifest.media);
+      return new StatCacheCursor(Readable.from(segmentChunks(set, segments, "stat", statCodec(sealKey))), log);
+    }
+    const inflate = createInflateRaw();
+    pipeline(await store.get(`${setPrefix}/${STAT_CACHE_OBJECT}`), openStream(sealKey), inflate, () => undefined);
+    return new StatCacheCursor(inflate, log);
   } catch (error) {
     log.warn({ stage: "stat-cache", error: errorMessage(error) }, "no previous stat cache; every file is read");
     return undefined;

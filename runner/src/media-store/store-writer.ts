@@ -1,9 +1,11 @@
 /**
  * A store-format backup's media part (MEDIA_FORMAT=store): the folder walked in order, each
  * regular file's content stored once under its keyed name (store/objects/...) unless the store
- * already holds it, and the index streamed (zstd, then age when encrypted) into the set as it is
- * written. Objects already in the store (from one listing at the start) are reused, so a run
- * after an interrupted one uploads only what the interrupted one had not stored yet.
+ * already holds it, and the set's metadata (index, stat cache, object list) cut into segments whose
+ * chunks are content objects too (segment-list.ts): a segment nothing changed in is reused, so a
+ * run stores metadata in proportion to what changed. The set keeps only the segment list. Objects
+ * already in the store (from one listing at the start) are reused, so a run after an interrupted
+ * one uploads only what the interrupted one had not stored yet.
  *
  * A file is read once to learn its sha256 (its object's name) and, only when the object is new,
  * again to upload it; the second read is hashed too and the upload fails (leaving nothing under
@@ -14,37 +16,33 @@
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { lstat, open } from "node:fs/promises";
-import { PassThrough, Readable, Transform, pipeline } from "node:stream";
+import { Readable, Transform, pipeline } from "node:stream";
 import { walkTree, type WalkedEntry } from "../archive/directory-walk.js";
 import type { EntryInspector } from "../archive/inspector.js";
 import { quoteName } from "../archive/entry-name.js";
 import { excludedFromArchive } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import { choosePartSize } from "../store/part-size.js";
-import { encryptSource, encryptStream } from "../stages/age-encrypt.js";
-import { spawnChildFilter } from "../stages/child-filter.js";
-import { LineBatch } from "../stages/line-batch.js";
+import { encryptStream } from "../stages/age-encrypt.js";
 import { DigestMeter } from "../stages/digest-meter.js";
-import { uploadChildOutput, type StreamResult, type UploadStream } from "../stages/upload-stream.js";
-import { ZSTD_BINARY, zstdCompressArgs } from "../stages/zstd.js";
+import type { StreamResult, UploadStream } from "../stages/upload-stream.js";
 import { AlreadyExistsError, type ObjectStore, type PutStreamOptions } from "../store/object-store.js";
 import { faultPoint } from "../fault-points.js";
 import type { Logger } from "../output/logger.js";
-import type { StoredObjectEntry } from "../catalog/manifest.js";
 import { confirmReferenced, waitOutGcLeases } from "./gc-lease.js";
-import { ReferencedObjects, writeObjectList } from "./object-list.js";
-import { entryLine, headerLine, typeOfLetter, type IndexEntry } from "./media-index.js";
+import { ReferencedObjects } from "./object-list.js";
+import { entryLine, typeOfLetter, type IndexEntry } from "./media-index.js";
 import { ObjectCatalog, ThisRunObjects } from "./object-catalog.js";
 import type { StoreKey } from "./object-names.js";
 import { ObjectRetention, type ContentLock, type RetentionStats } from "./object-retention.js";
-import { recordLine, statCacheWriter, statMatches, type StatCacheCursor, type StatRecord } from "./stat-cache.js";
+import { CHUNK_KINDS, segmentLine, segmentListHeader, type Segment } from "./segment-list.js";
+import { SegmentWriter } from "./segment-writer.js";
+import { recordLine, statMatches, type StatCacheCursor, type StatRecord } from "./stat-cache.js";
 
 /** Files up to this size are read once, into memory (at most `transfers` of them at a time). */
 export const SMALL_FILE = 1024 * 1024;
 /** Times a file that keeps changing while it is read is tried before the backup fails. */
 const READ_ATTEMPTS = 3;
-/** The index's zstd level: it is small and written once; -3 is zstd's default. */
-const INDEX_ZSTD_LEVEL = 3;
 
 export interface StoreWriteStats extends Partial<RetentionStats> {
   /** Regular files' contents referenced by the index (distinct objects). */
@@ -58,6 +56,12 @@ export interface StoreWriteStats extends Partial<RetentionStats> {
   reusedObjects: number;
   /** Files the previous stat cache showed unchanged, so not read again. */
   unchangedFiles: number;
+  /** The set's segments, its distinct metadata chunks and their stored bytes, and those this run uploaded. */
+  segments: number;
+  chunks: number;
+  chunkBytes: number;
+  uploadedChunks: number;
+  uploadedChunkBytes: number;
 }
 
 export interface StoreWriteOptions {
@@ -65,15 +69,13 @@ export interface StoreWriteOptions {
   store: ObjectStore;
   key: StoreKey;
   backupId: string;
-  /** The index's key, `<tier>/<backupId>/media-index.jsonl.zst[.age]`. */
-  indexKey: string;
-  /** The object list's key, `<tier>/<backupId>/media-objects.txt` (object-list.ts). */
-  objectListKey: string;
+  /** The segment list's key, `<tier>/<backupId>/media-segments.txt` (segment-list.ts). */
+  segmentListKey: string;
   /** For the wait on a concurrent gc (gc-lease.ts). */
   log?: Logger;
   recipients?: readonly string[];
   transfers: number;
-  /** The set's own objects' retention (index, stat cache). */
+  /** The set's own objects' retention (the segment list). */
   lock?: PutStreamOptions["lock"];
   /** Content objects' retention: new ones get it, reused ones are extended to it (object-retention.ts). */
   contentLock?: ContentLock;
@@ -81,25 +83,23 @@ export interface StoreWriteOptions {
   /** Judges every entry (unsafe ones, the tally, the reference check's file names). */
   inspector: EntryInspector;
   /**
-   * Change detection: the previous set's cache (absent: read every file) and where this run's goes.
+   * Change detection: the previous set's cache (absent: read every file) and the key sealing this run's.
    * `rehash`: read every file all the same (the cache then only says how long objects are locked).
    * `trustLock`: the cache's lock dates are about this run's object names (same recipients).
    */
-  statCache: { previous?: StatCacheCursor; sealKey: Buffer; objectKey: string; rehash?: boolean; trustLock?: boolean };
+  statCache: { previous?: StatCacheCursor; sealKey: Buffer; rehash?: boolean; trustLock?: boolean };
 }
 
-export type StoreUpload = UploadStream & {
-  readonly stats: StoreWriteStats;
-  /** The stored object list's manifest entry, once `done` resolved. */
-  readonly objectList: () => StoredObjectEntry;
-};
+export type StoreUpload = UploadStream & { readonly stats: StoreWriteStats };
 
 class ContentChanged extends Error {}
 
-/** One entry's index line, and a file's stat-cache record. */
+/** One entry's index line, and a file's stat-cache record and object. */
 interface Written {
+  name: Buffer;
   line: string;
   record?: StatRecord;
+  object?: string;
 }
 
 /** A pass-through that fails at its end, before the consumer sees a clean end, when the bytes are not `sha256`. */
@@ -176,41 +176,26 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     uploadedBytes: 0,
     reusedObjects: 0,
     unchangedFiles: 0,
+    segments: 0,
+    chunks: 0,
+    chunkBytes: 0,
+    uploadedChunks: 0,
+    uploadedChunkBytes: 0,
   };
-  const cacheOut = statCacheWriter(options.statCache.sealKey);
-  const cacheStored = store.putStream(options.statCache.objectKey, cacheOut.sealed, {
-    partSize: choosePartSize(0, options.partSizeMiB),
-    queueSize: 1,
-    contentType: "application/octet-stream",
-    lock: options.lock,
-  });
-  cacheStored.catch(() => undefined);
   const retention = options.contentLock && new ObjectRetention(store, options.contentLock);
   /** A record's lock date, when it is about the object `sha256` names now. */
   const knownLock = (previous: StatRecord | undefined, sha256: string) =>
     options.statCache.trustLock && previous?.sha256 === sha256 ? previous.lockUntilMs : undefined;
   /** The retention a HeadObject just showed (the object needs no second look when it is late enough). */
   const headLock = (head: { lock?: { retainUntil: Date } }) => head.lock?.retainUntil.getTime();
-  const lines = new PassThrough();
-  const compressed = spawnChildFilter(ZSTD_BINARY, zstdCompressArgs(INDEX_ZSTD_LEVEL), lines, {
-    label: "zstd (media index)",
-  });
-  const source = recipients ? encryptSource(compressed, recipients) : compressed;
-  const index = uploadChildOutput("media", source, store, options.indexKey, {
-    partSize: choosePartSize(0, options.partSizeMiB),
-    queueSize: 1,
-    contentType: "application/octet-stream",
-    lock: options.lock,
-  });
+  /** The segment list's bytes as they are stored (what the progress line shows). */
+  const meter = new DigestMeter();
   let failure: Error | undefined;
   const active = new Set<Readable>();
   const cancel = (reason: Error) => {
     failure ??= reason;
     for (const body of active) body.destroy(reason);
-    lines.destroy(reason);
-    cacheOut.lines.destroy(reason);
     options.statCache.previous?.close();
-    index.cancel(reason);
   };
 
   /** The store's objects at the start (one listing), and those this run stored since. */
@@ -222,18 +207,20 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   /**
    * Stores one content object unless the store has it; returns its stored size, whether this
    * is the set's first reference to it (what `stats.objects` counts) and, under Object Lock, the
-   * date its retention reaches (`lockKnown`: a date it was known to reach already).
+   * date its retention reaches (`lockKnown`: a date it was known to reach already). A metadata
+   * chunk (`chunk`) comes encoded already and is counted apart from the files' objects.
    */
   const storeObject = async (
     objectKey: string,
     size: number,
     body: () => Promise<Readable>,
     lockKnown: number | undefined,
+    chunk = false,
   ): Promise<{ bytes: number; first: boolean; lockUntilMs?: number }> => {
     const have = listed!.bytesOf(objectKey);
     if (have !== undefined) {
       const first = listed!.markUsed(objectKey);
-      if (first) stats.reusedObjects += 1;
+      if (first && !chunk) stats.reusedObjects += 1;
       return { bytes: have, first, lockUntilMs: await retention?.ensure(objectKey, lockKnown) };
     }
     // Stored earlier in this run (a second name for one content): the store says its size.
@@ -244,7 +231,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     }
     const plain = await body();
     active.add(plain);
-    const sealed = recipients ? encryptStream(plain, recipients) : undefined;
+    const sealed = recipients && !chunk ? encryptStream(plain, recipients) : undefined;
     const meter = new DigestMeter();
     pipeline(sealed ? sealed.stream : plain, meter, () => undefined);
     try {
@@ -269,11 +256,28 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     } finally {
       active.delete(plain);
     }
-    stats.uploadedObjects += 1;
-    stats.uploadedBytes += meter.bytes;
+    if (chunk) {
+      stats.uploadedChunks += 1;
+      stats.uploadedChunkBytes += meter.bytes;
+    } else {
+      stats.uploadedObjects += 1;
+      stats.uploadedBytes += meter.bytes;
+    }
     stored.add(objectKey);
     return { bytes: meter.bytes, first: true, lockUntilMs: retention?.lock.extendTo.getTime() };
   };
+
+  /** A segment's chunk (segment-writer.ts): reused or stored like a file's object, and referenced. */
+  const segments = new SegmentWriter({
+    key,
+    recipients,
+    sealKey: options.statCache.sealKey,
+    store: async (chunkKey, encoded) => {
+      const { bytes } = await storeObject(chunkKey, 0, async () => Readable.from([await encoded()]), undefined, true);
+      referenced!.add(chunkKey, bytes);
+      return bytes;
+    },
+  });
 
   const fileLine = async (
     entry: WalkedEntry,
@@ -295,8 +299,10 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       const size = Number(unchanged.size);
       inspector.add({ type: "-", size, name: entry.name });
       return {
+        name: entry.name,
         line: entryLine({ ...common, type: "file", size, sha256: unchanged.sha256, object: objectKey, objectBytes }),
         record: { ...unchanged, lockUntilMs },
+        object: objectKey,
       };
     }
     for (let attempt = 1; ; attempt += 1) {
@@ -317,6 +323,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         inspector.add({ type: "-", size: content.size, name: entry.name });
         const st = entry.stats;
         return {
+          name: entry.name,
+          object: objectKey,
           line: entryLine({
             ...common,
             type: "file",
@@ -348,25 +356,21 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     }
   };
 
-  const produce = async (): Promise<void> => {
+  const produce = async (): Promise<Segment[]> => {
     listed = await ObjectCatalog.fromListing(store);
     referenced = new ReferencedObjects(listed);
-    // Lines go to zstd and to the stat cache's deflate in chunks, not one write a file.
-    const indexLines = new LineBatch(lines);
-    const cacheLines = new LineBatch(cacheOut.lines);
-    await indexLines.add(headerLine({ edmsMediaIndex: 1, backupId: options.backupId }));
     // Lines go out in walk order; files are read and stored `transfers` at a time.
     const pending: Array<Promise<Written>> = [];
     const flushOne = async () => {
-      const { line, record } = await pending.shift()!;
+      const { name, line, record, object } = await pending.shift()!;
       if (failure) throw failure;
-      await indexLines.add(line);
-      if (record) await cacheLines.add(recordLine(record));
+      await segments.add(name, line, record && recordLine(record), object);
     };
     // The folder itself first (its mode and mtime, as tar's "./"), under the empty name.
     const top = await lstat(options.dir, { bigint: true });
     pending.push(
       Promise.resolve({
+        name: Buffer.alloc(0),
         line: entryLine({
           name: Buffer.alloc(0),
           type: "dir",
@@ -405,16 +409,21 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       } else {
         inspector.add({ type: entry.type, size: 0, name: entry.name, linkTarget: entry.linkTarget });
         if (type === undefined) continue; // a device: the inspector reported it, the run stops
-        pending.push(Promise.resolve({ line: entryLine({ ...common, type, target: entry.linkTarget }) }));
+        pending.push(
+          Promise.resolve({ name: entry.name, line: entryLine({ ...common, type, target: entry.linkTarget }) }),
+        );
       }
       while (pending.length >= options.transfers) await flushOne();
     }
     while (pending.length) await flushOne();
-    await indexLines.end();
-    await cacheLines.end();
     options.statCache.previous?.close();
-    await cacheStored;
+    const list = await segments.end();
+    stats.segments = list.length;
+    const chunks = new Map(list.flatMap((s) => CHUNK_KINDS.map((k) => [s[k].key, s[k].bytes] as const)));
+    stats.chunks = chunks.size;
+    for (const bytes of chunks.values()) stats.chunkBytes += bytes;
     if (retention) Object.assign(stats, retention.stats);
+    return list;
   };
 
   const produced = produce().catch((error: unknown) => {
@@ -423,37 +432,29 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     throw reason;
   });
   produced.catch(() => undefined);
-  let objectList: StoredObjectEntry | undefined;
-  const done: Promise<StreamResult> = Promise.allSettled([produced, index.done]).then(async ([p, i]) => {
+  const done: Promise<StreamResult> = produced.then(async (list) => {
     if (failure) throw failure;
-    if (p.status === "rejected") throw p.reason;
-    if (i.status === "rejected") throw i.reason;
-    // The object list, then (after any gc lease) one listing proving every reused object is
-    // still there: only then may the manifest be written (gc-lease.ts).
-    const keys = function* () {
-      for (const [k] of referenced!.sorted()) yield k;
-    };
-    objectList = await writeObjectList(store, options.objectListKey, options.backupId, keys(), options.lock);
+    // The segment list (what gc marks from: its chunks and the keys in its object-list chunks),
+    // then (after any gc lease) one listing proving every reused object and chunk is still there:
+    // only then may the manifest be written (gc-lease.ts).
+    const text = segmentListHeader(options.backupId) + list.map(segmentLine).join("");
+    pipeline(Readable.from([Buffer.from(text, "utf8")]), meter, () => undefined);
+    await store.putStream(options.segmentListKey, meter, {
+      partSize: choosePartSize(text.length, options.partSizeMiB),
+      queueSize: 1,
+      contentType: "text/plain",
+      lock: options.lock,
+    });
     const storedAt = performance.now();
     await faultPoint("backup.after-object-list");
-    await waitOutGcLeases(store, options.objectListKey, storedAt, options.log);
+    await waitOutGcLeases(store, options.segmentListKey, storedAt, options.log);
     if (failure) throw failure;
     await confirmReferenced(store, () => referenced!.sorted());
     await faultPoint("backup.objects-confirmed");
     if (failure) throw failure;
-    return i.value;
+    return { key: options.segmentListKey, bytes: meter.bytes, sha256: meter.sha256 };
   });
-  return {
-    stage: "media",
-    meter: index.meter,
-    done,
-    stats,
-    objectList: () => {
-      if (!objectList) throw new Error("the object list was read before it was stored");
-      return objectList;
-    },
-    cancel: (reason) => cancel(reason),
-  };
+  return { stage: "media", meter, done, stats, cancel: (reason) => cancel(reason) };
 }
 
 /** For messages: what a run stored. */
