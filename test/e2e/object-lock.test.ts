@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { runRunner } from "../helpers/runner-cli.js";
-import { createTestBucket } from "../helpers/s3-bucket.js";
+import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
+import { chunkKeysOf } from "../helpers/segment-lists.js";
 import { refusingS3 } from "../helpers/refusing-s3.js";
 import { newAgeKey } from "../helpers/age-key.js";
 
@@ -38,6 +39,15 @@ describe("object lock", () => {
     }
   });
 });
+
+/** The bucket's content objects less the metadata chunks its segment lists name. */
+async function filesObjects(bucket: TestBucket): Promise<string[]> {
+  const keys = await bucket.keys();
+  const chunks = new Set<string>();
+  for (const list of keys.filter((k) => k.endsWith("/media-segments.txt")))
+    for (const c of chunkKeysOf((await bucket.get(list)).toString())) chunks.add(`edms/${c}`);
+  return keys.filter((k) => k.startsWith("edms/store/objects/") && !chunks.has(k));
+}
 
 // The content store under Object Lock: a content object is shared by every set that references it,
 // so its retention must reach the longest of theirs. Retention is read from HeadObject (moto
@@ -73,7 +83,8 @@ describe.each(["GOVERNANCE", "COMPLIANCE"] as const)("object lock on the content
       const head = await bucket.client.send(new HeadObjectCommand({ Bucket: bucket.name, Key }));
       return { mode: head.ObjectLockMode, until: head.ObjectLockRetainUntilDate!.getTime() };
     };
-    const objects = async () => (await bucket.keys()).filter((k) => k.startsWith("edms/store/objects/"));
+    // The files' objects: the sets' metadata chunks (named by their segment lists) left out.
+    const objects = () => filesObjects(bucket);
     const manifestOf = async (tier: string) => {
       const keys = (await bucket.keys()).filter((k) => k.startsWith(`edms/${tier}/`) && k.endsWith("/manifest.json"));
       return keys.sort().map((k) => k);
@@ -113,6 +124,12 @@ describe.each(["GOVERNANCE", "COMPLIANCE"] as const)("object lock on the content
         lockCheckedObjects: 6,
         lockExtendedObjects: 6,
       });
+      // The monthly set's metadata chunks are content objects locked at least as long.
+      const [monthlyList] = (await s.bucket.keys()).filter(
+        (k) => k.startsWith("edms/monthly/") && k.endsWith("/media-segments.txt"),
+      );
+      for (const c of chunkKeysOf((await s.bucket.get(monthlyList!)).toString()))
+        expect((await s.retention(`edms/${c}`)).until, c).toBeGreaterThanOrEqual(monthlyUntil);
       // The daily set's own objects keep the daily retention: only shared content is extended.
       const [dailyManifest] = await s.manifestOf("daily");
       expect((await s.retention(dailyManifest!)).until).toBeLessThan(daily.after + 2 * DAY);
@@ -134,8 +151,10 @@ describe.each(["GOVERNANCE", "COMPLIANCE"] as const)("object lock on the content
       await s.backup("daily", 1);
       s.proxy.seen.length = 0;
       await s.backup("daily", 1);
-      // The second run's date is later than the first's, yet within the slack (one day here).
+      // The second run's date is later than the first's, yet within the slack (one day here); the
+      // reused metadata chunks' dates come from the first set's media-chunk-locks.sealed.
       expect(s.proxy.seen.filter((o) => o.path.includes("/store/objects/"))).toEqual([]);
+      expect((await s.bucket.keys()).filter((k) => k.endsWith("/media-chunk-locks.sealed"))).toHaveLength(2);
     } finally {
       await s.proxy.close();
     }
@@ -198,7 +217,7 @@ describe("object lock on the content store, other recipients", () => {
     // stat cache records that); then recipient one again for 30 days: its objects (the first
     // run's) must be extended, whatever the second set's cache says about its own objects.
     await backup("daily", 1, one.recipient);
-    const first = (await bucket.keys()).filter((k) => k.startsWith("edms/store/objects/"));
+    const first = await filesObjects(bucket);
     await backup("weekly", 100, two.recipient);
     const before = Date.now();
     await backup("monthly", 30, one.recipient);

@@ -19,7 +19,7 @@
  *   credentials (what IRSA injects), and the image's PATH and PG_BIN_DIR.
  */
 import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
-import { CreateBucketCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -44,6 +44,7 @@ import { sql } from "../helpers/pg-test-db.js";
 import { asPodUser, preparePod, type ClusterObjects, type PreparedPod } from "../helpers/rendered-pod.js";
 import { BUNDLE } from "../helpers/runner-cli.js";
 import { testS3Client } from "../helpers/s3-bucket.js";
+import { chunkKeysOf } from "../helpers/segment-lists.js";
 import { createTestTopic, type TestTopic } from "../helpers/sns-topic.js";
 import { stackSecrets } from "../helpers/stack-secrets.js";
 import { startForwarder, type Forwarder } from "../helpers/tcp-forwarder.js";
@@ -547,13 +548,18 @@ describe("every rendered CronJob runs as rendered, and connects exactly where li
     expect(runnerConfig().MEDIA_FORMAT).toBe("store");
     // A backup without a readable MEDIA_STORE_KEY_FILE fails (exit 1 above); here, what it left.
     const prefix = new URL(runnerConfig().BACKUP_DESTINATION!).pathname.slice(1);
-    const listed = await testS3Client(s3Endpoint).send(
-      new ListObjectsV2Command({
-        Bucket: String(stack.outputs.bucketName),
-        Prefix: `${prefix}/${STORE_OBJECTS_PREFIX}`,
-      }),
-    );
-    const keys = (listed.Contents ?? []).map((o) => o.Key!.slice(prefix.length + 1));
+    const s3 = testS3Client(s3Endpoint);
+    const Bucket = String(stack.outputs.bucketName);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: `${prefix}/` }));
+    const all = (listed.Contents ?? []).map((o) => o.Key!.slice(prefix.length + 1));
+    // The sets' metadata chunks (named by their segment lists) are content objects too: left out.
+    const chunks = new Set<string>();
+    for (const list of all.filter((k) => k.endsWith("/media-segments.txt"))) {
+      const body = await s3.send(new GetObjectCommand({ Bucket, Key: `${prefix}/${list}` }));
+      for (const k of chunkKeysOf(await body.Body!.transformToString())) chunks.add(k);
+    }
+    expect(chunks.size).toBeGreaterThan(0);
+    const keys = all.filter((k) => k.startsWith(STORE_OBJECTS_PREFIX) && !chunks.has(k));
     // The volume's two files, encrypted to the stack's recipient (.age), each stored once.
     expect(keys).toHaveLength(2);
     for (const key of keys) expect(STORE_OBJECT_KEY_RE.exec(key)?.groups?.age, key).toBe(".age");

@@ -17,6 +17,7 @@ import { readReferencedPaths, type ResolvedColumn } from "../references/referenc
 import type { StoreKey } from "../media-store/object-names.js";
 import { writeStoreMedia, type StoreUpload } from "../media-store/store-writer.js";
 import { contentLock } from "../media-store/object-retention.js";
+import { CHUNK_LOCKS_OBJECT, readChunkLocks } from "../media-store/chunk-locks.js";
 import {
   STAT_CACHE_OBJECT,
   STAT_CACHE_PURPOSE,
@@ -235,13 +236,19 @@ export async function startStoreMedia(
         ? `files unchanged since ${previous.where} are not read again`
         : "no earlier store-format set: every media file is read",
   );
+  const trustLock = previous !== undefined && sameRecipients(previous.recipients, recipients);
   const storeUpload = writeStoreMedia({
     statCache: {
       previous: previous?.cursor,
       sealKey,
       rehash,
       // Object names depend on the recipients: another set's lock dates are about its own names.
-      trustLock: previous !== undefined && sameRecipients(previous.recipients, recipients),
+      trustLock,
+    },
+    chunkLocks: lock && {
+      previous:
+        trustLock && previous?.chunkLocks ? await readChunkLocks(store, previous.chunkLocks, sealKey, log) : undefined,
+      key: `${prefix}/${CHUNK_LOCKS_OBJECT}`,
     },
     dir: media.dir,
     store,
@@ -268,7 +275,9 @@ async function previousStatCache(
   store: ObjectStore,
   sealKey: Buffer,
   log: Logger,
-): Promise<{ cursor: StatCacheCursor; where: string; recipients?: readonly string[] } | undefined> {
+): Promise<
+  { cursor: StatCacheCursor; where: string; recipients?: readonly string[]; chunkLocks?: string } | undefined
+> {
   // By start time: ids of one second sort by their random suffix.
   let newest: { set: CompleteBackupSet; where: string } | undefined;
   for (const tier of TIERS)
@@ -279,7 +288,15 @@ async function previousStatCache(
     }
   if (!newest) return undefined;
   const cursor = await openStatCache(store, newest.where, newest.set.manifest, sealKey, log);
-  return cursor && { cursor, where: newest.where, recipients: newest.set.manifest.encryption?.recipients };
+  const chunkLocks = `${newest.where}/${CHUNK_LOCKS_OBJECT}`;
+  return (
+    cursor && {
+      cursor,
+      where: newest.where,
+      recipients: newest.set.manifest.encryption?.recipients,
+      ...(newest.set.objects.some((o) => o.key === chunkLocks) ? { chunkLocks } : {}),
+    }
+  );
 }
 
 /** A store-format set in segments (every one has stat chunks), or a whole-file one with its cache file. */

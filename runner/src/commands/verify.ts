@@ -12,6 +12,7 @@ import { errorMessage } from "../errors.js";
 import type { Logger } from "../output/logger.js";
 import type { DatabaseEntry, MediaEntry, MediaReferencesEntry } from "../catalog/manifest.js";
 import { verifyStoreMedia } from "../media-store/store-reader.js";
+import { verifyStoreChunks } from "../media-store/segment-reader.js";
 import { pgBinary } from "../pg/versions.js";
 import { EntryInspector } from "../archive/inspector.js";
 import { spawnTarSink, tarListArgs } from "../readback/tar-args.js";
@@ -148,6 +149,18 @@ async function verifyStoredBytes(store: ObjectStore, prefix: string, entry: Expe
  * identity (unlockSet, which also checks the names member); without one, the stored bytes of
  * every object are checked and the report says what needs the identity.
  */
+/** Without the identity: the stored bytes, and a segmented set's chunks against the listing. */
+async function verifySealedMedia(
+  store: ObjectStore,
+  prefix: string,
+  backupId: string,
+  media: NonNullable<CompleteBackupSet["manifest"]["media"]>,
+): Promise<string[]> {
+  const problems = await verifyStoredBytes(store, prefix, media);
+  if (problems.length || media.layout !== "segments") return problems;
+  return verifyStoreChunks({ store, setPrefix: prefix, backupId }, media);
+}
+
 export async function verifyBackup(
   set: CompleteBackupSet,
   deps: {
@@ -182,7 +195,7 @@ export async function verifyBackup(
     !manifest.media
       ? undefined
       : sealed
-        ? verifyStoredBytes(deps.store, prefix, manifest.media)
+        ? verifySealedMedia(deps.store, prefix, set.backupId, manifest.media)
         : manifest.media.format === "store"
           ? verifyStoreMedia(
               { store: deps.store, setPrefix: prefix, backupId: set.backupId, decrypt },

@@ -33,6 +33,8 @@ export class SegmentWriter {
   private parts: Record<ChunkKind, string[]> = { index: [], stat: [], objects: [] };
   private readonly segments: Array<Promise<Segment>> = [];
   private readonly running = new Set<Promise<Segment>>();
+  /** The first segment that failed to store: the walk stops at the next entry. */
+  private failure: unknown;
   private readonly cutter: SegmentCutter;
   private readonly codecs: Record<ChunkKind, ChunkCodec>;
 
@@ -47,6 +49,7 @@ export class SegmentWriter {
 
   /** One entry: its index line, and for a regular file its stat record line and object key. */
   async add(name: Buffer, line: string, record?: string, object?: string): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
     this.parts.index.push(line);
     if (record !== undefined) this.parts.stat.push(record);
     if (object !== undefined) this.parts.objects.push(`${object}\n`);
@@ -63,7 +66,7 @@ export class SegmentWriter {
     const parts = this.parts;
     this.parts = { index: [], stat: [], objects: [] };
     const stored = this.storeSegment(parts);
-    stored.catch(() => undefined); // awaited in end(), or in the race below
+    stored.catch((error: unknown) => (this.failure ??= error)); // also awaited in end(), or in the race below
     this.segments.push(stored);
     this.running.add(stored);
     void stored.finally(() => this.running.delete(stored)).catch(() => undefined);

@@ -38,9 +38,7 @@ import { parseEntryLine, parseHeader, typeLetter, type IndexEntry } from "./medi
 import { ObjectCatalog } from "./object-catalog.js";
 import { LinePrefilter } from "./line-prefilter.js";
 import type { PathSelection } from "./path-selection.js";
-import { indexCodec, objectsCodec, readChunk } from "./segment-chunks.js";
-import { CHUNK_KINDS } from "./segment-list.js";
-import { linesOfChunk, readSegmentList, segmentChunks } from "./segment-reader.js";
+import { checkChunks, readSegmentedIndex } from "./segment-reader.js";
 
 export interface StoreReadContext {
   store: ObjectStore;
@@ -124,56 +122,6 @@ export async function* readIndex(
     ? checksumProblem(where, entry, meter.bytes, meter.sha256)
     : `${where}: the download ended before the whole index was read`;
   if (problem) throw new ChecksumError(problem);
-}
-
-/**
- * A set in segments: the segment list checked against the manifest, then each segment's index
- * chunk (a few fetched ahead), each checked against the list's sha256 before a line of it is
- * parsed. Line numbers in messages count the list's header as line 1, as a whole index's header.
- */
-async function* readSegmentedIndex(
-  ctx: StoreReadContext,
-  entry: MediaEntry,
-  mayNeed?: (line: string) => boolean,
-): AsyncGenerator<IndexEntry> {
-  const where = `${ctx.setPrefix}/${entry.key}`;
-  const set = { store: ctx.store, setPrefix: ctx.setPrefix, backupId: ctx.backupId };
-  const segments = await readSegmentList(set, entry);
-  let lineNo = 1;
-  for await (const chunk of segmentChunks(set, segments, "index", indexCodec({ decrypt: ctx.decrypt })))
-    for (const line of linesOfChunk(chunk)) {
-      lineNo += 1;
-      if (mayNeed && !mayNeed(line)) continue;
-      yield parseEntryLine(line, where, lineNo);
-    }
-  if (lineNo === 1) throw new RunnerError(`${where}: the index is empty`);
-}
-
-/**
- * Verify's look at a segmented set's chunks (every kind): each in the listing with the size the
- * segment list records; with `full`, the object-list chunks read and rehashed too (the index
- * chunks are, by the index's read; stat chunks need the store key, which verify does not hold).
- */
-async function checkChunks(
-  ctx: StoreReadContext,
-  entry: MediaEntry,
-  known: ObjectCatalog,
-  full: boolean,
-  note: (problem: string) => void,
-): Promise<void> {
-  const where = `${ctx.setPrefix}/${entry.key}`;
-  const segments = await readSegmentList({ store: ctx.store, setPrefix: ctx.setPrefix, backupId: ctx.backupId }, entry);
-  for (const [i, segment] of segments.entries())
-    for (const kind of CHUNK_KINDS) {
-      const ref = segment[kind];
-      const bytes = known.bytesOf(ref.key);
-      if (bytes !== undefined && !known.markUsed(ref.key)) continue;
-      const at = `${where}, segment ${i + 1}'s ${kind} chunk ${ref.key}`;
-      if (bytes === undefined) note(`${at}: missing from the store`);
-      else if (bytes !== ref.bytes) note(`${at}: ${bytes} bytes stored, the segment list says ${ref.bytes}`);
-      else if (full && kind === "objects")
-        await readChunk(ctx.store, ref, objectsCodec, at).catch((error: unknown) => note(errorMessage(error)));
-    }
 }
 
 /** The checks every reader makes of an entry before it acts on it (restore, verify). */

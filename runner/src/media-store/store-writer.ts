@@ -37,6 +37,7 @@ import type { StoreKey } from "./object-names.js";
 import { ObjectRetention, type ContentLock, type RetentionStats } from "./object-retention.js";
 import { CHUNK_KINDS, segmentLine, segmentListHeader, type Segment } from "./segment-list.js";
 import { SegmentWriter } from "./segment-writer.js";
+import { writeChunkLocks } from "./chunk-locks.js";
 import { recordLine, statMatches, type StatCacheCursor, type StatRecord } from "./stat-cache.js";
 
 /** Files up to this size are read once, into memory (at most `transfers` of them at a time). */
@@ -88,6 +89,11 @@ export interface StoreWriteOptions {
    * `trustLock`: the cache's lock dates are about this run's object names (same recipients).
    */
   statCache: { previous?: StatCacheCursor; sealKey: Buffer; rehash?: boolean; trustLock?: boolean };
+  /**
+   * Under Object Lock (chunk-locks.ts): the previous set's chunk dates (trusted as the cache's
+   * are), and where this set's go.
+   */
+  chunkLocks?: { previous?: ReadonlyMap<string, number>; key: string };
 }
 
 export type StoreUpload = UploadStream & { readonly stats: StoreWriteStats };
@@ -267,13 +273,18 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     return { bytes: meter.bytes, first: true, lockUntilMs: retention?.lock.extendTo.getTime() };
   };
 
+  /** Under Object Lock: the date each of this set's chunks is known to reach (chunk-locks.ts). */
+  const chunkLocks = new Map<string, number>();
   /** A segment's chunk (segment-writer.ts): reused or stored like a file's object, and referenced. */
   const segments = new SegmentWriter({
     key,
     recipients,
     sealKey: options.statCache.sealKey,
     store: async (chunkKey, encoded) => {
-      const { bytes } = await storeObject(chunkKey, 0, async () => Readable.from([await encoded()]), undefined, true);
+      const known = options.statCache.trustLock ? options.chunkLocks?.previous?.get(chunkKey) : undefined;
+      const body = async () => Readable.from([await encoded()]);
+      const { bytes, lockUntilMs } = await storeObject(chunkKey, 0, body, known, true);
+      if (lockUntilMs !== undefined) chunkLocks.set(chunkKey, lockUntilMs);
       referenced!.add(chunkKey, bytes);
       return bytes;
     },
@@ -422,6 +433,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     const chunks = new Map(list.flatMap((s) => CHUNK_KINDS.map((k) => [s[k].key, s[k].bytes] as const)));
     stats.chunks = chunks.size;
     for (const bytes of chunks.values()) stats.chunkBytes += bytes;
+    if (retention && options.chunkLocks)
+      await writeChunkLocks(store, options.chunkLocks.key, chunkLocks, options.statCache.sealKey, options.lock);
     if (retention) Object.assign(stats, retention.stats);
     return list;
   };
