@@ -20,7 +20,6 @@
 // into a new folder (issue 22: one file out of a 50,000-file set in <= 2 s; its cost grows with
 // the index, read whole, not with the media: only that file's object is read).
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -42,15 +41,6 @@ const FILES = TINY ?? Number(arg("--files") ?? 5000);
 const FILE_BYTES = TINY === undefined ? Number(arg("--file-kib") ?? 32) * 1024 : 16;
 const DAILY_SETS = Number(arg("--daily-sets") ?? 2);
 const STORE_KEY = "bench-store-key-0123456789abcdef0123456789";
-/** The runner runs as the image runs it: with the NODE_OPTIONS runner/Dockerfile sets (V8's heap sizes). */
-const IMAGE_NODE_OPTIONS = /^\s*NODE_OPTIONS=(\S+)$/m.exec(
-  readFileSync(join(REPO, "runner", "Dockerfile"), "utf8"),
-)?.[1];
-const RUNNER_ENV = {
-  LOG_LEVEL: "warn",
-  LOG_FORMAT: "json",
-  ...(IMAGE_NODE_OPTIONS ? { NODE_OPTIONS: IMAGE_NODE_OPTIONS } : {}),
-};
 
 async function treeBytes(path: string): Promise<number> {
   const info = await stat(path).catch(() => undefined);
@@ -133,7 +123,7 @@ async function restoreFull(format: "tar" | "store", media: string): Promise<Run>
     command: [
       "node",
       [RUNNER, "restore", "latest", "--media-only", "--media-dir", into, "--yes", "--no-keep-previous"],
-      { BACKUP_DESTINATION: `file://${join(WORK, format)}`, MEDIA_DIR: media, ...RUNNER_ENV },
+      { BACKUP_DESTINATION: `file://${join(WORK, format)}`, MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" },
     ],
   });
   return { approach: format, run: "full restore (media only)", grewMB: 0, ...run };
@@ -156,7 +146,7 @@ async function restoreOneFile(
     command: [
       "node",
       [RUNNER, "restore", "latest", "--media-only", "--path", oneFile, "--media-dir", join(WORK, "one-file"), "--yes"],
-      { BACKUP_DESTINATION: `file://${join(WORK, "store")}`, MEDIA_DIR: media, ...RUNNER_ENV },
+      { BACKUP_DESTINATION: `file://${join(WORK, "store")}`, MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" },
     ],
   });
   return { path: oneFile, ...run };
@@ -208,7 +198,7 @@ function approachesFor(
   media: string,
   s3: { endpoint: string; bucketBytes: (prefix: string) => Promise<number> } | undefined,
 ): Record<string, Approach> {
-  const base = { BACKUP_DATABASE: "false", MEDIA_DIR: media, ...RUNNER_ENV };
+  const base = { BACKUP_DATABASE: "false", MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" };
   const formats = {
     tar: { MEDIA_FORMAT: "tar" },
     store: { MEDIA_FORMAT: "store", MEDIA_STORE_KEY: STORE_KEY },

@@ -19,8 +19,6 @@ describe("runner image", () => {
     expect(instructions).not.toMatch(/node_modules|npm /);
     expect(text).toMatch(/^USER 10001:10001$/m);
     expect(text).toMatch(/^ENTRYPOINT \["node", "\/app\/edms-backup\.cjs"\]$/m);
-    // The memory the store backup was measured with (BENCHMARKS.md issue 22; bench/media-store.ts reads it here).
-    expect(text).toMatch(/^ {4}NODE_OPTIONS=--max-semi-space-size=4$/m);
   });
 
   it("installs the PostgreSQL client of a configurable major version and apt source, tar, gzip, zstd and age", async () => {
