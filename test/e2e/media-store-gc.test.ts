@@ -19,7 +19,7 @@ import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
 import { testCloudWatch } from "../helpers/notify-receiver.js";
 import { runRunner, startRunner, type RunnerResult, type RunningRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
-import { referencedBy } from "../helpers/segment-lists.js";
+import { chunkKeysOf, referencedBy } from "../helpers/segment-lists.js";
 import { freePort } from "../helpers/pg-cluster.js";
 
 const s3Endpoint = inject("s3Endpoint");
@@ -204,6 +204,35 @@ describe("the segment list", () => {
     // The next backup stores it again and is whole.
     await backup(s);
     expect(await objectKeys(s.dest)).toContain(doomed);
+  });
+
+  it("a backup that lost a reused chunk that way leaves a dead set gc still runs past", async () => {
+    // gc deleted a due object-list chunk under a backup that reused it (the race gc-lease.ts
+    // resolves by failing the backup); the dead set's folder keeps its segment list until it
+    // expires, and a changed tree never stores that chunk again.
+    const s = await site({ "keep.txt": "kept", "old.txt": "before" });
+    await backup(s);
+    const [expired] = await sets(s.dest);
+    await rm(expired!.folder, { recursive: true });
+    const { run, flag } = await pausedAt(["backup", "--tier", "daily"], s.env, "backup.after-object-list");
+    const dead = (await sets(s.dest)).find((x) => !x.manifest)!;
+    const list = await readFile(path.join(dead.folder, "media-segments.txt"), "utf8");
+    const objectsChunk = list.split("\n")[1]!.split(" ")[6]!;
+    await rm(path.join(s.dest, objectsChunk));
+    await rm(flag);
+    expect((await run.result).code).toBe(1);
+    await writeFile(path.join(s.media, "old.txt"), "after");
+    await backup(s);
+    expect(await objectKeys(s.dest)).not.toContain(objectsChunk);
+    const r = ok("gc after the dead set", await gc(s));
+    expect(r.stderr).toContain(objectsChunk);
+    await everySetVerifies(s);
+    ok("gc again", await gc(s));
+    // Kept: what complete sets use, and the dead set's other chunks (until its folder expires).
+    const kept = new Set([...(await referencedByComplete(s.dest)), ...chunkKeysOf(list)]);
+    kept.delete(objectsChunk);
+    expect(await objectKeys(s.dest)).toEqual([...kept].sort());
+    await everySetVerifies(s);
   });
 });
 

@@ -88,7 +88,7 @@ export async function runGc(store: ObjectStore, options: GcOptions): Promise<GcR
   // lease, and an object stored after it is simply not judged by this run.
   const state = newMarkState(await ObjectCatalog.fromListing(store));
   const mark = async () => {
-    await markReferences(store, state, { decrypt: options.decrypt });
+    await markReferences(store, state, { decrypt: options.decrypt, log });
     refuseOnBlockers(state);
   };
   const lease = new Lease(store, runId);

@@ -23,6 +23,7 @@ import { groupIntoSets, setKey } from "../catalog/catalog.js";
 import { MANIFEST_OBJECT, TIERS } from "../contract.js";
 import { errorMessage } from "../errors.js";
 import { parseManifest, type Manifest } from "../catalog/manifest.js";
+import type { Logger } from "../output/logger.js";
 import type { ChildSource } from "../stages/child-source.js";
 import type { ObjectStore, StoredObject } from "../store/object-store.js";
 import type { ObjectCatalog } from "./object-catalog.js";
@@ -31,7 +32,7 @@ import { RunnerError } from "../errors.js";
 import { OBJECT_LIST_OBJECT, readObjectList } from "./object-list.js";
 import { readIndex } from "./store-reader.js";
 import { objectsCodec, readChunk, readChunksInOrder } from "./segment-chunks.js";
-import { CHUNK_KINDS, SEGMENT_LIST_OBJECT } from "./segment-list.js";
+import { CHUNK_KINDS, SEGMENT_LIST_OBJECT, type ChunkRef } from "./segment-list.js";
 import { linesOfChunk, readSegmentList } from "./segment-reader.js";
 
 export interface MarkState {
@@ -57,6 +58,8 @@ export function newMarkState(catalog: ObjectCatalog): MarkState {
 export interface MarkOptions {
   /** Decrypts an encrypted index (the age identity), for sets written before object lists. */
   decrypt?: (input: Readable) => ChildSource;
+  /** Warns of an incomplete set's chunk that is gone (markSegments). */
+  log?: Logger;
 }
 
 /** The manifest, or undefined when it does not parse or names another set (the set is then incomplete). */
@@ -87,19 +90,45 @@ async function* objectsOfIndex(
     if (e.type === "file" && e.object) yield e.object;
 }
 
-/** A set in segments: its chunks, and the keys its object-list chunks name. */
+/**
+ * A set in segments: its chunks, and the keys its object-list chunks name. An incomplete set's
+ * (no `expected`) object-list chunk that is not in the store is passed over: a list is stored only
+ * after every chunk it names, so the chunk was deleted since (gc under a backup that reused it, the
+ * race gc-lease.ts settles), and that backup's check before its manifest fails on it: no manifest
+ * will ever need the keys in it. Blocking on it instead stopped every gc until the dead set's folder
+ * expired, since a changed tree never stores that chunk again.
+ */
 async function markSegments(
   store: ObjectStore,
   state: MarkState,
   set: { setPrefix: string; backupId: string },
   expected?: { bytes: number; sha256: string },
+  log?: Logger,
 ): Promise<void> {
   const segments = await readSegmentList({ store, ...set }, expected);
   for (const segment of segments) for (const kind of CHUNK_KINDS) state.catalog.markUsed(segment[kind].key);
   const unread = [...new Set(segments.map((s) => s.objects))].filter((ref) => !state.chunksRead.has(ref.key));
   const where = `${set.setPrefix}/${SEGMENT_LIST_OBJECT}`;
+  const gone = new Set<string>();
+  const read = async (ref: ChunkRef): Promise<Buffer> => {
+    try {
+      return await readChunk(store, ref, objectsCodec, where);
+    } catch (error) {
+      if (expected || (await store.head(ref.key))) throw error;
+      log?.warn(
+        { set: set.setPrefix, chunk: ref.key },
+        `${where}: object-list chunk ${ref.key} is gone; the set is incomplete and can never get a manifest, so gc passes over it`,
+      );
+      gone.add(ref.key);
+      return Buffer.alloc(0);
+    }
+  };
   let i = 0;
-  for await (const chunk of readChunksInOrder(unread, (ref) => readChunk(store, ref, objectsCodec, where))) {
+  for await (const chunk of readChunksInOrder(unread, read)) {
+    if (gone.has(unread[i]!.key)) {
+      i += 1;
+      continue; // not read: a complete set naming it reads it itself (and blocks)
+    }
     for (const key of linesOfChunk(chunk)) {
       if (!STORE_OBJECT_KEY_RE.test(key))
         throw new RunnerError(`${where}: object-list chunk ${unread[i]!.key} names ${key}, not a content object`);
@@ -142,7 +171,7 @@ async function markSet(
       return;
     } else if (has(SEGMENT_LIST_OBJECT)) {
       // An incomplete set (running, or died after its segment list): all it can reference.
-      await markSegments(store, state, { setPrefix: prefix, backupId });
+      await markSegments(store, state, { setPrefix: prefix, backupId }, undefined, options.log);
     } else if (hasList) {
       // An incomplete set (running, or died after its list): its list is all it can reference.
       await markFrom(state, readObjectList(store, prefix, backupId));
