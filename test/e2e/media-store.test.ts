@@ -580,6 +580,15 @@ describe("the media store: change detection (the sealed stat cache)", () => {
     const target = path.join(work, `restored-${n}`);
     ok("restore", await runRunner(["restore", "latest", "--media-only", "--media-dir", target, "--yes"], env));
     expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
+    // The damaged chunk is named from its content: the second set reused it, so every backup
+    // would read every file again. The warning says so and what to do; done, the next one stores it anew.
+    const third = ok("third", await runRunner(["backup", "--tier", "daily"], { ...env, LOG_LEVEL: "warn" }));
+    expect(third.stdout).toContain("remove it from the store");
+    await rm(cacheFile);
+    ok("fourth", await runRunner(["backup", "--tier", "daily"], env));
+    const fifth = ok("fifth", await runRunner(["backup", "--tier", "daily"], { ...env, LOG_LEVEL: "warn" }));
+    expect(fifth.stdout).not.toMatch(/previous stat cache could not be read/);
+    expect((await manifests(dest)).at(-1)!.media.store.unchangedFiles).toBe((await filesUnder(media)).length);
   });
 });
 

@@ -109,7 +109,9 @@ export class StatCacheCursor {
       this.current = undefined;
       this.log.warn(
         { stage: "stat-cache", error: errorMessage(error) },
-        "the previous stat cache could not be read to the end; the files after that point are read again",
+        "the previous stat cache could not be read to the end; the files after that point are read again. " +
+          "A damaged stat chunk is reused by every later set (its name comes from its content) and this repeats " +
+          'each run: remove it from the store (docs/RUNBOOK.md, "A damaged stat chunk"); the next backup stores it anew',
       );
     }
   }
