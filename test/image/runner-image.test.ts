@@ -35,7 +35,8 @@ import {
   runnerEnvSchema,
 } from "../../runner/src/contract.js";
 import { DEFAULT_DUMP_COMPRESSION } from "../../runner/src/settings/settings-table.js";
-import { STAT_CACHE_OBJECT } from "../../runner/src/media-store/stat-cache.js";
+import { CHUNK_LOCKS_OBJECT } from "../../runner/src/media-store/chunk-locks.js";
+import { SEGMENT_LIST_OBJECT, parseSegmentList } from "../../runner/src/media-store/segment-list.js";
 
 const pg = inject("pg");
 const s3Endpoint = inject("s3Endpoint");
@@ -354,8 +355,9 @@ describe("the runner image under the pod's restrictions", () => {
     expect(encrypted, "the prod stack encrypts").toBe(true);
     expect(keys.filter((k) => k.endsWith("manifest.json"))).toHaveLength(1);
     // With the content store (the default, which the prod stack keeps), the media are content objects under
-    // the store's prefix, and the set holds their index, their plain object list (gc reads it) and
-    // the sealed stat cache instead of a tar.
+    // the store's prefix, and the set holds its segment list (the index, object list and stat cache
+    // are chunks among the content objects) and, under Object Lock, the chunks' sealed lock dates,
+    // instead of a tar.
     const store = configMap.MEDIA_FORMAT === "store";
     const isContent = (k: string) => k.startsWith(`edms/${STORE_OBJECTS_PREFIX}`);
     const setKeys = keys.filter((k) => !isContent(k));
@@ -365,14 +367,31 @@ describe("the runner image under the pod's restrictions", () => {
         dumpObject(),
         objectName("manifest"),
         ...(store
-          ? [objectName("index", { compression: "zstd", encrypted }), objectName("objects"), STAT_CACHE_OBJECT]
+          ? [SEGMENT_LIST_OBJECT, ...(stackLocksObjects() ? [CHUNK_LOCKS_OBJECT] : [])]
           : [objectName("media", { compression: "zstd", encrypted })]),
         ...(encrypted ? [objectName("names", { encrypted })] : []),
       ].sort(),
     );
     const content = keys.filter(isContent);
     expect(content.length > 0).toBe(store);
-    for (const k of content) expect(STORE_OBJECT_KEY_RE.exec(k.slice("edms/".length))?.groups?.age, k).toBe(".age");
+    // Files' contents and index chunks are age-encrypted; a segment's stat chunk is sealed with the
+    // store key and its object-list chunk holds only content object keys (segment-list.ts).
+    const segmentsKey = setKeys.find((k) => k.endsWith(`/${SEGMENT_LIST_OBJECT}`));
+    const segments = segmentsKey
+      ? parseSegmentList(
+          (await bucket.get(segmentsKey)).toString(),
+          segmentsKey,
+          path.basename(path.dirname(segmentsKey)),
+        )
+      : [];
+    const notAge = new Set(segments.flatMap((s) => [s.stat.key, s.objects.key]));
+    for (const s of segments)
+      for (const line of (await bucket.get(`edms/${s.objects.key}`)).toString().split("\n").filter(Boolean))
+        expect(line, s.objects.key).toMatch(STORE_OBJECT_KEY_RE);
+    for (const k of content) {
+      const key = k.slice("edms/".length);
+      expect(STORE_OBJECT_KEY_RE.exec(key)?.groups?.age, k).toBe(notAge.has(key) ? undefined : ".age");
+    }
     expect(await bucket.unfinishedUploads()).toEqual([]);
     // One JSON line per event (LOG_FORMAT from the ConfigMap), never the password.
     expect(r.logs.length).toBeGreaterThan(0);
