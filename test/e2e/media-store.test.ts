@@ -397,6 +397,50 @@ describe("the media store: damage is found and refused", () => {
       expect(r2.stderr).toMatch(/could not be read/);
     }
   });
+
+  it("a damaged index chunk is carried into later dailies, never into a monthly: it starts a new chunk generation the next daily keeps", async () => {
+    const { media, dest, env } = await backedUp();
+    const setChunks = async (id: string) =>
+      chunkKeysOf(
+        await readFile(
+          (await filesUnder(dest)).find((f) => f.endsWith(`${id}/media-segments.txt`))!,
+          "utf8",
+        ),
+      );
+    const first = (await manifests(dest)).at(-1)!;
+    const [indexChunk] = await setChunks(first.backupId);
+    const file = path.join(dest, indexChunk!);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0x01;
+    await writeFile(file, bytes);
+
+    // Named from its content, the damaged chunk is reused by the next daily (plain verify finds it).
+    ok("daily", await runRunner(["backup", "--tier", "daily"], env));
+    const daily = (await manifests(dest)).at(-1)!;
+    expect(await setChunks(daily.backupId)).toContain(indexChunk);
+    expect((await runRunner(["verify", daily.backupId], env)).code).toBe(1);
+
+    // The monthly tier reads every file and names its chunks anew: none is shared with earlier sets.
+    ok("monthly", await runRunner(["backup", "--tier", "monthly"], env));
+    const monthly = (await manifests(dest)).at(-1)!;
+    const store = monthly.media.store as { chunkGeneration?: string; uploadedChunks?: number; segments?: number };
+    expect(store.chunkGeneration).toBe(monthly.backupId);
+    expect(store.uploadedChunks).toBe(3 * store.segments!);
+    const monthlyChunks = await setChunks(monthly.backupId);
+    const earlier = new Set([...(await setChunks(first.backupId)), ...(await setChunks(daily.backupId))]);
+    expect(monthlyChunks.filter((k) => earlier.has(k))).toEqual([]);
+    ok("verify the monthly", await runRunner(["verify", monthly.backupId, "--full"], env));
+    const target = path.join(work, `monthly-${n}`);
+    ok("restore", await runRunner(["restore", monthly.backupId, "--media-only", "--media-dir", target, "--yes"], env));
+    expect(await snapshotTree(target)).toEqual(await snapshotTree(media));
+
+    // The daily after it keeps the monthly's generation, so it reuses every chunk.
+    ok("daily after", await runRunner(["backup", "--tier", "daily"], env));
+    const after = (await manifests(dest)).at(-1)!;
+    expect(after.media.store).toMatchObject({ chunkGeneration: monthly.backupId, uploadedChunks: 0 });
+    expect((await setChunks(after.backupId)).sort()).toEqual([...monthlyChunks].sort());
+    ok("verify the daily after", await runRunner(["verify", after.backupId], env));
+  });
 });
 
 describe("the media store: the default format, and an upgrade that changes no setting", () => {

@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import {
+  CHUNK_GENERATION_RE,
   COMPRESSIONS,
   MANIFEST_FORMAT_VERSION,
   READABLE_MANIFEST_FORMATS,
@@ -168,6 +169,8 @@ export const mediaEntrySchema = z.object({
       chunkBytes: bytes.optional(),
       uploadedChunks: count.optional(),
       uploadedChunkBytes: bytes.optional(),
+      /** Layout "segments": the chunk names' generation (contract/object-names.ts); absent: the first one. */
+      chunkGeneration: z.string().regex(CHUNK_GENERATION_RE).optional(),
     })
     .optional(),
   /**

@@ -250,6 +250,9 @@ export async function startStoreMedia(
         trustLock && previous?.chunkLocks ? await readChunkLocks(store, previous.chunkLocks, sealKey, log) : undefined,
       key: `${prefix}/${CHUNK_LOCKS_OBJECT}`,
     },
+    // The previous set's generation, so unchanged segments are reused; a rehash run starts a new
+    // one, so a damaged chunk of earlier sets is not carried into it (CHUNK_GENERATION_RE).
+    chunkGeneration: rehash ? options.backupId : previous?.chunkGeneration,
     dir: media.dir,
     store,
     key: options.storeKey,
@@ -276,7 +279,14 @@ async function previousStatCache(
   sealKey: Buffer,
   log: Logger,
 ): Promise<
-  { cursor: StatCacheCursor; where: string; recipients?: readonly string[]; chunkLocks?: string } | undefined
+  | {
+      cursor: StatCacheCursor;
+      where: string;
+      recipients?: readonly string[];
+      chunkLocks?: string;
+      chunkGeneration?: string;
+    }
+  | undefined
 > {
   // By start time: ids of one second sort by their random suffix.
   let newest: { set: CompleteBackupSet; where: string } | undefined;
@@ -294,6 +304,7 @@ async function previousStatCache(
       cursor,
       where: newest.where,
       recipients: newest.set.manifest.encryption?.recipients,
+      chunkGeneration: newest.set.manifest.media?.store?.chunkGeneration,
       ...(newest.set.objects.some((o) => o.key === chunkLocks) ? { chunkLocks } : {}),
     }
   );

@@ -42,6 +42,16 @@ export const STORE_GC_PREFIX = `${STORE_PREFIX}/gc/`;
 export function storeObjectKey(name: string, encrypted: boolean): string {
   return `${STORE_OBJECTS_PREFIX}${name.slice(0, 2)}/${name}${encrypted ? ".age" : ""}`;
 }
+/**
+ * Chunk names carry a generation (recorded in the manifest's media.store.chunkGeneration): a set
+ * takes the previous set's, so a segment nothing changed in keeps its chunks, and a rehash run (the
+ * monthly tier, `--rehash`) starts a new one (its backup id). A chunk is named from its content and
+ * never overwritten, so a damaged chunk would otherwise be reused by every later set; a new
+ * generation stores every chunk afresh, which bounds how many sets one damaged chunk can spoil and
+ * keeps each monthly set's metadata its own.
+ */
+export const CHUNK_GENERATION_RE = /^[0-9A-Za-z-]{1,64}$/;
+
 /** Matches a content object's key; groups: name, and `.age` when encrypted. */
 export const STORE_OBJECT_KEY_RE = /^store\/objects\/([0-9a-f]{2})\/(?<name>\1[0-9a-f]{62})(?<age>\.age)?$/;
 

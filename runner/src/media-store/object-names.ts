@@ -34,8 +34,11 @@ export class StoreKey {
    * kind is in the name's input, so an index chunk and a stat chunk can never share a name, nor a
    * chunk a file's object.
    */
-  chunkKeyOf(kind: string, sha256: string, sealing: ObjectSealing): string {
-    const name = this.hex(`edms-media-chunk-v1\0${kind}\0${sha256}\0${recipientsOf(sealing)}`);
+  chunkKeyOf(kind: string, sha256: string, sealing: ObjectSealing, generation = ""): string {
+    // A generation (contract/object-names.ts CHUNK_GENERATION_RE) starts a new set of names; "" gives the
+    // names sets had before generations, so their chunks keep being reused.
+    const input = `edms-media-chunk-v1\0${kind}\0${sha256}\0${recipientsOf(sealing)}`;
+    const name = this.hex(generation ? `${input}\0${generation}` : input);
     return storeObjectKey(name, sealing.recipients !== undefined);
   }
 

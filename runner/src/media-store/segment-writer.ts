@@ -25,6 +25,11 @@ export interface SegmentWriterOptions {
   /** The stat-cache seal (stat-cache.ts STAT_CACHE_PURPOSE). */
   sealKey: Buffer;
   store: ChunkStore;
+  /**
+   * The chunk names' generation (contract/object-names.ts CHUNK_GENERATION_RE): the previous set's, so unchanged segments are
+   * reused, or a new one on a rehash run, so its set shares no metadata chunk with earlier sets.
+   */
+  generation?: string;
   /** Segments being stored at once. */
   inFlight?: number;
 }
@@ -86,6 +91,7 @@ export class SegmentWriter {
       kind,
       sha256,
       kind === "index" ? { recipients: this.options.recipients } : {},
+      this.options.generation,
     );
     const bytes = await this.options.store(key, () => this.codecs[kind].encode(plain));
     return { key, bytes, sha256 };

@@ -63,6 +63,8 @@ export interface StoreWriteStats extends Partial<RetentionStats> {
   chunkBytes: number;
   uploadedChunks: number;
   uploadedChunkBytes: number;
+  /** The chunk names' generation, when not the first (contract/object-names.ts CHUNK_GENERATION_RE). */
+  chunkGeneration?: string;
 }
 
 export interface StoreWriteOptions {
@@ -94,6 +96,8 @@ export interface StoreWriteOptions {
    * are), and where this set's go.
    */
   chunkLocks?: { previous?: ReadonlyMap<string, number>; key: string };
+  /** The chunk names' generation (SegmentWriter's `generation`); absent: the first one. */
+  chunkGeneration?: string;
 }
 
 export type StoreUpload = UploadStream & { readonly stats: StoreWriteStats };
@@ -187,6 +191,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     chunkBytes: 0,
     uploadedChunks: 0,
     uploadedChunkBytes: 0,
+    ...(options.chunkGeneration ? { chunkGeneration: options.chunkGeneration } : {}),
   };
   const retention = options.contentLock && new ObjectRetention(store, options.contentLock);
   /** A record's lock date, when it is about the object `sha256` names now. */
@@ -279,6 +284,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const segments = new SegmentWriter({
     key,
     recipients,
+    generation: options.chunkGeneration,
     sealKey: options.statCache.sealKey,
     store: async (chunkKey, encoded) => {
       const known = options.statCache.trustLock ? options.chunkLocks?.previous?.get(chunkKey) : undefined;
