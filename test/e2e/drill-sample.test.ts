@@ -19,7 +19,7 @@ import { fileDatabases } from "../helpers/file-databases.js";
 import { startReceiver, type Receiver } from "../helpers/notify-receiver.js";
 import { sql } from "../helpers/pg-test-db.js";
 import { runRunner, type RunnerResult } from "../helpers/runner-cli.js";
-import { chunkKeysUnder } from "../helpers/segment-lists.js";
+import { contentObjectFiles } from "../helpers/segment-lists.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 
 const pg = inject("pg");
@@ -94,15 +94,7 @@ async function records(dest: string): Promise<Array<{ ok: boolean; media?: Drill
 }
 
 /** The files' content objects (not the sets' metadata chunks, which the drill reports apart). */
-async function objectFiles(dest: string): Promise<string[]> {
-  const chunks = await chunkKeysUnder(dest);
-  const out: string[] = [];
-  for (const e of await readdir(path.join(dest, "store", "objects"), { recursive: true, withFileTypes: true })) {
-    const file = path.join(e.parentPath, e.name);
-    if (e.isFile() && !e.name.startsWith(".") && !chunks.has(path.relative(dest, file))) out.push(file);
-  }
-  return out.sort();
-}
+const objectFiles = contentObjectFiles;
 
 describe("DRILL_MEDIA_SAMPLE_ABOVE: the drill of a large store-format set samples, and says so", () => {
   it("above the threshold: every object checked, a random sample restored; report, record and webhook say 'sample'; below or unset: full as before", async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
 import { snapshotTree } from "../helpers/media-trees.js";
 import { runRunner, startRunner, type RunnerResult } from "../helpers/runner-cli.js";
-import { chunkKeysOf, chunkKeysUnder } from "../helpers/segment-lists.js";
+import { chunkKeysOf, chunkKeysUnder, contentObjectFiles, storeObjectFiles } from "../helpers/segment-lists.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 
 const s3Endpoint = inject("s3Endpoint");
@@ -92,16 +92,8 @@ async function manifests(dest: string): Promise<StoreManifest[]> {
   return all.sort((a, b) => (a.startedAt < b.startedAt ? -1 : 1));
 }
 
-/** Every object in the store: the files' contents and the sets' metadata chunks. */
-async function storeFiles(dest: string): Promise<string[]> {
-  return (await filesUnder(path.join(dest, "store", "objects"))).filter((f) => !path.basename(f).startsWith("."));
-}
-
-/** The files' content objects: the store's objects less the chunks the segment lists name. */
-async function objectFiles(dest: string): Promise<string[]> {
-  const chunks = await chunkKeysUnder(dest);
-  return (await storeFiles(dest)).filter((f) => !chunks.has(path.relative(dest, f)));
-}
+const storeFiles = storeObjectFiles;
+const objectFiles = contentObjectFiles;
 
 /** The bucket's content objects under `prefix`, less the chunks its segment lists name. */
 async function bucketObjects(bucket: TestBucket, prefix: string): Promise<string[]> {

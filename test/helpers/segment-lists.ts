@@ -36,3 +36,21 @@ export async function referencedBy(list: string, read: (key: string) => Promise<
     for (const k of (await read(chunks[i]!)).toString("utf8").split("\n").filter(Boolean)) out.add(k);
   return [...out].sort();
 }
+
+/**
+ * Every object file under a file:// destination's store/objects/ (none before the first object):
+ * files' contents and chunks, sorted.
+ */
+export async function storeObjectFiles(dest: string): Promise<string[]> {
+  const out: string[] = [];
+  const objects = path.join(dest, "store", "objects");
+  for (const e of await readdir(objects, { recursive: true, withFileTypes: true }).catch(() => []))
+    if (e.isFile() && !e.name.startsWith(".")) out.push(path.join(e.parentPath, e.name));
+  return out.sort();
+}
+
+/** The files' content objects: the store's objects less the chunks the segment lists name. */
+export async function contentObjectFiles(dest: string): Promise<string[]> {
+  const chunks = await chunkKeysUnder(dest);
+  return (await storeObjectFiles(dest)).filter((f) => !chunks.has(path.relative(dest, f)));
+}
