@@ -9,9 +9,12 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { BUNDLE, runRunner } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 import { createTestTopic } from "../helpers/sns-topic.js";
+import { freePort } from "../helpers/pg-cluster.js";
 
 const s3Endpoint = inject("s3Endpoint");
 const MARK = "EDMS-TEST: aws-sdk chunk compiled";
+/** node-postgres reads NODE_PG_FORCE_NATIVE once, when it is loaded. */
+const PG_MARK = "EDMS-TEST: pg loaded";
 let preload: string;
 
 beforeAll(async () => {
@@ -24,12 +27,19 @@ vm.compileFunction = function (source, params, options) {
   if (options && String(options.filename).endsWith("#aws-sdk")) process.stderr.write(${JSON.stringify(MARK + "\n")});
   return compile.apply(this, arguments);
 };
+process.env = new Proxy(process.env, {
+  get(target, key) {
+    if (key === "NODE_PG_FORCE_NATIVE") process.stderr.write(${JSON.stringify(PG_MARK + "\n")});
+    return Reflect.get(target, key);
+  },
+});
 `,
   );
 });
 
 const watched = () => ({ NODE_OPTIONS: `--require ${preload}` });
 const compiles = (stderr: string) => stderr.split("\n").filter((l) => l === MARK).length;
+const pgLoads = (stderr: string) => stderr.split("\n").filter((l) => l === PG_MARK).length;
 
 describe("the runner's bundle", () => {
   it("is ASCII", async () => {
@@ -67,6 +77,26 @@ describe("the runner's bundle", () => {
     expect(summarised.code, summarised.stderr).toBe(0);
     expect(compiles(summarised.stderr)).toBe(1);
     expect(await topic.published()).toHaveLength(1);
+  });
+
+  it("does not load node-postgres for a backup without a database; loads it to connect to one", async () => {
+    const media = await mkdtemp(path.join(tmpdir(), "edms-bundle-load-media-"));
+    await writeFile(path.join(media, "a.txt"), "a");
+    const env = {
+      ...watched(),
+      BACKUP_DESTINATION: `file://${await mkdtemp(path.join(tmpdir(), "edms-bundle-load-dest-"))}`,
+      MEDIA_DIR: media,
+    };
+    const mediaOnly = await runRunner(["backup", "--tier", "daily", "--no-database"], env);
+    expect(mediaOnly.code, mediaOnly.stderr).toBe(0);
+    expect(pgLoads(mediaOnly.stderr)).toBe(0);
+    // Nothing listens there: the connection fails, after pg was loaded to try it.
+    const withDatabase = await runRunner(["backup", "--tier", "daily"], {
+      ...env,
+      DATABASE_URL: `postgresql://edms@127.0.0.1:${await freePort()}/edms`,
+    });
+    expect(withDatabase.stderr).toContain("could not connect to the database");
+    expect(pgLoads(withDatabase.stderr)).toBe(1);
   });
 
   it("compiles it once, and it works, for an S3 destination", async () => {

@@ -11,7 +11,8 @@
  */
 import net from "node:net";
 import os from "node:os";
-import pg from "pg";
+import type pg from "pg";
+import { pgDriver } from "./pg-driver.js";
 import { RunnerError } from "../errors.js";
 import type { PgConnection } from "./connection.js";
 import {
@@ -104,6 +105,7 @@ export async function connectPg(connection: PgConnection, home: string = os.home
   const mode = e.PGSSLMODE && isSslMode(e.PGSSLMODE) ? e.PGSSLMODE : DEFAULT_SSL_MODE;
   const host = e.PGHOST;
   const attempts = attemptsFor(mode, host);
+  const driver = await pgDriver();
   const failures: Failure[] = [];
   for (const attempt of attempts) {
     const previous = failures.at(-1);
@@ -129,7 +131,7 @@ export async function connectPg(connection: PgConnection, home: string = os.home
       }
     }
     let reached = false;
-    const client = new pg.Client({
+    const client = new driver.Client({
       // libpq connects to PGHOSTADDR when given and checks the certificate against PGHOST.
       host: e.PGHOSTADDR || host,
       port: e.PGPORT ? Number(e.PGPORT) : undefined,
@@ -158,7 +160,7 @@ export async function connectPg(connection: PgConnection, home: string = os.home
         noTlsOffered: attempt === "tls" && (error as Error).message === NO_TLS,
         ...explain(error, attempt, verifiedWith, mode),
         reached,
-        rejectedByServer: error instanceof pg.DatabaseError,
+        rejectedByServer: error instanceof driver.DatabaseError,
         cause: error,
       });
     }
@@ -187,7 +189,8 @@ export async function connectPg(connection: PgConnection, home: string = os.home
  * worked; the credentials or the names did not.
  */
 function serverRefusalAdvice(cause: unknown, env: PgConnection["env"]): string | undefined {
-  const code = cause instanceof pg.DatabaseError ? cause.code : undefined;
+  // A refusal by the server (rejectedByServer): a pg DatabaseError, its SQLSTATE in `code`.
+  const code = (cause as pg.DatabaseError).code;
   const role = env.PGUSER ? `role "${env.PGUSER}"` : "the role";
   switch (code) {
     case "28P01":

@@ -6,7 +6,8 @@
  * swap (the backup's properties win, also in place: a restore reproduces the database as it was
  * backed up; see README, "What a backup set does not hold").
  */
-import pg from "pg";
+import type pg from "pg";
+import { quoteIdentifier, quoteLiteral } from "./sql-quote.js";
 import { z } from "zod";
 import { safeName } from "../output/format.js";
 
@@ -94,7 +95,7 @@ export function settingClause(setting: string): string {
   const name = setting.slice(0, eq);
   const value = setting.slice(eq + 1);
   const values = LIST_SETTINGS.has(name.toLowerCase()) ? splitListSetting(value) : [value];
-  return `${pg.escapeIdentifier(name)} = ${values.map((v) => pg.escapeLiteral(v)).join(", ")}`;
+  return `${quoteIdentifier(name)} = ${values.map((v) => quoteLiteral(v)).join(", ")}`;
 }
 
 /** One line per property, for the restore's summary. */
@@ -128,7 +129,7 @@ export async function applyDatabaseProperties(
   database: string,
   p: DatabaseProperties,
 ): Promise<string[]> {
-  const db = pg.escapeIdentifier(database);
+  const db = quoteIdentifier(database);
   const skipped: string[] = [];
   const existing = new Set(
     (await client.query<{ rolname: string }>("select rolname from pg_roles")).rows.map((r) => r.rolname),
@@ -152,20 +153,20 @@ export async function applyDatabaseProperties(
         `setting ${safeName(setting)}`,
         s.role === null
           ? `alter database ${db} set ${settingClause(setting)}`
-          : `alter role ${pg.escapeIdentifier(s.role)} in database ${db} set ${settingClause(setting)}`,
+          : `alter role ${quoteIdentifier(s.role)} in database ${db} set ${settingClause(setting)}`,
       );
   }
-  if (p.comment !== null) await run("comment", `comment on database ${db} is ${pg.escapeLiteral(p.comment)}`);
+  if (p.comment !== null) await run("comment", `comment on database ${db} is ${quoteLiteral(p.comment)}`);
   if (p.connectionLimit >= 0)
     await run("connection limit", `alter database ${db} connection limit ${p.connectionLimit}`);
-  if (!missing(p.owner, "owner")) await run("owner", `alter database ${db} owner to ${pg.escapeIdentifier(p.owner)}`);
+  if (!missing(p.owner, "owner")) await run("owner", `alter database ${db} owner to ${quoteIdentifier(p.owner)}`);
   if (p.acl) {
     // From nothing to exactly the recorded entries (the owner's own included).
-    const owner = existing.has(p.owner) ? `, ${pg.escapeIdentifier(p.owner)}` : "";
+    const owner = existing.has(p.owner) ? `, ${quoteIdentifier(p.owner)}` : "";
     await run("access", `revoke all on database ${db} from public${owner}`);
     for (const a of p.acl) {
       if (missing(a.grantee, `grant ${a.privilege}`)) continue;
-      const to = a.grantee === null ? "public" : pg.escapeIdentifier(a.grantee);
+      const to = a.grantee === null ? "public" : quoteIdentifier(a.grantee);
       await run(
         `grant ${a.privilege}`,
         `grant ${a.privilege} on database ${db} to ${to}${a.grantable ? " with grant option" : ""}`,

@@ -7,7 +7,8 @@
  * (which would have to be filtered by parsing it). A restore onto a server that lacks them
  * creates the missing roles, without passwords, before pg_restore.
  */
-import pg from "pg";
+import type pg from "pg";
+import { quoteIdentifier } from "./sql-quote.js";
 import { z } from "zod";
 import { safeName } from "../output/format.js";
 
@@ -96,14 +97,14 @@ export async function createRoles(
       flag(r.bypassrls, "BYPASSRLS"),
       `CONNECTION LIMIT ${r.connectionLimit}`,
     ];
-    await client.query(`create role ${pg.escapeIdentifier(r.name)} ${attributes.join(" ")}`);
+    await client.query(`create role ${quoteIdentifier(r.name)} ${attributes.join(" ")}`);
   }
   const created = new Set(roles.map((r) => r.name));
   // Memberships of the new roles, and in them, as recorded (both ends exist by now).
   for (const r of all)
     for (const group of r.memberOf)
       if (created.has(r.name) || created.has(group))
-        await client.query(`grant ${pg.escapeIdentifier(group)} to ${pg.escapeIdentifier(r.name)}`);
+        await client.query(`grant ${quoteIdentifier(group)} to ${quoteIdentifier(r.name)}`);
   return roles.map((r) => r.name);
 }
 
@@ -111,6 +112,6 @@ export async function createRoles(
 export function createdRolesAdvice(names: readonly string[]): string {
   return (
     `created the role(s) ${names.map((n) => safeName(n)).join(", ")} the dump needs, without passwords (a backup never holds one); ` +
-    `set one for each role that logs in: ALTER ROLE ${names[0] ? safeName(pg.escapeIdentifier(names[0])) : "<role>"} PASSWORD '...'`
+    `set one for each role that logs in: ALTER ROLE ${names[0] ? safeName(quoteIdentifier(names[0])) : "<role>"} PASSWORD '...'`
   );
 }

@@ -4,7 +4,8 @@
  * read fails the row count in that transaction, which ends the snapshot, and pg_dump reports only
  * "could not import the requested snapshot", naming neither the table nor the privilege.
  */
-import pg from "pg";
+import type pg from "pg";
+import { quoteIdentifier } from "./sql-quote.js";
 import { safeName } from "../output/format.js";
 
 // Every schema pg_dump dumps by default and the relations whose data it reads: tables, partitions'
@@ -41,7 +42,7 @@ const UNREADABLE_LARGE_OBJECTS = `
       select 1 from aclexplode(coalesce(m.lomacl, acldefault('L', m.lomowner))) a
       where a.privilege_type = 'SELECT' and (a.grantee = 0 or pg_has_role(a.grantee, 'USAGE')))`;
 
-const ident = (name: string) => safeName(pg.escapeIdentifier(name));
+const ident = (name: string) => safeName(quoteIdentifier(name));
 
 /** One sentence per relation the current role cannot read, naming the missing privilege; empty when all are readable. */
 export async function unreadableRelations(client: pg.Client): Promise<string[]> {
@@ -69,7 +70,7 @@ export function unreadableProblem(role: string, relations: readonly string[]): s
   const more = relations.length > 10 ? ` and ${relations.length - 10} more` : "";
   return (
     `the database role "${safeName(role)}" cannot read ${relations.length} relation(s) pg_dump needs: ${shown}${more}; ` +
-    `grant the missing privileges (e.g. GRANT SELECT ON ALL TABLES IN SCHEMA ... TO ${pg.escapeIdentifier(role)}; ` +
+    `grant the missing privileges (e.g. GRANT SELECT ON ALL TABLES IN SCHEMA ... TO ${quoteIdentifier(role)}; ` +
     `GRANT USAGE ON SCHEMA ... TO ...; ALTER ROLE ... BYPASSRLS for row-level security) or back up with a role that owns the database`
   );
 }

@@ -1,4 +1,5 @@
-import pg from "pg";
+import type pg from "pg";
+import { quoteIdentifier } from "./sql-quote.js";
 import { qualifiedName } from "../output/format.js";
 import type { TableRowCount } from "../catalog/manifest.js";
 
@@ -22,7 +23,7 @@ export async function countTableRows(client: pg.Client, inherited = false): Prom
   const tables = await client.query<{ schema: string; table: string }>(USER_TABLES);
   const counts: TableRowCount[] = [];
   for (const { schema, table } of tables.rows) {
-    const ident = `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`;
+    const ident = `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
     // ONLY: an inheritance parent's own rows (pg_dump's TABLE DATA for it holds just those).
     const result = await client.query<{ n: string }>(
       `select count(*)::text as n from ${inherited ? "" : "only "}${ident}`,

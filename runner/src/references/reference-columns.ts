@@ -4,7 +4,8 @@
  * read as the bytes the server stores. Both run on the caller's client, so a backup reads them in
  * the very snapshot pg_dump exports.
  */
-import pg from "pg";
+import type pg from "pg";
+import { quoteIdentifier } from "../pg/sql-quote.js";
 import { formatMediaReferences, quoteReferenceName, type MediaReferenceColumn } from "../contract.js";
 import type { PathSet } from "./media-paths.js";
 
@@ -83,9 +84,9 @@ export async function readReferencedPaths(
   into: PathSet,
 ): Promise<void> {
   for (const c of columns) {
-    const col = pg.escapeIdentifier(c.column);
+    const col = quoteIdentifier(c.column);
     const { rows } = await client.query<{ path: Buffer }>(
-      `select distinct textsend(${col}::text) as path from ${pg.escapeIdentifier(c.schema)}.${pg.escapeIdentifier(c.table)} where ${col} is not null and ${col}::text <> ''`,
+      `select distinct textsend(${col}::text) as path from ${quoteIdentifier(c.schema)}.${quoteIdentifier(c.table)} where ${col} is not null and ${col}::text <> ''`,
     );
     for (const row of rows) into.add(row.path);
   }

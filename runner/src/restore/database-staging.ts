@@ -4,7 +4,8 @@
  * the rename the target is never touched; if anything fails, the staging copy is dropped and
  * the target is exactly as it was.
  */
-import pg from "pg";
+import type pg from "pg";
+import { quoteIdentifier } from "../pg/sql-quote.js";
 import { copyDatabaseName } from "../contract.js";
 import { PartialSwapError, RunnerError, errorMessage } from "../errors.js";
 import type { TableRowCount } from "../catalog/manifest.js";
@@ -120,7 +121,7 @@ export async function createDatabase(connection: PgConnection, name: string): Pr
     connection,
     async (client) => {
       // template0: a restore must start from an empty database, not from template1's additions.
-      await client.query(`create database ${pg.escapeIdentifier(name)} template template0`);
+      await client.query(`create database ${quoteIdentifier(name)} template template0`);
     },
     [name],
   );
@@ -131,7 +132,7 @@ export async function renameDatabase(connection: PgConnection, from: string, to:
   await withAdminClient(
     connection,
     async (client) => {
-      await client.query(`alter database ${pg.escapeIdentifier(from)} rename to ${pg.escapeIdentifier(to)}`);
+      await client.query(`alter database ${quoteIdentifier(from)} rename to ${quoteIdentifier(to)}`);
     },
     [from, to],
   );
@@ -156,7 +157,7 @@ export async function setDatabaseOwner(connection: PgConnection, name: string, o
   await withAdminClient(
     connection,
     async (client) => {
-      await client.query(`alter database ${pg.escapeIdentifier(name)} owner to ${pg.escapeIdentifier(owner)}`);
+      await client.query(`alter database ${quoteIdentifier(name)} owner to ${quoteIdentifier(owner)}`);
     },
     [name],
   );
@@ -172,7 +173,7 @@ export async function dropDatabase(connection: PgConnection, name: string): Prom
         [name],
       );
       if (subs.rowCount) await dropSubscriptions(connection, name);
-      await client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+      await client.query(`drop database if exists ${quoteIdentifier(name)} with (force)`);
     },
     [name],
   );
@@ -268,7 +269,7 @@ export async function swapInDatabase(
 ): Promise<DatabaseSwap> {
   const previous = copyDatabaseName("previous", target, runId);
   const rename = (c: pg.Client, from: string, to: string) =>
-    c.query(`alter database ${pg.escapeIdentifier(from)} rename to ${pg.escapeIdentifier(to)}`);
+    c.query(`alter database ${quoteIdentifier(from)} rename to ${quoteIdentifier(to)}`);
   const admin = <T>(work: (client: pg.Client) => Promise<T>) => withAdminClient(connection, work, [target]);
   return admin(async (client) => {
     const existed = await databaseExists(client, target);
@@ -285,7 +286,7 @@ export async function swapInDatabase(
       if (existed)
         await rename(client, previous, target).catch((back: unknown) => {
           throw new PartialSwapError(
-            `could not rename the restored database to ${target} (${errorMessage(error)}) nor the previous one back (${errorMessage(back)}): the previous database is named ${previous}; rename it back with ALTER DATABASE ${pg.escapeIdentifier(previous)} RENAME TO ${pg.escapeIdentifier(target)}`,
+            `could not rename the restored database to ${target} (${errorMessage(error)}) nor the previous one back (${errorMessage(back)}): the previous database is named ${previous}; rename it back with ALTER DATABASE ${quoteIdentifier(previous)} RENAME TO ${quoteIdentifier(target)}`,
           );
         });
       throw error;

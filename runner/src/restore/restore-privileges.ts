@@ -12,7 +12,8 @@
  * One message names each missing privilege with the statement that grants it (run as a
  * superuser or the database's owner, e.g. `psql -U postgres`).
  */
-import pg from "pg";
+import type pg from "pg";
+import { quoteIdentifier } from "../pg/sql-quote.js";
 import { connectPg } from "../pg/connect.js";
 import { withDatabase, type PgConnection } from "../pg/connection.js";
 
@@ -25,7 +26,7 @@ interface RoleRow {
   target_connectable: boolean | null;
 }
 
-const ident = (name: string) => pg.escapeIdentifier(name);
+const ident = (name: string) => quoteIdentifier(name);
 
 /** The roles owning the live database's schemas and relations, other than built-in ones. */
 async function objectOwners(

@@ -7,7 +7,8 @@
  *   re-attaching one is a deliberate act (docs/RUNBOOK.md).
  * - planner statistics: pg_restore leaves none, and the application would start on bad plans.
  */
-import pg from "pg";
+import type pg from "pg";
+import { quoteIdentifier } from "../pg/sql-quote.js";
 import { safeName } from "../output/format.js";
 import type { Logger } from "../output/logger.js";
 import { connectPg } from "../pg/connect.js";
@@ -29,7 +30,7 @@ export async function detachSubscriptions(connection: PgConnection, database: st
   try {
     const names = await subscriptionsHere(client);
     for (const name of names) {
-      const sub = pg.escapeIdentifier(name);
+      const sub = quoteIdentifier(name);
       await client.query(`alter subscription ${sub} disable`);
       await client.query(`alter subscription ${sub} set (slot_name = none)`);
     }
@@ -47,7 +48,7 @@ export async function dropSubscriptions(connection: PgConnection, database: stri
   const client = await connectPg(withDatabase(connection, database));
   try {
     for (const name of await subscriptionsHere(client)) {
-      const sub = pg.escapeIdentifier(name);
+      const sub = quoteIdentifier(name);
       await client.query(`alter subscription ${sub} disable`);
       await client.query(`alter subscription ${sub} set (slot_name = none)`);
       await client.query(`drop subscription ${sub}`);
