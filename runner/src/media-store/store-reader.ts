@@ -6,17 +6,7 @@
  * Verify checks every referenced object against one listing of the store (and with `full`,
  * rehashes each).
  */
-import { createHash } from "node:crypto";
-import {
-  closeSync,
-  constants,
-  createWriteStream,
-  fchmodSync,
-  fchownSync,
-  futimesSync,
-  openSync,
-  writeSync,
-} from "node:fs";
+import { createWriteStream } from "node:fs";
 import { chmod, lchown, link, lutimes, mkdir, rename, symlink } from "node:fs/promises";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -33,10 +23,11 @@ import { composeSources } from "../stages/child-filter.js";
 import type { ChildSource } from "../stages/child-source.js";
 import { DigestMeter } from "../stages/digest-meter.js";
 import { zstdDecompressStream } from "../stages/zstd.js";
-import type { ObjectStore } from "../store/object-store.js";
+import { NotFoundError, type ObjectStore } from "../store/object-store.js";
 import { parseEntryLine, parseHeader, typeLetter, type IndexEntry } from "./media-index.js";
 import { ObjectCatalog } from "./object-catalog.js";
 import { LinePrefilter } from "./line-prefilter.js";
+import { PlacerWorkers, type PlaceFailure } from "./placer-workers.js";
 import type { PathSelection } from "./path-selection.js";
 import { checkChunks, readSegmentedIndex } from "./segment-reader.js";
 
@@ -54,13 +45,16 @@ export interface StoreReadContext {
 
 const DEFAULT_TRANSFERS = 8;
 /**
- * Plain objects up to this size on a folder store are read whole (readSmall: open, read, close),
- * checked, then written through one descriptor synchronously. At 100 KiB a file the streamed path
- * cost ~11 thread-pool hops and four stream objects a file, 5x tar's restore (BENCHMARKS.md); the
- * reads stay `transfers` at a time (a cold disk's latency is hidden only by reads in flight), the
- * largest write blocks the event loop a few ms.
+ * Plain objects up to this size on a folder store are placed by the placer workers: read whole,
+ * checked, then written through one descriptor. At 100 KiB a file the streamed path cost ~11
+ * thread-pool hops and four stream objects a file, 5x tar's restore (BENCHMARKS.md).
  */
 const SMALL_OBJECT = 1024 * 1024;
+/**
+ * Placer workers at most (fewer when `transfers` is smaller): each reads, hashes, creates and
+ * writes one file at a time, so this many objects are read at once (BENCHMARKS.md, full restore).
+ */
+const PLACERS = 4;
 /** How many problems verify names before it counts the rest. */
 const NAMED = 5;
 
@@ -212,32 +206,6 @@ async function fetchObject(
   if (!content.finished) throw new RunnerError(`${where}: the download ended before the whole object was read`);
 }
 
-/**
- * The small-object path: the object read whole (`data`), checked against the entry, and only then
- * the file created (exclusively) and written, owned, moded and timed through one descriptor. A
- * damaged object throws before anything is created.
- */
-function placeSmall(e: IndexEntry, data: Buffer | { bytes: number }, path: Buffer, asRoot: boolean): void {
-  const where = `${e.object} (${quoteName(e.name)})`;
-  const stored = Buffer.isBuffer(data) ? data.length : data.bytes;
-  if (!Buffer.isBuffer(data) || stored !== e.objectBytes)
-    throw new ChecksumError(
-      `${where}: ${stored} bytes stored, the index says ${e.objectBytes} (truncated or replaced)`,
-    );
-  const sha256 = createHash("sha256").update(data).digest("hex");
-  const problem = checksumProblem(where, { key: e.object!, bytes: e.size!, sha256: e.sha256! }, data.length, sha256);
-  if (problem) throw new ChecksumError(problem.replace("the manifest", "the index"));
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try {
-    for (let at = 0; at < data.length;) at += writeSync(fd, data, at, data.length - at);
-    if (asRoot) fchownSync(fd, e.uid, e.gid);
-    fchmodSync(fd, e.mode);
-    futimesSync(fd, ...times(e));
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Owner (as root), mode (not of a symlink) and mtime of a written entry, by its path. */
 async function finishEntry(path: Buffer, e: IndexEntry, asRoot: boolean): Promise<void> {
   if (asRoot) await lchown(path, e.uid, e.gid);
@@ -246,18 +214,58 @@ async function finishEntry(path: Buffer, e: IndexEntry, asRoot: boolean): Promis
 }
 
 /**
- * How a file entry's content gets to its path, `transfers` at a time: a small plain object on a
- * folder store read whole and placed by placeSmall, anything else streamed.
+ * How a file entry's content gets to its path: a small plain object on a folder store by the
+ * placer workers (read whole, checked, then written through one descriptor), anything else
+ * streamed, `transfers` at a time.
  */
-function placer(ctx: StoreReadContext, pool: Pool, asRoot: boolean): (e: IndexEntry, path: Buffer) => Promise<void> {
-  const readSmall = ctx.decrypt ? undefined : ctx.store.readSmall?.bind(ctx.store);
-  return (e, path) =>
-    pool.add(async () => {
-      if (readSmall && e.objectBytes! <= SMALL_OBJECT)
-        return placeSmall(e, await readSmall(e.object!, e.objectBytes!), path, asRoot);
+function placer(
+  ctx: StoreReadContext,
+  pool: Pool,
+  asRoot: boolean,
+): { place: (e: IndexEntry, path: Buffer) => Promise<void>; workers?: PlacerWorkers<IndexEntry> } {
+  const objectFile = ctx.decrypt ? undefined : ctx.store.objectFile?.bind(ctx.store);
+  const workers =
+    objectFile && new PlacerWorkers(Math.min(ctx.transfers ?? DEFAULT_TRANSFERS, PLACERS), SMALL_OBJECT, smallFailure);
+  const place = (e: IndexEntry, path: Buffer): Promise<void> => {
+    if (workers && e.objectBytes! <= SMALL_OBJECT) {
+      const seconds = times(e)[0];
+      const job = {
+        object: objectFile!(e.object!),
+        path: path.toString("latin1"),
+        objectBytes: e.objectBytes!,
+        size: e.size!,
+        sha256: e.sha256!,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        seconds,
+        chown: asRoot,
+      };
+      return workers.add(job, e);
+    }
+    return pool.add(async () => {
       await fetchObject(ctx, e, (plain) => pipelineAsync(plain, createWriteStream(path, { flags: "wx", mode: 0o600 })));
       await finishEntry(path, e, asRoot);
     });
+  };
+  return { place, workers };
+}
+
+/** What a placer worker's failure means, in the words the streamed path uses. */
+function smallFailure(e: IndexEntry, failure: PlaceFailure): Error {
+  const where = `${e.object} (${quoteName(e.name)})`;
+  if (failure.kind === "missing") return new NotFoundError(e.object!);
+  if (failure.kind === "stored")
+    return new ChecksumError(
+      `${where}: ${failure.bytes} bytes stored, the index says ${e.objectBytes} (truncated or replaced)`,
+    );
+  if (failure.kind === "content") {
+    const expected = { key: e.object!, bytes: e.size!, sha256: e.sha256! };
+    const problem =
+      checksumProblem(where, expected, failure.bytes, failure.sha256) ?? `${where}: does not match the index`;
+    return new ChecksumError(problem.replace("the manifest", "the index"));
+  }
+  return Object.assign(new Error(failure.message), { code: failure.code });
 }
 
 const execFileAsync = promisify(execFile);
@@ -309,53 +317,62 @@ export async function restoreStoreMedia(
   const selected = { files: 0, bytes: 0 };
   const pool = new Pool(ctx.transfers ?? DEFAULT_TRANSFERS);
   const finish = (path: Buffer, e: IndexEntry) => finishEntry(path, e, asRoot);
-  const place = placer(ctx, pool, asRoot);
+  const { place, workers } = placer(ctx, pool, asRoot);
+  const drain = async () => {
+    await pool.drain();
+    await workers?.drain();
+  };
   const prefilter = selection && new LinePrefilter(selection.paths);
-  for await (const e of readIndex(ctx, entry, prefilter && ((line) => prefilter.mayNeed(line)))) {
-    if (ctx.signal?.aborted) throw ctx.signal.reason;
-    const parts = judge.judge(e);
-    const path = pathOf(parts);
-    const wanted = !selection || parts.length === 0 || selection.selects(e.name);
-    if (!wanted && !(e.type === "dir" && selection.above(e.name))) continue;
-    if (selection && wanted && (e.type === "file" || e.type === "hardlink")) {
-      selected.files += 1;
-      selected.bytes += e.size ?? 0;
-    }
-    if (e.type === "dir") {
-      if (parts.length) await mkdir(path, { mode: 0o700 });
-      folders.push({ path, depth: parts.length, e });
-    } else if (e.type === "symlink") {
-      await symlink(e.target!, path);
-      if (asRoot) await lchown(path, e.uid, e.gid);
-      await lutimes(path, ...times(e));
-    } else if (e.type === "hardlink") {
-      if (!selection || selection.selects(e.target!)) hardLinks.push({ path, first: pathOf(components(e.target!)) });
-      else {
-        const key = e.target!.toString("latin1");
-        orphanLinks.set(key, [...(orphanLinks.get(key) ?? []), path]);
+  // The workers are stopped on every way out: a live worker would keep the process running.
+  try {
+    for await (const e of readIndex(ctx, entry, prefilter && ((line) => prefilter.mayNeed(line)))) {
+      if (ctx.signal?.aborted) throw ctx.signal.reason;
+      const parts = judge.judge(e);
+      const path = pathOf(parts);
+      const wanted = !selection || parts.length === 0 || selection.selects(e.name);
+      if (!wanted && !(e.type === "dir" && selection.above(e.name))) continue;
+      if (selection && wanted && (e.type === "file" || e.type === "hardlink")) {
+        selected.files += 1;
+        selected.bytes += e.size ?? 0;
       }
-    } else if (e.type === "fifo") {
-      // mkfifo(1) takes its name as text; made under an ASCII name in the staging folder and
-      // renamed, a FIFO's name can be any bytes.
-      const made = `${dir}/.edms-fifo-${folders.length}-${hardLinks.length}-${Date.now()}`;
-      await execFileAsync("mkfifo", ["--", made]).catch(() => {
-        throw new RunnerError(`could not create the FIFO ${quoteName(e.name)}`);
-      });
-      await rename(made, path);
-      await finish(path, e);
-    } else await place(e, path);
+      if (e.type === "dir") {
+        if (parts.length) await mkdir(path, { mode: 0o700 });
+        folders.push({ path, depth: parts.length, e });
+      } else if (e.type === "symlink") {
+        await symlink(e.target!, path);
+        if (asRoot) await lchown(path, e.uid, e.gid);
+        await lutimes(path, ...times(e));
+      } else if (e.type === "hardlink") {
+        if (!selection || selection.selects(e.target!)) hardLinks.push({ path, first: pathOf(components(e.target!)) });
+        else {
+          const key = e.target!.toString("latin1");
+          orphanLinks.set(key, [...(orphanLinks.get(key) ?? []), path]);
+        }
+      } else if (e.type === "fifo") {
+        // mkfifo(1) takes its name as text; made under an ASCII name in the staging folder and
+        // renamed, a FIFO's name can be any bytes.
+        const made = `${dir}/.edms-fifo-${folders.length}-${hardLinks.length}-${Date.now()}`;
+        await execFileAsync("mkfifo", ["--", made]).catch(() => {
+          throw new RunnerError(`could not create the FIFO ${quoteName(e.name)}`);
+        });
+        await rename(made, path);
+        await finish(path, e);
+      } else await place(e, path);
+    }
+    const unmatched = selection?.unmatched() ?? [];
+    if (unmatched.length) {
+      await drain().catch(() => undefined);
+      throw new RunnerError(
+        `--path ${unmatched.join(", ")}: nothing in backup ${ctx.backupId} has this name or lies below it; names are bytes and case-sensitive: list them with edms-backup files ${ctx.backupId} (--path FOLDER to narrow it)`,
+        2,
+      );
+    }
+    if (orphanLinks.size)
+      for (const e of await placeOrphanLinks(ctx, entry, orphanLinks, place, hardLinks)) selected.bytes += e.size ?? 0;
+    await drain();
+  } finally {
+    await workers?.close();
   }
-  const unmatched = selection?.unmatched() ?? [];
-  if (unmatched.length) {
-    await pool.drain().catch(() => undefined);
-    throw new RunnerError(
-      `--path ${unmatched.join(", ")}: nothing in backup ${ctx.backupId} has this name or lies below it; names are bytes and case-sensitive: list them with edms-backup files ${ctx.backupId} (--path FOLDER to narrow it)`,
-      2,
-    );
-  }
-  if (orphanLinks.size)
-    for (const e of await placeOrphanLinks(ctx, entry, orphanLinks, place, hardLinks)) selected.bytes += e.size ?? 0;
-  await pool.drain();
   // A hard link's first name is written by now; link(2) changes neither its mode nor its mtime.
   for (const h of hardLinks) await link(h.first, h.path);
   // Folders last, deepest first: writing into a folder changes its mtime, and a read-only one

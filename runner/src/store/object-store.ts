@@ -58,12 +58,11 @@ export interface ObjectStore {
   /** Reads an object; rejects with NotFoundError when it does not exist. */
   get(key: string): Promise<Readable>;
   /**
-   * A small object read whole in one open, read and close (a folder only: the restore's per-file
-   * cost at 100 KiB is these calls, not the bytes; BENCHMARKS.md): its bytes when it holds at most
-   * `expectedBytes` (fewer when it is shorter), else just its size. Throws NotFoundError when it
-   * does not exist.
+   * The file holding an object (a folder only): the restore's placer workers read small objects
+   * with synchronous calls beside the main thread (the per-file cost at 100 KiB is the calls, not
+   * the bytes; BENCHMARKS.md). Whether it exists is found by opening it.
    */
-  readSmall?(key: string, expectedBytes: number): Promise<Buffer | { bytes: number }>;
+  objectFile?(key: string): string;
   /**
    * Size of an object, or undefined when it does not exist; on S3 also its Object Lock retention
    * when it has one, and whether a legal hold is on (the caller may read them: s3:GetObjectRetention).
