@@ -4,6 +4,7 @@
 // Peak RSS: every ~50 ms the process tree under the command is walked (/proc/*/stat ppid links)
 // and the VmRSS of every member is summed; the largest sum is kept. A 50 ms poll can miss a spike
 // shorter than that, but the runner's memory (stream buffers, upload parts) is held for seconds.
+// The bash wrapper below (~3 MiB) is not counted: it is the bench's, a pod runs the command itself.
 //
 // Disk writes: Linux adds a reaped child's I/O counters (including those of its own reaped
 // children) to its parent's. The command therefore runs under a small bash wrapper that, after
@@ -63,10 +64,11 @@ async function childrenMap(): Promise<Map<number, number[]>> {
   return map;
 }
 
+/** The summed VmRSS of every process below `root` (root itself, the wrapper, left out). */
 async function treeRss(root: number): Promise<number> {
   const map = await childrenMap();
   const pids: number[] = [];
-  const stack = [root];
+  const stack = [...(map.get(root) ?? [])];
   while (stack.length) {
     const pid = stack.pop()!;
     pids.push(pid);

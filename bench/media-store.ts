@@ -20,6 +20,7 @@
 // into a new folder (issue 22: one file out of a 50,000-file set in <= 2 s; its cost grows with
 // the index, read whole, not with the media: only that file's object is read).
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -41,6 +42,18 @@ const FILES = TINY ?? Number(arg("--files") ?? 5000);
 const FILE_BYTES = TINY === undefined ? Number(arg("--file-kib") ?? 32) * 1024 : 16;
 const DAILY_SETS = Number(arg("--daily-sets") ?? 2);
 const STORE_KEY = "bench-store-key-0123456789abcdef0123456789";
+/**
+ * The runner runs as the image runs it: with the memory settings runner/Dockerfile's ENV sets
+ * (V8's heap, glibc's malloc arenas; issue 22's peak RSS was measured with them).
+ */
+const DOCKERFILE = readFileSync(join(REPO, "runner", "Dockerfile"), "utf8");
+const IMAGE_MEMORY_ENV: Record<string, string> = Object.fromEntries(
+  ["NODE_OPTIONS", "MALLOC_ARENA_MAX"].flatMap((name) => {
+    const value = new RegExp(`^\\s*${name}=("[^"]*"|[^\\s\\\\]+)`, "m").exec(DOCKERFILE)?.[1];
+    return value === undefined ? [] : [[name, value.replace(/^"|"$/g, "")]];
+  }),
+);
+const RUNNER_ENV = { LOG_LEVEL: "warn", LOG_FORMAT: "json", ...IMAGE_MEMORY_ENV };
 
 async function treeBytes(path: string): Promise<number> {
   const info = await stat(path).catch(() => undefined);
@@ -123,7 +136,7 @@ async function restoreFull(format: "tar" | "store", media: string): Promise<Run>
     command: [
       "node",
       [RUNNER, "restore", "latest", "--media-only", "--media-dir", into, "--yes", "--no-keep-previous"],
-      { BACKUP_DESTINATION: `file://${join(WORK, format)}`, MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" },
+      { BACKUP_DESTINATION: `file://${join(WORK, format)}`, MEDIA_DIR: media, ...RUNNER_ENV },
     ],
   });
   return { approach: format, run: "full restore (media only)", grewMB: 0, ...run };
@@ -146,7 +159,7 @@ async function restoreOneFile(
     command: [
       "node",
       [RUNNER, "restore", "latest", "--media-only", "--path", oneFile, "--media-dir", join(WORK, "one-file"), "--yes"],
-      { BACKUP_DESTINATION: `file://${join(WORK, "store")}`, MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" },
+      { BACKUP_DESTINATION: `file://${join(WORK, "store")}`, MEDIA_DIR: media, ...RUNNER_ENV },
     ],
   });
   return { path: oneFile, ...run };
@@ -165,6 +178,7 @@ function report(
 ): void {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(`tree: ${result.files} files, ${result.liveMB.toFixed(1)} MB; changed a day: ${result.changedMB.toFixed(2)} MB`);
+  out(`the runner ran with runner/Dockerfile's ${JSON.stringify(IMAGE_MEMORY_ENV)}`);
   out("| approach | run | wall s | CPU s | peak RSS MiB | read (rchar) MB | destination grew (MB) | load (1 min) |");
   out("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of result.rows.filter((r) => !r.run.startsWith("day ")))
@@ -198,7 +212,7 @@ function approachesFor(
   media: string,
   s3: { endpoint: string; bucketBytes: (prefix: string) => Promise<number> } | undefined,
 ): Record<string, Approach> {
-  const base = { BACKUP_DATABASE: "false", MEDIA_DIR: media, LOG_LEVEL: "warn", LOG_FORMAT: "json" };
+  const base = { BACKUP_DATABASE: "false", MEDIA_DIR: media, ...RUNNER_ENV };
   const formats = {
     tar: { MEDIA_FORMAT: "tar" },
     store: { MEDIA_FORMAT: "store", MEDIA_STORE_KEY: STORE_KEY },

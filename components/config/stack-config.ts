@@ -317,7 +317,11 @@ export const stackConfigSchema = z
     keepImages: z.number().int().min(2).max(1000).default(20),
     identity: identitySchema,
     resources: resourcesSchema,
-    /** Size limit of the /tmp emptyDir (the runner streams; /tmp only holds small files). */
+    /**
+     * Size limit of the /tmp emptyDir (the runner streams; /tmp holds small files, and a store
+     * backup's keys of the content objects it stores beyond the first 65,536: 41 bytes each, ~410 MB
+     * for a first backup of 10,000,000 files; runner/src/media-store/key-records.ts).
+     */
     tmpSizeLimit: quantity.default("1Gi"),
     runAsUser: z.number().int().min(1).default(10001),
     runAsGroup: z.number().int().min(1).default(10001),

@@ -19,6 +19,9 @@ describe("runner image", () => {
     expect(instructions).not.toMatch(/node_modules|npm /);
     expect(text).toMatch(/^USER 10001:10001$/m);
     expect(text).toMatch(/^ENTRYPOINT \["node", "\/app\/edms-backup\.cjs"\]$/m);
+    // V8's heap as the store backup's peak RSS was measured (BENCHMARKS.md issue 22); bench/media-store.ts reads this line.
+    expect(text).toMatch(/^ {4}NODE_OPTIONS="--max-old-space-size=1024" \\$/m);
+    expect(text).toMatch(/^ {4}MALLOC_ARENA_MAX=2$/m);
   });
 
   it("installs the PostgreSQL client of a configurable major version and apt source, tar, gzip, zstd and age", async () => {

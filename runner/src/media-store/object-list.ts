@@ -13,77 +13,34 @@
 import { createInterface } from "node:readline";
 import { pipeline } from "node:stream";
 import { finished } from "node:stream/promises";
-import { STORE_OBJECT_KEY_RE, objectName, storeObjectKey } from "../contract.js";
+import { STORE_OBJECT_KEY_RE, objectName } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import type { StoredObjectEntry } from "../catalog/manifest.js";
 import type { ObjectCatalog } from "./object-catalog.js";
+import { KeyRecords, type KeyRecordsOptions } from "./key-records.js";
 import { ChecksumError, checksumProblem } from "../readback/verified-feed.js";
 import { DigestMeter } from "../stages/digest-meter.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 export const OBJECT_LIST_OBJECT = objectName("objects");
 const HEADER = "edms-media-objects 1 ";
-/** A referenced object: 32 name bytes and the `.age` bit. */
-const RECORD = 33;
-const CHUNK = 1 << 16;
-
-/**
- * Keys not in the start's listing (this run stored them), as the backup meets them (duplicates
- * included): 41 bytes each (the keyed name as 32 binary bytes, the `.age` bit, the stored size),
- * in chunks that never copy. `sorted()` gives each key once, in byte order (binary name order is
- * the hex keys' order).
- */
-class KeyRecords {
-  private readonly chunks: Buffer[] = [];
-  private readonly sizes: Float64Array[] = [];
-  private count = 0;
-
-  add(key: string, bytes: number): void {
-    const m = STORE_OBJECT_KEY_RE.exec(key);
-    if (!m?.groups) throw new Error(`not a content object's key: ${key}`);
-    const c = Math.floor(this.count / CHUNK);
-    const at = this.count % CHUNK;
-    if (at === 0) {
-      this.chunks.push(Buffer.alloc(CHUNK * RECORD));
-      this.sizes.push(new Float64Array(CHUNK));
-    }
-    this.chunks[c]!.write(m.groups.name!, at * RECORD, "hex");
-    this.chunks[c]![at * RECORD + 32] = m.groups.age ? 1 : 0;
-    this.sizes[c]![at] = bytes;
-    this.count += 1;
-  }
-
-  private record(i: number): Buffer {
-    const at = (i % CHUNK) * RECORD;
-    return this.chunks[Math.floor(i / CHUNK)]!.subarray(at, at + RECORD);
-  }
-
-  *sorted(): Generator<[string, number]> {
-    const order = new Uint32Array(this.count);
-    for (let i = 0; i < this.count; i += 1) order[i] = i;
-    order.sort((a, b) => this.record(a).compare(this.record(b)));
-    let last: Buffer | undefined;
-    for (const i of order) {
-      const r = this.record(i);
-      if (last && r.equals(last)) continue;
-      last = r;
-      const name = r.toString("hex", 0, 32);
-      yield [storeObjectKey(name, r[32] === 1), this.sizes[Math.floor(i / CHUNK)]![i % CHUNK]!];
-    }
-  }
-}
-
 /**
  * The objects a set references. One the start's listing has is only marked used in that listing's
- * catalog (its one byte a record); only objects this run stored are kept here (41 bytes each), so
- * at 1,000,000 unchanged files the set's references cost no memory beyond the catalog (they cost
- * 41 MB when every file was recorded; issue 22: peak RSS <= 200 MiB at 1,000,000 files). The
- * catalog must therefore stay until the last `sorted()`.
+ * catalog (its one byte a record); only objects this run stored are kept here (key-records.ts: 41
+ * bytes each, in TMPDIR beyond the first 65,536), so at 1,000,000 unchanged files the set's
+ * references cost no memory beyond the catalog (they cost 41 MB when every file was recorded; issue
+ * 22: peak RSS <= 200 MiB at 1,000,000 files). The catalog must therefore stay until the last
+ * `sorted()`.
  */
 export class ReferencedObjects {
-  private readonly stored = new KeyRecords();
+  private readonly stored: KeyRecords;
 
-  constructor(private readonly listed: ObjectCatalog) {}
+  constructor(
+    private readonly listed: ObjectCatalog,
+    options?: KeyRecordsOptions,
+  ) {
+    this.stored = new KeyRecords(options);
+  }
 
   /** Records a reference; true when `key` is a listed object referenced for the first time. */
   add(key: string, bytes: number): boolean {
@@ -112,6 +69,11 @@ export class ReferencedObjects {
         y = b.next();
       }
     }
+  }
+
+  /** Removes what the stored keys keep in TMPDIR (key-records.ts). */
+  dispose(): void {
+    this.stored.dispose();
   }
 }
 
