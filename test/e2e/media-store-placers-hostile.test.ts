@@ -5,7 +5,9 @@
 // newlines or 255 bytes long, and some files big enough to be streamed instead, comes back byte
 // for byte with its owners, as root and as the pod's uid; an object the runner cannot read
 // half-way fails the restore with one message and leaves the target as it was; a runner killed
-// half-way leaves the target as it was and a second restore succeeds.
+// half-way leaves the target as it was and a second restore succeeds. A damaged small object seen
+// by a worker while files over 1 MiB are still streamed fails the restore only once those streams
+// have ended: none writes into the staging folder after the failure (the caller removes it).
 import {
   chmod,
   lchown,
@@ -24,6 +26,9 @@ import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { restoreStoreMedia } from "../../runner/src/media-store/store-reader.js";
+import { FileStore } from "../../runner/src/store/file-store.js";
+import { readManifestFile } from "../helpers/craft-set.js";
 import { printable, snapshotTree } from "../helpers/media-trees.js";
 import { ok, runRunner, startRunner } from "../helpers/runner-cli.js";
 
@@ -228,4 +233,46 @@ describe("placer workers, hostile", () => {
       expect(after.filter((name) => name.includes(".edms-staging-"))).toEqual([]);
       expect(after.filter((name) => name.includes(".edms-previous-")).length).toBe(1);
     }, 600_000);
+});
+
+describe("placer workers, a failure while large files stream", () => {
+  it("a damaged small object fails the restore and nothing writes into the staging folder afterwards", async () => {
+    const base = path.join(work, "streaming");
+    const media = path.join(base, "media");
+    await mkdir(path.join(media, "a-big"), { recursive: true });
+    await mkdir(path.join(media, "b-small"));
+    // Listed first and streamed (over 1 MiB), still being copied when a worker meets the damage.
+    for (let i = 0; i < 4; i += 1)
+      await writeFile(path.join(media, "a-big", `big-${i}`), Buffer.alloc(48 << 20, i + 1));
+    for (let i = 0; i < 3000; i += 1) await writeFile(path.join(media, "b-small", `s-${i}`), `small ${i}`);
+    const env = envFor(base, media);
+    ok("backup", await runRunner(["backup", "--tier", "daily"], env));
+    const dest = path.join(base, "dest");
+    const [backupId] = await readdir(path.join(dest, "daily"));
+    const want = await readFile(path.join(media, "b-small", "s-0"));
+    const objects = path.join(dest, "store", "objects");
+    for (const e of await readdir(objects, { recursive: true, withFileTypes: true })) {
+      const file = path.join(e.parentPath, e.name);
+      if (e.isFile() && (await readFile(file)).equals(want)) await writeFile(file, "damaged!");
+    }
+    const manifest = await readManifestFile(dest, "daily", backupId!);
+    const into = path.join(base, "into");
+    await mkdir(into);
+    const ctx = { store: new FileStore(dest), setPrefix: `daily/${backupId}`, backupId: backupId!, transfers: 8 };
+    await expect(restoreStoreMedia(ctx, manifest.media!, into)).rejects.toThrow(
+      /does not match the index|bytes stored/,
+    );
+    const sizes = async () =>
+      Promise.all(
+        [0, 1, 2, 3].map((i) =>
+          lstat(path.join(into, "a-big", `big-${i}`)).then(
+            (s) => s.size,
+            () => -1,
+          ),
+        ),
+      );
+    const after = await sizes();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await sizes()).toEqual(after);
+  }, 600_000);
 });

@@ -177,6 +177,11 @@ class Pool {
     await Promise.all(this.running);
     if (this.failure !== undefined) throw this.failure;
   }
+
+  /** Waits for the running tasks however they end (a task's failure is kept for `drain`, never thrown here). */
+  async settled(): Promise<void> {
+    await Promise.all(this.running);
+  }
 }
 
 /** Reads one content object (decrypted), checks it against the entry and hands it to `sink`. */
@@ -323,7 +328,9 @@ export async function restoreStoreMedia(
     await workers?.drain();
   };
   const prefilter = selection && new LinePrefilter(selection.paths);
-  // The workers are stopped on every way out: a live worker would keep the process running.
+  // On every way out the workers are stopped (a live worker would keep the process running) and
+  // the streamed files have ended: a failure seen first by a worker or by the index must not leave
+  // streams writing into the folder the caller then removes.
   try {
     for await (const e of readIndex(ctx, entry, prefilter && ((line) => prefilter.mayNeed(line)))) {
       if (ctx.signal?.aborted) throw ctx.signal.reason;
@@ -371,7 +378,7 @@ export async function restoreStoreMedia(
       for (const e of await placeOrphanLinks(ctx, entry, orphanLinks, place, hardLinks)) selected.bytes += e.size ?? 0;
     await drain();
   } finally {
-    await workers?.close();
+    await Promise.all([pool.settled(), workers?.close()]);
   }
   // A hard link's first name is written by now; link(2) changes neither its mode nor its mtime.
   for (const h of hardLinks) await link(h.first, h.path);
