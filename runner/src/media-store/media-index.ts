@@ -78,20 +78,21 @@ export interface IndexEntry {
   target?: Buffer;
 }
 
+/**
+ * The entry's line: byte for byte what JSON.stringify gives for these fields in this order, absent
+ * ones left out (a segment's chunk is named from its bytes, so an unchanged segment must come out
+ * the same; test/runner/index-line.test.ts). Built by hand: one line a file per run, and
+ * stringifying an object was ~4% of a 1%-changed second backup's CPU. Base64, the type and the
+ * numbers need no escaping; the strings that might are quoted by JSON.stringify.
+ */
 export function entryLine(e: IndexEntry): string {
-  return `${JSON.stringify({
-    path: e.name.toString("base64"),
-    type: e.type,
-    mode: e.mode,
-    uid: e.uid,
-    gid: e.gid,
-    mtimeNs: e.mtimeNs.toString(),
-    size: e.size,
-    sha256: e.sha256,
-    object: e.object,
-    objectBytes: e.objectBytes,
-    target: e.target?.toString("base64"),
-  })}\n`;
+  let line = `{"path":"${e.name.toString("base64")}","type":"${e.type}","mode":${e.mode},"uid":${e.uid},"gid":${e.gid},"mtimeNs":"${e.mtimeNs}"`;
+  if (e.size !== undefined) line += `,"size":${e.size}`;
+  if (e.sha256 !== undefined) line += `,"sha256":${JSON.stringify(e.sha256)}`;
+  if (e.object !== undefined) line += `,"object":${JSON.stringify(e.object)}`;
+  if (e.objectBytes !== undefined) line += `,"objectBytes":${e.objectBytes}`;
+  if (e.target !== undefined) line += `,"target":"${e.target.toString("base64")}"`;
+  return `${line}}\n`;
 }
 
 /** Parses the header line; throws naming the index when it is not one. */

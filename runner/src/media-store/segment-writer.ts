@@ -52,13 +52,17 @@ export class SegmentWriter {
     };
   }
 
-  /** One entry: its index line, and for a regular file its stat record line and object key. */
-  async add(name: Buffer, line: string, record?: string, object?: string): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
+  /**
+   * One entry: its index line, and for a regular file its stat record line and object key. A
+   * promise only at a segment's end (wait for it: it holds the walk while too many segments are
+   * being stored); no promise for the ~511 entries of 512 that only append (one a file a run).
+   */
+  add(name: Buffer, line: string, record?: string, object?: string): Promise<void> | undefined {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     this.parts.index.push(line);
     if (record !== undefined) this.parts.stat.push(record);
     if (object !== undefined) this.parts.objects.push(`${object}\n`);
-    if (this.cutter.endsAfter(name)) await this.cut();
+    return this.cutter.endsAfter(name) ? this.cut() : undefined;
   }
 
   /** Stores what is left; the set's segments in order. */

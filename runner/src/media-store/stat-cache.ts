@@ -48,10 +48,15 @@ export interface StatRecord {
   lockUntilMs?: number;
 }
 
+/**
+ * The record's line: byte for byte the JSON array of strings earlier runners wrote with
+ * JSON.stringify (a stat chunk is named from its bytes; test/runner/index-line.test.ts), built by
+ * hand for one line a file a run. Base64 and decimal digits need no escaping; the sha256 is
+ * quoted by JSON.stringify all the same.
+ */
 export function recordLine(r: StatRecord): string {
-  const fields = [r.name.toString("base64"), `${r.size}`, `${r.mtimeNs}`, `${r.ctimeNs}`, `${r.ino}`, r.sha256];
-  if (r.lockUntilMs !== undefined) fields.push(`${r.lockUntilMs}`);
-  return `${JSON.stringify(fields)}\n`;
+  const lock = r.lockUntilMs === undefined ? "" : `,"${r.lockUntilMs}"`;
+  return `["${r.name.toString("base64")}","${r.size}","${r.mtimeNs}","${r.ctimeNs}","${r.ino}",${JSON.stringify(r.sha256)}${lock}]\n`;
 }
 
 export function statMatches(r: StatRecord, st: BigIntStats): boolean {
@@ -85,7 +90,10 @@ export function compareWalkOrder(a: Buffer, b: Buffer): number {
  * and returns the record for `name`, if the cache has one.
  */
 export class StatCacheCursor {
-  private readonly records: AsyncIterator<StatRecord>;
+  /** Batches of records, one a decoded piece of the stream: one await a batch, not one a file. */
+  private readonly records: AsyncIterator<StatRecord[]>;
+  private batch: StatRecord[] = [];
+  private at = 0;
   private current: StatRecord | undefined;
   private done = false;
   /** Files found unchanged (not read again). */
@@ -100,10 +108,23 @@ export class StatCacheCursor {
   }
 
   private async next(): Promise<void> {
+    if (this.at < this.batch.length) {
+      this.current = this.batch[this.at++];
+      return;
+    }
     try {
-      const r = await this.records.next();
-      if (r.done) this.done = true;
-      else this.current = r.value;
+      for (;;) {
+        const r = await this.records.next();
+        if (r.done) {
+          this.done = true;
+          return;
+        }
+        if (r.value.length === 0) continue;
+        this.batch = r.value;
+        this.current = r.value[0];
+        this.at = 1;
+        return;
+      }
     } catch (error) {
       this.done = true;
       this.current = undefined;
@@ -120,7 +141,9 @@ export class StatCacheCursor {
     if (!this.current && !this.done) await this.next();
     while (this.current && compareWalkOrder(this.current.name, name) < 0) {
       this.current = undefined;
-      await this.next();
+      // Within a batch without an await: the next record is at hand.
+      if (this.at < this.batch.length) this.current = this.batch[this.at++];
+      else await this.next();
     }
     if (this.current && compareWalkOrder(this.current.name, name) === 0) return this.current;
     return undefined;
@@ -131,14 +154,28 @@ export class StatCacheCursor {
   }
 }
 
-async function* parseRecords(stream: Readable): AsyncGenerator<StatRecord> {
+/** The records of each piece of the stream as one batch; a malformed line ends them after the records before it. */
+async function* parseRecords(stream: Readable): AsyncGenerator<StatRecord[]> {
   let rest = "";
+  const parsed = (lines: string[]): { records: StatRecord[]; error?: unknown } => {
+    const records: StatRecord[] = [];
+    for (const line of lines) {
+      try {
+        records.push(parseRecord(line));
+      } catch (error) {
+        return { records, error };
+      }
+    }
+    return { records };
+  };
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     const parts = (rest + chunk.toString("latin1")).split("\n");
     rest = parts.pop()!;
-    for (const line of parts) yield parseRecord(line);
+    const { records, error } = parsed(parts);
+    yield records;
+    if (error !== undefined) throw error;
   }
-  if (rest) yield parseRecord(rest);
+  if (rest) yield [parseRecord(rest)];
 }
 
 function parseRecord(line: string): StatRecord {

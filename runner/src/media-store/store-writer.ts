@@ -7,17 +7,12 @@
  * already in the store (from one listing at the start) are reused, so a run after an interrupted
  * one uploads only what the interrupted one had not stored yet.
  *
- * A file is read once to learn its sha256 (its object's name) and, only when the object is new,
- * again to upload it; the second read is hashed too and the upload fails (leaving nothing under
- * the name) when the content changed in between, and the file is read afresh. Files up to
- * SMALL_FILE bytes are read into memory once instead. Files are opened with O_NOFOLLOW: a file
- * swapped for a symlink after the walk is refused, never followed out of the folder.
+ * A file is read as file-content.ts says (once to name it, again only to upload a new object,
+ * failing the upload when it changed in between); it is read afresh up to READ_ATTEMPTS times.
  */
-import { createHash } from "node:crypto";
-import { constants } from "node:fs";
-import { lstat, open } from "node:fs/promises";
-import { Readable, Transform, pipeline } from "node:stream";
-import { walkTree, type WalkedEntry } from "../archive/directory-walk.js";
+import { lstat } from "node:fs/promises";
+import { Readable, pipeline } from "node:stream";
+import { walkTreeBatches, type WalkedEntry } from "../archive/directory-walk.js";
 import type { EntryInspector } from "../archive/inspector.js";
 import { quoteName } from "../archive/entry-name.js";
 import { excludedFromArchive } from "../contract.js";
@@ -39,9 +34,8 @@ import { CHUNK_KINDS, segmentLine, segmentListHeader, type Segment } from "./seg
 import { SegmentWriter } from "./segment-writer.js";
 import { writeChunkLocks } from "./chunk-locks.js";
 import { recordLine, statMatches, type StatCacheCursor, type StatRecord } from "./stat-cache.js";
+import { ContentChanged, readContent } from "./file-content.js";
 
-/** Files up to this size are read once, into memory (at most `transfers` of them at a time). */
-export const SMALL_FILE = 1024 * 1024;
 /** Times a file that keeps changing while it is read is tried before the backup fails. */
 const READ_ATTEMPTS = 3;
 
@@ -102,7 +96,8 @@ export interface StoreWriteOptions {
 
 export type StoreUpload = UploadStream & { readonly stats: StoreWriteStats };
 
-class ContentChanged extends Error {}
+/** An unchanged file: its previous record and the object it reuses. */
+type Reused = { record: StatRecord; objectKey: string };
 
 /** One entry's index line, and a file's stat-cache record and object. */
 interface Written {
@@ -110,71 +105,6 @@ interface Written {
   line: string;
   record?: StatRecord;
   object?: string;
-}
-
-/** A pass-through that fails at its end, before the consumer sees a clean end, when the bytes are not `sha256`. */
-function expectContent(sha256: string, size: number): Transform {
-  const hash = createHash("sha256");
-  let bytes = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      bytes += chunk.length;
-      hash.update(chunk);
-      callback(null, chunk);
-    },
-    flush(callback) {
-      const digest = hash.digest("hex");
-      callback(digest === sha256 && bytes === size ? null : new ContentChanged("changed while it was read"));
-    },
-  });
-}
-
-async function openNoFollow(entry: WalkedEntry) {
-  const handle = await open(entry.path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  const info = await handle.stat();
-  if (!info.isFile()) {
-    await handle.close();
-    throw new RunnerError(
-      `${quoteName(entry.name)} is no longer a regular file (the media folder changed during the backup)`,
-    );
-  }
-  return handle;
-}
-
-/** The file's content as it is now: its sha256 and size, and a way to read exactly that again. */
-async function readContent(
-  entry: WalkedEntry,
-): Promise<{ sha256: string; size: number; body: () => Promise<Readable> }> {
-  const handle = await openNoFollow(entry);
-  try {
-    if (Number(entry.stats.size) <= SMALL_FILE) {
-      const bytes = await handle.readFile();
-      const sha256 = createHash("sha256").update(bytes).digest("hex");
-      return { sha256, size: bytes.length, body: async () => Readable.from([bytes]) };
-    }
-    const hash = createHash("sha256");
-    let size = 0;
-    for await (const chunk of handle.createReadStream({
-      autoClose: false,
-      highWaterMark: 256 * 1024,
-    }) as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      hash.update(chunk);
-    }
-    const sha256 = hash.digest("hex");
-    return {
-      sha256,
-      size,
-      body: async () => {
-        const again = await openNoFollow(entry);
-        const check = expectContent(sha256, size);
-        pipeline(again.createReadStream({ highWaterMark: 256 * 1024 }), check, () => undefined);
-        return check;
-      },
-    };
-  } finally {
-    await handle.close();
-  }
 }
 
 export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
@@ -296,31 +226,42 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     },
   });
 
+  /** An unchanged file's line, its object reused: synchronous (no promise a file; fileLine adds a lock date). */
+  const reusedLine = (
+    entry: WalkedEntry,
+    common: Omit<IndexEntry, "type">,
+    reused: Reused,
+  ): Written & { record: StatRecord } => {
+    const { record: unchanged, objectKey } = reused;
+    // Before any await: the catalog answers the walk's question about this object from its last lookup.
+    const objectBytes = listed!.bytesOf(objectKey)!;
+    if (referenced!.add(objectKey, objectBytes)) {
+      stats.objects += 1;
+      stats.objectBytes += objectBytes;
+      stats.reusedObjects += 1;
+    }
+    stats.unchangedFiles += 1;
+    const size = Number(unchanged.size);
+    inspector.add({ type: "-", size, name: entry.name });
+    return {
+      name: entry.name,
+      line: entryLine({ ...common, type: "file", size, sha256: unchanged.sha256, object: objectKey, objectBytes }),
+      record: { ...unchanged, lockUntilMs: undefined },
+      object: objectKey,
+    };
+  };
+
   const fileLine = async (
     entry: WalkedEntry,
     common: Omit<IndexEntry, "type">,
-    reused: { record: StatRecord; objectKey: string } | undefined,
+    reused: Reused | undefined,
     previous: StatRecord | undefined,
   ): Promise<Written> => {
     if (reused) {
-      const { record: unchanged, objectKey } = reused;
-      // Before any await: the catalog answers the walk's question about this object from its last lookup.
-      const objectBytes = listed!.bytesOf(objectKey)!;
-      if (referenced!.add(objectKey, objectBytes)) {
-        stats.objects += 1;
-        stats.objectBytes += objectBytes;
-        stats.reusedObjects += 1;
-      }
-      stats.unchangedFiles += 1;
-      const lockUntilMs = await retention?.ensure(objectKey, knownLock(unchanged, unchanged.sha256));
-      const size = Number(unchanged.size);
-      inspector.add({ type: "-", size, name: entry.name });
-      return {
-        name: entry.name,
-        line: entryLine({ ...common, type: "file", size, sha256: unchanged.sha256, object: objectKey, objectBytes }),
-        record: { ...unchanged, lockUntilMs },
-        object: objectKey,
-      };
+      const written = reusedLine(entry, common, reused);
+      const { record, objectKey } = reused;
+      written.record.lockUntilMs = await retention?.ensure(objectKey, knownLock(record, record.sha256));
+      return written;
     }
     for (let attempt = 1; ; attempt += 1) {
       const content = await readContent(entry);
@@ -376,12 +317,15 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const produce = async (): Promise<Segment[]> => {
     listed = await ObjectCatalog.fromListing(store);
     referenced = new ReferencedObjects(listed);
-    // Lines go out in walk order; files are read and stored `transfers` at a time.
-    const pending: Array<Promise<Written>> = [];
+    // Lines go out in walk order; files are read and stored `transfers` at a time. An unchanged
+    // file's line is ready at once (no promise) unless its retention is to be extended.
+    const pending: Array<Written | Promise<Written>> = [];
     const flushOne = async () => {
-      const { name, line, record, object } = await pending.shift()!;
+      const next = pending.shift()!;
+      const { name, line, record, object } = next instanceof Promise ? await next : next;
       if (failure) throw failure;
-      await segments.add(name, line, record && recordLine(record), object);
+      const cut = segments.add(name, line, record && recordLine(record), object);
+      if (cut) await cut;
     };
     // The folder itself first (its mode and mtime, as tar's "./"), under the empty name.
     const top = await lstat(options.dir, { bigint: true });
@@ -398,40 +342,44 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         }),
       }),
     );
-    for await (const entry of walkTree(options.dir, { skipTopLevel: excludedFromArchive })) {
-      if (failure) throw failure;
-      const type = typeOfLetter(entry.type);
-      // Sockets are left out, as tar leaves them out; devices are refused by the inspector.
-      if (type === undefined && entry.type === "s") continue;
-      const st = entry.stats;
-      const common = {
-        name: entry.name,
-        mode: Number(st.mode & 0o7777n),
-        uid: Number(st.uid),
-        gid: Number(st.gid),
-        mtimeNs: st.mtimeNs,
-      };
-      if (type === "file") {
-        // In walk order, before any later entry: the cache is a stream sorted the same way.
-        const previous = await options.statCache.previous?.lookup(entry.name);
-        // The keyed name is an HMAC: computed once, here, for the file's line too.
-        const reusable =
-          !options.statCache.rehash && previous && statMatches(previous, st)
-            ? key.keyOf(previous.sha256, { recipients })
-            : undefined;
-        const unchanged = reusable && listed.has(reusable) ? { record: previous!, objectKey: reusable } : undefined;
-        const line = fileLine(entry, common, unchanged, previous);
-        line.catch((error: unknown) => cancel(error instanceof Error ? error : new Error(String(error))));
-        pending.push(line);
-      } else {
-        inspector.add({ type: entry.type, size: 0, name: entry.name, linkTarget: entry.linkTarget });
-        if (type === undefined) continue; // a device: the inspector reported it, the run stops
-        pending.push(
-          Promise.resolve({ name: entry.name, line: entryLine({ ...common, type, target: entry.linkTarget }) }),
-        );
+    for await (const batch of walkTreeBatches(options.dir, { skipTopLevel: excludedFromArchive }))
+      for (const entry of batch) {
+        if (failure) throw failure;
+        const type = typeOfLetter(entry.type);
+        // Sockets are left out, as tar leaves them out; devices are refused by the inspector.
+        if (type === undefined && entry.type === "s") continue;
+        const st = entry.stats;
+        const common = {
+          name: entry.name,
+          mode: Number(st.mode & 0o7777n),
+          uid: Number(st.uid),
+          gid: Number(st.gid),
+          mtimeNs: st.mtimeNs,
+        };
+        if (type === "file") {
+          // In walk order, before any later entry: the cache is a stream sorted the same way.
+          const previous = await options.statCache.previous?.lookup(entry.name);
+          // The keyed name is an HMAC: computed once, here, for the file's line too.
+          const reusable =
+            !options.statCache.rehash && previous && statMatches(previous, st)
+              ? key.keyOf(previous.sha256, { recipients })
+              : undefined;
+          const unchanged = reusable && listed.has(reusable) ? { record: previous!, objectKey: reusable } : undefined;
+          if (unchanged && !retention) pending.push(reusedLine(entry, common, unchanged));
+          else {
+            const line = fileLine(entry, common, unchanged, previous);
+            line.catch((error: unknown) => cancel(error instanceof Error ? error : new Error(String(error))));
+            pending.push(line);
+          }
+        } else {
+          inspector.add({ type: entry.type, size: 0, name: entry.name, linkTarget: entry.linkTarget });
+          if (type === undefined) continue; // a device: the inspector reported it, the run stops
+          pending.push(
+            Promise.resolve({ name: entry.name, line: entryLine({ ...common, type, target: entry.linkTarget }) }),
+          );
+        }
+        while (pending.length >= options.transfers) await flushOne();
       }
-      while (pending.length >= options.transfers) await flushOne();
-    }
     while (pending.length) await flushOne();
     options.statCache.previous?.close();
     const list = await segments.end();

@@ -1,0 +1,90 @@
+// npm run bench:store-parts -- MEDIA_DIR [STORE_DIR]
+//
+// The CPU of the store format's second backup, piece by piece, each run alone on an existing tree
+// (e.g. .bench/media-store/media after `npm run bench:store -- --files 50000 --file-kib 8 --skip-s3`)
+// and, given, a file:// store it was backed up to: the preflight walk, the store walk, the store
+// listing, the keyed names, the segment cuts, the stat cache's lines and lookups, the index lines.
+// A whole second backup's CPU seconds move ±15% with other work on the machine (BENCHMARKS.md,
+// issue 22); one piece measured alone in a loop moves much less, so this is how a change to one
+// piece is judged. Prints the user + system CPU ms of this process (libuv's pool threads included)
+// for 5 runs of each, sorted.
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { inspectDirectory, walkTreeBatches, type WalkedEntry } from "../runner/src/archive/directory-walk.js";
+import { entryLine } from "../runner/src/media-store/media-index.js";
+import { ObjectCatalog } from "../runner/src/media-store/object-catalog.js";
+import { StoreKey } from "../runner/src/media-store/object-names.js";
+import { SEGMENT_PURPOSE, SegmentCutter } from "../runner/src/media-store/segment-list.js";
+import { recordLine, StatCacheCursor, type StatRecord } from "../runner/src/media-store/stat-cache.js";
+import { FileStore } from "../runner/src/store/file-store.js";
+import type { Logger } from "../runner/src/output/logger.js";
+
+const [media, storeDir] = process.argv.slice(2);
+if (!media) throw new Error("give the media folder (and optionally a file:// store's folder)");
+
+async function cpu(label: string, piece: () => unknown): Promise<void> {
+  const ms: number[] = [];
+  for (let run = 0; run < 5; run += 1) {
+    const before = process.cpuUsage();
+    await piece();
+    const used = process.cpuUsage(before);
+    ms.push((used.user + used.system) / 1000);
+  }
+  ms.sort((a, b) => a - b);
+  process.stdout.write(`${label.padEnd(40)} ${ms.map((m) => m.toFixed(0).padStart(5)).join(" ")} ms\n`);
+}
+
+async function main(): Promise<void> {
+  const entries: WalkedEntry[] = [];
+  for await (const batch of walkTreeBatches(media!)) entries.push(...batch);
+  const files = entries.filter((e) => e.type === "-");
+  process.stdout.write(`${entries.length} entries, ${files.length} files\n`);
+  await cpu("preflight walk (types only, judged)", () => inspectDirectory(media!, { typesOnly: true }));
+  await cpu("store walk (readdir, BigInt lstat)", async () => {
+    for await (const batch of walkTreeBatches(media!)) void batch;
+  });
+  if (storeDir) await cpu("store listing into the catalog", () => ObjectCatalog.fromListing(new FileStore(storeDir)));
+  const key = new StoreKey(Buffer.from("bench-store-key-0123456789abcdef0123456789"));
+  const sha = files.map((_, i) => createHash("sha256").update(`${i}`).digest("hex"));
+  await cpu("keyed names (HMAC a file)", () => sha.forEach((s) => key.keyOf(s, {})));
+  await cpu("segment cuts (HMAC an entry)", () => {
+    const cutter = new SegmentCutter(key.derive(SEGMENT_PURPOSE));
+    for (const e of entries) cutter.endsAfter(e.name);
+  });
+  const records: StatRecord[] = files.map((e, i) => ({
+    name: e.name,
+    size: e.stats.size,
+    mtimeNs: e.stats.mtimeNs,
+    ctimeNs: e.stats.ctimeNs,
+    ino: e.stats.ino,
+    sha256: sha[i]!,
+  }));
+  await cpu("stat cache lines", () => records.forEach(recordLine));
+  const text = Buffer.from(records.map(recordLine).join(""), "latin1");
+  const log = { warn: () => undefined } as unknown as Logger;
+  await cpu("stat cache parsed and looked up", async () => {
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < text.length; at += 65536) pieces.push(text.subarray(at, at + 65536));
+    const cursor = new StatCacheCursor(Readable.from(pieces), log);
+    for (const r of records) await cursor.lookup(r.name);
+  });
+  const objects = sha.map((s) => key.keyOf(s, {}));
+  await cpu("index lines", () =>
+    files.forEach((e, i) =>
+      entryLine({
+        name: e.name,
+        type: "file",
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtimeNs: e.stats.mtimeNs,
+        size: Number(e.stats.size),
+        sha256: sha[i],
+        object: objects[i],
+        objectBytes: Number(e.stats.size),
+      }),
+    ),
+  );
+}
+
+void main();

@@ -1,0 +1,86 @@
+/**
+ * A media file's content as the store format reads it (store-writer.ts). A file is read once to
+ * learn its sha256 (its object's name) and, only when the object is new, again to upload it; the
+ * second read is hashed too and the upload fails (leaving nothing under the name) when the content
+ * changed in between (ContentChanged: the writer reads the file afresh). Files up to SMALL_FILE
+ * bytes are read into memory once instead. Files are opened with O_NOFOLLOW: a file swapped for a
+ * symlink after the walk is refused, never followed out of the folder.
+ */
+import { createHash } from "node:crypto";
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
+import { Readable, Transform, pipeline } from "node:stream";
+import type { WalkedEntry } from "../archive/directory-walk.js";
+import { quoteName } from "../archive/entry-name.js";
+import { RunnerError } from "../errors.js";
+
+/** Files up to this size are read once, into memory (at most `transfers` of them at a time). */
+export const SMALL_FILE = 1024 * 1024;
+
+/** The content read for the upload is not the content that was named. */
+export class ContentChanged extends Error {}
+
+/** A pass-through that fails at its end, before the consumer sees a clean end, when the bytes are not `sha256`. */
+function expectContent(sha256: string, size: number): Transform {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+    flush(callback) {
+      const digest = hash.digest("hex");
+      callback(digest === sha256 && bytes === size ? null : new ContentChanged("changed while it was read"));
+    },
+  });
+}
+
+async function openNoFollow(entry: WalkedEntry) {
+  const handle = await open(entry.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const info = await handle.stat();
+  if (!info.isFile()) {
+    await handle.close();
+    throw new RunnerError(
+      `${quoteName(entry.name)} is no longer a regular file (the media folder changed during the backup)`,
+    );
+  }
+  return handle;
+}
+
+/** The file's content as it is now: its sha256 and size, and a way to read exactly that again. */
+export async function readContent(
+  entry: WalkedEntry,
+): Promise<{ sha256: string; size: number; body: () => Promise<Readable> }> {
+  const handle = await openNoFollow(entry);
+  try {
+    if (Number(entry.stats.size) <= SMALL_FILE) {
+      const bytes = await handle.readFile();
+      const sha256 = createHash("sha256").update(bytes).digest("hex");
+      return { sha256, size: bytes.length, body: async () => Readable.from([bytes]) };
+    }
+    const hash = createHash("sha256");
+    let size = 0;
+    for await (const chunk of handle.createReadStream({
+      autoClose: false,
+      highWaterMark: 256 * 1024,
+    }) as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      hash.update(chunk);
+    }
+    const sha256 = hash.digest("hex");
+    return {
+      sha256,
+      size,
+      body: async () => {
+        const again = await openNoFollow(entry);
+        const check = expectContent(sha256, size);
+        pipeline(again.createReadStream({ highWaterMark: 256 * 1024 }), check, () => undefined);
+        return check;
+      },
+    };
+  } finally {
+    await handle.close();
+  }
+}
