@@ -8,6 +8,7 @@
 // half-way leaves the target as it was and a second restore succeeds. A damaged small object seen
 // by a worker while files over 1 MiB are still streamed fails the restore only once those streams
 // have ended: none writes into the staging folder after the failure (the caller removes it).
+// EDMS_PLACERS_FROM=1 (the runner's env and this process's) makes these sets use the workers.
 import {
   chmod,
   lchown,
@@ -123,6 +124,7 @@ async function buildTree(media: string, owner?: { uid: number; gid: number }): P
 }
 
 beforeAll(async () => {
+  process.env.EDMS_PLACERS_FROM = "1";
   work = await mkdtemp(path.join(tmpdir(), "edms-placers-hostile-"));
   await chmod(work, 0o755);
 });
@@ -137,6 +139,8 @@ function envFor(base: string, media: string): Record<string, string> {
     MEDIA_DIR: media,
     MEDIA_FORMAT: "store",
     MEDIA_STORE_KEY: KEY,
+    // These sets hold fewer than the 10,000 files from which a full restore uses the workers.
+    EDMS_PLACERS_FROM: "1",
   };
 }
 

@@ -1,5 +1,6 @@
-// A store-format restore on file:// places small objects with worker threads (issue 22, full
-// restore at least as fast as tar): several workers read, check and write files of many folders
+// A store-format restore on file:// of a large set places small objects with worker threads
+// (issue 22, full restore at least as fast as tar; EDMS_PLACERS_FROM=1 here makes this small set
+// use them, through the runner's bundle and through the source): several workers read, check and write files of many folders
 // at once, each in batches. A wild tree (names that are not UTF-8, newlines, hard links across
 // folders, symlinks, empty files, setuid and read-only modes, old mtimes) comes back byte for
 // byte through the runner's bundle and through the source; a damaged or missing object deep in
@@ -71,7 +72,9 @@ beforeAll(async () => {
     MEDIA_DIR: media,
     MEDIA_FORMAT: "store",
     MEDIA_STORE_KEY: KEY,
+    EDMS_PLACERS_FROM: "1",
   };
+  process.env.EDMS_PLACERS_FROM = "1";
   ok("backup", await runRunner(["backup", "--tier", "daily"], env));
   [backupId] = await readdir(path.join(dest, "daily"));
 });

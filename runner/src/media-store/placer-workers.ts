@@ -41,9 +41,10 @@ const QUEUED = 2;
 
 /**
  * Makes the function that places one job with objects of at most `limit` bytes. It runs in the
- * workers from its source text (workerSource), so it uses nothing but its parameters and globals.
+ * workers from its source text (workerSource), so it uses nothing but its parameters and globals;
+ * a small restore runs it on the main thread.
  */
-function makePlacer(
+export function makePlacer(
   fsm: typeof fs,
   hash: typeof createHash,
   limit: number,

@@ -6,7 +6,8 @@
  * Verify checks every referenced object against one listing of the store (and with `full`,
  * rehashes each).
  */
-import { createWriteStream } from "node:fs";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import { chmod, lchown, link, lutimes, mkdir, rename, symlink } from "node:fs/promises";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -27,7 +28,7 @@ import { NotFoundError, type ObjectStore } from "../store/object-store.js";
 import { parseEntryLine, parseHeader, typeLetter, type IndexEntry } from "./media-index.js";
 import { ObjectCatalog } from "./object-catalog.js";
 import { LinePrefilter } from "./line-prefilter.js";
-import { PlacerWorkers, type PlaceFailure } from "./placer-workers.js";
+import { makePlacer, PlacerWorkers, type PlaceFailure, type PlaceJob } from "./placer-workers.js";
 import type { PathSelection } from "./path-selection.js";
 import { checkChunks, readSegmentedIndex } from "./segment-reader.js";
 
@@ -55,6 +56,18 @@ const SMALL_OBJECT = 1024 * 1024;
  * writes one file at a time, so this many objects are read at once (BENCHMARKS.md, full restore).
  */
 const PLACERS = 4;
+/**
+ * Below this many files in the set (and for any --path restore) the placer runs on the main
+ * thread: starting the workers and waking them for each batch cost more than they save at 5,000
+ * files under load (BENCHMARKS.md, full restore by placer workers).
+ */
+const PLACERS_FROM = 10_000;
+
+/** PLACERS_FROM; EDMS_PLACERS_FROM lowers it for the tests only (outside the env contract, like EDMS_GC_LEASE_MS). */
+function placersFrom(): number {
+  const override = Number(process.env.EDMS_PLACERS_FROM);
+  return Number.isInteger(override) && override > 0 ? override : PLACERS_FROM;
+}
 /** How many problems verify names before it counts the rest. */
 const NAMED = 5;
 
@@ -219,23 +232,27 @@ async function finishEntry(path: Buffer, e: IndexEntry, asRoot: boolean): Promis
 }
 
 /**
- * How a file entry's content gets to its path: a small plain object on a folder store by the
- * placer workers (read whole, checked, then written through one descriptor), anything else
- * streamed, `transfers` at a time.
+ * How a file entry's content gets to its path: a small plain object on a folder store read whole,
+ * checked, then written through one descriptor (makePlacer), by the placer workers when `workers`
+ * (a full restore of a large set) else on the main thread; anything else streamed, `transfers` at
+ * a time.
  */
 function placer(
   ctx: StoreReadContext,
   pool: Pool,
   asRoot: boolean,
+  useWorkers: boolean,
 ): { place: (e: IndexEntry, path: Buffer) => Promise<void>; workers?: PlacerWorkers<IndexEntry> } {
   const objectFile = ctx.decrypt ? undefined : ctx.store.objectFile?.bind(ctx.store);
   const workers =
-    objectFile && new PlacerWorkers(Math.min(ctx.transfers ?? DEFAULT_TRANSFERS, PLACERS), SMALL_OBJECT, smallFailure);
-  const place = (e: IndexEntry, path: Buffer): Promise<void> => {
-    if (workers && e.objectBytes! <= SMALL_OBJECT) {
-      const seconds = times(e)[0];
-      const job = {
-        object: objectFile!(e.object!),
+    objectFile && useWorkers
+      ? new PlacerWorkers(Math.min(ctx.transfers ?? DEFAULT_TRANSFERS, PLACERS), SMALL_OBJECT, smallFailure)
+      : undefined;
+  const here = objectFile && !workers ? makePlacer(fs, createHash, SMALL_OBJECT) : undefined;
+  const place = async (e: IndexEntry, path: Buffer): Promise<void> => {
+    if (objectFile && e.objectBytes! <= SMALL_OBJECT) {
+      const job: PlaceJob = {
+        object: objectFile(e.object!),
         path: path.toString("latin1"),
         objectBytes: e.objectBytes!,
         size: e.size!,
@@ -243,13 +260,18 @@ function placer(
         mode: e.mode,
         uid: e.uid,
         gid: e.gid,
-        seconds,
+        seconds: times(e)[0],
         chown: asRoot,
       };
-      return workers.add(job, e);
+      if (workers) return workers.add(job, e);
+      const failure = here!(job);
+      if (failure) throw smallFailure(e, failure);
+      return;
     }
     return pool.add(async () => {
-      await fetchObject(ctx, e, (plain) => pipelineAsync(plain, createWriteStream(path, { flags: "wx", mode: 0o600 })));
+      await fetchObject(ctx, e, (plain) =>
+        pipelineAsync(plain, fs.createWriteStream(path, { flags: "wx", mode: 0o600 })),
+      );
       await finishEntry(path, e, asRoot);
     });
   };
@@ -322,7 +344,7 @@ export async function restoreStoreMedia(
   const selected = { files: 0, bytes: 0 };
   const pool = new Pool(ctx.transfers ?? DEFAULT_TRANSFERS);
   const finish = (path: Buffer, e: IndexEntry) => finishEntry(path, e, asRoot);
-  const { place, workers } = placer(ctx, pool, asRoot);
+  const { place, workers } = placer(ctx, pool, asRoot, !selection && entry.files >= placersFrom());
   const drain = async () => {
     await pool.drain();
     await workers?.drain();
