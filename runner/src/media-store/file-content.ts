@@ -4,12 +4,14 @@
  * second read is hashed too and the upload fails (leaving nothing under the name) when the content
  * changed in between (ContentChanged: the writer reads the file afresh). Files up to SMALL_FILE
  * bytes are read into memory once instead. Files are opened with O_NOFOLLOW: a file swapped for a
- * symlink after the walk is refused, never followed out of the folder.
+ * symlink after the walk is refused, never followed out of the folder. A small file's body is its
+ * bytes (a Buffer), a larger one's a stream.
  */
 import { createHash } from "node:crypto";
-import { constants } from "node:fs";
+import { close, constants, fstat, open as openFd, readFile } from "node:fs";
+import { promisify } from "node:util";
 import { open } from "node:fs/promises";
-import { Readable, Transform, pipeline } from "node:stream";
+import { type Readable, Transform, pipeline } from "node:stream";
 import type { WalkedEntry } from "../archive/directory-walk.js";
 import { quoteName } from "../archive/entry-name.js";
 import { RunnerError } from "../errors.js";
@@ -37,29 +39,52 @@ function expectContent(sha256: string, size: number): Transform {
   });
 }
 
+const notAFile = (entry: WalkedEntry) =>
+  new RunnerError(`${quoteName(entry.name)} is no longer a regular file (the media folder changed during the backup)`);
+
 async function openNoFollow(entry: WalkedEntry) {
   const handle = await open(entry.path, constants.O_RDONLY | constants.O_NOFOLLOW);
   const info = await handle.stat();
   if (!info.isFile()) {
     await handle.close();
-    throw new RunnerError(
-      `${quoteName(entry.name)} is no longer a regular file (the media folder changed during the backup)`,
-    );
+    throw notAFile(entry);
   }
   return handle;
+}
+
+const fd = {
+  open: promisify(openFd),
+  stat: promisify(fstat),
+  readFile: promisify(readFile),
+  close: promisify(close),
+};
+
+/**
+ * A small file read whole through a bare descriptor (the callback API): a FileHandle cost ~25 µs
+ * of main-thread CPU to make (a 1% change of 50,000 files opened 1,500), the calls are the same.
+ */
+async function readSmall(entry: WalkedEntry): Promise<Buffer> {
+  const descriptor = await fd.open(entry.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    if (!(await fd.stat(descriptor)).isFile()) throw notAFile(entry);
+    return await fd.readFile(descriptor);
+  } finally {
+    await fd.close(descriptor);
+  }
 }
 
 /** The file's content as it is now: its sha256 and size, and a way to read exactly that again. */
 export async function readContent(
   entry: WalkedEntry,
-): Promise<{ sha256: string; size: number; body: () => Promise<Readable> }> {
+): Promise<{ sha256: string; size: number; body: () => Promise<Readable | Buffer> }> {
+  if (Number(entry.stats.size) <= SMALL_FILE) {
+    const bytes = await readSmall(entry);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    // The bytes themselves: the store writes them in one call (store-writer.ts storeObject).
+    return { sha256, size: bytes.length, body: async () => bytes };
+  }
   const handle = await openNoFollow(entry);
   try {
-    if (Number(entry.stats.size) <= SMALL_FILE) {
-      const bytes = await handle.readFile();
-      const sha256 = createHash("sha256").update(bytes).digest("hex");
-      return { sha256, size: bytes.length, body: async () => Readable.from([bytes]) };
-    }
     const hash = createHash("sha256");
     let size = 0;
     for await (const chunk of handle.createReadStream({

@@ -36,6 +36,12 @@ import { writeChunkLocks } from "./chunk-locks.js";
 import { recordLine, statMatches, type StatCacheCursor, type StatRecord } from "./stat-cache.js";
 import { ContentChanged, readContent } from "./file-content.js";
 
+/**
+ * Entries whose lines may wait for an earlier file being stored (a line is ~200 bytes; a file's
+ * content is held only while it is in flight, `transfers` at a time).
+ */
+const PENDING = 1024;
+
 /** Times a file that keeps changing while it is read is tried before the backup fails. */
 const READ_ATTEMPTS = 3;
 
@@ -149,12 +155,15 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
    * Stores one content object unless the store has it; returns its stored size, whether this
    * is the set's first reference to it (what `stats.objects` counts) and, under Object Lock, the
    * date its retention reaches (`lockKnown`: a date it was known to reach already). A metadata
-   * chunk (`chunk`) comes encoded already and is counted apart from the files' objects.
+   * chunk (`chunk`) comes encoded already and is counted apart from the files' objects. A body
+   * given as bytes (a small file, a chunk) is stored in one call when it is not to be encrypted:
+   * a stream, a meter and a pipeline an object cost ~3x the CPU of the writes (a 1% change of
+   * 50,000 files, issue 22).
    */
   const storeObject = async (
     objectKey: string,
     size: number,
-    body: () => Promise<Readable>,
+    body: () => Promise<Readable | Buffer>,
     lockKnown: number | undefined,
     chunk = false,
   ): Promise<{ bytes: number; first: boolean; lockUntilMs?: number }> => {
@@ -170,9 +179,12 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       if (head)
         return { bytes: head.bytes, first: false, lockUntilMs: await retention?.ensure(objectKey, headLock(head)) };
     }
-    const plain = await body();
+    const content = await body();
+    const sealing = recipients !== undefined && !chunk;
+    if (!(content instanceof Readable) && !sealing) return storeBytes(objectKey, content, chunk);
+    const plain = content instanceof Readable ? content : Readable.from([content]);
     active.add(plain);
-    const sealed = recipients && !chunk ? encryptStream(plain, recipients) : undefined;
+    const sealed = sealing ? encryptStream(plain, recipients) : undefined;
     const meter = new DigestMeter();
     pipeline(sealed ? sealed.stream : plain, meter, () => undefined);
     try {
@@ -188,24 +200,48 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     } catch (error) {
       sealed?.stop();
       if (!(error instanceof AlreadyExistsError)) throw error;
-      // Stored meanwhile (two names with one content, or another run): the store's copy is used.
-      const head = await store.head(objectKey);
-      if (!head) throw error;
-      const first = !stored.mayHave(objectKey);
-      stored.add(objectKey);
-      return { bytes: head.bytes, first, lockUntilMs: await retention?.ensure(objectKey, headLock(head)) };
+      return storedMeanwhile(objectKey, error);
     } finally {
       active.delete(plain);
     }
+    return uploaded(objectKey, meter.bytes, chunk);
+  };
+
+  /** A new object's bytes, in one call (storeObject); the store's copy is used when it has one meanwhile. */
+  const storeBytes = async (objectKey: string, bytes: Buffer, chunk: boolean) => {
+    if (failure) throw failure;
+    try {
+      await store.putSmall(objectKey, bytes, {
+        contentType: "application/octet-stream",
+        lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
+      });
+    } catch (error) {
+      if (!(error instanceof AlreadyExistsError)) throw error;
+      return storedMeanwhile(objectKey, error);
+    }
+    return uploaded(objectKey, bytes.length, chunk);
+  };
+
+  /** Counts an object this run stored. */
+  const uploaded = (objectKey: string, bytes: number, chunk: boolean) => {
     if (chunk) {
       stats.uploadedChunks += 1;
-      stats.uploadedChunkBytes += meter.bytes;
+      stats.uploadedChunkBytes += bytes;
     } else {
       stats.uploadedObjects += 1;
-      stats.uploadedBytes += meter.bytes;
+      stats.uploadedBytes += bytes;
     }
     stored.add(objectKey);
-    return { bytes: meter.bytes, first: true, lockUntilMs: retention?.lock.extendTo.getTime() };
+    return { bytes, first: true, lockUntilMs: retention?.lock.extendTo.getTime() };
+  };
+
+  /** Stored meanwhile (two names with one content, or another run): the store's copy is used. */
+  const storedMeanwhile = async (objectKey: string, error: Error) => {
+    const head = await store.head(objectKey);
+    if (!head) throw error;
+    const first = !stored.mayHave(objectKey);
+    stored.add(objectKey);
+    return { bytes: head.bytes, first, lockUntilMs: await retention?.ensure(objectKey, headLock(head)) };
   };
 
   /** Under Object Lock: the date each of this set's chunks is known to reach (chunk-locks.ts). */
@@ -218,8 +254,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     sealKey: options.statCache.sealKey,
     store: async (chunkKey, encoded) => {
       const known = options.statCache.trustLock ? options.chunkLocks?.previous?.get(chunkKey) : undefined;
-      const body = async () => Readable.from([await encoded()]);
-      const { bytes, lockUntilMs } = await storeObject(chunkKey, 0, body, known, true);
+      const { bytes, lockUntilMs } = await storeObject(chunkKey, 0, encoded, known, true);
       if (lockUntilMs !== undefined) chunkLocks.set(chunkKey, lockUntilMs);
       referenced!.add(chunkKey, bytes);
       return bytes;
@@ -318,8 +353,12 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     listed = await ObjectCatalog.fromListing(store);
     referenced = new ReferencedObjects(listed);
     // Lines go out in walk order; files are read and stored `transfers` at a time. An unchanged
-    // file's line is ready at once (no promise) unless its retention is to be extended.
+    // file's line is ready at once (no promise) unless its retention is to be extended. The walk
+    // goes on past a file being stored, up to PENDING lines ahead: bounding the lines (not the
+    // files in flight) by `transfers` held the walk at every changed file until it was stored, so
+    // a 1% change stored its files one at a time (50,000 files: +1.1 s, issue 22).
     const pending: Array<Written | Promise<Written>> = [];
+    let inFlight = 0;
     const flushOne = async () => {
       const next = pending.shift()!;
       const { name, line, record, object } = next instanceof Promise ? await next : next;
@@ -368,7 +407,14 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
           if (unchanged && !retention) pending.push(reusedLine(entry, common, unchanged));
           else {
             const line = fileLine(entry, common, unchanged, previous);
-            line.catch((error: unknown) => cancel(error instanceof Error ? error : new Error(String(error))));
+            inFlight += 1;
+            line.then(
+              () => (inFlight -= 1),
+              (error: unknown) => {
+                inFlight -= 1;
+                cancel(error instanceof Error ? error : new Error(String(error)));
+              },
+            );
             pending.push(line);
           }
         } else {
@@ -378,7 +424,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
             Promise.resolve({ name: entry.name, line: entryLine({ ...common, type, target: entry.linkTarget }) }),
           );
         }
-        while (pending.length >= options.transfers) await flushOne();
+        while (inFlight >= options.transfers || pending.length >= PENDING) await flushOne();
       }
     while (pending.length) await flushOne();
     options.statCache.previous?.close();

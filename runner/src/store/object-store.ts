@@ -53,8 +53,15 @@ export interface ObjectStore {
    * replace an existing object.
    */
   putStream(key: string, body: Readable, options: PutStreamOptions): Promise<void>;
-  /** Writes a small object in one request; refuses to replace an existing one. */
-  putSmall(key: string, body: string, options: { contentType: string; lock?: PutStreamOptions["lock"] }): Promise<void>;
+  /**
+   * Writes a small object in one request; refuses to replace an existing one. A Buffer is stored
+   * as it is (a small media file's content or a metadata chunk: no stream an object).
+   */
+  putSmall(
+    key: string,
+    body: string | Buffer,
+    options: { contentType: string; lock?: PutStreamOptions["lock"] },
+  ): Promise<void>;
   /** Reads an object; rejects with NotFoundError when it does not exist. */
   get(key: string): Promise<Readable>;
   /**

@@ -166,7 +166,7 @@ export class S3Store implements ObjectStore {
 
   async putSmall(
     key: string,
-    body: string,
+    body: string | Buffer,
     options: { contentType: string; lock?: PutStreamOptions["lock"] },
   ): Promise<void> {
     const { s3, client } = await this.sdk();
