@@ -3,7 +3,8 @@
 // The CPU of the store format's second backup, piece by piece, each run alone on an existing tree
 // (e.g. .bench/media-store/media after `npm run bench:store -- --files 50000 --file-kib 8 --skip-s3`)
 // and, given, a file:// store it was backed up to: the preflight walk, the store walk, the store
-// listing, the keyed names, the segment cuts, the stat cache's lines and lookups, the index lines.
+// listing (into the catalog, and merged as confirmReferenced does), the keyed names, the segment
+// cuts, the stat cache's lines and lookups, the index lines.
 // A whole second backup's CPU seconds move ±15% with other work on the machine (BENCHMARKS.md,
 // issue 22); one piece measured alone in a loop moves much less, so this is how a change to one
 // piece is judged. Prints the user + system CPU ms of this process (libuv's pool threads included)
@@ -12,6 +13,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { inspectDirectory, walkTreeBatches, type WalkedEntry } from "../runner/src/archive/directory-walk.js";
 import { entryLine } from "../runner/src/media-store/media-index.js";
+import { confirmReferenced } from "../runner/src/media-store/gc-lease.js";
 import { ObjectCatalog } from "../runner/src/media-store/object-catalog.js";
 import { StoreKey } from "../runner/src/media-store/object-names.js";
 import { SEGMENT_PURPOSE, SegmentCutter } from "../runner/src/media-store/segment-list.js";
@@ -43,7 +45,13 @@ async function main(): Promise<void> {
   await cpu("store walk (readdir, BigInt lstat)", async () => {
     for await (const batch of walkTreeBatches(media!)) void batch;
   });
-  if (storeDir) await cpu("store listing into the catalog", () => ObjectCatalog.fromListing(new FileStore(storeDir)));
+  if (storeDir) {
+    const store = new FileStore(storeDir);
+    await cpu("store listing into the catalog", () => ObjectCatalog.fromListing(store));
+    // The check before the manifest: every listed object referenced (a set references most of them).
+    const referenced = [...(await ObjectCatalog.fromListing(store)).entries()].map((o): [string, number] => [o.key, o.bytes]);
+    await cpu("store listing merged (confirmReferenced)", () => confirmReferenced(store, () => referenced));
+  }
   const key = new StoreKey(Buffer.from("bench-store-key-0123456789abcdef0123456789"));
   const sha = files.map((_, i) => createHash("sha256").update(`${i}`).digest("hex"));
   await cpu("keyed names (HMAC a file)", () => sha.forEach((s) => key.keyOf(s, {})));

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { newestCompleteSets, resolveBackup } from "../../runner/src/catalog/catalog.js";
 import { storeObjectKey } from "../../runner/src/contract.js";
 import { FileStore } from "../../runner/src/store/file-store.js";
-import type { ObjectStore } from "../../runner/src/store/object-store.js";
+import { inBatches, type ObjectStore } from "../../runner/src/store/object-store.js";
 import { craftSet } from "../helpers/craft-set.js";
 
 /** A store that counts reads and listed objects, to show how much of the destination a lookup touches. */
@@ -25,6 +25,7 @@ function counting(store: FileStore): { store: ObjectStore; reads: () => number; 
       yield o;
     }
   };
+  wrapped.listBatches = (prefix: string) => inBatches(wrapped.list(prefix));
   return { store: wrapped, reads: () => reads, listed: () => listed };
 }
 

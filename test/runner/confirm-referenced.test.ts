@@ -11,21 +11,23 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { storeObjectKey } from "../../runner/src/contract.js";
 import { confirmReferenced } from "../../runner/src/media-store/gc-lease.js";
-import type { ObjectStore, StoredObject } from "../../runner/src/store/object-store.js";
+import { inBatches, type ObjectStore, type StoredObject } from "../../runner/src/store/object-store.js";
 import { FileStore } from "../../runner/src/store/file-store.js";
 
 const objectKey = (seed: number, age: boolean) =>
   storeObjectKey(createHash("sha256").update(`object ${seed}`).digest("hex"), age);
 const byKey = ([a]: [string, number], [b]: [string, number]) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** The same store, listing in reverse key order (a store breaking its contract). */
+/** The same store, listing in reverse key order (a store breaking its contract), in batches of 7 too. */
 function reversed(store: FileStore): ObjectStore {
+  async function* backwards(prefix: string): AsyncIterable<StoredObject> {
+    const all: StoredObject[] = [];
+    for await (const o of store.list(prefix)) all.push(o);
+    yield* all.reverse();
+  }
   return Object.assign(Object.create(store) as ObjectStore, {
-    async *list(prefix: string): AsyncIterable<StoredObject> {
-      const all: StoredObject[] = [];
-      for await (const o of store.list(prefix)) all.push(o);
-      yield* all.reverse();
-    },
+    list: backwards,
+    listBatches: (prefix: string) => inBatches(backwards(prefix), 7),
   });
 }
 

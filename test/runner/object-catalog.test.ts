@@ -5,8 +5,8 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { storeObjectKey } from "../../runner/src/contract.js";
-import { ObjectCatalog, ThisRunObjects } from "../../runner/src/media-store/object-catalog.js";
+import { STORE_OBJECT_KEY_RE, storeObjectKey } from "../../runner/src/contract.js";
+import { ObjectCatalog, ThisRunObjects, writeRecord } from "../../runner/src/media-store/object-catalog.js";
 
 const name = (seed: number) => createHash("sha256").update(`object ${seed}`).digest("hex");
 const objectKey = fc.tuple(fc.nat({ max: 400 }), fc.boolean()).map(([seed, age]) => storeObjectKey(name(seed), age));
@@ -59,6 +59,44 @@ describe("ObjectCatalog", () => {
     catalog.seal();
     for (const i of [0, 1, 65_535, 65_536, 69_999]) expect(catalog.bytesOf(keys[i]!)).toBe(i);
     expect(catalog.bytesOf(storeObjectKey(name(70_001), false))).toBeUndefined();
+  });
+});
+
+describe("writeRecord", () => {
+  it("takes exactly the keys STORE_OBJECT_KEY_RE matches, as their name's bytes and the .age bit", () => {
+    const hex = "0123456789abcdef";
+    const exact = fc
+      .tuple(fc.array(fc.constantFrom(...hex), { minLength: 64, maxLength: 64 }), fc.boolean())
+      .map(([d, age]) => storeObjectKey(d.join(""), age));
+    // Near misses: one character of a content key replaced (another case, a non-hex digit, "/",
+    // non-ASCII: also in the folder, which must repeat the name's first two digits), inserted or
+    // removed, or another suffix.
+    const nearMiss = fc
+      .tuple(
+        exact,
+        fc.nat(),
+        fc.constantFrom("A", "F", "g", "0", "f", "/", ".", "é", "\u{1f4c4}", "\n"),
+        fc.nat({ max: 3 }),
+      )
+      .map(([k, at, c, how]) => {
+        const p = at % (k.length + 1);
+        if (how === 0) return k.slice(0, p) + c + k.slice(p + 1);
+        if (how === 1) return k.slice(0, p) + c + k.slice(p);
+        if (how === 2) return k.slice(0, p) + k.slice(p + 1);
+        return k.replace(/(\.age)?$/, [".ag", ".agex", ".AGE", "/", ".age.age"][at % 5]!);
+      });
+    fc.assert(
+      fc.property(fc.oneof(nearMiss, exact), fc.nat({ max: 64 }), (k, offset) => {
+        const into = Buffer.alloc(33 + 64, 0xee);
+        const m = STORE_OBJECT_KEY_RE.exec(k);
+        expect(writeRecord(k, into, offset), k).toBe(m !== null);
+        if (m) {
+          expect(into.subarray(offset, offset + 32).toString("hex")).toBe(m.groups!.name);
+          expect(into[offset + 32]).toBe(m.groups!.age ? 1 : 0);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

@@ -20,7 +20,7 @@ import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from "../ca
 import { spawnTarSink, tarListArgs } from "../readback/tar-args.js";
 import { spawnChildSource, type ChildSource } from "../stages/child-source.js";
 import { DigestMeter } from "../stages/digest-meter.js";
-import { NotFoundError, type ObjectStore, type StoredObject } from "../store/object-store.js";
+import { inBatches, NotFoundError, type ObjectStore, type StoredObject } from "../store/object-store.js";
 import { RUNNER_VERSION } from "../version.js";
 
 export const seedManifestSchema = z.looseObject({
@@ -193,6 +193,10 @@ export class SeedArchiveStore implements ObjectStore {
       { key: `${this.prefix}${this.manifest.media!.key}`, bytes: this.manifest.media!.bytes, lastModified: at },
     ];
     for (const object of objects) if (object.key.startsWith(prefix)) yield object;
+  }
+
+  listBatches(prefix: string): AsyncIterable<StoredObject[]> {
+    return inBatches(this.list(prefix));
   }
 
   putStream(): Promise<void> {

@@ -21,7 +21,7 @@
 import { STORE_GC_PREFIX, STORE_OBJECTS_PREFIX } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import type { Logger } from "../output/logger.js";
-import type { ObjectStore } from "../store/object-store.js";
+import type { ObjectStore, StoredObject } from "../store/object-store.js";
 import { ObjectCatalog } from "./object-catalog.js";
 
 export const GC_LEASES_PREFIX = `${STORE_GC_PREFIX}leases/`;
@@ -79,16 +79,27 @@ export async function waitOutGcLeases(
  * both in key order, merged as they come, so memory does not grow with the store.
  */
 async function allListed(store: ObjectStore, referenced: Iterable<[key: string, bytes: number]>): Promise<boolean> {
-  const listing = store.list(STORE_OBJECTS_PREFIX)[Symbol.asyncIterator]();
+  const batches = store.listBatches(STORE_OBJECTS_PREFIX)[Symbol.asyncIterator]();
   try {
-    let next = await listing.next();
+    let batch: StoredObject[] = [];
+    let at = 0;
     for (const [key, bytes] of referenced) {
-      while (!next.done && next.value.key < key) next = await listing.next();
-      if (next.done || next.value.key !== key || next.value.bytes !== bytes) return false;
+      // Past the listed objects before `key`, across batches (one await a batch, not an object).
+      for (;;) {
+        if (at === batch.length) {
+          const next = await batches.next();
+          if (next.done) return false;
+          batch = next.value;
+          at = 0;
+        } else if (batch[at]!.key < key) at += 1;
+        else break;
+      }
+      const listed = batch[at]!;
+      if (listed.key !== key || listed.bytes !== bytes) return false;
     }
     return true;
   } finally {
-    await listing.return?.();
+    await batches.return?.();
   }
 }
 

@@ -16,16 +16,6 @@ export const PARTIAL_MARKER = ".partial-";
 /** Files stat'ed between two turns of the event loop while listing. */
 const LIST_STAT_BATCH = 256;
 
-/** A file removed between readdir and stat (a partial file renamed away, a prune) is not listed. */
-function statIfThere(file: string) {
-  try {
-    return statSync(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-}
-
 /** A listed file; its Date made only when asked for (a store-format backup lists 50,000 objects twice and asks none). */
 class ListedFile implements StoredObject {
   constructor(
@@ -158,34 +148,58 @@ export class FileStore implements ObjectStore {
    * begin ("name/"), so a depth-first walk yields keys in the same order as sorting them all.
    * Sizes come from stat(2) called synchronously, LIST_STAT_BATCH between two turns of the event
    * loop: a store-format backup lists the store twice, and through the thread pool a stat cost
-   * ~3x the CPU (50,000 objects: 150-200 ms instead of 450-600 ms, BENCHMARKS.md issue 22).
+   * ~3x the CPU (50,000 objects: 150-200 ms instead of 450-600 ms, BENCHMARKS.md issue 22). A file
+   * removed between readdir and stat (a partial file linked into place, a prune) is not listed.
    */
-  async *list(prefix: string): AsyncIterable<StoredObject> {
+  async *listBatches(prefix: string): AsyncIterable<StoredObject[]> {
     // Walk only below the prefix's folder ("daily/20260111T144748Z-3f9a/" -> that set's folder).
     const folder = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
-    for await (const file of this.walk(folder ? this.pathOf(folder) : this.root, folder ? `${folder}/` : ""))
-      if (file.key.startsWith(prefix)) yield file;
+    for await (const batch of this.walk(folder ? this.pathOf(folder) : this.root, folder ? `${folder}/` : "")) {
+      // Keys below the prefix's folder may not start with the prefix ("daily/2025..." for prefix
+      // "daily/2026"); a batch is in key order, so when its first and last do, all do.
+      const kept =
+        batch[0]!.key.startsWith(prefix) && batch.at(-1)!.key.startsWith(prefix)
+          ? batch
+          : batch.filter((o) => o.key.startsWith(prefix));
+      if (kept.length > 0) yield kept;
+    }
   }
 
-  private async *walk(dir: string, keyPrefix: string): AsyncGenerator<StoredObject> {
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    for await (const batch of this.listBatches(prefix)) yield* batch;
+  }
+
+  /** A folder's files a batch at a time (up to LIST_STAT_BATCH; cut where a subfolder's keys come between). */
+  private async *walk(dir: string, keyPrefix: string): AsyncGenerator<StoredObject[]> {
     const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") return [];
       throw error;
     });
-    const named = entries
-      .filter((e) => e.isDirectory() || e.isFile())
-      .map((e) => ({ key: `${keyPrefix}${e.name}${e.isDirectory() ? "/" : ""}`, dir: e.isDirectory(), name: e.name }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    let statted = 0;
-    for (const e of named) {
-      if (e.dir) {
-        yield* this.walk(path.join(dir, e.name), e.key);
+    // A folder named as its keys begin: the default sort compares code units, as `<` on keys does.
+    const names: string[] = [];
+    for (const e of entries) {
+      if (e.isFile()) names.push(e.name);
+      else if (e.isDirectory()) names.push(`${e.name}/`);
+    }
+    names.sort();
+    let batch: StoredObject[] = [];
+    for (const name of names) {
+      if (name.endsWith("/")) {
+        if (batch.length > 0) yield batch;
+        batch = [];
+        yield* this.walk(`${dir}/${name.slice(0, -1)}`, keyPrefix + name);
         continue;
       }
-      if ((statted += 1) % LIST_STAT_BATCH === 0) await nextTurn();
-      const info = statIfThere(path.join(dir, e.name));
-      if (info) yield new ListedFile(e.key, info.size, info.mtimeMs);
+      // `dir` is already resolved: a template, not path.join (which re-normalizes it every file).
+      const info = statSync(`${dir}/${name}`, { throwIfNoEntry: false });
+      if (info) batch.push(new ListedFile(keyPrefix + name, info.size, info.mtimeMs));
+      if (batch.length === LIST_STAT_BATCH) {
+        yield batch;
+        batch = [];
+        await nextTurn();
+      }
     }
+    if (batch.length > 0) yield batch;
   }
 
   /**

@@ -26,6 +26,8 @@ export interface S3StoreOptions {
   prefix: string;
   endpoint?: string;
   region?: string;
+  /** Keys a list request asks for (MaxKeys); unset: S3's default and maximum, 1000. Tests set it small to list many pages. */
+  pageKeys?: number;
 }
 
 export async function newS3Client(endpoint?: string, region?: string): Promise<S3Client> {
@@ -92,9 +94,11 @@ export class S3Store implements ObjectStore {
   private readonly client: Promise<S3Client>;
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly pageKeys: number | undefined;
 
   constructor(options: S3StoreOptions, client?: S3Client) {
     this.bucket = options.bucket;
+    this.pageKeys = options.pageKeys;
     this.prefix = options.prefix ? `${options.prefix}/` : "";
     this.client = client ? Promise.resolve(client) : newS3Client(options.endpoint, options.region);
     this.display = `s3://${this.bucket}/${options.prefix}`;
@@ -250,25 +254,39 @@ export class S3Store implements ObjectStore {
         });
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObject> {
+  /** One ListObjectsV2 page a batch (S3 lists in key order). */
+  async *listBatches(prefix: string): AsyncIterable<StoredObject[]> {
     const { s3, client } = await this.sdk();
     let ContinuationToken: string | undefined;
     do {
       const page = await client
-        .send(new s3.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(prefix), ContinuationToken }))
+        .send(
+          new s3.ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.keyOf(prefix),
+            ContinuationToken,
+            ...(this.pageKeys ? { MaxKeys: this.pageKeys } : {}),
+          }),
+        )
         .catch((error: unknown) => {
           throw describeS3Error(error, "list of", `s3://${this.bucket}/${this.keyOf(prefix)}`);
         });
+      const batch: StoredObject[] = [];
       for (const object of page.Contents ?? []) {
         if (!object.Key) continue;
-        yield {
+        batch.push({
           key: object.Key.slice(this.prefix.length),
           bytes: object.Size ?? 0,
           lastModified: object.LastModified ?? new Date(0),
-        };
+        });
       }
+      if (batch.length > 0) yield batch;
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    for await (const batch of this.listBatches(prefix)) yield* batch;
   }
 
   async listUnfinishedUploads(options: { sizes: boolean }): Promise<UnfinishedUpload[]> {
