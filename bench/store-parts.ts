@@ -3,8 +3,8 @@
 // The CPU of the store format's second backup, piece by piece, each run alone on an existing tree
 // (e.g. .bench/media-store/media after `npm run bench:store -- --files 50000 --file-kib 8 --skip-s3`)
 // and, given, a file:// store it was backed up to: the preflight walk, the store walk, the store
-// listing (into the catalog, and merged as confirmReferenced does), the keyed names, the segment
-// cuts, the stat cache's lines and lookups, the index lines.
+// listing (into the catalog, and merged as confirmReferenced does), the catalog's lookups, the
+// keyed names, the segment cuts, the stat cache's lines and lookups, the index lines.
 // A whole second backup's CPU seconds move ±15% with other work on the machine (BENCHMARKS.md,
 // issue 22); one piece measured alone in a loop moves much less, so this is how a change to one
 // piece is judged. Prints the user + system CPU ms of this process (libuv's pool threads included)
@@ -49,8 +49,15 @@ async function main(): Promise<void> {
     const store = new FileStore(storeDir);
     await cpu("store listing into the catalog", () => ObjectCatalog.fromListing(store));
     // The check before the manifest: every listed object referenced (a set references most of them).
-    const referenced = [...(await ObjectCatalog.fromListing(store)).entries()].map((o): [string, number] => [o.key, o.bytes]);
+    const catalog = await ObjectCatalog.fromListing(store);
+    const referenced = [...catalog.entries()].map((o): [string, number] => [o.key, o.bytes]);
     await cpu("store listing merged (confirmReferenced)", () => confirmReferenced(store, () => referenced));
+    // As the walk asks (listed? its size?) about 50,000 listed objects, in an order unrelated to
+    // the keys' (a file's keyed name is an HMAC).
+    const asked = Array.from({ length: 50_000 }, (_, i) => referenced[(i * 7919) % referenced.length]![0]);
+    await cpu("catalog lookups (50,000 has+bytesOf)", () => {
+      for (const k of asked) if (catalog.has(k)) catalog.bytesOf(k);
+    });
   }
   const key = new StoreKey(Buffer.from("bench-store-key-0123456789abcdef0123456789"));
   const sha = files.map((_, i) => createHash("sha256").update(`${i}`).digest("hex"));

@@ -6,9 +6,9 @@
  * the deduplication); stored for other recipients it gets another one, so a set encrypted to new
  * keys never points at objects only the old keys open.
  */
-import { createHmac } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { storeObjectKey } from "../contract.js";
+import { KeyedHash } from "./keyed-hash.js";
 
 /** What decides an object's bytes besides its content: the recipients it is encrypted to, if any. */
 export interface ObjectSealing {
@@ -18,15 +18,16 @@ export interface ObjectSealing {
 const recipientsOf = (sealing: ObjectSealing) => (sealing.recipients ? [...sealing.recipients].sort().join(",") : "");
 
 export class StoreKey {
-  constructor(private readonly secret: Buffer) {}
+  /** HMAC-SHA256 keyed with the secret (keyed-hash.ts: createHmac's output, cheaper per call). */
+  private readonly hmac: KeyedHash;
+
+  constructor(secret: Buffer) {
+    this.hmac = new KeyedHash(secret);
+  }
 
   /** The keyed name (64 hex digits) of content `sha256` (hex) stored as `sealing` says. */
   nameOf(sha256: string, sealing: ObjectSealing): string {
-    return this.hex(`edms-media-object-v1\0${sha256}\0${recipientsOf(sealing)}`);
-  }
-
-  private hex(input: string): string {
-    return createHmac("sha256", this.secret).update(input).digest("hex");
+    return this.hmac.hex(`edms-media-object-v1\0${sha256}\0${recipientsOf(sealing)}`);
   }
 
   /**
@@ -38,13 +39,13 @@ export class StoreKey {
     // A generation (contract/object-names.ts CHUNK_GENERATION_RE) starts a new set of names; "" gives the
     // names sets had before generations, so their chunks keep being reused.
     const input = `edms-media-chunk-v1\0${kind}\0${sha256}\0${recipientsOf(sealing)}`;
-    const name = this.hex(generation ? `${input}\0${generation}` : input);
+    const name = this.hmac.hex(generation ? `${input}\0${generation}` : input);
     return storeObjectKey(name, sealing.recipients !== undefined);
   }
 
   /** A key for another purpose (the stat cache's seal), derived so it never equals a name. */
   derive(purpose: string): Buffer {
-    return createHmac("sha256", this.secret).update(`edms-derive-v1\0${purpose}`).digest();
+    return this.hmac.digest(`edms-derive-v1\0${purpose}`);
   }
 
   /** The object's key below the destination. */

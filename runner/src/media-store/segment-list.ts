@@ -14,9 +14,9 @@
  * its own segment (and its folder's, whose mtime changed), and the boundaries around it stay put.
  * Keyed, so the cut points say nothing about the names to someone who lacks the key.
  */
-import { createHmac } from "node:crypto";
 import { STORE_OBJECT_KEY_RE, objectName } from "../contract.js";
 import { RunnerError } from "../errors.js";
+import { KeyedHash } from "./keyed-hash.js";
 
 export const SEGMENT_LIST_OBJECT = objectName("segments");
 export const SEGMENT_PURPOSE = "segment-v1";
@@ -42,13 +42,17 @@ export class SegmentCutter {
   private count = 0;
   private readonly threshold = Math.floor(2 ** 32 / SEGMENT_AVERAGE);
 
-  constructor(private readonly key: Buffer) {}
+  /** HMAC-SHA256 with the derived key, of which only the first 4 bytes are compared (keyed-hash.ts). */
+  private readonly hmac: KeyedHash;
+
+  constructor(key: Buffer) {
+    this.hmac = new KeyedHash(key);
+  }
 
   /** Called once per entry in walk order: whether the segment ends after this entry. */
   endsAfter(name: Buffer): boolean {
     this.count += 1;
-    const h = createHmac("sha256", this.key).update(name).digest();
-    if (h.readUInt32BE(0) >= this.threshold && this.count < SEGMENT_MAX) return false;
+    if (this.hmac.head32(name) >= this.threshold && this.count < SEGMENT_MAX) return false;
     this.count = 0;
     return true;
   }
