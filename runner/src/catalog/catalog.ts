@@ -85,11 +85,12 @@ async function listSkeletons(
   // requests at 10 M objects).
   const prefixes = tier ? [`${tier}/`] : onObject ? [""] : TIERS.map((t) => `${t}/`);
   for (const prefix of prefixes)
-    for await (const object of store.list(prefix)) {
-      onObject?.(object);
-      // Only set objects are kept: content objects (millions, in a media store) are not a set's.
-      if (setOfKey(object.key)) objects.push(object);
-    }
+    for await (const batch of store.listBatches(prefix))
+      for (const object of batch) {
+        onObject?.(object);
+        // Only set objects are kept: content objects (millions, in a media store) are not a set's.
+        if (setOfKey(object.key)) objects.push(object);
+      }
   return [...groupIntoSets(objects).values()].sort((a, b) =>
     a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0,
   );

@@ -210,7 +210,7 @@ export async function readStoreUsage(
   let listing = last;
   if (!listing || now.getTime() - listing.at >= STORE_LISTING_INTERVAL_MS) {
     const tally = new StoreTally();
-    for await (const object of store.list(STORE_OBJECTS_PREFIX)) tally.add(object);
+    for await (const batch of store.listBatches(STORE_OBJECTS_PREFIX)) for (const object of batch) tally.add(object);
     listing = { at: now.getTime(), objects: tally.objects, storedBytes: tally.storedBytes };
   }
   const manifests = (await readSets(store, cache)).flatMap((s) =>
