@@ -6,7 +6,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ENTRY_TYPES, entryLine, parseEntryLine, type IndexEntry } from "../../runner/src/media-store/media-index.js";
-import { recordLine, type StatRecord } from "../../runner/src/media-store/stat-cache.js";
+import { Readable } from "node:stream";
+import type { Logger } from "../../runner/src/output/logger.js";
+import { StatCacheCursor, recordLine, type StatRecord } from "../../runner/src/media-store/stat-cache.js";
 
 /** The line as runners before the hand-built one wrote it. */
 const stringified = (e: IndexEntry) =>
@@ -110,6 +112,22 @@ describe("recordLine", () => {
         expect(recordLine(r)).toBe(stringifiedRecord(r));
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it("a record read back from a cache writes the line it was read from; dropping its lock date writes the line without it (property)", async () => {
+    const log = { warn: () => undefined } as unknown as Logger;
+    await fc.assert(
+      fc.asyncProperty(recordArb, async (r) => {
+        const cursor = new StatCacheCursor(Readable.from([Buffer.from(recordLine(r), "latin1")]), log);
+        const back = (await cursor.lookup(r.name))!;
+        expect(recordLine(back)).toBe(stringifiedRecord(r));
+        // What store-writer.ts does with an unchanged file's record when no retention is kept.
+        expect(recordLine({ ...back, lockUntilMs: undefined })).toBe(
+          stringifiedRecord({ ...r, lockUntilMs: undefined }),
+        );
+      }),
+      { numRuns: 1000 },
     );
   });
 });

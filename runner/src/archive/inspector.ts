@@ -54,7 +54,10 @@ export class EntryInspector {
   }
 
   add(entry: ArchiveEntry): void {
-    const parts = components(entry.name);
+    // Split and quoted only when needed: this runs for every entry of every backup, and most are
+    // plain files in a tree without symlinks (50,000 files: ~60 ms of a second backup, issue 22).
+    let split: Buffer[] | undefined;
+    const parts = () => (split ??= components(entry.name));
     const problem = this.problem(entry, parts);
     if (problem) {
       this.unsafeCount += 1;
@@ -63,11 +66,11 @@ export class EntryInspector {
     }
     // Named in the sets below only for links and special files (not for every file: this runs
     // for every entry of every backup).
-    const self = () => key(parts);
+    const self = () => key(parts());
     if (entry.type === "-") {
       this.tally.files += 1;
       this.tally.sourceBytes += entry.size;
-      this.hooks.onFile?.(joinComponents(parts));
+      this.hooks.onFile?.(joinComponents(parts()));
     } else if (entry.type === "h") {
       // tar stores a hard link's content once, under its first name, and lists every later name
       // as a link to that one; so does the walk.
@@ -75,7 +78,7 @@ export class EntryInspector {
       if (this.notFiles.has(target)) this.notFiles.add(self());
       else {
         this.tally.files += 1;
-        this.hooks.onFile?.(joinComponents(parts));
+        this.hooks.onFile?.(joinComponents(parts()));
       }
       if (this.symlinks.has(target)) this.symlinks.add(self());
     } else if (entry.type !== "d") {
@@ -85,25 +88,25 @@ export class EntryInspector {
   }
 
   /** Why `entry` could write or point outside the extraction folder, or undefined. */
-  private problem(entry: ArchiveEntry, parts: Buffer[]): string | undefined {
-    const name = quoteName(entry.name);
-    if (isAbsolute(entry.name)) return `${name}: absolute path`;
-    if (hasDotDot(entry.name)) return `${name}: contains ".."`;
-    if (entry.type === "c" || entry.type === "b") return `${name}: device file`;
-    const through = this.throughSymlink(parts);
-    if (through) return `${name}: inside the symlink ${through}`;
+  private problem(entry: ArchiveEntry, parts: () => Buffer[]): string | undefined {
+    const name = () => quoteName(entry.name);
+    if (isAbsolute(entry.name)) return `${name()}: absolute path`;
+    if (hasDotDot(entry.name)) return `${name()}: contains ".."`;
+    if (entry.type === "c" || entry.type === "b") return `${name()}: device file`;
+    const through = this.symlinks.size === 0 ? undefined : this.throughSymlink(parts());
+    if (through) return `${name()}: inside the symlink ${through}`;
     const target = entry.linkTarget;
     if (target === undefined || (entry.type !== "l" && entry.type !== "h")) return undefined;
     const shown = quoteName(target);
-    if (isAbsolute(target)) return `${name}: link to the absolute path ${shown}`;
+    if (isAbsolute(target)) return `${name()}: link to the absolute path ${shown}`;
     // A symlink resolves from its own folder; a hard link names a member from the root.
-    const resolved = resolveInside(entry.type === "l" ? parts.slice(0, -1) : [], target);
-    if (!resolved) return `${name}: link to ${shown} points outside the folder`;
+    const resolved = resolveInside(entry.type === "l" ? parts().slice(0, -1) : [], target);
+    if (!resolved) return `${name()}: link to ${shown} points outside the folder`;
     if (entry.type === "h") {
       // A hard link to a symlink is fine (another name for the link itself); one whose path
       // passes through a symlink is not.
       const via = this.throughSymlink(resolved);
-      if (via) return `${name}: hard link through the symlink ${via}`;
+      if (via) return `${name()}: hard link through the symlink ${via}`;
     }
     return undefined;
   }

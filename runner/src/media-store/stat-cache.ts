@@ -46,6 +46,12 @@ export interface StatRecord {
    * use without asking the store (object-retention.ts). Absent: unknown.
    */
   lockUntilMs?: number;
+  /**
+   * A record read from a cache: its line as read (with its newline). A record of ours without a
+   * lock date reads back as recordLine writes it, so an unchanged file's line is this text
+   * (store-writer.ts), not made again.
+   */
+  line?: string;
 }
 
 /**
@@ -55,6 +61,7 @@ export interface StatRecord {
  * quoted by JSON.stringify all the same.
  */
 export function recordLine(r: StatRecord): string {
+  if (r.line !== undefined && r.lockUntilMs === undefined) return r.line;
   const lock = r.lockUntilMs === undefined ? "" : `,"${r.lockUntilMs}"`;
   return `["${r.name.toString("base64")}","${r.size}","${r.mtimeNs}","${r.ctimeNs}","${r.ino}",${JSON.stringify(r.sha256)}${lock}]\n`;
 }
@@ -189,6 +196,7 @@ function parseRecord(line: string): StatRecord {
     throw new Error("a stat cache line's lock date is malformed");
   return {
     ...(lockUntil !== undefined ? { lockUntilMs: Number(lockUntil) } : {}),
+    ...(lockUntil === undefined ? { line: `${line}\n` } : {}),
     name: Buffer.from(name!, "base64"),
     size: BigInt(size!),
     mtimeNs: BigInt(mtimeNs!),
