@@ -27,8 +27,17 @@ export function isAbsolute(name: Buffer): boolean {
   return name[0] === SLASH;
 }
 
+/**
+ * Whether a component is "..": a scan of the bytes, not components(name).some(...) (which made
+ * a Buffer a component, for every entry of every walk twice a backup; issue 22).
+ */
 export function hasDotDot(name: Buffer): boolean {
-  return components(name).some((c) => c.equals(DOTDOT));
+  for (let at = name.indexOf(DOTDOT); at !== -1; at = name.indexOf(DOTDOT, at + 1)) {
+    const starts = at === 0 || name[at - 1] === SLASH;
+    const ends = at + 2 === name.length || name[at + 2] === SLASH;
+    if (starts && ends) return true;
+  }
+  return false;
 }
 
 const SLASH_BYTES = Buffer.from([SLASH]);
