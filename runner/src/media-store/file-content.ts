@@ -3,9 +3,10 @@
  * learn its sha256 (its object's name) and, only when the object is new, again to upload it; the
  * second read is hashed too and the upload fails (leaving nothing under the name) when the content
  * changed in between (ContentChanged: the writer reads the file afresh). Files up to SMALL_FILE
- * bytes are read into memory once instead. Files are opened with O_NOFOLLOW: a file swapped for a
- * symlink after the walk is refused, never followed out of the folder. A small file's body is its
- * bytes (a Buffer), a larger one's a stream.
+ * bytes are read into memory once instead (by their size when opened: one grown since the walk is
+ * streamed). Files are opened as OPEN_FLAGS says: a file swapped for a symlink or a FIFO after the
+ * walk is refused, never followed out of the folder or waited on. A small file's body is its bytes
+ * (a Buffer), a larger one's a stream.
  */
 import { createHash } from "node:crypto";
 import { close, constants, fstat, open as openFd, readFile } from "node:fs";
@@ -42,8 +43,21 @@ function expectContent(sha256: string, size: number): Transform {
 const notAFile = (entry: WalkedEntry) =>
   new RunnerError(`${quoteName(entry.name)} is no longer a regular file (the media folder changed during the backup)`);
 
+/**
+ * O_NOFOLLOW: a symlink is refused (ELOOP), never followed out of the folder. O_NONBLOCK: a FIFO
+ * opens at once and is refused by the fstat that follows; without it open(2) waits for a writer,
+ * holding a thread-pool thread, and the backup (even its exit) never ends. A regular file reads
+ * the same with it.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** A symlink met by O_NOFOLLOW is refused as every entry that is no longer a regular file is. */
+const refusedLink = (entry: WalkedEntry) => (error: NodeJS.ErrnoException) => {
+  throw error.code === "ELOOP" ? notAFile(entry) : error;
+};
+
 async function openNoFollow(entry: WalkedEntry) {
-  const handle = await open(entry.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const handle = await open(entry.path, OPEN_FLAGS).catch(refusedLink(entry));
   const info = await handle.stat();
   if (!info.isFile()) {
     await handle.close();
@@ -62,11 +76,15 @@ const fd = {
 /**
  * A small file read whole through a bare descriptor (the callback API): a FileHandle cost ~25 µs
  * of main-thread CPU to make (a 1% change of 50,000 files opened 1,500), the calls are the same.
+ * Undefined when it is no longer small (grown since the walk): it is streamed instead, so no more
+ * than SMALL_FILE bytes a file are held (readFile reads the size fstat gives).
  */
-async function readSmall(entry: WalkedEntry): Promise<Buffer> {
-  const descriptor = await fd.open(entry.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+async function readSmall(entry: WalkedEntry): Promise<Buffer | undefined> {
+  const descriptor = await fd.open(entry.path, OPEN_FLAGS).catch(refusedLink(entry));
   try {
-    if (!(await fd.stat(descriptor)).isFile()) throw notAFile(entry);
+    const info = await fd.stat(descriptor);
+    if (!info.isFile()) throw notAFile(entry);
+    if (info.size > SMALL_FILE) return undefined;
     return await fd.readFile(descriptor);
   } finally {
     await fd.close(descriptor);
@@ -77,8 +95,8 @@ async function readSmall(entry: WalkedEntry): Promise<Buffer> {
 export async function readContent(
   entry: WalkedEntry,
 ): Promise<{ sha256: string; size: number; body: () => Promise<Readable | Buffer> }> {
-  if (Number(entry.stats.size) <= SMALL_FILE) {
-    const bytes = await readSmall(entry);
+  const bytes = Number(entry.stats.size) <= SMALL_FILE ? await readSmall(entry) : undefined;
+  if (bytes) {
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     // The bytes themselves: the store writes them in one call (store-writer.ts storeObject).
     return { sha256, size: bytes.length, body: async () => bytes };
