@@ -144,16 +144,24 @@ export class StatCacheCursor {
     }
   }
 
-  async lookup(name: Buffer): Promise<StatRecord | undefined> {
-    if (!this.current && !this.done) await this.next();
-    while (this.current && compareWalkOrder(this.current.name, name) < 0) {
+  /**
+   * The record for `name`, at once when the decoded batch at hand decides it (no promise a file:
+   * an await each was ~2 µs of a second backup's 50,000 files), else a promise.
+   */
+  lookup(name: Buffer): StatRecord | undefined | Promise<StatRecord | undefined> {
+    for (;;) {
+      if (!this.current) {
+        if (this.done) return undefined;
+        // Within a batch without an await: the next record is at hand.
+        if (this.at < this.batch.length) this.current = this.batch[this.at++];
+        else return this.next().then(() => this.lookup(name));
+        continue;
+      }
+      const order = compareWalkOrder(this.current.name, name);
+      if (order === 0) return this.current;
+      if (order > 0) return undefined;
       this.current = undefined;
-      // Within a batch without an await: the next record is at hand.
-      if (this.at < this.batch.length) this.current = this.batch[this.at++];
-      else await this.next();
     }
-    if (this.current && compareWalkOrder(this.current.name, name) === 0) return this.current;
-    return undefined;
   }
 
   close(): void {
