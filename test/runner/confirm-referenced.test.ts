@@ -3,7 +3,7 @@
 // object gone or resized fails the backup naming it, and a store listing out of key order must not
 // fail a backup whose objects are all there.
 import { createHash } from "node:crypto";
-import { mkdtemp, rm, truncate } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -18,21 +18,26 @@ const objectKey = (seed: number, age: boolean) =>
   storeObjectKey(createHash("sha256").update(`object ${seed}`).digest("hex"), age);
 const byKey = ([a]: [string, number], [b]: [string, number]) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** The same store, listing in reverse key order (a store breaking its contract), in batches of 7 too. */
+/** The same store, listed (as S3 is) rather than asked about each object. */
+function listedOnly(store: FileStore): ObjectStore {
+  return Object.assign(Object.create(store) as ObjectStore, { allStored: undefined });
+}
+
+/** The same store, listed in reverse key order (a store breaking its contract), in batches of 7 too. */
 function reversed(store: FileStore): ObjectStore {
   async function* backwards(prefix: string): AsyncIterable<StoredObject> {
     const all: StoredObject[] = [];
     for await (const o of store.list(prefix)) all.push(o);
     yield* all.reverse();
   }
-  return Object.assign(Object.create(store) as ObjectStore, {
+  return Object.assign(listedOnly(store), {
     list: backwards,
     listBatches: (prefix: string) => inBatches(backwards(prefix), 7),
   });
 }
 
 describe("confirmReferenced", () => {
-  it("passes exactly when every referenced object is listed with its size, in key order or not", async () => {
+  it("passes exactly when every referenced object is stored with its size: asked (a folder), listed in key order or not", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.uniqueArray(fc.tuple(fc.nat({ max: 300 }), fc.boolean(), fc.integer({ min: 1, max: 40 })), {
@@ -41,9 +46,9 @@ describe("confirmReferenced", () => {
           selector: ([seed, age]) => `${seed}${age}`,
         }),
         fc.nat(),
-        fc.constantFrom("none", "gone", "resized"),
-        fc.boolean(),
-        async (objects, pick, damage, outOfOrder) => {
+        fc.constantFrom("none", "gone", "resized", "a folder"),
+        fc.constantFrom("asked", "listed", "out of order"),
+        async (objects, pick, damage, how) => {
           const root = await mkdtemp(path.join(tmpdir(), "confirm-"));
           try {
             const files = new FileStore(root);
@@ -56,7 +61,11 @@ describe("confirmReferenced", () => {
             const [victim] = referenced[pick % referenced.length]!;
             if (damage === "gone") await rm(path.join(root, victim));
             if (damage === "resized") await truncate(path.join(root, victim), 0);
-            const store = outOfOrder ? reversed(files) : files;
+            if (damage === "a folder") {
+              await rm(path.join(root, victim));
+              await mkdir(path.join(root, victim));
+            }
+            const store = how === "asked" ? files : how === "listed" ? listedOnly(files) : reversed(files);
             const confirmed = confirmReferenced(store, () => referenced);
             if (damage === "none") await expect(confirmed).resolves.toBeUndefined();
             else await expect(confirmed).rejects.toThrow(new RegExp(`no longer in the store \\(${victim}`));

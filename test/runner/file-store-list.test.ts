@@ -50,6 +50,29 @@ describe("FileStore.list", () => {
     );
   });
 
+  it("allStored answers for any key as head() does (a key that escapes is refused by both)", async () => {
+    const segment = fc.constantFrom("a", "b", ".", "..", "...", ".a", "", "a.");
+    const key = fc.array(segment, { minLength: 1, maxLength: 4 }).map((p) => p.join("/"));
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(key, { maxLength: 6 }), key, fc.nat({ max: 3 }), async (stored, asked, bytes) => {
+        const root = await mkdtemp(path.join(tmpdir(), "edms-list-"));
+        try {
+          const store = new FileStore(path.join(root, "dest"));
+          for (const k of stored) await store.putSmall(k, "x".repeat(bytes)).catch(() => undefined);
+          const head = await store.head(asked).then(
+            (found) => found?.bytes === bytes,
+            (error: Error) => error.message,
+          );
+          const all = await store.allStored([[asked, bytes]]).catch((error: Error) => error.message);
+          expect(all, asked).toEqual(head);
+        } finally {
+          await rm(root, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it("lists a folder of more files than are stat'ed at once, and nothing for a missing prefix", async () => {
     const root = await mkdtemp(path.join(tmpdir(), "edms-list-"));
     try {
