@@ -58,9 +58,12 @@ async function main(): Promise<void> {
     // As the walk asks (listed? its size?) about 50,000 listed objects, in an order unrelated to
     // the keys' (a file's keyed name is an HMAC).
     const asked = Array.from({ length: 50_000 }, (_, i) => referenced[(i * 7919) % referenced.length]![0]);
-    await cpu("catalog lookups (50,000 has+bytesOf)", () => {
+    const lookups = () => {
       for (const k of asked) if (catalog.has(k)) catalog.bytesOf(k);
-    });
+    };
+    // Not measured: the first pass, which flattens the keys' strings and compiles the loop.
+    lookups();
+    await cpu("catalog lookups (50,000 has+bytesOf)", lookups);
   }
   const key = new StoreKey(Buffer.from("bench-store-key-0123456789abcdef0123456789"));
   const sha = files.map((_, i) => createHash("sha256").update(`${i}`).digest("hex"));

@@ -2,13 +2,13 @@
 // listed keys would: every listed content object found with its size, nothing else found, each
 // object's first use reported once, and (gc) every object given back in key order with its mark;
 // in key order or not (a store that lists out of order).
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { STORE_OBJECT_KEY_RE, storeObjectKey } from "../../runner/src/contract.js";
 import { ObjectCatalog, ThisRunObjects, writeRecord } from "../../runner/src/media-store/object-catalog.js";
 
-const name = (seed: number) => createHash("sha256").update(`object ${seed}`).digest("hex");
+const name = (seed: number) => hash("sha256", `object ${seed}`);
 const objectKey = fc.tuple(fc.nat({ max: 400 }), fc.boolean()).map(([seed, age]) => storeObjectKey(name(seed), age));
 
 describe("ObjectCatalog", () => {
@@ -59,6 +59,80 @@ describe("ObjectCatalog", () => {
     catalog.seal();
     for (const i of [0, 1, 65_535, 65_536, 69_999]) expect(catalog.bytesOf(keys[i]!)).toBe(i);
     expect(catalog.bytesOf(storeObjectKey(name(70_001), false))).toBeUndefined();
+  });
+});
+
+// Lookups find a record through a directory of buckets by the name's leading bits (object-catalog.ts,
+// bucketStarts): names that share leading bytes, sit at a bucket's edge (all zeros, all ones, a
+// power of two) or differ only in their last byte or the .age bit must still be told apart.
+describe("ObjectCatalog lookups", () => {
+  const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
+  const edges = [0, 1, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 0x12345678];
+  const head = fc.oneof(fc.constantFrom(...edges), fc.nat({ max: 0xffffffff }));
+  const rest = fc.constantFrom("0".repeat(56), "f".repeat(56), `${"0".repeat(55)}1`, `${"a".repeat(54)}5b`);
+  const generated = fc
+    .tuple(
+      head,
+      fc.oneof(
+        rest,
+        fc.uint8Array({ minLength: 28, maxLength: 28 }).map((b) => Buffer.from(b).toString("hex")),
+      ),
+      fc.boolean(),
+    )
+    .map(([h, r, age]) => storeObjectKey(hex8(h) + r, age));
+  const twin = (k: string) => (k.endsWith(".age") ? k.slice(0, -4) : `${k}.age`);
+
+  /** Checks has, bytesOf and use against a Map of `keys` (listed in this order), for the keys and `probes`. */
+  function agree(keys: string[], probes: string[]): void {
+    const oracle = new Map(keys.map((k, i) => [k, i + 1]));
+    const catalog = new ObjectCatalog();
+    for (const k of keys) catalog.add(k, oracle.get(k)!);
+    catalog.seal();
+    const used = new Set<string>();
+    // Disagreements collected, not one expect a lookup: 300,000 expects take a minute.
+    const wrong: string[] = [];
+    for (const k of [...probes, ...keys, ...keys.map(twin)]) {
+      const got = [catalog.has(k), catalog.bytesOf(k), catalog.use(k)];
+      const want = [oracle.has(k), oracle.get(k), oracle.has(k) ? !used.has(k) : undefined];
+      if (got.some((g, i) => g !== want[i])) wrong.push(`${k}: ${String(got)} instead of ${String(want)}`);
+      used.add(k);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+  }
+
+  it("agree with a Map for any names, sorted or not", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(generated, { maxLength: 3000, size: "max" }),
+        fc.array(generated, { maxLength: 200 }),
+        fc.constantFrom("sorted", "reversed", "shuffled"),
+        fc.nat(),
+        (keys, probes, how, seed) => {
+          keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+          if (how === "reversed") keys.reverse();
+          if (how === "shuffled") {
+            const rank = new Map(keys.map((k) => [k, hash("sha256", `${seed} ${k}`)]));
+            keys.sort((a, b) => (rank.get(a)! < rank.get(b)! ? -1 : 1));
+          }
+          agree(keys, probes);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("agree with a Map over more than one 65,536-record chunk, sorted or not", () => {
+    const keys = Array.from({ length: 70_000 }, (_, i) => storeObjectKey(name(i), i % 5 === 0)).sort();
+    const absent = Array.from({ length: 5_000 }, (_, i) => storeObjectKey(name(200_000 + i), false));
+    agree(keys, absent);
+    // Out of key order: by the seed (the hashes' order is unrelated to the keys').
+    agree(
+      keys
+        .map((k, i) => [k, name(i)] as const)
+        .sort((a, b) => (a[1] < b[1] ? -1 : 1))
+        .map(([k]) => k),
+      absent,
+    );
   });
 });
 

@@ -2,8 +2,9 @@
  * The content objects a store holds, from one listing, in memory that stays small at millions of
  * objects (issue 22: peak RSS ≤ 200 MiB at 1,000,000 files). A Map of key strings cost ~150 bytes
  * an object; here an object is 41 bytes: its keyed name as 32 binary bytes plus whether it is the
- * `.age` variant (33 bytes, in key order, so a binary search finds it), its stored size (8) and
- * one byte saying whether it is used (by this backup's set; for gc, by any set it marked from).
+ * `.age` variant (33 bytes, in key order), its stored size (8) and one byte saying whether it is
+ * used (by this backup's set; for gc, by any set it marked from), plus 1-2 bytes of the directory
+ * a lookup finds it by (bucketStarts).
  * Records live in fixed-size chunks, so growing never copies what is already there (no transient
  * double at the largest size).
  *
@@ -70,6 +71,10 @@ export class ObjectCatalog {
   /** Positions in key order, only when the listing did not come sorted (a store breaking its contract). */
   private order: Uint32Array | undefined;
   private sorted = true;
+  /** The bucket directory (bucketStarts), made by the first lookup after the last add. */
+  private starts: Uint32Array | undefined;
+  /** A name's bucket is its first 4 bytes shifted right by this. */
+  private shift = 31;
   /** The last lookup (find). */
   private lastKey: string | undefined;
   private lastAt: number | undefined;
@@ -90,6 +95,7 @@ export class ObjectCatalog {
   /** Adds a listed object (keys that are not content objects are ignored). */
   add(key: string, bytes: number): void {
     this.lastKey = undefined;
+    this.starts = undefined;
     const c = this.count >>> 16;
     const at = this.count & (CHUNK_RECORDS - 1);
     if (c === this.chunks.length) {
@@ -107,6 +113,7 @@ export class ObjectCatalog {
   /** Done adding: sorts (positions only) when the listing was not in key order. */
   seal(): void {
     this.lastKey = undefined;
+    this.starts = undefined;
     if (this.sorted) return;
     const order = new Uint32Array(this.count);
     for (let i = 0; i < this.count; i += 1) order[i] = i;
@@ -188,27 +195,45 @@ export class ObjectCatalog {
   private search(key: string): number | undefined {
     const record = lookupRecord(key);
     if (!record) return undefined;
+    const starts = (this.starts ??= this.bucketStarts());
     const head = record.readUInt32BE(0);
-    let lo = 0;
-    let hi = this.count - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const at = this.order ? this.order[mid]! : mid;
-      const c = this.compareAt(at, record, head);
-      if (c === 0) return at;
-      if (c < 0) lo = mid + 1;
-      else hi = mid - 1;
+    const bucket = head >>> this.shift;
+    for (let n = starts[bucket]!, end = starts[bucket + 1]!; n < end; n += 1) {
+      const at = this.order ? this.order[n]! : n;
+      if (this.equalAt(at, record, head)) return at;
     }
     return undefined;
   }
 
-  /** Record i against `record` (whose first 4 bytes are `head`: most steps end there, without a native call). */
-  private compareAt(i: number, record: Buffer, head = record.readUInt32BE(0)): number {
-    const offset = (i & (CHUNK_RECORDS - 1)) * RECORD;
+  /**
+   * The bucket directory: keyed names are HMACs, uniformly spread, so the records whose name
+   * starts with the same `bits` bits are few (2-4 on average), and a lookup finds them by
+   * arithmetic instead of a binary search (~16 steps a lookup at 50,000 objects, each a cache
+   * miss and a comparison: ~100-230 ms a backup's 50,000 lookups). Bucket b's records are at key
+   * ranks starts[b] to starts[b + 1] - 1; 4 bytes a bucket, 1-2 bytes an object.
+   */
+  private bucketStarts(): Uint32Array {
+    // At least one bit: a shift by 32 is a shift by 0 in JavaScript.
+    const bits = Math.max(1, Math.min(24, Math.floor(Math.log2(Math.max(1, this.count))) - 1));
+    this.shift = 32 - bits;
+    const starts = new Uint32Array((1 << bits) + 1);
+    let bucket = 0;
+    for (let n = 0; n < this.count; n += 1) {
+      const i = this.order ? this.order[n]! : n;
+      const b = this.chunks[i >>> 16]!.readUInt32BE((i & (CHUNK_RECORDS - 1)) * RECORD) >>> this.shift;
+      while (bucket <= b) starts[bucket++] = n;
+    }
+    while (bucket < starts.length) starts[bucket++] = this.count;
+    return starts;
+  }
+
+  /** Whether record i is `record` (whose first 4 bytes are `head`), compared in JavaScript: no native call. */
+  private equalAt(i: number, record: Buffer, head: number): boolean {
     const chunk = this.chunks[i >>> 16]!;
-    const first = chunk.readUInt32BE(offset);
-    if (first !== head) return first < head ? -1 : 1;
-    return chunk.compare(record, 0, RECORD, offset, offset + RECORD);
+    const offset = (i & (CHUNK_RECORDS - 1)) * RECORD;
+    if (chunk.readUInt32BE(offset) !== head) return false;
+    for (let k = 4; k < RECORD; k += 1) if (chunk[offset + k] !== record[k]) return false;
+    return true;
   }
 
   /** Record a against record b (most pairs differ in their first 4 bytes: no native call). */
