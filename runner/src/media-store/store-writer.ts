@@ -144,6 +144,19 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     for (const body of active) body.destroy(reason);
     options.statCache.previous?.close();
   };
+  /**
+   * The store writes in flight. A failed run waits for them before it reports (and the process
+   * exits): on file:// a write cut short by the exit left its hidden partial file in
+   * store/objects/, which nothing removes. None starts after a failure; streamed ones are
+   * destroyed by cancel, and a small one is one write.
+   */
+  const writes = new Set<Promise<void>>();
+  const writing = (write: Promise<void>): Promise<void> => {
+    writes.add(write);
+    const forget = () => void writes.delete(write);
+    write.then(forget, forget);
+    return write;
+  };
 
   /** The store's objects at the start (one listing), and those this run stored since. */
   let listed: ObjectCatalog | undefined;
@@ -180,6 +193,10 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         return { bytes: head.bytes, first: false, lockUntilMs: await retention?.ensure(objectKey, headLock(head)) };
     }
     const content = await body();
+    if (failure) {
+      if (content instanceof Readable) content.destroy();
+      throw failure;
+    }
     const sealing = recipients !== undefined && !chunk;
     if (!(content instanceof Readable) && !sealing) return storeBytes(objectKey, content, chunk);
     const plain = content instanceof Readable ? content : Readable.from([content]);
@@ -189,12 +206,14 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     pipeline(sealed ? sealed.stream : plain, meter, () => undefined);
     try {
       await Promise.all([
-        store.putStream(objectKey, meter, {
-          partSize: choosePartSize(size * 1.01 + 4096, options.partSizeMiB),
-          queueSize: 1,
-          contentType: "application/octet-stream",
-          lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
-        }),
+        writing(
+          store.putStream(objectKey, meter, {
+            partSize: choosePartSize(size * 1.01 + 4096, options.partSizeMiB),
+            queueSize: 1,
+            contentType: "application/octet-stream",
+            lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
+          }),
+        ),
         sealed?.exited,
       ]);
     } catch (error) {
@@ -211,10 +230,12 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const storeBytes = async (objectKey: string, bytes: Buffer, chunk: boolean) => {
     if (failure) throw failure;
     try {
-      await store.putSmall(objectKey, bytes, {
-        contentType: "application/octet-stream",
-        lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
-      });
+      await writing(
+        store.putSmall(objectKey, bytes, {
+          contentType: "application/octet-stream",
+          lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
+        }),
+      );
     } catch (error) {
       if (!(error instanceof AlreadyExistsError)) throw error;
       return storedMeanwhile(objectKey, error);
@@ -457,9 +478,11 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     return list;
   };
 
-  const produced = produce().catch((error: unknown) => {
+  const produced = produce().catch(async (error: unknown) => {
     const reason = error instanceof Error ? error : new Error(String(error));
     cancel(reason);
+    // Writes may end (or start a chunk's) while others are awaited: until none is left.
+    while (writes.size > 0) await Promise.allSettled([...writes]);
     throw reason;
   });
   produced.catch(() => undefined);
