@@ -8,11 +8,14 @@
 // cache's lines and lookups, the index lines.
 // A whole second backup's CPU seconds move ±15% with other work on the machine (BENCHMARKS.md,
 // issue 22); one piece measured alone in a loop moves much less, so this is how a change to one
-// piece is judged. Prints the user + system CPU ms of this process (libuv's pool threads included)
-// for 5 runs of each, sorted.
+// piece is judged. Prints the user + system CPU ms of this process (libuv's pool threads and
+// worker threads included) for 5 runs of each, sorted; for the two walks also the main thread's
+// CPU (its schedstat) and the wall, since the store walk runs in a worker thread (worker-walk.ts).
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { inspectDirectory, walkTreeBatches, type WalkedEntry } from "../runner/src/archive/directory-walk.js";
+import { walkTreeInWorker } from "../runner/src/archive/worker-walk.js";
 import { entryLine } from "../runner/src/media-store/media-index.js";
 import { confirmReferenced } from "../runner/src/media-store/gc-lease.js";
 import { ObjectCatalog } from "../runner/src/media-store/object-catalog.js";
@@ -25,27 +28,51 @@ import type { Logger } from "../runner/src/output/logger.js";
 const [media, storeDir] = process.argv.slice(2);
 if (!media) throw new Error("give the media folder (and optionally a file:// store's folder)");
 
-async function cpu(label: string, piece: () => unknown): Promise<void> {
-  const ms: number[] = [];
+/** The main thread's CPU ns so far (Linux: the first field of its schedstat). */
+const mainThreadNs = () => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]);
+
+/** `threads`: also the main thread's CPU and the wall (a piece that works in other threads). */
+async function cpu(label: string, piece: () => unknown, threads = false): Promise<void> {
+  const ms: number[][] = [[], [], []];
   for (let run = 0; run < 5; run += 1) {
-    const before = process.cpuUsage();
+    const [before, main, wall] = [process.cpuUsage(), mainThreadNs(), performance.now()];
     await piece();
     const used = process.cpuUsage(before);
-    ms.push((used.user + used.system) / 1000);
+    ms[0]!.push((used.user + used.system) / 1000);
+    ms[1]!.push((mainThreadNs() - main) / 1e6);
+    ms[2]!.push(performance.now() - wall);
   }
-  ms.sort((a, b) => a - b);
-  process.stdout.write(`${label.padEnd(40)} ${ms.map((m) => m.toFixed(0).padStart(5)).join(" ")} ms\n`);
+  const row = (name: string, m: number[]) =>
+    `${name.padEnd(40)} ${m
+      .sort((a, b) => a - b)
+      .map((v) => v.toFixed(0).padStart(5))
+      .join(" ")} ms\n`;
+  process.stdout.write(row(label, ms[0]!));
+  if (threads) process.stdout.write(row("  its main thread's CPU", ms[1]!) + row("  its wall", ms[2]!));
 }
 
 async function main(): Promise<void> {
   const entries: WalkedEntry[] = [];
-  for await (const batch of walkTreeBatches(media!)) entries.push(...batch);
+  for await (const batch of walkTreeInWorker(media!)) entries.push(...batch);
   const files = entries.filter((e) => e.type === "-");
   process.stdout.write(`${entries.length} entries, ${files.length} files\n`);
   await cpu("preflight walk (types only, judged)", () => inspectDirectory(media!, { typesOnly: true }));
-  await cpu("store walk (readdir, BigInt lstat)", async () => {
-    for await (const batch of walkTreeBatches(media!)) void batch;
-  });
+  await cpu(
+    "main-thread walk (readdir, BigInt lstat)",
+    async () => {
+      for await (const batch of walkTreeBatches(media!)) void batch;
+    },
+    true,
+  );
+  // What the store walk's consumer reads of each entry (store-writer.ts, stat-cache.ts statMatches).
+  await cpu(
+    "store walk (a worker thread)",
+    async () => {
+      for await (const batch of walkTreeInWorker(media!))
+        for (const { stats: s } of batch) void [s.mode, s.uid, s.gid, s.size, s.mtimeNs, s.ctimeNs, s.ino];
+    },
+    true,
+  );
   if (storeDir) {
     const store = new FileStore(storeDir);
     await cpu("store listing into the catalog", () => ObjectCatalog.fromListing(store));

@@ -16,6 +16,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Kill the command (SIGKILL) after this many milliseconds. */
   timeoutMs?: number;
+  /** Run it as this user (the test runs as root; the pod does not). */
+  as?: { uid: number; gid: number };
 }
 
 /** Error raised when the executable itself does not exist (spawn ENOENT). */
@@ -31,6 +33,7 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
     const child = spawn(command, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
+      ...opts.as,
       // stdin closed: none of these commands may prompt (a password prompt would hang a test run).
       stdio: ["ignore", "pipe", "pipe"],
     });

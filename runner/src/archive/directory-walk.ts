@@ -27,6 +27,19 @@ function typeOf(st: BigIntStats): EntryType {
   return "s";
 }
 
+/** The lstat fields (nanosecond times, as BigIntStats has them) the walk's consumers use. */
+export interface WalkStats {
+  readonly mode: bigint;
+  readonly uid: bigint;
+  readonly gid: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly ino: bigint;
+  readonly nlink: bigint;
+  readonly dev: bigint;
+}
+
 /** One entry of a walk, as tar would archive it. */
 export interface WalkedEntry {
   /** "-", "d", "l", "h" (a later name of a file already met), "p", "c", "b", "s". */
@@ -36,13 +49,13 @@ export interface WalkedEntry {
   /** The absolute path, as bytes. */
   path: Buffer;
   /** lstat with nanosecond times (mtime, ctime, inode: what change detection compares). */
-  stats: BigIntStats;
+  stats: WalkStats;
   /** A symlink's target, or for "h" the first name of the same file (below the root). */
   linkTarget?: Buffer;
 }
 
 /** An entry of a walk that lstat'ed only what is neither a regular file nor a folder. */
-type TypedEntry = Omit<WalkedEntry, "stats"> & { stats?: BigIntStats };
+type TypedEntry = Omit<WalkedEntry, "stats"> & { stats?: WalkStats };
 
 interface WalkOptions {
   /** Top-level names tar is told to leave out (the runner's own copies), left out here too. */

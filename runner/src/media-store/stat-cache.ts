@@ -16,7 +16,7 @@
  */
 import { createInflateRaw } from "node:zlib";
 import { Readable, pipeline } from "node:stream";
-import type { BigIntStats } from "node:fs";
+import type { WalkStats } from "../archive/directory-walk.js";
 import type { Manifest } from "../catalog/manifest.js";
 import type { Logger } from "../output/logger.js";
 import { errorMessage } from "../errors.js";
@@ -66,7 +66,7 @@ export function recordLine(r: StatRecord): string {
   return `["${r.name.toString("base64")}","${r.size}","${r.mtimeNs}","${r.ctimeNs}","${r.ino}",${JSON.stringify(r.sha256)}${lock}]\n`;
 }
 
-export function statMatches(r: StatRecord, st: BigIntStats): boolean {
+export function statMatches(r: StatRecord, st: WalkStats): boolean {
   return r.size === st.size && r.mtimeNs === st.mtimeNs && r.ctimeNs === st.ctimeNs && r.ino === st.ino;
 }
 

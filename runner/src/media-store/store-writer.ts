@@ -12,7 +12,8 @@
  */
 import { lstat } from "node:fs/promises";
 import { Readable, pipeline } from "node:stream";
-import { walkTreeBatches, type WalkedEntry } from "../archive/directory-walk.js";
+import type { WalkedEntry } from "../archive/directory-walk.js";
+import { walkTreeInWorker } from "../archive/worker-walk.js";
 import type { EntryInspector } from "../archive/inspector.js";
 import { quoteName } from "../archive/entry-name.js";
 import { excludedFromArchive } from "../contract.js";
@@ -417,7 +418,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         }),
       },
     });
-    for await (const batch of walkTreeBatches(options.dir, { skipTopLevel: excludedFromArchive }))
+    for await (const batch of walkTreeInWorker(options.dir, { skipTopLevel: excludedFromArchive }))
       for (const entry of batch) {
         if (failure) throw failure;
         const type = typeOfLetter(entry.type);
