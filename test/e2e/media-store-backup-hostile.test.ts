@@ -9,11 +9,14 @@ import { chmod, lchown, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/p
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { snapshotTree } from "../helpers/media-trees.js";
 import { ok, runRunner, startRunner, type RunAs } from "../helpers/runner-cli.js";
+import { refusingS3 } from "../helpers/refusing-s3.js";
+import { createTestBucket } from "../helpers/s3-bucket.js";
 import { storeObjectFiles } from "../helpers/segment-lists.js";
 
+const s3Endpoint = inject("s3Endpoint");
 const KEY = "store-backup-hostile-key-0123456789abcdef";
 const POD: RunAs = { uid: 10001, gid: 10001 };
 const SMALL = 1500;
@@ -124,5 +127,42 @@ describe("a store backup of many changed files, stopped half-way", () => {
     expect(await partialFiles(s.dest)).toEqual([]);
     expect(await manifestCount(s.dest)).toBe(1);
     await recovers(s);
+  });
+});
+
+describe("a store backup of one new content under several names at once", () => {
+  it("counts the object once when a copy is refused (already stored) before the first write's answer comes back", async () => {
+    const bucket = await createTestBucket(s3Endpoint);
+    // moto stores the first PutObject at once; its answer comes 400 ms later, while the other
+    // names' PutObjects of the same content are refused (412) and looked up meanwhile.
+    const proxy = await refusingS3(s3Endpoint, [], { delayStoredAnswersMs: 400 });
+    try {
+      n += 1;
+      const media = path.join(work, `case-${n}`, "media");
+      await mkdir(media, { recursive: true });
+      const contents = Array.from({ length: 12 }, () => randomBytes(1500));
+      for (const [i, content] of contents.entries())
+        for (let copy = 0; copy < 4; copy += 1) await writeFile(path.join(media, `doc-${i}-${copy}`), content);
+      const env = {
+        ...bucket.env(),
+        S3_ENDPOINT: proxy.endpoint,
+        BACKUP_DATABASE: "false",
+        MEDIA_DIR: media,
+        MEDIA_FORMAT: "store",
+        MEDIA_STORE_KEY: KEY,
+        MEDIA_STORE_TRANSFERS: "8",
+      };
+      ok("backup", await runRunner(["backup", "--tier", "daily"], env));
+      const [manifestKey] = (await bucket.keys()).filter((k) => k.endsWith("manifest.json"));
+      const manifest = JSON.parse((await bucket.get(manifestKey!)).toString()) as {
+        media: { store: { objects: number; objectBytes: number; uploadedObjects: number } };
+      };
+      expect(manifest.media.store).toMatchObject({ objects: 12, objectBytes: 12 * 1500, uploadedObjects: 12 });
+      // status: the newest set references every stored content object (its chunks too), not more.
+      const status = await runRunner(["status"], env);
+      expect(status.stdout).toMatch(/references (\d+) of them, [^(]*\(100%\)/);
+    } finally {
+      await proxy.close();
+    }
   });
 });

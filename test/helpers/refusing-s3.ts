@@ -38,7 +38,19 @@ export interface RefusingS3 {
   close(): Promise<void>;
 }
 
-export async function refusingS3(target: string, refusals: readonly Refusal[]): Promise<RefusingS3> {
+export interface ProxyOptions {
+  /**
+   * Holds the answer of each successful PutObject (a PUT of an object, not of its retention or a
+   * part) this long: the object is stored, the runner hears so later, as over a slow network.
+   */
+  delayStoredAnswersMs?: number;
+}
+
+export async function refusingS3(
+  target: string,
+  refusals: readonly Refusal[],
+  options: ProxyOptions = {},
+): Promise<RefusingS3> {
   const upstream = new URL(target);
   const refused: S3Operation[] = [];
   const seen: RefusingS3["seen"] = [];
@@ -59,8 +71,15 @@ export async function refusingS3(target: string, refusals: readonly Refusal[]): 
     const forward = request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        const answerNow = () => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        };
+        const query = new URL(req.url ?? "/", "http://x").searchParams;
+        const putObject = req.method === "PUT" && query.get("x-id") === "PutObject";
+        if (options.delayStoredAnswersMs && putObject && answer.statusCode === 200)
+          setTimeout(answerNow, options.delayStoredAnswersMs);
+        else answerNow();
       },
     );
     forward.on("error", () => res.destroy());

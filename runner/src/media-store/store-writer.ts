@@ -152,11 +152,24 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
    * destroyed by cancel, and a small one is one write.
    */
   const writes = new Set<Promise<void>>();
-  const writing = (write: Promise<void>): Promise<void> => {
+  /**
+   * The keys of the new objects being written, with how many writes of each: a second name of
+   * one content can be refused as stored (AlreadyExists) while the answer to the first write is
+   * still on its way, and must not count the object again (storedMeanwhile).
+   */
+  const writingKeys = new Map<string, number>();
+  const writing = (objectKey: string, write: Promise<void>): Promise<void> => {
     writes.add(write);
+    writingKeys.set(objectKey, (writingKeys.get(objectKey) ?? 0) + 1);
     const forget = () => void writes.delete(write);
     write.then(forget, forget);
     return write;
+  };
+  /** A write of `objectKey` is over: called in the same turn as what counts it (uploaded, storedMeanwhile). */
+  const written = (objectKey: string) => {
+    const left = writingKeys.get(objectKey)! - 1;
+    if (left > 0) writingKeys.set(objectKey, left);
+    else writingKeys.delete(objectKey);
   };
 
   /** The store's objects at the start (one listing), and those this run stored since. */
@@ -208,6 +221,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     try {
       await Promise.all([
         writing(
+          objectKey,
           store.putStream(objectKey, meter, {
             partSize: choosePartSize(size * 1.01 + 4096, options.partSizeMiB),
             queueSize: 1,
@@ -219,6 +233,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       ]);
     } catch (error) {
       sealed?.stop();
+      written(objectKey);
       if (!(error instanceof AlreadyExistsError)) throw error;
       return storedMeanwhile(objectKey, error);
     } finally {
@@ -232,12 +247,14 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     if (failure) throw failure;
     try {
       await writing(
+        objectKey,
         store.putSmall(objectKey, bytes, {
           contentType: "application/octet-stream",
           lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
         }),
       );
     } catch (error) {
+      written(objectKey);
       if (!(error instanceof AlreadyExistsError)) throw error;
       return storedMeanwhile(objectKey, error);
     }
@@ -246,6 +263,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
 
   /** Counts an object this run stored. */
   const uploaded = (objectKey: string, bytes: number, chunk: boolean) => {
+    written(objectKey);
     if (chunk) {
       stats.uploadedChunks += 1;
       stats.uploadedChunkBytes += bytes;
@@ -261,7 +279,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const storedMeanwhile = async (objectKey: string, error: Error) => {
     const head = await store.head(objectKey);
     if (!head) throw error;
-    const first = !stored.mayHave(objectKey);
+    // Not the first reference when this run stored it, or is storing it (its answer not back yet).
+    const first = !stored.mayHave(objectKey) && !writingKeys.has(objectKey);
     stored.add(objectKey);
     return { bytes: head.bytes, first, lockUntilMs: await retention?.ensure(objectKey, headLock(head)) };
   };
