@@ -155,13 +155,33 @@ export class FileStore implements ObjectStore {
 
   async allStored(objects: Iterable<[key: string, bytes: number]>): Promise<boolean> {
     let asked = 0;
+    const folders = new Map<string, boolean>();
     for (const [key, bytes] of objects) {
-      const info = fileIfThere(this.fileOf(key));
+      const file = this.fileOf(key);
+      const info = fileIfThere(file);
       // A listing lists regular files only: anything else is no object here either.
       if (!info?.isFile() || info.size !== bytes) return false;
+      if (!this.walkedFolder(file.slice(0, file.lastIndexOf("/")), folders)) return false;
       if ((asked += 1) % LIST_STAT_BATCH === 0) await nextTurn();
     }
     return true;
+  }
+
+  /**
+   * Whether a listing walks into `dir`: it and every folder between it and the root are folders,
+   * not symlinks to one (the listing goes by readdir's types). An object under a linked folder is
+   * not listed, so verify and gc never see it: allStored must not count it either. Each folder is
+   * looked at once (`seen`).
+   */
+  private walkedFolder(dir: string, seen: Map<string, boolean>): boolean {
+    if (dir.length <= this.root.length) return true;
+    let walked = seen.get(dir);
+    if (walked === undefined) {
+      const parent = dir.slice(0, dir.lastIndexOf("/"));
+      walked = this.walkedFolder(parent, seen) && fileIfThere(dir)?.isDirectory() === true;
+      seen.set(dir, walked);
+    }
+    return walked;
   }
 
   objectFile(key: string): string {
