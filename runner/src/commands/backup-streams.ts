@@ -34,6 +34,7 @@ import { readDatabaseProperties } from "../pg/database-properties.js";
 import { readOwnership } from "../pg/owners.js";
 import { readGlobals } from "../pg/globals.js";
 import type { BackupSettings } from "../settings/config.js";
+import type { ObjectCatalog } from "../media-store/object-catalog.js";
 
 /** The run's streams: cancelled together, each shown on the progress lines until it is stored. */
 export class StreamGroup {
@@ -218,6 +219,7 @@ export async function startStoreMedia(
     backupId: string;
     rehash: boolean;
     inspector: EntryInspector;
+    catalog?: Promise<ObjectCatalog>;
   },
 ): Promise<StoreUpload> {
   const { settings, store, log, prefix, plan } = ctx;
@@ -265,6 +267,7 @@ export async function startStoreMedia(
     contentLock: lock && settings.lock && contentLock(lock, settings.lock.days),
     partSizeMiB: settings.partSizeMiB,
     inspector: options.inspector,
+    catalog: options.catalog,
   });
   ctx.group.add(storeUpload, "store");
   return storeUpload;

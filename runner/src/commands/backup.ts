@@ -35,6 +35,7 @@ import { PgConnectError } from "../pg/connect.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
 import { dumpVersionProblem, pgBinary, toolVersion } from "../pg/versions.js";
 import { destinationInsideMedia } from "../paths/real-path.js";
+import { ObjectCatalog } from "../media-store/object-catalog.js";
 import { inspectDirectory } from "../archive/directory-walk.js";
 import { EntryInspector } from "../archive/inspector.js";
 import type { StreamResult } from "../stages/upload-stream.js";
@@ -228,6 +229,11 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const { store } = deps;
   log.info({ stage: "start", destination: store.display, trigger: settings.trigger }, "backup started");
 
+  // A store-format backup's listing of the content objects goes on beside the checks: it only
+  // reads, and on S3 it waits on the network (issue 22, second backup vs restic). A failed check
+  // leaves it to end unread.
+  const catalog = settings.media?.format === "store" ? ObjectCatalog.fromListing(store) : undefined;
+  catalog?.catch(() => undefined);
   const checked = await preflight(settings, store, prefix, log, deps.signal).catch((error: unknown) => {
     log.error({ stage: "failed", error: errorMessage(error) }, "backup failed before anything was stored");
     throw backupFailed(error);
@@ -245,7 +251,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
 
   try {
     const reads = database ? startDatabase(ctx, database.session, refs.columns, refs.referenced) : undefined;
-    const storeUpload = await startMedia(ctx, checked, { backupId, rehash: deps.rehash, inspector });
+    const storeUpload = await startMedia(ctx, checked, { backupId, rehash: deps.rehash, inspector, catalog });
     group.cancelLateStarters();
 
     const snapshot = await awaitStreams(group, reads, inspector);
@@ -365,7 +371,12 @@ function watchMedia(
 async function startMedia(
   ctx: StreamContext,
   checked: Awaited<ReturnType<typeof preflight>>,
-  options: { backupId: string; rehash: boolean | undefined; inspector: EntryInspector },
+  options: {
+    backupId: string;
+    rehash: boolean | undefined;
+    inspector: EntryInspector;
+    catalog: Promise<ObjectCatalog> | undefined;
+  },
 ): Promise<StoreUpload | undefined> {
   const { settings } = ctx;
   const { backupId, inspector } = options;
@@ -373,7 +384,7 @@ async function startMedia(
     const rehash = options.rehash || rehashesMedia(settings.tier);
     // Unencrypted without a configured key: the destination's own, read or made now that every check passed.
     const storeKey = checked.storeKey ?? (await destinationStoreKey(ctx.store));
-    return startStoreMedia(ctx, { storeKey, backupId, rehash, inspector });
+    return startStoreMedia(ctx, { storeKey, backupId, rehash, inspector, catalog: options.catalog });
   }
   if (settings.media) startTarMedia(ctx, checked.media?.sourceBytes ?? 0, inspector);
   return undefined;

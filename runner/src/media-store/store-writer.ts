@@ -99,6 +99,11 @@ export interface StoreWriteOptions {
   chunkLocks?: { previous?: ReadonlyMap<string, number>; key: string };
   /** The chunk names' generation (SegmentWriter's `generation`); absent: the first one. */
   chunkGeneration?: string;
+  /**
+   * The store's content objects, listed already (backup.ts starts the listing beside its
+   * preflight: read-only, and on S3 it waits on the network); absent: listed here.
+   */
+  catalog?: Promise<ObjectCatalog>;
 }
 
 export type StoreUpload = UploadStream & { readonly stats: StoreWriteStats };
@@ -391,7 +396,16 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   };
 
   const produce = async (): Promise<Segment[]> => {
-    listed = await ObjectCatalog.fromListing(store);
+    // The walk's thread comes up (60-100 ms) and walks ahead while the listing is awaited.
+    const walk = walkTreeInWorker(options.dir, { skipTopLevel: excludedFromArchive });
+    const first = walk.next();
+    first.catch(() => undefined);
+    try {
+      listed = await (options.catalog ?? ObjectCatalog.fromListing(store));
+    } catch (error) {
+      await walk.return(undefined).catch(() => undefined);
+      throw error;
+    }
     referenced = new ReferencedObjects(listed);
     // Lines go out in walk order; files are read and stored `transfers` at a time. An unchanged
     // file's line is ready at once (no promise) unless its retention is to be extended. The walk
@@ -437,7 +451,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         }),
       },
     });
-    for await (const batch of walkTreeInWorker(options.dir, { skipTopLevel: excludedFromArchive }))
+    for await (const batch of resumed(walk, first))
       for (const entry of batch) {
         if (failure) throw failure;
         const type = typeOfLetter(entry.type);
@@ -536,4 +550,13 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
 /** For messages: what a run stored. */
 export function describeStats(s: StoreWriteStats): string {
   return `${s.objects} objects (${s.uploadedObjects} uploaded, ${s.reusedObjects} reused)`;
+}
+
+/** `walk` from its first result, already asked for; ending early ends `walk` (its thread). */
+async function* resumed<T>(walk: AsyncGenerator<T>, first: Promise<IteratorResult<T>>): AsyncGenerator<T> {
+  try {
+    for (let next = await first; !next.done; next = await walk.next()) yield next.value;
+  } finally {
+    await walk.return(undefined);
+  }
 }
