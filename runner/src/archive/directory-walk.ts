@@ -1,6 +1,7 @@
 import { readdir, readlink } from "node:fs/promises";
 import { lstat as lstatCallback, type BigIntStats } from "node:fs";
 import { EntryInspector } from "./inspector.js";
+import { walkTreeInWorker } from "./worker-walk.js";
 import type { EntryType } from "./listing.js";
 
 const SLASH = Buffer.from("/");
@@ -179,10 +180,13 @@ export async function inspectDirectory(
     onFile?: (name: Buffer) => void;
     /** Judge only (walkTypes): the tally's sourceBytes is then 0, its files count every name. */
     typesOnly?: boolean;
+    /** Walked by a worker thread (worker-walk.ts): the judging stays here, the calls go there. */
+    inWorker?: boolean;
   } = {},
 ): Promise<EntryInspector> {
   const inspector = new EntryInspector({ onFile: options.onFile });
-  for await (const batch of walk(dir, options, options.typesOnly ?? false))
+  const batches = options.inWorker ? walkTreeInWorker(dir, options) : walk(dir, options, options.typesOnly ?? false);
+  for await (const batch of batches)
     for (const entry of batch)
       inspector.add({
         type: entry.type,
