@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   for await (const batch of walkTreeInWorker(media!)) entries.push(...batch);
   const files = entries.filter((e) => e.type === "-");
   process.stdout.write(`${entries.length} entries, ${files.length} files\n`);
-  await cpu("preflight walk (types only, judged)", () => inspectDirectory(media!, { typesOnly: true }));
+  await cpu("preflight walk (worker thread, judged)", () => inspectDirectory(media!, { inWorker: true }));
   await cpu(
     "main-thread walk (readdir, BigInt lstat)",
     async () => {

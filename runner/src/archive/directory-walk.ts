@@ -55,9 +55,6 @@ export interface WalkedEntry {
   linkTarget?: Buffer;
 }
 
-/** An entry of a walk that lstat'ed only what is neither a regular file nor a folder. */
-type TypedEntry = Omit<WalkedEntry, "stats"> & { stats?: WalkStats };
-
 interface WalkOptions {
   /** Top-level names tar is told to leave out (the runner's own copies), left out here too. */
   skipTopLevel?: (name: Buffer) => boolean;
@@ -79,37 +76,17 @@ export async function* walkTree(dir: string, options: WalkOptions = {}): AsyncGe
  * every backup. Handing them over one at a time through the nested async generators cost more
  * CPU than the lstat calls themselves (50,000 files: ~1.1 s against ~0.3 s, BENCHMARKS.md issue 22).
  */
-export function walkTreeBatches(dir: string, options: WalkOptions = {}): AsyncGenerator<WalkedEntry[]> {
-  return walk(dir, options, false) as AsyncGenerator<WalkedEntry[]>;
-}
-
-/**
- * With `typesOnly`, regular files and folders are not lstat'ed (the folder listing's types say
- * what they are): what judging a tree's safety needs (links, devices, names) at a fraction of the
- * cost, for the store format's preflight (the store walk that follows lstats every entry). A
- * regular file's extra names are then not told apart ("-", without stats): every name of a file
- * is as safe to extract as its first. Symlinks and other special files are lstat'ed as always (a
- * hard link to a symlink is still "h").
- */
-async function* walk(dir: string, options: WalkOptions, typesOnly: boolean): AsyncGenerator<TypedEntry[]> {
+export async function* walkTreeBatches(dir: string, options: WalkOptions = {}): AsyncGenerator<WalkedEntry[]> {
   const skipTopLevel = options.skipTopLevel ?? (() => false);
   // Only files with several names can be met again; keyed by device and inode.
   const firstNames = new Map<string, Buffer>();
-  /** Names in byte order, and (typesOnly) the listing's type: "-" or "d" need no lstat. */
-  async function listFolder(abs: Buffer, top: boolean): Promise<Array<{ name: Buffer; known?: "-" | "d" }>> {
+  /** Names in byte order. */
+  async function listFolder(abs: Buffer, top: boolean): Promise<Buffer[]> {
     const keep = (n: Buffer) => !top || !skipTopLevel(n);
-    if (!typesOnly)
-      return (await readdir(abs, { encoding: "buffer" }))
-        .filter(keep)
-        .sort(Buffer.compare)
-        .map((name) => ({ name }));
-    return (await readdir(abs, { encoding: "buffer", withFileTypes: true }))
-      .filter((d) => keep(d.name))
-      .sort((a, b) => Buffer.compare(a.name, b.name))
-      .map((d) => ({ name: d.name, known: d.isFile() ? "-" : d.isDirectory() ? "d" : undefined }));
+    return (await readdir(abs, { encoding: "buffer" })).filter(keep).sort(Buffer.compare);
   }
   /** `prefix`: the folder's name below the root ("" for the root), its children's names start with it. */
-  async function* folder(abs: Buffer, prefix: Buffer): AsyncGenerator<TypedEntry[]> {
+  async function* folder(abs: Buffer, prefix: Buffer): AsyncGenerator<WalkedEntry[]> {
     const names = await listFolder(abs, prefix.length === 0);
     // The name below the root, as joinComponents would make it (a copy, never readdir's buffer).
     const nameOf = (child: Buffer) => (prefix.length ? Buffer.concat([prefix, SLASH, child]) : Buffer.from(child));
@@ -118,8 +95,8 @@ async function* walk(dir: string, options: WalkOptions, typesOnly: boolean): Asy
     // before this one is handed over, so the pool works while the caller handles these.
     const lstatBatch = (at: number) => {
       const batch = names.slice(at, at + LSTAT_BATCH);
-      const paths = batch.map((child) => Buffer.concat([abs, SLASH, child.name]));
-      const stats = Promise.all(batch.map((child, i) => (child.known ? undefined : lstat(paths[i]!))));
+      const paths = batch.map((child) => Buffer.concat([abs, SLASH, child]));
+      const stats = Promise.all(paths.map(lstat));
       // Handled when its turn comes; a rejection meanwhile is not an unhandled one.
       stats.catch(() => undefined);
       return { batch, paths, stats };
@@ -129,21 +106,11 @@ async function* walk(dir: string, options: WalkOptions, typesOnly: boolean): Asy
       const { batch, paths } = next;
       const stats = await next.stats;
       next = at + LSTAT_BATCH < names.length ? lstatBatch(at + LSTAT_BATCH) : undefined;
-      let out: TypedEntry[] = [];
+      let out: WalkedEntry[] = [];
       for (let i = 0; i < stats.length; i += 1) {
-        const st = stats[i];
+        const st = stats[i]!;
         const path = paths[i]!;
-        const name = nameOf(batch[i]!.name);
-        if (!st) {
-          const type = batch[i]!.known!;
-          out.push({ type, name, path });
-          if (type === "d") {
-            yield out;
-            out = [];
-            yield* folder(path, name);
-          }
-          continue;
-        }
+        const name = nameOf(batch[i]!);
         if (!st.isDirectory() && st.nlink > 1n) {
           const inode = `${st.dev}:${st.ino}`;
           const first = firstNames.get(inode);
@@ -178,19 +145,17 @@ export async function inspectDirectory(
   options: WalkOptions & {
     /** Each regular file's name below `dir`, as bytes. */
     onFile?: (name: Buffer) => void;
-    /** Judge only (walkTypes): the tally's sourceBytes is then 0, its files count every name. */
-    typesOnly?: boolean;
     /** Walked by a worker thread (worker-walk.ts): the judging stays here, the calls go there. */
     inWorker?: boolean;
   } = {},
 ): Promise<EntryInspector> {
   const inspector = new EntryInspector({ onFile: options.onFile });
-  const batches = options.inWorker ? walkTreeInWorker(dir, options) : walk(dir, options, options.typesOnly ?? false);
+  const batches = options.inWorker ? walkTreeInWorker(dir, options) : walkTreeBatches(dir, options);
   for await (const batch of batches)
     for (const entry of batch)
       inspector.add({
         type: entry.type,
-        size: entry.type === "-" ? Number(entry.stats?.size ?? 0) : 0,
+        size: entry.type === "-" ? Number(entry.stats.size) : 0,
         name: entry.name,
         linkTarget: entry.linkTarget,
       });

@@ -136,6 +136,11 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     ...(options.chunkGeneration ? { chunkGeneration: options.chunkGeneration } : {}),
   };
   const retention = options.contentLock && new ObjectRetention(store, options.contentLock);
+  /** A new content object's type and, under Object Lock, its retention (streamed or in one call). */
+  const contentPut = {
+    contentType: "application/octet-stream",
+    lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
+  };
   /** A record's lock date, when it is about the object `sha256` names now. */
   const knownLock = (previous: StatRecord | undefined, sha256: string) =>
     options.statCache.trustLock && previous?.sha256 === sha256 ? previous.lockUntilMs : undefined;
@@ -230,8 +235,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
           store.putStream(objectKey, meter, {
             partSize: choosePartSize(size * 1.01 + 4096, options.partSizeMiB),
             queueSize: 1,
-            contentType: "application/octet-stream",
-            lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
+            ...contentPut,
           }),
         ),
         sealed?.exited,
@@ -249,15 +253,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
 
   /** A new object's bytes, in one call (storeObject); the store's copy is used when it has one meanwhile. */
   const storeBytes = async (objectKey: string, bytes: Buffer, chunk: boolean) => {
-    if (failure) throw failure;
     try {
-      await writing(
-        objectKey,
-        store.putSmall(objectKey, bytes, {
-          contentType: "application/octet-stream",
-          lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
-        }),
-      );
+      await writing(objectKey, store.putSmall(objectKey, bytes, contentPut));
     } catch (error) {
       written(objectKey);
       if (!(error instanceof AlreadyExistsError)) throw error;
