@@ -3,14 +3,19 @@
 // object gone or resized fails the backup naming it, and a store listing out of key order must not
 // fail a backup whose objects are all there.
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, rm, truncate } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, symlink, truncate, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { storeObjectKey } from "../../runner/src/contract.js";
-import { confirmReferenced } from "../../runner/src/media-store/gc-lease.js";
+import {
+  GC_LEASES_PREFIX,
+  confirmReferenced,
+  confirmSet,
+  waitOutGcLeases,
+} from "../../runner/src/media-store/gc-lease.js";
 import { inBatches, type ObjectStore, type StoredObject } from "../../runner/src/store/object-store.js";
 import { FileStore } from "../../runner/src/store/file-store.js";
 
@@ -76,5 +81,119 @@ describe("confirmReferenced", () => {
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+describe("waitOutGcLeases: whether the backup's own listing still holds", () => {
+  // EDMS_GC_LEASE_MS=1000: a gc deletes from a mark until 1 s after its lease, plus a 1 s margin,
+  // plus 1 s for LastModified given to the second: 3 s after the lease's LastModified.
+  const LEASE_END_MS = 3000;
+
+  it("holds exactly when every lease's deletes ended before the listing began (on the store's clock)", async () => {
+    const saved = process.env.EDMS_GC_LEASE_MS;
+    process.env.EDMS_GC_LEASE_MS = "1000";
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          // How long before the list was stored the listing began, and each lease's age then (ms).
+          fc.integer({ min: 0, max: 20_000 }),
+          fc.array(fc.integer({ min: 3_500, max: 40_000 }), { maxLength: 3 }),
+          fc.boolean(),
+          async (listingAgo, leaseAges, knownListing) => {
+            const root = await mkdtemp(path.join(tmpdir(), "leases-"));
+            try {
+              const store = new FileStore(root);
+              const listKey = "daily/20261207T000000Z-0000/media-segments.txt";
+              await store.putSmall(listKey, "list\n");
+              const storedAt = performance.now();
+              const now = Date.now();
+              for (const [i, age] of leaseAges.entries()) {
+                const lease = `${GC_LEASES_PREFIX}${i}.json`;
+                await store.putSmall(lease, "{}\n");
+                const at = new Date(now - age);
+                await utimes(path.join(root, lease), at, at);
+              }
+              const listedFrom = knownListing ? storedAt - listingAgo : undefined;
+              const r = await waitOutGcLeases(store, listKey, storedAt, undefined, listedFrom);
+              // The ages all end their deletes before now: nothing to wait for.
+              expect(r.waitedMs).toBe(0);
+              const newestEnd = Math.max(...leaseAges.map((age) => now - age + LEASE_END_MS));
+              const holds = knownListing && (leaseAges.length === 0 || newestEnd <= now - listingAgo);
+              // Away from the boundary (file times and clocks move by a few ms): exactly that.
+              if (leaseAges.length === 0 || Math.abs(newestEnd - (now - listingAgo)) > 100)
+                expect(r.listingHolds).toBe(holds);
+            } finally {
+              await rm(root, { recursive: true, force: true });
+            }
+          },
+        ),
+        { numRuns: 60 },
+      );
+    } finally {
+      if (saved === undefined) delete process.env.EDMS_GC_LEASE_MS;
+      else process.env.EDMS_GC_LEASE_MS = saved;
+    }
+  });
+});
+
+describe("confirmSet", () => {
+  /** A store with two reused objects and two this run stored; `refs` as ReferencedObjects gives them. */
+  async function withSet(root: string) {
+    const files = new FileStore(root);
+    const reused: Array<[string, number]> = [];
+    const stored: Array<[string, number]> = [];
+    for (let i = 0; i < 4; i += 1) {
+      const key = objectKey(i, false);
+      await files.putSmall(key, Buffer.alloc(10 + i, 1));
+      (i < 2 ? reused : stored).push([key, 10 + i]);
+    }
+    const refs = {
+      sorted: () => [...reused, ...stored].sort(byKey),
+      storedSorted: () => [...stored].sort(byKey),
+    };
+    return { files, reused, stored, refs };
+  }
+
+  it("with the listing holding, asks a folder about this run's objects only; otherwise about every one", async () => {
+    const root = await mkdtemp(path.join(tmpdir(), "confirm-set-"));
+    try {
+      const { files, reused, refs } = await withSet(root);
+      await rm(path.join(root, reused[0]![0]));
+      // Gone by hand while the backup ran, with no gc lease: the listing's proof stands (verify finds it).
+      await expect(confirmSet(files, refs, { waitedMs: 0, listingHolds: true })).resolves.toBeUndefined();
+      // A gc's deletes may reach past the listing: every object is checked, the gone one named.
+      await expect(confirmSet(files, refs, { waitedMs: 0, listingHolds: false })).rejects.toThrow(
+        new RegExp(`no longer in the store \\(${reused[0]![0]}.*gc deleted it`),
+      );
+      // On S3 (listed, not asked) with the listing holding: nothing to ask.
+      await expect(
+        confirmSet(
+          listedOnly(files),
+          { ...refs, storedSorted: () => [["store/objects/00/none", 1]] },
+          {
+            waitedMs: 0,
+            listingHolds: true,
+          },
+        ),
+      ).resolves.toBeUndefined();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("an object this run stored behind a symlinked folder fails the backup with what to do, not a gc story", async () => {
+    const root = await mkdtemp(path.join(tmpdir(), "confirm-set-"));
+    try {
+      const { files, stored, refs } = await withSet(root);
+      const folder = path.dirname(path.join(root, stored[0]![0]));
+      await rename(folder, `${folder}-moved`);
+      await symlink(`${folder}-moved`, folder);
+      const confirmed = confirmSet(files, refs, { waitedMs: 0, listingHolds: true });
+      await expect(confirmed).rejects.toThrow(/this backup stored is not where a listing of the store finds it/);
+      await expect(confirmed).rejects.toThrow(/make every folder under store\/objects\/ a real folder again/);
+      await expect(confirmed).rejects.not.toThrow(/gc deleted/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -78,10 +78,17 @@ export class ObjectCatalog {
   /** The last lookup (find). */
   private lastKey: string | undefined;
   private lastAt: number | undefined;
+  /**
+   * performance.now() just before the listing was asked for (fromListing): every object it lists
+   * was there at that moment or later. A backup whose gc leases all ended before it needs no
+   * second listing (gc-lease.ts confirmReferenced). Undefined for a catalog built otherwise.
+   */
+  listedFrom: number | undefined;
 
   /** Every content object under STORE_OBJECTS_PREFIX, from one listing. */
   static async fromListing(store: ObjectStore): Promise<ObjectCatalog> {
     const catalog = new ObjectCatalog();
+    catalog.listedFrom = performance.now();
     for await (const batch of store.listBatches(STORE_OBJECTS_PREFIX))
       for (const o of batch) catalog.add(o.key, o.bytes);
     catalog.seal();

@@ -71,6 +71,11 @@ export class ReferencedObjects {
     }
   }
 
+  /** Only the keys this run stored or found by asking the store (not in the listing), each once, in byte order. */
+  storedSorted(): Generator<[string, number]> {
+    return this.stored.sorted();
+  }
+
   /** Removes what the stored keys keep in TMPDIR (key-records.ts). */
   dispose(): void {
     this.stored.dispose();

@@ -25,7 +25,7 @@ import type { StreamResult, UploadStream } from "../stages/upload-stream.js";
 import { AlreadyExistsError, type ObjectStore, type PutStreamOptions } from "../store/object-store.js";
 import { faultPoint } from "../fault-points.js";
 import type { Logger } from "../output/logger.js";
-import { confirmReferenced, waitOutGcLeases } from "./gc-lease.js";
+import { confirmSet, waitOutGcLeases } from "./gc-lease.js";
 import { ReferencedObjects } from "./object-list.js";
 import { entryLine, typeOfLetter, type IndexEntry } from "./media-index.js";
 import { ObjectCatalog, ThisRunObjects } from "./object-catalog.js";
@@ -520,8 +520,8 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const done: Promise<StreamResult> = produced.then(async (list) => {
     if (failure) throw failure;
     // The segment list (what gc marks from: its chunks and the keys in its object-list chunks),
-    // then (after any gc lease) one listing proving every reused object and chunk is still there:
-    // only then may the manifest be written (gc-lease.ts).
+    // then (after any gc lease) the check that every reused object and chunk is still there (a
+    // listing, unless the first one still holds): only then may the manifest be written (gc-lease.ts).
     const text = segmentListHeader(options.backupId) + list.map(segmentLine).join("");
     pipeline(Readable.from([Buffer.from(text, "utf8")]), meter, () => undefined);
     await store.putStream(options.segmentListKey, meter, {
@@ -532,9 +532,9 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     });
     const storedAt = performance.now();
     await faultPoint("backup.after-object-list");
-    await waitOutGcLeases(store, options.segmentListKey, storedAt, options.log);
+    const lease = await waitOutGcLeases(store, options.segmentListKey, storedAt, options.log, listed!.listedFrom);
     if (failure) throw failure;
-    await confirmReferenced(store, () => referenced!.sorted());
+    await confirmSet(store, referenced!, lease);
     await faultPoint("backup.objects-confirmed");
     if (failure) throw failure;
     return { key: options.segmentListKey, bytes: meter.bytes, sha256: meter.sha256 };
