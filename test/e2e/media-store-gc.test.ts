@@ -11,6 +11,7 @@ import {
   DeleteObjectCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import { GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
@@ -18,7 +19,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
 import { testCloudWatch } from "../helpers/notify-receiver.js";
 import { runRunner, startRunner, type RunnerResult, type RunningRunner } from "../helpers/runner-cli.js";
-import { createTestBucket } from "../helpers/s3-bucket.js";
+import { refusingS3 } from "../helpers/refusing-s3.js";
+import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
 import { chunkKeysOf, referencedBy } from "../helpers/segment-lists.js";
 import { freePort } from "../helpers/pg-cluster.js";
 
@@ -173,6 +175,40 @@ async function pausedAt(
     await new Promise((r) => setTimeout(r, 20));
   }
   return { run, flag };
+}
+
+/** The newest gc lease's LastModified at a file:// destination (ms). */
+async function newestLeaseIn(dest: string): Promise<number> {
+  const dir = path.join(dest, "store", "gc", "leases");
+  let newest = 0;
+  for (const name of await readdir(dir)) newest = Math.max(newest, (await stat(path.join(dir, name))).mtimeMs);
+  return newest;
+}
+
+/**
+ * Resolves once the deletes of a gc lease written at `newest` (on the store's clock) are over as a
+ * backup reckons it (gc-lease.ts: the lease, its margin, 1 s), plus `slackMs`: a backup started
+ * then finds that no gc can have deleted under its own listing of the store.
+ */
+async function leaseOver(newest: number, leaseMs: number, slackMs: number): Promise<void> {
+  const end = newest + 2 * leaseMs + 1000 + slackMs;
+  await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now())));
+}
+
+/**
+ * A gc paused (past its lease) is let go while a backup is paused right after listing the store:
+ * the gc writes a new lease, marks (no list of the backup's yet) and deletes all six due objects,
+ * two of which the backup reuses; the backup, let go, must fail cleanly.
+ */
+async function gcRenewsUnderListing(env: Record<string, string>, gcRun: { run: RunningRunner; flag: string }) {
+  const b = await pausedAt(["backup", "--tier", "daily"], env, "backup.store-listed");
+  await rm(gcRun.flag);
+  expect(ok("gc resumed", await gcRun.run.result).stdout).toContain("deleted 6 content objects");
+  await rm(b.flag);
+  const r = await b.run.result;
+  expect(r.code, r.stderr).toBe(1);
+  expect(r.stderr).toContain("no longer in the store");
+  expect(r.stderr).toContain("run the backup again");
 }
 
 describe("the segment list", () => {
@@ -434,6 +470,50 @@ describe("gc and backups interleaved (no complete set ever points at a missing o
     await everySetVerifies(s);
   });
 
+  /**
+   * x, y and z backed up, that set expired, a gc that recorded its six objects as candidates; then
+   * z.txt removed and a second gc paused at `point` (it has marked: no set names anything) until
+   * its lease's deletes are over. A backup now reuses x's and y's objects, not z's nor the old chunks.
+   */
+  async function staleGc(point: string) {
+    const s = await site(
+      { "x.txt": "reused x", "y.txt": "reused y", "z.txt": "only in the expired set" },
+      { EDMS_GC_LEASE_MS: "1000" },
+    );
+    await backup(s);
+    const [first] = await sets(s.dest);
+    await rm(first!.folder, { recursive: true });
+    ok("gc records candidates", await gc(s));
+    await rm(path.join(s.media, "z.txt"));
+    const paused = await pausedAt(["gc", "--yes"], s.env, point);
+    await leaseOver(await newestLeaseIn(s.dest), 1000, 500);
+    return { s, paused };
+  }
+
+  it("a gc paused past its lease: a backup meanwhile trusts its own listing; the gc, resumed, renews its lease and spares the new set", async () => {
+    // The backup needs no second listing (every lease it sees was over before it listed the store):
+    // what keeps its objects is gc renewing its lease and marking again before any late delete.
+    for (const point of ["gc.before-delete", "gc.deleted-one"]) {
+      const { s, paused } = await staleGc(point);
+      const b = await backup(s);
+      expect(b.logs.some((l) => l.stage === "gc-lease")).toBe(false);
+      await rm(paused.flag);
+      ok(`gc resumed at ${point}`, await paused.run.result);
+      // z's object and the expired set's chunks are gone, nothing the complete set references.
+      expect(await objectKeys(s.dest)).toEqual([...(await referencedByComplete(s.dest))].sort());
+      await everySetVerifies(s);
+    }
+  });
+
+  it("a gc that renews its lease after a backup listed the store: the backup's listing no longer holds, and it fails cleanly", async () => {
+    const { s, paused } = await staleGc("gc.before-delete");
+    // gc's first lease was over before the backup listed the store; the one it writes on resuming is not.
+    await gcRenewsUnderListing(s.env, paused);
+    for (const set of await sets(s.dest)) expect(set.manifest).toBeUndefined();
+    await backup(s);
+    await everySetVerifies(s);
+  });
+
   it("SIGKILL of gc at each step loses nothing, and a later gc finishes the job", async () => {
     for (const point of ["gc.marked", "gc.before-delete", "gc.deleted-one", "gc.before-record"]) {
       const s = await site({ "a.txt": "a", "b.txt": "b", "c.txt": "c", "d.txt": "d" });
@@ -455,24 +535,37 @@ describe("gc and backups interleaved (no complete set ever points at a missing o
   });
 });
 
+/** The runner's environment for a store-format backup of `media` to `bucket` (grace 0), with `extra`. */
+function s3Site(bucket: TestBucket, media: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    ...bucket.env(),
+    BACKUP_DATABASE: "false",
+    MEDIA_DIR: media,
+    MEDIA_FORMAT: "store",
+    MEDIA_STORE_KEY: KEY,
+    MEDIA_STORE_GC_GRACE_HOURS: "0",
+    ...extra,
+  };
+}
+
+/** Removes the daily sets' objects, as their expiry would (they carry no retention here). */
+async function expireDailySets(bucket: TestBucket): Promise<void> {
+  for (const Key of (await bucket.keys()).filter((k) => k.startsWith("edms/daily/")))
+    await bucket.client.send(new DeleteObjectCommand({ Bucket: bucket.name, Key }));
+}
+
 describe("gc on S3 (moto) with Object Lock", () => {
   it("never sends a delete to a locked object, reports it, and leaves a delete marker (the undo) on what it frees", async () => {
     const bucket = await createTestBucket(s3Endpoint, { objectLock: true });
     const media = await mkdtemp(path.join(work, "lock-media-"));
     await writeFile(path.join(media, "doc.pdf"), randomBytes(5000));
     const ns = `EdmsTest/${randomBytes(4).toString("hex")}`;
-    const env = {
-      ...bucket.env(),
-      BACKUP_DATABASE: "false",
-      MEDIA_DIR: media,
-      MEDIA_FORMAT: "store",
-      MEDIA_STORE_KEY: KEY,
-      MEDIA_STORE_GC_GRACE_HOURS: "0",
+    const env = s3Site(bucket, media, {
       EDMS_GC_LEASE_MS: "1500",
       OBJECT_LOCK_MODE: "GOVERNANCE",
       OBJECT_LOCK_DAYS: "1",
       APP_NAME: "edms",
-    };
+    });
     ok("backup", await runRunner(["backup", "--tier", "daily"], env));
     // Three unreferenced objects (a dead run's, say): one plain, one retained, one on legal hold.
     const stray = (c: string) => `edms/store/objects/${c}${c}/${c}${c}${"0".repeat(62)}`;
@@ -538,26 +631,40 @@ describe("gc on S3 (moto) with Object Lock", () => {
   });
 });
 
+/**
+ * Every complete set in `bucket` (prefix edms/) has every object its segment list names and verifies
+ * byte for byte; returns their manifests' keys and the objects they reference.
+ */
+async function completeSetsWhole(
+  bucket: TestBucket,
+  env: Record<string, string>,
+): Promise<{ manifests: string[]; referenced: Set<string> }> {
+  const keys = await bucket.keys();
+  const manifests = keys.filter((k) => k.endsWith("/manifest.json"));
+  const referenced = new Set<string>();
+  for (const manifest of manifests) {
+    const folder = manifest.slice(0, -"manifest.json".length);
+    const list = (await bucket.get(`${folder}media-segments.txt`)).toString("utf8");
+    for (const k of await referencedBy(list, (key) => bucket.get(`edms/${key}`))) {
+      expect(keys).toContain(`edms/${k}`);
+      referenced.add(`edms/${k}`);
+    }
+    ok("verify --full", await runRunner(["verify", folder.split("/")[2]!, "--full"], env));
+  }
+  return { manifests, referenced };
+}
+
 describe("gc and a backup interleaved on S3 (moto, Object Lock bucket, LastModified to the second)", () => {
   it("a gc paused between its mark and its deletes cannot leave a complete set without its objects", async () => {
     const bucket = await createTestBucket(s3Endpoint, { objectLock: true });
     const media = await mkdtemp(path.join(work, "race-media-"));
     await writeFile(path.join(media, "x.txt"), "reused content");
     await writeFile(path.join(media, "y.txt"), randomBytes(3000));
-    const env = {
-      ...bucket.env(),
-      BACKUP_DATABASE: "false",
-      MEDIA_DIR: media,
-      MEDIA_FORMAT: "store",
-      MEDIA_STORE_KEY: KEY,
-      MEDIA_STORE_GC_GRACE_HOURS: "0",
-      EDMS_GC_LEASE_MS: "8000",
-    };
+    const env = s3Site(bucket, media, { EDMS_GC_LEASE_MS: "8000" });
     const keys = () => bucket.keys();
     ok("backup 1", await runRunner(["backup", "--tier", "daily"], env));
     // The set expires (its objects carry no retention here): its content objects are unreferenced.
-    for (const Key of (await keys()).filter((k) => k.startsWith("edms/daily/")))
-      await bucket.client.send(new DeleteObjectCommand({ Bucket: bucket.name, Key }));
+    await expireDailySets(bucket);
     // Two files' objects and one segment's three chunks.
     const objects = (await keys()).filter((k) => k.startsWith("edms/store/objects/"));
     expect(objects).toHaveLength(5);
@@ -570,19 +677,70 @@ describe("gc and a backup interleaved on S3 (moto, Object Lock bucket, LastModif
     const r = await b.result;
     expect(g.stdout).toContain("deleted 5 content objects");
     // Whatever the order: every complete set's objects are there, and it verifies byte for byte.
-    const after = await keys();
-    for (const manifest of after.filter((k) => k.endsWith("/manifest.json"))) {
-      const folder = manifest.slice(0, -"manifest.json".length);
-      const list = (await bucket.get(`${folder}media-segments.txt`)).toString("utf8");
-      for (const k of await referencedBy(list, (key) => bucket.get(`edms/${key}`)))
-        expect(after).toContain(`edms/${k}`);
-      ok("verify --full", await runRunner(["verify", folder.split("/")[2]!, "--full"], env));
-    }
+    const { manifests } = await completeSetsWhole(bucket, env);
     // How: the backup waited out the lease, found its objects gone and wrote no manifest.
     expect(r.logs.some((l) => l.stage === "gc-lease")).toBe(true);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain("run the backup again");
-    expect(after.filter((k) => k.endsWith("/manifest.json"))).toEqual([]);
+    expect(manifests).toEqual([]);
     ok("the next backup", await runRunner(["backup", "--tier", "daily"], env));
+  });
+
+  /**
+   * As staleGc on file://: x, y and z backed up, that set expired, a gc that recorded its six
+   * objects, z.txt removed, and a second gc paused between its mark and its deletes until its
+   * lease's deletes are over; the runner reaches moto through a proxy that counts listings.
+   */
+  async function staleGcOnS3() {
+    const bucket = await createTestBucket(s3Endpoint, { objectLock: true });
+    const proxy = await refusingS3(s3Endpoint, []);
+    const media = await mkdtemp(path.join(work, "stale-media-"));
+    await writeFile(path.join(media, "x.txt"), "reused x");
+    await writeFile(path.join(media, "y.txt"), randomBytes(3000));
+    await writeFile(path.join(media, "z.txt"), "only in the expired set");
+    const env = s3Site(bucket, media, { S3_ENDPOINT: proxy.endpoint, EDMS_GC_LEASE_MS: "1000" });
+    ok("backup 1", await runRunner(["backup", "--tier", "daily"], env));
+    await expireDailySets(bucket);
+    ok("gc 1 records the candidates", await runRunner(["gc", "--yes"], env));
+    await rm(path.join(media, "z.txt"));
+    const paused = await pausedAt(["gc", "--yes"], env, "gc.before-delete");
+    const leases = await bucket.client.send(
+      new ListObjectsV2Command({ Bucket: bucket.name, Prefix: "edms/store/gc/leases/" }),
+    );
+    const newest = Math.max(...(leases.Contents ?? []).map((o) => o.LastModified!.getTime()));
+    // +1 s more: the backup reckons when its listing began from its list's LastModified, to the second too.
+    await leaseOver(newest, 1000, 1300);
+    return { bucket, proxy, env, paused };
+  }
+
+  it("a gc paused past its lease: a backup lists the store once; the gc, resumed, renews its lease and spares the new set", async () => {
+    const { bucket, proxy, env, paused } = await staleGcOnS3();
+    try {
+      proxy.listings.length = 0;
+      const b = ok("backup 2", await runRunner(["backup", "--tier", "daily"], env));
+      // Every lease it saw was over before it listed the store: that listing is its proof.
+      expect(proxy.listings.filter((p) => p === "edms/store/objects/")).toHaveLength(1);
+      expect(b.logs.some((l) => l.stage === "gc-lease")).toBe(false);
+      await rm(paused.flag);
+      ok("gc resumed", await paused.run.result);
+      const { manifests, referenced } = await completeSetsWhole(bucket, env);
+      expect(manifests).toHaveLength(1);
+      // z's object and the expired set's chunks went (delete markers), nothing the set references.
+      expect((await bucket.keys()).filter((k) => k.startsWith("edms/store/objects/"))).toEqual([...referenced].sort());
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a gc that renews its lease after a backup listed the store: the backup lists again and fails cleanly", async () => {
+    const { bucket, proxy, env, paused } = await staleGcOnS3();
+    try {
+      await gcRenewsUnderListing(env, paused);
+      expect((await completeSetsWhole(bucket, env)).manifests).toEqual([]);
+      ok("the next backup", await runRunner(["backup", "--tier", "daily"], env));
+      expect((await completeSetsWhole(bucket, env)).manifests).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -4,7 +4,8 @@
 // store refuses one call. Why not moto's own IAM enforcement: moto 5.2.1 computes a different
 // SigV4 signature for any query value holding "/" (every prefixed listing the runner makes), so a
 // backup cannot run under it at all. It also logs the operations it recognises, forwarded or not,
-// so a test can count requests (HeadObject, PutObjectRetention) the runner made.
+// so a test can count requests (HeadObject, PutObjectRetention) the runner made, and the prefix of
+// every listing begun (how many times a run listed the store's content objects).
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -35,6 +36,8 @@ export interface RefusingS3 {
   refused: S3Operation[];
   /** Every recognised operation so far (refused or forwarded), with its path, in order. */
   seen: Array<{ operation: S3Operation; path: string }>;
+  /** The prefix of every listing begun (a ListObjectsV2 without a continuation token), in order. */
+  listings: string[];
   close(): Promise<void>;
 }
 
@@ -54,8 +57,12 @@ export async function refusingS3(
   const upstream = new URL(target);
   const refused: S3Operation[] = [];
   const seen: RefusingS3["seen"] = [];
+  const listings: string[] = [];
   const server: Server = createServer((req, res) => {
     const operation = operationOf(req);
+    const query = new URL(req.url ?? "/", "http://x").searchParams;
+    if (req.method === "GET" && query.get("list-type") === "2" && !query.has("continuation-token"))
+      listings.push(query.get("prefix") ?? "");
     if (operation) seen.push({ operation, path: decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname) });
     const refusal = refusals.find((r) => r.operation === operation);
     if (operation && refusal) {
@@ -75,7 +82,6 @@ export async function refusingS3(
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
         };
-        const query = new URL(req.url ?? "/", "http://x").searchParams;
         const putObject = req.method === "PUT" && query.get("x-id") === "PutObject";
         if (options.delayStoredAnswersMs && putObject && answer.statusCode === 200)
           setTimeout(answerNow, options.delayStoredAnswersMs);
@@ -91,6 +97,7 @@ export async function refusingS3(
     endpoint: `http://127.0.0.1:${port}`,
     refused,
     seen,
+    listings,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

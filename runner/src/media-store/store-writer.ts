@@ -403,6 +403,9 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
       await walk.return(undefined).catch(() => undefined);
       throw error;
     }
+    // Tests stop here (a gc let go now deletes under a listing this run will trust): the listing is
+    // in, none of this run's media is stored yet.
+    await faultPoint("backup.store-listed");
     referenced = new ReferencedObjects(listed);
     // Lines go out in walk order; files are read and stored `transfers` at a time. An unchanged
     // file's line is ready at once (no promise) unless its retention is to be extended. The walk
