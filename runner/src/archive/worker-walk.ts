@@ -37,6 +37,8 @@ const TUNING: WalkTuning = { chunkEntries: 512, chunkBytes: 64 * 1024, credit: 4
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
 const SLASH = Buffer.from("/");
+/** Each type letter by its char code (one string, not String.fromCharCode an entry). */
+const TYPE_LETTERS: string[] = Array.from({ length: 128 }, (_, code) => String.fromCharCode(code));
 const FIELDS = STAT_FIELDS.length;
 
 function workerSource(options: WalkProgramOptions): string {
@@ -105,14 +107,20 @@ function* namesOf(chunk: WalkChunk, bytes: Buffer): Generator<{ name: Buffer; ta
   }
 }
 
+/** A chunk's entries (a loop, not namesOf: no generator step and no target Buffer a plain entry). */
 function unpack(root: Buffer, chunk: WalkChunk): WalkedEntry[] {
   const from = new PackedChunk(root, chunk);
-  const out: WalkedEntry[] = [];
-  let i = 0;
-  for (const { name, target } of namesOf(chunk, from.bytes)) {
-    const type = String.fromCharCode(chunk.types[i]!) as EntryType;
-    out.push(new PackedEntry(type, name, type === "l" || type === "h" ? target : undefined, from, i * FIELDS));
-    i += 1;
+  const { bytes } = from;
+  const { types, ends } = chunk;
+  const out: WalkedEntry[] = new Array(types.length);
+  let at = 0;
+  for (let i = 0; i < types.length; i += 1) {
+    const nameEnd = ends[2 * i]!;
+    const end = ends[2 * i + 1]!;
+    const type = TYPE_LETTERS[types[i]!] as EntryType;
+    const target = type === "l" || type === "h" ? bytes.subarray(nameEnd, end) : undefined;
+    out[i] = new PackedEntry(type, bytes.subarray(at, nameEnd), target, from, i * FIELDS);
+    at = end;
   }
   return out;
 }

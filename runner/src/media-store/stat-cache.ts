@@ -202,15 +202,16 @@ function parseRecord(line: string): StatRecord {
   if (!/^[0-9a-f]{64}$/.test(sha256!)) throw new Error("a stat cache line has no sha256");
   if (lockUntil !== undefined && !/^[0-9]{1,15}$/.test(lockUntil))
     throw new Error("a stat cache line's lock date is malformed");
+  // One shape for every record (no spread): an unchanged file's record is passed on as it is.
   return {
-    ...(lockUntil !== undefined ? { lockUntilMs: Number(lockUntil) } : {}),
-    ...(lockUntil === undefined ? { line: `${line}\n` } : {}),
     name: Buffer.from(name!, "base64"),
     size: BigInt(size!),
     mtimeNs: BigInt(mtimeNs!),
     ctimeNs: BigInt(ctimeNs!),
     ino: BigInt(ino!),
     sha256: sha256!,
+    lockUntilMs: lockUntil === undefined ? undefined : Number(lockUntil),
+    line: lockUntil === undefined ? `${line}\n` : undefined,
   };
 }
 

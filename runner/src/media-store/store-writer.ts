@@ -119,6 +119,18 @@ interface Written {
   object?: string;
 }
 
+/** A file's index line (an object literal, not a spread of `common`: one a file a run). */
+function fileEntryLine(
+  common: Omit<IndexEntry, "type">,
+  size: number,
+  sha256: string,
+  object: string,
+  objectBytes: number,
+): string {
+  const { name, mode, uid, gid, mtimeNs } = common;
+  return entryLine({ name, type: "file", mode, uid, gid, mtimeNs, size, sha256, object, objectBytes });
+}
+
 export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const { store, key, recipients, inspector } = options;
   const stats: StoreWriteStats = {
@@ -323,8 +335,9 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     inspector.add({ type: "-", size, name: entry.name });
     return {
       name: entry.name,
-      line: entryLine({ ...common, type: "file", size, sha256: unchanged.sha256, object: objectKey, objectBytes }),
-      record: { ...unchanged, lockUntilMs: undefined },
+      line: fileEntryLine(common, size, unchanged.sha256, objectKey, objectBytes),
+      // Its line as read, when it has no lock date (as a reused file's line has none without retention).
+      record: unchanged.lockUntilMs === undefined ? unchanged : { ...unchanged, lockUntilMs: undefined },
       object: objectKey,
     };
   };
@@ -338,7 +351,9 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     if (reused) {
       const written = reusedLine(entry, common, reused);
       const { record, objectKey } = reused;
-      written.record.lockUntilMs = await retention?.ensure(objectKey, knownLock(record, record.sha256));
+      const lockUntilMs = await retention?.ensure(objectKey, knownLock(record, record.sha256));
+      // A copy (the record may be the cache's own): recordLine writes the lock date into its line.
+      written.record = { ...written.record, lockUntilMs };
       return written;
     }
     for (let attempt = 1; ; attempt += 1) {
@@ -361,14 +376,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         return {
           name: entry.name,
           object: objectKey,
-          line: entryLine({
-            ...common,
-            type: "file",
-            size: content.size,
-            sha256: content.sha256,
-            object: objectKey,
-            objectBytes,
-          }),
+          line: fileEntryLine(common, content.size, content.sha256, objectKey, objectBytes),
           // The walk's stat: a change after it makes the next run's stat differ, so it reads again.
           record: {
             name: entry.name,
