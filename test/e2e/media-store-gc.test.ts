@@ -198,12 +198,19 @@ async function leaseOver(newest: number, leaseMs: number, slackMs: number): Prom
 /**
  * A gc paused (past its lease) is let go while a backup is paused right after listing the store:
  * the gc writes a new lease, marks (no list of the backup's yet) and deletes all six due objects,
- * two of which the backup reuses; the backup, let go, must fail cleanly.
+ * two of which the backup reuses. Once that lease is over too (`lapse`: only the moment the
+ * backup's listing began now tells the backup that a gc deleted under it), the backup, let go,
+ * must fail cleanly.
  */
-async function gcRenewsUnderListing(env: Record<string, string>, gcRun: { run: RunningRunner; flag: string }) {
+async function gcRenewsUnderListing(
+  env: Record<string, string>,
+  gcRun: { run: RunningRunner; flag: string },
+  lapse: () => Promise<void>,
+) {
   const b = await pausedAt(["backup", "--tier", "daily"], env, "backup.store-listed");
   await rm(gcRun.flag);
   expect(ok("gc resumed", await gcRun.run.result).stdout).toContain("deleted 6 content objects");
+  await lapse();
   await rm(b.flag);
   const r = await b.run.result;
   expect(r.code, r.stderr).toBe(1);
@@ -486,8 +493,9 @@ describe("gc and backups interleaved (no complete set ever points at a missing o
     ok("gc records candidates", await gc(s));
     await rm(path.join(s.media, "z.txt"));
     const paused = await pausedAt(["gc", "--yes"], s.env, point);
-    await leaseOver(await newestLeaseIn(s.dest), 1000, 500);
-    return { s, paused };
+    const lapse = async () => leaseOver(await newestLeaseIn(s.dest), 1000, 500);
+    await lapse();
+    return { s, paused, lapse };
   }
 
   it("a gc paused past its lease: a backup meanwhile trusts its own listing; the gc, resumed, renews its lease and spares the new set", async () => {
@@ -506,9 +514,9 @@ describe("gc and backups interleaved (no complete set ever points at a missing o
   });
 
   it("a gc that renews its lease after a backup listed the store: the backup's listing no longer holds, and it fails cleanly", async () => {
-    const { s, paused } = await staleGc("gc.before-delete");
+    const { s, paused, lapse } = await staleGc("gc.before-delete");
     // gc's first lease was over before the backup listed the store; the one it writes on resuming is not.
-    await gcRenewsUnderListing(s.env, paused);
+    await gcRenewsUnderListing(s.env, paused, lapse);
     for (const set of await sets(s.dest)) expect(set.manifest).toBeUndefined();
     await backup(s);
     await everySetVerifies(s);
@@ -704,13 +712,16 @@ describe("gc and a backup interleaved on S3 (moto, Object Lock bucket, LastModif
     ok("gc 1 records the candidates", await runRunner(["gc", "--yes"], env));
     await rm(path.join(media, "z.txt"));
     const paused = await pausedAt(["gc", "--yes"], env, "gc.before-delete");
-    const leases = await bucket.client.send(
-      new ListObjectsV2Command({ Bucket: bucket.name, Prefix: "edms/store/gc/leases/" }),
-    );
-    const newest = Math.max(...(leases.Contents ?? []).map((o) => o.LastModified!.getTime()));
-    // +1 s more: the backup reckons when its listing began from its list's LastModified, to the second too.
-    await leaseOver(newest, 1000, 1300);
-    return { bucket, proxy, env, paused };
+    const lapse = async () => {
+      const leases = await bucket.client.send(
+        new ListObjectsV2Command({ Bucket: bucket.name, Prefix: "edms/store/gc/leases/" }),
+      );
+      const newest = Math.max(...(leases.Contents ?? []).map((o) => o.LastModified!.getTime()));
+      // +1 s more: the backup reckons when its listing began from its list's LastModified, to the second too.
+      await leaseOver(newest, 1000, 1300);
+    };
+    await lapse();
+    return { bucket, proxy, env, paused, lapse };
   }
 
   it("a gc paused past its lease: a backup lists the store once; the gc, resumed, renews its lease and spares the new set", async () => {
@@ -733,9 +744,9 @@ describe("gc and a backup interleaved on S3 (moto, Object Lock bucket, LastModif
   });
 
   it("a gc that renews its lease after a backup listed the store: the backup lists again and fails cleanly", async () => {
-    const { bucket, proxy, env, paused } = await staleGcOnS3();
+    const { bucket, proxy, env, paused, lapse } = await staleGcOnS3();
     try {
-      await gcRenewsUnderListing(env, paused);
+      await gcRenewsUnderListing(env, paused, lapse);
       expect((await completeSetsWhole(bucket, env)).manifests).toEqual([]);
       ok("the next backup", await runRunner(["backup", "--tier", "daily"], env));
       expect((await completeSetsWhole(bucket, env)).manifests).toHaveLength(1);
