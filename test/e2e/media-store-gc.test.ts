@@ -522,6 +522,29 @@ describe("gc and backups interleaved (no complete set ever points at a missing o
     await everySetVerifies(s);
   });
 
+  it("a gc that deletes while a backup is still listing the store: the backup judges from when its listing began, and fails cleanly", async () => {
+    // Nothing changed since the expired set: the backup reuses every object, and all five are due.
+    // It stops after the first batch of its listing (one content folder, in its catalog now).
+    const { s, objects } = await dueObject({ EDMS_GC_LEASE_MS: "1000" });
+    const b = await pausedAt(["backup", "--tier", "daily"], s.env, "store.first-batch-listed");
+    expect(ok("gc", await gc(s)).stdout).toContain(`deleted ${objects.length} content objects`);
+    // gc's lease is over before the listing ends: only when it began tells that gc deleted under it.
+    await leaseOver(await newestLeaseIn(s.dest), 1000, 500);
+    let done = false;
+    void b.run.result.then(() => (done = true));
+    // Let it go (again when the listing that names what is gone stops at the same point).
+    while (!done) {
+      await rm(b.flag, { force: true });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const r = await b.run.result;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain("no longer in the store");
+    for (const set of await sets(s.dest)) expect(set.manifest).toBeUndefined();
+    await backup(s);
+    await everySetVerifies(s);
+  });
+
   it("SIGKILL of gc at each step loses nothing, and a later gc finishes the job", async () => {
     for (const point of ["gc.marked", "gc.before-delete", "gc.deleted-one", "gc.before-record"]) {
       const s = await site({ "a.txt": "a", "b.txt": "b", "c.txt": "c", "d.txt": "d" });
