@@ -482,10 +482,10 @@ describe("gc and backups interleaved (no complete set ever points at a missing o
    * z.txt removed and a second gc paused at `point` (it has marked: no set names anything) until
    * its lease's deletes are over. A backup now reuses x's and y's objects, not z's nor the old chunks.
    */
-  async function staleGc(point: string) {
+  async function staleGc(point: string, extra: Record<string, string> = {}) {
     const s = await site(
       { "x.txt": "reused x", "y.txt": "reused y", "z.txt": "only in the expired set" },
-      { EDMS_GC_LEASE_MS: "1000" },
+      { EDMS_GC_LEASE_MS: "1000", ...extra },
     );
     await backup(s);
     const [first] = await sets(s.dest);
@@ -501,14 +501,20 @@ describe("gc and backups interleaved (no complete set ever points at a missing o
   it("a gc paused past its lease: a backup meanwhile trusts its own listing; the gc, resumed, renews its lease and spares the new set", async () => {
     // The backup needs no second listing (every lease it sees was over before it listed the store):
     // what keeps its objects is gc renewing its lease and marking again before any late delete.
-    for (const point of ["gc.before-delete", "gc.deleted-one"]) {
-      const { s, paused } = await staleGc(point);
+    const encrypted = { ENCRYPTION_RECIPIENTS: age.recipient, AGE_IDENTITY_FILE: age.file };
+    for (const [point, extra] of [
+      ["gc.before-delete", {}],
+      ["gc.deleted-one", encrypted],
+    ] as const) {
+      const { s, paused } = await staleGc(point, extra);
       const b = await backup(s);
       expect(b.logs.some((l) => l.stage === "gc-lease")).toBe(false);
       await rm(paused.flag);
       ok(`gc resumed at ${point}`, await paused.run.result);
       // z's object and the expired set's chunks are gone, nothing the complete set references.
-      expect(await objectKeys(s.dest)).toEqual([...(await referencedByComplete(s.dest))].sort());
+      const left = await objectKeys(s.dest);
+      expect(left).toEqual([...(await referencedByComplete(s.dest))].sort());
+      expect(left.some((k) => k.endsWith(".age"))).toBe(extra === encrypted);
       await everySetVerifies(s);
     }
   });
