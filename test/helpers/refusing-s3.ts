@@ -47,6 +47,11 @@ export interface ProxyOptions {
    * part) this long: the object is stored, the runner hears so later, as over a slow network.
    */
   delayStoredAnswersMs?: number;
+  /**
+   * Drops If-None-Match from every request: a store whose conditional writes are not atomic (moto
+   * checks, then writes: two PutObjects of one key at once can both succeed), at its worst.
+   */
+  dropConditions?: boolean;
 }
 
 export async function refusingS3(
@@ -75,8 +80,10 @@ export async function refusingS3(
       );
       return;
     }
+    const headers = { ...req.headers };
+    if (options.dropConditions) delete headers["if-none-match"];
     const forward = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
       (answer) => {
         const answerNow = () => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
