@@ -192,6 +192,8 @@ async function preflight(
   prefix: string,
   log: Logger,
   signal?: AbortSignal,
+  /** The media folder's walk, started already (runBackup); awaited only after the checks before it. */
+  mediaWalk?: Promise<{ sourceBytes: number }>,
 ) {
   if (signal?.aborted) throw new InterruptedError(signal.reason as NodeJS.Signals);
   if (settings.media) await checkMediaDir(settings.media.dir);
@@ -201,7 +203,7 @@ async function preflight(
     const problem = await destinationInsideMedia(settings.media.dir, settings.destination.root);
     if (problem) throw new ConfigError([problem]);
   }
-  const media = settings.media ? await walkMedia(settings.media.dir, settings.media.format) : undefined;
+  const media = settings.media ? await (mediaWalk ?? walkMedia(settings.media.dir, settings.media.format)) : undefined;
   if (settings.media) await warnLookAlikes(settings.media.dir, log);
   let storeKey;
   if (settings.media?.format === "store") {
@@ -229,12 +231,16 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const { store } = deps;
   log.info({ stage: "start", destination: store.display, trigger: settings.trigger }, "backup started");
 
-  // A store-format backup's listing of the content objects goes on beside the checks: it only
-  // reads, and on S3 it waits on the network (issue 22, second backup vs restic). A failed check
-  // leaves it to end unread.
-  const catalog = settings.media?.format === "store" ? ObjectCatalog.fromListing(store) : undefined;
+  // A store-format backup's preflight walk (its worker thread) and its listing of the content
+  // objects go on beside the checks, the walk first: both only read, the walk is the preflight's
+  // longest part, and on S3 the listing waits on the network (issue 22, second backup vs restic).
+  // A failed check leaves them to end unread (the walk's rejection then says nothing: the check's does).
+  const storeMedia = settings.media?.format === "store" ? settings.media : undefined;
+  const mediaWalk = storeMedia ? walkMedia(storeMedia.dir, "store") : undefined;
+  mediaWalk?.catch(() => undefined);
+  const catalog = storeMedia ? ObjectCatalog.fromListing(store) : undefined;
   catalog?.catch(() => undefined);
-  const checked = await preflight(settings, store, prefix, log, deps.signal).catch((error: unknown) => {
+  const checked = await preflight(settings, store, prefix, log, deps.signal, mediaWalk).catch((error: unknown) => {
     log.error({ stage: "failed", error: errorMessage(error) }, "backup failed before anything was stored");
     throw backupFailed(error);
   });
