@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storeObjectKey } from "../../runner/src/contract.js";
 import {
   GC_LEASES_PREFIX,
@@ -38,6 +38,18 @@ function reversed(store: FileStore): ObjectStore {
   return Object.assign(listedOnly(store), {
     list: backwards,
     listBatches: (prefix: string) => inBatches(backwards(prefix), 7),
+  });
+}
+
+/** The same store with LastModified given to the second, as S3 and moto give it in a listing. */
+function toTheSecond(store: FileStore): ObjectStore {
+  async function* seconds(prefix: string): AsyncIterable<StoredObject> {
+    for await (const o of store.list(prefix))
+      yield { key: o.key, bytes: o.bytes, lastModified: new Date(Math.floor(o.lastModified.getTime() / 1000) * 1000) };
+  }
+  return Object.assign(listedOnly(store), {
+    list: seconds,
+    listBatches: (prefix: string) => inBatches(seconds(prefix)),
   });
 }
 
@@ -88,31 +100,56 @@ describe("waitOutGcLeases: whether the backup's own listing still holds", () => 
   // EDMS_GC_LEASE_MS=1000: a gc deletes from a mark until 1 s after its lease, plus a 1 s margin,
   // plus 1 s for LastModified given to the second: 3 s after the lease's LastModified.
   const LEASE_END_MS = 3000;
+  let saved: string | undefined;
+  beforeAll(() => {
+    saved = process.env.EDMS_GC_LEASE_MS;
+    process.env.EDMS_GC_LEASE_MS = "1000";
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.EDMS_GC_LEASE_MS;
+    else process.env.EDMS_GC_LEASE_MS = saved;
+  });
+
+  const listKey = "daily/20261207T000000Z-0000/media-segments.txt";
+
+  /**
+   * A fresh folder store holding the set's list and gc leases, each with its LastModified (ms, on
+   * the store's clock), passed to `body`, then removed.
+   */
+  async function withStore(
+    list: number,
+    leases: readonly number[],
+    body: (files: FileStore) => Promise<void>,
+  ): Promise<void> {
+    const root = await mkdtemp(path.join(tmpdir(), "leases-"));
+    const stamp = async (key: string, at: number) => {
+      await files.putSmall(key, "{}\n");
+      await utimes(path.join(root, key), new Date(at), new Date(at));
+    };
+    const files = new FileStore(root);
+    try {
+      await stamp(listKey, list);
+      for (const [i, at] of leases.entries()) await stamp(`${GC_LEASES_PREFIX}${i}.json`, at);
+      await body(files);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  }
 
   it("holds exactly when every lease's deletes ended before the listing began (on the store's clock)", async () => {
-    const saved = process.env.EDMS_GC_LEASE_MS;
-    process.env.EDMS_GC_LEASE_MS = "1000";
-    try {
-      await fc.assert(
-        fc.asyncProperty(
-          // How long before the list was stored the listing began, and each lease's age then (ms).
-          fc.integer({ min: 0, max: 20_000 }),
-          fc.array(fc.integer({ min: 3_500, max: 40_000 }), { maxLength: 3 }),
-          fc.boolean(),
-          async (listingAgo, leaseAges, knownListing) => {
-            const root = await mkdtemp(path.join(tmpdir(), "leases-"));
-            try {
-              const store = new FileStore(root);
-              const listKey = "daily/20261207T000000Z-0000/media-segments.txt";
-              await store.putSmall(listKey, "list\n");
-              const storedAt = performance.now();
-              const now = Date.now();
-              for (const [i, age] of leaseAges.entries()) {
-                const lease = `${GC_LEASES_PREFIX}${i}.json`;
-                await store.putSmall(lease, "{}\n");
-                const at = new Date(now - age);
-                await utimes(path.join(root, lease), at, at);
-              }
+    await fc.assert(
+      fc.asyncProperty(
+        // How long before the list was stored the listing began, and each lease's age then (ms).
+        fc.integer({ min: 0, max: 20_000 }),
+        fc.array(fc.integer({ min: 3_500, max: 40_000 }), { maxLength: 3 }),
+        fc.boolean(),
+        async (listingAgo, leaseAges, knownListing) => {
+          const storedAt = performance.now();
+          const now = Date.now();
+          await withStore(
+            now,
+            leaseAges.map((age) => now - age),
+            async (store) => {
               const listedFrom = knownListing ? storedAt - listingAgo : undefined;
               const r = await waitOutGcLeases(store, listKey, storedAt, undefined, listedFrom);
               // The ages all end their deletes before now: nothing to wait for.
@@ -122,17 +159,39 @@ describe("waitOutGcLeases: whether the backup's own listing still holds", () => 
               // Away from the boundary (file times and clocks move by a few ms): exactly that.
               if (leaseAges.length === 0 || Math.abs(newestEnd - (now - listingAgo)) > 100)
                 expect(r.listingHolds).toBe(holds);
-            } finally {
-              await rm(root, { recursive: true, force: true });
-            }
-          },
-        ),
-        { numRuns: 60 },
-      );
-    } finally {
-      if (saved === undefined) delete process.env.EDMS_GC_LEASE_MS;
-      else process.env.EDMS_GC_LEASE_MS = saved;
-    }
+            },
+          );
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("never holds while the newest lease's deletes may reach past the listing, with LastModified to the second (S3, moto)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // When the listing began before the list was stored; how long (real, in ms) after the
+        // newest lease's deletes ended (lease + margin: 2 s) it began, negative when they reached
+        // past it; how much older the other leases are.
+        fc.integer({ min: 6_000, max: 20_000 }),
+        fc.integer({ min: -3_000, max: 3_000 }),
+        fc.array(fc.integer({ min: 1, max: 30_000 }), { maxLength: 2 }),
+        async (listingAgo, gap, older) => {
+          const listedAt = Date.now(); // the list's LastModified to the millisecond
+          const storedAt = performance.now();
+          const lease = listedAt - listingAgo - 2000 - gap;
+          await withStore(listedAt, [lease, ...older.map((o) => lease - o)], async (files) => {
+            const r = await waitOutGcLeases(toTheSecond(files), listKey, storedAt, undefined, storedAt - listingAgo);
+            expect(r.waitedMs).toBe(0);
+            // Sound: it holds only when those deletes ended before the listing began; and no more
+            // careful than the seconds cost (one for the lease's LastModified, one for the list's).
+            if (r.listingHolds) expect(gap).toBeGreaterThanOrEqual(0);
+            if (gap > 2_050) expect(r.listingHolds).toBe(true);
+          });
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
 
