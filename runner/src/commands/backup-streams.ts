@@ -15,7 +15,7 @@ import type { PathSet } from "../references/media-paths.js";
 import { readMigrationState, type MigrationState } from "../references/migrations.js";
 import { readReferencedPaths, type ResolvedColumn } from "../references/reference-columns.js";
 import type { StoreKey } from "../media-store/object-names.js";
-import { writeStoreMedia, type StoreUpload } from "../media-store/store-writer.js";
+import { writeStoreMedia, type StartedWalk, type StoreUpload } from "../media-store/store-writer.js";
 import { contentLock } from "../media-store/object-retention.js";
 import { CHUNK_LOCKS_OBJECT, readChunkLocks } from "../media-store/chunk-locks.js";
 import {
@@ -220,6 +220,7 @@ export async function startStoreMedia(
     rehash: boolean;
     inspector: EntryInspector;
     catalog?: Promise<ObjectCatalog>;
+    walk?: Promise<StartedWalk>;
   },
 ): Promise<StoreUpload> {
   const { settings, store, log, prefix, plan } = ctx;
@@ -268,6 +269,7 @@ export async function startStoreMedia(
     partSizeMiB: settings.partSizeMiB,
     inspector: options.inspector,
     catalog: options.catalog,
+    walk: options.walk,
   });
   ctx.group.add(storeUpload, "store");
   return storeUpload;

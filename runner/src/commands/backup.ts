@@ -8,13 +8,7 @@ import { access, readdir, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { newBackupId } from "../catalog/backup-id.js";
 import { setKey } from "../catalog/catalog.js";
-import {
-  databaseStreamCompression,
-  excludedFromArchive,
-  looksLikeRunnerCopy,
-  objectName,
-  rehashesMedia,
-} from "../contract.js";
+import { databaseStreamCompression, looksLikeRunnerCopy, objectName, rehashesMedia } from "../contract.js";
 import type { BackupSettings } from "../settings/config.js";
 import { ConfigError, InterruptedError, RunnerError, errorMessage } from "../errors.js";
 import { PathSet } from "../references/media-paths.js";
@@ -28,6 +22,7 @@ import { commitSet } from "../catalog/commit-set.js";
 import { loadStoreKey, STORE_KEY_REQUIRED } from "../media-store/object-names.js";
 import { destinationStoreKey } from "../media-store/destination-key.js";
 import type { StoreUpload } from "../media-store/store-writer.js";
+import { startStoreReads, unsafeMediaMessage, walkMedia, type StoreReads } from "./backup-media-walk.js";
 import { checkRecipients, refusePlaintextBesideEncrypted } from "../encryption/recipients.js";
 import { encryptSource } from "../stages/age-encrypt.js";
 import { choosePartSize } from "../store/part-size.js";
@@ -35,8 +30,6 @@ import { PgConnectError } from "../pg/connect.js";
 import { openSnapshotSession, type SnapshotSession } from "../pg/snapshot-session.js";
 import { dumpVersionProblem, pgBinary, toolVersion } from "../pg/versions.js";
 import { destinationInsideMedia } from "../paths/real-path.js";
-import { ObjectCatalog } from "../media-store/object-catalog.js";
-import { inspectDirectory } from "../archive/directory-walk.js";
 import { EntryInspector } from "../archive/inspector.js";
 import type { StreamResult } from "../stages/upload-stream.js";
 import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
@@ -150,27 +143,6 @@ function referencesNotRunReason(problems: readonly string[]): string {
   return `MEDIA_REFERENCES names ${problems.length === 1 ? "a column" : "columns"} the database cannot check (${problems.join("; ")}); update MEDIA_REFERENCES to the columns' current names (a migration renamed or removed them?)`;
 }
 
-const UNSAFE_ADVICE =
-  "a restore would refuse them, so no backup was made. Replace each link with a relative one that stays inside the folder (or remove it; device files cannot be backed up) and run the backup again";
-
-/** The message for media entries a restore would refuse (README: links that leave the media folder). */
-function unsafeMediaMessage(dir: string, problems: string): string {
-  return `the media folder ${dir} holds entries that point outside it: ${problems}; ${UNSAFE_ADVICE}`;
-}
-
-/**
- * The media folder walked once before anything is stored: every entry a restore would refuse
- * (a link that leaves the folder, a device), named at once; and for tar its bytes, the stream's
- * size estimate. The store format's is walked by a worker thread: the main thread meanwhile lists
- * the store's content objects (runBackup), and only judges the entries (issue 22).
- */
-async function walkMedia(dir: string, format: "tar" | "store"): Promise<{ sourceBytes: number }> {
-  const walked = await inspectDirectory(dir, { skipTopLevel: excludedFromArchive, inWorker: format === "store" });
-  const unsafe = walked.unsafeSummary();
-  if (unsafe) throw new RunnerError(unsafeMediaMessage(dir, unsafe));
-  return walked.tally;
-}
-
 /**
  * Top-level names that look like the runner's copies (`.edms-...`) but are not exactly one are
  * archived like any other file; said once, since earlier runners left them out without a word.
@@ -231,19 +203,14 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
   const { store } = deps;
   log.info({ stage: "start", destination: store.display, trigger: settings.trigger }, "backup started");
 
-  // A store-format backup's preflight walk (its worker thread) and its listing of the content
-  // objects go on beside the checks, the walk first: both only read, the walk is the preflight's
-  // longest part, and on S3 the listing waits on the network (issue 22, second backup vs restic).
-  // A failed check leaves them to end unread (the walk's rejection then says nothing: the check's does).
-  const storeMedia = settings.media?.format === "store" ? settings.media : undefined;
-  const mediaWalk = storeMedia ? walkMedia(storeMedia.dir, "store") : undefined;
-  mediaWalk?.catch(() => undefined);
-  const catalog = storeMedia ? ObjectCatalog.fromListing(store) : undefined;
-  catalog?.catch(() => undefined);
-  const checked = await preflight(settings, store, prefix, log, deps.signal, mediaWalk).catch((error: unknown) => {
-    log.error({ stage: "failed", error: errorMessage(error) }, "backup failed before anything was stored");
-    throw backupFailed(error);
-  });
+  const early = settings.media?.format === "store" ? startStoreReads(settings.media.dir, store) : undefined;
+  const checked = await preflight(settings, store, prefix, log, deps.signal, early?.mediaWalk).catch(
+    (error: unknown) => {
+      early?.drop();
+      log.error({ stage: "failed", error: errorMessage(error) }, "backup failed before anything was stored");
+      throw backupFailed(error);
+    },
+  );
   const { database } = checked;
   // Before this run's own uploads start, and after every check (bad input touches nothing): a run
   // killed mid-upload is exactly what the next one must clean up after.
@@ -257,7 +224,7 @@ export async function runBackup(settings: BackupSettings, deps: BackupDeps): Pro
 
   try {
     const reads = database ? startDatabase(ctx, database.session, refs.columns, refs.referenced) : undefined;
-    const storeUpload = await startMedia(ctx, checked, { backupId, rehash: deps.rehash, inspector, catalog });
+    const storeUpload = await startMedia(ctx, checked, { backupId, rehash: deps.rehash, inspector, early });
     group.cancelLateStarters();
 
     const snapshot = await awaitStreams(group, reads, inspector);
@@ -381,7 +348,7 @@ async function startMedia(
     backupId: string;
     rehash: boolean | undefined;
     inspector: EntryInspector;
-    catalog: Promise<ObjectCatalog> | undefined;
+    early: StoreReads | undefined;
   },
 ): Promise<StoreUpload | undefined> {
   const { settings } = ctx;
@@ -390,7 +357,14 @@ async function startMedia(
     const rehash = options.rehash || rehashesMedia(settings.tier);
     // Unencrypted without a configured key: the destination's own, read or made now that every check passed.
     const storeKey = checked.storeKey ?? (await destinationStoreKey(ctx.store));
-    return startStoreMedia(ctx, { storeKey, backupId, rehash, inspector, catalog: options.catalog });
+    return startStoreMedia(ctx, {
+      storeKey,
+      backupId,
+      rehash,
+      inspector,
+      catalog: options.early?.catalog,
+      walk: options.early?.walk,
+    });
   }
   if (settings.media) startTarMedia(ctx, checked.media?.sourceBytes ?? 0, inspector);
   return undefined;

@@ -104,6 +104,25 @@ export interface StoreWriteOptions {
    * preflight: read-only, and on S3 it waits on the network); absent: listed here.
    */
   catalog?: Promise<ObjectCatalog>;
+  /** The walk of `dir`, started already (startStoreWalk; backup.ts); absent: started here. */
+  walk?: Promise<StartedWalk>;
+}
+
+/** A store walk whose worker thread is up or coming up, and its first chunk asked for. */
+export interface StartedWalk {
+  walk: AsyncGenerator<WalkedEntry[]>;
+  first: Promise<IteratorResult<WalkedEntry[]>>;
+}
+
+/**
+ * Starts the store writer's walk of `dir`: its thread comes up (60-100 ms) and walks a few chunks
+ * ahead, then waits to be asked. Whoever starts it ends it (`walk.return()`) if no writer takes it.
+ */
+export function startStoreWalk(dir: string): StartedWalk {
+  const walk = walkTreeInWorker(dir, { skipTopLevel: excludedFromArchive });
+  const first = walk.next();
+  first.catch(() => undefined);
+  return { walk, first };
 }
 
 export type StoreUpload = UploadStream & { readonly stats: StoreWriteStats };
@@ -411,9 +430,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
 
   const produce = async (): Promise<Segment[]> => {
     // The walk's thread comes up (60-100 ms) and walks ahead while the listing is awaited.
-    const walk = walkTreeInWorker(options.dir, { skipTopLevel: excludedFromArchive });
-    const first = walk.next();
-    first.catch(() => undefined);
+    const { walk, first } = await (options.walk ?? startStoreWalk(options.dir));
     try {
       listed = await (options.catalog ?? ObjectCatalog.fromListing(store));
     } catch (error) {
