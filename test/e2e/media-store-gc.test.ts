@@ -4,7 +4,7 @@
 // refusals, and interleavings of gc with backups (fault points) after which every complete set
 // still verifies byte for byte.
 import { createHash, randomBytes } from "node:crypto";
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
@@ -307,6 +307,36 @@ describe("the segment list", () => {
 });
 
 describe("gc on file://", () => {
+  it("removes the unfinished write a SIGKILLed backup left, once older than the grace (at least an hour), and nothing else", async () => {
+    const s = await site({ "a.txt": "alpha" });
+    await backup(s);
+    const before = await objectKeys(s.dest);
+    // A backup killed while it writes a large new object leaves its hidden partial file.
+    await writeFile(path.join(s.media, "large.bin"), randomBytes(96 * 1024 * 1024));
+    const run = await startRunner(["backup", "--tier", "daily"], s.env);
+    const partials = async () =>
+      (await filesUnder(path.join(s.dest, "store", "objects"))).filter((f) => path.basename(f).includes(".partial-"));
+    let left: string[] = [];
+    while (!(left = await partials()).length) await new Promise((r) => setTimeout(r, 5));
+    run.child.kill("SIGKILL");
+    await run.result;
+    expect(left).toHaveLength(1);
+    const [partial] = left;
+    // A write in progress (its mtime moves as it writes) is never removed: gc's grace is 0 here,
+    // and the partial's age is what counts, at least an hour.
+    expect(ok("gc", await gc(s)).stdout).not.toContain("unfinished");
+    expect(await exists(partial!)).toBe(true);
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    await utimes(partial!, old, old);
+    const dry = ok("gc --dry-run", await gc(s, ["--dry-run"]));
+    expect(dry.stdout).toMatch(/would remove 1 unfinished writes left by killed runs/);
+    expect(await exists(partial!)).toBe(true);
+    expect(ok("gc", await gc(s)).stdout).toMatch(/removed 1 unfinished writes left by killed runs/);
+    expect(await exists(partial!)).toBe(false);
+    expect(await objectKeys(s.dest)).toEqual(before);
+    await everySetVerifies(s);
+  });
+
   /** Two sets; the first's folder removed (as expiry would): `gone` is referenced by nothing. */
   async function withOneUnreferenced(extra: Record<string, string> = {}) {
     const s = await site({ "a.txt": "alpha", "b.txt": "beta", "gone.txt": "only in the first set" }, extra);

@@ -19,6 +19,7 @@ import { GC_LEASES_PREFIX, gcLeaseTiming } from "../media-store/gc-lease.js";
 import { markReferences, newMarkState, type MarkState } from "../media-store/gc-mark.js";
 import { readNewestGcRecord, writeGcRecord, type GcRecord } from "../media-store/gc-record.js";
 import { ObjectCatalog } from "../media-store/object-catalog.js";
+import { UnfinishedWrites } from "../media-store/gc-unfinished.js";
 import type { ChildSource } from "../stages/child-source.js";
 import type { ObjectStore } from "../store/object-store.js";
 
@@ -40,6 +41,8 @@ export interface GcReport extends Omit<GcRecord, "edmsGcRecord"> {
   wouldDelete: Candidate[];
   /** Where the record went (not on a dry run). */
   recordKey?: string;
+  /** Unfinished writes older than the grace (gc-unfinished.ts): removed, or on a dry run to be. */
+  unfinished: { objects: number; bytes: number };
 }
 
 /** Owns the lease: written before each mark; deletes only while the newest is fresh. */
@@ -86,7 +89,8 @@ export async function runGc(store: ObjectStore, options: GcOptions): Promise<GcR
   const firstSeen = new Map((previous?.record.candidates ?? []).map((c) => [c.key, c.firstSeen]));
   // Listed before the lease: the listing (10,000 requests at 10 M objects) does not eat into the
   // lease, and an object stored after it is simply not judged by this run.
-  const state = newMarkState(await ObjectCatalog.fromListing(store));
+  const unfinished = new UnfinishedWrites(started, options.graceHours * 3_600_000);
+  const state = newMarkState(await ObjectCatalog.fromListing(store, unfinished.note));
   const mark = async () => {
     await markReferences(store, state, { decrypt: options.decrypt, log });
     refuseOnBlockers(state);
@@ -126,6 +130,7 @@ export async function runGc(store: ObjectStore, options: GcOptions): Promise<GcR
       locked: [],
       candidates: unreferenced,
       wouldDelete: due,
+      unfinished: unfinished.summary,
     };
 
   await faultPoint("gc.before-delete");
@@ -135,6 +140,7 @@ export async function runGc(store: ObjectStore, options: GcOptions): Promise<GcR
       { locked: locked.length },
       `${locked.length} unreferenced content object${locked.length === 1 ? " is" : "s are"} under Object Lock: left alone until ${locked.length === 1 ? "its" : "their"} retention ends`,
     );
+  await unfinished.remove(store);
   await faultPoint("gc.before-record");
   const record: GcRecord = {
     edmsGcRecord: 1,
@@ -151,7 +157,8 @@ export async function runGc(store: ObjectStore, options: GcOptions): Promise<GcR
     `gc deleted ${deleted.size} content objects (${formatBytes(deletedBytes)})`,
   );
   const { edmsGcRecord: _version, ...fields } = record;
-  return { ...fields, destination: store.display, dryRun: false, wouldDelete: [], recordKey };
+  const { summary } = unfinished;
+  return { ...fields, destination: store.display, dryRun: false, wouldDelete: [], recordKey, unfinished: summary };
 }
 
 /**
@@ -219,6 +226,10 @@ export function renderGcReport(r: GcReport): string {
         `  left under Object Lock: ${l.key}${l.retainUntil ? ` until ${l.retainUntil}` : ""}${l.legalHold ? " (legal hold)" : ""}`,
       );
   }
+  if (r.unfinished.objects)
+    lines.push(
+      `${r.dryRun ? "would remove" : "removed"} ${r.unfinished.objects} unfinished writes left by killed runs (${formatBytes(r.unfinished.bytes)})`,
+    );
   const pending = r.candidates.length - r.wouldDelete.length;
   lines.push(
     `${r.store.objects} objects in the store (${formatBytes(r.store.bytes)}), ${r.store.referenced} referenced by ${r.sets.marked} sets; ` +

@@ -14,7 +14,7 @@
  */
 import { STORE_OBJECTS_PREFIX, storeObjectKey } from "../contract.js";
 import { faultPoint } from "../fault-points.js";
-import type { ObjectStore } from "../store/object-store.js";
+import type { ObjectStore, StoredObject } from "../store/object-store.js";
 
 const RECORD = 33;
 const CHUNK_RECORDS = 1 << 16;
@@ -86,13 +86,13 @@ export class ObjectCatalog {
    */
   listedFrom: number | undefined;
 
-  /** Every content object under STORE_OBJECTS_PREFIX, from one listing. */
-  static async fromListing(store: ObjectStore): Promise<ObjectCatalog> {
+  /** Every content object under STORE_OBJECTS_PREFIX, from one listing; `other` is told about the rest. */
+  static async fromListing(store: ObjectStore, other?: (o: StoredObject) => void): Promise<ObjectCatalog> {
     const catalog = new ObjectCatalog();
     catalog.listedFrom = performance.now();
     let first = true;
     for await (const batch of store.listBatches(STORE_OBJECTS_PREFIX)) {
-      for (const o of batch) catalog.add(o.key, o.bytes);
+      for (const o of batch) if (!catalog.add(o.key, o.bytes)) other?.(o);
       // Tests stop a listing here: what a gc deletes from now on may be in the catalog already.
       if (first) await faultPoint("store.first-batch-listed");
       first = false;
@@ -105,8 +105,8 @@ export class ObjectCatalog {
     return this.count;
   }
 
-  /** Adds a listed object (keys that are not content objects are ignored). */
-  add(key: string, bytes: number): void {
+  /** Adds a listed object; false (and nothing added) for a key that is not a content object's. */
+  add(key: string, bytes: number): boolean {
     this.lastKey = undefined;
     this.starts = undefined;
     const c = this.count >>> 16;
@@ -117,10 +117,11 @@ export class ObjectCatalog {
       this.used.push(new Uint8Array(CHUNK_RECORDS));
     }
     // Parsed straight into its slot, which counts only once the key is a content object's.
-    if (!writeRecord(key, this.chunks[c]!, at * RECORD)) return;
+    if (!writeRecord(key, this.chunks[c]!, at * RECORD)) return false;
     if (this.count > 0 && this.sorted && this.compareRecords(this.count - 1, this.count) >= 0) this.sorted = false;
     this.sizes[c]![at] = bytes;
     this.count += 1;
+    return true;
   }
 
   /** Done adding: sorts (positions only) when the listing was not in key order. */

@@ -13,6 +13,15 @@ import type { Readable } from "node:stream";
 import { AlreadyExistsError, NotFoundError, type ObjectStore, type StoredObject } from "./object-store.js";
 
 export const PARTIAL_MARKER = ".partial-";
+
+/**
+ * Whether `key` is a write this store never finished: a hidden partial file (commit's), left only
+ * by a process killed mid-write (SIGKILL, a node lost); gc removes old ones.
+ */
+export function isPartialKey(key: string): boolean {
+  const name = key.slice(key.lastIndexOf("/") + 1);
+  return name.startsWith(".") && name.includes(PARTIAL_MARKER);
+}
 /** A key path.resolve would change: an empty, "." or ".." segment (a leading or doubled "/" too), or a NUL. */
 const UNNORMAL_KEY = /(^|\/)\.{0,2}(\/|$)|\0/;
 /** Files stat'ed between two turns of the event loop while listing. */
