@@ -105,6 +105,8 @@ describe("a store backup of many changed files, stopped half-way", () => {
     const failed = await s.run(["backup", "--tier", "daily"]);
     expect(failed.code, failed.stderr).toBe(1);
     expect(failed.stderr).toContain(`EACCES: permission denied, open '${locked}/.`);
+    // What to do, not only what failed.
+    expect(failed.stderr).toMatch(/give this user \(uid \d+\) write access to \S+ and every folder in it/);
     expect(await partialFiles(s.dest)).toEqual([]);
     expect(await manifestCount(s.dest)).toBe(1);
     const list = ok("list", await s.run(["list"])).stdout;

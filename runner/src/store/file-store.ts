@@ -126,6 +126,35 @@ export class FileStore implements ObjectStore {
   }
 
   private async commit(key: string, writeTo: (descriptor: number) => Promise<void>): Promise<void> {
+    try {
+      await this.writeAndLink(key, writeTo);
+    } catch (error) {
+      throw this.writeProblem(error, key);
+    }
+  }
+
+  /**
+   * What a failed write means for the operator, for the errors a folder gives (the S3 store's
+   * describeS3Error does the same), with the error kept as its cause; any other error as it is.
+   */
+  private writeProblem(error: unknown, key: string): unknown {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    const uid = process.getuid?.() ?? "?";
+    const hint =
+      code === "EACCES" || code === "EPERM"
+        ? `give this user (uid ${uid}) write access to ${this.root} and every folder in it, then run again`
+        : code === "EROFS"
+          ? `${this.root} is on a read-only filesystem: mount it read-write, or choose another BACKUP_DESTINATION`
+          : code === "ENOSPC" || code === "EDQUOT"
+            ? `the filesystem of ${this.root} is full: free space (prune, gc) or grow it, then run again`
+            : undefined;
+    if (!hint) return error;
+    return new Error(`writing ${key} into the folder ${this.root} failed: ${(error as Error).message}; ${hint}`, {
+      cause: error,
+    });
+  }
+
+  private async writeAndLink(key: string, writeTo: (descriptor: number) => Promise<void>): Promise<void> {
     const final = this.pathOf(key);
     const { partial, descriptor } = await this.openPartial(final);
     let unclosed: number | undefined = descriptor;
