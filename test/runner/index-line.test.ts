@@ -5,7 +5,14 @@
 // entry and record, and read back by the parsers.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ENTRY_TYPES, entryLine, parseEntryLine, type IndexEntry } from "../../runner/src/media-store/media-index.js";
+import {
+  ENTRY_TYPES,
+  entryLine,
+  fileEntryLine,
+  parseEntryLine,
+  type IndexEntry,
+} from "../../runner/src/media-store/media-index.js";
+import { storeObjectKey } from "../../runner/src/contract.js";
 import { Readable } from "node:stream";
 import type { Logger } from "../../runner/src/output/logger.js";
 import { StatCacheCursor, recordLine, type StatRecord } from "../../runner/src/media-store/stat-cache.js";
@@ -50,6 +57,18 @@ describe("entryLine", () => {
     fc.assert(
       fc.property(entryArb, (e) => {
         expect(entryLine(e)).toBe(stringified(e));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("fileEntryLine writes a regular file's line exactly as entryLine does (property)", () => {
+    fc.assert(
+      fc.property(entryArb, fc.stringMatching(/^[0-9a-f]{64}$/), fc.boolean(), (e, name, age) => {
+        const object = storeObjectKey(name, age);
+        const { size = 0, sha256 = "0".repeat(64), objectBytes = 0 } = e;
+        const line = fileEntryLine(e, size, sha256, object, objectBytes);
+        expect(line).toBe(entryLine({ ...e, type: "file", size, sha256, object, objectBytes, target: undefined }));
       }),
       { numRuns: 2000 },
     );

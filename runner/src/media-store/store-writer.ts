@@ -27,7 +27,7 @@ import { faultPoint } from "../fault-points.js";
 import type { Logger } from "../output/logger.js";
 import { confirmSet, waitOutGcLeases } from "./gc-lease.js";
 import { ReferencedObjects } from "./object-list.js";
-import { entryLine, typeOfLetter, type IndexEntry } from "./media-index.js";
+import { entryLine, fileEntryLine, typeOfLetter, type IndexEntry } from "./media-index.js";
 import { ObjectCatalog, ThisRunObjects } from "./object-catalog.js";
 import type { StoreKey } from "./object-names.js";
 import { ObjectRetention, type ContentLock, type RetentionStats } from "./object-retention.js";
@@ -136,18 +136,6 @@ interface Written {
   line: string;
   record?: StatRecord;
   object?: string;
-}
-
-/** A file's index line (an object literal, not a spread of `common`: one a file a run). */
-function fileEntryLine(
-  common: Omit<IndexEntry, "type">,
-  size: number,
-  sha256: string,
-  object: string,
-  objectBytes: number,
-): string {
-  const { name, mode, uid, gid, mtimeNs } = common;
-  return entryLine({ name, type: "file", mode, uid, gid, mtimeNs, size, sha256, object, objectBytes });
 }
 
 export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
