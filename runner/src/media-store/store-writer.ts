@@ -19,16 +19,16 @@ import { quoteName } from "../archive/entry-name.js";
 import { excludedFromArchive } from "../contract.js";
 import { RunnerError } from "../errors.js";
 import { choosePartSize } from "../store/part-size.js";
-import { encryptStream } from "../stages/age-encrypt.js";
 import { DigestMeter } from "../stages/digest-meter.js";
 import type { StreamResult, UploadStream } from "../stages/upload-stream.js";
-import { AlreadyExistsError, type ObjectStore, type PutStreamOptions } from "../store/object-store.js";
+import type { ObjectStore, PutStreamOptions } from "../store/object-store.js";
 import { faultPoint } from "../fault-points.js";
 import type { Logger } from "../output/logger.js";
 import { confirmSet, waitOutGcLeases } from "./gc-lease.js";
 import { ReferencedObjects } from "./object-list.js";
 import { entryLine, fileEntryLine, typeOfLetter, type IndexEntry } from "./media-index.js";
-import { ObjectCatalog, ThisRunObjects } from "./object-catalog.js";
+import { ObjectCatalog } from "./object-catalog.js";
+import { ObjectWriter } from "./object-writer.js";
 import type { StoreKey } from "./object-names.js";
 import { ObjectRetention, type ContentLock, type RetentionStats } from "./object-retention.js";
 import { CHUNK_KINDS, segmentLine, segmentListHeader, type Segment } from "./segment-list.js";
@@ -155,165 +155,31 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     ...(options.chunkGeneration ? { chunkGeneration: options.chunkGeneration } : {}),
   };
   const retention = options.contentLock && new ObjectRetention(store, options.contentLock);
-  /** A new content object's type and, under Object Lock, its retention (streamed or in one call). */
-  const contentPut = {
-    contentType: "application/octet-stream",
-    lock: options.contentLock && { mode: options.contentLock.mode, retainUntil: options.contentLock.extendTo },
-  };
   /** A record's lock date, when it is about the object `sha256` names now. */
   const knownLock = (previous: StatRecord | undefined, sha256: string) =>
     options.statCache.trustLock && previous?.sha256 === sha256 ? previous.lockUntilMs : undefined;
-  /** The retention a HeadObject just showed (the object needs no second look when it is late enough). */
-  const headLock = (head: { lock?: { retainUntil: Date } }) => head.lock?.retainUntil.getTime();
   /** The segment list's bytes as they are stored (what the progress line shows). */
   const meter = new DigestMeter();
   let failure: Error | undefined;
-  const active = new Set<Readable>();
   const cancel = (reason: Error) => {
     failure ??= reason;
-    for (const body of active) body.destroy(reason);
+    objects.destroy(reason);
     options.statCache.previous?.close();
   };
-  /**
-   * The store writes in flight. A failed run waits for them before it reports (and the process
-   * exits): on file:// a write cut short by the exit left its hidden partial file in
-   * store/objects/, which nothing removes. None starts after a failure; streamed ones are
-   * destroyed by cancel, and a small one is one write.
-   */
-  const writes = new Set<Promise<void>>();
-  /**
-   * The keys of the new objects being written, with how many writes of each: a second name of
-   * one content can be refused as stored (AlreadyExists) while the answer to the first write is
-   * still on its way, and must not count the object again (storedMeanwhile).
-   */
-  const writingKeys = new Map<string, number>();
-  const writing = (objectKey: string, write: Promise<void>): Promise<void> => {
-    writes.add(write);
-    writingKeys.set(objectKey, (writingKeys.get(objectKey) ?? 0) + 1);
-    const forget = () => void writes.delete(write);
-    write.then(forget, forget);
-    return write;
-  };
-  /** A write of `objectKey` is over: called in the same turn as what counts it (uploaded, storedMeanwhile). */
-  const written = (objectKey: string) => {
-    const left = writingKeys.get(objectKey)! - 1;
-    if (left > 0) writingKeys.set(objectKey, left);
-    else writingKeys.delete(objectKey);
-  };
-
-  /** The store's objects at the start (one listing), and those this run stored since. */
+  /** The store's objects at the start (one listing; set by produce), and those this run stores. */
   let listed: ObjectCatalog | undefined;
-  const stored = new ThisRunObjects();
+  const objects = new ObjectWriter({
+    store,
+    recipients,
+    retention,
+    stats,
+    partSizeMiB: options.partSizeMiB,
+    contentLock: options.contentLock,
+    listed: () => listed!,
+    failure: () => failure,
+  });
   /** Every file's object and stored size, for the object list and the check before the manifest. */
   let referenced: ReferencedObjects | undefined;
-
-  /**
-   * Stores one content object unless the store has it; returns its stored size, whether this
-   * is the set's first reference to it (what `stats.objects` counts) and, under Object Lock, the
-   * date its retention reaches (`lockKnown`: a date it was known to reach already). A metadata
-   * chunk (`chunk`) comes encoded already and is counted apart from the files' objects. A body
-   * given as bytes (a small file, a chunk) is stored in one call when it is not to be encrypted:
-   * a stream, a meter and a pipeline an object cost ~3x the CPU of the writes (a 1% change of
-   * 50,000 files, issue 22).
-   */
-  const storeObject = async (
-    objectKey: string,
-    size: number,
-    body: () => Promise<Readable | Buffer>,
-    lockKnown: number | undefined,
-    chunk = false,
-  ): Promise<{ bytes: number; first: boolean; lockUntilMs?: number }> => {
-    const have = listed!.bytesOf(objectKey);
-    if (have !== undefined) {
-      const first = listed!.markUsed(objectKey);
-      if (first && !chunk) stats.reusedObjects += 1;
-      return { bytes: have, first, lockUntilMs: await retention?.ensure(objectKey, lockKnown) };
-    }
-    // Stored earlier in this run (a second name for one content): the store says its size.
-    if (stored.mayHave(objectKey)) {
-      const head = await store.head(objectKey);
-      if (head)
-        return { bytes: head.bytes, first: false, lockUntilMs: await retention?.ensure(objectKey, headLock(head)) };
-    }
-    const content = await body();
-    if (failure) {
-      if (content instanceof Readable) content.destroy();
-      throw failure;
-    }
-    const sealing = recipients !== undefined && !chunk;
-    if (!(content instanceof Readable) && !sealing) return storeBytes(objectKey, content, chunk);
-    const plain = content instanceof Readable ? content : Readable.from([content]);
-    active.add(plain);
-    const sealed = sealing ? encryptStream(plain, recipients) : undefined;
-    const meter = new DigestMeter();
-    pipeline(sealed ? sealed.stream : plain, meter, () => undefined);
-    try {
-      await Promise.all([
-        writing(
-          objectKey,
-          store.putStream(objectKey, meter, {
-            partSize: choosePartSize(size * 1.01 + 4096, options.partSizeMiB),
-            queueSize: 1,
-            ...contentPut,
-          }),
-        ),
-        sealed?.exited,
-      ]);
-    } catch (error) {
-      sealed?.stop();
-      written(objectKey);
-      if (!(error instanceof AlreadyExistsError)) throw error;
-      return storedMeanwhile(objectKey, error);
-    } finally {
-      active.delete(plain);
-    }
-    return uploaded(objectKey, meter.bytes, chunk);
-  };
-
-  /** A new object's bytes, in one call (storeObject); the store's copy is used when it has one meanwhile. */
-  const storeBytes = async (objectKey: string, bytes: Buffer, chunk: boolean) => {
-    try {
-      await writing(objectKey, store.putSmall(objectKey, bytes, contentPut));
-    } catch (error) {
-      written(objectKey);
-      if (!(error instanceof AlreadyExistsError)) throw error;
-      return storedMeanwhile(objectKey, error);
-    }
-    return uploaded(objectKey, bytes.length, chunk);
-  };
-
-  /**
-   * Counts an object this run stored, once: a store whose conditional writes are not atomic (moto
-   * checks, then writes) can let two writes of one key both succeed; only the first counts. (Two
-   * keys sharing ThisRunObjects' 8-byte fingerprint would undercount the stats by one, never lose
-   * an object: ~1 run in 10^7 at 1,000,000 new objects.)
-   */
-  const uploaded = (objectKey: string, bytes: number, chunk: boolean) => {
-    written(objectKey);
-    const lockUntilMs = retention?.lock.extendTo.getTime();
-    if (stored.mayHave(objectKey)) return { bytes, first: false, lockUntilMs };
-    stored.add(objectKey);
-    if (chunk) {
-      stats.uploadedChunks += 1;
-      stats.uploadedChunkBytes += bytes;
-    } else {
-      stats.uploadedObjects += 1;
-      stats.uploadedBytes += bytes;
-    }
-    return { bytes, first: true, lockUntilMs };
-  };
-
-  /** Stored meanwhile (two names with one content, or another run): the store's copy is used. */
-  const storedMeanwhile = async (objectKey: string, error: Error) => {
-    const head = await store.head(objectKey);
-    if (!head) throw error;
-    // Not the first reference when this run stored it; nor while a write of it is still out: that
-    // write counts it when it succeeds (uploaded), or decides here when it is refused too.
-    const writingNow = writingKeys.has(objectKey);
-    const first = !writingNow && !stored.mayHave(objectKey);
-    if (!writingNow) stored.add(objectKey);
-    return { bytes: head.bytes, first, lockUntilMs: await retention?.ensure(objectKey, headLock(head)) };
-  };
 
   /** Under Object Lock: the date each of this set's chunks is known to reach (chunk-locks.ts). */
   const chunkLocks = new Map<string, number>();
@@ -325,7 +191,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     sealKey: options.statCache.sealKey,
     store: async (chunkKey, encoded) => {
       const known = options.statCache.trustLock ? options.chunkLocks?.previous?.get(chunkKey) : undefined;
-      const { bytes, lockUntilMs } = await storeObject(chunkKey, 0, encoded, known, true);
+      const { bytes, lockUntilMs } = await objects.store(chunkKey, 0, encoded, known, true);
       if (lockUntilMs !== undefined) chunkLocks.set(chunkKey, lockUntilMs);
       referenced!.add(chunkKey, bytes);
       return bytes;
@@ -380,7 +246,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
           bytes: objectBytes,
           first,
           lockUntilMs,
-        } = await storeObject(objectKey, content.size, content.body, knownLock(previous, content.sha256));
+        } = await objects.store(objectKey, content.size, content.body, knownLock(previous, content.sha256));
         if (first) {
           stats.objects += 1;
           stats.objectBytes += objectBytes;
@@ -538,7 +404,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
     const reason = error instanceof Error ? error : new Error(String(error));
     cancel(reason);
     // Writes may end (or start a chunk's) while others are awaited: until none is left.
-    while (writes.size > 0) await Promise.allSettled([...writes]);
+    await objects.settled();
     throw reason;
   });
   produced.catch(() => undefined);
