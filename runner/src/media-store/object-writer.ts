@@ -9,8 +9,7 @@ import { choosePartSize } from "../store/part-size.js";
 import { encryptStream } from "../stages/age-encrypt.js";
 import { DigestMeter } from "../stages/digest-meter.js";
 import { AlreadyExistsError, type ObjectStore } from "../store/object-store.js";
-import type { ObjectCatalog } from "./object-catalog.js";
-import { ThisRunObjects } from "./object-catalog.js";
+import { ThisRunObjects, type ObjectCatalog } from "./object-catalog.js";
 import type { ContentLock, ObjectRetention } from "./object-retention.js";
 import type { StoreWriteStats } from "./store-writer.js";
 

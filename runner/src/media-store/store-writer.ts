@@ -285,12 +285,17 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
   const produce = async (): Promise<Segment[]> => {
     // The walk's thread comes up (60-100 ms) and walks ahead while the listing is awaited.
     const { walk, first } = await (options.walk ?? startStoreWalk(options.dir));
+    // However the writing ends (done, a failed listing or file, a cancel), the walk's thread ends
+    // with it: a no-op once the walk has ended.
     try {
-      listed = await (options.catalog ?? ObjectCatalog.fromListing(store));
-    } catch (error) {
+      return await writeEntries(resumed(walk, first));
+    } finally {
       await walk.return(undefined).catch(() => undefined);
-      throw error;
     }
+  };
+
+  const writeEntries = async (entries: AsyncGenerator<WalkedEntry[]>): Promise<Segment[]> => {
+    listed = await (options.catalog ?? ObjectCatalog.fromListing(store));
     // Tests stop here (a gc let go now deletes under a listing this run will trust): the listing is
     // in, none of this run's media is stored yet.
     await faultPoint("backup.store-listed");
@@ -339,7 +344,7 @@ export function writeStoreMedia(options: StoreWriteOptions): StoreUpload {
         }),
       },
     });
-    for await (const batch of resumed(walk, first))
+    for await (const batch of entries)
       for (const entry of batch) {
         if (failure) throw failure;
         const type = typeOfLetter(entry.type);
@@ -440,11 +445,7 @@ export function describeStats(s: StoreWriteStats): string {
   return `${s.objects} objects (${s.uploadedObjects} uploaded, ${s.reusedObjects} reused)`;
 }
 
-/** `walk` from its first result, already asked for; ending early ends `walk` (its thread). */
+/** `walk` from its first result, already asked for (whoever holds `walk` ends it: produce). */
 async function* resumed<T>(walk: AsyncGenerator<T>, first: Promise<IteratorResult<T>>): AsyncGenerator<T> {
-  try {
-    for (let next = await first; !next.done; next = await walk.next()) yield next.value;
-  } finally {
-    await walk.return(undefined);
-  }
+  for (let next = await first; !next.done; next = await walk.next()) yield next.value;
 }
