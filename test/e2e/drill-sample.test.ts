@@ -21,6 +21,7 @@ import { sql } from "../helpers/pg-test-db.js";
 import { runRunner, type RunnerResult } from "../helpers/runner-cli.js";
 import { contentObjectFiles } from "../helpers/segment-lists.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
+import { fileStoreEnv } from "../helpers/store-env.js";
 
 const pg = inject("pg");
 const s3Endpoint = inject("s3Endpoint");
@@ -62,16 +63,8 @@ async function makeMedia(same = 0): Promise<string> {
   return media;
 }
 
-function fileEnv(dest: string, media: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    BACKUP_DESTINATION: `file://${dest}`,
-    BACKUP_DATABASE: "false",
-    MEDIA_DIR: media,
-    MEDIA_FORMAT: "store",
-    MEDIA_STORE_KEY: KEY,
-    ...extra,
-  };
-}
+const fileEnv = (dest: string, media: string, extra: Record<string, string> = {}) =>
+  fileStoreEnv(dest, media, KEY, extra);
 
 async function drill(
   env: Record<string, string>,

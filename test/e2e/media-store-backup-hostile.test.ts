@@ -15,6 +15,7 @@ import { ok, runRunner, startRunner, type RunAs } from "../helpers/runner-cli.js
 import { refusingS3 } from "../helpers/refusing-s3.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 import { storeObjectFiles } from "../helpers/segment-lists.js";
+import { fileStoreEnv } from "../helpers/store-env.js";
 
 const s3Endpoint = inject("s3Endpoint");
 const KEY = "store-backup-hostile-key-0123456789abcdef";
@@ -61,14 +62,7 @@ async function setup(owner?: RunAs) {
   await mkdir(dest, { recursive: true });
   await writeMedia(media);
   if (owner) execFileSync("chown", ["-R", `${owner.uid}:${owner.gid}`, base]);
-  const env = {
-    BACKUP_DESTINATION: `file://${dest}`,
-    BACKUP_DATABASE: "false",
-    MEDIA_DIR: media,
-    MEDIA_FORMAT: "store",
-    MEDIA_STORE_KEY: KEY,
-    MEDIA_STORE_TRANSFERS: "16",
-  };
+  const env = fileStoreEnv(dest, media, KEY, { MEDIA_STORE_TRANSFERS: "16" });
   const run = (args: string[]) => runRunner(args, env, owner);
   return { base, media, dest, env, run };
 }

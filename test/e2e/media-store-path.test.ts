@@ -15,6 +15,7 @@ import { materializeTree, mediaTreeArb, snapshotTree } from "../helpers/media-tr
 import { runRunner, type RunnerResult } from "../helpers/runner-cli.js";
 import { createTestBucket } from "../helpers/s3-bucket.js";
 import { startForwarder } from "../helpers/tcp-forwarder.js";
+import { fileStoreEnv } from "../helpers/store-env.js";
 
 const s3Endpoint = inject("s3Endpoint");
 const KEY = "media-store-path-test-key-0123456789abcdef";
@@ -38,16 +39,8 @@ function ok(step: string, r: RunnerResult): RunnerResult {
   return r;
 }
 
-function fileEnv(dest: string, media: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    BACKUP_DESTINATION: `file://${dest}`,
-    BACKUP_DATABASE: "false",
-    MEDIA_DIR: media,
-    MEDIA_FORMAT: "store",
-    MEDIA_STORE_KEY: KEY,
-    ...extra,
-  };
-}
+const fileEnv = (dest: string, media: string, extra: Record<string, string> = {}) =>
+  fileStoreEnv(dest, media, KEY, extra);
 
 /** Every entry's components below `dir` (not the root), walked with names as bytes. */
 async function allEntries(dir: string): Promise<Buffer[][]> {

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ok, runRunner } from "../helpers/runner-cli.js";
 import { materializeTree, mediaTreeArb, nameArb, snapshotTree } from "../helpers/media-trees.js";
 import { newAgeKey, type AgeKeyPair } from "../helpers/age-key.js";
+import { fileStoreEnv } from "../helpers/store-env.js";
 
 const RUNS = Math.max(1, Math.round(Number(process.env.PROPERTY_RUNS ?? 8) / 4));
 const FILLER = 5_000;
@@ -90,17 +91,12 @@ describe("wild trees across segment boundaries (property)", () => {
                 filler.push(p);
               }
               await link(filler[0]!, under(folders.at(-1)!, "zz-hard-link-of-f0"));
-              const env = {
-                BACKUP_DESTINATION: `file://${dest}`,
-                BACKUP_DATABASE: "false",
-                MEDIA_DIR: media,
-                MEDIA_FORMAT: "store",
-                MEDIA_STORE_KEY: KEY,
+              const env = fileStoreEnv(dest, media, KEY, {
                 // Restores of these sets place their small files by the placer workers, as a set of
                 // 10,000 files or more does (store-reader.ts): wild names and hard links across threads.
                 EDMS_PLACERS_FROM: "1",
                 ...(encrypted ? { ENCRYPTION_RECIPIENTS: age.recipient, AGE_IDENTITY_FILE: age.file } : {}),
-              };
+              });
               const first = await snapshotTree(media);
               const id1 = backupIdOf(ok("backup 1", await runRunner(["backup", "--tier", "adhoc"], env)).logs);
               const list1 = await readFile(path.join(dest, "adhoc", id1, "media-segments.txt"), "utf8");

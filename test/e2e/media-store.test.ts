@@ -11,6 +11,7 @@ import { snapshotTree } from "../helpers/media-trees.js";
 import { runRunner, startRunner, type RunnerResult } from "../helpers/runner-cli.js";
 import { chunkKeysOf, chunkKeysUnder, contentObjectFiles, storeObjectFiles } from "../helpers/segment-lists.js";
 import { createTestBucket, type TestBucket } from "../helpers/s3-bucket.js";
+import { fileStoreEnv } from "../helpers/store-env.js";
 
 const s3Endpoint = inject("s3Endpoint");
 const KEY = "media-store-test-key-0123456789abcdef";
@@ -67,16 +68,8 @@ async function makeMedia(files: number, size = 2000): Promise<{ media: string; c
   return { media, contents };
 }
 
-function fileEnv(dest: string, media: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    BACKUP_DESTINATION: `file://${dest}`,
-    BACKUP_DATABASE: "false",
-    MEDIA_DIR: media,
-    MEDIA_FORMAT: "store",
-    MEDIA_STORE_KEY: KEY,
-    ...extra,
-  };
-}
+const fileEnv = (dest: string, media: string, extra: Record<string, string> = {}) =>
+  fileStoreEnv(dest, media, KEY, extra);
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
